@@ -1,0 +1,301 @@
+"""Result objects of the statistics core: frozen dataclasses of numbers.
+
+Every statistic in :mod:`nof1.stats` returns one of these. Numbers stay numbers (floats, ints,
+tuples of floats, and for the randomization test the numpy array of the null distribution);
+formatting happens only when rendering. A method that cannot run on the data returns its result
+with NaN in the numeric fields and a plain-words ``reason``; it never raises for data problems.
+
+Each result has
+
+- ``to_dict()``: a JSON-able dict (floats, ints, lists, strings, None; NaN and infinities become
+  None, tuples become lists);
+- ``to_frame()``: a one-row tidy :class:`pandas.DataFrame` (pandas is imported on call);
+- ``_repr_html_()``: an HTML table for Jupyter.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "AR1Fit",
+    "BayesResult",
+    "PairedTest",
+    "RandomizationTest",
+    "RankTest",
+    "jsonable",
+]
+
+
+def jsonable(value: Any) -> Any:
+    """Convert a value to plain JSON types: NaN/inf -> None, tuples/arrays -> lists.
+
+    Parameters
+    ----------
+    value
+        A float, int, bool, str, None, tuple, list, dict or numpy scalar/array.
+
+    Returns
+    -------
+    Any
+        The same value built from ``float``, ``int``, ``bool``, ``str``, ``None``, ``list`` and
+        ``dict`` only.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    raise TypeError(f"cannot convert {type(value).__name__} to JSON")
+
+
+@dataclass(frozen=True)
+class _Result:
+    """Shared behaviour: ``to_dict``, ``to_frame`` and ``_repr_html_``."""
+
+    _method: str = field(default="", init=False, repr=False)
+    _skip_in_dict: tuple[str, ...] = field(default=(), init=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the result as a JSON-able dict (NaN -> None, tuples -> lists)."""
+        return {
+            f.name: jsonable(getattr(self, f.name))
+            for f in fields(self)
+            if not f.name.startswith("_") and f.name not in self._skip_in_dict
+        }
+
+    def to_frame(self) -> Any:
+        """Return the result as a one-row tidy :class:`pandas.DataFrame`.
+
+        Intervals are split into ``<name>_low`` and ``<name>_high`` columns; the column
+        ``method`` names the statistic.
+        """
+        import pandas as pd
+
+        row: dict[str, Any] = {"method": self._method}
+        for key, value in self.to_dict().items():
+            if isinstance(value, list) and len(value) == 2:
+                row[f"{key}_low"], row[f"{key}_high"] = value
+            else:
+                row[key] = value
+        return pd.DataFrame([row])
+
+    def _repr_html_(self) -> str:
+        cells = []
+        for key, value in self.to_dict().items():
+            text = "" if value is None else (f"{value:.4g}" if isinstance(value, float) else value)
+            if isinstance(value, list):
+                text = ", ".join("NA" if v is None else f"{v:.4g}" for v in value)
+            cells.append(f"<tr><th>{html.escape(key)}</th><td>{html.escape(str(text))}</td></tr>")
+        title = html.escape(self._method or type(self).__name__)
+        return f"<table><caption>{title}</caption>{''.join(cells)}</table>"
+
+
+@dataclass(frozen=True)
+class PairedTest(_Result):
+    """A t-test of the effect (treatment minus control).
+
+    Attributes
+    ----------
+    estimate
+        Mean cycle difference (paired) or difference of arm means (Welch).
+    ci95
+        ``(low, high)`` confidence interval at level ``1 - alpha`` (95% by default).
+    t, df
+        t statistic and degrees of freedom (Welch-Satterthwaite for the two-sample test).
+    p_two_sided
+        Two-sided p-value.
+    p_improvement
+        One-sided p-value in the direction of improvement.
+    n
+        Number of cycle differences (paired) or of periods (Welch) used.
+    method
+        ``"paired-t"`` or ``"welch-t"``.
+    reason
+        Why the test could not be computed, else None.
+    """
+
+    estimate: float = math.nan
+    ci95: tuple[float, float] = (math.nan, math.nan)
+    t: float = math.nan
+    df: float = math.nan
+    p_two_sided: float = math.nan
+    p_improvement: float = math.nan
+    n: int = 0
+    method: str = "paired-t"
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_method", self.method)
+
+
+@dataclass(frozen=True)
+class RankTest(_Result):
+    """An exact rank test (Wilcoxon signed-rank or Mann-Whitney).
+
+    Attributes
+    ----------
+    statistic
+        Wilcoxon: W+, the sum of the ranks of the positive differences. Mann-Whitney: U of the
+        treatment sample.
+    p_two_sided, p_improvement
+        Two-sided p and one-sided p in the direction of improvement.
+    n
+        Number of non-zero differences (Wilcoxon) or of values in both samples (Mann-Whitney).
+    method
+        ``"wilcoxon"`` or ``"mann-whitney"``.
+    note
+        What SciPy did about zeros or ties, else None.
+    reason
+        Why the test could not be computed, else None.
+    """
+
+    statistic: float = math.nan
+    p_two_sided: float = math.nan
+    p_improvement: float = math.nan
+    n: int = 0
+    method: str = "wilcoxon"
+    note: str | None = None
+    reason: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_method", self.method)
+
+
+@dataclass(frozen=True, eq=False)
+class RandomizationTest(_Result):
+    """A randomization test that matches the trial's allocation scheme.
+
+    Attributes
+    ----------
+    observed
+        The effect under the allocation actually used.
+    p_two_sided
+        Share of allocations whose statistic is at least as far from 0 as ``observed``.
+    p_improvement
+        Share of allocations whose statistic is at least as favourable to the treatment.
+    allocations
+        Number of allocations in the reference set (or in the Monte Carlo sample).
+    min_p
+        The smallest one-sided p the design can give on these data.
+    exact
+        True for full enumeration, False for a Monte Carlo sample.
+    se
+        Monte Carlo standard error of ``p_improvement`` (0 when exact).
+    null_distribution
+        The statistic under every allocation (not included in ``to_dict``).
+    reason
+        Why the test could not be computed, else None.
+    """
+
+    observed: float = math.nan
+    p_two_sided: float = math.nan
+    p_improvement: float = math.nan
+    allocations: int = 0
+    min_p: float = math.nan
+    exact: bool = True
+    se: float = math.nan
+    null_distribution: np.ndarray = field(default_factory=lambda: np.empty(0))
+    reason: str | None = None
+    _method: str = field(default="randomization", init=False, repr=False)
+    _skip_in_dict: tuple[str, ...] = field(default=("null_distribution",), init=False, repr=False)
+
+
+@dataclass(frozen=True)
+class AR1Fit(_Result):
+    """Regression with AR(1) errors fitted by exact Gaussian maximum likelihood.
+
+    Attributes
+    ----------
+    estimate, se, ci95, z, p_two_sided
+        Treatment coefficient b1, its Hessian-based standard error, Wald interval, z statistic
+        and two-sided normal p-value.
+    phi, phi_se
+        AR(1) coefficient and its standard error.
+    intercept, trend_coef
+        b0 and, when a trend is fitted, the slope per day (else NaN).
+    sigma2
+        Innovation variance (ML, divisor n).
+    loglik
+        Maximized Gaussian log-likelihood.
+    n_obs
+        Number of days with an observed outcome.
+    ljung_box_p, ljung_box_lags
+        Ljung-Box p-value on the standardized one-step residuals, and the lags used.
+    note
+        A warning that does not stop the fit (e.g. phi at the boundary), else None.
+    reason
+        Why the model could not be fitted, else None.
+    """
+
+    estimate: float = math.nan
+    se: float = math.nan
+    ci95: tuple[float, float] = (math.nan, math.nan)
+    z: float = math.nan
+    p_two_sided: float = math.nan
+    phi: float = math.nan
+    phi_se: float = math.nan
+    intercept: float = math.nan
+    trend_coef: float = math.nan
+    sigma2: float = math.nan
+    loglik: float = math.nan
+    n_obs: int = 0
+    ljung_box_p: float = math.nan
+    ljung_box_lags: int = 0
+    note: str | None = None
+    reason: str | None = None
+    _method: str = field(default="ar1", init=False, repr=False)
+
+
+@dataclass(frozen=True)
+class BayesResult(_Result):
+    """Posterior of the mean cycle difference mu (treatment minus control).
+
+    Attributes
+    ----------
+    mean
+        Posterior location of mu (its mean when ``df > 1``, always its median).
+    ci95
+        Equal-tailed credible interval at ``level`` (95% by default).
+    p_improvement
+        Posterior probability that the treatment improves the outcome (mu < 0 when lower is
+        better, mu > 0 when higher is better).
+    p_mcid_improvement, p_mcid_worsening
+        Posterior probability of an improvement, respectively a worsening, of at least the MCID.
+    prior
+        ``"reference"`` or a description of the normal-inverse-gamma prior.
+    df, scale
+        The posterior of mu is Student t with ``df`` degrees of freedom, location ``mean`` and
+        scale ``scale``.
+    n
+        Number of cycle differences used.
+    reason
+        Why the posterior could not be computed, else None.
+    """
+
+    mean: float = math.nan
+    ci95: tuple[float, float] = (math.nan, math.nan)
+    p_improvement: float = math.nan
+    p_mcid_improvement: float = math.nan
+    p_mcid_worsening: float = math.nan
+    prior: str = "reference"
+    df: float = math.nan
+    scale: float = math.nan
+    n: int = 0
+    reason: str | None = None
+    _method: str = field(default="bayes", init=False, repr=False)
