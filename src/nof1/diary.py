@@ -230,7 +230,9 @@ def read_diary_text(
                 outcome.name,
             )
     notes = []
-    known = {"date", *protocol.columns}
+    from .template import GUIDE_COLUMNS
+
+    known = {"date", *protocol.columns, *GUIDE_COLUMNS}
     extra = [h for h in header if h not in known]
     if extra:
         notes.append(f"column(s) {', '.join(extra)} are not in the protocol; kept, not analysed")
@@ -281,7 +283,7 @@ def read_diary_text(
 
     # Typing: outcomes and rule-compared columns must be numbers; other columns are numbers when
     # every filled cell is one, text otherwise.
-    columns = [h for h in header if h != "date"]
+    columns = [h for h in header if h != "date" and h not in GUIDE_COLUMNS]
     numeric: list[str] = []
     for name in columns:
         must = name in outcomes or name in numeric_rules

@@ -42,6 +42,20 @@ ACTIONS = ("stop", "review")
 DURINGS = ("any", "treatment", "control", "run-in")
 COMPARISONS = ("at_least", "above", "at_most", "below", "equals", "above_baseline_by")
 PRIORS = ("reference", "normal-inverse-gamma", "sceptical")
+RESERVED = (
+    "date",
+    "day",
+    "phase",
+    "cycle",
+    "period",
+    "arm",
+    "treatment",
+    "washout",
+    "day_in_period",
+    "line",
+    "has_row",
+)
+"""Names the aligned diary uses for its own columns; no outcome or diary column may take them."""
 
 
 @dataclass(frozen=True)
@@ -352,8 +366,11 @@ def _parse_outcomes(raw: Any, chk: _Checker) -> tuple[Outcome, ...]:
             where = f"outcomes[{i}] ({name})"
             if name in names:
                 chk.add(f"{where}: outcome name {name!r} is used twice; names must be unique")
-            if name == "date":
-                chk.add(f"{where}: 'date' is the diary's date column and cannot be an outcome")
+            if name in RESERVED:
+                chk.add(
+                    f"{where}: {name!r} is a name nof1 uses itself; choose another (reserved: "
+                    f"{', '.join(RESERVED)})"
+                )
             names.add(name)
         lo = chk.number(entry, "min", where)
         hi = chk.number(entry, "max", where)
@@ -633,7 +650,12 @@ class Protocol:
         outcomes = _parse_outcomes(raw.get("outcomes"), chk)
         names = {o.name for o in outcomes}
         for column in columns:
-            if column in names or column == "date" or columns.count(column) > 1:
+            if column in RESERVED:
+                chk.add(
+                    f"diary.columns: {column!r} is a name nof1 uses itself; choose another "
+                    f"(reserved: {', '.join(RESERVED)})"
+                )
+            if column in names or columns.count(column) > 1:
                 chk.add(
                     f"diary.columns: {column!r} is listed twice or clashes with the date or an "
                     "outcome column; list each extra column once"

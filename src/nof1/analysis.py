@@ -1,0 +1,518 @@
+"""The pre-specified analysis of a finished (or ongoing) trial: SPEC section 5.
+
+This module owns the orchestration: for each outcome it reduces the diary to period means and cycle
+differences (:mod:`nof1.periods`), runs every method of :mod:`nof1.stats`, adds sensitivity and
+assumption checks, and words a verdict (:mod:`nof1.verdict`). A method that cannot run gives a
+result with a ``reason``; the rest of the analysis goes on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import __version__
+from .periods import PeriodLayout, cycle_differences, period_means
+from .stats import (
+    bayes_cycle,
+    fit_ar1,
+    holm,
+    mann_whitney_exact,
+    nap,
+    paired_t,
+    randomization_test,
+    welch_t,
+    wilcoxon_exact,
+)
+from .stats.bayes import NIGPrior, sceptical
+from .stats.results import (
+    AR1Fit,
+    BayesResult,
+    PairedTest,
+    RandomizationTest,
+    RankTest,
+    jsonable,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .diary import Diary
+    from .protocol import Outcome, Protocol
+
+__all__ = ["METHODS", "Analysis", "OutcomeResult", "PeriodSummary", "Sensitivity", "analyze"]
+
+METHODS = ("paired_t", "wilcoxon", "randomization", "ar1", "bayes")
+MONTE_CARLO_DRAWS = 100_000
+
+
+@dataclass(frozen=True)
+class PeriodSummary:
+    """One period of one outcome: its dates, the days with data and its mean."""
+
+    period: int
+    cycle: int
+    arm: str
+    start: str
+    end: str
+    days_with_data: int
+    mean: float
+    counts: bool
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Sensitivity:
+    """Re-estimates and assumption checks of one outcome, as numbers with plain warnings."""
+
+    effect_washout_0: float
+    effect_washout_plus_2: float
+    ar1_trend_estimate: float
+    trend_per_day: float
+    ljung_box_p: float
+    order_effect: float
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
+class OutcomeResult:
+    """Every estimate of one outcome (SPEC section 5)."""
+
+    name: str
+    label: str
+    primary: bool
+    better: str
+    mcid: float
+    cycles_used: int
+    effect: float
+    periods: tuple[PeriodSummary, ...]
+    cycle_differences: tuple[float, ...]
+    paired_t: PairedTest
+    wilcoxon: RankTest
+    randomization: RandomizationTest
+    ar1: AR1Fit
+    bayes: BayesResult
+    nap: float
+    nap_reason: str | None
+    holm_p: float
+    sensitivity: Sensitivity
+    verdict: str = ""
+    direction: str = "unclear"
+
+    def method(self, name: str):
+        """The result of a method by its name in :data:`METHODS` (``paired-t`` also accepted)."""
+        return getattr(self, name.replace("-", "_"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON of SPEC section 6: a method that could not run is null with ``<method>_reason``."""
+        out: dict[str, Any] = {
+            "label": self.label,
+            "primary": self.primary,
+            "better": self.better,
+            "mcid": self.mcid,
+            "cycles_used": self.cycles_used,
+            "effect": jsonable(self.effect),
+            "cycle_differences": jsonable(self.cycle_differences),
+            "periods": [p.to_dict() for p in self.periods],
+        }
+        for name in METHODS:
+            result = getattr(self, name)
+            if result.reason is not None:
+                out[name] = None
+                out[f"{name}_reason"] = result.reason
+            else:
+                out[name] = result.to_dict()
+        out["nap"] = jsonable(self.nap)
+        if self.nap_reason:
+            out["nap_reason"] = self.nap_reason
+        out["holm_p"] = jsonable(self.holm_p)
+        if self.primary:
+            out["holm_p_reason"] = "primary outcome: judged alone, not adjusted"
+        out["sensitivity"] = self.sensitivity.to_dict()
+        out["direction"] = self.direction
+        out["verdict"] = self.verdict
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy: one row per method with estimate, interval, p-values and reason."""
+        import pandas as pd
+
+        rows = []
+        for name in METHODS:
+            r = getattr(self, name)
+            estimate = {"bayes": "mean", "randomization": "observed"}.get(name, "estimate")
+            ci = getattr(r, "ci95", (math.nan, math.nan))
+            rows.append(
+                {
+                    "outcome": self.name,
+                    "method": name.replace("_", "-"),
+                    "estimate": getattr(r, estimate, math.nan),
+                    "ci_low": ci[0],
+                    "ci_high": ci[1],
+                    "p_two_sided": getattr(r, "p_two_sided", math.nan),
+                    "p_improvement": getattr(r, "p_improvement", math.nan),
+                    "reason": r.reason,
+                }
+            )
+        rows.append(
+            {"outcome": self.name, "method": "nap", "estimate": self.nap, "reason": self.nap_reason}
+        )
+        return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The analysis of one trial: per-outcome results plus the accounting of every diary row.
+
+    Use :func:`analyze` to build one. ``to_dict()`` is what ``nof1 analyze --json`` prints,
+    ``to_frame()`` a tidy table (one row per outcome x method), ``render_text()`` the summary
+    for the terminal and ``to_html()`` the clinician report.
+    """
+
+    protocol: Protocol
+    diary: Diary
+    outcomes: dict[str, OutcomeResult]
+    excluded: tuple[dict[str, Any], ...]
+    rows_used: int
+    benefit_harm: str
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def primary(self) -> OutcomeResult:
+        return next(o for o in self.outcomes.values() if o.primary)
+
+    def to_dict(self) -> dict[str, Any]:
+        schedule = self.diary.schedule
+        return {
+            "nof1_version": __version__,
+            "protocol": {
+                "id": self.protocol.trial.id,
+                "path": self.protocol.path,
+                "sha256": self.protocol.sha256,
+                "schedule_fingerprint": schedule.fingerprint,
+                "scheme": self.protocol.design.scheme,
+                "allocation": schedule.to_dict()["allocation"],
+                "alpha": self.protocol.analysis.alpha,
+            },
+            "diary": {
+                "path": self.diary.path,
+                "sha256": self.diary.sha256,
+                "rows_read": self.diary.rows_read,
+                "rows_used": self.rows_used,
+                "excluded": [dict(e) for e in self.excluded],
+                "notes": list(self.diary.notes),
+            },
+            "outcomes": {name: o.to_dict() for name, o in self.outcomes.items()},
+            "benefit_harm": self.benefit_harm,
+            "warnings": list(self.warnings),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.concat([o.to_frame() for o in self.outcomes.values()], ignore_index=True)
+
+    def render_text(self) -> str:
+        from .verdict import render_text
+
+        return render_text(self)
+
+    def to_html(self, audience: str = "clinician") -> str:
+        from .report import render_html
+
+        return render_html(self, audience=audience)
+
+    def _repr_html_(self) -> str:
+        from .report import render_notebook
+
+        return render_notebook(self)
+
+    def plot(self, outcome: str | None = None, kind: str = "timeline", ax=None):
+        """Draw one of the report's plots (``timeline``, ``cycles``, ``posterior``, ``null``)."""
+        from . import plots
+
+        name = outcome or self.primary.name
+        return plots.plot(self, name, kind=kind, ax=ax)
+
+
+# -- the pipeline --------------------------------------------------------------------------------
+
+
+def _bayes_prior(protocol: Protocol, outcome: Outcome) -> NIGPrior | None:
+    prior = protocol.analysis.prior
+    if prior.kind == "reference":
+        return None
+    if prior.kind == "sceptical":
+        return sceptical(outcome.mcid)
+    return NIGPrior(prior.mu0, prior.kappa0, prior.alpha0, prior.beta0)
+
+
+def _effect(means: np.ndarray, treat: np.ndarray, paired: bool) -> tuple[float, np.ndarray]:
+    if paired:
+        diffs = cycle_differences(means, treat)
+        finite = diffs[np.isfinite(diffs)]
+        return (float(finite.mean()) if finite.size else math.nan), diffs
+    t, c = means[treat], means[~treat]
+    t, c = t[np.isfinite(t)], c[np.isfinite(c)]
+    effect = float(t.mean() - c.mean()) if t.size and c.size else math.nan
+    return effect, np.full(means.size // 2, np.nan)
+
+
+def _period_summaries(schedule, means, counts, min_days) -> tuple[PeriodSummary, ...]:
+    out = []
+    for info, mean, count in zip(schedule.periods(), means, counts, strict=True):
+        reason = None
+        if not np.isfinite(mean):
+            reason = (
+                f"only {count} post-washout day(s) with data; {min_days} needed"
+                if count < min_days
+                else "no data"
+            )
+        out.append(
+            PeriodSummary(
+                info["period"],
+                info["cycle"],
+                info["arm"],
+                info["start"].isoformat(),
+                info["end"].isoformat(),
+                int(count),
+                float(mean),
+                bool(np.isfinite(mean)),
+                reason,
+            )
+        )
+    return tuple(out)
+
+
+def _randomization(protocol, schedule, means, treat, better, paired) -> RandomizationTest:
+    if schedule.n_allocations == 1:
+        return RandomizationTest(
+            reason="the 'alternating' scheme has one possible allocation, so no randomization "
+            "test is possible; use a randomized scheme for one"
+        )
+    if schedule.exact:
+        allocations, exact = schedule.allocations(), True
+    else:
+        seed = protocol.design.seed or 0
+        allocations, exact = schedule.sample_allocations(MONTE_CARLO_DRAWS, seed), False
+    return randomization_test(means, allocations, treat, better, paired=paired, exact=exact)
+
+
+def _order_effect(diffs: np.ndarray, treat: np.ndarray) -> float:
+    """(mean difference of TC cycles - mean of CT cycles) / 2: how much higher first periods run."""
+    first_t = treat[0::2]
+    ok = np.isfinite(diffs)
+    tc, ct = diffs[ok & first_t], diffs[ok & ~first_t]
+    if tc.size == 0 or ct.size == 0:
+        return math.nan
+    return float((tc.mean() - ct.mean()) / 2)
+
+
+def _sensitivity(protocol, schedule, values, outcome, effect, diffs, treat, paired, days_x, ar1):
+    design = protocol.design
+    min_days = protocol.analysis.min_days_per_period
+    effects = []
+    for washout in (0, design.washout_days + 2):
+        washout = min(washout, design.period_days - 1)
+        layout = PeriodLayout.from_schedule(schedule, washout)
+        means, _ = period_means(values, layout, min(min_days, design.period_days - washout))
+        effects.append(_effect(means, treat, paired)[0])
+    cycle_y, cycle_x = days_x
+    trend_fit = fit_ar1(cycle_y, cycle_x, trend=True)
+    order = _order_effect(diffs, treat) if paired else math.nan
+    warnings = []
+    half = outcome.mcid / 2
+    if np.isfinite(effect):
+        for label, other in zip(("no washout", "washout + 2 days"), effects, strict=True):
+            if np.isfinite(other) and (abs(other - effect) > half or np.sign(other) != np.sign(effect)):
+                warnings.append(
+                    f"with {label} the effect is {other:+.2f} (vs {effect:+.2f}): carryover or "
+                    "withdrawal may shape the estimate"
+                )
+    if np.isfinite(trend_fit.trend_coef) and np.isfinite(trend_fit.estimate) and np.isfinite(
+        ar1.estimate
+    ):
+        if abs(trend_fit.estimate - ar1.estimate) > half:
+            warnings.append(
+                f"allowing a linear time trend moves the AR(1) effect from {ar1.estimate:+.2f} "
+                f"to {trend_fit.estimate:+.2f}: the outcome drifts over the trial"
+            )
+    if np.isfinite(ar1.ljung_box_p) and ar1.ljung_box_p < 0.05:
+        warnings.append(
+            f"the AR(1) residuals are still autocorrelated (Ljung-Box p = {ar1.ljung_box_p:.3f}); "
+            "its p-value may be too small"
+        )
+    if np.isfinite(order) and abs(order) > half:
+        warnings.append(
+            f"first periods of a cycle run {order:+.2f} from second periods (period-order effect)"
+        )
+    return Sensitivity(
+        effects[0],
+        effects[1],
+        trend_fit.estimate,
+        trend_fit.trend_coef,
+        ar1.ljung_box_p,
+        order,
+        tuple(warnings),
+    )
+
+
+def _analyze_outcome(protocol, diary, outcome: Outcome) -> OutcomeResult:
+    schedule = diary.schedule
+    paired = protocol.design.scheme != "random"
+    alpha = protocol.analysis.alpha
+    min_days = protocol.analysis.min_days_per_period
+    values = diary.days[outcome.name].to_numpy(dtype=float)
+    layout = PeriodLayout.from_schedule(schedule)
+    means, counts = period_means(values, layout, min_days)
+    treat = schedule.treatment_periods
+    effect, diffs = _effect(means, treat, paired)
+    used = diffs[np.isfinite(diffs)]
+    if paired:
+        t_test = paired_t(used, outcome.better, alpha)
+        rank = wilcoxon_exact(used, outcome.better)
+    else:
+        t_test = welch_t(means[treat], means[~treat], outcome.better, alpha)
+        rank = mann_whitney_exact(means[treat], means[~treat], outcome.better)
+    rand = _randomization(protocol, schedule, means, treat, outcome.better, paired)
+
+    arrays = schedule.day_arrays()
+    in_cycles = arrays["phase"] == "cycle"
+    y = np.where(arrays["washout"], np.nan, values)[in_cycles]
+    x = arrays["treatment"][in_cycles].astype(float)
+    ar1 = fit_ar1(y, x, trend=protocol.analysis.trend, alpha=alpha)
+
+    if paired:
+        bayes = bayes_cycle(used, outcome.better, outcome.mcid, _bayes_prior(protocol, outcome))
+    else:
+        bayes = BayesResult(reason="the 'random' scheme has no cycle pairs to model")
+    counted = (arrays["period"] > 0) & ~arrays["washout"] & np.isfinite(values)
+    t_days = values[counted & arrays["treatment"]]
+    c_days = values[counted & ~arrays["treatment"]]
+    nap_reason = None if t_days.size and c_days.size else "an arm has no post-washout day with data"
+    nap_value = nap(t_days, c_days, outcome.better) if nap_reason is None else math.nan
+    sensitivity = _sensitivity(
+        protocol, schedule, values, outcome, effect, diffs, treat, paired, (y, x), ar1
+    )
+    cycles_used = int(used.size) if paired else int(np.isfinite(means).sum() // 2)
+    return OutcomeResult(
+        name=outcome.name,
+        label=outcome.label,
+        primary=outcome.primary,
+        better=outcome.better,
+        mcid=outcome.mcid,
+        cycles_used=cycles_used,
+        effect=effect,
+        periods=_period_summaries(schedule, means, counts, min_days),
+        cycle_differences=tuple(float(d) for d in diffs),
+        paired_t=t_test,
+        wilcoxon=rank,
+        randomization=rand,
+        ar1=ar1,
+        bayes=bayes,
+        nap=nap_value,
+        nap_reason=nap_reason,
+        holm_p=math.nan,
+        sensitivity=sensitivity,
+    )
+
+
+def _accounting(protocol, diary, results) -> tuple[tuple[dict[str, Any], ...], int]:
+    """Every diary row: used for at least one outcome, or excluded with its reason(s)."""
+    excluded = [dict(e, outcome=None) for e in diary.excluded]
+    days = diary.days
+    used_rows = 0
+    for i in np.flatnonzero(days["has_row"].to_numpy()):
+        row = days.iloc[i]
+        line, date = int(row["line"]), row["date"].isoformat()
+        if row["phase"] == "run-in":
+            excluded.append(
+                {"line": line, "date": date, "reason": "run-in (baseline only)", "outcome": None}
+            )
+            continue
+        if row["washout"]:
+            excluded.append({"line": line, "date": date, "reason": "washout", "outcome": None})
+            continue
+        reasons = {}
+        for o in protocol.outcomes:
+            if not np.isfinite(row[o.name]):
+                reasons[o.name] = "missing value"
+                continue
+            period = results[o.name].periods[int(row["period"]) - 1]
+            if not period.counts:
+                reasons[o.name] = f"period {period.period} does not count: {period.reason}"
+        if len(reasons) < len(protocol.outcomes):
+            used_rows += 1
+        grouped = set(reasons.values())
+        if len(reasons) == len(protocol.outcomes) and len(grouped) == 1:
+            excluded.append({"line": line, "date": date, "reason": grouped.pop(), "outcome": None})
+        else:
+            for name, reason in reasons.items():
+                excluded.append({"line": line, "date": date, "reason": reason, "outcome": name})
+    excluded.sort(key=lambda e: (e["line"], e["outcome"] or ""))
+    return tuple(excluded), used_rows
+
+
+def analyze(protocol: Protocol, diary: Diary) -> Analysis:
+    """Analyse a trial: every method of SPEC section 5 for every outcome.
+
+    Parameters
+    ----------
+    protocol
+        The validated protocol (:meth:`Protocol.load`).
+    diary
+        The diary laid on its schedule (:func:`read_diary`).
+
+    Returns
+    -------
+    Analysis
+        Per-outcome results (``analysis.outcomes["pain"].paired_t.p_two_sided`` ...), the rows
+        excluded with their reasons, the benefit/harm line and warnings.
+
+    Examples
+    --------
+    >>> from nof1 import Protocol, read_diary, analyze, example_paths
+    >>> protocol_path, diary_path = example_paths()
+    >>> protocol = Protocol.load(protocol_path)
+    >>> result = analyze(protocol, read_diary(diary_path, protocol))
+    >>> result.primary.name
+    'pain'
+    """
+    from .verdict import benefit_harm, verdict
+
+    results = {o.name: _analyze_outcome(protocol, diary, o) for o in protocol.outcomes}
+    secondary = [o.name for o in protocol.outcomes if not o.primary]
+    adjusted = holm([results[n].paired_t.p_two_sided for n in secondary]) if secondary else []
+    final = {}
+    for o in protocol.outcomes:
+        r = results[o.name]
+        holm_p = adjusted[secondary.index(o.name)] if o.name in secondary else math.nan
+        r = _replace(r, holm_p=float(holm_p))
+        words, direction = verdict(r, protocol, diary.schedule)
+        final[o.name] = _replace(r, verdict=words, direction=direction)
+    excluded, used = _accounting(protocol, diary, final)
+    warnings = []
+    last = diary.last_date
+    if last is not None and last < diary.schedule.end:
+        warnings.append(
+            f"the diary ends on {last}, before the last scheduled day {diary.schedule.end}: "
+            "this is an interim analysis"
+        )
+    return Analysis(
+        protocol, diary, final, excluded, used, benefit_harm(list(final.values())), tuple(warnings)
+    )
+
+
+def _replace(result, **changes):
+    from dataclasses import replace
+
+    return replace(result, **changes)

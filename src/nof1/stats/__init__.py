@@ -1,0 +1,59 @@
+"""Statistics core of nof1: cycle-level tests, randomization test, AR(1) model, Bayes.
+
+Everything here takes numbers (period means, cycle differences, daily series) and returns frozen
+result objects; the analysis module builds those numbers from a protocol and a diary. The
+vectorized functions (``paired_t_arrays``, ``randomization_pvalues``, ``ar1_profile_fit``,
+``bayes_arrays``) serve the power simulator with the same formulas.
+"""
+
+from nof1.stats.ar1 import AR1Arrays, ar1_profile_fit, fit_ar1
+from nof1.stats.bayes import (
+    BayesArrays,
+    NIGPrior,
+    bayes_arrays,
+    bayes_cycle,
+    probability_of_harm,
+)
+from nof1.stats.cycle import (
+    PairedTArrays,
+    holm,
+    mann_whitney_exact,
+    nap,
+    paired_t,
+    paired_t_arrays,
+    welch_t,
+    wilcoxon_exact,
+)
+from nof1.stats.randomization import (
+    RandomizationPValues,
+    randomization_pvalues,
+    randomization_test,
+)
+from nof1.stats.results import AR1Fit, BayesResult, PairedTest, RandomizationTest, RankTest
+
+__all__ = [
+    "AR1Arrays",
+    "AR1Fit",
+    "BayesArrays",
+    "BayesResult",
+    "NIGPrior",
+    "PairedTArrays",
+    "PairedTest",
+    "RandomizationPValues",
+    "RandomizationTest",
+    "RankTest",
+    "ar1_profile_fit",
+    "bayes_arrays",
+    "bayes_cycle",
+    "fit_ar1",
+    "holm",
+    "mann_whitney_exact",
+    "nap",
+    "paired_t",
+    "paired_t_arrays",
+    "probability_of_harm",
+    "randomization_pvalues",
+    "randomization_test",
+    "welch_t",
+    "wilcoxon_exact",
+]

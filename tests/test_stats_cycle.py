@@ -1,0 +1,224 @@
+"""Tests of nof1.stats.cycle: paired/Welch t, exact rank tests, NAP, Holm."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from nof1.stats import (
+    holm,
+    mann_whitney_exact,
+    nap,
+    paired_t,
+    paired_t_arrays,
+    welch_t,
+    wilcoxon_exact,
+)
+
+# shared/validation/REFERENCE.md R1: 28-day ABAB series (nof1ins README), A = control, B = treatment
+R1_Y = np.array(
+    [9, 9, 10, 11, 9, 7, 6, 6, 6, 6, 5, 5, 6, 4, 6, 6, 7, 7, 9, 8, 8, 7, np.nan, 6, 6, 7, np.nan, 8]
+)
+
+
+def r1_period_means() -> np.ndarray:
+    return np.nanmean(R1_Y.reshape(4, 7), axis=1)
+
+
+def test_r1_period_means_and_paired_t():
+    # shared/validation/REFERENCE.md R1
+    pm = r1_period_means()
+    np.testing.assert_allclose(pm, [8.714286, 5.428571, 7.285714, 6.800000], atol=1e-6)
+    diffs = pm[1::2] - pm[0::2]
+    np.testing.assert_allclose(diffs, [-3.285714, -0.485714], atol=1e-6)
+    r = paired_t(diffs, better="lower")
+    assert r.t == pytest.approx(-1.346939, abs=1e-6)
+    assert r.df == 1
+    assert r.p_two_sided == pytest.approx(0.406568, abs=1e-6)
+    assert r.p_improvement == pytest.approx(0.406568 / 2, abs=1e-6)
+    assert r.reason is None and r.n == 2
+
+
+def test_r1_daily_welch_contrast():
+    # shared/validation/REFERENCE.md R1, last row (pseudo-replication, for contrast only)
+    a = np.concatenate([R1_Y[0:7], R1_Y[14:21]])
+    b = np.concatenate([R1_Y[7:14], R1_Y[21:28]])
+    r = welch_t(b, a, better="lower")
+    assert r.estimate == pytest.approx(-2.0, abs=1e-12)
+    assert r.t == pytest.approx(-3.8725, abs=1e-4)
+    assert r.df == pytest.approx(22.735, abs=1e-3)
+    assert r.p_two_sided == pytest.approx(0.000785, abs=1e-6)
+    assert r.n == 26 and r.method == "welch-t"
+
+
+@pytest.mark.parametrize("better", ["lower", "higher"])
+def test_paired_t_matches_scipy(better):
+    # SciPy ttest_1samp and its confidence_interval
+    rng = np.random.default_rng(11)
+    alt = "less" if better == "lower" else "greater"
+    for k in range(2, 12):
+        d = rng.normal(0.3, 1.0, size=k)
+        r = paired_t(d, better)
+        ref = sps.ttest_1samp(d, 0.0)
+        assert r.t == pytest.approx(ref.statistic, rel=1e-12)
+        assert r.p_two_sided == pytest.approx(ref.pvalue, rel=1e-10)
+        assert r.p_improvement == pytest.approx(
+            sps.ttest_1samp(d, 0.0, alternative=alt).pvalue, rel=1e-10
+        )
+        ci = ref.confidence_interval(0.95)
+        np.testing.assert_allclose(r.ci95, (ci.low, ci.high), rtol=1e-10)
+
+
+def test_paired_t_arrays_vectorized_with_nan():
+    # the vectorized version row by row equals the scalar one on the finite values (SciPy)
+    rng = np.random.default_rng(3)
+    d = rng.normal(size=(50, 6))
+    d[rng.random(d.shape) < 0.2] = np.nan
+    r = paired_t_arrays(d, "lower")
+    for i in range(d.shape[0]):
+        row = d[i][np.isfinite(d[i])]
+        if row.size >= 2:
+            ref = sps.ttest_1samp(row, 0.0)
+            assert r.t[i] == pytest.approx(ref.statistic, rel=1e-10)
+            assert r.p_two_sided[i] == pytest.approx(ref.pvalue, rel=1e-10)
+        else:
+            assert math.isnan(r.t[i])
+    # cycles on axis 0 give the same answer
+    r0 = paired_t_arrays(d.T, "lower", axis=0)
+    np.testing.assert_array_equal(r0.n, r.n)
+    np.testing.assert_allclose(r0.t, r.t, equal_nan=True)
+
+
+def test_welch_matches_scipy():
+    # SciPy ttest_ind(equal_var=False)
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        a, b = rng.normal(1, 1, size=5), rng.normal(0, 2, size=4)
+        r = welch_t(a, b, "higher")
+        ref = sps.ttest_ind(a, b, equal_var=False)
+        assert r.t == pytest.approx(ref.statistic, rel=1e-10)
+        assert r.df == pytest.approx(ref.df, rel=1e-10)
+        assert r.p_two_sided == pytest.approx(ref.pvalue, rel=1e-10)
+        ci = ref.confidence_interval()
+        np.testing.assert_allclose(r.ci95, (ci.low, ci.high), rtol=1e-10)
+        greater = sps.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue
+        assert r.p_improvement == pytest.approx(greater, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("diffs", "fragment"),
+    [
+        ([-1.2], "only 1 cycle"),
+        ([np.nan, np.nan], "only 0 cycles"),
+        ([], "only 0 cycles"),
+        ([0.5, 0.5, 0.5], "sd = 0"),
+    ],
+)
+def test_paired_t_bad_cases_give_reason(diffs, fragment):
+    r = paired_t(diffs, "lower")
+    assert fragment in r.reason
+    assert math.isnan(r.t) and math.isnan(r.p_two_sided) and math.isnan(r.ci95[0])
+    json.dumps(r.to_dict(), allow_nan=False)  # NaN -> None
+
+
+def test_welch_bad_cases():
+    assert "needs 2 of each" in welch_t([1.0], [2.0, 3.0], "lower").reason
+    assert "needs 2 of each" in welch_t([np.nan, 1.0], [], "lower").reason
+    assert "constant" in welch_t([1.0, 1.0], [2.0, 2.0], "lower").reason
+
+
+def test_better_must_be_known():
+    with pytest.raises(ValueError, match="better"):
+        paired_t([1.0, 2.0], "smaller")
+
+
+@pytest.mark.parametrize("better", ["lower", "higher"])
+def test_wilcoxon_matches_scipy(better):
+    # SciPy wilcoxon(method="exact"), zeros dropped (zero_method="wilcox")
+    rng = np.random.default_rng(7)
+    alt = "less" if better == "lower" else "greater"
+    cases = [rng.normal(0.5, 1, size=k) for k in range(1, 10)]
+    cases += [np.array([1.0, 2.0, -2.0, 0.0, 4.0]), np.array([1.0, 1.0, 1.0, -3.0])]
+    for d in cases:
+        r = wilcoxon_exact(d, better)
+        nz = d[d != 0]
+        assert r.p_two_sided == pytest.approx(sps.wilcoxon(nz, method="exact").pvalue)
+        assert r.p_improvement == pytest.approx(
+            sps.wilcoxon(nz, method="exact", alternative=alt).pvalue
+        )
+        assert r.statistic == pytest.approx(np.sum(sps.rankdata(np.abs(nz))[nz > 0]))
+    # all 4 differences negative, lower is better: exact one-sided p = 2^-4
+    assert wilcoxon_exact([-1, -2, -3, -4], "lower").p_improvement == pytest.approx(1 / 16)
+
+
+def test_wilcoxon_notes_and_reasons():
+    r = wilcoxon_exact([0.0, 1.0, -1.0, 2.0], "lower")
+    assert "zero difference" in r.note and "tied" in r.note and r.n == 3
+    r = wilcoxon_exact([0.0, np.nan], "lower")
+    assert r.reason is not None and math.isnan(r.p_two_sided)
+
+
+def test_mann_whitney_matches_scipy():
+    # SciPy mannwhitneyu(method="exact")
+    rng = np.random.default_rng(8)
+    for _ in range(5):
+        t, c = rng.normal(size=4), rng.normal(1, 1, size=4)
+        r = mann_whitney_exact(t, c, "lower")
+        assert r.p_improvement == pytest.approx(
+            sps.mannwhitneyu(t, c, method="exact", alternative="less").pvalue
+        )
+        assert r.p_two_sided == pytest.approx(sps.mannwhitneyu(t, c, method="exact").pvalue)
+        assert r.note is None
+    assert mann_whitney_exact([1.0, 2.0], [2.0, 3.0], "lower").note is not None
+    assert mann_whitney_exact([], [2.0, 3.0], "lower").reason is not None
+
+
+def test_nap_reference_values():
+    # shared/validation/REFERENCE.md R2 (scan::nap reference page; Parker, Vannest & Davis 2011)
+    assert nap([10, 6, 4, 5, 3, 4], [12, 14, 9, 10], "lower") == pytest.approx(0.9375, abs=1e-6)
+    treat, ctrl = [28, 25, 24, 27, 30, 30, 29], [20, 20, 26, 25, 22, 23]
+    assert nap(treat, ctrl, "higher") == pytest.approx(0.916667, abs=1e-6)
+    # orientation: swapping the direction gives 1 - NAP
+    assert nap(treat, ctrl, "lower") == pytest.approx(1 - 0.916667, abs=1e-6)
+
+
+def test_nap_equals_mann_whitney_u_share():
+    # SciPy mannwhitneyu statistic (U counts ties one half) / (n_T n_C)
+    rng = np.random.default_rng(9)
+    t, c = rng.integers(0, 5, size=9).astype(float), rng.integers(0, 5, size=7).astype(float)
+    u = sps.mannwhitneyu(t, c).statistic
+    assert nap(t, c, "higher") == pytest.approx(u / 63)
+    assert math.isnan(nap([], c, "higher"))
+    assert nap([1.0, np.nan], [2.0], "lower") == 1.0
+
+
+def test_holm_matches_statsmodels():
+    # statsmodels multipletests(method="holm")
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(10)
+    for m in (1, 2, 5, 9):
+        p = rng.random(m) ** 2
+        np.testing.assert_allclose(holm(p), multipletests(p, method="holm")[1], rtol=1e-12)
+    p = np.array([0.01, np.nan, 0.04, 0.03, np.nan])
+    out = holm(p)
+    assert np.isnan(out[[1, 4]]).all()
+    finite = multipletests(p[[0, 2, 3]], method="holm")[1]
+    np.testing.assert_allclose(out[[0, 2, 3]], finite)
+    assert np.isnan(holm([np.nan])).all()
+    with pytest.raises(ValueError):
+        holm([1.5])
+
+
+def test_to_dict_and_frame():
+    r = paired_t([-1.0, -2.0, -0.5], "lower")
+    d = r.to_dict()
+    assert isinstance(d["ci95"], list) and d["reason"] is None
+    json.dumps(d, allow_nan=False)
+    frame = r.to_frame()
+    assert frame.loc[0, "method"] == "paired-t" and "ci95_low" in frame
+    assert "<table>" in r._repr_html_()
