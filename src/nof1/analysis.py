@@ -27,7 +27,7 @@ from .stats import (
     welch_t,
     wilcoxon_exact,
 )
-from .stats.bayes import NIGPrior, sceptical
+from .stats.bayes import NIGPrior
 from .stats.results import (
     AR1Fit,
     BayesResult,
@@ -252,7 +252,7 @@ def _bayes_prior(protocol: Protocol, outcome: Outcome) -> NIGPrior | None:
     if prior.kind == "reference":
         return None
     if prior.kind == "sceptical":
-        return sceptical(outcome.mcid)
+        return NIGPrior.sceptical(outcome.mcid)
     return NIGPrior(prior.mu0, prior.kappa0, prior.alpha0, prior.beta0)
 
 
@@ -333,13 +333,17 @@ def _sensitivity(protocol, schedule, values, outcome, effect, diffs, treat, pair
     half = outcome.mcid / 2
     if np.isfinite(effect):
         for label, other in zip(("no washout", "washout + 2 days"), effects, strict=True):
-            if np.isfinite(other) and (abs(other - effect) > half or np.sign(other) != np.sign(effect)):
+            if np.isfinite(other) and (
+                abs(other - effect) > half or np.sign(other) != np.sign(effect)
+            ):
                 warnings.append(
                     f"with {label} the effect is {other:+.2f} (vs {effect:+.2f}): carryover or "
                     "withdrawal may shape the estimate"
                 )
-    if np.isfinite(trend_fit.trend_coef) and np.isfinite(trend_fit.estimate) and np.isfinite(
-        ar1.estimate
+    if (
+        np.isfinite(trend_fit.trend_coef)
+        and np.isfinite(trend_fit.estimate)
+        and np.isfinite(ar1.estimate)
     ):
         if abs(trend_fit.estimate - ar1.estimate) > half:
             warnings.append(

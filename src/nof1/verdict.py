@@ -56,9 +56,17 @@ def verdict(r: OutcomeResult, protocol: Protocol, schedule: Schedule) -> tuple[s
     t = r.paired_t
     name = r.label or r.name
     lines = []
-    if t.reason is not None or not math.isfinite(r.effect):
+    if not math.isfinite(r.effect):
         why = t.reason or "no cycle had both periods with enough data"
         return (f"{name}: the effect could not be estimated ({why}).", "not estimable")
+    if t.reason is not None:
+        size, word = _amount(r.effect, r.better)
+        return (
+            f"{name}: over {r.cycles_used} cycle(s) {r.name} was {size:.2f} points {word} on "
+            f"{protocol.trial.treatment} than on {protocol.trial.control}, but with no interval or "
+            f"test: {t.reason}. This is not evidence either way.",
+            "not estimable",
+        )
     size, word = _amount(r.effect, r.better)
     lo, hi = t.ci95
     arms = (protocol.trial.treatment, protocol.trial.control)
@@ -79,11 +87,11 @@ def verdict(r: OutcomeResult, protocol: Protocol, schedule: Schedule) -> tuple[s
     lines.append(summary)
     b = r.bayes
     if b.reason is None:
-        mcid = f"{r.mcid:g}"
+        mcid = f"{r.mcid:g} point" + ("" if r.mcid == 1 else "s")
         lines.append(
             f"Probability of any improvement {_pct(b.p_improvement)}; of an improvement of at "
-            f"least the MCID ({mcid} points) {_pct(b.p_mcid_improvement)}; of a worsening of at "
-            f"least {mcid} points {_pct(b.p_mcid_worsening)}."
+            f"least the MCID ({mcid}) {_pct(b.p_mcid_improvement)}; of a worsening of at "
+            f"least {mcid} {_pct(b.p_mcid_worsening)}."
         )
     rand = r.randomization
     if rand.reason is None:
@@ -153,22 +161,24 @@ def render_text(analysis: Analysis) -> str:
         out.append(f"== {r.name} ({tag}) ==")
         out.append(r.verdict)
         out.append("")
-        out.append(f"  {'method':<14}{'estimate':>10}  {'95% interval':<20}{'p two-sided':>12}"
-                   f"{'p improve':>11}")
+        out.append(
+            f"  {'method':<14}{'estimate':>10}  {'95% interval':<20}{'p two-sided':>12}"
+            f"{'p improve':>11}"
+        )
         for m in ("paired_t", "wilcoxon", "randomization", "ar1", "bayes"):
             res = getattr(r, m)
             if res.reason is not None:
                 out.append(f"  {m:<14}  not run: {res.reason}")
                 continue
-            est = getattr(res, {"bayes": "mean", "randomization": "observed"}.get(m, "estimate"),
-                          math.nan)
+            est = getattr(
+                res, {"bayes": "mean", "randomization": "observed"}.get(m, "estimate"), math.nan
+            )
             ci = getattr(res, "ci95", None)
             ci_text = f"{ci[0]:+.2f} to {ci[1]:+.2f}" if ci else ""
             est_text = f"{est:+.2f}" if math.isfinite(est) else ""
             p_two = fmt_p(getattr(res, "p_two_sided", math.nan)) if m != "bayes" else ""
-            p_imp = (
-                f"P={_pct(res.p_improvement)}" if m == "bayes" else fmt_p(res.p_improvement)
-            )
+            p_imp = getattr(res, "p_improvement", math.nan)
+            p_imp = f"P={_pct(p_imp)}" if m == "bayes" else fmt_p(p_imp)
             out.append(f"  {m:<14}{est_text:>10}  {ci_text:<20}{p_two:>12}{p_imp:>11}")
         out.append(f"  {'NAP':<14}{r.nap:>10.3f}" if math.isfinite(r.nap) else "  NAP not run")
         out.append("")
@@ -176,7 +186,8 @@ def render_text(analysis: Analysis) -> str:
     reasons = Counter(e["reason"].split(":")[0] for e in analysis.excluded)
     if reasons:
         out.append(
-            "Excluded rows: " + ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
+            "Excluded rows: "
+            + ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
             + " (line numbers in --json)"
         )
     out.extend(f"Warning: {w}" for w in analysis.warnings)

@@ -1,0 +1,151 @@
+"""End-to-end analysis: REFERENCE.md values through `analyze`, bad cases, accounting of rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from nof1.analysis import analyze
+from nof1.diary import read_diary_text
+from nof1.protocol import Protocol
+
+# shared/validation/REFERENCE.md R1: nof1ins README series, periods A B A B of 7 days.
+R1 = [9, 9, 10, 11, 9, 7, 6, 6, 6, 6, 5, 5, 6, 4, 6, 6, 7, 7, 9, 8, 8, 7, None, 6, 6, 7, None, 8]
+
+
+def protocol_text(scheme="randomized-pairs", cycles=2, period=7, washout=0, run_in=0, extra=""):
+    seq = "" if scheme in ("alternating",) else 'sequence = "' + "CT" * cycles + '"\n'
+    if scheme == "random":
+        seq = 'sequence = "' + "CT" * cycles + '"\n'
+    return (
+        '[trial]\nid = "R1"\nstart = 2026-03-02\n'
+        f'[design]\nscheme = "{scheme}"\ncycles = {cycles}\nperiod_days = {period}\n'
+        f"run_in_days = {run_in}\nwashout_days = {washout}\nseed = 1\n{seq}"
+        '[[outcomes]]\nname = "y"\nmin = 0\nmax = 20\nbetter = "lower"\nmcid = 1\n' + extra
+    )
+
+
+def diary_text(values, start=dt.date(2026, 3, 2)):
+    lines = ["date,y"]
+    for i, v in enumerate(values):
+        lines.append(f"{start + dt.timedelta(days=i)},{'' if v is None else v}")
+    return "\n".join(lines) + "\n"
+
+
+def run(values, **kwargs):
+    protocol = Protocol.loads(protocol_text(**kwargs))
+    return analyze(protocol, read_diary_text(diary_text(values), protocol))
+
+
+def test_reference_r1_through_analyze():
+    y = run(R1).outcomes["y"]  # B (treatment) second in each cycle: sequence CT CT
+    means = [p.mean for p in y.periods]
+    np.testing.assert_allclose(means, [8.714286, 5.428571, 7.285714, 6.800000], atol=1e-6)
+    np.testing.assert_allclose(y.cycle_differences, [-3.285714, -0.485714], atol=1e-6)
+    assert y.paired_t.t == pytest.approx(-1.346939, abs=1e-6)  # REFERENCE.md R1
+    assert y.paired_t.df == 1
+    assert y.paired_t.p_two_sided == pytest.approx(0.406568, abs=1e-6)
+    assert y.randomization.allocations == 4
+    assert y.randomization.p_improvement == pytest.approx(0.25)  # REFERENCE.md R1
+    # R3: reference prior P(improvement) = 1 - one-sided paired-t p; CrI = CI
+    assert y.bayes.p_improvement == pytest.approx(1 - y.paired_t.p_improvement, abs=1e-9)
+    np.testing.assert_allclose(y.bayes.ci95, y.paired_t.ci95, atol=1e-9)
+
+
+def test_r1_daily_welch_is_only_a_contrast():
+    # REFERENCE.md R1: the naive day-level Welch t claims p = 0.000785; the analysis never uses it.
+    a = [v for i, v in enumerate(R1) if v is not None and (i // 7) % 2 == 0]
+    b = [v for i, v in enumerate(R1) if v is not None and (i // 7) % 2 == 1]
+    welch = stats.ttest_ind(b, a, equal_var=False)
+    assert welch.pvalue == pytest.approx(0.000785, abs=1e-6)
+    assert run(R1).outcomes["y"].paired_t.p_two_sided > 0.4
+
+
+def test_every_row_is_accounted_for():
+    values = [5.0] * 3 + R1 + [7.0, 8.0]  # 3 run-in days, then R1, then 2 days past the end
+    protocol = Protocol.loads(protocol_text(run_in=3, washout=1))
+    result = analyze(protocol, read_diary_text(diary_text(values), protocol))
+    doc = result.to_dict()["diary"]
+    lines_excluded = {e["line"] for e in doc["excluded"]}
+    assert doc["rows_read"] == len([v for v in values if v is not None]) + 2
+    reasons = {e["reason"].split(" (")[0] for e in doc["excluded"]}
+    assert {"run-in", "washout", "missing value", "outside schedule"} <= reasons
+    # every row read is used or excluded
+    all_lines = set(range(2, 2 + len(values)))
+    used = all_lines - lines_excluded
+    assert len(used) == doc["rows_used"]
+
+
+@pytest.mark.parametrize(
+    ("values", "kwargs", "method", "words"),
+    [
+        ([5, 6, 5, 6, 4, 3, 4, 3], {"cycles": 1, "period": 4}, "paired_t", "1 cycle"),
+        (
+            [5, 6, 5, 6, None, None, None, None, 5, 6, 5, 6, 4, 3, 4, 3],
+            {"period": 4},
+            "paired_t",
+            "1 cycle",
+        ),
+        ([5.0] * 28, {}, "paired_t", "sd = 0"),
+    ],
+)
+def test_bad_cases_give_reasons_not_crashes(values, kwargs, method, words):
+    result = run(values, **kwargs)
+    y = result.outcomes["y"]
+    assert getattr(y, method).reason is not None
+    assert words in getattr(y, method).reason and words in y.verdict
+    doc = result.to_dict()
+    assert doc["outcomes"]["y"][method] is None and doc["outcomes"]["y"][f"{method}_reason"]
+    result.render_text()
+
+
+def test_all_values_missing_in_an_arm():
+    values = [None] * 7 + [5, 6, 5, 6, 5, 6, 5] + [None] * 7 + [4, 4, 5, 4, 4, 5, 4]
+    result = run(values)
+    y = result.outcomes["y"]
+    assert y.cycles_used == 0 and math.isnan(y.effect)
+    assert y.ar1.reason is not None and y.nap_reason is not None
+    assert "could not be estimated" in y.verdict
+
+
+def test_alternating_says_no_randomization_test():
+    y = run(R1, scheme="alternating").outcomes["y"]
+    assert "alternating" in y.randomization.reason
+
+
+def test_random_scheme_uses_two_sample_counterparts():
+    y = run(R1, scheme="random").outcomes["y"]
+    assert y.paired_t.method == "welch-t"
+    assert y.randomization.allocations == math.comb(4, 2)  # REFERENCE.md R3: C(2k, k)
+    t = [5.428571428571429, 6.8]
+    c = [8.714285714285714, 7.285714285714286]
+    ref = stats.ttest_ind(t, c, equal_var=False)  # SciPy Welch t on period means
+    assert y.paired_t.p_two_sided == pytest.approx(ref.pvalue, abs=1e-9)
+
+
+def test_holm_for_secondary_outcomes():
+    from statsmodels.stats.multitest import multipletests
+
+    extra = "".join(
+        f'[[outcomes]]\nname = "{n}"\nmin = 0\nmax = 40\nbetter = "higher"\nmcid = 1\n'
+        for n in ("z", "w")
+    )
+    text = protocol_text(extra=extra).replace("mcid = 1\n", "mcid = 1\nprimary = true\n", 1)
+    protocol = Protocol.loads(text)
+    rng = np.random.default_rng(7)
+    rows = []
+    for i, v in enumerate(R1):
+        day = dt.date(2026, 3, 2) + dt.timedelta(days=i)
+        z = 12 - (v or 6) + (i % 3)
+        w = int(rng.integers(0, 10)) + (i // 7) * 2
+        rows.append(f"{day},{'' if v is None else v},{z},{w}\n")
+    result = analyze(protocol, read_diary_text("date,y,z,w\n" + "".join(rows), protocol))
+    raw = [result.outcomes[n].paired_t.p_two_sided for n in ("z", "w")]
+    expected = multipletests(raw, method="holm")[1]  # statsmodels Holm
+    adjusted = [result.outcomes[n].holm_p for n in ("z", "w")]
+    np.testing.assert_allclose(adjusted, expected, atol=1e-12)
+    assert math.isnan(result.outcomes["y"].holm_p)  # the primary is judged alone
