@@ -13,14 +13,13 @@ Every choice the SPEC leaves open is written down in ``docs/safety.md``.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .safety_render import log_run
 from .stats.results import jsonable
 
 if TYPE_CHECKING:
@@ -34,8 +33,10 @@ __all__ = [
     "Event",
     "MonitorResult",
     "check_rules",
+    "cycle_differences",
     "during_mask",
     "first_firing",
+    "has_value",
     "log_run",
     "monitor",
     "threshold_condition",
@@ -74,6 +75,12 @@ def _equals(cell: Any, target: Any) -> bool:
     return str(cell).strip().casefold() == str(target).strip().casefold()
 
 
+def _present(v: Any) -> bool:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return False
+    return not (isinstance(v, str) and not v.strip())
+
+
 def has_value(values: np.ndarray) -> np.ndarray:
     """True where a diary value is present (not NaN, not None, not blank text)."""
     values = np.asarray(values)
@@ -81,16 +88,7 @@ def has_value(values: np.ndarray) -> np.ndarray:
         return ~np.isnan(values)
     if values.dtype.kind in "iub":
         return np.ones(values.shape, dtype=bool)
-    present = np.frompyfunc(
-        lambda v: not (
-            v is None
-            or (isinstance(v, float) and math.isnan(v))
-            or (isinstance(v, str) and not v.strip())
-        ),
-        1,
-        1,
-    )
-    return present(values).astype(bool)
+    return np.frompyfunc(_present, 1, 1)(values).astype(bool)
 
 
 def threshold_condition(
@@ -285,7 +283,7 @@ class MonitorResult:
         )
 
     def render_text(self) -> str:
-        """Plain text for the clinician: the verdict first, then events, then what was not checked."""
+        """Text for the clinician: the verdict, the events, then what was not checked and why."""
         from .safety_render import render_text
 
         return render_text(self)
@@ -451,9 +449,7 @@ def _harm(rule, protocol, diary, as_of):
     return None
 
 
-def monitor(
-    protocol: Protocol, diary: Diary, as_of: _dt.date | str | None = None
-) -> MonitorResult:
+def monitor(protocol: Protocol, diary: Diary, as_of: _dt.date | str | None = None) -> MonitorResult:
     """Replay the protocol's stop rules over the diary, day by day, up to ``as_of``.
 
     Parameters
@@ -519,41 +515,7 @@ def monitor(
     return MonitorResult(status, as_of, tuple(events), tuple(not_checked), tuple(checked))
 
 
-# -- the log and the protocol check --------------------------------------------------------------
-
-
-def log_run(path: str | Path, result: MonitorResult, protocol: Protocol, diary: Diary) -> None:
-    """Append one JSON line recording a monitor run (the file is only ever appended to).
-
-    The line holds ``time`` (UTC, ISO 8601), ``as_of``, ``protocol_sha256``, ``diary_sha256``,
-    ``status``, ``events`` and ``not_checked``.
-
-    Raises
-    ------
-    OSError
-        The log cannot be written; the message names the file.
-    """
-    from . import __version__
-
-    record = {
-        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "nof1_version": __version__,
-        "as_of": result.as_of.isoformat(),
-        "protocol_id": protocol.trial.id,
-        "protocol_sha256": protocol.sha256,
-        "diary_sha256": diary.sha256,
-        "status": result.status,
-        "events": [e.to_dict() for e in result.events],
-        "not_checked": [{"rule": r, "reason": why} for r, why in result.not_checked],
-    }
-    line = json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
-    try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-    except OSError as exc:
-        raise OSError(
-            exc.errno, f"cannot append to the monitor log: {exc.strerror}", str(path)
-        ) from exc
+# -- the protocol check -------------------------------------------------------------------------
 
 
 def _longest_run(mask: np.ndarray) -> int:

@@ -1,0 +1,462 @@
+"""Stop rules: hand-made diaries with first firing days worked out by hand, the array helpers,
+the result objects, the run log and the protocol check."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from nof1 import safety
+from nof1.diary import read_diary_text
+from nof1.protocol import Protocol, StopRule
+from nof1.safety import (
+    check_rules,
+    during_mask,
+    first_firing,
+    log_run,
+    monitor,
+    threshold_condition,
+)
+
+START = dt.date(2026, 1, 5)
+
+
+def day(k: int) -> dt.date:
+    """Scheduled day k (1-based) as a date."""
+    return START + dt.timedelta(days=k - 1)
+
+
+def make_protocol(
+    rules,
+    *,
+    cycles=2,
+    period=3,
+    run_in=0,
+    washout=0,
+    better="lower",
+    sequence=None,
+    min_days=1,
+    prior=None,
+):
+    design = {
+        "scheme": "alternating",
+        "cycles": cycles,
+        "period_days": period,
+        "run_in_days": run_in,
+        "washout_days": washout,
+    }
+    if sequence:
+        design.update(scheme="randomized-pairs", sequence=sequence, seed=1)
+    analysis = {"min_days_per_period": min_days}
+    if prior:
+        analysis["prior"] = prior
+    return Protocol.from_dict(
+        {
+            "trial": {"id": "T", "start": START},
+            "design": design,
+            "diary": {"columns": ["dose", "ae"]},
+            "outcomes": [{"name": "pain", "min": 0, "max": 10, "better": better, "mcid": 1.0}],
+            "analysis": analysis,
+            "stop_rules": rules,
+        }
+    )
+
+
+def make_diary(protocol, pains, *, ae=None, header="date,pain,dose,ae", order=None):
+    """``pains``: {day number: value or '' for a blank cell}; days not given have no row."""
+    ae = ae or {}
+    lines = [header]
+    keys = list(pains) if order is None else order
+    for k in keys:
+        cells = [day(k).isoformat(), f"{pains[k]}", ""]
+        if header.endswith("ae"):
+            cells.append(ae.get(k, ""))
+        lines.append(",".join(cells))
+    return read_diary_text("\n".join(lines) + "\n", protocol)
+
+
+def flare(**extra):
+    return {"name": "flare", "column": "pain", "at_least": 7, "action": "stop", **extra}
+
+
+def events(result):
+    return {e.rule: e for e in result.events}
+
+
+# -- threshold rules, worked out by hand ---------------------------------------------------------
+
+
+def test_run_crosses_period_boundary():
+    # alternating TC TC, 3-day periods: days 1-3 T, 4-6 C. High on days 2, 3, 4.
+    p = make_protocol([flare(for_days=3)])
+    d = make_diary(p, {1: 2, 2: 8, 3: 9, 4: 7, 5: 1, 6: 1})
+    r = monitor(p, d)
+    e = events(r)["flare"]
+    assert e.date == day(4)  # the third day of the run, in the next period
+    assert dict(e.values) == {
+        day(2).isoformat(): 8.0,
+        day(3).isoformat(): 9.0,
+        day(4).isoformat(): 7.0,
+    }
+    assert r.status == "stop" and r.exit_code == 4
+
+
+def test_blank_cell_breaks_the_run():
+    p = make_protocol([flare(for_days=3)])
+    d = make_diary(p, {1: 8, 2: 8, 3: "", 4: 8, 5: 8, 6: 8})
+    assert events(monitor(p, d))["flare"].date == day(6)
+
+
+def test_missing_row_breaks_the_run():
+    p = make_protocol([flare(for_days=2)])
+    d = make_diary(p, {1: 8, 3: 8, 5: 8, 6: 9})
+    assert events(monitor(p, d))["flare"].date == day(6)
+
+
+def test_during_counts_washout_days_of_the_arm():
+    # TC TC, 4-day periods, 1 washout day: control = days 5-8 (day 5 washout) and 13-16.
+    rule = flare(for_days=2, during="control")
+    p = make_protocol([rule], period=4, washout=1)
+    d = make_diary(p, {4: 9, 5: 9, 6: 9, 7: 1})
+    e = events(monitor(p, d))["flare"]
+    assert e.date == day(6)
+    assert list(dict(e.values)) == [day(5).isoformat(), day(6).isoformat()]
+
+
+def test_day_outside_during_breaks_the_run():
+    # during treatment: days 1-3 and 7-9. High on 3 (T), 4 (C) and 7, 8 (T).
+    p = make_protocol([flare(for_days=2, during="treatment")])
+    d = make_diary(p, {3: 9, 4: 9, 7: 9, 8: 9})
+    assert events(monitor(p, d))["flare"].date == day(8)
+
+
+def test_same_arm_periods_run_together():
+    # sequence TC CT: control is days 4-9 without a break.
+    p = make_protocol([flare(for_days=4, during="control")], sequence="TC CT")
+    d = make_diary(p, {k: 9 for k in range(4, 10)})
+    assert events(monitor(p, d))["flare"].date == day(7)
+
+
+def test_comparisons_at_the_boundary():
+    rules = [
+        {"name": "ge", "column": "pain", "at_least": 5, "action": "review"},
+        {"name": "gt", "column": "pain", "above": 5, "action": "review"},
+        {"name": "le", "column": "pain", "at_most": 5, "action": "review"},
+        {"name": "lt", "column": "pain", "below": 5, "action": "review"},
+        {"name": "eq", "column": "pain", "equals": 5, "action": "review"},
+    ]
+    p = make_protocol(rules)
+    d = make_diary(p, {1: 5, 2: 6, 3: 4})
+    e = events(monitor(p, d))
+    assert {k: v.date for k, v in e.items()} == {
+        "ge": day(1),
+        "gt": day(2),
+        "le": day(1),
+        "lt": day(3),
+        "eq": day(1),
+    }
+
+
+def test_equals_text_is_trimmed_and_case_insensitive():
+    rule = {"name": "sae", "column": "ae", "equals": "serious", "action": "stop"}
+    p = make_protocol([rule])
+    d = make_diary(p, {1: 1, 2: 1, 3: 1}, ae={1: "mild", 2: '" SERIOUS "'})
+    e = events(monitor(p, d))["sae"]
+    assert e.date == day(2) and dict(e.values) == {day(2).isoformat(): "SERIOUS"}
+
+
+def test_above_baseline_by_lower_is_better():
+    # run-in days 1-3: 2, 4, (no row) -> baseline 3; fires at >= 5 for 2 days
+    rule = {
+        "name": "up",
+        "column": "pain",
+        "above_baseline_by": 2,
+        "for_days": 2,
+        "action": "review",
+    }
+    p = make_protocol([rule], run_in=3)
+    d = make_diary(p, {1: 2, 2: 4, 4: 5, 5: 4.9, 6: 5, 7: 6})
+    e = events(monitor(p, d))["up"]
+    assert e.date == day(7)
+    assert "run-in mean 3" in e.description
+
+
+def test_above_baseline_by_higher_is_better_mirrors():
+    rule = {"name": "down", "column": "pain", "above_baseline_by": 2, "action": "review"}
+    p = make_protocol([rule], run_in=2, better="higher")
+    d = make_diary(p, {1: 6, 2: 8, 3: 6, 4: 5})  # baseline 7: fires at <= 5
+    assert events(monitor(p, d))["down"].date == day(4)
+
+
+def test_above_baseline_by_without_run_in_values_is_not_checked():
+    rule = {"name": "up", "column": "pain", "above_baseline_by": 2, "action": "review"}
+    p = make_protocol([rule], run_in=2)
+    d = make_diary(p, {1: "", 3: 9, 4: 9})
+    r = monitor(p, d)
+    assert r.status == "continue" and r.not_checked[0][0] == "up"
+    assert "baseline" in r.not_checked[0][1]
+
+
+# -- missing days, as_of, empty and unordered diaries --------------------------------------------
+
+
+def test_missing_days_in_run_in():
+    rule = {"name": "gap", "missing_days": 2, "action": "review"}
+    p = make_protocol([rule], run_in=3)
+    d = make_diary(p, {1: 3, 4: 3, 5: 3})
+    e = events(monitor(p, d))["gap"]
+    assert e.date == day(3)
+    assert dict(e.values) == {day(2).isoformat(): None, day(3).isoformat(): None}
+
+
+def test_blank_cells_are_not_missing_days():
+    rule = {"name": "gap", "missing_days": 1, "action": "review"}
+    p = make_protocol([rule])
+    d = make_diary(p, {1: "", 2: "", 3: ""})
+    assert monitor(p, d).status == "continue"
+
+
+def test_as_of_before_the_last_row():
+    rules = [flare(), {"name": "gap", "missing_days": 2, "action": "review"}]
+    p = make_protocol(rules)
+    d = make_diary(p, {1: 1, 2: 1, 5: 9})
+    r = monitor(p, d, as_of=day(3))
+    assert r.as_of == day(3) and r.status == "continue"  # day 5's flare is after as_of
+    r = monitor(p, d, as_of=day(4))
+    assert [e.rule for e in r.events] == ["gap"] and events(r)["gap"].date == day(4)
+    r = monitor(p, d)
+    assert r.as_of == day(5) and r.status == "stop"
+
+
+def test_diary_with_no_rows_yet():
+    rules = [flare(), {"name": "gap", "missing_days": 3, "action": "review"}]
+    p = make_protocol(rules)
+    d = make_diary(p, {})
+    r = monitor(p, d)
+    assert r.status == "continue" and r.as_of == START - dt.timedelta(days=1)
+    assert {name for name, _ in r.not_checked} == {"flare", "gap"}
+    r = monitor(p, d, as_of=day(5))  # the diary has not arrived for 5 days
+    assert r.status == "review" and events(r)["gap"].date == day(3)
+
+
+def test_rows_out_of_order_and_outside_the_schedule():
+    p = make_protocol([flare(for_days=2)])
+    pains = {0: 9, 1: 9, 2: 9, 3: 1, 13: 9, 14: 9}  # day 0 and 13, 14 are outside 12 days
+    ordered = make_diary(p, pains)
+    shuffled = make_diary(p, pains, order=[14, 3, 1, 13, 0, 2])
+    a, b = monitor(p, ordered), monitor(p, shuffled)
+    assert a == b
+    assert events(a)["flare"].date == day(2)  # day 0 does not start the run
+    assert a.as_of == day(14)
+
+
+def test_declared_column_absent_from_diary_is_not_checked():
+    rule = {"name": "sae", "column": "ae", "equals": "serious", "action": "stop"}
+    p = make_protocol([rule])
+    d = make_diary(p, {1: 1}, header="date,pain,dose")
+    r = monitor(p, d)
+    assert r.not_checked == (("sae", "the column 'ae' is not in the diary"),)
+    assert "CONTINUE" in r.render_text() and "not in the diary" in r.render_text()
+
+
+def test_events_in_date_order_and_status():
+    rules = [flare(), {"name": "mild", "column": "pain", "at_least": 3, "action": "review"}]
+    p = make_protocol(rules)
+    r = monitor(p, make_diary(p, {1: 4, 2: 8}))
+    assert [e.rule for e in r.events] == ["mild", "flare"] and r.status == "stop"
+    p = make_protocol([rules[1]])
+    r = monitor(p, make_diary(p, {1: 4}))
+    assert r.status == "review" and r.exit_code == 3
+    assert monitor(p, make_diary(p, {1: 1})).exit_code == 0
+
+
+# -- the harm rule -------------------------------------------------------------------------------
+
+
+def harm_rule(threshold=0.9):
+    return {
+        "name": "harm",
+        "outcome": "pain",
+        "probability_of_harm_at_least": threshold,
+        "action": "stop",
+    }
+
+
+def harm_diary(p, per_cycle):
+    """4-day periods, TC each cycle; per_cycle: [(T value, C value)], every day recorded."""
+    pains = {}
+    for c, (t, k) in enumerate(per_cycle):
+        for i in range(4):
+            pains[8 * c + 1 + i] = t
+            pains[8 * c + 5 + i] = k
+    return make_diary(p, pains)
+
+
+def test_harm_not_checked_without_bayes(monkeypatch):
+    monkeypatch.setattr(safety, "_harm_function", lambda: None)
+    p = make_protocol([harm_rule()], cycles=3, period=4)
+    r = monitor(p, harm_diary(p, [(8, 2), (8, 3), (9, 2)]))
+    assert r.not_checked == (("harm", "Bayesian model not available yet"),)
+    assert r.status == "continue"
+
+
+def test_harm_needs_two_complete_cycles():
+    p = make_protocol([harm_rule()], cycles=3, period=4)
+    d = harm_diary(p, [(8, 2), (8, 3)])
+    r = monitor(p, d, as_of=day(15))  # cycle 2 ends on day 16
+    assert r.not_checked[0][0] == "harm" and "fewer than 2 complete cycles" in r.not_checked[0][1]
+
+
+def test_harm_fires_at_the_first_cycle_that_reaches_the_threshold():
+    pytest.importorskip("nof1.stats.bayes")
+    # diffs 6, 5 after cycle 2: t posterior df 1, loc 5.5, scale 0.5
+    p = make_protocol([harm_rule(0.9)], cycles=3, period=4)
+    r = monitor(p, harm_diary(p, [(8, 2), (8, 3), (5, 5)]))
+    e = events(r)["harm"]
+    assert e.date == day(16)  # the last day of cycle 2
+    values = dict(e.values)
+    assert values["cycle 1"] == 6 and values["cycle 2"] == 5
+    # SciPy: P(mu >= mcid = 1) under Student t(df 1, loc 5.5, scale 0.5)
+    assert values["probability_of_harm"] == pytest.approx(sps.t.sf(1, 1, loc=5.5, scale=0.5))
+    assert r.status == "stop"
+
+
+def test_harm_checked_not_fired_when_treatment_helps():
+    pytest.importorskip("nof1.stats.bayes")
+    p = make_protocol([harm_rule(0.5)], cycles=2, period=4, better="lower")
+    r = monitor(p, harm_diary(p, [(2, 8), (3, 8)]))
+    assert r.rules_checked == ("harm",) and r.status == "continue"
+
+
+def test_harm_periods_need_min_days():
+    pytest.importorskip("nof1.stats.bayes")
+    p = make_protocol([harm_rule()], cycles=2, period=4, min_days=4)
+    pains = {k: 8 for k in range(1, 17)}
+    pains[2] = ""  # period 1 has only 3 days with a value
+    r = monitor(p, make_diary(p, pains))
+    assert "only 1 of 2 complete cycles" in r.not_checked[0][1]
+
+
+# -- array helpers -------------------------------------------------------------------------------
+
+
+def test_first_firing_vectorized():
+    cond = np.array(
+        [
+            [1, 1, 0, 1, 1, 1],
+            [0, 0, 0, 0, 0, 0],
+            [1, 1, 1, 1, 1, 1],
+        ],
+        dtype=bool,
+    )
+    assert first_firing(cond, 3).tolist() == [5, -1, 2]
+    assert first_firing(cond, 1).tolist() == [0, -1, 0]
+    assert first_firing(cond[None], 2).shape == (1, 3)
+    assert int(first_firing(np.zeros(0, dtype=bool), 1)) == -1
+    with pytest.raises(ValueError):
+        first_firing(cond, 0)
+
+
+def test_threshold_condition_over_simulated_diaries():
+    rule = StopRule("up", "review", "threshold", "pain", "above_baseline_by", 2.0)
+    values = np.array([[5.0, np.nan, 6.0], [5.0, 4.0, 6.0]])
+    got = threshold_condition(values, rule, baseline=np.array([3.0, 4.0]), better="lower")
+    assert got.tolist() == [[True, False, True], [False, False, True]]
+    rule = StopRule("hi", "stop", "threshold", "pain", "at_least", 9.0)
+    assert threshold_condition([[9.0, np.nan]], rule).tolist() == [[True, False]]
+    arms = np.array(["run-in", "treatment", "control"], dtype=object)
+    assert during_mask(arms, "control").tolist() == [False, False, True]
+    assert during_mask(arms, "any").all()
+
+
+# -- results, rendering, log, protocol check -----------------------------------------------------
+
+
+def test_to_dict_is_json_and_follows_the_spec():
+    rules = [flare(for_days=2), {"name": "gap", "missing_days": 5, "action": "review"}]
+    p = make_protocol(rules)
+    r = monitor(p, make_diary(p, {1: 8, 2: 9}))
+    out = json.loads(json.dumps(r.to_dict()))
+    assert out["status"] == "stop" and out["as_of"] == day(2).isoformat()
+    assert out["events"][0] | {} == {
+        "rule": "flare",
+        "action": "stop",
+        "date": day(2).isoformat(),
+        "values": {day(1).isoformat(): 8.0, day(2).isoformat(): 9.0},
+        "kind": "threshold",
+        "description": "pain >= 7 for 2 days in a row",
+    }
+    assert out["rules_checked"] == ["flare", "gap"] and out["not_checked"] == []
+    frame = r.to_frame()
+    assert list(frame["rule"]) == ["flare"] and frame["date"][0] == day(2)
+
+
+def test_render_text_puts_the_verdict_first():
+    p = make_protocol([flare(), {"name": "sae", "column": "ae", "equals": "x", "action": "stop"}])
+    r = monitor(p, make_diary(p, {1: 9}))
+    text = r.render_text()
+    assert text.startswith("STOP: 'flare' fired on 2026-01-05")
+    assert "sae: no value of 'ae'" in text
+    assert "<table>" in r._repr_html_()
+    r = monitor(p, make_diary(p, {1: 1}))
+    assert r.render_text().startswith("CONTINUE: no rule fired up to 2026-01-05")
+
+
+def test_log_run_appends(tmp_path):
+    p = make_protocol([flare()])
+    d = make_diary(p, {1: 9})
+    r = monitor(p, d)
+    log = tmp_path / "monitor.jsonl"
+    log_run(log, r, p, d)
+    log_run(log, r, p, d)
+    lines = [json.loads(x) for x in log.read_text().splitlines()]
+    assert len(lines) == 2
+    assert lines[0]["status"] == "stop" and lines[0]["diary_sha256"] == d.sha256
+    assert lines[0]["time"].endswith("+00:00") and lines[0]["as_of"] == "2026-01-05"
+    with pytest.raises(OSError, match="monitor log"):
+        log_run(tmp_path / "no" / "such" / "dir.jsonl", r, p, d)
+
+
+def test_check_rules_warns():
+    rules = [
+        {"name": "never", "column": "pain", "at_least": 11, "action": "stop"},
+        {"name": "never2", "column": "pain", "above": 10, "action": "stop"},
+        {"name": "always", "column": "pain", "at_least": 0, "action": "stop"},
+        {"name": "always2", "column": "pain", "at_most": 10, "action": "stop"},
+        {"name": "fine", "column": "pain", "at_least": 9, "for_days": 3, "action": "stop"},
+        {
+            "name": "long",
+            "column": "pain",
+            "at_least": 9,
+            "for_days": 4,
+            "during": "control",
+            "action": "stop",
+        },
+        {"name": "gap", "missing_days": 14, "action": "review"},  # 13 days
+        {"name": "base", "column": "pain", "above_baseline_by": 11, "action": "review"},
+    ]
+    p = make_protocol(rules, run_in=1)
+    warnings = check_rules(p)
+    named = {w.split("'")[1] for w in warnings}
+    assert named == {"never", "never2", "always", "always2", "long", "gap", "base"}
+    assert any("can never fire: pain lies in [0, 10]" in w for w in warnings)
+
+
+def test_packaged_example_monitors():
+    from nof1 import example_paths
+    from nof1.diary import read_diary
+
+    protocol_path, diary_path = example_paths()
+    if not diary_path.exists():
+        pytest.skip("the example diary is not generated yet")
+    p = Protocol.load(protocol_path)
+    r = monitor(p, read_diary(diary_path, p))
+    assert r.status in ("continue", "review", "stop")
+    json.dumps(r.to_dict())
+    assert check_rules(p) == []
+    assert math.isfinite(r.exit_code)
