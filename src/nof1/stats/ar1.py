@@ -6,7 +6,8 @@ u stationary. Days are consecutive integers; a missing day (washout, no diary en
 the exact likelihood factorizes:
 
     u_{t_1} ~ N(0, s2 / (1 - phi^2)),
-    u_{t_k} | u_{t_{k-1}} ~ N(phi^g u_{t_{k-1}}, s2 (1 - phi^(2g)) / (1 - phi^2)),  g = t_k - t_{k-1}.
+    u_{t_k} | u_{t_{k-1}} ~ N(phi^g u_{t_{k-1}}, s2 (1 - phi^(2g)) / (1 - phi^2)),
+    g = t_k - t_{k-1}.
 
 Dividing each term by its standard deviation (prewhitening) gives an ordinary regression, so for
 fixed phi the coefficients are GLS in closed form and s2 = RSS / n; the profile log-likelihood is
@@ -113,12 +114,8 @@ def _cross(phi: np.ndarray, d: _Data) -> _Cross:
     )
     yt = w * (d.y - a * d.y_prev)
     Xt = w[..., None] * (d.X - a[..., None] * d.X_prev)
-    return _Cross(
-        np.einsum("tnp,tnq->tpq", Xt, Xt),
-        np.einsum("tnp,tn->tp", Xt, yt),
-        np.einsum("tn,tn->t", yt, yt),
-        logdet,
-    )
+    XtT = Xt.transpose(0, 2, 1)
+    return _Cross(XtT @ Xt, (XtT @ yt[..., None])[..., 0], (yt * yt).sum(axis=1), logdet)
 
 
 def _solve(XtX: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -178,8 +175,9 @@ def _validity(Y: np.ndarray, x: np.ndarray) -> list[str | None]:
         if n < MIN_DAYS:
             reasons.append(f"only {n} days with data; the AR(1) model needs {MIN_DAYS}")
         elif np.unique(x[i][o]).size < 2:
-            reasons.append("only one arm has days with data; the treatment effect is not "
-                           "identifiable")
+            reasons.append(
+                "only one arm has days with data; the treatment effect is not identifiable"
+            )
         elif np.ptp(Y[i][o]) == 0:
             reasons.append("the outcome is constant on every observed day")
         else:
@@ -195,8 +193,7 @@ def _as_2d(Y: npt.ArrayLike, x: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"y must be 1-D or 2-D, got shape {Y2.shape}")
     x2 = np.asarray(x, dtype=float)
     if x2.shape not in (Y2.shape[1:], Y2.shape):
-        raise ValueError(f"treatment must have shape {Y2.shape[1:]} or {Y2.shape}, "
-                         f"got {x2.shape}")
+        raise ValueError(f"treatment must have shape {Y2.shape[1:]} or {Y2.shape}, got {x2.shape}")
     return Y2, np.broadcast_to(x2, Y2.shape)
 
 

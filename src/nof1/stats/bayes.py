@@ -87,8 +87,10 @@ class NIGPrior:
 
     def describe(self) -> str:
         """Short text naming the prior and its parameters."""
-        return (f"normal-inverse-gamma(mu0={self.mu0:g}, kappa0={self.kappa0:g}, "
-                f"alpha0={self.alpha0:g}, beta0={self.beta0:g})")
+        return (
+            f"normal-inverse-gamma(mu0={self.mu0:g}, kappa0={self.kappa0:g}, "
+            f"alpha0={self.alpha0:g}, beta0={self.beta0:g})"
+        )
 
 
 class BayesArrays(NamedTuple):
@@ -222,8 +224,10 @@ def bayes_cycle(
     reason = None
     if not np.isfinite(r.mean):
         if prior is None and k < 2:
-            reason = (f"only {k} cycle{'s' if k != 1 else ''} with both periods; the posterior "
-                      "under the reference prior needs 2")
+            reason = (
+                f"only {k} cycle{'s' if k != 1 else ''} with both periods; the posterior "
+                "under the reference prior needs 2"
+            )
         elif prior is None:
             reason = "all cycle differences are equal; the reference posterior is degenerate"
         else:

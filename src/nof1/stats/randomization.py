@@ -36,9 +36,7 @@ def _check_allocations(allocations: npt.ArrayLike, n_periods: int, paired: bool)
     if a.dtype != bool:
         raise ValueError(f"allocations must be a boolean array, got dtype {a.dtype}")
     if a.ndim != 2 or a.shape[1] != n_periods:
-        raise ValueError(
-            f"allocations must have shape (n_alloc, {n_periods}), got {a.shape}"
-        )
+        raise ValueError(f"allocations must have shape (n_alloc, {n_periods}), got {a.shape}")
     if a.shape[0] == 0:
         raise ValueError("allocations is empty")
     if paired:
@@ -200,8 +198,10 @@ def randomization_test(
     weights = None
     if null_weights is not None:
         if not exact:
-            raise ValueError("null_weights are for an exact test; a Monte Carlo sample is "
-                             "drawn with the design's probabilities already")
+            raise ValueError(
+                "null_weights are for an exact test; a Monte Carlo sample is "
+                "drawn with the design's probabilities already"
+            )
         weights = np.asarray(null_weights, dtype=float)
         if weights.shape != (a.shape[0],) or np.any(weights < 0) or weights.sum() <= 0:
             raise ValueError("null_weights must be non-negative, one per allocation, not all 0")
@@ -211,12 +211,16 @@ def randomization_test(
         k = int((counted[0::2] & counted[1::2]).sum())
         if k == 0:
             return RandomizationTest(
-                allocations=n_alloc, exact=exact, se=0.0 if exact else float("nan"),
+                allocations=n_alloc,
+                exact=exact,
+                se=0.0 if exact else float("nan"),
                 reason="no cycle with both periods counted; the randomization test needs 1",
             )
     elif not counted[obs].any() or not counted[~obs].any():
         return RandomizationTest(
-            allocations=n_alloc, exact=exact, se=0.0 if exact else float("nan"),
+            allocations=n_alloc,
+            exact=exact,
+            se=0.0 if exact else float("nan"),
             reason="one arm has no counted period; the randomization test needs both arms",
         )
     stats = _statistics(m[None, :], a, paired)
@@ -298,9 +302,9 @@ def randomization_pvalues(
             cnt = np.isfinite(mm)
             m0 = np.where(cnt, mm, 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
-                to = (m0 * oo).sum(axis=1) / (cnt & oo).sum(axis=1) - (m0 * ~oo).sum(
-                    axis=1
-                ) / (cnt & ~oo).sum(axis=1)
+                to = (m0 * oo).sum(axis=1) / (cnt & oo).sum(axis=1) - (m0 * ~oo).sum(axis=1) / (
+                    cnt & ~oo
+                ).sum(axis=1)
         to = np.where(np.isfinite(to), to, np.nan)
         q1, q2, _ = _pvalues(stats, to, better, exact, None)
         t_obs[s : s + rows], p1[s : s + rows], p2[s : s + rows] = to, q1, q2

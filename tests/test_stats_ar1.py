@@ -1,0 +1,153 @@
+"""Tests of nof1.stats.ar1 against statsmodels ARIMA (same model as R's arima, REFERENCE R3)."""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from nof1.stats import ar1_profile_fit, fit_ar1
+
+
+def simulate(n_days, phi, effect, period, seed, missing=0.0, washout=0):
+    """An AR(1) series with alternating treatment periods, washout days and missing days."""
+    rng = np.random.default_rng(seed)
+    x = ((np.arange(n_days) // period) % 2).astype(float)
+    e = rng.normal(size=n_days)
+    u = np.empty(n_days)
+    u[0] = e[0] / math.sqrt(1 - phi**2)
+    for t in range(1, n_days):
+        u[t] = phi * u[t - 1] + e[t]
+    y = 5.0 + effect * x + u
+    y[rng.random(n_days) < missing] = np.nan
+    if washout:
+        y[(np.arange(n_days) % period) < washout] = np.nan
+    return y, x
+
+
+def statsmodels_fit(y, exog):
+    """statsmodels ARIMA(1,0,0) with regression, Hessian covariance ("approx", as R reports)."""
+    from statsmodels.tsa.arima.model import ARIMA
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ARIMA(y, exog=exog, order=(1, 0, 0), trend="c").fit(cov_type="approx")
+
+
+def close(a, b):
+    """Within 1e-3 relative or 1e-4 absolute (REFERENCE.md tolerance for fitted models)."""
+    return abs(a - b) <= max(1e-3 * abs(b), 1e-4)
+
+
+R1_Y = np.array(
+    [9, 9, 10, 11, 9, 7, 6, 6, 6, 6, 5, 5, 6, 4, 6, 6, 7, 7, 9, 8, 8, 7, np.nan, 6, 6, 7, np.nan, 8]
+)
+R1_X = np.repeat([0.0, 1.0, 0.0, 1.0], 7)
+
+SERIES = [
+    simulate(56, 0.5, -1.0, 7, seed=1),
+    simulate(84, 0.3, -0.5, 14, seed=2, missing=0.1, washout=3),
+    simulate(112, 0.8, 1.0, 14, seed=3, missing=0.05),
+    simulate(84, -0.3, 0.4, 7, seed=4, washout=2),
+    simulate(70, 0.0, 0.0, 7, seed=5, missing=0.15),
+    (R1_Y, R1_X),
+]
+
+
+@pytest.mark.parametrize(("y", "x"), SERIES)
+def test_agrees_with_statsmodels_arima(y, x):
+    # statsmodels ARIMA(y, exog=x, order=(1,0,0), trend="c").fit(cov_type="approx");
+    # REFERENCE.md R3: the same model as R arima(y, c(1,0,0), xreg = x, method = "ML")
+    f = fit_ar1(y, x)
+    ref = statsmodels_fit(y, x)
+    const, b1, phi, sigma2 = ref.params
+    _, se_b1, se_phi, _ = ref.bse
+    assert f.reason is None
+    assert close(f.estimate, b1) and close(f.se, se_b1)
+    assert close(f.phi, phi) and close(f.phi_se, se_phi)
+    assert close(f.intercept, const) and close(f.sigma2, sigma2)
+    assert f.loglik == pytest.approx(ref.llf, abs=1e-5)  # our optimum is at least as good
+    assert f.loglik >= ref.llf - 1e-8
+    assert f.n_obs == int(np.isfinite(y).sum())
+    assert f.ci95[0] == pytest.approx(f.estimate - 1.959964 * f.se, rel=1e-6)
+
+
+def test_trend_agrees_with_statsmodels():
+    # statsmodels ARIMA with exog = [x, t], trend = "c": same regression with AR(1) errors
+    y, x = simulate(84, 0.4, -0.8, 14, seed=6, missing=0.1)
+    y = y + 0.02 * np.arange(84)
+    f = fit_ar1(y, x, trend=True)
+    ref = statsmodels_fit(y, np.column_stack([x, np.arange(84.0)]))
+    assert close(f.estimate, ref.params[1]) and close(f.se, ref.bse[1])
+    assert close(f.trend_coef, ref.params[2]) and close(f.phi, ref.params[3])
+
+
+def test_ljung_box_on_standardized_residuals():
+    # statsmodels acorr_ljungbox on ARIMA's standardized one-step forecast errors (no gaps)
+    from statsmodels.stats.diagnostic import acorr_ljungbox
+
+    y, x = simulate(84, 0.5, -1.0, 14, seed=7)
+    f = fit_ar1(y, x)
+    ref = statsmodels_fit(y, x)
+    e = ref.standardized_forecasts_error[0]
+    lb = acorr_ljungbox(e, lags=[f.ljung_box_lags], model_df=1)
+    assert f.ljung_box_lags == 10
+    assert f.ljung_box_p == pytest.approx(float(lb["lb_pvalue"].iloc[0]), abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("y", "x", "fragment"),
+    [
+        (np.arange(8.0), np.arange(8) % 2, "only 8 days"),
+        (np.full(30, np.nan), np.arange(30) % 2, "only 0 days"),
+        (np.arange(30.0), np.zeros(30), "only one arm"),
+        (np.r_[np.arange(15.0), np.full(15, np.nan)], (np.arange(30) >= 15) * 1.0, "only one arm"),
+        (np.full(30, 4.0), np.arange(30) % 2, "constant"),
+    ],
+)
+def test_bad_cases_give_reason(y, x, fragment):
+    f = fit_ar1(y, x)
+    assert fragment in f.reason
+    assert math.isnan(f.estimate) and math.isnan(f.se) and math.isnan(f.phi)
+    assert f.to_dict()["estimate"] is None
+
+
+def test_wrong_shapes_raise():
+    with pytest.raises(ValueError):
+        fit_ar1(np.zeros(20), np.zeros(19))
+
+
+def test_vectorized_agrees_with_fit_ar1_and_is_fast():
+    # ar1_profile_fit row by row equals fit_ar1; 2,000 trials of 84 days well under 10 s
+    rng = np.random.default_rng(10)
+    n_trials, n_days = 2000, 84
+    x = ((np.arange(n_days) // 14) % 2).astype(float)
+    e = rng.normal(size=(n_trials, n_days))
+    u = np.empty_like(e)
+    u[:, 0] = e[:, 0] / math.sqrt(1 - 0.16)
+    for t in range(1, n_days):
+        u[:, t] = 0.4 * u[:, t - 1] + e[:, t]
+    Y = 5.0 - 0.5 * x + u
+    Y[rng.random(Y.shape) < 0.1] = np.nan
+    Y[:, (np.arange(n_days) % 14) < 3] = np.nan  # washout
+    Y[5] = np.nan  # a trial without data
+    start = time.perf_counter()
+    r = ar1_profile_fit(Y, x)
+    elapsed = time.perf_counter() - start
+    assert elapsed < 10.0
+    sd = np.nanstd(r.estimate)
+    assert math.isnan(r.estimate[5])
+    for i in [0, 1, 2, 3, 17, 999]:
+        f = fit_ar1(Y[i], x)
+        assert abs(f.estimate - r.estimate[i]) < 1e-3 * sd
+        assert r.se[i] == pytest.approx(f.se, rel=1e-3)
+        assert r.phi[i] == pytest.approx(f.phi, abs=1e-4)
+        assert r.p_two_sided[i] == pytest.approx(f.p_two_sided, rel=1e-3, abs=1e-6)
+    # the sampling SD of the estimate is close to the mean Hessian SE (model is right)
+    assert np.nanmean(r.se) == pytest.approx(sd, rel=0.1)
+    # per-trial treatment arrays are accepted as well
+    r2 = ar1_profile_fit(Y[:4], np.broadcast_to(x, (4, n_days)))
+    np.testing.assert_allclose(r2.estimate, r.estimate[:4], rtol=1e-8)
