@@ -1,0 +1,238 @@
+"""The clinician report and the patient page: self-contained, complete, escaped."""
+
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from nof1 import analyze, read_diary
+from nof1.protocol import Protocol
+
+pytest.importorskip("matplotlib")
+
+from nof1 import report
+from nof1.report_cent import CENT_ITEMS, clinician_items
+
+DATA = Path(__file__).resolve().parents[1] / "src" / "nof1" / "data"
+SCRIPT = "<script>alert(1)</script>"
+IMG = "<img src=x onerror=alert(1)>"
+
+
+def _rewrite(path: Path, out: Path, change) -> Path:
+    """Copy a diary CSV, passing each row (a dict) through ``change``; every cell quoted."""
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames
+        rows = [change(dict(r)) for r in reader]
+    with out.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+@pytest.fixture(scope="module")
+def example():
+    protocol = Protocol.load(DATA / "kratom_protocol.toml")
+    return analyze(protocol, read_diary(DATA / "kratom_diary.csv", protocol))
+
+
+@pytest.fixture(scope="module")
+def pages(example):
+    return report.render_html(example), report.render_html(example, audience="patient")
+
+
+def _assert_self_contained(page: str) -> None:
+    lowered = page.lower()
+    for bad in (
+        "<script",
+        'src="http',
+        "src='http",
+        'href="http',
+        "@import",
+        "url(http",
+        "<link",
+        "<iframe",
+        "<object",
+        "<embed",
+    ):
+        assert bad not in lowered, bad
+    # Not even a namespace URL: nothing in the file names a network location.
+    assert "http://" not in lowered and "https://" not in lowered
+    for attr in re.findall(r'(?:src|href)\s*=\s*["\']?([^"\'\s>]*)', page):
+        assert attr.startswith("#") or attr.startswith("data:"), attr
+
+
+def test_clinician_report_is_self_contained_and_printable(pages):
+    page = pages[0]
+    _assert_self_contained(page)
+    assert page.startswith("<!DOCTYPE html>")
+    assert "@media print" in page and "@page" in page
+    assert "break-inside: avoid" in page
+    assert page.count("<svg") == 8  # 2 outcomes x timeline, cycles, posterior, null
+
+
+def test_svg_ids_are_unique_across_figures(pages):
+    ids = re.findall(r'\bid="([^"]+)"', pages[0])
+    assert len(ids) == len(set(ids))
+
+
+def test_clinician_report_carries_the_audit_trail(example, pages):
+    page = pages[0]
+    assert example.diary.schedule.fingerprint in page
+    assert example.protocol.sha256 in page
+    assert example.diary.sha256 in page
+    assert "CT CT TC CT" in page or example.diary.schedule.to_dict()["allocation"] in page
+
+
+def test_clinician_report_has_every_section(example, pages):
+    page = pages[0]
+    for section in (
+        "trial",
+        "summary",
+        "plots",
+        "methods",
+        "data",
+        "safety",
+        "sensitivity",
+        "cent",
+    ):
+        assert f'id="{section}"' in page
+    # the benefit/harm line comes before the numbers
+    assert page.index("Benefit and harm") < page.index('id="methods"')
+    # methods table with p-values formatted at render time
+    assert "paired-t" in page and "randomization" in page and "AR(1)" in page
+    # p formatted at render time from the numbers; SciPy ttest_1samp on the cycle differences
+    from scipy import stats
+
+    p_two = stats.ttest_1samp(example.outcomes["pain"].cycle_differences, 0).pvalue
+    assert f"<td class='num'>{p_two:.3f}</td>" in page
+    # data completeness: excluded rows by reason with their diary lines
+    assert "washout" in page and "run-in (baseline only)" in page and "2-8" in page
+    # safety: status, events, adverse event with its note, withdrawal in control periods
+    assert "REVIEW" in page and "Dose above plan" in page
+    assert "nausea after morning dose" in page
+    assert "withdrawal in control periods" in page
+
+
+def test_cent_checklist_maps_every_item(pages):
+    page = pages[0]
+    numbers = [item.number for item in CENT_ITEMS]
+    for n in ("1a", "1b", "2a", "5", "6a", "8a", "11a", "12a", "13a", "17a", "18", "19", "25"):
+        assert n in numbers
+    for item in CENT_ITEMS:
+        assert f"<td>{item.number}</td>" in page
+    assert "for the clinician to write" in page
+    assert set(clinician_items()) >= {"2a", "4a", "23", "25"}
+
+
+def test_patient_page_has_plain_words_and_no_p_values(pages):
+    page = pages[1].lower()
+    _assert_self_contained(pages[1])
+    for jargon in (
+        "p =",
+        "p-value",
+        "p value",
+        "p two",
+        "mcid",
+        "confidence",
+        "posterior",
+        "randomi",
+        "<svg",
+        "wilcoxon",
+        "ar(1)",
+    ):
+        assert jargon not in page, jargon
+    assert "in 10" in page
+    assert "talk with your clinician" in page
+    assert "kratom" in page
+
+
+def test_patient_page_is_large_type(pages):
+    size = re.search(r"body \{[^}]*font-size: (\d+)px", pages[1])
+    assert size and int(size.group(1)) >= 18
+
+
+def test_unknown_audience_is_refused(example):
+    with pytest.raises(ValueError, match="patient"):
+        report.render_html(example, audience="press")
+
+
+def test_diary_and_protocol_text_is_escaped(tmp_path):
+    text = (DATA / "kratom_protocol.toml").read_text(encoding="utf-8")
+    text = text.replace(
+        'treatment = "kratom leaf powder, 2 g twice daily"', f'treatment = "kratom {IMG}"'
+    ).replace('clinician = "Dr. Example"', f'clinician = "Dr. {SCRIPT}"')
+    (tmp_path / "p.toml").write_text(text, encoding="utf-8")
+    protocol = Protocol.load(tmp_path / "p.toml")
+    assert IMG in protocol.trial.treatment
+
+    def inject(row):
+        if row["date"] in ("2026-01-27", "2026-02-10"):
+            row["notes"] = f'{SCRIPT} and "quotes" & {IMG}'
+            row["adverse_event"] = f"{IMG}{SCRIPT}"
+        return row
+
+    diary = _rewrite(DATA / "kratom_diary.csv", tmp_path / "d.csv", inject)
+    analysis = analyze(protocol, read_diary(diary, protocol))
+    assert any(SCRIPT in note for note in analysis.diary.days["notes"].dropna())
+    for page in (
+        report.render_html(analysis),
+        report.render_html(analysis, audience="patient"),
+        report.render_notebook(analysis),
+    ):
+        for raw in (SCRIPT, IMG, "<script", "<img", "onerror=alert(1)>"):
+            assert raw not in page, raw
+    page = report.render_html(analysis)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_methods_that_cannot_run_say_why(tmp_path):
+    protocol = Protocol.load(DATA / "kratom_protocol.toml")
+    arms = dict(
+        zip(
+            (d.isoformat() for d in protocol.schedule().dates()),
+            protocol.schedule().day_arrays()["arm"],
+            strict=True,
+        )
+    )
+
+    def blank(row):
+        if arms.get(row["date"]) == "treatment":
+            row["pain"] = ""
+        return row
+
+    diary = _rewrite(DATA / "kratom_diary.csv", tmp_path / "d.csv", blank)
+    analysis = analyze(protocol, read_diary(diary, protocol))
+    page = report.render_html(analysis)
+    _assert_self_contained(page)
+    assert "not run: " in page
+    assert "not counted" in page
+    patient = report.render_html(analysis, audience="patient")
+    assert "could not compare your pain" in patient
+
+
+def test_report_degrades_without_the_safety_module(example, monkeypatch):
+    monkeypatch.setitem(sys.modules, "nof1.safety", None)  # import raises ImportError
+    page = report.render_html(example)
+    assert "NOT CHECKED" in page
+    assert report.render_html(example, audience="patient")
+
+
+def test_notebook_shows_verdicts_tables_and_plots(example):
+    fragment = example._repr_html_()
+    assert "<html" not in fragment and "<script" not in fragment
+    assert fragment.count("<svg") == 4  # timeline and cycles of each outcome
+    assert example.outcomes["pain"].verdict[:40] in fragment
+    assert "paired-t" in fragment
+    ids = re.findall(r'\bid="([^"]+)"', fragment + example._repr_html_())
+    assert len(ids) == len(set(ids)), "two notebook outputs on one page must not share ids"
+
+
+def test_report_is_deterministic(example, pages):
+    assert report.render_html(example) == pages[0]
