@@ -5,7 +5,7 @@ The library raises these; the CLI turns them into one line on stderr and exit co
 
 from __future__ import annotations
 
-__all__ = ["DiaryError", "InsufficientDataWarning", "Nof1Error", "ProtocolError"]
+__all__ = ["DiaryError", "InsufficientDataWarning", "Nof1Error", "PlanningError", "ProtocolError"]
 
 
 class Nof1Error(Exception):
@@ -65,6 +65,10 @@ class DiaryError(Nof1Error):
             where.append(f"column {column!r}")
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class PlanningError(Nof1Error, ValueError):
+    """A simulation setting that cannot be right (an SD <= 0, |rho| >= 1, ...)."""
 
 
 class InsufficientDataWarning(UserWarning):
