@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["Diary", "read_diary", "read_diary_text"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
@@ -229,8 +229,19 @@ def read_diary_text(
                 1,
                 outcome.name,
             )
-    notes = []
+    from .protocol import RESERVED
     from .template import GUIDE_COLUMNS
+
+    for name in header:
+        if name in (*RESERVED, "in_schedule") and name not in ("date", *GUIDE_COLUMNS):
+            raise DiaryError(
+                f"the column {name!r} clashes with a name nof1 uses for its own day table; "
+                "rename the column",
+                path,
+                1,
+                name,
+            )
+    notes = []
 
     known = {"date", *protocol.columns, *GUIDE_COLUMNS}
     extra = [h for h in header if h not in known]

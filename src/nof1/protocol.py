@@ -468,6 +468,7 @@ def _parse_rule(
     chk: _Checker,
     outcomes: Mapping[str, Outcome],
     columns: tuple[str, ...],
+    declared: frozenset[str] = frozenset(),
 ) -> StopRule | None:
     where = f"stop_rules[{i}]"
     chk.unknown(entry, f"[[stop_rules]] #{i}", _TABLE_KEYS["stop_rules"])
@@ -508,7 +509,9 @@ def _parse_rule(
         for key in ("for_days", "during"):
             if key in entry:
                 chk.add(f"{where}: {key} does not apply to a probability_of_harm rule; remove it")
-        if target not in outcomes:
+        if target in declared and target not in outcomes:
+            target = None  # the outcome itself is invalid; that problem is already reported
+        elif target not in outcomes:
             chk.add(
                 f"{where}.outcome = {target!r} must name an outcome: "
                 f"{', '.join(outcomes) or '(none declared)'}"
@@ -531,6 +534,8 @@ def _parse_rule(
     if not isinstance(column, str):
         chk.add(f"{where}.column is missing; name an outcome or a column declared in [diary]")
         column = None
+    elif column in declared and column not in outcomes:
+        column = None  # the outcome itself is invalid; that problem is already reported
     elif column not in outcomes and column not in columns:
         valid = list(outcomes) + list(columns)
         chk.add(
@@ -564,7 +569,7 @@ def _parse_rule(
     return StopRule(name, action, "threshold", column, comparison, value, for_days, during)
 
 
-def _parse_rules(raw, chk, outcomes, columns, design) -> tuple[StopRule, ...]:
+def _parse_rules(raw, chk, outcomes, columns, design, declared) -> tuple[StopRule, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
@@ -577,7 +582,7 @@ def _parse_rules(raw, chk, outcomes, columns, design) -> tuple[StopRule, ...]:
         if not isinstance(entry, dict):
             chk.add(f"stop_rules[{i}] must be a table ([[stop_rules]])")
             continue
-        rule = _parse_rule(entry, i, chk, by_name, columns)
+        rule = _parse_rule(entry, i, chk, by_name, columns, declared)
         if rule is None:
             continue
         if rule.name in seen:
@@ -662,7 +667,13 @@ class Protocol:
                 )
                 break
         analysis = _parse_analysis(tables["analysis"], chk, design)
-        rules = _parse_rules(raw.get("stop_rules"), chk, outcomes, tuple(columns), design)
+        raw_outcomes = raw.get("outcomes")
+        declared = frozenset(
+            entry["name"]
+            for entry in (raw_outcomes if isinstance(raw_outcomes, list) else [])
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str)
+        )
+        rules = _parse_rules(raw.get("stop_rules"), chk, outcomes, tuple(columns), design, declared)
         if chk.problems:
             raise ProtocolError(chk.problems, path)
         assert trial is not None and design is not None  # guaranteed by an empty problem list

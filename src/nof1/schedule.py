@@ -26,7 +26,7 @@ import datetime as _dt
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -55,7 +55,7 @@ def _max_run(design: Design) -> int:
     return design.max_run if design.max_run is not None else 2 * design.cycles
 
 
-@lru_cache(maxsize=64)
+@cache
 def _completions(n_t: int, n_c: int, last: str, run: int, max_run: int) -> int:
     """Number of admissible ways to place ``n_t`` more T and ``n_c`` more C periods.
 
