@@ -27,7 +27,6 @@ from .stats import (
     welch_t,
     wilcoxon_exact,
 )
-from .stats.bayes import NIGPrior
 from .stats.results import (
     AR1Fit,
     BayesResult,
@@ -247,15 +246,6 @@ class Analysis:
 # -- the pipeline --------------------------------------------------------------------------------
 
 
-def _bayes_prior(protocol: Protocol, outcome: Outcome) -> NIGPrior | None:
-    prior = protocol.analysis.prior
-    if prior.kind == "reference":
-        return None
-    if prior.kind == "sceptical":
-        return NIGPrior.sceptical(outcome.mcid)
-    return NIGPrior(prior.mu0, prior.kappa0, prior.alpha0, prior.beta0)
-
-
 def _effect(means: np.ndarray, treat: np.ndarray, paired: bool) -> tuple[float, np.ndarray]:
     if paired:
         diffs = cycle_differences(means, treat)
@@ -396,7 +386,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome) -> OutcomeResult:
     ar1 = fit_ar1(y, x, trend=protocol.analysis.trend, alpha=alpha)
 
     if paired:
-        bayes = bayes_cycle(used, outcome.better, outcome.mcid, _bayes_prior(protocol, outcome))
+        bayes = bayes_cycle(used, outcome.better, outcome.mcid, protocol.bayes_prior(outcome))
     else:
         bayes = BayesResult(reason="the 'random' scheme has no cycle pairs to model")
     counted = (arrays["period"] > 0) & ~arrays["washout"] & np.isfinite(values)

@@ -166,13 +166,13 @@ class StopRuleTally:
 
     def _harm(self, rule, values: np.ndarray, treatment: np.ndarray) -> np.ndarray:
         from .periods import period_means
-        from .simulate import _bayes_prior, _cycle_diffs
+        from .simulate import _cycle_diffs
         from .stats import bayes_arrays
 
         s, o = self.setup, self.setup.outcome
         means, _ = period_means(values, s.layout, s.protocol.analysis.min_days_per_period)
         diffs = _cycle_diffs(means, treatment)
-        prior = _bayes_prior(s.protocol, o)
+        prior = s.protocol.bayes_prior(o)
         fired = np.zeros(values.shape[0], dtype=bool)
         for c in range(2, diffs.shape[1] + 1):  # at each completed cycle
             d = diffs[:, :c]

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .verdict import fmt_p
+from .verdict import fmt_p, fmt_pct
 
 if TYPE_CHECKING:
     from .analysis import Analysis
@@ -66,16 +66,6 @@ def _short(text: str, width: int = 26) -> str:
 
 def _better_words(better: str) -> str:
     return "lower is better" if better == "lower" else "higher is better"
-
-
-def _percent(p: float) -> str:
-    if not math.isfinite(p):
-        return "NA"
-    if p < 0.01:
-        return "< 1%"
-    if p > 0.99:
-        return "> 99%"
-    return f"{100 * p:.0f}%"
 
 
 def _no_plot(ax, message: str):
@@ -382,7 +372,7 @@ def plot_posterior(analysis: Analysis, outcome: str, ax=None):
         interpolate=True,
         color=COLORS["better"],
         alpha=0.35,
-        label=f"improvement ≥ MCID: {_percent(b.p_mcid_improvement)}",
+        label=f"improvement ≥ MCID: {fmt_pct(b.p_mcid_improvement)}",
     )
     worse = x >= mcid if spec.better == "lower" else x <= -mcid
     ax.fill_between(
@@ -393,7 +383,7 @@ def plot_posterior(analysis: Analysis, outcome: str, ax=None):
         interpolate=True,
         color=COLORS["worse"],
         alpha=0.3,
-        label=f"worsening ≥ MCID: {_percent(b.p_mcid_worsening)}",
+        label=f"worsening ≥ MCID: {fmt_pct(b.p_mcid_worsening)}",
     )
     ax.axvline(0, color="#000000", lw=1)
     for v in (-mcid, mcid):

@@ -728,6 +728,21 @@ class Protocol:
                 return o
         raise KeyError(name)
 
+    def bayes_prior(self, outcome: Outcome):
+        """The pre-specified prior of the Bayesian model for ``outcome``.
+
+        Returns None for the reference prior, else a :class:`nof1.stats.bayes.NIGPrior` (the
+        ``sceptical`` kind is derived from the outcome's MCID).
+        """
+        prior = self.analysis.prior
+        if prior.kind == "reference":
+            return None
+        from .stats.bayes import NIGPrior
+
+        if prior.kind == "sceptical":
+            return NIGPrior.sceptical(outcome.mcid)
+        return NIGPrior(prior.mu0, prior.kappa0, prior.alpha0, prior.beta0)
+
     @property
     def columns(self) -> tuple[str, ...]:
         """Every diary column besides ``date``: outcomes first, then the declared columns."""

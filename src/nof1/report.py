@@ -18,7 +18,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .verdict import fmt_p
+from .verdict import fmt_p, fmt_pct
 
 if TYPE_CHECKING:
     from .analysis import Analysis, OutcomeResult
@@ -106,12 +106,6 @@ def _ci(ci: tuple[float, float]) -> str:
     if not all(isinstance(c, float) and math.isfinite(c) for c in ci):
         return ""
     return f"{ci[0]:+.2f} to {ci[1]:+.2f}"
-
-
-def _pct(p: float) -> str:
-    if p is None or not math.isfinite(p):
-        return "NA"
-    return "< 1%" if p < 0.01 else "> 99%" if p > 0.99 else f"{100 * p:.0f}%"
 
 
 def svg(ax, prefix: str = "f") -> str:
@@ -310,8 +304,8 @@ def _method_rows(r: OutcomeResult) -> list:
          "", f"SE {_num(a.se)}, phi {_num(a.phi)}, {a.n_obs} days, Ljung-Box p "
          f"{fmt_p(a.ljung_box_p)}" + f"; {_e(a.note)}" * bool(a.note)),
         ("Bayesian (posterior mean, credible interval)", b.reason, _num(b.mean, True),
-         _ci(b.ci95), "", f"P = {_pct(b.p_improvement)}", f"P(improvement {ge}) "
-         f"{_pct(b.p_mcid_improvement)}, P(worsening {ge}) {_pct(b.p_mcid_worsening)}; "
+         _ci(b.ci95), "", f"P = {fmt_pct(b.p_improvement)}", f"P(improvement {ge}) "
+         f"{fmt_pct(b.p_mcid_improvement)}, P(worsening {ge}) {fmt_pct(b.p_mcid_worsening)}; "
          f"prior {_e(b.prior)}"),
         ("NAP (non-overlap of all pairs)", r.nap_reason, _num(r.nap, digits=3), "", "", "",
          "1 = every treatment day better than every control day; 0.5 = no separation"),

@@ -306,18 +306,6 @@ def _harm_function():
     return probability_of_harm
 
 
-def _bayes_prior(protocol: Protocol, outcome: Any) -> Any:
-    """The protocol's prior as the Bayesian model takes it (None = the reference prior)."""
-    prior = protocol.analysis.prior
-    if prior.kind == "reference":
-        return None
-    from .stats.bayes import NIGPrior
-
-    if prior.kind == "sceptical":
-        return NIGPrior.sceptical(outcome.mcid)
-    return NIGPrior(prior.mu0, prior.kappa0, prior.alpha0, prior.beta0)
-
-
 def _default_as_of(diary: Diary) -> _dt.date:
     last = diary.last_date
     return last if last is not None else diary.schedule.start - _dt.timedelta(days=1)
@@ -418,7 +406,7 @@ def _harm(rule, protocol, diary, as_of):
     if complete < 2:
         return f"fewer than 2 complete cycles ({complete} complete up to {as_of.isoformat()})"
     outcome = protocol.outcome(rule.column)
-    prior = _bayes_prior(protocol, outcome)
+    prior = protocol.bayes_prior(outcome)
     diffs = cycle_differences(protocol, diary, rule.column, complete)
     last_p = float("nan")
     for c in range(2, complete + 1):

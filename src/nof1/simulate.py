@@ -306,17 +306,6 @@ def simulate(
     return SimulatedTrials(values, draw.treatment, draw.exposure, protocol, target, sc, seed)
 
 
-def _bayes_prior(protocol: Protocol, outcome: Outcome):
-    from .stats.bayes import NIGPrior
-
-    prior = protocol.analysis.prior
-    if prior.kind == "reference":
-        return None
-    if prior.kind == "sceptical":
-        return NIGPrior.sceptical(outcome.mcid)
-    return NIGPrior(prior.mu0, prior.kappa0, prior.alpha0, prior.beta0)
-
-
 @dataclass(frozen=True)
 class _Setup:
     """What the analysis of every batch of trials shares."""
@@ -461,7 +450,7 @@ def _pvalues(
         if "wilcoxon" in methods:
             out["wilcoxon"] = _wilcoxon_p(diffs, better)
         if "bayes" in methods:
-            prior = _bayes_prior(protocol, outcome)
+            prior = protocol.bayes_prior(outcome)
             out["bayes"] = bayes_arrays(diffs, better, outcome.mcid, prior).p_improvement
     else:
         out["estimate"], out["paired-t"] = _welch(means, treatment)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .protocol import Protocol
     from .schedule import Schedule
 
-__all__ = ["benefit_harm", "fmt_p", "render_text", "verdict"]
+__all__ = ["benefit_harm", "fmt_p", "fmt_pct", "render_text", "verdict"]
 
 
 def fmt_p(p: float) -> str:
@@ -27,8 +27,9 @@ def fmt_p(p: float) -> str:
     return f"{p:.3f}"
 
 
-def _pct(p: float) -> str:
-    if not math.isfinite(p):
+def fmt_pct(p: float) -> str:
+    """A probability as a rounded percentage: ``81%``, ``< 1%``, ``> 99%``, ``NA``."""
+    if p is None or not math.isfinite(p):
         return "NA"
     if p < 0.01:
         return "< 1%"
@@ -89,9 +90,9 @@ def verdict(r: OutcomeResult, protocol: Protocol, schedule: Schedule) -> tuple[s
     if b.reason is None:
         mcid = f"{r.mcid:g} point" + ("" if r.mcid == 1 else "s")
         lines.append(
-            f"Probability of any improvement {_pct(b.p_improvement)}; of an improvement of at "
-            f"least the MCID ({mcid}) {_pct(b.p_mcid_improvement)}; of a worsening of at "
-            f"least {mcid} {_pct(b.p_mcid_worsening)}."
+            f"Probability of any improvement {fmt_pct(b.p_improvement)}; of an improvement of at "
+            f"least the MCID ({mcid}) {fmt_pct(b.p_mcid_improvement)}; of a worsening of at "
+            f"least {mcid} {fmt_pct(b.p_mcid_worsening)}."
         )
     rand = r.randomization
     if rand.reason is None:
@@ -178,7 +179,7 @@ def render_text(analysis: Analysis) -> str:
             est_text = f"{est:+.2f}" if math.isfinite(est) else ""
             p_two = fmt_p(getattr(res, "p_two_sided", math.nan)) if m != "bayes" else ""
             p_imp = getattr(res, "p_improvement", math.nan)
-            p_imp = f"P={_pct(p_imp)}" if m == "bayes" else fmt_p(p_imp)
+            p_imp = f"P={fmt_pct(p_imp)}" if m == "bayes" else fmt_p(p_imp)
             out.append(f"  {m:<14}{est_text:>10}  {ci_text:<20}{p_two:>12}{p_imp:>11}")
         out.append(f"  {'NAP':<14}{r.nap:>10.3f}" if math.isfinite(r.nap) else "  NAP not run")
         out.append("")
