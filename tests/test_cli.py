@@ -163,3 +163,67 @@ def test_help_is_instant_and_imports_nothing_heavy():
         [sys.executable, "-m", "nof1", "--help"], capture_output=True, text=True, check=True
     )
     assert "analyze" in help_run.stdout and "monitor" in help_run.stdout
+
+
+def test_monitor_exit_codes_and_first_days_on_the_example(tmp_path):
+    # the example diary is built to fire exactly these two review rules (examples/make_example.py)
+    result = run("monitor", PROTOCOL, DIARY, "--json")
+    assert result.exit_code == 3
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "review"
+    fired = [(e["rule"], e["date"]) for e in doc["events"]]
+    assert fired == [("Dose above plan", "2026-03-22"), ("Withdrawal off treatment", "2026-03-25")]
+    assert doc["events"][1]["values"] == {"2026-03-24": 16.0, "2026-03-25": 14.0}
+    # before the first event: continue
+    assert run("monitor", PROTOCOL, DIARY, "--as-of", "2026-03-21").exit_code == 0
+    # a serious adverse event is a stop
+    lines = Path(DIARY).read_text().splitlines()
+    i = next(n for n, line in enumerate(lines) if line.startswith("2026-02-02,"))
+    cells = lines[i].split(",")
+    cells[5] = "serious"
+    lines[i] = ",".join(cells)
+    stop = write(tmp_path, "\n".join(lines) + "\n", "stop.csv")
+    result = run("monitor", PROTOCOL, stop, "--json")
+    assert result.exit_code == 4
+    events = json.loads(result.stdout)["events"]
+    assert ("Serious adverse event", "2026-02-02") in [(e["rule"], e["date"]) for e in events]
+
+
+def test_monitor_catches_a_diary_that_stopped_arriving(tmp_path):
+    lines = Path(DIARY).read_text().splitlines()
+    kept = [line for line in lines if line[:10] <= "2026-02-20" or line.startswith("date")]
+    short = write(tmp_path, "\n".join(kept) + "\n", "short.csv")
+    assert run("monitor", PROTOCOL, short).exit_code == 0
+    result = run("monitor", PROTOCOL, short, "--as-of", "2026-02-24", "--json")
+    assert result.exit_code == 3
+    event = json.loads(result.stdout)["events"][0]
+    # missing_days = 3: scheduled days 02-21, 02-22, 02-23 without a row; fires on the third
+    assert (event["rule"], event["date"]) == ("Diary not kept", "2026-02-23")
+
+
+def test_monitor_log_only_appends_and_fails_loudly(tmp_path):
+    log = tmp_path / "audit.jsonl"
+    for _ in range(2):
+        assert run("monitor", PROTOCOL, DIARY, "--log", str(log)).exit_code == 3
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert len(entries) == 2 and all(e["status"] == "review" for e in entries)
+    assert entries[0]["diary_sha256"] == entries[1]["diary_sha256"]
+    result = run("monitor", PROTOCOL, DIARY, "--log", str(tmp_path / "no" / "dir" / "log"))
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+
+
+def test_awkward_diary_through_the_cli_matches_the_plain_one(tmp_path):
+    plain = json.loads(run("analyze", PROTOCOL, DIARY, "--json").stdout)
+    text = Path(DIARY).read_text(encoding="utf-8")
+    rows = text.splitlines()
+    header, body = rows[0], rows[1:][::-1]  # rows in reverse order
+    semi = [header.replace(",", ";")]
+    for row in body:
+        cells = next(__import__("csv").reader([row]))
+        semi.append(";".join(cells))
+    awkward = tmp_path / "awkward.csv"
+    awkward.write_bytes(("\ufeff" + "\r\n".join(semi) + "\r\n").encode("utf-8"))
+    doc = json.loads(run("analyze", PROTOCOL, str(awkward), "--json").stdout)
+    for name in ("pain", "fatigue"):
+        assert doc["outcomes"][name]["paired_t"] == plain["outcomes"][name]["paired_t"]
+    assert doc["diary"]["rows_read"] == plain["diary"]["rows_read"]
