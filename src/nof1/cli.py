@@ -153,8 +153,8 @@ def check(protocol: str, diary: str | None, date_format: str | None, as_json: bo
             if min_p > loaded.analysis.alpha:
                 warnings.append(
                     f"{protocol}: with {schedule.n_allocations} admissible allocations no "
-                    f"randomization test can reach p < {loaded.analysis.alpha:g} (smallest p "
-                    f"{min_p:.4g}); add cycles"
+                    f"randomization test can reach p < {loaded.analysis.alpha:g} (smallest "
+                    f"one-sided p {min_p:.4g}); add cycles"
                 )
         else:
             warnings.append(f"{protocol}: the 'alternating' scheme allows no randomization test")
