@@ -25,7 +25,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from nof1 import Protocol, example_paths
-from nof1.simulate import power, simulate
+from nof1.operating import power
+from nof1.simulate import simulate
 
 CYCLE_METHODS = ("paired-t", "wilcoxon", "randomization", "bayes")
 

@@ -11,10 +11,13 @@ from scipy import stats as sps
 
 from conftest import protocol_dict
 from nof1.analysis import analyze
+from nof1.design import compare_designs
 from nof1.diary import read_diary_text
+from nof1.errors import PlanningError
+from nof1.operating import power
 from nof1.protocol import Protocol
 from nof1.safety import monitor
-from nof1.simulate import PlanningError, compare_designs, power, simulate
+from nof1.simulate import simulate
 
 
 def _mc_bound(p: float, n: int) -> float:
@@ -92,8 +95,8 @@ def test_stop_rules_replay_matches_monitor(example_protocol):
     trials = simulate(
         example_protocol, effect=2.0, sd=2.0, rho=0.6, sims=8, seed=9, missing=0.2, integer=True
     )
-    from nof1.design import StopRuleTally
-    from nof1.simulate import _Draw, _Setup
+    from nof1.replay import StopRuleTally, _Setup
+    from nof1.simulate import _Draw
 
     doc = example_protocol.to_dict()
     simulated = {"Severe pain flare", "Pain well above run-in", "Diary not kept", "Likely harm"}

@@ -22,7 +22,7 @@ _EXPORTS = {
     "monitor": "safety",
     "MonitorResult": "safety",
     "simulate": "simulate",
-    "power": "simulate",
+    "power": "operating",
     "example_paths": "example",
     "ProtocolError": "errors",
     "DiaryError": "errors",
