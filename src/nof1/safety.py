@@ -3,9 +3,10 @@
 This module owns the evaluation of the ``[[stop_rules]]`` of a protocol (SPEC sections 2 and 6):
 ``monitor`` replays every rule over the diary up to a date and says whether to continue, review or
 stop; ``check_rules`` warns about rules that can never fire or would fire on any diary; ``log_run``
-keeps an append-only record of every check. The array helpers (``threshold_condition``,
-``during_mask``, ``first_firing``) are shared with the planning code, which replays threshold rules
-on simulated outcome arrays of shape ``(..., n_days)``.
+keeps an append-only record of every check. The vectorized array helpers (``threshold_condition``,
+``during_mask``, ``first_firing``, ``has_value``) live in :mod:`nof1.safety_rules`, shared with the
+planning code, and are re-exported here; the text, HTML and log output lives in
+:mod:`nof1.safety_render`.
 
 Every choice the SPEC leaves open is written down in ``docs/safety.md``.
 """
@@ -20,13 +21,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .safety_render import log_run
+from .safety_rules import as_number, during_mask, first_firing, has_value, threshold_condition
 from .stats.results import jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .diary import Diary
-    from .protocol import Protocol, StopRule
+    from .protocol import Protocol
 
 __all__ = [
     "EXIT_CODES",
@@ -46,157 +48,6 @@ EXIT_CODES = {"continue": 0, "review": 3, "stop": 4}
 """Exit code of ``nof1 monitor`` for each status (SPEC section 6)."""
 
 BAYES_MISSING = "Bayesian model not available yet"
-
-
-# -- array helpers (vectorized over leading axes) ------------------------------------------------
-
-
-def _as_number(value: Any) -> float | None:
-    """``value`` as a float when it is a number or text that reads as one, else None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        f = float(value)
-        return None if math.isnan(f) else f
-    try:
-        f = float(str(value).strip())
-    except ValueError:
-        return None
-    return f if math.isfinite(f) else None
-
-
-def _equals(cell: Any, target: Any) -> bool:
-    """``equals``: numerically when both sides read as numbers, else trimmed case-folded text."""
-    if cell is None or (isinstance(cell, float) and math.isnan(cell)):
-        return False
-    a, b = _as_number(cell), _as_number(target)
-    if a is not None and b is not None:
-        return a == b
-    return str(cell).strip().casefold() == str(target).strip().casefold()
-
-
-def _present(v: Any) -> bool:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return False
-    return not (isinstance(v, str) and not v.strip())
-
-
-def has_value(values: np.ndarray) -> np.ndarray:
-    """True where a diary value is present (not NaN, not None, not blank text)."""
-    values = np.asarray(values)
-    if values.dtype.kind == "f":
-        return ~np.isnan(values)
-    if values.dtype.kind in "iub":
-        return np.ones(values.shape, dtype=bool)
-    return np.frompyfunc(_present, 1, 1)(values).astype(bool)
-
-
-def threshold_condition(
-    values: Any,
-    rule: StopRule,
-    baseline: Any = None,
-    better: str | None = None,
-) -> np.ndarray:
-    """Where a threshold rule's comparison holds, day by day.
-
-    Parameters
-    ----------
-    values
-        Diary values, shape ``(..., n_days)``: floats (NaN = missing) or, for ``equals`` on a
-        text column, objects (None = missing).
-    rule
-        A ``threshold`` stop rule.
-    baseline
-        For ``above_baseline_by``: the run-in mean, a scalar or an array of shape ``(...)`` (one
-        per diary). NaN gives False everywhere.
-    better
-        For ``above_baseline_by``: the outcome's ``better`` ("lower" or "higher").
-
-    Returns
-    -------
-    numpy.ndarray
-        Boolean, the shape of ``values``; False wherever the value is missing. ``during`` is not
-        applied here (see :func:`during_mask`).
-
-    Notes
-    -----
-    at_least: x >= v; above: x > v; at_most: x <= v; below: x < v; equals: numeric equality when
-    both read as numbers, else text equality after strip and case-folding; above_baseline_by:
-    x >= baseline + v when better is "lower", x <= baseline - v when better is "higher".
-    """
-    if rule.kind != "threshold":
-        raise ValueError(f"rule {rule.name!r} is a {rule.kind!r} rule, not a threshold rule")
-    comparison, target = rule.comparison, rule.value
-    arr = np.asarray(values)
-    if comparison == "equals":
-        if arr.dtype.kind in "fiu" and _as_number(target) is not None:
-            with np.errstate(invalid="ignore"):
-                return arr == float(target)  # NaN == x is False
-        return np.frompyfunc(lambda v: _equals(v, target), 1, 1)(arr).astype(bool)
-    x = arr.astype(float)
-    with np.errstate(invalid="ignore"):
-        if comparison == "at_least":
-            return x >= target
-        if comparison == "above":
-            return x > target
-        if comparison == "at_most":
-            return x <= target
-        if comparison == "below":
-            return x < target
-        if comparison == "above_baseline_by":
-            if better not in ("lower", "higher"):
-                raise ValueError("above_baseline_by needs better = 'lower' or 'higher'")
-            base = np.asarray(baseline if baseline is not None else np.nan, dtype=float)
-            base = base[..., None]
-            if better == "lower":
-                return x >= base + target
-            return x <= base - target
-    raise ValueError(f"unknown comparison {comparison!r}")
-
-
-def during_mask(arms: Any, during: str) -> np.ndarray:
-    """True on the days a rule with this ``during`` looks at (``arms``: 'run-in'|'treatment'|...).
-
-    Washout days carry their period's arm, so they are included in 'treatment' and 'control'.
-    """
-    arms = np.asarray(arms, dtype=object)
-    if during == "any":
-        return np.ones(arms.shape, dtype=bool)
-    return (arms == during).astype(bool)
-
-
-def first_firing(condition: Any, for_days: int) -> np.ndarray:
-    """Index of the first day ending a run of ``for_days`` consecutive True days, or -1.
-
-    Parameters
-    ----------
-    condition
-        Boolean array ``(..., n_days)`` over consecutive calendar days, with missing values and
-        days outside ``during`` already set to False (they break a run).
-    for_days
-        Run length needed (>= 1).
-
-    Returns
-    -------
-    numpy.ndarray
-        Integer array over the leading axes (a 0-d array for 1-D input): the 0-based day index on
-        which a run first reaches ``for_days``, -1 where none does.
-
-    Examples
-    --------
-    >>> int(first_firing([True, False, True, True, True], 2))
-    3
-    """
-    if for_days < 1:
-        raise ValueError(f"for_days = {for_days} must be >= 1")
-    cond = np.asarray(condition, dtype=bool)
-    n = cond.shape[-1]
-    if n == 0:
-        return np.full(cond.shape[:-1], -1, dtype=np.int64)
-    idx = np.arange(n)
-    last_break = np.maximum.accumulate(np.where(cond, -1, idx), axis=-1)
-    fires = (idx - last_break) >= for_days
-    return np.where(fires.any(axis=-1), fires.argmax(axis=-1), -1).astype(np.int64)
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -556,7 +407,7 @@ def check_rules(protocol: Protocol) -> list[str]:
         scale = f"{rule.column} lies in [{lo:g}, {hi:g}]"
         never = always = False
         if rule.comparison == "equals":
-            number = _as_number(v)
+            number = as_number(v)
             never = number is None or not lo <= number <= hi
         elif rule.comparison == "above_baseline_by":
             never = v > hi - lo
