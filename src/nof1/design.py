@@ -93,7 +93,7 @@ class DesignComparison:
             f"(SD {s['sd']:g}, autocorrelation {s['rho']:g}, {s['sims']:,} trials each, "
             f"alpha {self.alpha:g}).",
             "",
-            f"{'cycles':>6}{'period':>8}{'washout':>9}{'days':>6}{'power':>8}{'min rand. p':>13}",
+            f"{'cycles':>6}{'period':>8}{'washout':>9}{'days':>6}{'power':>8}{'min 2-sided p':>15}",
         ]
         for r in self.rows:
             flag = "" if r["randomization_reaches_alpha"] else "  randomization cannot reach alpha"
@@ -103,7 +103,7 @@ class DesignComparison:
             )
             lines.append(
                 f"{r['cycles']:>6}{r['period_days']:>8}{r['washout_days']:>9}{r['total_days']:>6}"
-                f"{100 * r['power']:>7.1f}%{min_p:>13}{flag}{mark}"
+                f"{100 * r['power']:>7.1f}%{min_p:>15}{flag}{mark}"
             )
         good = [r for r in self.rows if r["power"] >= 0.8]
         if good:
