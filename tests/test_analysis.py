@@ -149,3 +149,59 @@ def test_holm_for_secondary_outcomes():
     adjusted = [result.outcomes[n].holm_p for n in ("z", "w")]
     np.testing.assert_allclose(adjusted, expected, atol=1e-12)
     assert math.isnan(result.outcomes["y"].holm_p)  # the primary is judged alone
+
+
+def test_alpha_sets_the_level_of_both_intervals():
+    text = protocol_text(extra="[analysis]\nalpha = 0.10\n")
+    protocol = Protocol.loads(text)
+    y = analyze(protocol, read_diary_text(diary_text(R1), protocol)).outcomes["y"]
+    diffs = [-3.285714285714286, -0.4857142857142858]
+    ref = stats.ttest_1samp(diffs, 0).confidence_interval(0.90)  # SciPy, 90% CI
+    np.testing.assert_allclose(y.paired_t.ci95, (ref.low, ref.high), atol=1e-9)
+    np.testing.assert_allclose(y.bayes.ci95, y.paired_t.ci95, atol=1e-9)  # REFERENCE.md R3
+    assert "90% CI" in y.verdict
+
+
+def test_json_randomization_describes_the_design_and_the_data():
+    doc = run(R1).to_dict()["outcomes"]["y"]["randomization"]
+    assert doc["allocations"] == 4 and doc["min_p"] == 0.25 and doc["draws"] is None
+    assert doc["min_p_data"] == 0.25
+
+
+def test_secondary_outcome_needs_holm_to_be_called_improved():
+    # y (primary) flat; z, w improved by about one point, each nominally p < 0.05
+    extra = "".join(
+        f'[[outcomes]]\nname = "{n}"\nmin = 0\nmax = 40\nbetter = "lower"\nmcid = 1\n'
+        for n in ("z", "w")
+    )
+    text = protocol_text(cycles=4, extra=extra).replace(
+        "mcid = 1\n", "mcid = 1\nprimary = true\n", 1
+    )
+    protocol = Protocol.loads(text)
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(56):
+        day = dt.date(2026, 3, 2) + dt.timedelta(days=i)
+        on = (i // 7) % 2 == 1  # sequence CT CT CT CT: treatment second
+        y = 10 + rng.integers(-2, 3)
+        z = 10 - (1 if on else 0) + rng.integers(-1, 2) * 0.25
+        w = 10 - (1 if on else 0) + rng.integers(-1, 2) * 0.5
+        rows.append(f"{day},{y},{z},{w}\n")
+    result = analyze(protocol, read_diary_text("date,y,z,w\n" + "".join(rows), protocol))
+    for name in ("z", "w"):
+        r = result.outcomes[name]
+        if r.paired_t.p_two_sided < 0.05 <= r.holm_p:
+            assert r.direction == "unclear" and "not after the Holm adjustment" in r.verdict
+        elif r.holm_p < 0.05:
+            assert r.direction == "better"
+    assert "(secondary)" in result.benefit_harm
+
+
+def test_an_outcome_without_a_cycle_test_still_shows_harm():
+    # cycle 2's control period is empty: one cycle counts; treatment 4 points worse
+    values = [5, 5, 5, 5, 5, 5, 5] + [9, 9, 9, 9, 9, 9, 9] + [None] * 7 + [9, 9, 9, 9, 9, 9, 9]
+    result = run(values)
+    y = result.outcomes["y"]
+    assert y.direction == "not estimable" and y.paired_t.reason is not None
+    assert "4.00 points higher" in y.verdict
+    assert "Harm signal on y" in result.benefit_harm

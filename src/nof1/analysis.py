@@ -210,10 +210,25 @@ class Analysis:
                 "excluded": [dict(e) for e in self.excluded],
                 "notes": list(self.diary.notes),
             },
-            "outcomes": {name: o.to_dict() for name, o in self.outcomes.items()},
+            "outcomes": {
+                name: self._outcome_dict(o, schedule) for name, o in self.outcomes.items()
+            },
             "benefit_harm": self.benefit_harm,
             "warnings": list(self.warnings),
         }
+
+    @staticmethod
+    def _outcome_dict(outcome: OutcomeResult, schedule) -> dict[str, Any]:
+        out = outcome.to_dict()
+        rand = out.get("randomization")
+        if rand is not None:
+            # SPEC: allocations and min_p describe the design's reference set; the data may not
+            # reach min_p (ties, cycles that do not count): min_p_data; Monte Carlo: draws
+            rand["draws"] = None if rand["exact"] else rand["allocations"]
+            rand["allocations"] = schedule.n_allocations
+            rand["min_p_data"] = rand["min_p"]
+            rand["min_p"] = 1 / schedule.n_allocations
+        return out
 
     def to_frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -257,16 +272,17 @@ def _effect(means: np.ndarray, treat: np.ndarray, paired: bool) -> tuple[float, 
     return effect, np.full(means.size // 2, np.nan)
 
 
-def _period_summaries(schedule, means, counts, min_days) -> tuple[PeriodSummary, ...]:
+def _period_summaries(schedule, means, counts, min_days, last) -> tuple[PeriodSummary, ...]:
     out = []
     for info, mean, count in zip(schedule.periods(), means, counts, strict=True):
         reason = None
         if not np.isfinite(mean):
-            reason = (
-                f"only {count} post-washout day(s) with data; {min_days} needed"
-                if count < min_days
-                else "no data"
-            )
+            if last is None or info["counted_from"] > last:
+                reason = "not reached yet: the diary ends before its first counted day"
+            elif count == 0:
+                reason = "no post-washout day with data"
+            else:
+                reason = f"only {count} post-washout day(s) with data; {min_days} needed"
         out.append(
             PeriodSummary(
                 info["period"],
@@ -283,17 +299,27 @@ def _period_summaries(schedule, means, counts, min_days) -> tuple[PeriodSummary,
     return tuple(out)
 
 
-def _randomization(protocol, schedule, means, treat, better, paired) -> RandomizationTest:
+def _reference_set(protocol: Protocol, schedule) -> tuple[np.ndarray | None, bool]:
+    """The allocations of the randomization test, built once per analysis.
+
+    Every admissible allocation up to 2^20 (exact), else a seeded Monte Carlo sample; None for
+    the alternating scheme, which admits one allocation only.
+    """
     if schedule.n_allocations == 1:
+        return None, True
+    if schedule.exact:
+        return schedule.allocations(), True
+    seed = protocol.design.seed or 0
+    return schedule.sample_allocations(MONTE_CARLO_DRAWS, seed), False
+
+
+def _randomization(reference, means, treat, better, paired) -> RandomizationTest:
+    allocations, exact = reference
+    if allocations is None:
         return RandomizationTest(
             reason="the 'alternating' scheme has one possible allocation, so no randomization "
             "test is possible; use a randomized scheme for one"
         )
-    if schedule.exact:
-        allocations, exact = schedule.allocations(), True
-    else:
-        seed = protocol.design.seed or 0
-        allocations, exact = schedule.sample_allocations(MONTE_CARLO_DRAWS, seed), False
     return randomization_test(means, allocations, treat, better, paired=paired, exact=exact)
 
 
@@ -323,9 +349,9 @@ def _sensitivity(protocol, schedule, values, outcome, effect, diffs, treat, pair
     half = outcome.mcid / 2
     if np.isfinite(effect):
         for label, other in zip(("no washout", "washout + 2 days"), effects, strict=True):
-            if np.isfinite(other) and (
-                abs(other - effect) > half or np.sign(other) != np.sign(effect)
-            ):
+            shift = abs(other - effect)
+            flipped = np.sign(other) != np.sign(effect) and shift > half / 2
+            if np.isfinite(other) and (shift > half or flipped):
                 warnings.append(
                     f"with {label} the effect is {other:+.2f} (vs {effect:+.2f}): carryover or "
                     "withdrawal may shape the estimate"
@@ -360,7 +386,7 @@ def _sensitivity(protocol, schedule, values, outcome, effect, diffs, treat, pair
     )
 
 
-def _analyze_outcome(protocol, diary, outcome: Outcome) -> OutcomeResult:
+def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResult:
     schedule = diary.schedule
     paired = protocol.design.scheme != "random"
     alpha = protocol.analysis.alpha
@@ -377,7 +403,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome) -> OutcomeResult:
     else:
         t_test = welch_t(means[treat], means[~treat], outcome.better, alpha)
         rank = mann_whitney_exact(means[treat], means[~treat], outcome.better)
-    rand = _randomization(protocol, schedule, means, treat, outcome.better, paired)
+    rand = _randomization(reference, means, treat, outcome.better, paired)
 
     arrays = schedule.day_arrays()
     in_cycles = arrays["phase"] == "cycle"
@@ -386,7 +412,9 @@ def _analyze_outcome(protocol, diary, outcome: Outcome) -> OutcomeResult:
     ar1 = fit_ar1(y, x, trend=protocol.analysis.trend, alpha=alpha)
 
     if paired:
-        bayes = bayes_cycle(used, outcome.better, outcome.mcid, protocol.bayes_prior(outcome))
+        bayes = bayes_cycle(
+            used, outcome.better, outcome.mcid, protocol.bayes_prior(outcome), level=1 - alpha
+        )
     else:
         bayes = BayesResult(reason="the 'random' scheme has no cycle pairs to model")
     counted = (arrays["period"] > 0) & ~arrays["washout"] & np.isfinite(values)
@@ -406,7 +434,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome) -> OutcomeResult:
         mcid=outcome.mcid,
         cycles_used=cycles_used,
         effect=effect,
-        periods=_period_summaries(schedule, means, counts, min_days),
+        periods=_period_summaries(schedule, means, counts, min_days, diary.last_date),
         cycle_differences=tuple(float(d) for d in diffs),
         paired_t=t_test,
         wilcoxon=rank,
@@ -483,20 +511,22 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
     """
     from .verdict import benefit_harm, verdict
 
-    results = {o.name: _analyze_outcome(protocol, diary, o) for o in protocol.outcomes}
+    reference = _reference_set(protocol, diary.schedule)
+    results = {o.name: _analyze_outcome(protocol, diary, o, reference) for o in protocol.outcomes}
     secondary = [o.name for o in protocol.outcomes if not o.primary]
     adjusted = holm([results[n].paired_t.p_two_sided for n in secondary]) if secondary else []
+    last = diary.last_date
+    interim = last is None or last < diary.schedule.end
     final = {}
     for o in protocol.outcomes:
         r = results[o.name]
         holm_p = adjusted[secondary.index(o.name)] if o.name in secondary else math.nan
         r = _replace(r, holm_p=float(holm_p))
-        words, direction = verdict(r, protocol, diary.schedule)
+        words, direction = verdict(r, protocol, diary.schedule, interim)
         final[o.name] = _replace(r, verdict=words, direction=direction)
     excluded, used = _accounting(protocol, diary, final)
     warnings = []
-    last = diary.last_date
-    if last is not None and last < diary.schedule.end:
+    if interim and last is not None:
         warnings.append(
             f"the diary ends on {last}, before the last scheduled day {diary.schedule.end}: "
             "this is an interim analysis"

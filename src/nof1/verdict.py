@@ -43,70 +43,146 @@ def _amount(effect: float, better: str) -> tuple[float, str]:
     return abs(effect), word
 
 
-def verdict(r: OutcomeResult, protocol: Protocol, schedule: Schedule) -> tuple[str, str]:
+def p_is(p: float) -> str:
+    """``p = 0.022`` or ``p < 0.001`` for running text."""
+    text = fmt_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _side(lo: float, hi: float, better: str) -> str:
+    """``better``, ``worse`` or ``unclear`` from an interval of treatment minus control."""
+    improving = (hi < 0) if better == "lower" else (lo > 0)
+    worsening = (lo > 0) if better == "lower" else (hi < 0)
+    return "better" if improving else "worse" if worsening else "unclear"
+
+
+def _randomization_limit(r: OutcomeResult, protocol: Protocol, schedule: Schedule, interim: bool):
+    """Why the randomization test cannot reach alpha on these data, or None when it can."""
+    alpha = protocol.analysis.alpha
+    rand = r.randomization
+    if rand.reason is not None or rand.min_p <= alpha:
+        return None
+    design_min = 1 / schedule.n_allocations
+    if protocol.design.scheme == "counterbalanced":
+        return (
+            "The counterbalanced scheme admits only 2 allocations, so its randomization test can "
+            "never go below 0.5; randomized pairs would allow a conclusive one."
+        )
+    if design_min > alpha:
+        return (
+            f"This design cannot reach p < {alpha:g} by randomization: the smallest p it can "
+            f"give is {design_min:.4g}. More cycles would allow a conclusive test."
+        )
+    if interim or r.cycles_used < protocol.design.cycles:
+        return (
+            f"On these data the randomization test cannot go below {rand.min_p:.4g}: only "
+            f"{r.cycles_used} of {protocol.design.cycles} cycles count"
+            + (" so far (interim)." if interim else ".")
+        )
+    return (
+        f"On these data the randomization test cannot go below {rand.min_p:.4g} (tied cycle "
+        f"differences), although the design could reach {design_min:.4g}."
+    )
+
+
+def verdict(
+    r: OutcomeResult, protocol: Protocol, schedule: Schedule, interim: bool = False
+) -> tuple[str, str]:
     """The verdict on one outcome in plain words, and its direction.
+
+    Parameters
+    ----------
+    r
+        The outcome's results (Holm p already set).
+    protocol, schedule
+        The trial's protocol and schedule.
+    interim
+        True when the diary ends before the last scheduled day.
 
     Returns
     -------
     text, direction
-        ``direction`` is ``better`` (the interval excludes 0 on the side of improvement),
-        ``worse`` (it excludes 0 on the side of worsening), ``unclear`` or ``not estimable``.
+        ``direction`` is ``better`` (the interval excludes 0 on the side of improvement; for a
+        secondary outcome the Holm-adjusted p must also be below alpha), ``worse`` (likewise on
+        the side of worsening), ``unclear`` or ``not estimable``.
     """
     alpha = protocol.analysis.alpha
     level = f"{100 * (1 - alpha):.0f}%"
     t = r.paired_t
     name = r.label or r.name
-    lines = []
+    paired = protocol.design.scheme != "random"
+    unit = _plural(r.cycles_used, "cycle") if paired else "the periods that count"
     if not math.isfinite(r.effect):
-        why = t.reason or "no cycle had both periods with enough data"
-        return (f"{name}: the effect could not be estimated ({why}).", "not estimable")
-    if t.reason is not None:
-        size, word = _amount(r.effect, r.better)
-        return (
-            f"{name}: over {r.cycles_used} cycle(s) {r.name} was {size:.2f} points {word} on "
-            f"{protocol.trial.treatment} than on {protocol.trial.control}, but with no interval or "
-            f"test: {t.reason}. This is not evidence either way.",
-            "not estimable",
+        values = [p.days_with_data for p in r.periods]
+        why = (
+            f"no value of {r.name} was recorded after the run-in"
+            if not any(values)
+            else t.reason or "no cycle had both periods with enough data"
         )
+        return (f"{name}: the effect could not be estimated ({why}).", "not estimable")
     size, word = _amount(r.effect, r.better)
-    lo, hi = t.ci95
     arms = (protocol.trial.treatment, protocol.trial.control)
-    cycles = "cycle" if r.cycles_used == 1 else "cycles"
-    lines.append(
-        f"{name}: over {r.cycles_used} {cycles}, {r.name} was {size:.2f} points {word} on "
-        f"{arms[0]} than on {arms[1]} ({level} CI {lo:+.2f} to {hi:+.2f}; {r.better} is better)."
-    )
-    improving = (hi < 0) if r.better == "lower" else (lo > 0)
-    worsening = (lo > 0) if r.better == "lower" else (hi < 0)
-    direction = "better" if improving else "worse" if worsening else "unclear"
-    summary = {
-        "better": f"The treatment improved {r.name} (two-sided p = {fmt_p(t.p_two_sided)}).",
-        "worse": f"The treatment made {r.name} worse (two-sided p = {fmt_p(t.p_two_sided)}).",
-        "unclear": f"The data cannot tell an improvement from no change or a worsening "
-        f"(two-sided p = {fmt_p(t.p_two_sided)}).",
-    }[direction]
-    lines.append(summary)
+    lines = [
+        f"{name}: over {unit}, {r.name} was {size:.2f} points {word} on {arms[0]} than on "
+        f"{arms[1]} ({r.better} is better"
+    ]
+    if t.reason is None:
+        lo, hi = t.ci95
+        lines[0] += f"; {level} CI {lo:+.2f} to {hi:+.2f})."
+        direction = _side(lo, hi, r.better)
+        if not r.primary and direction != "unclear" and not r.holm_p < alpha:
+            lines.append(
+                f"Nominally {'improved' if direction == 'better' else 'worse'} "
+                f"({p_is(t.p_two_sided)}), but not after the Holm adjustment for several "
+                f"outcomes ({p_is(r.holm_p)}): treat as unclear."
+            )
+            direction = "unclear"
+        else:
+            lines.append(
+                {
+                    "better": f"The treatment improved {r.name} ({p_is(t.p_two_sided)}).",
+                    "worse": f"The treatment made {r.name} worse ({p_is(t.p_two_sided)}).",
+                    "unclear": "The data cannot tell an improvement from no change or a "
+                    f"worsening ({p_is(t.p_two_sided)}).",
+                }[direction]
+            )
+    else:
+        lines[0] += ")."
+        direction = "not estimable"
+        lines.append(f"No cycle-level interval or test: {t.reason}; read the methods below.")
     b = r.bayes
     if b.reason is None:
         mcid = f"{r.mcid:g} point" + ("" if r.mcid == 1 else "s")
         lines.append(
             f"Probability of any improvement {fmt_pct(b.p_improvement)}; of an improvement of at "
             f"least the MCID ({mcid}) {fmt_pct(b.p_mcid_improvement)}; of a worsening of at "
-            f"least {mcid} {fmt_pct(b.p_mcid_worsening)}."
+            f"least {mcid} {fmt_pct(b.p_mcid_worsening)}"
+            + ("" if b.prior == "reference" else f" (prior: {b.prior})")
+            + "."
         )
     rand = r.randomization
     if rand.reason is None:
-        lines.append(
-            f"Randomization test over {rand.allocations} allocations: one-sided p = "
-            f"{fmt_p(rand.p_improvement)}"
-            + ("" if rand.exact else f" (Monte Carlo, SE {rand.se:.4f})")
-            + "."
-        )
-        if rand.min_p > alpha:
-            lines.append(
-                f"This design cannot reach p < {alpha:g} by randomization: the smallest p it can "
-                f"give is {rand.min_p:.4g}. Add cycles for a conclusive test."
+        if rand.exact:
+            over = f"over {rand.allocations:,} allocations"
+        else:
+            over = (
+                f"Monte Carlo, {rand.allocations:,} draws from {schedule.n_allocations:,} "
+                f"allocations, SE {rand.se:.2g}"
             )
+        lines.append(f"Randomization test ({over}): one-sided {p_is(rand.p_improvement)}.")
+        limit = _randomization_limit(r, protocol, schedule, interim)
+        if limit:
+            lines.append(limit)
+    if t.reason is not None and r.ar1.reason is None:
+        lo, hi = r.ar1.ci95
+        lines.append(
+            f"AR(1) daily model: {r.ar1.estimate:+.2f} ({level} CI {lo:+.2f} to {hi:+.2f}, "
+            f"{p_is(r.ar1.p_two_sided)}); NAP {r.nap:.2f}."
+        )
     failed = [
         f"{m.replace('_', ' ')} ({getattr(r, m).reason})"
         for m in ("wilcoxon", "randomization", "ar1", "bayes")
@@ -114,24 +190,40 @@ def verdict(r: OutcomeResult, protocol: Protocol, schedule: Schedule) -> tuple[s
     ]
     if failed:
         lines.append("Not estimated: " + "; ".join(failed) + ".")
-    if not r.primary and math.isfinite(r.holm_p):
-        lines.append(f"Secondary outcome: Holm-adjusted p = {fmt_p(r.holm_p)}.")
+    if not r.primary and math.isfinite(r.holm_p) and t.reason is None:
+        lines.append(f"Secondary outcome: Holm-adjusted {p_is(r.holm_p)}.")
     lines.extend(f"Check: {w}." for w in r.sensitivity.warnings)
     return " ".join(lines), direction
 
 
+def _points_to_harm(r: OutcomeResult) -> bool:
+    """An outcome without a conclusive test whose estimates still point to harm."""
+    if r.bayes.reason is None and r.bayes.p_mcid_worsening >= 0.2:
+        return True
+    worse = r.effect if r.better == "lower" else -r.effect
+    return r.direction == "not estimable" and math.isfinite(worse) and worse >= r.mcid
+
+
 def benefit_harm(results: list[OutcomeResult]) -> str:
-    """One line that reads the outcomes together, so a trade-off is never missed."""
-    parts = []
-    better, worse = [], []
-    for r in results:
+    """One line that reads the outcomes together, so a trade-off is never missed.
+
+    The primary outcome comes first; secondary outcomes are tagged. An outcome counts as worse
+    when its interval says so, and as possibly worse when the posterior gives at least 20% to a
+    worsening of the MCID or, without a cycle-level test, its estimate is worse by the MCID.
+    """
+    ordered = sorted(results, key=lambda r: not r.primary)
+    parts, better, worse, unknown = [], [], [], []
+    for r in ordered:
+        tag = "" if r.primary else " (secondary)"
+        parts.append(f"{r.name}{tag}: {r.direction}")
         if r.direction == "better":
             better.append(r.name)
         elif r.direction == "worse":
             worse.append(r.name)
-        elif r.bayes.reason is None and r.bayes.p_mcid_worsening >= 0.2:
+        elif _points_to_harm(r):
             worse.append(f"{r.name} (possibly)")
-        parts.append(f"{r.name}: {r.direction}")
+        if r.direction == "not estimable":
+            unknown.append(r.name)
     line = "; ".join(parts) + "."
     if better and worse:
         line += (
@@ -141,7 +233,9 @@ def benefit_harm(results: list[OutcomeResult]) -> str:
     elif worse:
         line += f" Harm signal on {', '.join(worse)}."
     elif better:
-        line += f" Benefit on {', '.join(better)} with no outcome worse."
+        line += f" Benefit on {', '.join(better)}; no outcome shown worse."
+    if unknown:
+        line += f" Not estimable: {', '.join(unknown)}."
     return line
 
 
@@ -157,19 +251,20 @@ def render_text(analysis: Analysis) -> str:
         f"diary: {analysis.diary.rows_read} rows read, {analysis.rows_used} used in estimates",
         "",
     ]
+    interval = f"{100 * (1 - p.analysis.alpha):.0f}% interval"
     for r in analysis.outcomes.values():
         tag = "primary" if r.primary else "secondary"
         out.append(f"== {r.name} ({tag}) ==")
         out.append(r.verdict)
         out.append("")
         out.append(
-            f"  {'method':<14}{'estimate':>10}  {'95% interval':<20}{'p two-sided':>12}"
-            f"{'p improve':>11}"
+            f"  {'method':<14}{'estimate':>10}  {interval:<20}{'p two-sided':>12}{'p improve':>11}"
         )
         for m in ("paired_t", "wilcoxon", "randomization", "ar1", "bayes"):
             res = getattr(r, m)
+            label = getattr(res, "method", m.replace("_", "-"))
             if res.reason is not None:
-                out.append(f"  {m:<14}  not run: {res.reason}")
+                out.append(f"  {label:<14}  not run: {res.reason}")
                 continue
             est = getattr(
                 res, {"bayes": "mean", "randomization": "observed"}.get(m, "estimate"), math.nan
@@ -179,8 +274,8 @@ def render_text(analysis: Analysis) -> str:
             est_text = f"{est:+.2f}" if math.isfinite(est) else ""
             p_two = fmt_p(getattr(res, "p_two_sided", math.nan)) if m != "bayes" else ""
             p_imp = getattr(res, "p_improvement", math.nan)
-            p_imp = f"P={fmt_pct(p_imp)}" if m == "bayes" else fmt_p(p_imp)
-            out.append(f"  {m:<14}{est_text:>10}  {ci_text:<20}{p_two:>12}{p_imp:>11}")
+            p_imp = f"P {fmt_pct(p_imp)}" if m == "bayes" else fmt_p(p_imp)
+            out.append(f"  {label:<14}{est_text:>10}  {ci_text:<20}{p_two:>12}{p_imp:>11}")
         out.append(f"  {'NAP':<14}{r.nap:>10.3f}" if math.isfinite(r.nap) else "  NAP not run")
         out.append("")
     out.append("Benefit/harm: " + analysis.benefit_harm)
