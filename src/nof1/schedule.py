@@ -18,15 +18,20 @@ random stream, which may change between releases):
 
 ``max_run`` is written as ``none`` when unset. Rejection sampling keeps every admissible allocation
 equally likely. ``alternating`` has one allocation (``N = 1``) and draws nothing.
+
+The reference set (:meth:`Schedule.allocations`) and Monte Carlo samples of it
+(:meth:`Schedule.sample_allocations`) unrank many indices at once with numpy, period by period from
+a table of the same counts, so row ``r`` is always ``_unrank(design, r)``.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -160,6 +165,186 @@ def _rank(design: Design, arms: str) -> int:
     return r
 
 
+# -- vectorized enumeration and sampling (same canonical order as _unrank, many ranks at once) ----
+
+_INT64_MAX = 2**63 - 1
+
+
+@lru_cache(maxsize=16)
+def _t_ways(k: int, max_run: int) -> np.ndarray:
+    """Table ``z[n_t, n_c, t_run]`` of admissible completions when the next period is T.
+
+    ``n_t`` and ``n_c`` are the T and C periods still to place (the T included) and ``t_run`` the
+    run length that T would have (``run + 1`` after a T, else 1). ``z`` is 0 where T cannot come
+    next (``n_t == 0`` or ``t_run > max_run``), so ``z[n_t, n_c, t_run] ==
+    _completions(n_t - 1, n_c, "T", t_run, max_run)`` or 0. By the T/C symmetry the completions
+    after a C are ``z[n_c, n_t, 1]``, and the whole count is ``2 * z[k, k, 1]``. Exact for every
+    reachable state (``t_run <= k - n_t + 1``); runs are capped at ``min(max_run, k)``. int64 when
+    every entry fits (``C(2k - 1, k) < 2^63``), else Python ints (object). Read-only (cached).
+    """
+    m = min(max_run, k)  # no run can be longer than k
+    dtype: Any = np.int64 if math.comb(2 * k - 1, k) <= _INT64_MAX else object
+    z = np.zeros((k + 1, k + 1, m + 2), dtype=dtype)
+    if k == 0:
+        return z
+    z[1, 0, 1 : m + 1] = 1  # the last period, a T
+    for s in range(1, 2 * k):  # fill z[a + 1, b] for a + b == s from the level below
+        a = np.arange(max(0, s - k), min(k - 1, s) + 1)
+        b = s - a
+        # after this T: another T (run + 1), or a C (its completions are z[b, a, 1], 0 if b == 0)
+        z[a + 1, b, 1 : m + 1] = z[a, b, 2 : m + 2] + z[b, a, 1][:, None]
+    z.flags.writeable = False
+    return z
+
+
+def _ranks_from_words(words: np.ndarray, total: int) -> np.ndarray:
+    """``(a << 189 | b << 126 | c << 63 | d) % total`` for each row ``(a, b, c, d)`` of ``words``.
+
+    ``words`` holds int64 values in ``[0, 2^63)``. Vectorized (uint64 Horner steps, shifting only
+    as far as cannot overflow) when ``total < 2^63``; Python ints (object array) otherwise.
+    """
+    if total > _INT64_MAX:
+        w = words.astype(object)
+        return (w[:, 0] << 189 | w[:, 1] << 126 | w[:, 2] << 63 | w[:, 3]) % total
+    n = np.uint64(total)
+    step = 64 - total.bit_length()  # r < total, so r << step < 2^64
+    r = words[:, 0].astype(np.uint64) % n
+    for j in (1, 2, 3):
+        left = 63
+        while left:
+            shift = min(step, left)
+            r = (r << np.uint64(shift)) % n
+            left -= shift
+        r = (r + words[:, j].astype(np.uint64)) % n  # both < 2^63: no overflow
+    return r.astype(np.int64)
+
+
+_LIMB = 62
+"""Bits per limb when counts past 2^63 are split into int64 pieces."""
+
+
+def _limbs(values: np.ndarray, n_limbs: int) -> list[np.ndarray]:
+    """Python ints (object array) as int64 limbs of 62 bits, least significant first."""
+    mask = (1 << _LIMB) - 1
+    return [((values >> (_LIMB * j)) & mask).astype(np.int64) for j in range(n_limbs)]
+
+
+@lru_cache(maxsize=16)
+def _unrank_tables(k: int, max_run: int) -> tuple[list[np.ndarray], np.ndarray, int]:
+    """The tables of :func:`_unrank_random`: ``(limbs, machine, big_steps)``.
+
+    ``machine`` is :func:`_t_ways` flattened, as int32 (counts below 2^31) or int64, clipped where
+    an entry does not fit (no row reads those). ``big_steps``: how many leading periods meet counts
+    past 2^63; those periods use ``limbs``, the same table split into 62-bit int64 limbs (enough
+    for the count of allocations), and ``[]`` when ``big_steps`` is 0.
+    """
+    z = _t_ways(k, max_run)
+    n_periods = 2 * k
+    total = 2 * int(z[k, k, 1])
+    big_steps = 0  # every rank and every count a row reads is below the total
+    if total > _INT64_MAX:
+        # the rank of a row with `left` periods to go is below the completions of its state,
+        # z[n_t, n_c] with n_t + n_c == left + 1 (the total at the start); its lookups are in
+        # z[n_t, n_c] with n_t + n_c == left. Counts shrink on the way: take running maxima.
+        flipped = np.fliplr(z.max(axis=2))  # diagonal k - s: the cells with n_t + n_c == s
+        big_steps, bound = 1, 0
+        for left in range(n_periods):
+            bound = max(bound, int(np.diagonal(flipped, k - left - 1).max()))
+            if bound > _INT64_MAX:
+                big_steps = n_periods - left + 1  # the steps with `left` or more to go
+                break
+    dtype: Any = np.int32 if total < 2**31 else np.int64
+    limit = np.iinfo(dtype).max
+    machine = np.where(z > limit, limit, z).astype(dtype).ravel()
+    n_limbs = max(2, -(-(total - 1).bit_length() // _LIMB))
+    limbs = _limbs(z.ravel(), n_limbs) if big_steps else []
+    for table in [machine, *limbs]:
+        table.flags.writeable = False
+    return limbs, machine, big_steps
+
+
+_BLOCK = 1 << 16
+"""Rows unranked together: small enough that the working arrays stay in cache."""
+
+
+def _unrank_random(k: int, max_run: int, ranks: np.ndarray) -> np.ndarray:
+    """Rows of :func:`_unrank` for the ``random`` scheme, vectorized over ``ranks``.
+
+    Returns a bool array (len(ranks), 2k), True = T. Walks the periods in order like
+    :func:`_unrank`: T when the rank is below the number of completions that start with T, else C
+    and the rank drops by that number. ``ranks`` may be an object array of Python ints (counts past
+    2^63): the first periods then work on 62-bit limbs, until every count still ahead fits int64.
+    """
+    limbs, machine, big_steps = _unrank_tables(k, max_run)
+    width = _t_ways(k, max_run).shape[2]
+    n_periods = 2 * k
+    ranks = np.asarray(ranks)
+    if not big_steps:
+        ranks = ranks.astype(machine.dtype)
+    n = len(ranks)
+    out = np.empty((n, n_periods), dtype=bool)
+    # flat index of z[n_t, n_c, t_run] with n_c = left - n_t: n_t * k * width + left * width + t_run
+    for start in range(0, n, _BLOCK):
+        r = ranks[start : start + _BLOCK]
+        nt_part = np.full(len(r), k * k * width, dtype=np.intp)
+        t_run = np.ones(len(r), dtype=np.intp)  # the run a T would have next
+        if big_steps:
+            r_limbs = _limbs(r.astype(object), len(limbs))
+        for i in range(n_periods):
+            index = nt_part + (n_periods - i) * width + t_run
+            if i < big_steps:
+                ways = [table[index] for table in limbs]
+                is_t = _limbs_less(r_limbs, ways)
+                _limbs_subtract(r_limbs, ways, ~is_t)
+            else:
+                if i == big_steps and big_steps:  # every rank now fits int64: join the limbs
+                    r = r_limbs[0] | (r_limbs[1] << _LIMB)
+                ways = machine[index]
+                is_t = r < ways
+                r = np.where(is_t, r, r - ways)
+            out[start : start + len(r), i] = is_t
+            nt_part -= is_t * (k * width)
+            t_run = np.where(is_t, t_run + 1, 1)
+    return out
+
+
+def _limbs_less(a: list[np.ndarray], b: list[np.ndarray]) -> np.ndarray:
+    """Elementwise ``a < b`` for numbers given as limbs (least significant first)."""
+    less = a[0] < b[0]
+    for x, y in zip(a[1:], b[1:], strict=True):
+        less = (x < y) | ((x == y) & less)
+    return less
+
+
+def _limbs_subtract(a: list[np.ndarray], b: list[np.ndarray], where: np.ndarray) -> None:
+    """``a -= b`` in place where ``where`` is True (there ``a >= b``); limbs as in _limbs_less."""
+    borrow = np.zeros(len(where), dtype=np.int64)
+    for x, y in zip(a, b, strict=True):
+        d = x - y - borrow
+        borrow = (d < 0).astype(np.int64)
+        d += borrow << _LIMB
+        np.copyto(x, d, where=where)
+
+
+def _enumerate(design: Design, n: int) -> np.ndarray:
+    """All ``n`` admissible allocations in canonical order: bool array (n, 2 * cycles)."""
+    k = design.cycles
+    if design.scheme == "random":
+        return _unrank_random(k, _max_run(design), np.arange(n))
+    if design.scheme == "randomized-pairs":  # bit k - 1 - i of the index: cycle i is CT
+        r = np.arange(n, dtype=np.int64)
+        out = np.empty((n, 2 * k), dtype=bool)
+        for first in range(0, k, 8):  # up to 8 cycles at a time, from a table of their 2^w rows
+            w = min(8, k - first)
+            bits = (np.arange(2**w)[:, None] >> np.arange(w - 1, -1, -1)) & 1
+            rows = np.empty((2**w, 2 * w), dtype=bool)
+            rows[:, 0::2] = bits == 0
+            rows[:, 1::2] = bits == 1
+            out[:, 2 * first : 2 * (first + w)] = rows[(r >> (k - first - w)) & (2**w - 1)]
+        return out
+    return _arms_matrix([_unrank(design, r) for r in range(n)]).reshape(n, 2 * k)
+
+
 def parse_sequence(design: Design) -> str:
     """Normalise ``design.sequence`` to a string of T/C and check the scheme admits it."""
     text = "".join((design.sequence or "").split()).upper()
@@ -277,15 +462,7 @@ class Schedule:
             raise ValueError(
                 f"{self.n_allocations} allocations are too many to enumerate; sample them"
             )
-        k = self.design.cycles
-        if self.design.scheme == "randomized-pairs":
-            r = np.arange(self.n_allocations, dtype=np.int64)
-            bits = (r[:, None] >> np.arange(k - 1, -1, -1)) & 1  # 1 = CT
-            out = np.empty((self.n_allocations, 2 * k), dtype=bool)
-            out[:, 0::2] = bits == 0
-            out[:, 1::2] = bits == 1
-            return out
-        return _arms_matrix(list(self.iter_allocations()))
+        return _enumerate(self.design, self.n_allocations)
 
     def sample_allocations(self, n: int, seed: int) -> np.ndarray:
         """``n`` allocations drawn uniformly (with replacement) from the admissible set.
@@ -302,12 +479,14 @@ class Schedule:
             out[:, 1::2] = flips
             return out
         total = self.n_allocations
-        # Python ints: the count may exceed 2^63; draw 64-bit chunks and reduce (bias < 2^-64 * N).
+        # The count may exceed 2^63: draw four 63-bit words per row, read them as one 252-bit
+        # number and reduce it modulo the count (relative bias < N / 2^252), then unrank all rows
+        # at once. The same stream and ranks as the former row-by-row code.
         words = rng.integers(0, 2**63, size=(n, 4), dtype=np.int64)
-        ranks = [
-            (int(a) << 189 | int(b) << 126 | int(c) << 63 | int(d)) % total for a, b, c, d in words
-        ]
-        return _arms_matrix([_unrank(self.design, r) for r in ranks])
+        ranks = _ranks_from_words(words, total)
+        if self.design.scheme == "random":
+            return _unrank_random(k, _max_run(self.design), ranks)
+        return _enumerate(self.design, total)[ranks]  # alternating, counterbalanced: N <= 2
 
     # -- calendar -----------------------------------------------------------------------------
 
