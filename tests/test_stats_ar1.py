@@ -151,3 +151,74 @@ def test_vectorized_agrees_with_fit_ar1_and_is_fast():
     # per-trial treatment arrays are accepted as well
     r2 = ar1_profile_fit(Y[:4], np.broadcast_to(x, (4, n_days)))
     np.testing.assert_allclose(r2.estimate, r.estimate[:4], rtol=1e-8)
+
+
+def _step_series(gaps=False, trend=False):
+    """A patient who writes the same score every day on each arm (6 on control, 4 on treatment);
+    optionally with missing days and a linear drift of 0.1 per day."""
+    x = np.repeat([0.0, 1.0, 0.0, 1.0, 0.0, 1.0], 7)
+    y = np.where(x == 1, 4.0, 6.0) + (0.1 * np.arange(42) if trend else 0.0)
+    if gaps:
+        y[[3, 10, 20, 33]] = np.nan
+    return y, x
+
+
+@pytest.mark.parametrize("gaps", [False, True])
+@pytest.mark.parametrize("trend", [False, True])
+def test_outcome_explained_by_arm_gives_reason_without_warnings(gaps, trend):
+    # RSS = 0 at every phi: the likelihood is unbounded, so there is no fit to report (before
+    # the fix: sigma2 -2.6e-14, se NaN, loglik 33240, a RuntimeWarning and no reason)
+    y, x = _step_series(gaps, trend)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = fit_ar1(y, x, trend=trend)
+        arr = ar1_profile_fit(np.stack([y, y + np.sin(np.arange(42))]), x, trend=trend)
+    assert "exactly explained by the arm" in f.reason
+    assert ("trend" in f.reason) == trend
+    for value in (f.estimate, f.se, f.phi, f.sigma2, f.loglik, f.ljung_box_p):
+        assert math.isnan(value)
+    assert f.to_dict()["loglik"] is None and f.n_obs == int(np.isfinite(y).sum())
+    assert all(math.isnan(v[0]) for v in arr)
+    # the other trial of the batch is fitted as on its own
+    one = fit_ar1(y + np.sin(np.arange(42)), x, trend=trend)
+    assert arr.estimate[1] == pytest.approx(one.estimate, abs=1e-6)
+    assert arr.se[1] == pytest.approx(one.se, rel=1e-4)
+
+
+def test_near_exact_fit_threshold():
+    # residual variance 1e-18 of var(y) ~ 1: no fit; 1e-8 of it: an ordinary fit
+    y, x = _step_series()
+    wiggle = np.random.default_rng(3).normal(size=y.size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "exactly explained" in fit_ar1(y + 1e-9 * wiggle, x).reason
+        f = fit_ar1(y + 1e-4 * wiggle, x)
+    assert f.reason is None and f.estimate == pytest.approx(-2.0, abs=1e-3)
+
+
+def test_post_fit_checks(monkeypatch):
+    # second line of defence: if the pre-check missed an exact fit, the fitted innovation
+    # variance (<= 1e-10 var(y)) still gives the reason; an information matrix that is not
+    # positive definite gives its own reason; no RuntimeWarning either way
+    from nof1.stats import ar1
+
+    y, x = _step_series(gaps=True)
+    monkeypatch.setattr(ar1, "_explained_by_design", lambda Y, *a: np.zeros(len(Y), bool))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        f = fit_ar1(y, x)
+        arr = ar1_profile_fit(y, x)
+    assert "exactly explained" in f.reason and math.isnan(f.estimate)
+    assert math.isnan(arr.estimate[0]) and math.isnan(arr.se[0])
+    monkeypatch.undo()
+    yy, xx = SERIES[0]
+    indefinite = np.diag([1.0, -1.0, 1.0])[None]
+    monkeypatch.setattr(
+        ar1, "_information", lambda phi, beta, d: np.repeat(indefinite, phi.size, 0)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        g = fit_ar1(yy, xx)
+        arr = ar1_profile_fit(yy, xx)
+    assert "not positive definite" in g.reason and math.isnan(g.estimate)
+    assert math.isnan(arr.estimate[0])

@@ -165,7 +165,18 @@ def _information(phi: np.ndarray, beta: np.ndarray, d: _Data) -> np.ndarray:
     return info
 
 
-def _validity(Y: np.ndarray, x: np.ndarray) -> list[str | None]:
+EXACT_FIT = (
+    "the daily values are (almost) exactly explained by the arm{trend}: no day-to-day "
+    "variation left to model"
+)
+NOT_PD = (
+    "the observed information is not positive definite at the maximum likelihood estimate: "
+    "the data do not pin down phi and the effect, so there are no standard errors"
+)
+SIGMA2_RTOL = 1e-10
+
+
+def _validity(Y: np.ndarray, x: np.ndarray, trend: bool) -> list[str | None]:
     """A reason per trial why the model cannot be fitted, or None."""
     reasons: list[str | None] = []
     obs = np.isfinite(Y) & np.isfinite(x)
@@ -182,7 +193,32 @@ def _validity(Y: np.ndarray, x: np.ndarray) -> list[str | None]:
             reasons.append("the outcome is constant on every observed day")
         else:
             reasons.append(None)
+    todo = np.array([r is None for r in reasons])
+    if todo.any():
+        exact = np.zeros(Y.shape[0], dtype=bool)
+        exact[todo] = _explained_by_design(Y[todo], x[todo], obs[todo], trend)
+        text = EXACT_FIT.format(trend=" and the trend" if trend else "")
+        reasons = [text if e else r for r, e in zip(reasons, exact, strict=True)]
     return reasons
+
+
+def _explained_by_design(Y: np.ndarray, x: np.ndarray, obs: np.ndarray, trend: bool) -> np.ndarray:
+    """True where ordinary least squares on (1, x[, t]) leaves a residual variance of at most
+    SIGMA2_RTOL times the variance of y: then every AR(1) fit has RSS = 0 at every phi (the
+    prewhitened y stays in the span of the prewhitened regressors) and the likelihood is
+    unbounded. Residuals are computed explicitly (not from cross-products) to avoid
+    cancellation."""
+    n = obs.sum(axis=1)
+    ybar = np.where(obs, Y, 0.0).sum(axis=1) / n
+    yc = np.where(obs, Y - ybar[:, None], 0.0)
+    cols = [obs * 1.0, np.where(obs, x, 0.0)]
+    if trend:
+        cols.append(np.where(obs, np.arange(Y.shape[1], dtype=float), 0.0))
+    X = np.stack(cols, axis=-1)
+    XtX = np.einsum("tnp,tnq->tpq", X, X)
+    beta = np.einsum("tpq,tq->tp", np.linalg.pinv(XtX), np.einsum("tnp,tn->tp", X, yc))
+    resid = np.where(obs, yc - np.einsum("tnp,tp->tn", X, beta), 0.0)
+    return (resid**2).sum(axis=1) <= SIGMA2_RTOL * (yc**2).sum(axis=1)
 
 
 def _as_2d(Y: npt.ArrayLike, x: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -246,7 +282,8 @@ def ar1_profile_fit(
     -------
     AR1Arrays
         ``estimate`` (b1), ``se`` (Hessian-based, as :func:`fit_ar1`), ``phi``,
-        ``p_two_sided`` (normal), ``loglik``.
+        ``p_two_sided`` (normal), ``loglik``; all NaN for a trial that :func:`fit_ar1` would
+        return with a ``reason``.
 
     Notes
     -----
@@ -258,7 +295,7 @@ def ar1_profile_fit(
     g = np.linspace(-0.95, 0.95, 41) if grid is None else np.sort(np.asarray(grid, float))
     if g.ndim != 1 or g.size < 3 or np.any(np.abs(g) >= 1):
         raise ValueError("grid must hold at least 3 values strictly inside (-1, 1)")
-    ok = np.array([r is None for r in _validity(Y2, x2)])
+    ok = np.array([r is None for r in _validity(Y2, x2, trend)])
     d = _prepare(*_dummy(Y2, x2, ok), trend)
     T = Y2.shape[0]
     prof = np.stack([_profile(np.full(T, phi), d)[0] for phi in g], axis=1)
@@ -281,24 +318,46 @@ def ar1_profile_fit(
             np.where(left, f1, fnew),
         )
     phi = np.where(f1 > f2, c1, c2)
-    ll, beta, _ = _profile(phi, d)
-    se = _standard_errors(phi, beta, d)
+    ll, beta, c = _profile(phi, d)
+    se, pd = _standard_errors(phi, beta, d)
     est = beta[:, 1]
-    p = 2.0 * sps.norm.sf(np.abs(est / se[:, 2]))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = 2.0 * sps.norm.sf(np.abs(est / se[:, 2]))
+    ok &= pd & ~_no_noise(_rss(c, beta) / d.n, Y2)
     nan = np.where(ok, 1.0, np.nan)
     return AR1Arrays(est * nan, se[:, 2] * nan, phi * nan, p * nan, ll * nan)
 
 
-def _standard_errors(phi: np.ndarray, beta: np.ndarray, d: _Data) -> np.ndarray:
-    """(T, 1 + p) standard errors of (phi, b0, b1, ...); NaN if the information is singular."""
-    info = _information(phi, beta, d)
+def _standard_errors(phi: np.ndarray, beta: np.ndarray, d: _Data) -> tuple[np.ndarray, np.ndarray]:
+    """(T, 1 + p) standard errors of (phi, b0, b1, ...) and a (T,) flag: information positive
+    definite. Where it is not (singular, indefinite or not finite) the standard errors are NaN.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        info = _information(phi, beta, d)
     out = np.full((phi.size, info.shape[1]), np.nan)
-    for_inv = np.linalg.det(info) > 0
-    if for_inv.any():
-        cov = np.linalg.inv(info[for_inv])
-        diag = np.diagonal(cov, axis1=1, axis2=2)
-        out[for_inv] = np.sqrt(np.where(diag > 0, diag, np.nan))
-    return out
+    finite = np.isfinite(info).all(axis=(1, 2))
+    pd = np.zeros(phi.size, dtype=bool)
+    if finite.any():
+        # scale to unit diagonal so that the eigenvalue test does not depend on units
+        diag = np.abs(np.diagonal(info[finite], axis1=1, axis2=2))
+        root = np.sqrt(np.where(diag > 0, diag, 1.0))
+        corr = info[finite] / root[:, :, None] / root[:, None, :]
+        pd[finite] = (diag > 0).all(axis=1) & (np.linalg.eigvalsh(corr)[:, 0] > 1e-12)
+    if pd.any():
+        cov = np.linalg.inv(info[pd])
+        out[pd] = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+    return out, pd
+
+
+def _no_noise(sigma2: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """True where the innovation variance is at most SIGMA2_RTOL times the variance of y
+    (observed days; rows without data count as True)."""
+    obs = np.isfinite(Y)
+    n = obs.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(obs, Y, 0.0).sum(axis=1) / n
+        var = (np.where(obs, Y - mean[:, None], 0.0) ** 2).sum(axis=1) / n
+        return ~(sigma2 > SIGMA2_RTOL * var)
 
 
 def fit_ar1(
@@ -322,7 +381,10 @@ def fit_ar1(
     -------
     AR1Fit
         ``reason`` set (and NaN numbers) with fewer than 10 observed days, only one arm
-        observed, or a constant outcome.
+        observed, a constant outcome, an outcome (almost) exactly explained by the arm (and
+        trend), i.e. a residual or innovation variance of at most 1e-10 times the variance of
+        y, where the likelihood is unbounded; or an observed information that is not positive
+        definite at the maximum.
 
     Notes
     -----
@@ -339,7 +401,7 @@ def fit_ar1(
     Y2, x2 = _as_2d(y, treatment)
     if Y2.shape[0] != 1:
         raise ValueError("fit_ar1 takes one series; use ar1_profile_fit for many")
-    reason = _validity(Y2, x2)[0]
+    reason = _validity(Y2, x2, trend)[0]
     n_obs = int((np.isfinite(Y2) & np.isfinite(x2)).sum())
     if reason is not None:
         return AR1Fit(n_obs=n_obs, reason=reason)
@@ -360,13 +422,17 @@ def fit_ar1(
     note = None
     if abs(phi[0]) > 0.995:
         note = f"phi = {phi[0]:.4f} is at the edge of stationarity; standard errors unreliable"
-    se = _standard_errors(phi, beta, d)[0]
+    sigma2 = float(_rss(c, beta)[0]) / n_obs
+    if _no_noise(np.array([sigma2]), Y2)[0]:
+        return AR1Fit(n_obs=n_obs, reason=EXACT_FIT.format(trend=" and the trend" if trend else ""))
+    se, pd = _standard_errors(phi, beta, d)
+    if not pd[0]:
+        return AR1Fit(n_obs=n_obs, reason=NOT_PD)
+    se = se[0]
     b = beta[0]
     est, se1 = float(b[1]), float(se[2])
     z = est / se1
     q = float(sps.norm.ppf(1.0 - alpha / 2.0))
-    rss = float(_rss(c, beta)[0])
-    sigma2 = rss / n_obs
     lb_p, lags = _ljung_box(phi, beta, d, sigma2)
     return AR1Fit(
         estimate=est,
