@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import combinations, product
 
 import numpy as np
 import pytest
@@ -136,23 +137,81 @@ def test_better_must_be_known():
         paired_t([1.0, 2.0], "smaller")
 
 
+EXACT = sps.PermutationMethod(n_resamples=np.inf)  # SciPy: full enumeration, midranks
+
+
+def brute_force_signed_rank(d):
+    """(P(W+ <= w), P(W+ >= w)) by listing all 2^n sign patterns of the midranked |d|."""
+    ranks = sps.rankdata(np.abs(d))
+    w = ranks[d > 0].sum()
+    stats = [
+        sum(r for r, s in zip(ranks, signs, strict=True) if s)
+        for signs in product([0, 1], repeat=len(d))
+    ]
+    stats = np.array(stats)
+    return np.mean(stats <= w + 1e-9), np.mean(stats >= w - 1e-9)
+
+
+def brute_force_rank_sum(t, c):
+    """(P(U <= u), P(U >= u)) by listing all C(n, n_T) splits of the midranked pooled values."""
+    pooled = np.concatenate([t, c])
+    ranks = sps.rankdata(pooled)
+    n1 = len(t)
+    sums = np.array([ranks[list(idx)].sum() for idx in combinations(range(len(pooled)), n1)])
+    obs = ranks[:n1].sum()
+    return np.mean(sums <= obs + 1e-9), np.mean(sums >= obs - 1e-9)
+
+
 @pytest.mark.parametrize("better", ["lower", "higher"])
-def test_wilcoxon_matches_scipy(better):
-    # SciPy wilcoxon(method="exact"), zeros dropped (zero_method="wilcox")
+def test_wilcoxon_matches_scipy_permutation(better):
+    # SciPy wilcoxon(method=PermutationMethod(n_resamples=inf)): the exact sign-flip
+    # distribution of the midranks, zeros dropped beforehand (zero_method="wilcox")
     rng = np.random.default_rng(7)
     alt = "less" if better == "lower" else "greater"
-    cases = [rng.normal(0.5, 1, size=k) for k in range(1, 10)]
+    cases = [rng.normal(0.5, 1, size=k) for k in range(2, 11)]
+    cases += [rng.integers(-3, 4, size=k).astype(float) for k in range(2, 11)]  # integer ties
     cases += [np.array([1.0, 2.0, -2.0, 0.0, 4.0]), np.array([1.0, 1.0, 1.0, -3.0])]
     for d in cases:
-        r = wilcoxon_exact(d, better)
         nz = d[d != 0]
-        assert r.p_two_sided == pytest.approx(sps.wilcoxon(nz, method="exact").pvalue)
+        if nz.size < 2:
+            continue
+        r = wilcoxon_exact(d, better)
+        assert r.p_two_sided == pytest.approx(sps.wilcoxon(nz, method=EXACT).pvalue, abs=1e-12)
         assert r.p_improvement == pytest.approx(
-            sps.wilcoxon(nz, method="exact", alternative=alt).pvalue
+            sps.wilcoxon(nz, method=EXACT, alternative=alt).pvalue, abs=1e-12
         )
+        le, ge = brute_force_signed_rank(nz)
+        assert r.p_improvement == pytest.approx(le if better == "lower" else ge, abs=1e-12)
         assert r.statistic == pytest.approx(np.sum(sps.rankdata(np.abs(nz))[nz > 0]))
     # all 4 differences negative, lower is better: exact one-sided p = 2^-4
     assert wilcoxon_exact([-1, -2, -3, -4], "lower").p_improvement == pytest.approx(1 / 16)
+
+
+def test_wilcoxon_ties_review_example():
+    # The review's example: d = [-1, -1, 1, -1.5], lower better. Midranks of |d|: 2, 2, 2, 4;
+    # W+ = 2. Of the 16 sign flips, W+ <= 2 for 4 (W+ = 0 once, W+ = 2 three times): p = 0.25
+    # (brute force; SciPy PermutationMethod agrees). SciPy's method="exact" gave 0.1875.
+    d = np.array([-1.0, -1.0, 1.0, -1.5])
+    r = wilcoxon_exact(d, "lower")
+    assert r.statistic == 2.0
+    assert r.p_improvement == pytest.approx(0.25, abs=1e-15)
+    assert r.p_improvement == pytest.approx(brute_force_signed_rank(d)[0], abs=1e-15)
+    assert r.p_two_sided == pytest.approx(0.5, abs=1e-15)
+    assert "tied" in r.note
+
+
+def test_wilcoxon_float_ties_and_zeros():
+    # differences equal on paper but not in floating point (0.1 + 0.2 vs 0.3) tie, and a
+    # difference that is 0 up to rounding counts as zero: same result as the exact values
+    a, b = 0.1 + 0.2, 0.3
+    assert a != b
+    assert wilcoxon_exact([-a, -b, 0.6, -0.9], "lower") == wilcoxon_exact(
+        [-0.3, -0.3, 0.6, -0.9], "lower"
+    )
+    assert wilcoxon_exact([0.1 + 0.2 - 0.3, -1.0, -2.0], "lower").n == 2
+    # above 100 differences: normal approximation, said in the note
+    big = wilcoxon_exact(np.random.default_rng(1).normal(size=101), "lower")
+    assert "normal approximation" in big.note and 0 < big.p_improvement < 1
 
 
 def test_wilcoxon_notes_and_reasons():
@@ -160,21 +219,49 @@ def test_wilcoxon_notes_and_reasons():
     assert "zero difference" in r.note and "tied" in r.note and r.n == 3
     r = wilcoxon_exact([0.0, np.nan], "lower")
     assert r.reason is not None and math.isnan(r.p_two_sided)
+    assert wilcoxon_exact([-0.5], "lower").p_improvement == 0.5  # 1 of 2 sign flips
 
 
-def test_mann_whitney_matches_scipy():
-    # SciPy mannwhitneyu(method="exact")
+@pytest.mark.parametrize("better", ["lower", "higher"])
+def test_mann_whitney_matches_scipy_permutation(better):
+    # SciPy mannwhitneyu(method=PermutationMethod(n_resamples=inf)) and a brute force over all
+    # C(n_T + n_C, n_T) splits, on untied and tied (integer) period means
     rng = np.random.default_rng(8)
-    for _ in range(5):
-        t, c = rng.normal(size=4), rng.normal(1, 1, size=4)
-        r = mann_whitney_exact(t, c, "lower")
+    alt = "less" if better == "lower" else "greater"
+    cases = [(rng.normal(size=4), rng.normal(1, 1, size=4)) for _ in range(4)]
+    cases += [
+        (rng.integers(0, 4, size=n1).astype(float), rng.integers(1, 5, size=n2).astype(float))
+        for n1, n2 in [(2, 3), (3, 3), (4, 5), (5, 2), (6, 6)]
+    ]
+    cases += [(np.array([1.0, 2.0, 2.0, 3.0]), np.array([2.0, 3.0, 3.0, 4.0, 5.0]))]
+    for t, c in cases:
+        r = mann_whitney_exact(t, c, better)
         assert r.p_improvement == pytest.approx(
-            sps.mannwhitneyu(t, c, method="exact", alternative="less").pvalue
+            sps.mannwhitneyu(t, c, method=EXACT, alternative=alt).pvalue, abs=1e-12
         )
-        assert r.p_two_sided == pytest.approx(sps.mannwhitneyu(t, c, method="exact").pvalue)
-        assert r.note is None
+        assert r.p_two_sided == pytest.approx(
+            sps.mannwhitneyu(t, c, method=EXACT).pvalue, abs=1e-12
+        )
+        le, ge = brute_force_rank_sum(t, c)
+        assert r.p_improvement == pytest.approx(le if better == "lower" else ge, abs=1e-12)
+        assert r.statistic == sps.mannwhitneyu(t, c).statistic
+        tied = np.unique(np.concatenate([t, c])).size < t.size + c.size
+        assert (r.note is not None) == tied
+
+
+def test_mann_whitney_ties_example():
+    # T = [1, 2, 2, 3], C = [2, 3, 3, 4, 5], lower better: midranks give the treatment rank sum
+    # 13, U = 3; 10 of the 126 splits have a rank sum <= 13 (brute force), p = 10/126 = 0.0794.
+    # SciPy's method="exact" (the no-ties distribution) gives 0.0556.
+    t, c = np.array([1.0, 2.0, 2.0, 3.0]), np.array([2.0, 3.0, 3.0, 4.0, 5.0])
+    r = mann_whitney_exact(t, c, "lower")
+    assert r.statistic == 3.0
+    assert r.p_improvement == pytest.approx(10 / 126, abs=1e-15)
+    assert r.p_two_sided == pytest.approx(20 / 126, abs=1e-15)
     assert mann_whitney_exact([1.0, 2.0], [2.0, 3.0], "lower").note is not None
     assert mann_whitney_exact([], [2.0, 3.0], "lower").reason is not None
+    many = mann_whitney_exact(np.arange(34.0), np.arange(33.0) + 0.5, "lower")
+    assert "normal approximation" in many.note
 
 
 def test_nap_reference_values():

@@ -224,8 +224,91 @@ def welch_t(
     )
 
 
+TIE_RTOL = 1e-9
+"""Values closer than this times the largest absolute value count as tied (float rounding)."""
+
+
+def _midranks2(values: np.ndarray) -> np.ndarray:
+    """Twice the midranks (integers) of ``values``; values within TIE_RTOL count as tied.
+
+    Sorted values closer than TIE_RTOL * max|values| to their neighbour form one tie group, so
+    that, e.g., two cycle differences that are equal on paper but differ in the last bits of
+    their floating-point means share a rank. Doubling makes every midrank an integer.
+    """
+    n = values.size
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    tol = TIE_RTOL * float(np.max(np.abs(v)))
+    new_group = np.concatenate([[True], np.diff(v) > tol])
+    group = np.cumsum(new_group) - 1
+    starts = np.flatnonzero(new_group)
+    ends = np.append(starts[1:], n)  # exclusive
+    twice = (starts + 1) + ends  # first rank + last rank, 1-based
+    out = np.empty(n, dtype=np.int64)
+    out[order] = twice[group]
+    return out
+
+
+def _has_ties(twice_ranks: np.ndarray) -> bool:
+    return np.unique(twice_ranks).size < twice_ranks.size
+
+
+def _signed_rank_null(twice_ranks: np.ndarray) -> np.ndarray:
+    """Exact null distribution of 2 W+ over all 2^n sign flips: counts indexed by 2 W+.
+
+    Under the null each difference is equally likely positive or negative, independently, so
+    the generating function of 2 W+ is prod_i (1 + x^(2 r_i)); the product is built by n
+    shift-and-add steps on integer counts (the same numbers as enumerating all 2^n flips).
+    Counts are int64 while 2^n fits, else Python integers.
+    """
+    dtype = np.int64 if twice_ranks.size <= 62 else object
+    counts = np.zeros(int(twice_ranks.sum()) + 1, dtype=dtype)
+    counts[0] = 1
+    top = 0
+    for r in twice_ranks.tolist():
+        counts[r : top + r + 1] = counts[r : top + r + 1] + counts[: top + 1]
+        top += r
+    return counts
+
+
+def _rank_sum_null(twice_ranks: np.ndarray, n1: int) -> np.ndarray:
+    """Exact null distribution of twice the rank sum of a random n1-subset: counts by value.
+
+    Under the null every split of the pooled values into n1 treatment and n - n1 control
+    values is equally likely (C(n, n1) splits); counts[j, s] = number of j-subsets of the
+    items seen so far whose doubled ranks sum to s, built item by item (int64: C(n, n1) < 2^63
+    for n <= 66).
+    """
+    counts = np.zeros((n1 + 1, int(twice_ranks.sum()) + 1), dtype=np.int64)
+    counts[0, 0] = 1
+    top = 0
+    for r in twice_ranks.tolist():
+        top += r
+        # taking the item turns a j-subset with sum s into a (j+1)-subset with sum s + r
+        counts[1:, r : top + 1] = counts[1:, r : top + 1] + counts[:-1, : top + 1 - r]
+    return counts[n1]
+
+
+def _shares(counts: np.ndarray, observed: int) -> tuple[float, float]:
+    """P(stat <= observed) and P(stat >= observed) under a null given as integer counts."""
+    total = int(counts.sum())
+    return int(counts[: observed + 1].sum()) / total, int(counts[observed:].sum()) / total
+
+
+def _one_and_two(le: float, ge: float, better: str) -> tuple[float, float]:
+    """One-sided p for improvement (small statistic = improvement when lower is better) and
+    two-sided p (twice the smaller tail, at most 1, as SciPy's permutation tests)."""
+    return (le if better == "lower" else ge), min(1.0, 2.0 * min(le, ge))
+
+
+MAX_EXACT_SIGNED = 100  # non-zero differences (2^100 sign flips, counted in ~0.01 s)
+MAX_EXACT_POOLED = 66  # periods in both arms (C(66, 33) < 2^63 splits)
+
+
 def wilcoxon_exact(diffs: npt.ArrayLike, better: str) -> RankTest:
-    """Exact Wilcoxon signed-rank test of cycle differences.
+    """Exact Wilcoxon signed-rank test of cycle differences, with midranks for ties.
 
     Parameters
     ----------
@@ -237,52 +320,68 @@ def wilcoxon_exact(diffs: npt.ArrayLike, better: str) -> RankTest:
     Returns
     -------
     RankTest
-        ``statistic`` is W+ (sum of ranks of positive differences); ``n`` the number of
-        non-zero differences. ``note`` says when zeros were dropped or ties were present.
+        ``statistic`` is W+ (sum of the midranks of |d| over the positive differences); ``n``
+        the number of non-zero differences. ``note`` says when zeros were dropped or ties were
+        present.
 
     Notes
     -----
-    Computed by ``scipy.stats.wilcoxon(method="exact")``. Zero differences are dropped
-    (Wilcoxon's method). With tied absolute differences SciPy still uses the no-ties exact
-    null distribution and rounds the statistic conservatively (gh-19872). With n non-zero
-    differences the smallest one-sided p is 2^-n.
+    Zero differences are dropped (Wilcoxon's method, SciPy ``zero_method="wilcox"``). The
+    absolute non-zero differences get midranks (values within 1e-9 of the largest |d| count as
+    tied). The null distribution of W+ is exact for these midranks: all 2^n sign flips equally
+    likely, computed as the coefficients of prod_i (1 + x^(2 r_i)) in integer arithmetic.
+    p_improvement = P(W+ <= w) when lower is better, P(W+ >= w) when higher is better;
+    p_two_sided = min(1, 2 min(P(W+ <= w), P(W+ >= w))). Same as
+    ``scipy.stats.wilcoxon(d, method=PermutationMethod(n_resamples=np.inf))``. With n non-zero
+    differences the smallest one-sided p is 2^-n; ties make it larger. Above 100 non-zero
+    differences SciPy's normal approximation (with tie correction) is used instead and the
+    ``note`` says so. Wilcoxon (1945), Biometrics Bulletin 1:80-83.
+
+    Examples
+    --------
+    >>> r = wilcoxon_exact([-1, -1, 1, -1.5], "lower")
+    >>> r.statistic, r.p_improvement
+    (2.0, 0.25)
     """
     check_better(better)
     d = _finite(diffs)
-    nonzero = d[d != 0]
+    scale = float(np.max(np.abs(d), initial=0.0))
+    nonzero = d[np.abs(d) > TIE_RTOL * scale]
     n = int(nonzero.size)
     notes = []
     if n < d.size:
         notes.append(f"{d.size - n} zero difference(s) dropped (Wilcoxon's method)")
-    if n and np.unique(np.abs(nonzero)).size < n:
-        notes.append(
-            "tied absolute differences: exact no-ties null distribution, statistic "
-            "rounded conservatively (SciPy)"
-        )
-    note = "; ".join(notes) or None
+    twice = _midranks2(np.abs(nonzero))
+    if n and _has_ties(twice):
+        notes.append("tied absolute differences: midranks, exact null distribution of the midranks")
     if n < 1:
         return RankTest(
             n=0,
             method="wilcoxon",
-            note=note,
+            note="; ".join(notes) or None,
             reason="no non-zero cycle differences; the signed-rank test needs 1",
         )
-    alt = "less" if better == "lower" else "greater"
-    greater = sps.wilcoxon(nonzero, method="exact", alternative="greater")
-    one = sps.wilcoxon(nonzero, method="exact", alternative=alt)
-    two = sps.wilcoxon(nonzero, method="exact", alternative="two-sided")
+    w2 = int(twice[nonzero > 0].sum())
+    if n > MAX_EXACT_SIGNED:
+        notes.append(f"{n} differences: normal approximation (SciPy) instead of the exact test")
+        alt = "less" if better == "lower" else "greater"
+        one = sps.wilcoxon(nonzero, method="asymptotic", alternative=alt, correction=False)
+        two = sps.wilcoxon(nonzero, method="asymptotic", correction=False)
+        p_imp, p_two = float(one.pvalue), float(two.pvalue)
+    else:
+        p_imp, p_two = _one_and_two(*_shares(_signed_rank_null(twice), w2), better)
     return RankTest(
-        statistic=float(greater.statistic),
-        p_two_sided=float(two.pvalue),
-        p_improvement=float(one.pvalue),
+        statistic=w2 / 2.0,
+        p_two_sided=p_two,
+        p_improvement=p_imp,
         n=n,
         method="wilcoxon",
-        note=note,
+        note="; ".join(notes) or None,
     )
 
 
 def mann_whitney_exact(treatment: npt.ArrayLike, control: npt.ArrayLike, better: str) -> RankTest:
-    """Exact Mann-Whitney test of treatment against control period means.
+    """Exact Mann-Whitney test of treatment against control period means, with midranks.
 
     Parameters
     ----------
@@ -294,12 +393,19 @@ def mann_whitney_exact(treatment: npt.ArrayLike, control: npt.ArrayLike, better:
     Returns
     -------
     RankTest
-        ``statistic`` is U of the treatment sample; ``note`` flags ties.
+        ``statistic`` is U of the treatment sample (ties count one half); ``note`` flags ties.
 
     Notes
     -----
-    ``scipy.stats.mannwhitneyu(method="exact")``; the exact null distribution does not
-    account for ties (Mann & Whitney 1947).
+    U = R_T - n_T (n_T + 1) / 2 with R_T the sum of the midranks of the treatment values in
+    the pooled sample (values within 1e-9 of the largest |value| count as tied). The null
+    distribution is exact for these midranks: every one of the C(n_T + n_C, n_T) splits of the
+    pooled values into the two arms is equally likely, counted by a subset-sum recursion in
+    integer arithmetic. p_improvement = P(U <= u) when lower is better, P(U >= u) when higher
+    is better; p_two_sided = min(1, 2 min(P(U <= u), P(U >= u))) (with ties the distribution
+    need not be symmetric). Same as ``scipy.stats.mannwhitneyu(method=PermutationMethod(
+    n_resamples=np.inf))``. Beyond 66 periods SciPy's normal approximation (with tie
+    correction) is used and the ``note`` says so. Mann & Whitney (1947), Ann Math Stat 18:50-60.
     """
     check_better(better)
     a, b = _finite(treatment), _finite(control)
@@ -309,18 +415,28 @@ def mann_whitney_exact(treatment: npt.ArrayLike, control: npt.ArrayLike, better:
             method="mann-whitney",
             reason=f"{a.size} treatment and {b.size} control periods; the test needs 1 of each",
         )
-    ties = np.unique(np.concatenate([a, b])).size < a.size + b.size
-    note = "ties present: the exact null distribution ignores ties (SciPy)" if ties else None
-    alt = "less" if better == "lower" else "greater"
-    one = sps.mannwhitneyu(a, b, method="exact", alternative=alt)
-    two = sps.mannwhitneyu(a, b, method="exact", alternative="two-sided")
+    n1, n = int(a.size), int(a.size + b.size)
+    twice = _midranks2(np.concatenate([a, b]))
+    notes = []
+    if _has_ties(twice):
+        notes.append("ties present: midranks, exact null distribution of the midranks")
+    r2 = int(twice[:n1].sum())
+    u = (r2 - n1 * (n1 + 1)) / 2.0
+    if n > MAX_EXACT_POOLED:
+        notes.append(f"{n} periods: normal approximation (SciPy) instead of the exact test")
+        alt = "less" if better == "lower" else "greater"
+        one = sps.mannwhitneyu(a, b, method="asymptotic", alternative=alt, use_continuity=False)
+        two = sps.mannwhitneyu(a, b, method="asymptotic", use_continuity=False)
+        p_imp, p_two = float(one.pvalue), float(two.pvalue)
+    else:
+        p_imp, p_two = _one_and_two(*_shares(_rank_sum_null(twice, n1), r2), better)
     return RankTest(
-        statistic=float(one.statistic),
-        p_two_sided=float(two.pvalue),
-        p_improvement=float(one.pvalue),
-        n=int(a.size + b.size),
+        statistic=u,
+        p_two_sided=p_two,
+        p_improvement=p_imp,
+        n=n,
         method="mann-whitney",
-        note=note,
+        note="; ".join(notes) or None,
     )
 
 
