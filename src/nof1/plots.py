@@ -335,7 +335,12 @@ def plot_cycles(analysis: Analysis, outcome: str, ax=None):
 
 
 def plot_posterior(analysis: Analysis, outcome: str, ax=None):
-    """The posterior of the effect (Student t) with 0 and +/-MCID, P(improvement >= MCID) shaded.
+    """The posterior of the effect with 0 and +/-MCID, P(improvement >= MCID) shaded.
+
+    A Student t (reference and normal-inverse-gamma priors) drawn from the result's ``df``,
+    ``mean`` and ``scale``; under the sceptical prior, whose posterior is not Student t (``df``
+    and ``scale`` NaN), the density from :func:`nof1.stats.bayes.posterior_pdf` of the cycle
+    differences.
 
     Returns
     -------
@@ -348,20 +353,35 @@ def plot_posterior(analysis: Analysis, outcome: str, ax=None):
     b = result.bayes
     if b.reason is not None:
         return _no_plot(ax, f"No posterior for {outcome}: {b.reason}.")
-    if not (math.isfinite(b.mean) and math.isfinite(b.df) and b.df > 0):
-        return _no_plot(ax, f"No posterior for {outcome}: the model returned no distribution.")
-    if not (math.isfinite(b.scale) and b.scale > 0):
-        return _no_plot(
-            ax,
-            f"The posterior of {outcome} is a point at {b.mean:+.2f}: the cycle differences "
-            "do not vary.",
-        )
-    dist = sps.t(b.df, loc=b.mean, scale=b.scale)
+    no_distribution = f"No posterior for {outcome}: the model returned no distribution."
     mcid = float(spec.mcid)
-    lo = min(float(dist.ppf(0.002)), -1.3 * mcid, 0.0)
-    hi = max(float(dist.ppf(0.998)), 1.3 * mcid, 0.0)
-    x = np.linspace(lo, hi, 600)
-    y = dist.pdf(x)
+    if math.isfinite(b.mean) and math.isnan(b.df) and math.isnan(b.scale):
+        from .stats.bayes import posterior_pdf
+
+        ci_lo, ci_hi = b.ci95
+        if not (math.isfinite(ci_lo) and math.isfinite(ci_hi)):
+            return _no_plot(ax, no_distribution)
+        margin = 0.6 * (ci_hi - ci_lo)
+        lo = min(ci_lo - margin, -1.3 * mcid, 0.0)
+        hi = max(ci_hi + margin, 1.3 * mcid, 0.0)
+        x = np.linspace(lo, hi, 600)
+        y = posterior_pdf(result.cycle_differences, x, analysis.protocol.bayes_prior(spec))
+        if not (np.all(np.isfinite(y)) and y.max() > 0):
+            return _no_plot(ax, no_distribution)
+    else:
+        if not (math.isfinite(b.mean) and math.isfinite(b.df) and b.df > 0):
+            return _no_plot(ax, no_distribution)
+        if not (math.isfinite(b.scale) and b.scale > 0):
+            return _no_plot(
+                ax,
+                f"The posterior of {outcome} is a point at {b.mean:+.2f}: the cycle differences "
+                "do not vary.",
+            )
+        dist = sps.t(b.df, loc=b.mean, scale=b.scale)
+        lo = min(float(dist.ppf(0.002)), -1.3 * mcid, 0.0)
+        hi = max(float(dist.ppf(0.998)), 1.3 * mcid, 0.0)
+        x = np.linspace(lo, hi, 600)
+        y = dist.pdf(x)
     ax.plot(x, y, color=COLORS["value"], lw=1.5, label="posterior of the effect")
     region = x <= -mcid if spec.better == "lower" else x >= mcid
     ax.fill_between(

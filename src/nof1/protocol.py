@@ -107,8 +107,12 @@ class Prior:
     """Prior of the Bayesian model of cycle differences (``[analysis.prior]``).
 
     ``kind`` is ``reference`` (p(mu, sigma^2) ~ 1/sigma^2, the default), ``normal-inverse-gamma``
-    with ``mu0, kappa0, alpha0, beta0``, or ``sceptical`` (normal-inverse-gamma centred on 0 whose
-    parameters are derived from the outcome's MCID; see docs/methods.md).
+    with ``mu0, kappa0, alpha0, beta0``, or ``sceptical``: the effect mu ~ Student t with 3 degrees
+    of freedom, centred on 0, with scale MCID / t_{0.95, 3} = MCID / 2.3534 from the outcome's
+    MCID (prior probability 5% of an improvement of at least the MCID, 5% of a worsening of at
+    least the MCID), and 1/sigma^2 on the variance; its heavy tails let strong data overrule it.
+    Only ``normal-inverse-gamma`` uses the ``mu0, kappa0, alpha0, beta0`` fields. See
+    docs/methods.md.
     """
 
     kind: str = "reference"
@@ -258,16 +262,17 @@ class Protocol:
     def bayes_prior(self, outcome: Outcome):
         """The pre-specified prior of the Bayesian model for ``outcome``.
 
-        Returns None for the reference prior, else a :class:`nof1.stats.bayes.NIGPrior` (the
-        ``sceptical`` kind is derived from the outcome's MCID).
+        Returns None for the reference prior, a :class:`nof1.stats.bayes.ScepticalPrior` for the
+        ``sceptical`` kind (mu ~ Student t(3 df, centre 0, scale mcid / 2.3534) from the
+        outcome's MCID, 1/sigma^2 on the variance), else a :class:`nof1.stats.bayes.NIGPrior`.
         """
         prior = self.analysis.prior
         if prior.kind == "reference":
             return None
-        from .stats.bayes import NIGPrior
+        from .stats.bayes import NIGPrior, ScepticalPrior
 
         if prior.kind == "sceptical":
-            return NIGPrior.sceptical(outcome.mcid)
+            return ScepticalPrior.from_mcid(outcome.mcid)
         return NIGPrior(prior.mu0, prior.kappa0, prior.alpha0, prior.beta0)
 
     @property

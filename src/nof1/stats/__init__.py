@@ -10,8 +10,10 @@ from nof1.stats.ar1 import AR1Arrays, ar1_profile_fit, fit_ar1
 from nof1.stats.bayes import (
     BayesArrays,
     NIGPrior,
+    ScepticalPrior,
     bayes_arrays,
     bayes_cycle,
+    posterior_pdf,
     probability_of_harm,
 )
 from nof1.stats.cycle import (
@@ -42,6 +44,7 @@ __all__ = [
     "RandomizationPValues",
     "RandomizationTest",
     "RankTest",
+    "ScepticalPrior",
     "ar1_profile_fit",
     "bayes_arrays",
     "bayes_cycle",
@@ -51,6 +54,7 @@ __all__ = [
     "nap",
     "paired_t",
     "paired_t_arrays",
+    "posterior_pdf",
     "probability_of_harm",
     "randomization_pvalues",
     "randomization_test",

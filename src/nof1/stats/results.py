@@ -160,7 +160,8 @@ class RankTest(_Result):
     method
         ``"wilcoxon"`` or ``"mann-whitney"``.
     note
-        What SciPy did about zeros or ties, else None.
+        What was done about zeros or ties (or that a normal approximation replaced the exact
+        test), else None.
     reason
         Why the test could not be computed, else None.
     """
@@ -269,7 +270,8 @@ class BayesResult(_Result):
     Attributes
     ----------
     mean
-        Posterior location of mu (its mean when ``df > 1``, always its median).
+        Posterior location of mu: for a Student t posterior its median (its mean when
+        ``df > 1``); under the sceptical prior the posterior mean.
     ci95
         Equal-tailed credible interval at ``level`` (95% by default).
     p_improvement
@@ -278,10 +280,12 @@ class BayesResult(_Result):
     p_mcid_improvement, p_mcid_worsening
         Posterior probability of an improvement, respectively a worsening, of at least the MCID.
     prior
-        ``"reference"`` or a description of the normal-inverse-gamma prior.
+        ``"reference"`` or a description of the prior (normal-inverse-gamma or sceptical).
     df, scale
-        The posterior of mu is Student t with ``df`` degrees of freedom, location ``mean`` and
-        scale ``scale``.
+        For the reference and normal-inverse-gamma priors the posterior of mu is Student t with
+        ``df`` degrees of freedom, location ``mean`` and scale ``scale``. NaN under the
+        sceptical prior, whose posterior is not Student t (its density:
+        :func:`nof1.stats.bayes.posterior_pdf`).
     n
         Number of cycle differences used.
     reason
