@@ -164,3 +164,20 @@ def test_importing_plots_and_report_does_not_import_matplotlib():
         env={"PYTHONPATH": str(SRC), "PATH": ""},
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_posterior_under_the_sceptical_prior_is_drawn():
+    # the t3 sceptical prior has no closed-form Student-t posterior: the curve comes from
+    # nof1.stats.posterior_pdf instead of df/scale
+    text = (DATA / "kratom_protocol.toml").read_text(encoding="utf-8")
+    text = text.replace("# [analysis.prior]", "[analysis.prior]").replace(
+        '# kind = "sceptical"', 'kind = "sceptical"'
+    )
+    protocol = Protocol.loads(text)
+    result = analyze(protocol, read_diary(DATA / "kratom_diary.csv", protocol))
+    assert np.isnan(result.outcomes["pain"].bayes.df)
+    ax = plots.plot(result, "pain", kind="posterior")
+    curve = max(ax.lines, key=lambda line: len(line.get_xdata()))
+    y = np.asarray(curve.get_ydata(), dtype=float)
+    assert len(y) > 50 and np.nanmax(y) > 0
+    assert not any("No posterior" in t.get_text() for t in ax.texts)
