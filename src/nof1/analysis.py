@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
-from .periods import PeriodLayout, cycle_differences, period_means
+from .periods import PeriodLayout, headline_effect, period_means
+from .sensitivity import Sensitivity, sensitivity
 from .stats import (
     bayes_cycle,
     fit_ar1,
@@ -61,22 +62,6 @@ class PeriodSummary:
     mean: float
     counts: bool
     reason: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable(self.__dict__)
-
-
-@dataclass(frozen=True)
-class Sensitivity:
-    """Re-estimates and assumption checks of one outcome, as numbers with plain warnings."""
-
-    effect_washout_0: float
-    effect_washout_plus_2: float
-    ar1_trend_estimate: float
-    trend_per_day: float
-    ljung_box_p: float
-    order_effect: float
-    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return jsonable(self.__dict__)
@@ -261,17 +246,6 @@ class Analysis:
 # -- the pipeline --------------------------------------------------------------------------------
 
 
-def _effect(means: np.ndarray, treat: np.ndarray, paired: bool) -> tuple[float, np.ndarray]:
-    if paired:
-        diffs = cycle_differences(means, treat)
-        finite = diffs[np.isfinite(diffs)]
-        return (float(finite.mean()) if finite.size else math.nan), diffs
-    t, c = means[treat], means[~treat]
-    t, c = t[np.isfinite(t)], c[np.isfinite(c)]
-    effect = float(t.mean() - c.mean()) if t.size and c.size else math.nan
-    return effect, np.full(means.size // 2, np.nan)
-
-
 def _period_summaries(schedule, means, counts, min_days, last) -> tuple[PeriodSummary, ...]:
     out = []
     for info, mean, count in zip(schedule.periods(), means, counts, strict=True):
@@ -323,69 +297,6 @@ def _randomization(reference, means, treat, better, paired) -> RandomizationTest
     return randomization_test(means, allocations, treat, better, paired=paired, exact=exact)
 
 
-def _order_effect(diffs: np.ndarray, treat: np.ndarray) -> float:
-    """(mean difference of TC cycles - mean of CT cycles) / 2: how much higher first periods run."""
-    first_t = treat[0::2]
-    ok = np.isfinite(diffs)
-    tc, ct = diffs[ok & first_t], diffs[ok & ~first_t]
-    if tc.size == 0 or ct.size == 0:
-        return math.nan
-    return float((tc.mean() - ct.mean()) / 2)
-
-
-def _sensitivity(protocol, schedule, values, outcome, effect, diffs, treat, paired, days_x, ar1):
-    design = protocol.design
-    min_days = protocol.analysis.min_days_per_period
-    effects = []
-    for washout in (0, design.washout_days + 2):
-        washout = min(washout, design.period_days - 1)
-        layout = PeriodLayout.from_schedule(schedule, washout)
-        means, _ = period_means(values, layout, min(min_days, design.period_days - washout))
-        effects.append(_effect(means, treat, paired)[0])
-    cycle_y, cycle_x = days_x
-    trend_fit = fit_ar1(cycle_y, cycle_x, trend=True)
-    order = _order_effect(diffs, treat) if paired else math.nan
-    warnings = []
-    half = outcome.mcid / 2
-    if np.isfinite(effect):
-        for label, other in zip(("no washout", "washout + 2 days"), effects, strict=True):
-            shift = abs(other - effect)
-            flipped = np.sign(other) != np.sign(effect) and shift > half / 2
-            if np.isfinite(other) and (shift > half or flipped):
-                warnings.append(
-                    f"with {label} the effect is {other:+.2f} (vs {effect:+.2f}): carryover or "
-                    "withdrawal may shape the estimate"
-                )
-    if (
-        np.isfinite(trend_fit.trend_coef)
-        and np.isfinite(trend_fit.estimate)
-        and np.isfinite(ar1.estimate)
-    ):
-        if abs(trend_fit.estimate - ar1.estimate) > half:
-            warnings.append(
-                f"allowing a linear time trend moves the AR(1) effect from {ar1.estimate:+.2f} "
-                f"to {trend_fit.estimate:+.2f}: the outcome drifts over the trial"
-            )
-    if np.isfinite(ar1.ljung_box_p) and ar1.ljung_box_p < 0.05:
-        warnings.append(
-            f"the AR(1) residuals are still autocorrelated (Ljung-Box p = {ar1.ljung_box_p:.3f}); "
-            "its p-value may be too small"
-        )
-    if np.isfinite(order) and abs(order) > half:
-        warnings.append(
-            f"first periods of a cycle run {order:+.2f} from second periods (period-order effect)"
-        )
-    return Sensitivity(
-        effects[0],
-        effects[1],
-        trend_fit.estimate,
-        trend_fit.trend_coef,
-        ar1.ljung_box_p,
-        order,
-        tuple(warnings),
-    )
-
-
 def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResult:
     schedule = diary.schedule
     paired = protocol.design.scheme != "random"
@@ -395,7 +306,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
     layout = PeriodLayout.from_schedule(schedule)
     means, counts = period_means(values, layout, min_days)
     treat = schedule.treatment_periods
-    effect, diffs = _effect(means, treat, paired)
+    effect, diffs = headline_effect(means, treat, paired)
     used = diffs[np.isfinite(diffs)]
     if paired:
         t_test = paired_t(used, outcome.better, alpha)
@@ -422,7 +333,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
     c_days = values[counted & ~arrays["treatment"]]
     nap_reason = None if t_days.size and c_days.size else "an arm has no post-washout day with data"
     nap_value = nap(t_days, c_days, outcome.better) if nap_reason is None else math.nan
-    sensitivity = _sensitivity(
+    checks = sensitivity(
         protocol, schedule, values, outcome, effect, diffs, treat, paired, (y, x), ar1
     )
     cycles_used = int(used.size) if paired else int(np.isfinite(means).sum() // 2)
@@ -444,7 +355,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
         nap=nap_value,
         nap_reason=nap_reason,
         holm_p=math.nan,
-        sensitivity=sensitivity,
+        sensitivity=checks,
     )
 
 

@@ -8,11 +8,12 @@ axes, so one diary and ten thousand simulated diaries share the code.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PeriodLayout", "cycle_differences", "period_means"]
+__all__ = ["PeriodLayout", "cycle_differences", "headline_effect", "period_means"]
 
 
 @dataclass(frozen=True)
@@ -100,3 +101,20 @@ def cycle_differences(means: np.ndarray, treatment: np.ndarray) -> np.ndarray:
     if np.any(first_is_t == treatment[..., 1::2]):
         raise ValueError("a cycle has both periods on the same arm; it has no difference")
     return np.where(first_is_t, first - second, second - first)
+
+
+def headline_effect(means: np.ndarray, treat: np.ndarray, paired: bool) -> tuple[float, np.ndarray]:
+    """The headline effect of SPEC section 5 and the cycle differences behind it.
+
+    Paired schemes: the mean of the cycle differences over cycles whose periods both count. The
+    ``random`` scheme has no pairs: the mean of treatment period means minus the mean of control
+    period means (the differences are then all NaN).
+    """
+    if paired:
+        diffs = cycle_differences(means, treat)
+        finite = diffs[np.isfinite(diffs)]
+        return (float(finite.mean()) if finite.size else math.nan), diffs
+    t, c = means[treat], means[~treat]
+    t, c = t[np.isfinite(t)], c[np.isfinite(c)]
+    effect = float(t.mean() - c.mean()) if t.size and c.size else math.nan
+    return effect, np.full(means.size // 2, np.nan)
