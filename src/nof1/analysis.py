@@ -184,7 +184,7 @@ class Analysis:
                 "sha256": self.protocol.sha256,
                 "schedule_fingerprint": schedule.fingerprint,
                 "scheme": self.protocol.design.scheme,
-                "allocation": schedule.to_dict()["allocation"],
+                "allocation": schedule.allocation_text,
                 "alpha": self.protocol.analysis.alpha,
             },
             "diary": {

@@ -47,7 +47,7 @@ def run_demo(out: Path) -> list[str]:
     frame.to_csv(schedule_path, index=False, lineterminator="\n")
     lines.append(
         f"  schedule       {schedule_path} ({schedule.n_days} days, allocation "
-        f"{schedule.to_dict()['allocation']}, fingerprint {schedule.fingerprint})"
+        f"{schedule.allocation_text}, fingerprint {schedule.fingerprint})"
     )
     template_path = out / "diary_template.csv"
     write_template(protocol, template_path)

@@ -114,7 +114,7 @@ def _header(analysis: Analysis) -> str:
         ),
         (
             "Allocation",
-            f"<code>{esc(s.to_dict()['allocation'])}</code> ({source}; one of "
+            f"<code>{esc(s.allocation_text)}</code> ({source}; one of "
             f"{s.n_allocations} admissible allocations)",
         ),
         ("Schedule fingerprint", f'<span class="hash">{esc(s.fingerprint)}</span>'),

@@ -433,6 +433,11 @@ class Schedule:
         return _arms_matrix([self.arms])[0]
 
     @property
+    def allocation_text(self) -> str:
+        """The allocation one cycle at a time, e.g. ``"CT CT TC CT"``."""
+        return " ".join(self.arms[i : i + 2] for i in range(0, len(self.arms), 2))
+
+    @property
     def fingerprint(self) -> str:
         """SHA-256 (first 16 hex digits) of the allocation and its timing; printed by the report."""
         d = self.design
@@ -580,7 +585,7 @@ class Schedule:
             "period_days": self.design.period_days,
             "run_in_days": self.design.run_in_days,
             "washout_days": self.design.washout_days,
-            "allocation": " ".join(self.arms[i : i + 2] for i in range(0, len(self.arms), 2)),
+            "allocation": self.allocation_text,
             "allocation_source": self.source,
             "allocations_admitted": self.n_allocations,
             "fingerprint": self.fingerprint,

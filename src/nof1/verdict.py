@@ -246,7 +246,7 @@ def render_text(analysis: Analysis) -> str:
     out = [
         f"nof1 analysis of {p.trial.id} (patient {p.trial.patient or 'n/a'})",
         f"design: {p.design.scheme}, {p.design.cycles} cycles of 2 x {p.design.period_days} days, "
-        f"washout {p.design.washout_days} days; allocation {s.to_dict()['allocation']} "
+        f"washout {p.design.washout_days} days; allocation {s.allocation_text} "
         f"(fingerprint {s.fingerprint})",
         f"diary: {analysis.diary.rows_read} rows read, {analysis.rows_used} used in estimates",
         "",
