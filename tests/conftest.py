@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -107,3 +108,25 @@ def write_protocol(tmp_path):
         return path
 
     return write
+
+
+def rewrite_diary(path: Path, out: Path, change) -> Path:
+    """Copy a diary CSV, passing each row (a dict) through ``change``; every cell quoted."""
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields = reader.fieldnames
+        rows = [change(dict(r)) for r in reader]
+    with out.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, quoting=csv.QUOTE_ALL)
+        writer.writeheader()
+        writer.writerows(rows)
+    return out
+
+
+@pytest.fixture(scope="session")
+def example():
+    """The analysis of the packaged example trial, computed once for the session."""
+    from nof1 import analyze, read_diary
+
+    protocol = Protocol.load(EXAMPLE_PROTOCOL)
+    return analyze(protocol, read_diary(EXAMPLE_DIARY, protocol))

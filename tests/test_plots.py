@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import rewrite_diary
 from nof1 import analyze, read_diary
 from nof1.protocol import Protocol
 
@@ -25,25 +25,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 def _drawn(ax) -> int:
     return len(ax.lines) + len(ax.collections) + len(ax.patches) + len(ax.texts)
-
-
-def _rewrite(path: Path, out: Path, change) -> Path:
-    """Copy a diary CSV, passing each row (a dict) through ``change``; every cell quoted."""
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        fields = reader.fieldnames
-        rows = [change(dict(r)) for r in reader]
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, quoting=csv.QUOTE_ALL)
-        writer.writeheader()
-        writer.writerows(rows)
-    return out
-
-
-@pytest.fixture(scope="module")
-def example():
-    protocol = Protocol.load(DATA / "kratom_protocol.toml")
-    return analyze(protocol, read_diary(DATA / "kratom_diary.csv", protocol))
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +43,7 @@ def no_treatment_data(tmp_path_factory):
             row["pain"] = row["fatigue"] = ""
         return row
 
-    out = _rewrite(DATA / "kratom_diary.csv", tmp_path_factory.mktemp("d") / "d.csv", blank)
+    out = rewrite_diary(DATA / "kratom_diary.csv", tmp_path_factory.mktemp("d") / "d.csv", blank)
     return analyze(protocol, read_diary(out, protocol))
 
 

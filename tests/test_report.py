@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import re
 import sys
 from pathlib import Path
 
 import pytest
 
+from conftest import rewrite_diary
 from nof1 import analyze, read_diary
 from nof1.protocol import Protocol
 
@@ -20,25 +20,6 @@ from nof1.report_cent import CENT_ITEMS, clinician_items
 DATA = Path(__file__).resolve().parents[1] / "src" / "nof1" / "data"
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
-
-
-def _rewrite(path: Path, out: Path, change) -> Path:
-    """Copy a diary CSV, passing each row (a dict) through ``change``; every cell quoted."""
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        fields = reader.fieldnames
-        rows = [change(dict(r)) for r in reader]
-    with out.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=fields, quoting=csv.QUOTE_ALL)
-        writer.writeheader()
-        writer.writerows(rows)
-    return out
-
-
-@pytest.fixture(scope="module")
-def example():
-    protocol = Protocol.load(DATA / "kratom_protocol.toml")
-    return analyze(protocol, read_diary(DATA / "kratom_diary.csv", protocol))
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +158,7 @@ def test_diary_and_protocol_text_is_escaped(tmp_path):
             row["adverse_event"] = f"{IMG}{SCRIPT}"
         return row
 
-    diary = _rewrite(DATA / "kratom_diary.csv", tmp_path / "d.csv", inject)
+    diary = rewrite_diary(DATA / "kratom_diary.csv", tmp_path / "d.csv", inject)
     analysis = analyze(protocol, read_diary(diary, protocol))
     assert any(SCRIPT in note for note in analysis.diary.days["notes"].dropna())
     for page in (
@@ -207,7 +188,7 @@ def test_methods_that_cannot_run_say_why(tmp_path):
             row["pain"] = ""
         return row
 
-    diary = _rewrite(DATA / "kratom_diary.csv", tmp_path / "d.csv", blank)
+    diary = rewrite_diary(DATA / "kratom_diary.csv", tmp_path / "d.csv", blank)
     analysis = analyze(protocol, read_diary(diary, protocol))
     page = report.render_html(analysis)
     _assert_self_contained(page)
