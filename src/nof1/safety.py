@@ -2,11 +2,14 @@
 
 This module owns the evaluation of the ``[[stop_rules]]`` of a protocol (SPEC sections 2 and 6):
 ``monitor`` replays every rule over the diary up to a date and says whether to continue, review or
-stop; ``check_rules`` warns about rules that can never fire or would fire on any diary; ``log_run``
-keeps an append-only record of every check. The vectorized array helpers (``threshold_condition``,
-``during_mask``, ``first_firing``, ``has_value``) live in :mod:`nof1.safety_rules`, shared with the
-planning code, and are re-exported here; the text, HTML and log output lives in
-:mod:`nof1.safety_render`.
+stop; ``check_rules`` warns about rules that can never fire or would fire on any diary;
+``unchecked_rule_columns`` finds rules whose column the diary lacks (refused: an unchecked rule
+never reads as "continue"); ``adverse_events`` lists the diary's real adverse events. The
+vectorized array helpers (``threshold_condition``, ``during_mask``, ``run_firing``,
+``first_firing``, ``has_value``, ``harm_probability``) live in :mod:`nof1.safety_rules`, shared
+with the planning code, and are re-exported here; the text and HTML output lives in
+:mod:`nof1.safety_render`, the hash-chained log (``log_run``, ``verify_log``) in
+:mod:`nof1.safety_log`.
 
 Every choice the SPEC leaves open is written down in ``docs/safety.md``.
 """
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .safety_render import log_run
+from .safety_log import log_run, verify_log
 from .errors import DiaryError
 from .safety_rules import (
     as_number,
@@ -41,9 +44,11 @@ if TYPE_CHECKING:
     from .protocol import Protocol
 
 __all__ = [
+    "ADVERSE_EVENT_COLUMN",
     "EXIT_CODES",
     "Event",
     "MonitorResult",
+    "adverse_events",
     "check_rules",
     "cycle_differences",
     "run_firing",
@@ -54,6 +59,7 @@ __all__ = [
     "log_run",
     "monitor",
     "threshold_condition",
+    "verify_log",
 ]
 
 EXIT_CODES = {"continue": 0, "review": 3, "stop": 4}
@@ -214,6 +220,31 @@ def unchecked_rule_columns(protocol: Protocol, diary: Diary) -> list[DiaryError]
             )
         )
     return problems
+
+
+ADVERSE_EVENT_COLUMN = "adverse_event"
+"""The diary column whose entries are adverse events (the report, the plots and the JSON)."""
+
+
+def adverse_events(protocol: Protocol, diary: Diary) -> tuple[tuple[_dt.date, str], ...]:
+    """Every dated diary row (in the schedule or not) that records an adverse event, by date.
+
+    An entry of the ``adverse_event`` column is an adverse event unless it is blank or, when the
+    column declares categories, the first category (``none``: no event). Without declared
+    categories every non-blank entry counts, whatever it says.
+    """
+    if ADVERSE_EVENT_COLUMN not in diary.entry_columns:
+        return ()
+    categories = protocol.categories_of(ADVERSE_EVENT_COLUMN)
+    no_event = categories[0].casefold() if categories else None
+    out = []
+    for day, value in zip(diary.rows["date"], diary.rows[ADVERSE_EVENT_COLUMN], strict=True):
+        if not has_value(np.array([value], dtype=object))[0]:
+            continue
+        text = f"{value:g}" if isinstance(value, float) else str(value).strip()
+        if text.casefold() != no_event:
+            out.append((day, text))
+    return tuple(sorted(out))
 
 
 @dataclass(frozen=True)
