@@ -283,7 +283,7 @@ def test_declared_column_absent_from_diary_is_refused():
     rule = {"name": "sae", "column": "ae", "equals": "serious", "action": "stop"}
     p = make_protocol([rule])
     d = make_diary(p, {1: 1}, header="date,pain,dose")
-    with pytest.raises(DiaryError, match="needs the column 'ae'.*the closest header is") as caught:
+    with pytest.raises(DiaryError, match=r"needs the column 'ae'.*the closest header is") as caught:
         monitor(p, d)
     assert caught.value.line == 1 and caught.value.column == "ae"
 

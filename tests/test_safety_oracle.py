@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from nof1 import safety
-from nof1.errors import DiaryError
 from nof1.diary import read_diary_text
+from nof1.errors import DiaryError
 from nof1.protocol import Protocol
 
 START = dt.date(2026, 1, 5)

@@ -441,7 +441,7 @@ def _parse_in(value: Any, where: str, chk: _Checker) -> tuple[str, ...] | None:
         or not value
         or not all(isinstance(v, str) or _is_number(v) for v in value)
     ):
-        chk.add(f"{where}.in = {value!r} must be a non-empty list of categories, e.g. [\"serious\"]")
+        chk.add(f'{where}.in = {value!r} must be a non-empty list of categories, e.g. ["serious"]')
         return None
     return tuple(v if isinstance(v, str) else f"{v:g}" for v in value)
 
@@ -483,7 +483,9 @@ def _parse_categories(
     for column, values in raw.items():
         where = f"diary.categories.{column}"
         if column in names:
-            chk.add(f"{where}: {column!r} is an outcome (a number); categories are for text columns")
+            chk.add(
+                f"{where}: {column!r} is an outcome (a number); categories are for text columns"
+            )
             continue
         if column not in columns:
             chk.add(
@@ -504,7 +506,7 @@ def _parse_categories(
             continue
         out.append((column, tuple(v.strip() for v in values)))
     declared = dict(out)
-    for i, rule in enumerate(rules, start=1):
+    for rule in rules:
         cats = declared.get(rule.column or "") if rule.kind == "threshold" else None
         if cats is None:
             continue

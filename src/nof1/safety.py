@@ -17,14 +17,13 @@ Every choice the SPEC leaves open is written down in ``docs/safety.md``.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .safety_log import log_run, verify_log
 from .errors import DiaryError
+from .safety_log import log_run, verify_log
 from .safety_rules import (
     as_number,
     during_mask,
@@ -51,14 +50,14 @@ __all__ = [
     "adverse_events",
     "check_rules",
     "cycle_differences",
-    "run_firing",
-    "unchecked_rule_columns",
     "during_mask",
     "first_firing",
     "has_value",
     "log_run",
     "monitor",
+    "run_firing",
     "threshold_condition",
+    "unchecked_rule_columns",
     "verify_log",
 ]
 

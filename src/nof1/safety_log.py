@@ -204,7 +204,9 @@ def verify_log(path: str | Path) -> LogCheck:
         found = _TAIL.search(line)
         sealed = found is not None and _sha(line[: found.start()]) == found.group(1).decode()
         if not sealed or not _is_record(line):
-            return LogCheck(False, len(complete), i, "changed: its content does not match its sha256")
+            return LogCheck(
+                False, len(complete), i, "changed: its content does not match its sha256"
+            )
         claimed = json.loads(line).get("prev_sha256")
         if claimed != prev:
             if i == 1:

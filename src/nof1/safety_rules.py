@@ -23,8 +23,8 @@ __all__ = [
     "first_firing",
     "harm_probability",
     "has_value",
-    "run_firing",
     "run_days",
+    "run_firing",
     "threshold_condition",
 ]
 
@@ -109,9 +109,7 @@ def threshold_condition(
     arr = np.asarray(values)
     if comparison == "in":
         targets = tuple(rule.value or ())
-        return np.frompyfunc(lambda v: any(_equals(v, t) for t in targets), 1, 1)(arr).astype(
-            bool
-        )
+        return np.frompyfunc(lambda v: any(_equals(v, t) for t in targets), 1, 1)(arr).astype(bool)
     if comparison == "equals":
         if arr.dtype.kind in "fiu" and as_number(target) is not None:
             with np.errstate(invalid="ignore"):
@@ -183,7 +181,9 @@ def first_firing(condition: Any, for_days: int) -> np.ndarray:
     return np.where(fires.any(axis=-1), fires.argmax(axis=-1), -1).astype(np.int64)
 
 
-def run_firing(holds: Any, breaks: Any, for_days: int, within_days: int | None = None) -> np.ndarray:
+def run_firing(
+    holds: Any, breaks: Any, for_days: int, within_days: int | None = None
+) -> np.ndarray:
     """Index of the first day a threshold rule fires, or -1, under the run semantics.
 
     Parameters
@@ -222,7 +222,7 @@ def run_firing(holds: Any, breaks: Any, for_days: int, within_days: int | None =
     if n == 0:
         return np.full(hold.shape[:-1], -1, dtype=np.int64)
     count = np.cumsum(hold, axis=-1)
-    before = np.concatenate([np.zeros(hold.shape[:-1] + (1,), dtype=count.dtype), count], axis=-1)
+    before = np.concatenate([np.zeros((*hold.shape[:-1], 1), dtype=count.dtype), count], axis=-1)
     idx = np.arange(n)
     if within_days is None:
         last_break = np.maximum.accumulate(np.where(brk, idx, -1), axis=-1)
