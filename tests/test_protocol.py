@@ -31,6 +31,7 @@ def test_example_loads(example_protocol_path):
     assert protocol.analysis.min_days_per_period == 6
     assert [r.name for r in protocol.stop_rules] == [
         "Severe pain flare",
+        "Frequent severe pain",
         "Pain well above run-in",
         "Withdrawal off treatment",
         "Severe withdrawal",
@@ -45,6 +46,8 @@ def test_example_loads(example_protocol_path):
     assert rules["Dose above plan"].comparison == "above" and rules["Dose above plan"].value == 4
     assert rules["Diary not kept"].kind == "missing" and rules["Diary not kept"].missing_days == 3
     assert rules["Likely harm"].kind == "harm" and rules["Likely harm"].probability == 0.9
+    assert rules["Frequent severe pain"].within_days == 7
+    assert protocol.categories_of("adverse_event") == ("none", "mild", "moderate", "serious")
     assert protocol.sha256 is not None and len(protocol.sha256) == 64
 
 

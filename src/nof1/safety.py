@@ -526,9 +526,9 @@ def check_rules(protocol: Protocol) -> list[str]:
         lo, hi, v = outcome.min, outcome.max, rule.value
         scale = f"{rule.column} lies in [{lo:g}, {hi:g}]"
         never = always = False
-        if rule.comparison == "equals":
-            number = as_number(v)
-            never = number is None or not lo <= number <= hi
+        if rule.comparison in ("equals", "in"):
+            numbers = [as_number(x) for x in (v if isinstance(v, tuple) else (v,))]
+            never = not any(x is not None and lo <= x <= hi for x in numbers)
         elif rule.comparison == "above_baseline_by":
             never = v > hi - lo
         else:
