@@ -21,6 +21,7 @@ from nof1.safety import (
     log_run,
     monitor,
     threshold_condition,
+    verify_log,
 )
 
 START = dt.date(2026, 1, 5)
@@ -476,3 +477,53 @@ def test_packaged_example_monitors():
     json.dumps(r.to_dict())
     assert check_rules(p) == []
     assert math.isfinite(r.exit_code)
+
+
+# -- the hash-chained log: whole lines or nothing ------------------------------------------------
+
+
+def _logged(tmp_path):
+    p = make_protocol([flare()])
+    d = make_diary(p, {1: 9})
+    r = monitor(p, d)
+    log = tmp_path / "monitor.jsonl"
+    log_run(log, r, p, d)
+    return p, d, r, log
+
+
+def test_log_write_cut_short_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    from nof1 import safety_log
+
+    p, d, r, log = _logged(tmp_path)
+    before = log.read_bytes()
+    real = safety_log.os.write
+
+    def half(fd, data):  # a disk that fills up halfway through the line
+        return real(fd, data[: len(data) // 2])
+
+    monkeypatch.setattr(safety_log.os, "write", half)
+    with pytest.raises(LogError, match="cannot append"):
+        log_run(log, r, p, d)
+    assert log.read_bytes() == before
+
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safety_log.os, "write", full)
+    with pytest.raises(LogError, match="No space left"):
+        log_run(log, r, p, d)
+    assert log.read_bytes() == before
+    monkeypatch.undo()
+    assert verify_log(log).intact and verify_log(log).records == 1
+
+
+def test_log_records_chain_and_verify(tmp_path):
+    p, d, r, log = _logged(tmp_path)
+    second = log_run(log, r, p, d)
+    first_line = log.read_bytes().splitlines()[0]
+    assert second["prev_sha256"] == __import__("hashlib").sha256(first_line).hexdigest()
+    check = verify_log(log)
+    assert check.intact and check.records == 2 and check.last_sha256 is not None
+    assert json.loads(json.dumps(check.to_dict()))["intact"] is True
+    log.write_text("", encoding="utf-8")
+    assert verify_log(log).intact and verify_log(log).records == 0
