@@ -138,7 +138,7 @@ class StopRule:
     """One ``[[stop_rules]]`` entry.
 
     ``kind`` is ``threshold`` (a comparison on a column, optionally for consecutive days),
-    ``missing`` (``missing_days`` scheduled days in a row without a diary row) or ``harm``
+    ``missing`` (``missing_days`` scheduled days in a row without an entry) or ``harm``
     (posterior probability of a worsening of at least the MCID, at each completed cycle).
     """
 
@@ -155,9 +155,9 @@ class StopRule:
     within_days: int | None = None
 
     def describe(self) -> str:
-        """The rule in words, e.g. ``pain >= 9 for 3 days``."""
+        """The rule in words, e.g. ``pain >= 9 on 3 recorded days in a row``."""
         if self.kind == "missing":
-            return f"{self.missing_days} scheduled days in a row without a diary row"
+            return f"{self.missing_days} scheduled days in a row without a diary entry"
         if self.kind == "harm":
             return f"P({self.column} worse by at least its MCID) >= {self.probability:g}"
         symbol = {

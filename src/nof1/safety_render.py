@@ -28,7 +28,7 @@ def format_values(event: Event) -> str:
     """The event's values in one short line, e.g. ``2026-02-01: 9, 2026-02-02: 10``."""
     if event.kind == "missing":
         dates = [k for k, _ in event.values]
-        return f"no diary row on {', '.join(dates)}"
+        return f"no diary entry on {', '.join(dates)}"
     return ", ".join(f"{k}: {_value(v)}" for k, v in event.values)
 
 
