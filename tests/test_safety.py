@@ -424,12 +424,17 @@ def test_render_text_puts_the_verdict_first():
     assert r.render_text().startswith("CONTINUE: no rule fired up to 2026-01-05")
 
 
-def test_log_run_appends(tmp_path):
+def _logged(tmp_path):
     p = make_protocol([flare()])
     d = make_diary(p, {1: 9})
     r = monitor(p, d)
     log = tmp_path / "monitor.jsonl"
     log_run(log, r, p, d)
+    return p, d, r, log
+
+
+def test_log_run_appends(tmp_path):
+    p, d, r, log = _logged(tmp_path)
     log_run(log, r, p, d)
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert len(lines) == 2
@@ -480,15 +485,6 @@ def test_packaged_example_monitors():
 
 
 # -- the hash-chained log: whole lines or nothing ------------------------------------------------
-
-
-def _logged(tmp_path):
-    p = make_protocol([flare()])
-    d = make_diary(p, {1: 9})
-    r = monitor(p, d)
-    log = tmp_path / "monitor.jsonl"
-    log_run(log, r, p, d)
-    return p, d, r, log
 
 
 def test_log_write_cut_short_leaves_the_file_as_it_was(tmp_path, monkeypatch):

@@ -202,7 +202,7 @@ def unchecked_rule_columns(protocol: Protocol, diary: Diary) -> list[DiaryError]
     "continue": ``monitor`` and ``nof1 check`` refuse the diary with the first of these errors,
     ``analyze`` lists them at the top of its output. Each names the column and the closest header.
     """
-    header = [c for c in diary.entry_columns]
+    header = list(diary.entry_columns)
     problems = []
     for rule in protocol.stop_rules:
         if rule.kind == "missing" or rule.column is None or rule.column in header:
@@ -284,7 +284,7 @@ def _threshold(rule, protocol, diary, calendar):
     """Evaluate one threshold rule over every dated day up to ``as_of``: Event, reason, or None."""
     column = rule.column
     if calendar.n == 0:
-        return f"nothing to check yet: no diary day up to {calendar.first - _dt.timedelta(1)}"
+        return f"nothing to check yet: the schedule starts on {calendar.first}"
     last = _iso(calendar.dates[-1])
     values = calendar.values(diary, column)
     look = during_mask(calendar.arms, rule.during)
