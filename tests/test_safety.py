@@ -523,3 +523,48 @@ def test_log_records_chain_and_verify(tmp_path):
     assert json.loads(json.dumps(check.to_dict()))["intact"] is True
     log.write_text("", encoding="utf-8")
     assert verify_log(log).intact and verify_log(log).records == 0
+
+
+# -- run semantics, degenerate harm and the default as-of, by hand --------------------------------
+
+
+def test_run_firing_vectorized_over_diaries():
+    from nof1.safety_rules import run_firing
+
+    # rows: 9, 9, gap, 9 (fires on day 3); 9, 9, fail, 9 (never); outside during breaks (never)
+    holds = np.array([[1, 1, 0, 1], [1, 1, 0, 1], [1, 1, 0, 1]], dtype=bool)
+    breaks = np.array([[0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0]], dtype=bool)
+    assert run_firing(holds, breaks, 3).tolist() == [3, -1, -1]
+    # within 4 days, breaks do not matter: 3 holding days among days 0-3
+    assert run_firing(holds, breaks, 3, within_days=4).tolist() == [3, 3, 3]
+    assert run_firing(holds, breaks, 3, within_days=3).tolist() == [-1, -1, -1]
+    with pytest.raises(ValueError):
+        run_firing(holds, breaks, 3, within_days=2)
+
+
+def test_harm_probability_degenerate_posterior():
+    from nof1.safety_rules import harm_probability
+
+    d = np.array([[4.0, 4.0, 4.0], [0.5, 0.5, np.nan], [4.0, np.nan, np.nan], [-4.0, -4.0, -4.0]])
+    # all mass at the common value: a worsening of >= 1 (lower is better) has probability 1 or 0
+    got = harm_probability(d, "lower", 1.0)
+    assert got[0] == 1.0 and got[1] == 0.0 and np.isnan(got[2]) and got[3] == 0.0
+    assert harm_probability(d, "higher", 1.0)[3] == 1.0  # the mirror
+    from nof1.stats.bayes import ScepticalPrior
+
+    assert harm_probability(d[0], "lower", 1.0, ScepticalPrior.from_mcid(1.0)) == 1.0
+    # spread differences keep the Student t: SciPy, df 1, loc 4.5, scale 0.5
+    spread = harm_probability([4.0, 5.0], "lower", 1.0)
+    assert spread == pytest.approx(sps.t.sf(1, 1, loc=4.5, scale=0.5))
+
+
+def test_default_as_of_counts_blank_rows_up_to_today_only():
+    rule = {"name": "gap", "missing_days": 2, "action": "review"}
+    p = make_protocol([rule], cycles=2, period=5)
+    # entries on days 1-3, then blank template rows on days 4-10
+    lines = ["date,pain,dose,ae"] + [f"{day(k)},{'3' if k <= 3 else ''},," for k in range(1, 11)]
+    d = read_diary_text("\n".join(lines) + "\n", p)
+    r = monitor(p, d, today=day(4))
+    assert r.as_of == day(4) and r.status == "continue"  # day 5 onward lies in the future
+    r = monitor(p, d, today=day(30))
+    assert r.as_of == day(10) and events(r)["gap"].date == day(5)
