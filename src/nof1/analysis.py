@@ -454,6 +454,8 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
             f"the diary ends on {last}, before the last scheduled day {diary.schedule.end}: "
             "this is an interim analysis"
         )
+    elif interim:
+        warnings.append("the diary has no entry yet (only blank rows): this is an interim analysis")
     return Analysis(
         protocol,
         diary,
