@@ -151,6 +151,23 @@ def _runs(flags: list[bool], length: int) -> list[int]:
     return out
 
 
+def _recorded_runs(values: list[float | None], holds, length: int, look=None) -> list[int]:
+    """Indices where the ``length``-th day on which ``holds`` completes a run, as ``nof1 monitor``
+    counts: a day without a value (None) neither counts nor breaks the run; a value that fails
+    ``holds``, or a day outside ``look`` (the rule's ``during``), breaks it."""
+    out, run = [], 0
+    for i, v in enumerate(values):
+        if look is not None and not look[i]:
+            run = 0
+            continue
+        if v is None:
+            continue
+        run = run + 1 if holds(v) else 0
+        if run >= length:
+            out.append(i)
+    return out
+
+
 def check(protocol: Protocol, rows: list[dict[str, str]]) -> None:
     """Raise RuntimeError unless the rules fire exactly as the module docstring says."""
     from scipy import stats
@@ -171,20 +188,19 @@ def check(protocol: Protocol, rows: list[dict[str, str]]) -> None:
     pain = series("pain")
     run_in = [v for v, ph in zip(pain, days["phase"], strict=True) if ph == "run-in" and v]
     limit = np.mean(run_in) + 2
-    if _runs([v is not None and v >= 9 for v in pain], 3):
-        problems.append("pain >= 9 for 3 days (Severe pain flare)")
-    if _runs([v is not None and v >= limit for v in pain], 3):
-        problems.append(f"pain >= run-in mean + 2 = {limit:.2f} for 3 days")
+    if _recorded_runs(pain, lambda v: v >= 9, 3):
+        problems.append("pain >= 9 on 3 recorded days in a row (Severe pain flare)")
+    severe = [v is not None and v >= 9 for v in pain]
+    if any(sum(severe[max(0, i - 6) : i + 1]) >= 3 for i in range(len(severe))):
+        problems.append("pain >= 9 on 3 of 7 days (Frequent severe pain)")
+    if _recorded_runs(pain, lambda v: v >= limit, 3):
+        problems.append(f"pain >= run-in mean + 2 = {limit:.2f} on 3 recorded days in a row")
     if _runs([d not in by_date for d in dates], 3):
-        problems.append("3 scheduled days in a row without a row (Diary not kept)")
+        problems.append("3 scheduled days in a row without an entry (Diary not kept)")
     withdrawal = series("withdrawal")
     control = days["arm"] == "control"
-    w_review = _runs(
-        [c and v is not None and v >= 13 for v, c in zip(withdrawal, control, strict=True)], 2
-    )
-    w_stop = _runs(
-        [c and v is not None and v >= 25 for v, c in zip(withdrawal, control, strict=True)], 2
-    )
+    w_review = _recorded_runs(withdrawal, lambda v: v >= 13, 2, control)
+    w_stop = _recorded_runs(withdrawal, lambda v: v >= 25, 2, control)
     if not w_review or w_stop:
         problems.append(f"withdrawal rules: review at {w_review}, stop at {w_stop}")
     above = [r["date"] for r in rows if float(r["dose_g"]) > 4]

@@ -209,7 +209,10 @@ def test_monitor_log_only_appends_and_fails_loudly(tmp_path):
     assert len(entries) == 2 and all(e["status"] == "review" for e in entries)
     assert entries[0]["diary_sha256"] == entries[1]["diary_sha256"]
     result = run("monitor", PROTOCOL, DIARY, "--log", str(tmp_path / "no" / "dir" / "log"))
-    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    # the verdict is never hidden by a log that cannot be written: REVIEW keeps its exit code 3
+    assert result.exit_code == 3 and "Traceback" not in result.stderr
+    assert result.stdout.startswith("REVIEW") and "NOT logged" in result.stderr
+    assert run("verify-log", str(log)).exit_code == 0
 
 
 def test_awkward_diary_through_the_cli_matches_the_plain_one(tmp_path):

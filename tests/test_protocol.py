@@ -31,6 +31,7 @@ def test_example_loads(example_protocol_path):
     assert protocol.analysis.min_days_per_period == 6
     assert [r.name for r in protocol.stop_rules] == [
         "Severe pain flare",
+        "Frequent severe pain",
         "Pain well above run-in",
         "Withdrawal off treatment",
         "Severe withdrawal",
@@ -45,6 +46,8 @@ def test_example_loads(example_protocol_path):
     assert rules["Dose above plan"].comparison == "above" and rules["Dose above plan"].value == 4
     assert rules["Diary not kept"].kind == "missing" and rules["Diary not kept"].missing_days == 3
     assert rules["Likely harm"].kind == "harm" and rules["Likely harm"].probability == 0.9
+    assert rules["Frequent severe pain"].within_days == 7
+    assert protocol.categories_of("adverse_event") == ("none", "mild", "moderate", "serious")
     assert protocol.sha256 is not None and len(protocol.sha256) == 64
 
 
@@ -325,3 +328,66 @@ def test_an_invalid_outcome_does_not_make_its_rules_unknown():
     err = refusal(doc)
     assert not any("neither an outcome" in p for p in err.problems), err.problems
     assert len(err.problems) == 1
+
+
+# -- categories, `in` and `within_days` ------------------------------------------------------------
+
+CATEGORIES = {
+    "columns": ["dose_g", "notes", "ae"],
+    "categories": {"ae": ["none", "mild", "serious"]},
+}
+
+
+def sae(**rule):
+    return {"name": "SAE", "column": "ae", "action": "stop", **rule}
+
+
+def test_categories_in_and_within_days_are_read_and_round_trip(tmp_path):
+    doc = protocol_dict(
+        diary=CATEGORIES,
+        stop_rules=[
+            sae(**{"in": ["Serious", "mild "]}),
+            {"name": "Often", "column": "pain", "at_least": 9, "for_days": 3, "within_days": 7,
+             "action": "review"},
+        ],
+    )  # fmt: skip
+    protocol = Protocol.from_dict(doc)
+    assert protocol.categories_of("ae") == ("none", "mild", "serious")
+    assert protocol.categories_of("notes") is None
+    rules = {r.name: r for r in protocol.stop_rules}
+    assert rules["SAE"].comparison == "in" and rules["SAE"].value == ("Serious", "mild ")
+    assert rules["Often"].within_days == 7
+    assert rules["Often"].describe() == "pain >= 9 on at least 3 of any 7 consecutive days"
+    path = tmp_path / "p.toml"
+    protocol.save(path)
+    assert Protocol.load(path) == protocol
+
+
+@pytest.mark.parametrize(
+    ("diary", "rules", "says"),
+    [
+        ({"columns": ["ae"], "categories": {"xx": ["a"]}}, [], "diary.categories.xx"),
+        ({"columns": ["ae"], "categories": {"pain": ["a"]}}, [], "is an outcome"),
+        ({"columns": ["ae"], "categories": {"ae": []}}, [], "non-empty list"),
+        ({"columns": ["ae"], "categories": {"ae": ["a", " A"]}}, [], "a category twice"),
+        ({"columns": ["ae"], "categories": ["ae"]}, [], "diary.categories must be a table"),
+        (CATEGORIES, [sae(equals="SAE")], "'SAE' is not a declared category of 'ae'"),
+        (CATEGORIES, [sae(**{"in": ["serious", "seriuos"]})], "'seriuos' is not a declared"),
+        (CATEGORIES, [sae(at_least=2)], "at_least compares numbers"),
+        (CATEGORIES, [sae(**{"in": "serious"})], "in = 'serious' must be a non-empty list"),
+        (CATEGORIES, [sae(equals="serious", for_days=3, within_days=2)], "within_days = 2"),
+        (CATEGORIES, [{"name": "gap", "missing_days": 2, "within_days": 3, "action": "stop"}],
+         "within_days does not apply"),
+    ],
+)  # fmt: skip
+def test_categories_and_their_rules_are_checked_on_load(diary, rules, says):
+    with pytest.raises(ProtocolError) as caught:
+        Protocol.from_dict(protocol_dict(diary=diary, stop_rules=rules))
+    assert says in str(caught.value)
+
+
+def test_init_declares_the_adverse_event_categories():
+    from nof1.example import example_protocol_text
+
+    protocol = Protocol.loads(example_protocol_text())
+    assert protocol.categories_of("adverse_event") == ("none", "mild", "moderate", "serious")

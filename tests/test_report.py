@@ -148,6 +148,8 @@ def test_diary_and_protocol_text_is_escaped(tmp_path):
     text = text.replace(
         'treatment = "kratom leaf powder, 2 g twice daily"', f'treatment = "kratom {IMG}"'
     ).replace('clinician = "Dr. Example"', f'clinician = "Dr. {SCRIPT}"')
+    # free text in the adverse-event column (declared categories would refuse the markup)
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("categories ="))
     (tmp_path / "p.toml").write_text(text, encoding="utf-8")
     protocol = Protocol.load(tmp_path / "p.toml")
     assert IMG in protocol.trial.treatment

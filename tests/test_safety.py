@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from nof1 import safety
 from nof1.diary import read_diary_text
+from nof1.errors import DiaryError, LogError
 from nof1.protocol import Protocol, StopRule
 from nof1.safety import (
     check_rules,
@@ -21,6 +21,7 @@ from nof1.safety import (
     log_run,
     monitor,
     threshold_condition,
+    verify_log,
 )
 
 START = dt.date(2026, 1, 5)
@@ -106,16 +107,36 @@ def test_run_crosses_period_boundary():
     assert r.status == "stop" and r.exit_code == 4
 
 
-def test_blank_cell_breaks_the_run():
+def test_blank_cell_neither_counts_nor_breaks_the_run():
     p = make_protocol([flare(for_days=3)])
     d = make_diary(p, {1: 8, 2: 8, 3: "", 4: 8, 5: 8, 6: 8})
-    assert events(monitor(p, d))["flare"].date == day(6)
+    e = events(monitor(p, d))["flare"]
+    assert e.date == day(4)
+    assert list(dict(e.values)) == [day(k).isoformat() for k in (1, 2, 4)]
 
 
-def test_missing_row_breaks_the_run():
+def test_missing_row_neither_counts_nor_breaks_the_run():
     p = make_protocol([flare(for_days=2)])
     d = make_diary(p, {1: 8, 3: 8, 5: 8, 6: 9})
-    assert events(monitor(p, d))["flare"].date == day(6)
+    assert events(monitor(p, d))["flare"].date == day(3)
+
+
+def test_a_value_below_the_threshold_breaks_the_run():
+    p = make_protocol([flare(for_days=2)])
+    d = make_diary(p, {1: 8, 2: 6, 3: 8, 5: 1, 6: 9})
+    assert events(monitor(p, d)).get("flare") is None
+
+
+def test_within_days_counts_days_in_a_window():
+    # pain 10 every other day: never 2 in a row, but 2 of any 3 consecutive days from day 3
+    rule = flare(for_days=2, within_days=3)
+    p = make_protocol([rule, flare(name="run", for_days=2)])
+    d = make_diary(p, {1: 10, 2: 1, 3: 10, 4: 1, 5: 10, 6: 1})
+    r = monitor(p, d)
+    e = events(r)["flare"]
+    assert e.date == day(3) and list(dict(e.values)) == [day(1).isoformat(), day(3).isoformat()]
+    assert "run" not in events(r)
+    assert "on at least 2 of any 3 consecutive days" in e.description
 
 
 def test_during_counts_washout_days_of_the_arm():
@@ -214,11 +235,14 @@ def test_missing_days_in_run_in():
     assert dict(e.values) == {day(2).isoformat(): None, day(3).isoformat(): None}
 
 
-def test_blank_cells_are_not_missing_days():
-    rule = {"name": "gap", "missing_days": 1, "action": "review"}
+def test_blank_cells_are_not_missing_days_but_blank_rows_are():
+    rule = {"name": "gap", "missing_days": 2, "action": "review"}
     p = make_protocol([rule])
-    d = make_diary(p, {1: "", 2: "", 3: ""})
-    assert monitor(p, d).status == "continue"
+    d = make_diary(p, {1: "", 2: "", 3: ""}, ae={1: "x", 2: "x", 3: "x"})
+    assert monitor(p, d).status == "continue"  # a blank pain cell, but an entry that day
+    d = make_diary(p, {1: 1, 2: "", 3: "", 4: 1})  # days 2, 3: rows with every cell blank
+    e = events(monitor(p, d))["gap"]
+    assert e.date == day(3) and list(dict(e.values)) == [day(2).isoformat(), day(3).isoformat()]
 
 
 def test_as_of_before_the_last_row():
@@ -251,17 +275,18 @@ def test_rows_out_of_order_and_outside_the_schedule():
     shuffled = make_diary(p, pains, order=[14, 3, 1, 13, 0, 2])
     a, b = monitor(p, ordered), monitor(p, shuffled)
     assert a == b
-    assert events(a)["flare"].date == day(2)  # day 0 does not start the run
+    # a row before the start is still checked: day 0 starts the run
+    assert events(a)["flare"].date == day(1)
     assert a.as_of == day(14)
 
 
-def test_declared_column_absent_from_diary_is_not_checked():
+def test_declared_column_absent_from_diary_is_refused():
     rule = {"name": "sae", "column": "ae", "equals": "serious", "action": "stop"}
     p = make_protocol([rule])
     d = make_diary(p, {1: 1}, header="date,pain,dose")
-    r = monitor(p, d)
-    assert r.not_checked == (("sae", "the column 'ae' is not in the diary"),)
-    assert "CONTINUE" in r.render_text() and "not in the diary" in r.render_text()
+    with pytest.raises(DiaryError, match=r"needs the column 'ae'.*the closest header is") as caught:
+        monitor(p, d)
+    assert caught.value.line == 1 and caught.value.column == "ae"
 
 
 def test_events_in_date_order_and_status():
@@ -295,14 +320,6 @@ def harm_diary(p, per_cycle):
             pains[8 * c + 1 + i] = t
             pains[8 * c + 5 + i] = k
     return make_diary(p, pains)
-
-
-def test_harm_not_checked_without_bayes(monkeypatch):
-    monkeypatch.setattr(safety, "_harm_function", lambda: None)
-    p = make_protocol([harm_rule()], cycles=3, period=4)
-    r = monitor(p, harm_diary(p, [(8, 2), (8, 3), (9, 2)]))
-    assert r.not_checked == (("harm", "Bayesian model not available yet"),)
-    assert r.status == "continue"
 
 
 def test_harm_needs_two_complete_cycles():
@@ -389,7 +406,7 @@ def test_to_dict_is_json_and_follows_the_spec():
         "date": day(2).isoformat(),
         "values": {day(1).isoformat(): 8.0, day(2).isoformat(): 9.0},
         "kind": "threshold",
-        "description": "pain >= 7 for 2 days in a row",
+        "description": "pain >= 7 on 2 recorded days in a row",
     }
     assert out["rules_checked"] == ["flare", "gap"] and out["not_checked"] == []
     frame = r.to_frame()
@@ -407,18 +424,23 @@ def test_render_text_puts_the_verdict_first():
     assert r.render_text().startswith("CONTINUE: no rule fired up to 2026-01-05")
 
 
-def test_log_run_appends(tmp_path):
+def _logged(tmp_path):
     p = make_protocol([flare()])
     d = make_diary(p, {1: 9})
     r = monitor(p, d)
     log = tmp_path / "monitor.jsonl"
     log_run(log, r, p, d)
+    return p, d, r, log
+
+
+def test_log_run_appends(tmp_path):
+    p, d, r, log = _logged(tmp_path)
     log_run(log, r, p, d)
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert len(lines) == 2
     assert lines[0]["status"] == "stop" and lines[0]["diary_sha256"] == d.sha256
     assert lines[0]["time"].endswith("+00:00") and lines[0]["as_of"] == "2026-01-05"
-    with pytest.raises(OSError, match="monitor log"):
+    with pytest.raises(LogError, match="monitor log"):
         log_run(tmp_path / "no" / "such" / "dir.jsonl", r, p, d)
 
 
@@ -460,3 +482,89 @@ def test_packaged_example_monitors():
     json.dumps(r.to_dict())
     assert check_rules(p) == []
     assert math.isfinite(r.exit_code)
+
+
+# -- the hash-chained log: whole lines or nothing ------------------------------------------------
+
+
+def test_log_write_cut_short_leaves_the_file_as_it_was(tmp_path, monkeypatch):
+    from nof1 import safety_log
+
+    p, d, r, log = _logged(tmp_path)
+    before = log.read_bytes()
+    real = safety_log.os.write
+
+    def half(fd, data):  # a disk that fills up halfway through the line
+        return real(fd, data[: len(data) // 2])
+
+    monkeypatch.setattr(safety_log.os, "write", half)
+    with pytest.raises(LogError, match="cannot append"):
+        log_run(log, r, p, d)
+    assert log.read_bytes() == before
+
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safety_log.os, "write", full)
+    with pytest.raises(LogError, match="No space left"):
+        log_run(log, r, p, d)
+    assert log.read_bytes() == before
+    monkeypatch.undo()
+    assert verify_log(log).intact and verify_log(log).records == 1
+
+
+def test_log_records_chain_and_verify(tmp_path):
+    p, d, r, log = _logged(tmp_path)
+    second = log_run(log, r, p, d)
+    first_line = log.read_bytes().splitlines()[0]
+    assert second["prev_sha256"] == __import__("hashlib").sha256(first_line).hexdigest()
+    check = verify_log(log)
+    assert check.intact and check.records == 2 and check.last_sha256 is not None
+    assert json.loads(json.dumps(check.to_dict()))["intact"] is True
+    log.write_text("", encoding="utf-8")
+    assert verify_log(log).intact and verify_log(log).records == 0
+
+
+# -- run semantics, degenerate harm and the default as-of, by hand --------------------------------
+
+
+def test_run_firing_vectorized_over_diaries():
+    from nof1.safety_rules import run_firing
+
+    # rows: 9, 9, gap, 9 (fires on day 3); 9, 9, fail, 9 (never); outside during breaks (never)
+    holds = np.array([[1, 1, 0, 1], [1, 1, 0, 1], [1, 1, 0, 1]], dtype=bool)
+    breaks = np.array([[0, 0, 0, 0], [0, 0, 1, 0], [0, 0, 1, 0]], dtype=bool)
+    assert run_firing(holds, breaks, 3).tolist() == [3, -1, -1]
+    # within 4 days, breaks do not matter: 3 holding days among days 0-3
+    assert run_firing(holds, breaks, 3, within_days=4).tolist() == [3, 3, 3]
+    assert run_firing(holds, breaks, 3, within_days=3).tolist() == [-1, -1, -1]
+    with pytest.raises(ValueError):
+        run_firing(holds, breaks, 3, within_days=2)
+
+
+def test_harm_probability_degenerate_posterior():
+    from nof1.safety_rules import harm_probability
+
+    d = np.array([[4.0, 4.0, 4.0], [0.5, 0.5, np.nan], [4.0, np.nan, np.nan], [-4.0, -4.0, -4.0]])
+    # all mass at the common value: a worsening of >= 1 (lower is better) has probability 1 or 0
+    got = harm_probability(d, "lower", 1.0)
+    assert got[0] == 1.0 and got[1] == 0.0 and np.isnan(got[2]) and got[3] == 0.0
+    assert harm_probability(d, "higher", 1.0)[3] == 1.0  # the mirror
+    from nof1.stats.bayes import ScepticalPrior
+
+    assert harm_probability(d[0], "lower", 1.0, ScepticalPrior.from_mcid(1.0)) == 1.0
+    # spread differences keep the Student t: SciPy, df 1, loc 4.5, scale 0.5
+    spread = harm_probability([4.0, 5.0], "lower", 1.0)
+    assert spread == pytest.approx(sps.t.sf(1, 1, loc=4.5, scale=0.5))
+
+
+def test_default_as_of_counts_blank_rows_up_to_today_only():
+    rule = {"name": "gap", "missing_days": 2, "action": "review"}
+    p = make_protocol([rule], cycles=2, period=5)
+    # entries on days 1-3, then blank template rows on days 4-10
+    lines = ["date,pain,dose,ae"] + [f"{day(k)},{'3' if k <= 3 else ''},," for k in range(1, 11)]
+    d = read_diary_text("\n".join(lines) + "\n", p)
+    r = monitor(p, d, today=day(4))
+    assert r.as_of == day(4) and r.status == "continue"  # day 5 onward lies in the future
+    r = monitor(p, d, today=day(30))
+    assert r.as_of == day(10) and events(r)["gap"].date == day(5)

@@ -3,7 +3,14 @@
 The oracle below is written independently of ``nof1.safety``: plain Python loops over calendar
 dates, the diary kept as raw CSV cells, no numpy and none of the engine's helpers. Only the
 allocation (``protocol.schedule().arms``) is taken from the package, since drawing it is the
-schedule's job, not the stop rules'.
+schedule's job, not the stop rules'; the harm probability is SciPy's Student t.
+
+The semantics it encodes: a day without a value (no row, a blank cell) neither counts towards a
+run nor breaks it; a value that fails the condition, or a day outside ``during``, breaks it;
+``within_days = N`` asks for ``for_days`` holding days among any N consecutive days; rules other
+than ``missing_days`` see rows dated outside the schedule too; a blank template row is a day
+without an entry for ``missing_days``; a diary whose rows all lie outside the schedule, or that
+lacks a column a rule names, is refused.
 """
 
 from __future__ import annotations
@@ -19,21 +26,22 @@ from scipy import stats as sps
 
 from nof1 import safety
 from nof1.diary import read_diary_text
+from nof1.errors import DiaryError
 from nof1.protocol import Protocol
 
 START = dt.date(2026, 1, 5)
 
 
-def fake_probability_of_harm(diffs, better, mcid, prior=None):
-    """Reference-prior P(worsening >= mcid): Student t, df k-1, loc mean, scale sd/sqrt(k)."""
+def reference_probability_of_harm(diffs, better, mcid):
+    """Reference-prior P(worsening >= mcid): Student t, df k-1, loc mean, scale sd/sqrt(k);
+    when every difference is the same, all the mass sits at that value (degenerate posterior)."""
     d = [float(x) for x in diffs]
     k = len(d)
-    if k < 2:
-        return math.nan
-    sd = statistics.stdev(d)
-    if sd == 0:
-        return math.nan
-    loc, scale = sum(d) / k, sd / math.sqrt(k)
+    loc = sum(d) / k
+    worse = loc if better == "lower" else -loc
+    if max(d) - min(d) <= 1e-12 * max(abs(x) for x in d):
+        return 1.0 if worse >= mcid else 0.0
+    scale = statistics.stdev(d) / math.sqrt(k)
     if better == "lower":
         return float(sps.t.sf(mcid, k - 1, loc=loc, scale=scale))
     return float(sps.t.cdf(-mcid, k - 1, loc=loc, scale=scale))
@@ -97,16 +105,37 @@ def cell_value(row, column):
     return text if text else None
 
 
+def is_entry(row, header):
+    """A row with any cell besides the date filled in (a blank template row is not an entry)."""
+    return any(cell_value(row, c) is not None for c in header)
+
+
+class Refused(Exception):
+    """What the oracle expects the package to refuse (exit 2)."""
+
+
 def oracle(sc, arms, as_of_arg):
+    schedule = oracle_calendar(sc, arms)
+    header = ["pain", "dose"] + (["ae"] if sc["include_ae"] else [])
+    scheduled = {d["date"] for d in schedule}
+    if sc["rows"] and not any(r["date"] in scheduled for r in sc["rows"]):
+        raise Refused("every row outside the schedule")
+    for rule in sc["rules"]:
+        if rule.get("column") == "ae" and not sc["include_ae"]:
+            raise Refused("a rule's column is not in the diary")
     rows = {r["date"]: r for r in sc["rows"]}
+    entries = [d for d, r in rows.items() if is_entry(r, header)]
     if as_of_arg is not None:
         as_of = as_of_arg
     elif rows:
-        as_of = max(rows)
+        as_of = max([*entries, max(rows)])  # blank rows count; today is long after 2026-01
     else:
         as_of = START - dt.timedelta(days=1)
-    calendar = [d for d in oracle_calendar(sc, arms) if d["date"] <= as_of]
-    header = ["pain", "dose"] + (["ae"] if sc["include_ae"] else [])
+    calendar = [d for d in schedule if d["date"] <= as_of]
+    # every dated day from the first row (or the start) to as_of, in or out of the schedule
+    first = min([START, *[d for d in rows if d <= as_of]])
+    arm_of = {d["date"]: d["arm"] for d in schedule}
+    every_day = [first + dt.timedelta(days=i) for i in range((as_of - first).days + 1)]
     results = {}
     for rule in sc["rules"]:
         name = rule["name"]
@@ -116,7 +145,8 @@ def oracle(sc, arms, as_of_arg):
                 continue
             run, fired = 0, None
             for i, d in enumerate(calendar):
-                run = run + 1 if d["date"] not in rows else 0
+                kept = d["date"] in rows and is_entry(rows[d["date"]], header)
+                run = 0 if kept else run + 1
                 if run == rule["missing_days"]:
                     dates = [calendar[j]["date"].isoformat() for j in range(i - run + 1, i + 1)]
                     fired = ("fired", d["date"], {k: None for k in dates})
@@ -126,56 +156,68 @@ def oracle(sc, arms, as_of_arg):
         if "probability_of_harm_at_least" in rule:
             results[name] = oracle_harm(sc, arms, rule, rows, as_of)
             continue
-        column = rule["column"]
-        if column not in header or not calendar:
-            results[name] = ("not_checked",)
-            continue
-        during = rule.get("during", "any")
-        look = [during == "any" or d["arm"] == during for d in calendar]
-        if not any(look):
-            results[name] = ("not_checked",)
-            continue
-        values = [cell_value(rows.get(d["date"]), column) for d in calendar]
-        if not any(v is not None and ok for v, ok in zip(values, look, strict=True)):
-            results[name] = ("not_checked",)
-            continue
-        comparison = next(k for k in rule if k in safety_comparisons)
-        target = rule[comparison]
-        if comparison == "above_baseline_by":
-            base = [
-                float(v)
-                for v, d in zip(values, calendar, strict=True)
-                if d["arm"] == "run-in" and v
-            ]
-            if not base:
-                results[name] = ("not_checked",)
-                continue
-            baseline = sum(base) / len(base)
-        run, fired = 0, None
-        for i, (d, v) in enumerate(zip(calendar, values, strict=True)):
-            holds = False
-            if look[i] and v is not None:
-                if comparison == "equals":
-                    holds = cell_equals(v, target)
-                elif comparison == "above_baseline_by":
-                    if sc["better"] == "lower":
-                        holds = float(v) >= baseline + target
-                    else:
-                        holds = float(v) <= baseline - target
-                else:
-                    holds = compare_number(float(v), comparison, target)
-            run = run + 1 if holds else 0
-            if run == rule.get("for_days", 1):
-                got = {
-                    calendar[j]["date"].isoformat(): values[j] for j in range(i - run + 1, i + 1)
-                }
-                fired = ("fired", d["date"], got)
-                break
-        results[name] = fired or ("checked",)
+        results[name] = oracle_threshold(sc, rule, rows, every_day, arm_of)
     return as_of, results
 
 
-safety_comparisons = ("at_least", "above", "at_most", "below", "equals", "above_baseline_by")
+def oracle_threshold(sc, rule, rows, every_day, arm_of):
+    column = rule["column"]
+    if not every_day:
+        return ("not_checked",)
+    during = rule.get("during", "any")
+    arm = [arm_of.get(day, "outside") for day in every_day]
+    look = [during == "any" or a == during for a in arm]
+    if not any(look):
+        return ("not_checked",)
+    values = [cell_value(rows.get(day), column) for day in every_day]
+    categorical = column == "ae" and sc["categories"]
+    if not categorical and not any(
+        v is not None and ok for v, ok in zip(values, look, strict=True)
+    ):
+        return ("not_checked",)
+    comparison = next(k for k in rule if k in safety_comparisons)
+    target = rule[comparison]
+    if comparison == "above_baseline_by":
+        base = [float(v) for v, a in zip(values, arm, strict=True) if a == "run-in" and v]
+        if not base:
+            return ("not_checked",)
+        baseline = sum(base) / len(base)
+
+    def holds(v):
+        if comparison == "equals":
+            return cell_equals(v, target)
+        if comparison == "in":
+            return any(cell_equals(v, t) for t in target)
+        if comparison == "above_baseline_by":
+            if sc["better"] == "lower":
+                return float(v) >= baseline + target
+            return float(v) <= baseline - target
+        return compare_number(float(v), comparison, target)
+
+    need, window = rule.get("for_days", 1), rule.get("within_days")
+    holding = [look[i] and v is not None and holds(v) for i, v in enumerate(values)]
+    if window is not None:
+        # at least `need` holding days among any `window` consecutive calendar days
+        for i in range(len(values)):
+            in_window = [j for j in range(max(0, i - window + 1), i + 1) if holding[j]]
+            if holding[i] and len(in_window) >= need:
+                got = {every_day[j].isoformat(): values[j] for j in in_window[-need:]}
+                return ("fired", every_day[i], got)
+        return ("checked",)
+    counted = []  # indices of the holding days of the current run
+    for i, v in enumerate(values):
+        if holding[i]:
+            counted.append(i)
+            if len(counted) == need:
+                got = {every_day[j].isoformat(): values[j] for j in counted}
+                return ("fired", every_day[i], got)
+        elif not look[i] or v is not None:
+            counted = []  # outside `during`, or a value that fails: the run is broken
+        # else: a day without a value neither counts nor breaks
+    return ("checked",)
+
+
+safety_comparisons = ("at_least", "above", "at_most", "below", "equals", "in", "above_baseline_by")
 
 
 def oracle_harm(sc, arms, rule, rows, as_of):
@@ -200,17 +242,16 @@ def oracle_harm(sc, arms, rule, rows, as_of):
             if len(vals) >= sc["min_days"]:
                 means[arms[p - 1]] = sum(vals) / len(vals)
         diffs.append(means["T"] - means["C"] if len(means) == 2 else None)
-    last_p = math.nan
     for c in range(2, complete + 1):
         used = [d for d in diffs[:c] if d is not None]
         if len(used) < 2:
             continue
-        last_p = fake_probability_of_harm(used, sc["better"], 1.0)
-        if last_p >= rule["probability_of_harm_at_least"]:
+        p = reference_probability_of_harm(used, sc["better"], 1.0)
+        if p >= rule["probability_of_harm_at_least"]:
             got = {f"cycle {i + 1}": d for i, d in enumerate(diffs[:c]) if d is not None}
-            got["probability_of_harm"] = last_p
+            got["probability_of_harm"] = p
             return ("fired", ends[c - 1], got)
-    if len([d for d in diffs if d is not None]) < 2 or math.isnan(last_p):
+    if len([d for d in diffs if d is not None]) < 2:
         return ("not_checked",)
     return ("checked",)
 
@@ -220,6 +261,8 @@ def oracle_harm(sc, arms, rule, rows, as_of):
 PAIN = [None, 0, 2, 5, 5.5, 7, 8, 9, 10]
 DOSE = [None, 0, 2, 4, 4.5, 6]
 AE = ["", "serious", " Serious ", "mild", "3"]
+AE_CATEGORIES = ["none", "mild", "serious"]
+AE_DECLARED = ["", "serious", " Serious ", "mild", "none", "NONE "]
 
 
 @st.composite
@@ -238,27 +281,30 @@ def scenarios(draw):
         "seed": draw(st.integers(0, 10_000)),
         "better": draw(st.sampled_from(["lower", "higher"])),
         "min_days": draw(st.integers(1, period - washout)),
-        "include_ae": draw(st.sampled_from([True, True, True, False])),
+        "include_ae": draw(st.sampled_from([True, True, True, True, True, False])),
+        "categories": draw(st.booleans()),
     }
     offsets = draw(
-        st.lists(st.integers(-3, n_days + 2), unique=True, max_size=n_days + 5)
+        st.lists(st.integers(-4, n_days + 3), unique=True, max_size=n_days + 6)
         | st.just(list(range(n_days)))
     )
     rows = []
     for off in offsets:
-        pain = draw(st.sampled_from(PAIN))
-        dose = draw(st.sampled_from(DOSE))
+        blank = draw(st.integers(0, 5)) == 0  # a row of the template left blank
+        pain = None if blank else draw(st.sampled_from(PAIN))
+        dose = None if blank else draw(st.sampled_from(DOSE))
+        ae = "" if blank else draw(st.sampled_from(AE_DECLARED if sc["categories"] else AE))
         rows.append(
             {
                 "date": START + dt.timedelta(days=off),
                 "pain": "" if pain is None else f"{pain:g}",
                 "dose": "" if dose is None else f"{dose:g}",
-                "ae": draw(st.sampled_from(AE)),
+                "ae": ae,
             }
         )
     sc["rows"] = draw(st.permutations(rows))
     sc["as_of"] = draw(
-        st.none() | st.integers(-2, n_days + 3).map(lambda k: START + dt.timedelta(days=k))
+        st.none() | st.integers(-3, n_days + 4).map(lambda k: START + dt.timedelta(days=k))
     )
     durings = ["any", "treatment", "control"] + (["run-in"] if run_in else [])
     rules = []
@@ -273,7 +319,12 @@ def scenarios(draw):
         else:
             rule["column"] = kind
             if kind == "ae":
-                comparison, value = "equals", draw(st.sampled_from(["serious", "SERIOUS", 3]))
+                targets = ["serious", "SERIOUS"] + ([] if sc["categories"] else [3])
+                comparison = draw(st.sampled_from(["equals", "in"]))
+                if comparison == "equals":
+                    value = draw(st.sampled_from(targets))
+                else:
+                    value = draw(st.sampled_from([["serious"], ["mild", " Serious"]]))
             else:
                 options = ["at_least", "above", "at_most", "below", "equals"]
                 if kind == "pain" and run_in:
@@ -285,6 +336,8 @@ def scenarios(draw):
                     value = draw(st.sampled_from([0, 2, 4, 5, 5.5, 7, 9, 10]))
             rule[comparison] = value
             rule["for_days"] = draw(st.integers(1, 3))
+            if draw(st.integers(0, 3)) == 0:
+                rule["within_days"] = rule["for_days"] + draw(st.integers(0, 4))
             rule["during"] = draw(st.sampled_from(durings))
         rules.append(rule)
     sc["rules"] = rules
@@ -292,6 +345,9 @@ def scenarios(draw):
 
 
 def build(sc):
+    diary_table = {"columns": ["dose", "ae"]}
+    if sc["categories"]:
+        diary_table["categories"] = {"ae": AE_CATEGORIES}
     protocol = Protocol.from_dict(
         {
             "trial": {"id": "T", "start": START},
@@ -303,7 +359,7 @@ def build(sc):
                 "washout_days": sc["washout"],
                 "seed": sc["seed"],
             },
-            "diary": {"columns": ["dose", "ae"]},
+            "diary": diary_table,
             "outcomes": [
                 {"name": "pain", "min": 0, "max": 10, "better": sc["better"], "mcid": 1.0}
             ],
@@ -318,8 +374,7 @@ def build(sc):
         if sc["include_ae"]:
             cells.append(f'"{r["ae"]}"')
         lines.append(",".join(cells))
-    diary = read_diary_text("\n".join(lines) + "\n", protocol)
-    return protocol, diary
+    return protocol, "\n".join(lines) + "\n"
 
 
 def same_value(a, b):
@@ -331,11 +386,16 @@ def same_value(a, b):
     return str(a).strip() == str(b).strip()
 
 
-def compare(sc, monkeypatch_harm=True):
-    protocol, diary = build(sc)
+def compare(sc):
+    protocol, text = build(sc)
     arms = protocol.schedule().arms
-    result = safety.monitor(protocol, diary, sc["as_of"])
-    as_of, expected = oracle(sc, arms, sc["as_of"])
+    try:
+        as_of, expected = oracle(sc, arms, sc["as_of"])
+    except Refused:
+        with pytest.raises(DiaryError):
+            safety.monitor(protocol, read_diary_text(text, protocol), sc["as_of"])
+        return
+    result = safety.monitor(protocol, read_diary_text(text, protocol), sc["as_of"])
     assert result.as_of == as_of
     fired = {e.rule: e for e in result.events}
     not_checked = {name for name, _ in result.not_checked}
@@ -361,15 +421,7 @@ def compare(sc, monkeypatch_harm=True):
     assert [e.date for e in result.events] == sorted(e.date for e in result.events)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sc=scenarios())
-def test_engine_matches_oracle(sc, monkeypatch_module):
+def test_engine_matches_oracle(sc):
     compare(sc)
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    mp = pytest.MonkeyPatch()
-    mp.setattr(safety, "_harm_function", lambda: fake_probability_of_harm)
-    yield mp
-    mp.undo()

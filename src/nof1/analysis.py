@@ -91,6 +91,7 @@ class OutcomeResult:
     sensitivity: Sensitivity
     verdict: str = ""
     direction: str = "unclear"
+    clinical: str = "uncertain"
 
     def method(self, name: str):
         """The result of a method by its name in :data:`METHODS` (``paired-t`` also accepted)."""
@@ -123,6 +124,7 @@ class OutcomeResult:
             out["holm_p_reason"] = "primary outcome: judged alone, not adjusted"
         out["sensitivity"] = self.sensitivity.to_dict()
         out["direction"] = self.direction
+        out["clinical"] = self.clinical
         out["verdict"] = self.verdict
         return out
 
@@ -169,6 +171,10 @@ class Analysis:
     rows_used: int
     benefit_harm: str
     warnings: tuple[str, ...] = field(default=())
+    safety_not_checked: tuple[str, ...] = field(default=())
+    """Stop rules that could not be checked because the diary lacks their column (and why)."""
+    adverse_events: tuple[tuple[Any, str], ...] = field(default=())
+    """``(date, entry)`` of every diary row recording a real adverse event."""
 
     @property
     def primary(self) -> OutcomeResult:
@@ -178,6 +184,7 @@ class Analysis:
         schedule = self.diary.schedule
         return {
             "nof1_version": __version__,
+            "safety_rules_not_checked": list(self.safety_not_checked),
             "protocol": {
                 "id": self.protocol.trial.id,
                 "path": self.protocol.path,
@@ -199,6 +206,9 @@ class Analysis:
                 name: self._outcome_dict(o, schedule) for name, o in self.outcomes.items()
             },
             "benefit_harm": self.benefit_harm,
+            "adverse_events": [
+                {"date": day.isoformat(), "value": value} for day, value in self.adverse_events
+            ],
             "warnings": list(self.warnings),
         }
 
@@ -345,7 +355,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
         mcid=outcome.mcid,
         cycles_used=cycles_used,
         effect=effect,
-        periods=_period_summaries(schedule, means, counts, min_days, diary.last_date),
+        periods=_period_summaries(schedule, means, counts, min_days, diary.last_entry_date),
         cycle_differences=tuple(float(d) for d in diffs),
         paired_t=t_test,
         wilcoxon=rank,
@@ -420,19 +430,21 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
     >>> result.primary.name
     'pain'
     """
-    from .verdict import benefit_harm, verdict
+    from .safety import adverse_events, unchecked_rule_columns
+    from .verdict import benefit_harm, clinical, verdict
 
     reference = _reference_set(protocol, diary.schedule)
     results = {o.name: _analyze_outcome(protocol, diary, o, reference) for o in protocol.outcomes}
     secondary = [o.name for o in protocol.outcomes if not o.primary]
     adjusted = holm([results[n].paired_t.p_two_sided for n in secondary]) if secondary else []
-    last = diary.last_date
+    last = diary.last_entry_date  # a blank template row is not an entry
     interim = last is None or last < diary.schedule.end
     final = {}
     for o in protocol.outcomes:
         r = results[o.name]
         holm_p = adjusted[secondary.index(o.name)] if o.name in secondary else math.nan
         r = _replace(r, holm_p=float(holm_p))
+        r = _replace(r, clinical=clinical(r))
         words, direction = verdict(r, protocol, diary.schedule, interim)
         final[o.name] = _replace(r, verdict=words, direction=direction)
     excluded, used = _accounting(protocol, diary, final)
@@ -442,8 +454,18 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
             f"the diary ends on {last}, before the last scheduled day {diary.schedule.end}: "
             "this is an interim analysis"
         )
+    elif interim:
+        warnings.append("the diary has no entry yet (only blank rows): this is an interim analysis")
     return Analysis(
-        protocol, diary, final, excluded, used, benefit_harm(list(final.values())), tuple(warnings)
+        protocol,
+        diary,
+        final,
+        excluded,
+        used,
+        benefit_harm(list(final.values())),
+        tuple(warnings),
+        tuple(e.message for e in unchecked_rule_columns(protocol, diary)),
+        adverse_events(protocol, diary),
     )
 
 

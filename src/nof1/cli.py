@@ -165,6 +165,7 @@ def check(protocol: str, diary: str | None, date_format: str | None, as_json: bo
             d = read_diary(diary, loaded, date_format)
             warnings.extend(f"{diary}: {n}" for n in d.notes)
             warnings.extend(f"{diary}: line {e['line']}: {e['reason']}" for e in d.excluded)
+            problems.extend(_rule_column_problems(loaded, d))
         except Nof1Error as exc:
             problems.append(str(exc))
     if as_json:
@@ -179,6 +180,13 @@ def check(protocol: str, diary: str | None, date_format: str | None, as_json: bo
             click.echo(f"ok: {files} {'are' if diary else 'is'} valid")
     if problems:
         sys.exit(EXIT_BAD_INPUT)
+
+
+def _rule_column_problems(protocol, diary) -> list[str]:
+    """Stop rules whose column the diary lacks: they could not be checked, so they are problems."""
+    from .safety import unchecked_rule_columns
+
+    return [str(e) for e in unchecked_rule_columns(protocol, diary)]
 
 
 @cli.command()
@@ -276,19 +284,51 @@ def monitor(
     date_format: str | None,
     as_json: bool,
 ) -> None:
-    """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop."""
+    """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop.
+
+    With --log, one hash-chained line per run is appended to a log (check it with nof1
+    verify-log). A log that cannot be written never hides the verdict: the verdict is printed,
+    the failure goes to stderr, and the exit code stays 4 or 3 (else 2).
+    """
     from .safety import log_run
     from .safety import monitor as run
 
     loaded, d = _load(protocol, diary, date_format, allow_empty=True)
     result = run(loaded, d, as_of=_parse_date(as_of, "--as-of"))
+    log_failure = None
     if log:
-        log_run(log, result, loaded, d)
+        try:
+            log_run(log, result, loaded, d)
+        except Nof1Error as exc:
+            log_failure = str(exc)
     if as_json:
         _emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
+    if log_failure:
+        click.echo(f"nof1: the run was NOT logged: {log_failure}", err=True)
+        sys.exit(result.exit_code or EXIT_BAD_INPUT)
     sys.exit(result.exit_code)
+
+
+@cli.command("verify-log")
+@click.argument("log", type=FILE)
+@json_option
+@_guard
+def verify_log(log: str, as_json: bool) -> None:
+    """Check the hash chain of a monitor log. Exit 0 intact, 2 naming the first bad line."""
+    from .safety import verify_log as run
+
+    result = run(log)
+    if as_json:
+        _emit_json(result.to_dict())
+    elif result.intact:
+        click.echo(
+            f"intact: {log}, {result.records} records; last line SHA-256 {result.last_sha256}"
+        )
+    if not result.intact:
+        click.echo(f"nof1: {log}, line {result.line}: {result.problem}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
 
 
 @cli.command()

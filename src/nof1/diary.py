@@ -74,6 +74,38 @@ class Diary:
         """The latest date in the diary (None when it has no rows)."""
         return None if self.rows.empty else max(self.rows["date"])
 
+    @property
+    def entry_columns(self) -> tuple[str, ...]:
+        """The columns of the diary's header that hold the day's record (not ``date``, not the
+        template's guide columns)."""
+        return tuple(c for c in self.rows.columns if c not in ("line", "date", "in_schedule"))
+
+    def row_has_entry(self) -> np.ndarray:
+        """Per row of :attr:`rows`: True when any cell besides the date is filled in.
+
+        A dated row whose other cells are all blank (a row of ``nof1 template`` not filled in) is a
+        day without an entry.
+        """
+        cols = list(self.entry_columns)
+        if self.rows.empty or not cols:
+            return np.zeros(len(self.rows), dtype=bool)
+        return self.rows[cols].notna().any(axis=1).to_numpy(dtype=bool)
+
+    @property
+    def has_entry(self) -> np.ndarray:
+        """Per scheduled day: True when the diary has a row that day with a cell filled in."""
+        cols = [c for c in self.entry_columns if c in self.days.columns]
+        if not cols:
+            return np.zeros(len(self.days), dtype=bool)
+        filled = self.days[cols].notna().any(axis=1).to_numpy(dtype=bool)
+        return filled & self.days["has_row"].to_numpy(dtype=bool)
+
+    @property
+    def last_entry_date(self) -> _dt.date | None:
+        """The latest date with an entry (a row with a cell filled in), or None."""
+        entry = self.row_has_entry()
+        return max(self.rows["date"][entry]) if entry.any() else None
+
     def values(self, column: str) -> np.ndarray:
         """The column over scheduled days (float for numbers, object for text; NaN/None missing)."""
         return self.days[column].to_numpy()
@@ -259,7 +291,7 @@ def read_diary_text(
     numeric_rules = {
         r.column
         for r in protocol.stop_rules
-        if r.kind == "threshold" and r.comparison not in ("equals",)
+        if r.kind == "threshold" and r.comparison not in ("equals", "in")
     }
     parsed: list[dict[str, Any]] = []
     seen: dict[_dt.date, int] = {}
@@ -291,6 +323,7 @@ def read_diary_text(
         parsed.append(row)
     if not parsed and not allow_empty:
         raise DiaryError("the diary has a header but no data rows", path, 1)
+    _check_categories(protocol, parsed, header, path)
 
     # Typing: outcomes and rule-compared columns must be numbers; other columns are numbers when
     # every filled cell is one, text otherwise.
@@ -342,6 +375,42 @@ def read_diary_text(
     return _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, notes, pd)
 
 
+def _check_categories(protocol: Protocol, parsed: list[dict[str, Any]], header, path: str) -> None:
+    """Refuse a cell of a column with declared categories that is none of them (nor blank).
+
+    Matching is trimmed and case-insensitive: ``" Serious "`` is the category ``serious``.
+    """
+    for column, categories in protocol.categories:
+        if column not in header:
+            continue
+        known = {c.casefold() for c in categories}
+        for row in parsed:
+            cell = row[column].strip()
+            if cell and cell.casefold() not in known:
+                raise DiaryError(
+                    f"{cell!r} is not a category of {column!r}; write one of "
+                    f"{', '.join(categories)}, or leave the cell blank",
+                    path,
+                    row["line"],
+                    column,
+                )
+
+
+def _refuse_foreign(parsed: list[dict[str, Any]], in_schedule: list[bool], dates, path: str):
+    """A diary with rows, none of them dated within the schedule, belongs to another trial."""
+    if not parsed or any(in_schedule):
+        return
+    days = sorted(row["date"] for row in parsed)
+    raise DiaryError(
+        f"none of its {len(parsed)} dated rows ({days[0]} to {days[-1]}) falls within the "
+        f"schedule ({dates[0]} to {dates[-1]}): most likely the diary of another trial, or the "
+        "protocol's start date is wrong",
+        path,
+        parsed[0]["line"],
+        "date",
+    )
+
+
 def _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, notes, pd) -> Diary:
     arrays = schedule.day_arrays()
     dates = schedule.dates()
@@ -390,6 +459,7 @@ def _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, n
         line[i] = row["line"]
         for name in columns:
             values[name][i] = row[name]
+    _refuse_foreign(parsed, in_schedule, dates, path)
     days["line"] = line
     days["has_row"] = line > 0
     for name in wanted:

@@ -5,7 +5,14 @@ The library raises these; the CLI turns them into one line on stderr and exit co
 
 from __future__ import annotations
 
-__all__ = ["DiaryError", "InsufficientDataWarning", "Nof1Error", "PlanningError", "ProtocolError"]
+__all__ = [
+    "DiaryError",
+    "InsufficientDataWarning",
+    "LogError",
+    "Nof1Error",
+    "PlanningError",
+    "ProtocolError",
+]
 
 
 class Nof1Error(Exception):
@@ -69,6 +76,10 @@ class DiaryError(Nof1Error):
 
 class PlanningError(Nof1Error, ValueError):
     """A simulation setting that cannot be right (an SD <= 0, |rho| >= 1, ...)."""
+
+
+class LogError(Nof1Error):
+    """A monitor log that may not or cannot be written, or read (the message names the file)."""
 
 
 class InsufficientDataWarning(UserWarning):

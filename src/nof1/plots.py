@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import textwrap
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -102,21 +102,14 @@ def _safety_events(analysis: Analysis) -> tuple:
         return ()
 
 
-def _has_text(value: Any) -> bool:
-    if value is None:
-        return False
-    if isinstance(value, float) and math.isnan(value):
-        return False
-    return bool(str(value).strip())
-
-
 def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):
     """The outcome day by day over the trial, on its schedule.
 
     Treatment and control periods are shaded in two colours, washout days hatched, the run-in
     shaded grey; a missing day breaks the line (and is ticked at the bottom); the counted mean of
-    each period is a horizontal bar; adverse events (a non-blank ``adverse_event`` cell) are red
-    triangles and stop-rule events (from :func:`nof1.safety.monitor`) vertical lines.
+    each period is a horizontal bar; adverse events (an ``adverse_event`` entry neither blank nor
+    the "no event" category) are red triangles and stop-rule events (from
+    :func:`nof1.safety.monitor`) vertical lines.
 
     Parameters
     ----------
@@ -202,7 +195,8 @@ def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):
         )
         handles.append(m)
     if "adverse_event" in days.columns:
-        flags = np.array([_has_text(v) for v in days["adverse_event"]], dtype=bool)
+        ae_days = {day for day, _ in analysis.adverse_events}  # not blank, not "none"
+        flags = np.array([d in ae_days for d in days["date"]], dtype=bool)
         if flags.any():
             y = np.where(np.isfinite(values[flags]), values[flags], hi)
             m = ax.scatter(

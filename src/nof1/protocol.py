@@ -39,7 +39,7 @@ SCHEMES = ("alternating", "counterbalanced", "randomized-pairs", "random")
 BLINDINGS = ("open", "single", "double")
 ACTIONS = ("stop", "review")
 DURINGS = ("any", "treatment", "control", "run-in")
-COMPARISONS = ("at_least", "above", "at_most", "below", "equals", "above_baseline_by")
+COMPARISONS = ("at_least", "above", "at_most", "below", "equals", "in", "above_baseline_by")
 PRIORS = ("reference", "normal-inverse-gamma", "sceptical")
 RESERVED = (
     "date",
@@ -53,6 +53,7 @@ RESERVED = (
     "day_in_period",
     "line",
     "has_row",
+    "has_entry",
 )
 """Names the aligned diary uses for its own columns; no outcome or diary column may take them."""
 
@@ -137,7 +138,7 @@ class StopRule:
     """One ``[[stop_rules]]`` entry.
 
     ``kind`` is ``threshold`` (a comparison on a column, optionally for consecutive days),
-    ``missing`` (``missing_days`` scheduled days in a row without a diary row) or ``harm``
+    ``missing`` (``missing_days`` scheduled days in a row without an entry) or ``harm``
     (posterior probability of a worsening of at least the MCID, at each completed cycle).
     """
 
@@ -151,11 +152,12 @@ class StopRule:
     during: str = "any"
     missing_days: int | None = None
     probability: float | None = None
+    within_days: int | None = None
 
     def describe(self) -> str:
-        """The rule in words, e.g. ``pain >= 9 for 3 days``."""
+        """The rule in words, e.g. ``pain >= 9 on 3 recorded days in a row``."""
         if self.kind == "missing":
-            return f"{self.missing_days} scheduled days in a row without a diary row"
+            return f"{self.missing_days} scheduled days in a row without a diary entry"
         if self.kind == "harm":
             return f"P({self.column} worse by at least its MCID) >= {self.probability:g}"
         symbol = {
@@ -164,12 +166,18 @@ class StopRule:
             "at_most": "<=",
             "below": "<",
             "equals": "==",
+            "in": "in",
             "above_baseline_by": "beyond run-in mean by",
         }[self.comparison or ""]
-        value = f"{self.value!r}" if isinstance(self.value, str) else f"{self.value:g}"
+        if isinstance(self.value, tuple):
+            value = "[" + ", ".join(repr(v) for v in self.value) + "]"
+        else:
+            value = f"{self.value!r}" if isinstance(self.value, str) else f"{self.value:g}"
         text = f"{self.column} {symbol} {value}"
-        if self.for_days > 1:
-            text += f" for {self.for_days} days in a row"
+        if self.within_days is not None:
+            text += f" on at least {self.for_days} of any {self.within_days} consecutive days"
+        elif self.for_days > 1:
+            text += f" on {self.for_days} recorded days in a row"
         if self.during != "any":
             text += f" during {self.during}"
         return text
@@ -197,6 +205,8 @@ class Protocol:
     stop_rules: tuple[StopRule, ...] = ()
     path: str | None = field(default=None, compare=False)
     sha256: str | None = field(default=None, compare=False)
+    categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """``[diary] categories``: (column, its declared categories) pairs, in the file's order."""
 
     # -- construction -------------------------------------------------------------------------
 
@@ -207,8 +217,10 @@ class Protocol:
         """Validate a parsed TOML document; raise :class:`ProtocolError` listing every problem."""
         from .protocol_parse import parse
 
-        trial, design, outcomes, analysis, columns, rules = parse(raw, path)
-        return cls(trial, design, outcomes, analysis, columns, rules, path, sha256)
+        trial, design, outcomes, analysis, columns, rules, categories = parse(raw, path)
+        return cls(
+            trial, design, outcomes, analysis, columns, rules, path, sha256, categories=categories
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Protocol:
@@ -275,6 +287,10 @@ class Protocol:
             return ScepticalPrior.from_mcid(outcome.mcid)
         return NIGPrior(prior.mu0, prior.kappa0, prior.alpha0, prior.beta0)
 
+    def categories_of(self, column: str) -> tuple[str, ...] | None:
+        """The declared categories of a text column (``[diary] categories``), or None."""
+        return dict(self.categories).get(column)
+
     @property
     def columns(self) -> tuple[str, ...]:
         """Every diary column besides ``date``: outcomes first, then the declared columns."""
@@ -293,7 +309,8 @@ class Protocol:
         out: dict[str, Any] = {
             "trial": _drop_none(_as_dict(self.trial)),
             "design": _drop_none(_as_dict(self.design)),
-            "diary": {"columns": list(self.diary_columns)},
+            "diary": {"columns": list(self.diary_columns)}
+            | ({"categories": {c: list(v) for c, v in self.categories}} if self.categories else {}),
             "outcomes": [_as_dict(o) for o in self.outcomes],
         }
         analysis = {
@@ -340,9 +357,12 @@ def _rule_to_dict(rule: StopRule) -> dict[str, Any]:
         out["probability_of_harm_at_least"] = rule.probability
     else:
         out["column"] = rule.column
-        out[rule.comparison or "at_least"] = rule.value
+        value = rule.value
+        out[rule.comparison or "at_least"] = list(value) if isinstance(value, tuple) else value
         if rule.for_days != 1:
             out["for_days"] = rule.for_days
+        if rule.within_days is not None:
+            out["within_days"] = rule.within_days
         if rule.during != "any":
             out["during"] = rule.during
     out["action"] = rule.action

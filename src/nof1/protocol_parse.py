@@ -28,6 +28,7 @@ from .protocol import (
     StopRule,
     Trial,
 )
+from .protocol_categories import parse_categories, parse_in, parse_within
 
 __all__ = ["parse"]
 
@@ -43,7 +44,7 @@ _TABLE_KEYS: dict[str, tuple[str, ...]] = {
         "max_run",
         "sequence",
     ),
-    "diary": ("columns",),
+    "diary": ("columns", "categories"),
     "analysis": ("alpha", "min_days_per_period", "trend", "prior"),
     "outcomes": ("name", "label", "min", "max", "better", "mcid", "primary"),
     "stop_rules": (
@@ -53,6 +54,7 @@ _TABLE_KEYS: dict[str, tuple[str, ...]] = {
         "outcome",
         *COMPARISONS,
         "for_days",
+        "within_days",
         "during",
         "missing_days",
         "probability_of_harm_at_least",
@@ -355,7 +357,7 @@ def _parse_rule(
         return None
 
     if has_missing:
-        for key in ("column", "outcome", "for_days", "during"):
+        for key in ("column", "outcome", "for_days", "within_days", "during"):
             if key in entry:
                 chk.add(f"{where}: {key} does not apply to a missing_days rule; remove it")
         days = chk.integer(entry, "missing_days", where, 1)
@@ -365,7 +367,7 @@ def _parse_rule(
 
     if has_harm:
         target = entry.get("outcome", entry.get("column"))
-        for key in ("for_days", "during"):
+        for key in ("for_days", "within_days", "during"):
             if key in entry:
                 chk.add(f"{where}: {key} does not apply to a probability_of_harm rule; remove it")
         if target in declared and target not in outcomes:
@@ -407,6 +409,8 @@ def _parse_rule(
         if not (isinstance(value, str) or _is_number(value)):
             chk.add(f"{where}.equals = {value!r} must be text or a number")
             value = None
+    elif comparison == "in":
+        value = parse_in(value, where, chk)
     elif not _is_number(value):
         chk.add(f"{where}.{comparison} = {value!r} must be a number")
         value = None
@@ -422,10 +426,13 @@ def _parse_rule(
     else:
         value = float(value)
     for_days = chk.integer(entry, "for_days", where, 1, default=1)
+    within = parse_within(entry, where, chk, for_days)
     during = chk.choice(entry, "during", where, DURINGS, default="any")
-    if None in (action, column, value, for_days, during):
+    if None in (action, column, value, for_days, during) or within is False:
         return None
-    return StopRule(name, action, "threshold", column, comparison, value, for_days, during)
+    return StopRule(
+        name, action, "threshold", column, comparison, value, for_days, during, within_days=within
+    )
 
 
 def _parse_rules(raw, chk, outcomes, columns, design, declared) -> tuple[StopRule, ...]:
@@ -464,7 +471,15 @@ def _parse_rules(raw, chk, outcomes, columns, design, declared) -> tuple[StopRul
 
 def parse(
     raw: Mapping[str, Any], path: str | None = None
-) -> tuple[Trial, Design, tuple[Outcome, ...], Analysis, tuple[str, ...], tuple[StopRule, ...]]:
+) -> tuple[
+    Trial,
+    Design,
+    tuple[Outcome, ...],
+    Analysis,
+    tuple[str, ...],
+    tuple[StopRule, ...],
+    tuple[tuple[str, tuple[str, ...]], ...],
+]:
     """Validate a parsed TOML document and build the protocol's parts.
 
     Raises
@@ -513,6 +528,7 @@ def parse(
         if isinstance(entry, dict) and isinstance(entry.get("name"), str)
     )
     rules = _parse_rules(raw.get("stop_rules"), chk, outcomes, tuple(columns), design, declared)
+    categories = parse_categories(tables["diary"], chk, columns, outcomes, rules)
     if chk.problems or trial is None or design is None:
         raise ProtocolError(chk.problems or ["the [trial] or [design] table is incomplete"], path)
-    return trial, design, outcomes, analysis, tuple(columns), rules
+    return trial, design, outcomes, analysis, tuple(columns), rules, categories

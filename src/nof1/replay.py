@@ -19,6 +19,7 @@ import numpy as np
 
 from .periods import PeriodLayout, cycle_differences, period_means
 from .safety import first_firing, threshold_condition  # shared with `nof1 monitor`
+from .safety_rules import harm_probability, has_value, run_firing
 
 if TYPE_CHECKING:
     from .protocol import Outcome, Protocol
@@ -298,8 +299,6 @@ class StopRuleTally:
         return np.ones((1, in_cycle.size), dtype=bool)
 
     def _harm(self, rule, values: np.ndarray, treatment: np.ndarray) -> np.ndarray:
-        from .stats import bayes_arrays
-
         s, o = self.setup, self.setup.outcome
         means, _ = period_means(values, s.layout, s.protocol.analysis.min_days_per_period)
         diffs = _cycle_diffs(means, treatment)
@@ -307,7 +306,7 @@ class StopRuleTally:
         fired = np.zeros(values.shape[0], dtype=bool)
         for c in range(2, diffs.shape[1] + 1):  # at each completed cycle
             d = diffs[:, :c]
-            harm = bayes_arrays(d, o.better, o.mcid, prior).p_mcid_worsening
+            harm = harm_probability(d, o.better, o.mcid, prior)  # as `nof1 monitor`
             fired |= (np.isfinite(d).sum(axis=1) >= 2) & (harm >= rule.probability)
         return fired
 
@@ -329,9 +328,13 @@ class StopRuleTally:
                     run_in = values[:, ~self.setup.in_cycle]
                     with np.errstate(invalid="ignore", divide="ignore"):
                         baseline = np.nansum(run_in, axis=1) / np.isfinite(run_in).sum(axis=1)
-                cond = threshold_condition(values, rule, baseline, o.better)
-                cond = cond & self._during(rule.during, draw.on)
-                fired = first_firing(cond, rule.for_days) >= 0
+                # as `nof1 monitor`: a missing day neither counts nor breaks a run; a value that
+                # fails the condition, or a day outside `during`, breaks it
+                present = has_value(values)
+                cond = threshold_condition(values, rule, baseline, o.better) & present
+                look = self._during(rule.during, draw.on)
+                holds, breaks = cond & look, (present & ~cond) | ~look
+                fired = run_firing(holds, breaks, rule.for_days, rule.within_days) >= 0
             self.fired[rule.name] += float(fired.sum())
             any_rule |= fired
             if rule.action == "stop":

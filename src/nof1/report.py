@@ -145,13 +145,17 @@ def _header(analysis: Analysis) -> str:
 def _summary(analysis: Analysis) -> str:
     parts = [
         '<section id="summary"><h2>Summary</h2>',
+        *(
+            f'<p class="warn"><strong>Safety rules not checked: {esc(why)}</strong></p>'
+            for why in analysis.safety_not_checked
+        ),
         f'<p class="lead">Benefit and harm: {esc(analysis.benefit_harm)}</p>',
     ]
     for r in analysis.outcomes.values():
         role = "primary" if r.primary else "secondary"
         parts.append(
             f'<div class="verdict {esc(r.direction)}"><strong>{esc(r.name)}</strong> ({role}, '
-            f"{esc(r.direction)}): {esc(r.verdict)}</div>"
+            f"{esc(r.direction)}, clinically {esc(r.clinical)}): {esc(r.verdict)}</div>"
         )
     parts += [f'<p class="warn">Warning: {esc(w)}</p>' for w in analysis.warnings]
     parts.append(

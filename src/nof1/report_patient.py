@@ -68,6 +68,13 @@ def _patient_outcome(analysis: Analysis, r: OutcomeResult) -> str:
         )
         if r.direction not in ("better", "worse"):
             shown += " The difference is small enough that it could be down to chance."
+        points = f"{spec.mcid:g} point{'s' if spec.mcid != 1 else ''}"
+        shown += {
+            "important": f" The change is at least the {points} you would notice.",
+            "not important": f" The change is smaller than the {points} you would notice.",
+            "uncertain": f" We cannot tell yet whether the change reaches the {points} you "
+            "would notice.",
+        }[r.clinical]
     diffs = [d for d in r.cycle_differences if math.isfinite(d)]
     helped = sum(1 for d in diffs if (d < 0) == (r.better == "lower") and d != 0)
     rounds = f" It was better on {treat} in {helped} of the {len(diffs)} rounds." if diffs else ""

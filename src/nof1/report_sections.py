@@ -115,7 +115,8 @@ def safety_section(analysis: Analysis, result, reason: str) -> str:
         parts.append(
             f"<h3>Pre-specified stop rules</h3>{table(['Rule', 'Condition', 'Action'], rules)}"
         )
-    parts += [_withdrawal(analysis), _diary_text(analysis.diary.days)]
+    events = {day for day, _ in analysis.adverse_events}
+    parts += [_withdrawal(analysis), _diary_text(analysis.diary.days, events)]
     return "".join(parts) + "</section>"
 
 
@@ -150,12 +151,15 @@ def _withdrawal(analysis: Analysis) -> str:
     return "".join(parts)
 
 
-def _diary_text(days) -> str:
-    """Adverse events with their notes, then the other diary notes (all escaped)."""
+def _diary_text(days, events: set) -> str:
+    """Adverse events with their notes, then the other diary notes (all escaped).
+
+    ``events``: the dates of real adverse events (not blank, not the "no event" category).
+    """
     has_ae, has_notes, dose = ("adverse_event" in days, "notes" in days, "dose_g" in days)
     if not (has_ae or has_notes):
         return ""
-    ae = [not is_blank(v) for v in days["adverse_event"]] if has_ae else [False] * len(days)
+    ae = [d in events for d in days["date"]] if has_ae else [False] * len(days)
     notes = [not is_blank(v) for v in days["notes"]] if has_notes else [False] * len(days)
 
     def cells(i: int) -> list:

@@ -2,11 +2,14 @@
 
 This module owns the evaluation of the ``[[stop_rules]]`` of a protocol (SPEC sections 2 and 6):
 ``monitor`` replays every rule over the diary up to a date and says whether to continue, review or
-stop; ``check_rules`` warns about rules that can never fire or would fire on any diary; ``log_run``
-keeps an append-only record of every check. The vectorized array helpers (``threshold_condition``,
-``during_mask``, ``first_firing``, ``has_value``) live in :mod:`nof1.safety_rules`, shared with the
-planning code, and are re-exported here; the text, HTML and log output lives in
-:mod:`nof1.safety_render`.
+stop; ``check_rules`` warns about rules that can never fire or would fire on any diary;
+``unchecked_rule_columns`` finds rules whose column the diary lacks (refused: an unchecked rule
+never reads as "continue"); ``adverse_events`` lists the diary's real adverse events. The
+vectorized array helpers (``threshold_condition``, ``during_mask``, ``run_firing``,
+``first_firing``, ``has_value``, ``harm_probability``) live in :mod:`nof1.safety_rules`, shared
+with the planning code, and are re-exported here; the text and HTML output lives in
+:mod:`nof1.safety_render`, the hash-chained log (``log_run``, ``verify_log``) in
+:mod:`nof1.safety_log`.
 
 Every choice the SPEC leaves open is written down in ``docs/safety.md``.
 """
@@ -14,14 +17,23 @@ Every choice the SPEC leaves open is written down in ``docs/safety.md``.
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .safety_render import log_run
-from .safety_rules import as_number, during_mask, first_firing, has_value, threshold_condition
+from .errors import DiaryError
+from .safety_log import log_run, verify_log
+from .safety_rules import (
+    as_number,
+    during_mask,
+    first_firing,
+    harm_probability,
+    has_value,
+    run_days,
+    run_firing,
+    threshold_condition,
+)
 from .stats.results import jsonable
 
 if TYPE_CHECKING:
@@ -31,9 +43,11 @@ if TYPE_CHECKING:
     from .protocol import Protocol
 
 __all__ = [
+    "ADVERSE_EVENT_COLUMN",
     "EXIT_CODES",
     "Event",
     "MonitorResult",
+    "adverse_events",
     "check_rules",
     "cycle_differences",
     "during_mask",
@@ -41,13 +55,14 @@ __all__ = [
     "has_value",
     "log_run",
     "monitor",
+    "run_firing",
     "threshold_condition",
+    "unchecked_rule_columns",
+    "verify_log",
 ]
 
 EXIT_CODES = {"continue": 0, "review": 3, "stop": 4}
 """Exit code of ``nof1 monitor`` for each status (SPEC section 6)."""
-
-BAYES_MISSING = "Bayesian model not available yet"
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -148,18 +163,13 @@ class MonitorResult:
 # -- the engine ----------------------------------------------------------------------------------
 
 
-def _harm_function():
-    """``nof1.stats.bayes.probability_of_harm``, or None while it does not exist."""
-    try:
-        from .stats.bayes import probability_of_harm
-    except ImportError:
-        return None
-    return probability_of_harm
-
-
-def _default_as_of(diary: Diary) -> _dt.date:
-    last = diary.last_date
-    return last if last is not None else diary.schedule.start - _dt.timedelta(days=1)
+def _default_as_of(diary: Diary, today: _dt.date) -> _dt.date:
+    """The latest date with an entry, or the latest blank (template) row up to today."""
+    last, entry = diary.last_date, diary.last_entry_date
+    if last is None:
+        return diary.schedule.start - _dt.timedelta(days=1)
+    candidates = [d for d in (entry, min(last, today)) if d is not None]
+    return max(candidates)
 
 
 def _iso(day: Any) -> str:
@@ -172,24 +182,123 @@ def _py(value: Any) -> Any:
     return value
 
 
-def _threshold(rule, protocol, diary, days, n):
-    """Evaluate one threshold rule on the first ``n`` scheduled days: Event, reason, or None."""
+def _closest(name: str, header: list[str]) -> str | None:
+    """The header closest to ``name`` (difflib, ignoring case, spaces and underscores)."""
+    import difflib
+
+    def norm(text: str) -> str:
+        return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+    if not header:
+        return None
+    scored = [(difflib.SequenceMatcher(None, norm(name), norm(h)).ratio(), h) for h in header]
+    return max(scored, key=lambda pair: pair[0])[1]
+
+
+def unchecked_rule_columns(protocol: Protocol, diary: Diary) -> list[DiaryError]:
+    """One error per stop rule whose column is not in the diary's header.
+
+    Such a rule cannot be checked, and a rule that cannot be checked must never read as
+    "continue": ``monitor`` and ``nof1 check`` refuse the diary with the first of these errors,
+    ``analyze`` lists them at the top of its output. Each names the column and the closest header.
+    """
+    header = list(diary.entry_columns)
+    problems = []
+    for rule in protocol.stop_rules:
+        if rule.kind == "missing" or rule.column is None or rule.column in header:
+            continue
+        near = _closest(rule.column, header)
+        hint = f"; the closest header is {near!r}" if near else ""
+        problems.append(
+            DiaryError(
+                f"stop rule {rule.name!r} needs the column {rule.column!r}, which is not in the "
+                f"diary's header{hint}: rename the column (the rule cannot be checked without it)",
+                diary.path,
+                1,
+                rule.column,
+            )
+        )
+    return problems
+
+
+ADVERSE_EVENT_COLUMN = "adverse_event"
+"""The diary column whose entries are adverse events (the report, the plots and the JSON)."""
+
+
+def adverse_events(protocol: Protocol, diary: Diary) -> tuple[tuple[_dt.date, str], ...]:
+    """Every dated diary row (in the schedule or not) that records an adverse event, by date.
+
+    An entry of the ``adverse_event`` column is an adverse event unless it is blank or, when the
+    column declares categories, the first category (``none``: no event). Without declared
+    categories every non-blank entry counts, whatever it says.
+    """
+    if ADVERSE_EVENT_COLUMN not in diary.entry_columns:
+        return ()
+    categories = protocol.categories_of(ADVERSE_EVENT_COLUMN)
+    no_event = categories[0].casefold() if categories else None
+    out = []
+    for day, value in zip(diary.rows["date"], diary.rows[ADVERSE_EVENT_COLUMN], strict=True):
+        if not has_value(np.array([value], dtype=object))[0]:
+            continue
+        text = f"{value:g}" if isinstance(value, float) else str(value).strip()
+        if text.casefold() != no_event:
+            out.append((day, text))
+    return tuple(sorted(out))
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """Every calendar day from the first diary row (or the schedule's start) to ``as_of``."""
+
+    first: _dt.date
+    dates: list
+    arms: np.ndarray
+    n: int
+
+    @classmethod
+    def build(cls, diary: Diary, as_of: _dt.date) -> _Calendar:
+        start = diary.schedule.start
+        first = min([start, *[d for d in diary.rows["date"] if d <= as_of]])
+        n = max((as_of - first).days + 1, 0)
+        dates = [first + _dt.timedelta(days=i) for i in range(n)]
+        arms = np.full(n, "outside", dtype=object)
+        sched = diary.days["arm"].to_numpy()
+        offset = (start - first).days
+        k = max(min(n - offset, len(sched)), 0)
+        arms[offset : offset + k] = sched[:k]
+        return cls(first, dates, arms, n)
+
+    def values(self, diary: Diary, column: str) -> np.ndarray:
+        """The column's value on each day (NaN / None without a value), rows in or out of the
+        schedule alike."""
+        numeric = column in diary.numeric_columns
+        out = np.full(self.n, np.nan) if numeric else np.full(self.n, None, dtype=object)
+        for day, value in zip(diary.rows["date"], diary.rows[column], strict=True):
+            i = (day - self.first).days
+            if 0 <= i < self.n:
+                out[i] = value
+        return out
+
+
+def _threshold(rule, protocol, diary, calendar):
+    """Evaluate one threshold rule over every dated day up to ``as_of``: Event, reason, or None."""
     column = rule.column
-    if column not in diary.rows.columns:
-        return f"the column {column!r} is not in the diary"
-    arms = days["arm"].to_numpy()[:n]
-    values = days[column].to_numpy()[:n]
-    look = during_mask(arms, rule.during)
+    if calendar.n == 0:
+        return f"nothing to check yet: the schedule starts on {calendar.first}"
+    last = _iso(calendar.dates[-1])
+    values = calendar.values(diary, column)
+    look = during_mask(calendar.arms, rule.during)
     where = "" if rule.during == "any" else f" on {rule.during} days"
     if not look.any():
-        return f"no {rule.during} day up to {_iso(days['date'].iloc[n - 1])}"
-    present = has_value(values) & look
-    if not present.any():
-        return f"no value of {column!r}{where} up to {_iso(days['date'].iloc[n - 1])}"
+        return f"no {rule.during} day up to {last}"
+    present = has_value(values)
+    categorical = protocol.categories_of(column) is not None
+    if not categorical and not (present & look).any():
+        return f"no value of {column!r}{where} up to {last}"
     baseline, better, description = None, None, rule.describe()
     if rule.comparison == "above_baseline_by":
         better = protocol.outcome(column).better
-        run_in = (arms == "run-in") & has_value(values)
+        run_in = (calendar.arms == "run-in") & present
         if not run_in.any():
             return f"no run-in value of {column!r} yet, so no baseline to compare with"
         baseline = values[run_in].astype(float).sum() / run_in.sum()
@@ -197,23 +306,25 @@ def _threshold(rule, protocol, diary, days, n):
         sign = ">=" if better == "lower" else "<="
         description += f" (run-in mean {baseline:.4g}, so {column} {sign} {limit:.4g})"
     cond = threshold_condition(values, rule, baseline, better) & present
-    hit = int(first_firing(cond, rule.for_days))
+    holds, breaks = cond & look, (present & ~cond) | ~look
+    hit = int(run_firing(holds, breaks, rule.for_days, rule.within_days))
     if hit < 0:
         return None
-    run = range(hit - rule.for_days + 1, hit + 1)
-    dates = days["date"]
-    vals = tuple((_iso(dates.iloc[i]), _py(values[i])) for i in run)
-    return Event(rule.name, rule.action, dates.iloc[hit], vals, rule.kind, description)
+    run = run_days(holds, breaks, hit, rule.for_days, rule.within_days)
+    vals = tuple((_iso(calendar.dates[i]), _py(values[i])) for i in run)
+    if calendar.arms[hit] == "outside":
+        description += " (a diary day outside the schedule)"
+    return Event(rule.name, rule.action, calendar.dates[hit], vals, rule.kind, description)
 
 
-def _missing(rule, days, n):
+def _missing(rule, diary, n):
     if n == 0:
         return "no scheduled day up to the as-of date"
-    cond = ~days["has_row"].to_numpy(dtype=bool)[:n]
+    cond = ~diary.has_entry[:n]
     hit = int(first_firing(cond, rule.missing_days))
     if hit < 0:
         return None
-    dates = days["date"]
+    dates = diary.days["date"]
     vals = tuple((_iso(dates.iloc[i]), None) for i in range(hit - rule.missing_days + 1, hit + 1))
     return Event(rule.name, rule.action, dates.iloc[hit], vals, rule.kind, rule.describe())
 
@@ -245,9 +356,6 @@ def cycle_differences(protocol: Protocol, diary: Diary, column: str, cycles: int
 
 def _harm(rule, protocol, diary, as_of):
     """Evaluate the harm rule at each completed cycle."""
-    probability_of_harm = _harm_function()
-    if probability_of_harm is None:
-        return BAYES_MISSING
     schedule, design = diary.schedule, protocol.design
     ends = [
         schedule.start + _dt.timedelta(days=design.run_in_days + 2 * c * design.period_days - 1)
@@ -259,13 +367,12 @@ def _harm(rule, protocol, diary, as_of):
     outcome = protocol.outcome(rule.column)
     prior = protocol.bayes_prior(outcome)
     diffs = cycle_differences(protocol, diary, rule.column, complete)
-    last_p = float("nan")
     for c in range(2, complete + 1):
         used = diffs[:c][np.isfinite(diffs[:c])]
         if used.size < 2:
             continue
-        last_p = float(probability_of_harm(used, outcome.better, outcome.mcid, prior=prior))
-        if last_p >= rule.probability:
+        p = float(harm_probability(used, outcome.better, outcome.mcid, prior=prior))
+        if p >= rule.probability:
             vals = tuple(
                 (f"cycle {i + 1}", float(d)) for i, d in enumerate(diffs[:c]) if np.isfinite(d)
             )
@@ -273,9 +380,9 @@ def _harm(rule, protocol, diary, as_of):
                 rule.name,
                 rule.action,
                 ends[c - 1],
-                (*vals, ("probability_of_harm", last_p)),
+                (*vals, ("probability_of_harm", p)),
                 rule.kind,
-                f"{rule.describe()}: P = {last_p:.3f} after cycle {c}",
+                f"{rule.describe()}: P = {p:.3f} after cycle {c}",
             )
     usable = int(np.isfinite(diffs).sum())
     if usable < 2:
@@ -283,12 +390,15 @@ def _harm(rule, protocol, diary, as_of):
             f"only {usable} of {complete} complete cycles have both periods with at least "
             f"{protocol.analysis.min_days_per_period} post-washout days with a value"
         )
-    if math.isnan(last_p):
-        return "the Bayesian model gave no probability (are all cycle differences equal?)"
     return None
 
 
-def monitor(protocol: Protocol, diary: Diary, as_of: _dt.date | str | None = None) -> MonitorResult:
+def monitor(
+    protocol: Protocol,
+    diary: Diary,
+    as_of: _dt.date | str | None = None,
+    today: _dt.date | None = None,
+) -> MonitorResult:
     """Replay the protocol's stop rules over the diary, day by day, up to ``as_of``.
 
     Parameters
@@ -298,15 +408,24 @@ def monitor(protocol: Protocol, diary: Diary, as_of: _dt.date | str | None = Non
     diary
         The diary read with :func:`nof1.read_diary` (a header-only diary is fine).
     as_of
-        Only diary days up to this date count. Default: the latest diary date (or the day before
-        the schedule starts when the diary has no rows). Pass today's date to let
+        Only diary days up to this date count. Default: the latest diary date with an entry, or
+        the latest blank (template) row dated up to ``today`` when that is later (or the day
+        before the schedule starts when the diary has no rows). Pass today's date to let
         ``missing_days`` rules catch a diary that stopped arriving.
+    today
+        Today's date (default: the computer's), only for the default ``as_of``.
 
     Returns
     -------
     MonitorResult
         ``status`` 'stop' if a stop rule fired, else 'review' if any rule fired, else 'continue';
         one event per rule that fired (its first firing day), and the rules not checked and why.
+
+    Raises
+    ------
+    DiaryError
+        A rule names a column that is not in the diary (the message names the closest header):
+        such a rule cannot be checked, and an unchecked rule must not read as "continue".
 
     Examples
     --------
@@ -317,27 +436,28 @@ def monitor(protocol: Protocol, diary: Diary, as_of: _dt.date | str | None = Non
     >>> result.status in ("continue", "review", "stop")
     True
     """
+    problems = unchecked_rule_columns(protocol, diary)
+    if problems:
+        raise problems[0]
     if isinstance(as_of, str):
         as_of = _dt.date.fromisoformat(as_of)
     elif isinstance(as_of, _dt.datetime):
         as_of = as_of.date()
     if as_of is None:
-        as_of = _default_as_of(diary)
+        as_of = _default_as_of(diary, today or _dt.date.today())
     days = diary.days
-    start = diary.schedule.start
-    n = min(max((as_of - start).days + 1, 0), len(days))
+    n = min(max((as_of - diary.schedule.start).days + 1, 0), len(days))
+    calendar = _Calendar.build(diary, as_of)
     events: list[Event] = []
     not_checked: list[tuple[str, str]] = []
     checked: list[str] = []
     for rule in protocol.stop_rules:
         if rule.kind == "missing":
-            found = _missing(rule, days, n)
+            found = _missing(rule, diary, n)
         elif rule.kind == "harm":
             found = _harm(rule, protocol, diary, as_of)
-        elif n == 0:
-            found = f"nothing to check yet: the schedule starts on {start.isoformat()}"
         else:
-            found = _threshold(rule, protocol, diary, days, n)
+            found = _threshold(rule, protocol, diary, calendar)
         if isinstance(found, str):
             not_checked.append((rule.name, found))
             continue
@@ -406,9 +526,9 @@ def check_rules(protocol: Protocol) -> list[str]:
         lo, hi, v = outcome.min, outcome.max, rule.value
         scale = f"{rule.column} lies in [{lo:g}, {hi:g}]"
         never = always = False
-        if rule.comparison == "equals":
-            number = as_number(v)
-            never = number is None or not lo <= number <= hi
+        if rule.comparison in ("equals", "in"):
+            numbers = [as_number(x) for x in (v if isinstance(v, tuple) else (v,))]
+            never = not any(x is not None and lo <= x <= hi for x in numbers)
         elif rule.comparison == "above_baseline_by":
             never = v > hi - lo
         else:

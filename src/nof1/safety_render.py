@@ -1,4 +1,4 @@
-"""Output of a monitor run: plain text for the terminal, HTML for Jupyter, the append-only log.
+"""Output of a monitor run: plain text for the terminal and HTML for Jupyter.
 
 The verdict comes first, in one line a busy clinician can act on; then one line per rule that
 fired; then the rules that could not be checked and why (a rule is never passed over silently).
@@ -7,18 +7,13 @@ Numbers are formatted here and only here.
 
 from __future__ import annotations
 
-import datetime as _dt
 import html
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .diary import Diary
-    from .protocol import Protocol
     from .safety import Event, MonitorResult
 
-__all__ = ["log_run", "render_html", "render_text"]
+__all__ = ["format_values", "render_html", "render_text", "verdict"]
 
 
 def _value(value: Any) -> str:
@@ -33,7 +28,7 @@ def format_values(event: Event) -> str:
     """The event's values in one short line, e.g. ``2026-02-01: 9, 2026-02-02: 10``."""
     if event.kind == "missing":
         dates = [k for k, _ in event.values]
-        return f"no diary row on {', '.join(dates)}"
+        return f"no diary entry on {', '.join(dates)}"
     return ", ".join(f"{k}: {_value(v)}" for k, v in event.values)
 
 
@@ -112,37 +107,3 @@ def render_html(result: MonitorResult) -> str:
         parts.append("</ul>")
     parts.append("</div>")
     return "".join(parts)
-
-
-def log_run(path: str | Path, result: MonitorResult, protocol: Protocol, diary: Diary) -> None:
-    """Append one JSON line recording a monitor run (the file is only ever appended to).
-
-    The line holds ``time`` (UTC, ISO 8601), ``as_of``, ``protocol_sha256``, ``diary_sha256``,
-    ``status``, ``events`` and ``not_checked``.
-
-    Raises
-    ------
-    OSError
-        The log cannot be written; the message names the file.
-    """
-    from . import __version__
-
-    record = {
-        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "nof1_version": __version__,
-        "as_of": result.as_of.isoformat(),
-        "protocol_id": protocol.trial.id,
-        "protocol_sha256": protocol.sha256,
-        "diary_sha256": diary.sha256,
-        "status": result.status,
-        "events": [e.to_dict() for e in result.events],
-        "not_checked": [{"rule": r, "reason": why} for r, why in result.not_checked],
-    }
-    line = json.dumps(record, ensure_ascii=False, allow_nan=False) + "\n"
-    try:
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(line)
-    except OSError as exc:
-        raise OSError(
-            exc.errno, f"cannot append to the monitor log: {exc.strerror}", str(path)
-        ) from exc

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from .protocol import Protocol
     from .schedule import Schedule
 
-__all__ = ["benefit_harm", "fmt_p", "fmt_pct", "render_text", "verdict"]
+__all__ = ["benefit_harm", "clinical", "fmt_p", "fmt_pct", "reach", "render_text", "verdict"]
 
 
 def fmt_p(p: float) -> str:
@@ -58,6 +58,39 @@ def _side(lo: float, hi: float, better: str) -> str:
     improving = (hi < 0) if better == "lower" else (lo > 0)
     worsening = (lo > 0) if better == "lower" else (hi < 0)
     return "better" if improving else "worse" if worsening else "unclear"
+
+
+def clinical(r: OutcomeResult) -> str:
+    """Whether the change matters clinically, from the cycle-level interval against +-MCID.
+
+    ``important`` when the interval lies wholly beyond the MCID in one direction (every value at
+    least the MCID away from 0), ``not important`` when it lies wholly within plus or minus the
+    MCID, ``uncertain`` otherwise, or when there is no interval.
+    """
+    t = r.paired_t
+    if t.reason is not None:
+        return "uncertain"
+    lo, hi = t.ci95
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "uncertain"
+    m = r.mcid
+    if lo >= m or hi <= -m:
+        return "important"
+    if -m < lo and hi < m:
+        return "not important"
+    return "uncertain"
+
+
+def reach(r: OutcomeResult, level: str) -> str:
+    """Whether the change reaches the MCID, in words (the verdict's and the report's)."""
+    mcid = f"{r.mcid:g} point" + ("" if r.mcid == 1 else "s")
+    return {
+        "important": f"the whole {level} CI lies beyond the MCID ({mcid}): a clinically "
+        "important change",
+        "not important": f"the whole {level} CI lies within plus or minus the MCID ({mcid}): "
+        "any change is smaller than the MCID, not clinically important",
+        "uncertain": f"whether the change reaches the MCID ({mcid}) is uncertain",
+    }[r.clinical]
 
 
 def _randomization_limit(r: OutcomeResult, protocol: Protocol, schedule: Schedule, interim: bool):
@@ -134,20 +167,23 @@ def verdict(
         lo, hi = t.ci95
         lines[0] += f"; {level} CI {lo:+.2f} to {hi:+.2f})."
         direction = _side(lo, hi, r.better)
+        matters = reach(r, level)
         if not r.primary and direction != "unclear" and not r.holm_p < alpha:
             lines.append(
                 f"Nominally {'improved' if direction == 'better' else 'worse'} "
-                f"({p_is(t.p_two_sided)}), but not after the Holm adjustment for several "
-                f"outcomes ({p_is(r.holm_p)}): treat as unclear."
+                f"({p_is(t.p_two_sided)}; {matters}), but not after the Holm adjustment for "
+                f"several outcomes ({p_is(r.holm_p)}): treat as unclear."
             )
             direction = "unclear"
         else:
             lines.append(
                 {
-                    "better": f"The treatment improved {r.name} ({p_is(t.p_two_sided)}).",
-                    "worse": f"The treatment made {r.name} worse ({p_is(t.p_two_sided)}).",
+                    "better": f"The treatment improved {r.name} ({p_is(t.p_two_sided)}); "
+                    f"{matters}.",
+                    "worse": f"The treatment made {r.name} worse ({p_is(t.p_two_sided)}); "
+                    f"{matters}.",
                     "unclear": "The data cannot tell an improvement from no change or a "
-                    f"worsening ({p_is(t.p_two_sided)}).",
+                    f"worsening ({p_is(t.p_two_sided)}); {matters}.",
                 }[direction]
             )
     else:
@@ -204,6 +240,13 @@ def _points_to_harm(r: OutcomeResult) -> bool:
     return r.direction == "not estimable" and math.isfinite(worse) and worse >= r.mcid
 
 
+_SIZE = {
+    "important": " (by at least its MCID)",
+    "not important": " (by less than its MCID)",
+    "uncertain": " (not clear whether by its MCID)",
+}
+
+
 def benefit_harm(results: list[OutcomeResult]) -> str:
     """One line that reads the outcomes together, so a trade-off is never missed.
 
@@ -215,11 +258,12 @@ def benefit_harm(results: list[OutcomeResult]) -> str:
     parts, better, worse, unknown = [], [], [], []
     for r in ordered:
         tag = "" if r.primary else " (secondary)"
-        parts.append(f"{r.name}{tag}: {r.direction}")
+        size = _SIZE.get(r.clinical, "") if r.direction in ("better", "worse") else ""
+        parts.append(f"{r.name}{tag}: {r.direction}{size}")
         if r.direction == "better":
-            better.append(r.name)
+            better.append(r.name + size)
         elif r.direction == "worse":
-            worse.append(r.name)
+            worse.append(r.name + size)
         elif _points_to_harm(r):
             worse.append(f"{r.name} (possibly)")
         if r.direction == "not estimable":
@@ -243,7 +287,8 @@ def render_text(analysis: Analysis) -> str:
     """The terminal summary of ``nof1 analyze``: verdicts first, then the numbers."""
     p = analysis.protocol
     s = analysis.diary.schedule
-    out = [
+    out = [f"safety rules not checked: {why}" for why in analysis.safety_not_checked]
+    out += [
         f"nof1 analysis of {p.trial.id} (patient {p.trial.patient or 'n/a'})",
         f"design: {p.design.scheme}, {p.design.cycles} cycles of 2 x {p.design.period_days} days, "
         f"washout {p.design.washout_days} days; allocation {s.allocation_text} "
@@ -286,6 +331,9 @@ def render_text(analysis: Analysis) -> str:
             + ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
             + " (line numbers in --json)"
         )
+    if analysis.adverse_events:
+        listed = ", ".join(f"{day} {value}" for day, value in analysis.adverse_events)
+        out.append(f"Adverse events ({len(analysis.adverse_events)}): {listed}")
     out.extend(f"Warning: {w}" for w in analysis.warnings)
     out.append(
         "Cycle-level tests are the answer; day-level comparisons treat autocorrelated days as "
