@@ -195,9 +195,9 @@ def check_planning(
             f"sims = {sims!r} must be a whole number from {MIN_SIMS:,} to {MAX_SIMS:,} (fewer "
             "simulated trials give a power too imprecise to read)"
         )
-    target = protocol.primary
-    if outcome is not None:
-        target = next((o for o in protocol.outcomes if o.name == outcome), target)
+    from .simulate import _outcome
+
+    target = _outcome(protocol, outcome)
     width = target.max - target.min
     scale = f"the scale of {target.name!r} is [{target.min:g}, {target.max:g}]"
     limits = (  # name, value, bound on the size, the rule in words

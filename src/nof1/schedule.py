@@ -562,6 +562,15 @@ class Schedule:
             }
         )
 
+    def to_csv(self) -> str:
+        """The day-by-day table as CSV text (what ``nof1 schedule`` prints), washout as
+        ``true``/``false``; written through :func:`nof1.csv_safe.frame_to_csv`."""
+        from .csv_safe import frame_to_csv
+
+        frame = self.to_frame()
+        frame["washout"] = frame["washout"].map({True: "true", False: "false"})
+        return frame_to_csv(frame)
+
     def periods(self) -> list[dict[str, Any]]:
         """One entry per period: period, cycle, arm, start and end dates, first counted date."""
         d = self.design
