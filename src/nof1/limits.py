@@ -191,9 +191,10 @@ def check_planning(
     bad = []
     whole = isinstance(sims, numbers.Integral) and not isinstance(sims, bool)
     if not whole or not MIN_SIMS <= sims <= MAX_SIMS:
+        few = whole and sims < MIN_SIMS
         bad.append(
-            f"sims = {sims!r} must be a whole number from {MIN_SIMS:,} to {MAX_SIMS:,} (fewer "
-            "simulated trials give a power too imprecise to read)"
+            f"sims = {sims!r} must be a whole number from {MIN_SIMS:,} to {MAX_SIMS:,}"
+            + (" (fewer simulated trials give a power too imprecise to read)" if few else "")
         )
     from .simulate import _outcome
 
@@ -217,4 +218,5 @@ def check_planning(
         elif not (math.isfinite(value) and within(value)):
             bad.append(f"{name} = {value!r} must be {rule}")
     if bad:
-        raise PlanningError("; ".join(bad) + f" ({scale})")
+        on_scale = any(not b.startswith("sims") for b in bad)
+        raise PlanningError("; ".join(bad) + (f" ({scale})" if on_scale else ""))

@@ -1,6 +1,6 @@
 """Safety: the clinician's stop rules, replayed day by day over the diary.
 
-This module owns the evaluation of the ``[[stop_rules]]`` of a protocol (SPEC sections 2 and 6):
+This module owns the evaluation of the ``[[stop_rules]]`` of a protocol (docs/safety.md):
 ``monitor`` replays every rule over the diary up to a date and says whether to continue, review or
 stop; ``check_rules`` warns about rules that can never fire or would fire on any diary; ``log_run``
 keeps an append-only record of every check. The vectorized array helpers (``threshold_condition``,
@@ -8,7 +8,7 @@ keeps an append-only record of every check. The vectorized array helpers (``thre
 planning code, and are re-exported here; the text, HTML and log output lives in
 :mod:`nof1.safety_render`.
 
-Every choice the SPEC leaves open is written down in ``docs/safety.md``.
+Every choice is written down in ``docs/safety.md``.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 EXIT_CODES = {"continue": 0, "review": 3, "stop": 4}
-"""Exit code of ``nof1 monitor`` for each status (SPEC section 6)."""
+"""Exit code of ``nof1 monitor`` for each status."""
 
 BAYES_MISSING = "Bayesian model not available yet"
 
@@ -107,11 +107,11 @@ class MonitorResult:
 
     @property
     def exit_code(self) -> int:
-        """0 continue, 3 review, 4 stop (SPEC section 6)."""
+        """0 continue, 3 review, 4 stop."""
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, with the SPEC keys ``status``, ``as_of``, ``events``."""
+        """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``."""
         return {
             "status": self.status,
             "as_of": self.as_of.isoformat(),
