@@ -137,7 +137,7 @@ class DesignComparison:
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        for days in sorted({r["period_days"] for r in self.rows}):
+        for series, days in enumerate(sorted({r["period_days"] for r in self.rows})):
             rows = [r for r in self.rows if r["period_days"] == days]
             x = [r["total_days"] for r in rows]
             y = [r["power"] for r in rows]
@@ -155,8 +155,9 @@ class DesignComparison:
                     str(r["cycles"]),
                     (r["total_days"], r["power"]),
                     textcoords="offset points",
-                    xytext=(0, 6),
+                    xytext=(0, 6) if series % 2 == 0 else (0, -7),  # lines alternate above/below
                     ha="center",
+                    va="bottom" if series % 2 == 0 else "top",
                     fontsize=8,
                 )
         ax.axhline(0.8, color="grey", linestyle=":", linewidth=1)
