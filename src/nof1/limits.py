@@ -77,13 +77,13 @@ MAX_DIARY_BYTES = 50_000_000
 MIN_SIMS, MAX_SIMS = 100, 1_000_000
 """Simulated trials of ``nof1 power`` and ``nof1 design`` (per design)."""
 
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot be an outcome or column name, or None when it can.
 
-    A name is a plain identifier: a letter or ``_``, then letters, digits or ``_`` (ASCII), at most
+    A name is a plain identifier: a letter, then letters, digits or ``_`` (ASCII), at most
     :data:`MAX_NAME_LENGTH` characters. So no diary header can start a spreadsheet formula.
     """
     if len(name) > MAX_NAME_LENGTH:

@@ -236,7 +236,6 @@ def _parse_outcomes(raw: Any, chk: _Checker) -> tuple[Outcome, ...]:
         if not isinstance(entry, dict):
             chk.add(f"{where} must be a table ([[outcomes]])")
             continue
-        chk.unknown(entry, where, _TABLE_KEYS["outcomes"])
         name = chk.text(entry, "name", where)
         if name is not None and not chk.name(name, f"{where}.name"):
             name = None
@@ -250,6 +249,7 @@ def _parse_outcomes(raw: Any, chk: _Checker) -> tuple[Outcome, ...]:
                     f"{', '.join(RESERVED)})"
                 )
             names.add(name)
+        chk.unknown(entry, where, _TABLE_KEYS["outcomes"])
         lo = chk.number(entry, "min", where)
         hi = chk.number(entry, "max", where)
         for key, value in (("min", lo), ("max", hi)):
@@ -356,13 +356,13 @@ def _parse_rule(
     declared: frozenset[str] = frozenset(),
 ) -> StopRule | None:
     where = f"stop_rules[{i}]"
-    chk.unknown(entry, where, _TABLE_KEYS["stop_rules"])
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         chk.add(f"{where}.name is missing; give each rule a name the clinician will recognise")
         name = f"rule {i}"
     else:
         where = f"stop_rules[{i}] ({name})"
+    chk.unknown(entry, where, _TABLE_KEYS["stop_rules"])
     action = chk.choice(entry, "action", where, ACTIONS)
     comparisons = [key for key in COMPARISONS if key in entry]
     has_missing = "missing_days" in entry
