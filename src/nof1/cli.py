@@ -32,12 +32,15 @@ def _fail(message: str, error: Exception | None = None) -> None:
     click.echo(f"nof1: {message}", err=True)
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.params.get("as_json"):
-        where = {"file": None, "line": None, "column": None}
-        for key in where:
-            where[key] = getattr(error, "path" if key == "file" else key, None)
-        if isinstance(error, OSError):
-            where["file"] = error.filename
-        _emit_json({"error": message, **where})
+        path = error.filename if isinstance(error, OSError) else getattr(error, "path", None)
+        _emit_json(
+            {
+                "error": message,
+                "file": None if path is None else str(path),
+                "line": getattr(error, "line", None),
+                "column": getattr(error, "column", None),
+            }
+        )
     sys.exit(EXIT_BAD_INPUT)
 
 

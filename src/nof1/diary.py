@@ -172,19 +172,18 @@ def _parse_date(text: str, date_format: str | None, path: str, line: int) -> _dt
     value = text.strip()
     if not value:
         raise DiaryError("the date is blank; every row needs its date", path, line, "date")
+    day = None
     try:
         if date_format:
             day = _dt.datetime.strptime(value, date_format).date()
         elif _ISO_DATE.match(value):
             day = _dt.date.fromisoformat(value)
-        else:
-            day = None
-        if day is not None and date_problem(day):
-            raise DiaryError(f"{value!r} {date_problem(day)}", path, line, "date")
-        if day is not None:
-            return day
     except ValueError:
         pass
+    if day is not None:
+        if date_problem(day):
+            raise DiaryError(f"{value!r} {date_problem(day)}", path, line, "date")
+        return day
     expected = f"a date in the format {date_format!r}" if date_format else "YYYY-MM-DD"
     hint = "" if date_format else " (for other formats pass --date-format, e.g. %d/%m/%Y)"
     raise DiaryError(f"{value!r} is not a date; expected {expected}{hint}", path, line, "date")
