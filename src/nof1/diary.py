@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import DiaryError
+from .limits import short_list
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -266,13 +267,13 @@ def read_diary_text(
             raise DiaryError(f"the column {name!r} appears twice in the header", path, 1, name)
         seen_names.add(name)
     if "date" not in header:
-        raise DiaryError(f"no 'date' column; the header has {', '.join(header)}", path, 1, "date")
+        raise DiaryError(f"no 'date' column; the header has {short_list(header)}", path, 1, "date")
     for outcome in protocol.outcomes:
         if outcome.name not in seen_names:
             problems.add(
                 DiaryError(
                     f"the outcome column {outcome.name!r} is missing; the header has "
-                    f"{_listing(header)}",
+                    f"{short_list(header)}",
                     path,
                     1,
                     outcome.name,
@@ -298,7 +299,7 @@ def read_diary_text(
     known = {"date", *protocol.columns, *GUIDE_COLUMNS}
     extra = [h for h in header if h not in known]
     if extra:
-        notes.append(f"column(s) {_listing(extra)} are not in the protocol; kept, not analysed")
+        notes.append(f"column(s) {short_list(extra)} are not in the protocol; kept, not analysed")
     absent = [c for c in protocol.diary_columns if c not in header]
     if absent:
         notes.append(
@@ -411,13 +412,6 @@ def read_diary_text(
     problems.raise_found()
     schedule = protocol.schedule()
     return _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, notes, pd)
-
-
-def _listing(names: list[str], limit: int = 20) -> str:
-    """``a, b, c`` for a few names, the first ``limit`` and a count for many."""
-    if len(names) <= limit:
-        return ", ".join(names)
-    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
 
 
 def _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, notes, pd) -> Diary:

@@ -45,6 +45,7 @@ __all__ = [
     "check_planning",
     "date_problem",
     "read_limited",
+    "short_list",
     "toml_depth",
 ]
 
@@ -94,6 +95,14 @@ def check_name(name: str) -> str | None:
             "(e.g. adverse_event)"
         )
     return None
+
+
+def short_list(names: list[str] | tuple[str, ...], limit: int = 20) -> str:
+    """``a, b, c`` for a few names; the first ``limit`` and a count for many (messages stay one
+    readable line whatever the input)."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[:limit])} and {len(names) - limit} more"
 
 
 def date_problem(value: _dt.date) -> str | None:

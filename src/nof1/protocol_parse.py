@@ -425,7 +425,7 @@ def _parse_rule(
         valid = list(outcomes) + list(columns)
         chk.add(
             f"{where}.column = {column!r} is neither an outcome nor declared under [diary] "
-            f"columns; valid columns are {', '.join(valid) or '(none)'}"
+            f"columns; valid columns are {limits.short_list(valid) or '(none)'}"
         )
         column = None
     value = entry[comparison]
@@ -536,13 +536,13 @@ def parse(
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         chk.add("diary.columns must be a list of column names in quotes")
         columns = []
-    if len(columns) > limits.MAX_DIARY_COLUMNS:
+    too_many = len(columns) > limits.MAX_DIARY_COLUMNS
+    if too_many:  # one problem, not one per name; the rules may still name them
         chk.add(f"diary.columns: {len(columns)} names; at most {limits.MAX_DIARY_COLUMNS}")
-        columns = []
     outcomes = _parse_outcomes(raw.get("outcomes"), chk)
     names = {o.name for o in outcomes}
     counts = Counter(columns)
-    for column in columns:
+    for column in [] if too_many else columns:
         if not chk.name(column, "diary.columns"):
             continue
         if column in RESERVED:
