@@ -259,7 +259,12 @@ def analyze(
     max_bytes: int | None,
     as_json: bool,
 ) -> None:
-    """Estimate the effect of the treatment on every outcome (docs/methods.md)."""
+    """Estimate the effect of the treatment on every outcome.
+
+    Per outcome: a t-test, a rank test and a randomization test on the period means (paired by
+    cycle where the scheme pairs them), an AR(1) model of the daily values, a Bayesian model, NAP,
+    and a verdict in words.
+    """
     from .analysis import analyze as run
 
     _check_extension(report, "--report", (".html", ".htm"))
