@@ -114,8 +114,14 @@ def test_timeline_marks_safety_events_on_their_day(example):
     events = monitor(example.protocol, example.diary).events
     assert events, "the example fires review rules"
     ax = plots.plot_timeline(example, "pain", events=events)
-    texts = " ".join(t.get_text() for t in ax.texts)
-    assert all(e.rule[:10] in texts for e in events)
+    # each event is numbered in a strip above the scale (never over a diary value) and the
+    # legend names every rule in full, with its number (never cut off)
+    numbers = [t for t in ax.texts if t.get_text().isdigit()]
+    assert [t.get_text() for t in numbers] == [str(i) for i in range(1, len(events) + 1)]
+    top = example.protocol.outcome("pain").max
+    assert all(t.get_position()[1] > top for t in numbers)
+    legend = " ".join(t.get_text() for t in ax.get_legend().get_texts()).replace("\n", " ")
+    assert all(f"{i} {e.rule}" in legend for i, e in enumerate(events, start=1))
 
 
 def test_cycles_joins_each_cycle(example):

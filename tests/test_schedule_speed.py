@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+from functools import cache
 
 import numpy as np
 import pytest
@@ -20,7 +21,6 @@ from nof1.protocol import Design
 from nof1.schedule import (
     EXACT_LIMIT,
     Schedule,
-    _completions,
     _rank,
     _ranks_from_words,
     _t_ways,
@@ -141,11 +141,27 @@ def test_large_enumerations_are_the_canonical_order(scheme, cycles, max_run):
         assert _rank(s.design, _unrank(s.design, int(r))) == r
 
 
+@cache
+def _completions(n_t: int, n_c: int, last: str, run: int, max_run: int) -> int:
+    """Admissible ways to place n_t more T and n_c more C periods, by the plain recursion (the
+    definition of the scheme, the former production code; the table must agree with it)."""
+    if n_t == 0 and n_c == 0:
+        return 1
+    total = 0
+    for arm, left in (("T", n_t), ("C", n_c)):
+        new_run = run + 1 if arm == last else 1
+        if left and new_run <= max_run:
+            total += _completions(n_t - (arm == "T"), n_c - (arm == "C"), arm, new_run, max_run)
+    return total
+
+
 def test_counts_table_matches_the_recursion():
     for k in range(1, 9):
         for max_run in (1, 2, 3, 2 * k):
             z = _t_ways(k, max_run)
             assert 2 * int(z[k, k, 1]) == _completions(k, k, "", 0, max_run)
+            design = Design("random", k, 7, seed=1, max_run=max_run)
+            assert count_allocations(design) == _completions(k, k, "", 0, max_run)
             for nt, nc in itertools.product(range(k + 1), range(k + 1)):
                 # reachable states only: the current T run holds at most k - nt of the k T periods
                 for t_run in range(1, k - nt + 2):

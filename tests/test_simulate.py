@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -218,7 +219,10 @@ def test_bad_settings_are_refused(example_protocol):
 
 
 def test_compare_designs(example_protocol, tmp_path):
-    c = compare_designs(example_protocol, cycles="4,6", period_days="7,14", effect=-1.0, sd=1.5,
+    # min_days_per_period 4: a 7-day period (washout 3) can count, so check accepts every design
+    analysis = dataclasses.replace(example_protocol.analysis, min_days_per_period=4)
+    protocol = dataclasses.replace(example_protocol, analysis=analysis)
+    c = compare_designs(protocol, cycles="4,6", period_days="7,14", effect=-1.0, sd=1.5,
                         sims=300)  # fmt: skip
     rows = {(r["cycles"], r["period_days"]): r for r in c.rows}
     assert set(rows) == {(4, 7), (4, 14), (6, 7), (6, 14)}

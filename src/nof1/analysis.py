@@ -1,4 +1,4 @@
-"""The pre-specified analysis of a finished (or ongoing) trial: SPEC section 5.
+"""The pre-specified analysis of a finished (or ongoing) trial (docs/methods.md).
 
 This module owns the orchestration: for each outcome it reduces the diary to period means and cycle
 differences (:mod:`nof1.periods`), runs every method of :mod:`nof1.stats`, adds sensitivity and
@@ -69,7 +69,7 @@ class PeriodSummary:
 
 @dataclass(frozen=True)
 class OutcomeResult:
-    """Every estimate of one outcome (SPEC section 5)."""
+    """Every estimate of one outcome (docs/methods.md)."""
 
     name: str
     label: str
@@ -98,7 +98,7 @@ class OutcomeResult:
         return getattr(self, name.replace("-", "_"))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON of SPEC section 6: a method that could not run is null with ``<method>_reason``."""
+        """JSON (docs/json.md): a method that could not run is null with ``<method>_reason``."""
         out: dict[str, Any] = {
             "label": self.label,
             "primary": self.primary,
@@ -128,8 +128,22 @@ class OutcomeResult:
         out["verdict"] = self.verdict
         return out
 
+    def __repr__(self) -> str:
+        """Short: the name, the headline effect and the verdict's direction (not every field)."""
+        return (
+            f"OutcomeResult(name={self.name!r}, primary={self.primary}, effect={self.effect:.4g}, "
+            f"cycles_used={self.cycles_used}, paired_t_p={self.paired_t.p_two_sided:.4g}, "
+            f"direction={self.direction!r})"
+        )
+
     def to_frame(self) -> pd.DataFrame:
-        """Tidy: one row per method with estimate, interval, p-values and reason."""
+        """Tidy: one row per method with estimate, interval, p-values and reason.
+
+        ``estimate``, ``ci_low`` and ``ci_high`` are effects in the outcome's units (treatment
+        minus control; the Bayesian posterior mean, the randomization test's observed effect).
+        The last row, method ``nap``, holds the non-overlap of all pairs in its own column
+        ``nap`` (a probability from 0 to 1, NaN in the other rows), never in ``estimate``.
+        """
         import pandas as pd
 
         rows = []
@@ -150,7 +164,7 @@ class OutcomeResult:
                 }
             )
         rows.append(
-            {"outcome": self.name, "method": "nap", "estimate": self.nap, "reason": self.nap_reason}
+            {"outcome": self.name, "method": "nap", "nap": self.nap, "reason": self.nap_reason}
         )
         return pd.DataFrame(rows)
 
@@ -178,9 +192,23 @@ class Analysis:
 
     @property
     def primary(self) -> OutcomeResult:
+        """The result of the primary outcome."""
         return next(o for o in self.outcomes.values() if o.primary)
 
+    def __repr__(self) -> str:
+        """Short (the protocol, diary and every estimate stay reachable as attributes)."""
+        p = self.primary
+        return (
+            f"Analysis(trial={self.protocol.trial.id!r}, outcomes={list(self.outcomes)}, "
+            f"primary={p.name!r}, effect={p.effect:.4g}, paired_t_p={p.paired_t.p_two_sided:.4g}"
+            f", rows_read={self.diary.rows_read}, rows_used={self.rows_used}, "
+            f"excluded={len(self.excluded)}, interim={any('interim' in w for w in self.warnings)})"
+        )
+
     def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``nof1 analyze --json`` (docs/json.md): ``nof1_version``, ``protocol``,
+        ``diary`` (with every excluded row and its reason), ``outcomes``, ``benefit_harm`` and
+        ``warnings``. Strict JSON: numbers that do not exist are None, never NaN."""
         schedule = self.diary.schedule
         return {
             "nof1_version": __version__,
@@ -217,7 +245,7 @@ class Analysis:
         out = outcome.to_dict()
         rand = out.get("randomization")
         if rand is not None:
-            # SPEC: allocations and min_p describe the design's reference set; the data may not
+            # allocations and min_p describe the design's reference set; the data may not
             # reach min_p (ties, cycles that do not count): min_p_data; Monte Carlo: draws
             rand["draws"] = None if rand["exact"] else rand["allocations"]
             rand["allocations"] = schedule.n_allocations
@@ -226,16 +254,39 @@ class Analysis:
         return out
 
     def to_frame(self) -> pd.DataFrame:
+        """Tidy: one row per outcome x method (see :meth:`OutcomeResult.to_frame`).
+
+        Columns ``outcome, method, estimate, ci_low, ci_high, p_two_sided, p_improvement, reason,
+        nap``; effects are in each outcome's units, NAP (0 to 1) only in its own ``nap`` column.
+
+        Examples
+        --------
+        >>> from nof1 import Protocol, read_diary, analyze, example_paths
+        >>> protocol = Protocol.load(example_paths()[0])
+        >>> frame = analyze(protocol, read_diary(example_paths()[1], protocol)).to_frame()
+        >>> bool(frame.loc[frame.method == "nap", "estimate"].isna().all())
+        True
+        """
         import pandas as pd
 
         return pd.concat([o.to_frame() for o in self.outcomes.values()], ignore_index=True)
 
     def render_text(self) -> str:
+        """The summary for the terminal (what ``nof1 analyze`` prints): per outcome the verdict in
+        words, the effect with its interval, every method's result, then the excluded rows."""
         from .verdict import render_text
 
         return render_text(self)
 
     def to_html(self, audience: str = "clinician") -> str:
+        """The report as one self-contained HTML page (what ``nof1 analyze --report`` writes).
+
+        Parameters
+        ----------
+        audience
+            ``clinician`` (every method, the plots, the safety replay, the excluded rows) or
+            ``patient`` (a one-page summary in plain words).
+        """
         from .report import render_html
 
         return render_html(self, audience=audience)
@@ -406,7 +457,7 @@ def _accounting(protocol, diary, results) -> tuple[tuple[dict[str, Any], ...], i
 
 
 def analyze(protocol: Protocol, diary: Diary) -> Analysis:
-    """Analyse a trial: every method of SPEC section 5 for every outcome.
+    """Analyse a trial: every method of docs/methods.md for every outcome.
 
     Parameters
     ----------

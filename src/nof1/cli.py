@@ -2,7 +2,8 @@
 
 Each command parses its arguments, calls one library function, renders the result (text, or one
 JSON document with ``--json``) and maps errors to exit codes: 0 done, 2 bad input or usage (one
-line on stderr naming file, line and column), and for ``monitor`` 3 review needed, 4 stop.
+line on stderr naming file, line and column; with ``--json`` also one JSON document
+``{"error", "file", "line", "column"}`` on stdout), and for ``monitor`` 3 review needed, 4 stop.
 Heavy modules are imported inside the commands so ``nof1 --help`` stays instant.
 """
 
@@ -26,8 +27,20 @@ __all__ = ["main"]
 EXIT_OK, EXIT_BAD_INPUT, EXIT_REVIEW, EXIT_STOP = 0, 2, 3, 4
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, error: Exception | None = None) -> None:
+    """One line on stderr and exit 2; with ``--json`` also the error as JSON on stdout."""
     click.echo(f"nof1: {message}", err=True)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.params.get("as_json"):
+        path = error.filename if isinstance(error, OSError) else getattr(error, "path", None)
+        _emit_json(
+            {
+                "error": message,
+                "file": None if path is None else str(path),
+                "line": getattr(error, "line", None),
+                "column": getattr(error, "column", None),
+            }
+        )
     sys.exit(EXIT_BAD_INPUT)
 
 
@@ -39,10 +52,10 @@ def _guard(command):
         try:
             return command(*args, **kwargs)
         except Nof1Error as exc:
-            _fail(str(exc))
+            _fail(str(exc), exc)
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
-            _fail(f"{where}{exc.strerror or exc}")
+            _fail(f"{where}{exc.strerror or exc}", exc)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # a bug: say so plainly, keep the traceback for developers
@@ -62,29 +75,50 @@ def _emit_json(document: Any) -> None:
     click.echo(json.dumps(document, indent=2, allow_nan=False, default=str))
 
 
-def _load_protocol(path: str):
+def _load_protocol(path: str, max_bytes: int | None = None):
     from .protocol import Protocol
 
-    return Protocol.load(path)
+    return Protocol.load(path, max_bytes=max_bytes)
 
 
-def _load(protocol_path: str, diary_path: str, date_format: str | None, allow_empty: bool):
+def _load(
+    protocol_path: str,
+    diary_path: str,
+    date_format: str | None,
+    allow_empty: bool,
+    max_bytes: int | None = None,
+):
     from .diary import read_diary
 
-    protocol = _load_protocol(protocol_path)
-    return protocol, read_diary(diary_path, protocol, date_format, allow_empty=allow_empty)
+    protocol = _load_protocol(protocol_path, max_bytes)
+    diary = read_diary(diary_path, protocol, date_format, allow_empty, max_bytes=max_bytes)
+    return protocol, diary
 
 
 def _parse_date(value: str | None, option: str) -> _dt.date | None:
+    from .limits import date_problem
+
     if value is None:
         return None
     if value == "today":
         return _dt.date.today()
     try:
-        return _dt.date.fromisoformat(value)
+        day = _dt.date.fromisoformat(value)
     except ValueError:
         _fail(f"{option} {value!r} is not a date; expected YYYY-MM-DD or 'today'")
-    return None
+        return None
+    if date_problem(day):
+        _fail(f"{option} {value} {date_problem(day)}")
+    return day
+
+
+def _check_extension(path: str | None, option: str, allowed: tuple[str, ...]) -> None:
+    """Refuse an output file whose extension names a format nof1 does not write."""
+    if path is not None and Path(path).suffix.lower() not in allowed:
+        _fail(
+            f"{option} {path}: the file name must end in {' or '.join(allowed)} (the format "
+            "is taken from it)"
+        )
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
@@ -93,6 +127,13 @@ date_format_option = click.option(
     default=None,
     metavar="FMT",
     help="strptime format of non-ISO diary dates, e.g. %d/%m/%Y.",
+)
+max_bytes_option = click.option(
+    "--max-bytes",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Read input files up to N bytes (default 1 MB for a protocol, 50 MB for a diary).",
 )
 FILE = click.Path(dir_okay=False)
 
@@ -127,82 +168,44 @@ def init(path: str, force: bool) -> None:
 @click.argument("protocol", type=FILE)
 @click.argument("diary", type=FILE, required=False)
 @date_format_option
+@max_bytes_option
 @json_option
 @_guard
-def check(protocol: str, diary: str | None, date_format: str | None, as_json: bool) -> None:
+def check(
+    protocol: str,
+    diary: str | None,
+    date_format: str | None,
+    max_bytes: int | None,
+    as_json: bool,
+) -> None:
     """Validate PROTOCOL (and DIARY) and list every problem found."""
-    from .protocol import Protocol
+    from .checking import check_files
 
-    problems: list[str] = []
-    warnings: list[str] = []
-    loaded = None
-    try:
-        loaded = Protocol.load(protocol)
-    except Nof1Error as exc:
-        problems.extend(f"{protocol}: {p}" for p in getattr(exc, "problems", [str(exc)]))
-    if loaded is not None:
-        try:
-            from .safety import check_rules
-
-            warnings.extend(f"{protocol}: {w}" for w in check_rules(loaded))
-        except ImportError:
-            pass
-        schedule = loaded.schedule()
-        if schedule.n_allocations > 1:
-            min_p = 1 / schedule.n_allocations
-            if min_p > loaded.analysis.alpha:
-                warnings.append(
-                    f"{protocol}: with {schedule.n_allocations} admissible allocations no "
-                    f"randomization test can reach p < {loaded.analysis.alpha:g} (smallest "
-                    f"one-sided p {min_p:.4g}); add cycles"
-                )
-        else:
-            warnings.append(f"{protocol}: the 'alternating' scheme allows no randomization test")
-    if loaded is not None and diary is not None:
-        from .diary import read_diary
-
-        try:
-            d = read_diary(diary, loaded, date_format)
-            warnings.extend(f"{diary}: {n}" for n in d.notes)
-            warnings.extend(f"{diary}: line {e['line']}: {e['reason']}" for e in d.excluded)
-            problems.extend(_rule_column_problems(loaded, d))
-        except Nof1Error as exc:
-            problems.append(str(exc))
+    report = check_files(protocol, diary, date_format, max_bytes)
     if as_json:
-        _emit_json({"ok": not problems, "problems": problems, "warnings": warnings})
+        _emit_json(report.to_dict())
     else:
-        for p in problems:
+        for p in report.problems:
             click.echo(f"problem: {p}", err=True)
-        for w in warnings:
+        for w in report.warnings:
             click.echo(f"warning: {w}")
-        if not problems:
+        if report.ok:
             files = " and ".join(x for x in (protocol, diary) if x)
             click.echo(f"ok: {files} {'are' if diary else 'is'} valid")
-    if problems:
+    if not report.ok:
         sys.exit(EXIT_BAD_INPUT)
-
-
-def _rule_column_problems(protocol, diary) -> list[str]:
-    """Stop rules whose column the diary lacks: they could not be checked, so they are problems."""
-    from .safety import unchecked_rule_columns
-
-    return [str(e) for e in unchecked_rule_columns(protocol, diary)]
 
 
 @cli.command()
 @click.argument("protocol", type=FILE)
 @click.option("--out", type=FILE, default=None, help="Write the CSV here instead of stdout.")
+@max_bytes_option
 @json_option
 @_guard
-def schedule(protocol: str, out: str | None, as_json: bool) -> None:
+def schedule(protocol: str, out: str | None, max_bytes: int | None, as_json: bool) -> None:
     """Print the day-by-day schedule (day, date, phase, cycle, period, arm, washout)."""
-    sched = _load_protocol(protocol).schedule()
-    if as_json:
-        text = json.dumps(sched.to_dict(), indent=2)
-    else:
-        frame = sched.to_frame()
-        frame["washout"] = frame["washout"].map({True: "true", False: "false"})
-        text = frame.to_csv(index=False, lineterminator="\n")
+    sched = _load_protocol(protocol, max_bytes).schedule()
+    text = json.dumps(sched.to_dict(), indent=2) if as_json else sched.to_csv()
     if out:
         Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         click.echo(
@@ -217,14 +220,15 @@ def schedule(protocol: str, out: str | None, as_json: bool) -> None:
 @click.argument("protocol", type=FILE)
 @click.option("--out", type=FILE, required=True, help="The diary CSV to write.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@max_bytes_option
 @_guard
-def template(protocol: str, out: str, force: bool) -> None:
+def template(protocol: str, out: str, force: bool, max_bytes: int | None) -> None:
     """Write an empty diary CSV with one row per scheduled day."""
     from .template import write_template
 
     if Path(out).exists() and not force:
         _fail(f"{out} exists; pass --force to overwrite it")
-    loaded = _load_protocol(protocol)
+    loaded = _load_protocol(protocol, max_bytes)
     n, blind = write_template(loaded, out)
     note = " (blinded: the arm is not shown)" if blind else ""
     click.echo(f"wrote {out}: {n} days to fill in{note}")
@@ -233,7 +237,9 @@ def template(protocol: str, out: str, force: bool) -> None:
 @cli.command()
 @click.argument("protocol", type=FILE)
 @click.argument("diary", type=FILE)
-@click.option("--report", type=FILE, default=None, help="Also write an HTML report here.")
+@click.option(
+    "--report", type=FILE, default=None, help="Also write an HTML report here (.html or .htm)."
+)
 @click.option(
     "--audience",
     type=click.Choice(["clinician", "patient"]),
@@ -241,6 +247,7 @@ def template(protocol: str, out: str, force: bool) -> None:
     help="Report for the clinician (default) or a one-page patient summary.",
 )
 @date_format_option
+@max_bytes_option
 @json_option
 @_guard
 def analyze(
@@ -249,12 +256,19 @@ def analyze(
     report: str | None,
     audience: str,
     date_format: str | None,
+    max_bytes: int | None,
     as_json: bool,
 ) -> None:
-    """Estimate the effect of the treatment on every outcome (SPEC section 5)."""
+    """Estimate the effect of the treatment on every outcome.
+
+    Per outcome: a t-test, a rank test and a randomization test on the period means (paired by
+    cycle where the scheme pairs them), an AR(1) model of the daily values, a Bayesian model, NAP,
+    and a verdict in words.
+    """
     from .analysis import analyze as run
 
-    loaded, d = _load(protocol, diary, date_format, allow_empty=False)
+    _check_extension(report, "--report", (".html", ".htm"))
+    loaded, d = _load(protocol, diary, date_format, allow_empty=False, max_bytes=max_bytes)
     result = run(loaded, d)
     if report:
         Path(report).write_text(result.to_html(audience=audience), encoding="utf-8")
@@ -274,6 +288,7 @@ def analyze(
 )
 @click.option("--log", type=FILE, default=None, help="Append one JSON line per run to this file.")
 @date_format_option
+@max_bytes_option
 @json_option
 @_guard
 def monitor(
@@ -282,6 +297,7 @@ def monitor(
     as_of: str | None,
     log: str | None,
     date_format: str | None,
+    max_bytes: int | None,
     as_json: bool,
 ) -> None:
     """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop.
@@ -293,7 +309,7 @@ def monitor(
     from .safety import log_run
     from .safety import monitor as run
 
-    loaded, d = _load(protocol, diary, date_format, allow_empty=True)
+    loaded, d = _load(protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes)
     result = run(loaded, d, as_of=_parse_date(as_of, "--as-of"))
     log_failure = None
     if log:
@@ -350,13 +366,17 @@ def verify_log(log: str, as_json: bool) -> None:
 @click.option("--missing", type=float, default=0.0, show_default=True, help="P(day missing).")
 @click.option("--integer", is_flag=True, help="Round and clip to the outcome's scale.")
 @click.option("--outcome", default=None, help="Outcome to simulate (default: the primary).")
+@max_bytes_option
 @json_option
 @_guard
-def power(protocol: str, as_json: bool, **options: Any) -> None:
-    """Simulated power, type I error and stop-rule burden of the protocol's design."""
+def power(protocol: str, as_json: bool, max_bytes: int | None, **options: Any) -> None:
+    """Simulated power, type I error and stop-rule burden of the protocol's design.
+
+    The JSON of two runs with the same arguments differs only in "seconds" (the compute time).
+    """
     from .simulate import power as run
 
-    result = run(_load_protocol(protocol), progress=not as_json, **options)
+    result = run(_load_protocol(protocol, max_bytes), progress=not as_json, **options)
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -372,14 +392,25 @@ def power(protocol: str, as_json: bool, **options: Any) -> None:
 @click.option("--rho", type=float, default=0.0, show_default=True)
 @click.option("--sims", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--plot", "plot_path", type=FILE, default=None, help="Write a PNG/SVG plot here.")
+@click.option(
+    "--plot", "plot_path", type=FILE, default=None, help="Write a plot here (.png, .svg or .pdf)."
+)
+@max_bytes_option
 @json_option
 @_guard
-def design(protocol: str, as_json: bool, plot_path: str | None, **options: Any) -> None:
-    """Compare designs: power and trial length across cycles and period lengths."""
+def design(
+    protocol: str, as_json: bool, plot_path: str | None, max_bytes: int | None, **options: Any
+) -> None:
+    """Compare designs: power and trial length across cycles and period lengths.
+
+    Only designs that nof1 check would accept are compared; the others are listed with the
+    reason. The JSON of two runs with the same arguments differs only in "seconds".
+    """
+    from .design import PLOT_FORMATS
     from .simulate import compare_designs
 
-    result = compare_designs(_load_protocol(protocol), **options)
+    _check_extension(plot_path, "--plot", PLOT_FORMATS)
+    result = compare_designs(_load_protocol(protocol, max_bytes), **options)
     if plot_path:
         result.plot_to(plot_path)
     if as_json:

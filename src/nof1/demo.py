@@ -42,9 +42,7 @@ def run_demo(out: Path) -> list[str]:
         f"  diary          {diary_path}",
     ]
     schedule_path = out / "schedule.csv"
-    frame = schedule.to_frame()
-    frame["washout"] = frame["washout"].map({True: "true", False: "false"})
-    frame.to_csv(schedule_path, index=False, lineterminator="\n")
+    schedule_path.write_text(schedule.to_csv(), encoding="utf-8")
     lines.append(
         f"  schedule       {schedule_path} ({schedule.n_days} days, allocation "
         f"{schedule.allocation_text}, fingerprint {schedule.fingerprint})"

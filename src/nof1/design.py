@@ -11,11 +11,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import PlanningError
+from .errors import PlanningError, ProtocolError
+from .limits import check_planning
 from .operating import _run
 from .replay import METHODS
 from .simulate import _check_sims, _scenario
@@ -26,7 +28,10 @@ if TYPE_CHECKING:
 
     from .protocol import Protocol
 
-__all__ = ["DesignComparison", "compare_designs", "parse_values"]
+__all__ = ["PLOT_FORMATS", "DesignComparison", "compare_designs", "parse_values"]
+
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+"""File name endings :meth:`DesignComparison.plot_to` writes (the format follows the ending)."""
 
 
 def parse_values(text: str | int | list[int] | tuple[int, ...], name: str) -> list[int]:
@@ -59,6 +64,9 @@ class DesignComparison:
 
     ``rows`` holds one dict per design: cycles, period_days, washout_days, min_days_per_period,
     total_days, power, mc_se, min_p, randomization_reaches_alpha, current (the protocol's own).
+    ``skipped`` holds the designs not compared because ``nof1 check`` would refuse the protocol
+    with them (cycles, period_days, reason). Two runs with the same arguments differ only in
+    ``seconds``, the compute time.
     """
 
     rows: tuple[dict[str, Any], ...]
@@ -66,13 +74,16 @@ class DesignComparison:
     alpha: float
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = math.nan
+    skipped: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON of ``nof1 design --json``: method, alpha, designs, skipped, settings, seconds."""
         return jsonable(
             {
                 "method": self.method,
                 "alpha": self.alpha,
                 "designs": list(self.rows),
+                "skipped": list(self.skipped),
                 "settings": self.settings,
                 "seconds": self.seconds,
             }
@@ -116,6 +127,7 @@ class DesignComparison:
             ]
         else:
             lines += ["", "No design compared reaches 80% power."]
+        lines += _render_skipped(self.skipped)
         return "\n".join(lines)
 
     def plot(self, ax=None):
@@ -125,7 +137,7 @@ class DesignComparison:
 
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
-        for days in sorted({r["period_days"] for r in self.rows}):
+        for series, days in enumerate(sorted({r["period_days"] for r in self.rows})):
             rows = [r for r in self.rows if r["period_days"] == days]
             x = [r["total_days"] for r in rows]
             y = [r["power"] for r in rows]
@@ -143,8 +155,9 @@ class DesignComparison:
                     str(r["cycles"]),
                     (r["total_days"], r["power"]),
                     textcoords="offset points",
-                    xytext=(0, 6),
+                    xytext=(0, 6) if series % 2 == 0 else (0, -7),  # lines alternate above/below
                     ha="center",
+                    va="bottom" if series % 2 == 0 else "top",
                     fontsize=8,
                 )
         ax.axhline(0.8, color="grey", linestyle=":", linewidth=1)
@@ -156,7 +169,9 @@ class DesignComparison:
         return ax
 
     def plot_to(self, path) -> None:
-        """Write the plot to a PNG or SVG file."""
+        """Write the plot to a PNG, SVG or PDF file (the format follows the file name)."""
+        if Path(path).suffix.lower() not in PLOT_FORMATS:
+            raise PlanningError(f"{path}: a plot file name must end in {', '.join(PLOT_FORMATS)}")
         import matplotlib
 
         matplotlib.use("Agg")
@@ -170,13 +185,27 @@ class DesignComparison:
 
 
 def _variant(protocol: Protocol, cycles: int, period_days: int) -> Protocol:
-    d, a = protocol.design, protocol.analysis
-    washout = min(d.washout_days, period_days - 1)
-    design = replace(d, cycles=cycles, period_days=period_days, washout_days=washout, sequence=None)
+    """The protocol with another number of cycles and period length, validated as ``nof1 check``
+    validates a protocol (raises :class:`ProtocolError` when it would refuse it)."""
+    from .protocol import Protocol
+
+    design = replace(protocol.design, cycles=cycles, period_days=period_days, sequence=None)
     if design.max_run is not None:
         design = replace(design, max_run=min(design.max_run, 2 * cycles))
-    min_days = min(a.min_days_per_period, period_days - washout)
-    return replace(protocol, design=design, analysis=replace(a, min_days_per_period=min_days))
+    return Protocol.from_dict(replace(protocol, design=design).to_dict(), protocol.path)
+
+
+def _render_skipped(skipped: tuple[dict[str, Any], ...]) -> list[str]:
+    """Designs not compared, grouped by the reason ``nof1 check`` would give."""
+    if not skipped:
+        return []
+    by_reason: dict[str, list[str]] = {}
+    for s in skipped:
+        by_reason.setdefault(s["reason"], []).append(f"{s['cycles']} x {s['period_days']} days")
+    lines = ["", "Not compared, because nof1 check would refuse the protocol with them:"]
+    for reason, designs in by_reason.items():
+        lines.append(f"  {', '.join(designs)}: {reason}")
+    return lines
 
 
 def compare_designs(
@@ -196,8 +225,10 @@ def compare_designs(
     Parameters
     ----------
     protocol
-        The protocol; its scheme, run-in, washout (capped below each period length) and
-        ``min_days_per_period`` (capped at the counted days) are kept.
+        The protocol; its scheme, run-in, washout, ``min_days_per_period`` and stop rules are
+        kept. A design that ``nof1 check`` would refuse with them (a washout as long as the
+        period, fewer counted days than ``min_days_per_period``, a trial past the limits) is not
+        simulated but listed in ``skipped`` with the reason.
     cycles, period_days
         Ranges or lists, e.g. ``"3-8"`` and ``"7,14"``.
     effect, sd, rho, sims, seed, outcome
@@ -213,14 +244,19 @@ def compare_designs(
     """
     if method not in METHODS:
         raise PlanningError(f"method = {method!r} is not known; choose {', '.join(METHODS)}")
+    check_planning(protocol, effect, sd, sims, outcome)
     target, sc = _scenario(protocol, outcome, effect, sd, rho, 0.0, 0.0, 0.0, False, None)
     sims = _check_sims(sims)
     alpha = protocol.analysis.alpha
     start = time.perf_counter()
-    rows = []
+    rows, skipped = [], []
     for c in parse_values(cycles, "cycles"):
         for p in parse_values(period_days, "period_days"):
-            variant = _variant(protocol, c, p)
+            try:
+                variant = _variant(protocol, c, p)
+            except ProtocolError as exc:
+                skipped.append({"cycles": c, "period_days": p, "reason": "; ".join(exc.problems)})
+                continue
             setup, tally, _, _ = _run(variant, target, sc, (method,), seed, sims, False, False)
             ref = setup.reference
             power = math.nan if method in setup.reasons() else tally.hits[method] / sims
@@ -243,4 +279,5 @@ def compare_designs(
     settings = {"effect": sc.effect, "sd": sc.sd, "rho": sc.rho, "sims": sims, "seed": seed,
                 "outcome": target.name, "baseline": sc.baseline}  # fmt: skip
     settings["scheme"] = protocol.design.scheme
-    return DesignComparison(tuple(rows), method, alpha, settings, time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    return DesignComparison(tuple(rows), method, alpha, settings, seconds, tuple(skipped))

@@ -1,6 +1,6 @@
 """The diary: the patient's daily record, read strictly and aligned to the schedule.
 
-This module owns reading the diary CSV of SPEC section 4 and laying it on the schedule, so every
+This module owns reading the diary CSV (docs/protocol.md) and laying it on the schedule, so every
 scheduled day knows its cycle, period, arm and washout flag, and days without a row show as missing
 rather than vanish. Every row read is accounted for; a file that cannot be read right is
 refused with its file, line and column named.
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import DiaryError
+from .limits import short_list
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,7 +127,12 @@ class Diary:
 
 
 def read_diary(
-    path: str | Path, protocol: Protocol, date_format: str | None = None, allow_empty: bool = True
+    path: str | Path,
+    protocol: Protocol,
+    date_format: str | None = None,
+    allow_empty: bool = True,
+    max_bytes: int | None = None,
+    max_problems: int = 1,
 ) -> Diary:
     """Read a diary CSV and lay it on the protocol's schedule.
 
@@ -142,20 +148,30 @@ def read_diary(
         A :func:`datetime.datetime.strptime` format such as ``%d/%m/%Y``, for non-ISO dates.
     allow_empty
         Accept a file with a header and no data rows (``monitor`` does; ``analyze`` does not).
+    max_bytes
+        Refuse a larger file (default :data:`nof1.limits.MAX_DIARY_BYTES`, 50 MB).
+    max_problems
+        Go on past a bad row or cell until this many problems are found; the error raised is the
+        first (in line order) and its ``problems`` lists them all (``nof1 check`` uses 50).
 
     Raises
     ------
     DiaryError
-        Naming the file, line and column: an unreadable or empty file, a missing ``date`` or outcome
-        column, a date that does not parse, the same date twice, text in a numeric column, a value
-        outside an outcome's ``[min, max]``, a row with the wrong number of fields.
+        Naming the file, line and column: an unreadable, too large or empty file, a missing
+        ``date`` or outcome column, a date that does not parse or lies outside the years 1900 to
+        2200, the same date twice, text in a numeric column, a value outside an outcome's
+        ``[min, max]``, a row with the wrong number of fields.
     """
+    from .limits import MAX_DIARY_BYTES, read_limited
+
     path = Path(path)
     try:
-        data = path.read_bytes()
+        data = read_limited(path, max_bytes or MAX_DIARY_BYTES, "diary")
     except OSError as exc:
         raise DiaryError(f"cannot read the diary: {exc.strerror}", str(path)) from None
-    return read_diary_text(data, protocol, str(path), date_format, allow_empty)
+    except ValueError as exc:
+        raise DiaryError(str(exc), str(path)) from None
+    return read_diary_text(data, protocol, str(path), date_format, allow_empty, max_problems)
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -184,16 +200,23 @@ def _sniff(header: str, path: str) -> str:
 
 
 def _parse_date(text: str, date_format: str | None, path: str, line: int) -> _dt.date:
+    from .limits import date_problem
+
     value = text.strip()
     if not value:
         raise DiaryError("the date is blank; every row needs its date", path, line, "date")
+    day = None
     try:
         if date_format:
-            return _dt.datetime.strptime(value, date_format).date()
-        if _ISO_DATE.match(value):
-            return _dt.date.fromisoformat(value)
+            day = _dt.datetime.strptime(value, date_format).date()
+        elif _ISO_DATE.match(value):
+            day = _dt.date.fromisoformat(value)
     except ValueError:
         pass
+    if day is not None:
+        if date_problem(day):
+            raise DiaryError(f"{value!r} {date_problem(day)}", path, line, "date")
+        return day
     expected = f"a date in the format {date_format!r}" if date_format else "YYYY-MM-DD"
     hint = "" if date_format else " (for other formats pass --date-format, e.g. %d/%m/%Y)"
     raise DiaryError(f"{value!r} is not a date; expected {expected}{hint}", path, line, "date")
@@ -216,15 +239,38 @@ def _parse_number(text: str, decimal_comma: bool) -> float | None:
     return number
 
 
+class _Problems:
+    """Problems of a diary, raised at once or gathered up to a limit (then raised together)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self.found: list[DiaryError] = []
+
+    def add(self, error: DiaryError) -> None:
+        self.found.append(error)
+        if len(self.found) >= self.limit:
+            self.raise_found()
+
+    def raise_found(self) -> None:
+        """Raise the first problem in line order, carrying them all; nothing when none."""
+        if self.found:
+            found = sorted(self.found, key=lambda e: e.line or 0)
+            found[0].problems = tuple(found)
+            raise found[0]
+
+
 def read_diary_text(
     data: bytes | str,
     protocol: Protocol,
     path: str = "<diary>",
     date_format: str | None = None,
     allow_empty: bool = True,
+    max_problems: int = 1,
 ) -> Diary:
     """Like :func:`read_diary`, from the file's content (bytes or text)."""
     import pandas as pd
+
+    problems = _Problems(max_problems)
 
     raw = data.encode("utf-8") if isinstance(data, str) else data
     sha = hashlib.sha256(raw).hexdigest()
@@ -245,40 +291,47 @@ def read_diary_text(
     except csv.Error as exc:
         raise DiaryError(f"not readable as CSV: {exc}", path, reader.line_num) from None
     header = [h.strip() for h in records[0]]
+    seen_names: set[str] = set()
     for i, name in enumerate(header):
         if not name:
             raise DiaryError(f"header field {i + 1} is blank; every column needs a name", path, 1)
-        if header.count(name) > 1:
+        if name in seen_names:
             raise DiaryError(f"the column {name!r} appears twice in the header", path, 1, name)
+        seen_names.add(name)
     if "date" not in header:
-        raise DiaryError(f"no 'date' column; the header has {', '.join(header)}", path, 1, "date")
+        raise DiaryError(f"no 'date' column; the header has {short_list(header)}", path, 1, "date")
     for outcome in protocol.outcomes:
-        if outcome.name not in header:
-            raise DiaryError(
-                f"the outcome column {outcome.name!r} is missing; the header has "
-                f"{', '.join(header)}",
-                path,
-                1,
-                outcome.name,
+        if outcome.name not in seen_names:
+            problems.add(
+                DiaryError(
+                    f"the outcome column {outcome.name!r} is missing; the header has "
+                    f"{short_list(header)}",
+                    path,
+                    1,
+                    outcome.name,
+                )
             )
     from .protocol import RESERVED
     from .template import GUIDE_COLUMNS
 
     for name in header:
         if name in (*RESERVED, "in_schedule") and name not in ("date", *GUIDE_COLUMNS):
-            raise DiaryError(
-                f"the column {name!r} clashes with a name nof1 uses for its own day table; "
-                "rename the column",
-                path,
-                1,
-                name,
+            problems.add(
+                DiaryError(
+                    f"the column {name!r} clashes with a name nof1 uses for its own day table; "
+                    "rename the column",
+                    path,
+                    1,
+                    name,
+                )
             )
+    problems.raise_found()  # the rows cannot be read without their columns
     notes = []
 
     known = {"date", *protocol.columns, *GUIDE_COLUMNS}
     extra = [h for h in header if h not in known]
     if extra:
-        notes.append(f"column(s) {', '.join(extra)} are not in the protocol; kept, not analysed")
+        notes.append(f"column(s) {short_list(extra)} are not in the protocol; kept, not analysed")
     absent = [c for c in protocol.diary_columns if c not in header]
     if absent:
         notes.append(
@@ -299,21 +352,32 @@ def read_diary_text(
         if not record or all(not cell.strip() for cell in record):
             continue  # a blank line is not a row
         if len(record) != len(header):
-            raise DiaryError(
-                f"{len(record)} fields where the header has {len(header)}; a text value with a "
-                f"{_DELIMITERS[delimiter]} in it must be in double quotes",
-                path,
-                line,
+            problems.add(
+                DiaryError(
+                    f"{len(record)} fields where the header has {len(header)}; a text value with "
+                    f"a {_DELIMITERS[delimiter]} in it must be in double quotes",
+                    path,
+                    line,
+                )
             )
+            continue
         cells = dict(zip(header, record, strict=True))
-        day = _parse_date(cells["date"], date_format, path, line)
+        try:
+            day = _parse_date(cells["date"], date_format, path, line)
+        except DiaryError as exc:
+            problems.add(exc)
+            continue
         if day in seen:
-            raise DiaryError(
-                f"{day.isoformat()} appears twice (first on line {seen[day]}); keep one row a day",
-                path,
-                line,
-                "date",
+            problems.add(
+                DiaryError(
+                    f"{day.isoformat()} appears twice (first on line {seen[day]}); keep one row "
+                    "a day",
+                    path,
+                    line,
+                    "date",
+                )
             )
+            continue
         seen[day] = line
         row: dict[str, Any] = {"line": line, "date": day}
         for name in header:
@@ -321,7 +385,7 @@ def read_diary_text(
                 continue
             row[name] = cells[name]
         parsed.append(row)
-    if not parsed and not allow_empty:
+    if not parsed and not allow_empty and not problems.found:
         raise DiaryError("the diary has a header but no data rows", path, 1)
     _check_categories(protocol, parsed, header, path)
 
@@ -338,19 +402,23 @@ def read_diary_text(
                 values.append(_parse_number(row[name], decimal_comma))
             except ValueError:
                 if must:
-                    what = "outcome" if name in outcomes else "column compared with a number"
+                    what = "an outcome" if name in outcomes else "a column compared with a number"
                     comma = (
                         " (a decimal comma is accepted only in a ';'-delimited diary)"
                         if "," in row[name] and not decimal_comma
                         else ""
                     )
-                    raise DiaryError(
-                        f"{row[name].strip()!r} is not a number; {name!r} is an {what}: write a "
-                        f"number, or leave the cell blank when missing{comma}",
-                        path,
-                        row["line"],
-                        name,
-                    ) from None
+                    problems.add(
+                        DiaryError(
+                            f"{row[name].strip()[:40]!r} is not a number; {name!r} is {what}: "
+                            f"write a number, or leave the cell blank when missing{comma}",
+                            path,
+                            row["line"],
+                            name,
+                        )
+                    )
+                    values.append(None)
+                    continue
                 is_numeric = False
                 break
         if is_numeric:
@@ -359,11 +427,14 @@ def read_diary_text(
                 if name in outcomes and value is not None:
                     o = outcomes[name]
                     if not o.min <= value <= o.max:
-                        raise DiaryError(
-                            f"{value:g} is outside the scale of {name!r}, [{o.min:g}, {o.max:g}]",
-                            path,
-                            row["line"],
-                            name,
+                        problems.add(
+                            DiaryError(
+                                f"{value:g} is outside the scale of {name!r}, "
+                                f"[{o.min:g}, {o.max:g}]",
+                                path,
+                                row["line"],
+                                name,
+                            )
                         )
                 row[name] = np.nan if value is None else value
         else:
@@ -371,6 +442,7 @@ def read_diary_text(
                 cell = row[name].strip()
                 row[name] = cell if cell else None
 
+    problems.raise_found()
     schedule = protocol.schedule()
     return _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, notes, pd)
 
@@ -431,12 +503,15 @@ def _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, n
     n = len(dates)
     line = np.zeros(n, dtype=np.int64)
     wanted = list(dict.fromkeys([*protocol.columns, *columns]))
+    # one block of numbers and one of text, each column a view into its block: a wide diary
+    # (thousands of columns) is then built at once, without a fragmented frame
+    as_numbers = {*numeric, *(o.name for o in protocol.outcomes)}
+    number_names = [name for name in wanted if name in as_numbers]
+    text_names = [name for name in wanted if name not in as_numbers]
+    blocks = (np.full((n, len(number_names)), np.nan), np.full((n, len(text_names)), None, object))
     values: dict[str, Any] = {}
-    for name in wanted:
-        if name in numeric or name in {o.name for o in protocol.outcomes}:
-            values[name] = np.full(n, np.nan)
-        else:
-            values[name] = np.full(n, None, dtype=object)
+    for block, names in zip(blocks, (number_names, text_names), strict=True):
+        values.update((name, block[:, j]) for j, name in enumerate(names))
     excluded = []
     in_schedule = []
     for row in parsed:
@@ -462,8 +537,11 @@ def _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, n
     _refuse_foreign(parsed, in_schedule, dates, path)
     days["line"] = line
     days["has_row"] = line > 0
-    for name in wanted:
-        days[name] = values[name]
+    frames = [
+        pd.DataFrame(b, columns=c, index=days.index)
+        for b, c in zip(blocks, (number_names, text_names), strict=True)
+    ]
+    days = pd.concat([days, *frames], axis=1)[[*days.columns, *wanted]]
     rows = pd.DataFrame(parsed, columns=["line", "date", *columns])
     rows.insert(2, "in_schedule", in_schedule)
     return Diary(

@@ -28,11 +28,21 @@ class ProtocolError(Nof1Error):
         One message per problem, each naming the key and what would be valid.
     path
         The protocol file, when there is one.
+    line, column
+        Where in the file, when the problem has a place (a TOML syntax error); 1-based.
     """
 
-    def __init__(self, problems: list[str] | str, path: str | None = None) -> None:
+    def __init__(
+        self,
+        problems: list[str] | str,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
         self.path = path
+        self.line = line
+        self.column = column
         where = f"{path}: " if path else ""
         if len(self.problems) == 1:
             message = where + self.problems[0]
@@ -50,7 +60,15 @@ class DiaryError(Nof1Error):
         What was found and what was expected.
     path, line, column
         Where: the file, the 1-based line (the header is line 1) and the column name.
+
+    Attributes
+    ----------
+    problems
+        Every problem found when the reader was asked to collect them
+        (``read_diary(..., max_problems=50)``), in line order, this one first; else just this one.
     """
+
+    problems: tuple[DiaryError, ...]
 
     def __init__(
         self,
@@ -71,6 +89,7 @@ class DiaryError(Nof1Error):
         if column is not None:
             where.append(f"column {column!r}")
         prefix = ", ".join(where)
+        self.problems = (self,)
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .errors import PlanningError
+from .limits import check_planning
 from .replay import METHODS, StopRuleTally, _pvalues, _Setup
 from .simulate import _allocation_pool, _check_sims, _draw, _scenario
 from .stats.results import jsonable
@@ -148,6 +149,7 @@ def power(
     >>> 0 <= result.power <= 1
     True
     """
+    check_planning(protocol, effect, sd, sims, outcome, trend, carryover_days)
     chosen = tuple(m for m in METHODS if m in (methods or METHODS) or m == method)
     unknown = {method, *(methods or ())} - set(METHODS)
     if unknown:
@@ -231,7 +233,8 @@ class PowerResult:
         return math.sqrt(p * (1 - p) / self.sims) if math.isfinite(p) else math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON of SPEC section 6 (``nof1 power --json``), NaN as null."""
+        """JSON of ``nof1 power --json``, NaN as null; two runs with the same arguments differ
+        only in ``seconds``, the compute time."""
         return jsonable(
             {
                 "sims": self.sims,

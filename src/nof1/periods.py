@@ -104,7 +104,7 @@ def cycle_differences(means: np.ndarray, treatment: np.ndarray) -> np.ndarray:
 
 
 def headline_effect(means: np.ndarray, treat: np.ndarray, paired: bool) -> tuple[float, np.ndarray]:
-    """The headline effect of SPEC section 5 and the cycle differences behind it.
+    """The headline effect (docs/methods.md) and the cycle differences behind it.
 
     Paired schemes: the mean of the cycle differences over cycles whose periods both count. The
     ``random`` scheme has no pairs: the mean of treatment period means minus the mean of control

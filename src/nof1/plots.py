@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,8 +60,9 @@ def _outcome(analysis: Analysis, name: str):
     raise ValueError(f"no outcome {name!r} in this analysis; the outcomes are {known}")
 
 
-def _short(text: str, width: int = 26) -> str:
-    return textwrap.shorten(str(text), width=width, placeholder="…")
+def _wrap(text: str, width: int = 34) -> str:
+    """Long legend text on several lines, never cut off."""
+    return textwrap.fill(str(text), width=width)
 
 
 def _better_words(better: str) -> str:
@@ -150,7 +151,7 @@ def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):
         handles.append(Patch(color=COLORS["run-in"], alpha=0.35, label="run-in (baseline)"))
     for arm in ("treatment", "control"):
         name = getattr(analysis.protocol.trial, arm)
-        handles.append(Patch(color=COLORS[arm], alpha=0.35, label=f"{arm}: {_short(name)}"))
+        handles.append(Patch(color=COLORS[arm], alpha=0.35, label=_wrap(f"{arm}: {name}")))
     for info in schedule.periods():
         start = _date_num([info["start"]])[0]
         end = _date_num([info["end"]])[0] + 1
@@ -212,27 +213,21 @@ def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):
             )
             handles.append(m)
     events = _safety_events(analysis) if events is None else events
-    seen = set()
-    for event in events:
+    top = hi + pad  # events are numbered in a strip above the scale, where no value can be
+    fired: dict[str, tuple[Any, list[str]]] = {}  # action -> (legend handle, numbered rules)
+    for number, event in enumerate(events, start=1):
         action = event.action if event.action in ("stop", "review") else "review"
         x = _date_num([event.date])[0] + 0.5
-        ax.axvline(x, color=COLORS[action], lw=1.2, ls="--", zorder=4)
+        line = ax.axvline(x, color=COLORS[action], lw=1.2, ls="--", zorder=4)
         ax.text(
-            x,
-            hi + pad * 0.6,
-            f" {_short(event.rule, 22)}",
-            rotation=90,
-            va="top",
-            ha="right",
-            fontsize=7,
-            color=COLORS[action],
-            bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.5},
-        )
-        if action not in seen:
-            seen.add(action)
-            handles.append(
-                ax.axvline(x, color=COLORS[action], lw=1.2, ls="--", label=f"safety rule: {action}")
-            )
+            x, top + pad, str(number), ha="center", va="center", fontsize=7,
+            color=COLORS[action], zorder=6,
+            bbox={"facecolor": "white", "edgecolor": COLORS[action], "pad": 1.0, "lw": 0.6},
+        )  # fmt: skip
+        fired.setdefault(action, (line, []))[1].append(f"{number} {event.rule}")
+    for action, (line, rules) in fired.items():
+        line.set_label(_wrap(f"{action}: " + "; ".join(rules)))  # the legend names the numbers
+        handles.append(line)
     for cycle in range(1, design.cycles + 1):
         first = x0[0] + design.run_in_days + (cycle - 1) * 2 * design.period_days
         ax.text(
@@ -246,7 +241,7 @@ def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):
             color="#444444",
         )
     ax.set_xlim(x0[0], x0[-1] + 1)
-    ax.set_ylim(lo - pad, hi + pad)
+    ax.set_ylim(lo - pad, hi + (3 * pad if events else pad))
     ax.set_ylabel(f"{outcome} ({_better_words(spec.better)})")
     locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
     ax.xaxis.set_major_locator(locator)
@@ -316,8 +311,8 @@ def plot_cycles(analysis: Analysis, outcome: str, ax=None):
     ax.set_xticks(
         [0, 1],
         [
-            "control\n" + "\n".join(textwrap.wrap(_short(trial.control, 40), 20)),
-            "treatment\n" + "\n".join(textwrap.wrap(_short(trial.treatment, 40), 20)),
+            "control\n" + "\n".join(textwrap.wrap(trial.control, 22)),
+            "treatment\n" + "\n".join(textwrap.wrap(trial.treatment, 22)),
         ],
         fontsize=8,
     )
@@ -402,10 +397,9 @@ def plot_posterior(analysis: Analysis, outcome: str, ax=None):
     ax.axvline(0, color="#000000", lw=1)
     for v in (-mcid, mcid):
         ax.axvline(v, color="#555555", lw=1, ls="--")
-    ax.text(mcid, 1.0, " +MCID", transform=ax.get_xaxis_transform(), fontsize=7, va="top")
-    ax.text(
-        -mcid, 1.0, "−MCID ", transform=ax.get_xaxis_transform(), fontsize=7, va="top", ha="right"
-    )
+    marks = ax.secondary_xaxis("top")  # above the axes: never over the curve or the legend
+    marks.set_xticks([-mcid, mcid], ["−MCID", "+MCID"], fontsize=7)
+    marks.tick_params(length=2, pad=1)
     ci = b.ci95
     if all(math.isfinite(c) for c in ci):
         level = 0.03 * float(y.max())

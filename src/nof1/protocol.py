@@ -1,8 +1,8 @@
 """The protocol: what the clinician fixes before the first dose.
 
-This module owns reading, validating and writing the protocol TOML file (SPEC section 2). A protocol
-that cannot be right is refused with every problem listed at once, each naming its key and saying
-what would be valid. The checks themselves live in :mod:`nof1.protocol_parse`; stop-rule
+This module owns reading, validating and writing the protocol TOML file (docs/protocol.md). A
+protocol that cannot be right is refused with every problem listed at once, each naming its key and
+saying what would be valid. The checks themselves live in :mod:`nof1.protocol_parse`; stop-rule
 evaluation lives in :mod:`nof1.safety`.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -223,20 +224,32 @@ class Protocol:
         )
 
     @classmethod
-    def load(cls, path: str | Path) -> Protocol:
+    def load(cls, path: str | Path, max_bytes: int | None = None) -> Protocol:
         """Read and validate a protocol TOML file.
+
+        Parameters
+        ----------
+        path
+            The protocol file (UTF-8 TOML).
+        max_bytes
+            Refuse a larger file (default :data:`nof1.limits.MAX_PROTOCOL_BYTES`, 1 MB).
 
         Raises
         ------
         ProtocolError
-            The file is missing, is not valid TOML (the message names the line), or breaks a rule
-            of SPEC section 2 (every problem is listed).
+            The file is missing or too large, is not valid TOML (the message names the line and
+            column and quotes the line), or breaks a rule of the protocol (every problem is listed,
+            each naming its key; see docs/protocol.md).
         """
+        from .limits import MAX_PROTOCOL_BYTES, read_limited
+
         path = Path(path)
         try:
-            data = path.read_bytes()
+            data = read_limited(path, max_bytes or MAX_PROTOCOL_BYTES, "protocol")
         except OSError as exc:
             raise ProtocolError(f"cannot read the protocol: {exc.strerror}", str(path)) from None
+        except ValueError as exc:
+            raise ProtocolError(str(exc), str(path)) from None
         return cls.loads(data, str(path))
 
     @classmethod
@@ -250,11 +263,7 @@ class Protocol:
             raise ProtocolError(
                 f"not UTF-8 text (byte {exc.start}); save the protocol as UTF-8", path
             ) from None
-        toml = _toml()
-        try:
-            raw = toml.loads(text)
-        except toml.TOMLDecodeError as exc:
-            raise ProtocolError(f"not valid TOML: {exc}", path) from None
+        raw = _parse_toml(text, path)
         return cls.from_dict(raw, path, hashlib.sha256(data).hexdigest())
 
     # -- derived ------------------------------------------------------------------------------
@@ -338,6 +347,47 @@ def _toml():
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib
     return tomllib
+
+
+_TOML_WHERE = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+_BARE_DATE = re.compile(r"^\s*[\w.\"'-]+\s*=\s*(\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4})\s*(#.*)?$")
+
+
+def _parse_toml(text: str, path: str | None) -> dict[str, Any]:
+    """Parse TOML; a syntax error names its line and column and quotes the line."""
+    from .limits import MAX_TOML_DEPTH, toml_depth
+
+    depth, line = toml_depth(text)
+    if depth > MAX_TOML_DEPTH:
+        raise ProtocolError(
+            f"line {line}: brackets or braces nested {depth} deep; a protocol nests at most "
+            f"{MAX_TOML_DEPTH}",
+            path,
+            line,
+        )
+    toml = _toml()
+    try:
+        return toml.loads(text)
+    except toml.TOMLDecodeError as exc:
+        message = str(exc)
+        where = _TOML_WHERE.search(message)
+        if where is None:
+            raise ProtocolError(f"not valid TOML: {message}", path) from None
+        line, column = int(where.group(1)), int(where.group(2))
+        lines = text.splitlines()
+        quoted = lines[line - 1].strip() if line <= len(lines) else ""
+        reason = f"not valid TOML ({message[: where.start()]})"
+        date = _BARE_DATE.match(quoted)
+        if date:
+            reason = f"{date.group(1)} is not a date; dates are written 2026-10-15 (year-month-day)"
+        raise ProtocolError(
+            f"line {line}, column {column}: {reason}, in: {quoted[:120]}",
+            path,
+            line,
+            column,
+        ) from None
+    except RecursionError:  # nesting the depth scan did not see; never a traceback
+        raise ProtocolError("not valid TOML: nested too deeply", path) from None
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

@@ -1,17 +1,20 @@
 """Parsing and validation of the protocol TOML: every problem found in one pass.
 
-This module owns the checks of SPEC section 2: each table's keys, their types and ranges, the
-stop-rule syntax. :meth:`nof1.protocol.Protocol.from_dict` calls :func:`parse`; problems are
-collected (not raised one by one) so a clinician fixes the file once.
+This module owns the checks of the protocol file (docs/protocol.md): each table's keys, their
+types and ranges (the bounds themselves live in :mod:`nof1.limits`), the stop-rule syntax.
+:meth:`nof1.protocol.Protocol.from_dict` calls :func:`parse`; problems are collected (not raised one
+by one) so a clinician fixes the file once.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from . import limits
 from .errors import ProtocolError
 from .protocol import (
     ACTIONS,
@@ -108,16 +111,24 @@ class _Checker:
             return None
         return value
 
-    def integer(self, table, key, where, minimum, default=None, required=True):
+    def integer(self, table, key, where, minimum, default=None, required=True, maximum=None):
         value = table.get(key, default)
+        rule = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
         if value is None:
             if required:
-                self.add(f"{where}.{key} is missing; it must be a whole number >= {minimum}")
+                self.add(f"{where}.{key} is missing; it must be a whole number {rule}")
             return None
-        if not _is_int(value) or value < minimum:
-            self.add(f"{where}.{key} = {value!r} must be a whole number >= {minimum}")
+        if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
+            self.add(f"{where}.{key} = {value!r} must be a whole number {rule}")
             return None
         return value
+
+    def name(self, name: str, where: str) -> bool:
+        """Check an outcome or column name is a plain identifier; False (and a problem) if not."""
+        why = limits.check_name(name)
+        if why is not None:
+            self.add(f"{where}: the name {name[:80]!r} {why}")
+        return why is None
 
     def number(self, table, key, where, default=None, required=True):
         value = table.get(key, default)
@@ -139,7 +150,7 @@ def _parse_trial(raw: Mapping[str, Any], chk: _Checker) -> Trial | None:
         try:
             start = _dt.date.fromisoformat(start)
         except ValueError:
-            chk.add(f"trial.start = {start!r} is not a date; write it as YYYY-MM-DD")
+            chk.add(f"trial.start = {start!r} is not a date; dates are written 2026-10-15")
             start = None
     elif isinstance(start, _dt.datetime):
         chk.add(f"trial.start = {start} must be a date without a time, e.g. 2026-01-05")
@@ -147,7 +158,10 @@ def _parse_trial(raw: Mapping[str, Any], chk: _Checker) -> Trial | None:
     elif start is None:
         chk.add("trial.start is missing; it must be a date, e.g. 2026-01-05")
     elif not isinstance(start, _dt.date):
-        chk.add(f"trial.start = {start!r} is not a date; write it as YYYY-MM-DD")
+        chk.add(f"trial.start = {start!r} is not a date; dates are written 2026-10-15")
+        start = None
+    if start is not None and limits.date_problem(start):
+        chk.add(f"trial.start = {start} {limits.date_problem(start)}")
         start = None
     blinding = chk.choice(raw, "blinding", "trial", BLINDINGS, default="open")
     texts = {}
@@ -166,10 +180,10 @@ def _parse_trial(raw: Mapping[str, Any], chk: _Checker) -> Trial | None:
 def _parse_design(raw: Mapping[str, Any], chk: _Checker) -> Design | None:
     chk.unknown(raw, "[design]", _TABLE_KEYS["design"])
     scheme = chk.choice(raw, "scheme", "design", SCHEMES)
-    cycles = chk.integer(raw, "cycles", "design", 1)
-    period_days = chk.integer(raw, "period_days", "design", 1)
-    run_in = chk.integer(raw, "run_in_days", "design", 0, default=0)
-    washout = chk.integer(raw, "washout_days", "design", 0, default=0)
+    cycles = chk.integer(raw, "cycles", "design", 1, maximum=limits.MAX_CYCLES)
+    period_days = chk.integer(raw, "period_days", "design", 1, maximum=limits.MAX_PERIOD_DAYS)
+    run_in = chk.integer(raw, "run_in_days", "design", 0, 0, maximum=limits.MAX_RUN_IN_DAYS)
+    washout = chk.integer(raw, "washout_days", "design", 0, 0, maximum=limits.MAX_PERIOD_DAYS - 1)
     if period_days is not None and washout is not None and washout >= period_days:
         chk.add(
             f"design.washout_days = {washout} must be smaller than design.period_days = "
@@ -214,6 +228,9 @@ def _parse_outcomes(raw: Any, chk: _Checker) -> tuple[Outcome, ...]:
     if not isinstance(raw, list) or not raw:
         chk.add("[[outcomes]] is missing; declare at least one outcome with name, min, max, better")
         return ()
+    if len(raw) > limits.MAX_OUTCOMES:
+        chk.add(f"[[outcomes]]: {len(raw)} outcomes; at most {limits.MAX_OUTCOMES}")
+        return ()
     outcomes = []
     names: set[str] = set()
     for i, entry in enumerate(raw, start=1):
@@ -221,8 +238,9 @@ def _parse_outcomes(raw: Any, chk: _Checker) -> tuple[Outcome, ...]:
         if not isinstance(entry, dict):
             chk.add(f"{where} must be a table ([[outcomes]])")
             continue
-        chk.unknown(entry, f"[[outcomes]] #{i}", _TABLE_KEYS["outcomes"])
         name = chk.text(entry, "name", where)
+        if name is not None and not chk.name(name, f"{where}.name"):
+            name = None
         if name is not None:
             where = f"outcomes[{i}] ({name})"
             if name in names:
@@ -233,8 +251,13 @@ def _parse_outcomes(raw: Any, chk: _Checker) -> tuple[Outcome, ...]:
                     f"{', '.join(RESERVED)})"
                 )
             names.add(name)
+        chk.unknown(entry, where, _TABLE_KEYS["outcomes"])
         lo = chk.number(entry, "min", where)
         hi = chk.number(entry, "max", where)
+        for key, value in (("min", lo), ("max", hi)):
+            if value is not None and abs(value) > limits.MAX_SCALE:
+                chk.add(f"{where}.{key} = {value:g} must lie within plus or minus 10^9")
+                lo = hi = None
         if lo is not None and hi is not None and lo >= hi:
             chk.add(f"{where}: min = {lo:g} must be smaller than max = {hi:g}")
         better = chk.choice(entry, "better", where, ("lower", "higher"))
@@ -273,8 +296,11 @@ def _parse_outcomes(raw: Any, chk: _Checker) -> tuple[Outcome, ...]:
 def _parse_analysis(raw: Mapping[str, Any], chk: _Checker, design: Design | None) -> Analysis:
     chk.unknown(raw, "[analysis]", _TABLE_KEYS["analysis"])
     alpha = chk.number(raw, "alpha", "analysis", default=0.05)
-    if alpha is not None and not 0 < alpha < 1:
-        chk.add(f"analysis.alpha = {alpha:g} must lie strictly between 0 and 1 (usually 0.05)")
+    if alpha is not None and not limits.MIN_ALPHA <= alpha <= limits.MAX_ALPHA:
+        chk.add(
+            f"analysis.alpha = {alpha:g} must lie from {limits.MIN_ALPHA:g} to "
+            f"{limits.MAX_ALPHA:g} (usually 0.05)"
+        )
         alpha = None
     min_days = chk.integer(raw, "min_days_per_period", "analysis", 1, default=1)
     if min_days is not None and design is not None:
@@ -332,13 +358,13 @@ def _parse_rule(
     declared: frozenset[str] = frozenset(),
 ) -> StopRule | None:
     where = f"stop_rules[{i}]"
-    chk.unknown(entry, f"[[stop_rules]] #{i}", _TABLE_KEYS["stop_rules"])
     name = entry.get("name")
     if not isinstance(name, str) or not name.strip():
         chk.add(f"{where}.name is missing; give each rule a name the clinician will recognise")
         name = f"rule {i}"
     else:
         where = f"stop_rules[{i}] ({name})"
+    chk.unknown(entry, where, _TABLE_KEYS["stop_rules"])
     action = chk.choice(entry, "action", where, ACTIONS)
     comparisons = [key for key in COMPARISONS if key in entry]
     has_missing = "missing_days" in entry
@@ -401,7 +427,7 @@ def _parse_rule(
         valid = list(outcomes) + list(columns)
         chk.add(
             f"{where}.column = {column!r} is neither an outcome nor declared under [diary] "
-            f"columns; valid columns are {', '.join(valid) or '(none)'}"
+            f"columns; valid columns are {limits.short_list(valid) or '(none)'}"
         )
         column = None
     value = entry[comparison]
@@ -441,6 +467,9 @@ def _parse_rules(raw, chk, outcomes, columns, design, declared) -> tuple[StopRul
     if not isinstance(raw, list):
         chk.add("stop_rules must be an array of tables ([[stop_rules]])")
         return ()
+    if len(raw) > limits.MAX_STOP_RULES:
+        chk.add(f"[[stop_rules]]: {len(raw)} rules; at most {limits.MAX_STOP_RULES}")
+        return ()
     by_name = {o.name: o for o in outcomes}
     rules = []
     seen: set[str] = set()
@@ -467,6 +496,22 @@ def _parse_rules(raw, chk, outcomes, columns, design, declared) -> tuple[StopRul
                 )
         rules.append(rule)
     return tuple(rules)
+
+
+def _check_length(trial: Trial, design: Design, chk: _Checker) -> None:
+    """The whole schedule: at most ten years, and ending by 2200-12-31."""
+    days = design.run_in_days + 2 * design.cycles * design.period_days
+    if days > limits.MAX_TRIAL_DAYS:
+        chk.add(
+            f"design: run_in_days + 2 x cycles x period_days = {days} days; a trial lasts at most "
+            f"{limits.MAX_TRIAL_DAYS} days (ten years)"
+        )
+    elif (limits.LAST_DATE - trial.start).days < days - 1:
+        chk.add(
+            f"trial.start = {trial.start}: the schedule's {days} days would end after "
+            f"{limits.LAST_DATE}; the last scheduled day must lie in the years "
+            f"{limits.FIRST_DATE.year} to {limits.LAST_DATE.year}"
+        )
 
 
 def parse(
@@ -506,15 +551,21 @@ def parse(
     if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
         chk.add("diary.columns must be a list of column names in quotes")
         columns = []
+    too_many = len(columns) > limits.MAX_DIARY_COLUMNS
+    if too_many:  # one problem, not one per name; the rules may still name them
+        chk.add(f"diary.columns: {len(columns)} names; at most {limits.MAX_DIARY_COLUMNS}")
     outcomes = _parse_outcomes(raw.get("outcomes"), chk)
     names = {o.name for o in outcomes}
-    for column in columns:
+    counts = Counter(columns)
+    for column in [] if too_many else columns:
+        if not chk.name(column, "diary.columns"):
+            continue
         if column in RESERVED:
             chk.add(
                 f"diary.columns: {column!r} is a name nof1 uses itself; choose another "
                 f"(reserved: {', '.join(RESERVED)})"
             )
-        if column in names or columns.count(column) > 1:
+        if column in names or counts[column] > 1:
             chk.add(
                 f"diary.columns: {column!r} is listed twice or clashes with the date or an "
                 "outcome column; list each extra column once"
@@ -529,6 +580,8 @@ def parse(
     )
     rules = _parse_rules(raw.get("stop_rules"), chk, outcomes, tuple(columns), design, declared)
     categories = parse_categories(tables["diary"], chk, columns, outcomes, rules)
+    if trial is not None and design is not None:
+        _check_length(trial, design, chk)
     if chk.problems or trial is None or design is None:
         raise ProtocolError(chk.problems or ["the [trial] or [design] table is incomplete"], path)
     return trial, design, outcomes, analysis, tuple(columns), rules, categories

@@ -2,8 +2,8 @@
 
 This module owns what happens to simulated diaries after they are drawn by :mod:`nof1.simulate`:
 the randomization reference set a simulated trial is tested against (and the smallest p-value the
-design can ever give), the analysis of every trial with the definitions of ``nof1 analyze`` (SPEC
-section 5) - period means and cycle differences from :mod:`nof1.periods`, the tests from the
+design can ever give), the analysis of every trial with the definitions of ``nof1 analyze``
+(docs/methods.md) - period means and cycle differences from :mod:`nof1.periods`, the tests from the
 vectorized functions of :mod:`nof1.stats` - and the replay of the stop rules on the simulated
 outcome with the helpers of :mod:`nof1.safety`. :mod:`nof1.operating` tallies the results over
 trials; :mod:`nof1.design` does so across designs.

@@ -32,7 +32,7 @@ from .report_html import (
 )
 from .report_patient import render_patient
 from .report_sections import data_section, safety_section, sensitivity_section
-from .verdict import fmt_p, fmt_pct
+from .verdict import fmt_p, fmt_pct, fmt_prob
 
 if TYPE_CHECKING:
     from .analysis import Analysis, OutcomeResult
@@ -217,7 +217,7 @@ def _method_rows(r: OutcomeResult) -> list:
          "Ljung-Box p "
          f"{fmt_p(a.ljung_box_p)}" + f"; {esc(a.note)}" * bool(a.note)),
         ("Bayesian (posterior mean, credible interval)", b.reason, fmt_num(b.mean, True),
-         fmt_ci(b.ci95), "", f"P = {fmt_pct(b.p_improvement)}", f"P(improvement {ge}) "
+         fmt_ci(b.ci95), "", fmt_prob(b.p_improvement), f"P(improvement {ge}) "
          f"{fmt_pct(b.p_mcid_improvement)}, P(worsening {ge}) {fmt_pct(b.p_mcid_worsening)}; "
          f"prior {esc(b.prior)}"),
         ("NAP (non-overlap of all pairs)", r.nap_reason, fmt_num(r.nap, digits=3), "", "", "",

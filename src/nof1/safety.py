@@ -1,6 +1,6 @@
 """Safety: the clinician's stop rules, replayed day by day over the diary.
 
-This module owns the evaluation of the ``[[stop_rules]]`` of a protocol (SPEC sections 2 and 6):
+This module owns the evaluation of the ``[[stop_rules]]`` of a protocol (docs/safety.md):
 ``monitor`` replays every rule over the diary up to a date and says whether to continue, review or
 stop; ``check_rules`` warns about rules that can never fire or would fire on any diary;
 ``unchecked_rule_columns`` finds rules whose column the diary lacks (refused: an unchecked rule
@@ -11,7 +11,7 @@ with the planning code, and are re-exported here; the text and HTML output lives
 :mod:`nof1.safety_render`, the hash-chained log (``log_run``, ``verify_log``) in
 :mod:`nof1.safety_log`.
 
-Every choice the SPEC leaves open is written down in ``docs/safety.md``.
+Every choice is written down in ``docs/safety.md``.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ __all__ = [
 ]
 
 EXIT_CODES = {"continue": 0, "review": 3, "stop": 4}
-"""Exit code of ``nof1 monitor`` for each status (SPEC section 6)."""
+"""Exit code of ``nof1 monitor`` for each status."""
 
 
 # -- results -------------------------------------------------------------------------------------
@@ -122,11 +122,11 @@ class MonitorResult:
 
     @property
     def exit_code(self) -> int:
-        """0 continue, 3 review, 4 stop (SPEC section 6)."""
+        """0 continue, 3 review, 4 stop."""
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, with the SPEC keys ``status``, ``as_of``, ``events``."""
+        """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``."""
         return {
             "status": self.status,
             "as_of": self.as_of.isoformat(),

@@ -35,6 +35,11 @@ def format_values(event: Event) -> str:
 def verdict(result: MonitorResult) -> str:
     """The one-line verdict: ``STOP: ...``, ``REVIEW: ...`` or ``CONTINUE: ...``."""
     as_of = result.as_of.isoformat()
+    if result.status == "continue" and not result.rules_checked and not result.not_checked:
+        return (
+            f"CONTINUE: the protocol has no stop rules, so there was nothing to check. Diary read "
+            f"up to {as_of}."
+        )
     if result.status == "continue":
         line = f"CONTINUE: no rule fired up to {as_of}"
         if result.not_checked:

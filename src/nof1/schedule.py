@@ -1,6 +1,6 @@
 """The schedule: which arm the patient is on, day by day, and how it was drawn.
 
-This module owns the allocation schemes of SPEC section 3, the version-independent draw of the
+This module owns the allocation schemes (docs/schedule.md), the version-independent draw of the
 allocation from the seed, the enumeration of every allocation a scheme admits (the reference set of
 the randomization test), and the day-by-day calendar.
 
@@ -31,7 +31,7 @@ import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,22 +60,24 @@ def _max_run(design: Design) -> int:
     return design.max_run if design.max_run is not None else 2 * design.cycles
 
 
-@cache
-def _completions(n_t: int, n_c: int, last: str, run: int, max_run: int) -> int:
+def _completions(k: int, n_t: int, n_c: int, last: str, run: int, max_run: int) -> int:
     """Number of admissible ways to place ``n_t`` more T and ``n_c`` more C periods.
 
-    ``last`` is the arm of the previous period ('' at the start) and ``run`` its current run length.
+    ``k`` is the number of cycles, ``last`` the arm of the previous period ('' at the start) and
+    ``run`` its current run length. Read from the table of :func:`_t_ways` (built level by level,
+    without recursion, so any number of cycles is counted in one pass): the completions that go on
+    with a T are ``z[n_t, n_c, t_run]``, those that go on with a C ``z[n_c, n_t, c_run]`` (the T/C
+    symmetry).
     """
     if n_t == 0 and n_c == 0:
         return 1
+    z = _t_ways(k, max_run)
+    cap = z.shape[2] - 1  # z is 0 there: a run longer than min(max_run, k) cannot happen
     total = 0
-    for arm, left in (("T", n_t), ("C", n_c)):
-        if left == 0:
-            continue
+    for arm, mine, other in (("T", n_t, n_c), ("C", n_c, n_t)):
         new_run = run + 1 if arm == last else 1
-        if new_run > max_run:
-            continue
-        total += _completions(n_t - (arm == "T"), n_c - (arm == "C"), arm, new_run, max_run)
+        if mine > 0 and new_run <= max_run:
+            total += int(z[mine, other, min(new_run, cap)])
     return total
 
 
@@ -88,7 +90,7 @@ def count_allocations(design: Design) -> int:
         return 2
     if design.scheme == "randomized-pairs":
         return 2**k
-    return _completions(k, k, "", 0, _max_run(design))
+    return _completions(k, k, k, "", 0, _max_run(design))
 
 
 def _counterbalanced(k: int, first: str) -> str:
@@ -115,7 +117,7 @@ def _unrank(design: Design, r: int) -> str:
             new_run = run + 1 if arm == last else 1
             if new_run > max_run:
                 continue
-            ways = _completions(n_t - (arm == "T"), n_c - (arm == "C"), arm, new_run, max_run)
+            ways = _completions(k, n_t - (arm == "T"), n_c - (arm == "C"), arm, new_run, max_run)
             if r < ways:
                 out.append(arm)
                 n_t, n_c = n_t - (arm == "T"), n_c - (arm == "C")
@@ -159,7 +161,7 @@ def _rank(design: Design, arms: str) -> int:
         if arm == "C" and n_t > 0:
             t_run = run + 1 if last == "T" else 1
             if t_run <= max_run:
-                r += _completions(n_t - 1, n_c, "T", t_run, max_run)
+                r += _completions(k, n_t - 1, n_c, "T", t_run, max_run)
         n_t, n_c = n_t - (arm == "T"), n_c - (arm == "C")
         last, run = arm, new_run
     return r
@@ -177,7 +179,7 @@ def _t_ways(k: int, max_run: int) -> np.ndarray:
     ``n_t`` and ``n_c`` are the T and C periods still to place (the T included) and ``t_run`` the
     run length that T would have (``run + 1`` after a T, else 1). ``z`` is 0 where T cannot come
     next (``n_t == 0`` or ``t_run > max_run``), so ``z[n_t, n_c, t_run] ==
-    _completions(n_t - 1, n_c, "T", t_run, max_run)`` or 0. By the T/C symmetry the completions
+    _completions(k, n_t - 1, n_c, "T", t_run, max_run)`` or 0. By the T/C symmetry the completions
     after a C are ``z[n_c, n_t, 1]``, and the whole count is ``2 * z[k, k, 1]``. Exact for every
     reachable state (``t_run <= k - n_t + 1``); runs are capped at ``min(max_run, k)``. int64 when
     every entry fits (``C(2k - 1, k) < 2^63``), else Python ints (object). Read-only (cached).
@@ -363,6 +365,8 @@ def draw_index(design: Design) -> int:
     if n == 1:
         return 0
     bits = (n - 1).bit_length()
+    if bits > 256:  # one SHA-256 digest gives 256 bits: 2^256 allocations at most (128 cycles)
+        raise ValueError(f"{n} admissible allocations are more than one draw can index")
     max_run = "none" if design.max_run is None else str(design.max_run)
     j = 0
     while True:
@@ -542,7 +546,7 @@ class Schedule:
         return [self.start + _dt.timedelta(days=i) for i in range(self.n_days)]
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per day: day, date, phase, cycle, period, arm, washout (SPEC section 3)."""
+        """One row per day: day, date, phase, cycle, period, arm, washout."""
         import pandas as pd
 
         arrays = self.day_arrays()
@@ -557,6 +561,15 @@ class Schedule:
                 "washout": arrays["washout"],
             }
         )
+
+    def to_csv(self) -> str:
+        """The day-by-day table as CSV text (what ``nof1 schedule`` prints), washout as
+        ``true``/``false``; written through :func:`nof1.csv_safe.frame_to_csv`."""
+        from .csv_safe import frame_to_csv
+
+        frame = self.to_frame()
+        frame["washout"] = frame["washout"].map({True: "true", False: "false"})
+        return frame_to_csv(frame)
 
     def periods(self) -> list[dict[str, Any]]:
         """One entry per period: period, cycle, arm, start and end dates, first counted date."""

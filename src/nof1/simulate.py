@@ -1,6 +1,6 @@
 """Simulated diaries: a protocol's daily outcome under an assumed truth.
 
-This module owns the model of one simulated diary and its random draws (SPEC section 3): the
+This module owns the model of one simulated diary and its random draws (docs/planning.md): the
 assumed truth (:class:`Scenario`), each trial's allocation, exposure, noise and missing days, and
 the simulated trials themselves (:class:`SimulatedTrials`, :func:`simulate`). What is done with
 them lives downstream: :mod:`nof1.replay` analyses them as ``nof1 analyze`` would and replays the

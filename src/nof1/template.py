@@ -5,9 +5,10 @@ With ``blinding`` single or double the template shows no arm, so it cannot unbli
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from .csv_safe import write_rows
 
 if TYPE_CHECKING:
     from .protocol import Protocol
@@ -38,13 +39,13 @@ def write_template(protocol: Protocol, path: str | Path) -> tuple[int, bool]:
     arrays = schedule.day_arrays()
     guide = ["day"] if blinded else list(GUIDE_COLUMNS)
     header = ["date", *protocol.columns, *guide]
+    rows = [header]
+    for i, date in enumerate(schedule.dates()):
+        blanks = [""] * len(protocol.columns)
+        extra = [int(arrays["day"][i])]
+        if not blinded:
+            extra.append(arrays["arm"][i])
+        rows.append([date.isoformat(), *blanks, *extra])
     with open(path, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
-        for i, date in enumerate(schedule.dates()):
-            blanks = [""] * len(protocol.columns)
-            extra = [int(arrays["day"][i])]
-            if not blinded:
-                extra.append(arrays["arm"][i])
-            writer.writerow([date.isoformat(), *blanks, *extra])
+        write_rows(handle, rows)  # cells a spreadsheet would run as formulas are neutralised
     return schedule.n_days, blinded

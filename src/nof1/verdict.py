@@ -15,7 +15,16 @@ if TYPE_CHECKING:
     from .protocol import Protocol
     from .schedule import Schedule
 
-__all__ = ["benefit_harm", "clinical", "fmt_p", "fmt_pct", "reach", "render_text", "verdict"]
+__all__ = [
+    "benefit_harm",
+    "clinical",
+    "fmt_p",
+    "fmt_pct",
+    "fmt_prob",
+    "reach",
+    "render_text",
+    "verdict",
+]
 
 
 def fmt_p(p: float) -> str:
@@ -36,6 +45,12 @@ def fmt_pct(p: float) -> str:
     if p > 0.99:
         return "> 99%"
     return f"{100 * p:.0f}%"
+
+
+def fmt_prob(p: float) -> str:
+    """A posterior probability as words: ``P = 81%``, ``P > 99%``, ``P < 1%``, ``P NA``."""
+    text = fmt_pct(p)
+    return f"P {text}" if text[0] in "<>N" else f"P = {text}"
 
 
 def _amount(effect: float, better: str) -> tuple[float, str]:
@@ -319,7 +334,7 @@ def render_text(analysis: Analysis) -> str:
             est_text = f"{est:+.2f}" if math.isfinite(est) else ""
             p_two = fmt_p(getattr(res, "p_two_sided", math.nan)) if m != "bayes" else ""
             p_imp = getattr(res, "p_improvement", math.nan)
-            p_imp = f"P {fmt_pct(p_imp)}" if m == "bayes" else fmt_p(p_imp)
+            p_imp = fmt_prob(p_imp) if m == "bayes" else fmt_p(p_imp)
             out.append(f"  {label:<14}{est_text:>10}  {ci_text:<20}{p_two:>12}{p_imp:>11}")
         out.append(f"  {'NAP':<14}{r.nap:>10.3f}" if math.isfinite(r.nap) else "  NAP not run")
         out.append("")

@@ -1,0 +1,139 @@
+"""Validation of a protocol and its diary in one pass: what ``nof1 check`` and the web page report.
+
+This module owns the list of problems (the files cannot be used) and warnings (they can, but
+something deserves a look) of :func:`check_files`: every protocol problem at once, every diary
+problem up to :data:`MAX_DIARY_PROBLEMS`, the stop rules that can never fire, a design whose
+randomization test cannot reach alpha, a protocol without stop rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import DiaryError, ProtocolError
+
+if TYPE_CHECKING:
+    from .protocol import Protocol
+
+__all__ = ["MAX_DIARY_PROBLEMS", "CheckReport", "check_files", "protocol_warnings"]
+
+MAX_DIARY_PROBLEMS = 50
+"""The diary is read on past a bad row until this many problems are found."""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What :func:`check_files` found.
+
+    Attributes
+    ----------
+    problems
+        One line per problem, each naming the file and the line and column or the key; the files
+        cannot be used until they are fixed.
+    warnings
+        One line per warning: the files can be used, but something deserves a look.
+    """
+
+    problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """True when there is no problem (warnings allowed)."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON of ``nof1 check --json``: ``ok``, ``problems``, ``warnings``."""
+        return {"ok": self.ok, "problems": list(self.problems), "warnings": list(self.warnings)}
+
+
+def protocol_warnings(protocol: Protocol) -> list[str]:
+    """Warnings about a valid protocol: rules that can never fire, no stop rules, a design whose
+    randomization test cannot reach alpha."""
+    from .safety import check_rules
+
+    warnings = list(check_rules(protocol))
+    if not protocol.stop_rules:
+        warnings.append(
+            "the protocol has no stop rules: nof1 monitor has nothing to check; add "
+            "[[stop_rules]] for the harms the clinician watches for"
+        )
+    schedule = protocol.schedule()
+    alpha = protocol.analysis.alpha
+    if schedule.n_allocations == 1:
+        warnings.append("the 'alternating' scheme allows no randomization test")
+    elif 1 / schedule.n_allocations > alpha:
+        warnings.append(
+            f"with {schedule.n_allocations} admissible allocations no randomization test can "
+            f"reach p < {alpha:g} (smallest one-sided p {1 / schedule.n_allocations:.4g}); add "
+            "cycles"
+        )
+    return warnings
+
+
+def check_files(
+    protocol_path: str | Path,
+    diary_path: str | Path | None = None,
+    date_format: str | None = None,
+    max_bytes: int | None = None,
+) -> CheckReport:
+    """Validate a protocol file (and a diary) and list every problem found.
+
+    Parameters
+    ----------
+    protocol_path
+        The protocol TOML.
+    diary_path
+        A diary CSV to check against the protocol (optional).
+    date_format
+        strptime format of non-ISO diary dates, as in :func:`nof1.diary.read_diary`.
+    max_bytes
+        Size limit of each file (default: 1 MB for the protocol, 50 MB for the diary).
+
+    Returns
+    -------
+    CheckReport
+        ``problems`` (each prefixed with its file) and ``warnings``; ``ok`` when no problem.
+        Errors are reported, never raised: the caller decides the exit code.
+
+    Examples
+    --------
+    >>> from nof1 import example_paths
+    >>> from nof1.checking import check_files
+    >>> check_files(*example_paths()).ok
+    True
+    """
+    from .protocol import Protocol
+
+    problems: list[str] = []
+    warnings: list[str] = []
+    try:
+        protocol = Protocol.load(protocol_path, max_bytes=max_bytes)
+    except ProtocolError as exc:
+        return CheckReport(tuple(f"{protocol_path}: {p}" for p in exc.problems))
+    warnings += [f"{protocol_path}: {w}" for w in protocol_warnings(protocol)]
+    if diary_path is not None:
+        from .diary import read_diary
+
+        try:
+            diary = read_diary(
+                diary_path, protocol, date_format, max_bytes=max_bytes,
+                max_problems=MAX_DIARY_PROBLEMS,
+            )  # fmt: skip
+        except DiaryError as exc:
+            problems += [str(e) for e in exc.problems]
+            if len(exc.problems) >= MAX_DIARY_PROBLEMS:
+                problems.append(
+                    f"{diary_path}: stopped after {MAX_DIARY_PROBLEMS} problems; fix these and "
+                    "check again"
+                )
+        else:
+            from .safety import unchecked_rule_columns
+
+            # A stop rule on a column the diary lacks could not be checked: a problem, never a pass.
+            problems += [str(e) for e in unchecked_rule_columns(protocol, diary)]
+            warnings += [f"{diary_path}: {n}" for n in diary.notes]
+            warnings += [f"{diary_path}: line {e['line']}: {e['reason']}" for e in diary.excluded]
+    return CheckReport(tuple(problems), tuple(warnings))
