@@ -254,7 +254,8 @@ def _pvalues(
     if "ar1" in methods:
         y = np.where(setup.washout, np.nan, values)[:, setup.in_cycle]
         x = on[:, setup.in_cycle].astype(float)
-        out["ar1"] = ar1_profile_fit(y, x, trend=protocol.analysis.trend).p_two_sided
+        fit = ar1_profile_fit(y, x, trend=protocol.analysis.trend, method="reml", alpha=alpha)
+        out["ar1"] = fit.p_two_sided
     return out
 
 

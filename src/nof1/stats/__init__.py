@@ -6,7 +6,8 @@ vectorized functions (``paired_t_arrays``, ``randomization_pvalues``, ``ar1_prof
 ``bayes_arrays``) serve the power simulator with the same formulas.
 """
 
-from nof1.stats.ar1 import AR1Arrays, ar1_profile_fit, fit_ar1
+from nof1.stats.ar1 import fit_ar1
+from nof1.stats.ar1_batch import AR1Arrays, ar1_profile_fit
 from nof1.stats.bayes import (
     BayesArrays,
     NIGPrior,
@@ -31,10 +32,11 @@ from nof1.stats.randomization import (
     randomization_pvalues,
     randomization_test,
 )
-from nof1.stats.results import AR1Fit, BayesResult, PairedTest, RandomizationTest, RankTest
+from nof1.stats.results import AR1Calibrated, AR1Fit, BayesResult, PairedTest, RandomizationTest, RankTest
 
 __all__ = [
     "AR1Arrays",
+    "AR1Calibrated",
     "AR1Fit",
     "BayesArrays",
     "BayesResult",
