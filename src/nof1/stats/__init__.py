@@ -32,7 +32,14 @@ from nof1.stats.randomization import (
     randomization_pvalues,
     randomization_test,
 )
-from nof1.stats.results import AR1Calibrated, AR1Fit, BayesResult, PairedTest, RandomizationTest, RankTest
+from nof1.stats.results import (
+    AR1Calibrated,
+    AR1Fit,
+    BayesResult,
+    PairedTest,
+    RandomizationTest,
+    RankTest,
+)
 
 __all__ = [
     "AR1Arrays",

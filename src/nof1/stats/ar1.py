@@ -274,8 +274,12 @@ NOT_PD = (
 SIGMA2_RTOL = 1e-10
 
 
-def _validity(Y: np.ndarray, x: np.ndarray, trend: bool) -> list[str | None]:
-    """A reason per trial why the model cannot be fitted, or None (vectorized over trials)."""
+def _validity(Y: np.ndarray, x: np.ndarray, trend: bool, exact: bool = True) -> list[str | None]:
+    """A reason per trial why the model cannot be fitted, or None (vectorized over trials).
+
+    ``exact=False`` leaves out the check that the arm (and trend) explains y exactly; the batch
+    fitter relies on the check of the fitted innovation variance instead (:func:`_no_noise`).
+    """
     obs = np.isfinite(Y) & np.isfinite(x)
     n = obs.sum(axis=1)
     one_arm = np.nanmax(np.where(obs, x, -np.inf), axis=1) == np.nanmin(
@@ -283,12 +287,12 @@ def _validity(Y: np.ndarray, x: np.ndarray, trend: bool) -> list[str | None]:
     )
     constant = np.max(np.where(obs, Y, -np.inf), axis=1) == np.min(np.where(obs, Y, np.inf), axis=1)
     todo = (n >= MIN_DAYS) & ~one_arm & ~constant
-    exact = np.zeros(Y.shape[0], dtype=bool)
-    if todo.any():
-        exact[todo] = _explained_by_design(Y[todo], x[todo], obs[todo], trend)
+    explained = np.zeros(Y.shape[0], dtype=bool)
+    if exact and todo.any():
+        explained[todo] = _explained_by_design(Y[todo], x[todo], obs[todo], trend)
     text = EXACT_FIT.format(trend=" and the trend" if trend else "")
     reasons: list[str | None] = []
-    for i in np.flatnonzero(~todo | exact).tolist():
+    for i in np.flatnonzero(~todo | explained).tolist():
         if n[i] < MIN_DAYS:
             reasons.append(f"only {n[i]} days with data; the AR(1) model needs {MIN_DAYS}")
         elif one_arm[i]:
@@ -300,7 +304,7 @@ def _validity(Y: np.ndarray, x: np.ndarray, trend: bool) -> list[str | None]:
         else:
             reasons.append(text)
     out: list[str | None] = [None] * Y.shape[0]
-    for i, r in zip(np.flatnonzero(~todo | exact).tolist(), reasons, strict=True):
+    for i, r in zip(np.flatnonzero(~todo | explained).tolist(), reasons, strict=True):
         out[i] = r
     return out
 

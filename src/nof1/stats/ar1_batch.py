@@ -12,8 +12,9 @@ cross-product matrix is
 The first sum is M0 - phi (M1 + M1') + phi^2 M2 with three q x q moment matrices computed once;
 only the few gap days (period starts after a washout, missing days) are evaluated per phi. Its
 y-y, X-y and X-X blocks are the prewhitened y'y, X'y and X'X of the one-trial fitter, and its
-derivative in phi is analytic, so phi is found as the root of the analytic score (bisection in
-the bracket around the best point of a grid), not by comparing function values: the result
+derivative in phi is analytic, so phi is found as the root of the analytic score (safeguarded
+Newton steps in the bracket around the best point of a grid), not by comparing function values:
+the result
 equals :func:`nof1.stats.ar1.fit_ar1` to about 1e-10 (tested to 1e-8).
 """
 
@@ -32,131 +33,205 @@ __all__ = ["AR1Arrays", "ar1_profile_fit"]
 
 
 class _Suff(NamedTuple):
-    M0: np.ndarray  # (T, q, q) sum of z_t z_t' over days whose previous day is observed
-    M1: np.ndarray  # (T, q, q) sum of z_t z_(t-1)'
-    M2: np.ndarray  # (T, q, q) sum of z_(t-1) z_(t-1)'
-    zg: np.ndarray  # (T, G, q) z at the days after a gap (0 = padding)
-    zp: np.ndarray  # (T, G, q) z at the observed day before it
-    g: np.ndarray  # (T, G) gap length (1 = padding)
-    on: np.ndarray  # (T, G) 1.0 for a real gap, 0.0 for padding
-    z1: np.ndarray  # (T, q) z at the first observed day
+    """Per-trial sufficient statistics, each q x q symmetric matrix kept as its E = q(q+1)/2
+    upper-triangle entries (``_pairs``)."""
+
+    M0: np.ndarray  # (T, E) sum of z_t z_t' over days whose previous day is observed
+    M1: np.ndarray  # (T, E) sum of z_t z_(t-1)' + z_(t-1) z_t'
+    M2: np.ndarray  # (T, E) sum of z_(t-1) z_(t-1)'
+    gap: np.ndarray  # (T, D, 3, E) sums of z z', z z_prev' + z_prev z', z_prev z_prev' over the
+    #                  days after a gap of each length, z_prev the observed day before
+    g: np.ndarray  # (D,) the distinct gap lengths (> 1) in the batch
+    count: np.ndarray  # (T, D) how many gaps of each length a trial has
+    z1: np.ndarray  # (T, E) z z' at the first observed day
     n: np.ndarray  # (T,) observed days
     ybar: np.ndarray  # (T,) the mean subtracted from y
+    q: int
 
 
-def _sufficient(d: _one._Data) -> _Suff:
-    # y is centred on its observed mean: the constant absorbs it, and the moments stay small
-    T = d.y.shape[0]
-    ybar = d.y.sum(axis=1) / d.n
-    y = np.where(d.obs, d.y - ybar[:, None], 0.0)
-    y_prev = np.take_along_axis(y, d.prev, axis=1)
-    z = np.concatenate([y[..., None], d.X], axis=-1)
-    zprev = np.concatenate([y_prev[..., None], d.X_prev], axis=-1)
-    reg = (d.obs & ~d.first & (d.gap == 1)).astype(float)
-    zr = z * reg[..., None]
-    M0 = np.einsum("tni,tnj->tij", zr, z)
-    M1 = np.einsum("tni,tnj->tij", zr, zprev)
-    M2 = np.einsum("tni,tnj->tij", zprev * reg[..., None], zprev)
-    mask = d.obs & (d.gap > 1)
-    r, c = np.nonzero(mask)
-    k = (np.cumsum(mask, axis=1) - 1)[r, c]
-    G = int(k.max()) + 1 if k.size else 0
-    q = z.shape[2]
-    zg, zp = np.zeros((T, G, q)), np.zeros((T, G, q))
-    g, on = np.ones((T, G)), np.zeros((T, G))
-    zg[r, k], zp[r, k], g[r, k], on[r, k] = z[r, c], zprev[r, c], d.gap[r, c], 1.0
-    fr, fc = d.firsts
-    z1 = np.zeros((T, q))
-    z1[fr] = z[fr, fc]
-    return _Suff(M0, M1, M2, zg, zp, g, on, z1, d.n.astype(float), ybar)
+def _pairs(q: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(q)
+
+
+def _sufficient(Y: np.ndarray, x: np.ndarray, trend: bool) -> _Suff:
+    """Moments of z = (y - mean y, 1, x[, t]) over consecutive observed days, and the days
+    after each gap. y is centred on its observed mean (the constant absorbs it), which keeps
+    the moments small and their differences accurate."""
+    T, N = Y.shape
+    obs = np.isfinite(Y) & np.isfinite(x)
+    n = obs.sum(axis=1)
+    ybar = np.where(obs, Y, 0.0).sum(axis=1) / n
+    cols = [np.where(obs, Y - ybar[:, None], 0.0), obs * 1.0, np.where(obs, x, 0.0)]
+    if trend:
+        cols.append(obs * np.arange(N, dtype=float))
+    planes = np.stack(cols)  # (q, T, N): products of planes are the fastest layout here
+    q = planes.shape[0]
+    i, j = _pairs(q)
+    reg = obs[:, 1:] & obs[:, :-1]
+    now, before = planes[:, :, 1:] * reg, planes[:, :, :-1] * reg
+    M0 = np.einsum("itn,jtn->tij", now, now)[:, i, j]
+    M1 = np.einsum("itn,jtn->tij", now, before)
+    M1 = (M1 + M1.transpose(0, 2, 1))[:, i, j]
+    M2 = np.einsum("itn,jtn->tij", before, before)[:, i, j]
+    z = planes.transpose(1, 2, 0)
+    last = np.maximum.accumulate(np.where(obs, np.arange(N), -1), axis=1)
+    prev = np.concatenate([np.full((T, 1), -1), last[:, :-1]], axis=1)
+    r, c = np.nonzero(obs & (prev >= 0) & (prev < np.arange(N) - 1))
+    g, k = np.unique(c - prev[r, c], return_inverse=True)
+    zg, zp = z[r, c], z[r, prev[r, c]]
+    cross = zg[:, i] * zp[:, j] + zp[:, i] * zg[:, j]
+    terms = np.stack([zg[:, i] * zg[:, j], cross, zp[:, i] * zp[:, j]], 1)
+    cell, size = r * g.size + k, T * g.size
+    columns = terms.reshape(r.size, 3 * i.size).T
+    gap = np.zeros((size, 3 * i.size))
+    for col, values in enumerate(columns):
+        gap[:, col] = np.bincount(cell, weights=values, minlength=size)
+    gap = gap.reshape(T, g.size, 3, i.size)
+    count = np.bincount(cell, minlength=size).reshape(T, g.size).astype(float)
+    fr, fc = np.nonzero(obs & (prev < 0))
+    z1 = np.zeros((T, i.size))
+    z1[fr] = z[fr, fc][:, i] * z[fr, fc][:, j]
+    return _Suff(M0, M1, M2, gap, g.astype(float), count, z1, n.astype(float), ybar, q)
 
 
 class _Eval(NamedTuple):
     pieces: _one._Pieces
-    d_rss: np.ndarray  # (T,) derivative of the profiled RSS in phi
-    d_logdet_v: np.ndarray
-    d_logdet_xtx: np.ndarray
+    d_rss: np.ndarray | None  # derivative of the profiled RSS in phi (None: not computed)
+    d_logdet_v: np.ndarray | None
+    d_logdet_xtx: np.ndarray | None
 
 
-def _evaluate(phi: np.ndarray, s: _Suff) -> _Eval:
-    """Q(phi) and its derivative, reduced to the likelihood's pieces and their derivatives."""
-    P = phi[:, None, None]
-    M1s = s.M1 + s.M1.transpose(0, 2, 1)
-    Q = s.M0 - P * M1s + P**2 * s.M2
-    dQ = 2.0 * P * s.M2 - M1s
-    f = phi[:, None]
-    a = f**s.g
-    da = s.g * f ** (s.g - 1.0)
+def _matrix(e: np.ndarray, q: int) -> np.ndarray:
+    """(..., E) upper-triangle entries -> (..., q, q) symmetric matrices."""
+    i, j = _pairs(q)
+    index = np.zeros((q, q), dtype=int)
+    index[i, j] = index[j, i] = np.arange(i.size)
+    return e[..., index]
+
+
+def _contract(weights: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    """sum over gap lengths d and terms c of weights[..., t, d, c] * gap[t, d, c, e] -> (..., T, E).
+
+    ``weights`` has T rows, or 1 row shared by every trial (the grid), then one matrix product.
+    """
+    T, D, C, E = gap.shape
+    lead, rows = weights.shape[:-3], weights.shape[-3]
+    if D == 0:
+        return np.zeros((*lead, T, E))
+    flat = gap.reshape(T, D * C, E)
+    if rows == 1:
+        # a short loop over the few terms: on a busy machine BLAS threads cost more than
+        # they save at these sizes
+        w = weights.reshape(-1, D * C)
+        out = w[:, 0, None, None] * flat[None, :, 0, :]
+        for col in range(1, D * C):
+            out += w[:, col, None, None] * flat[None, :, col, :]
+        return out.reshape((*lead, T, E))
+    w = np.moveaxis(weights.reshape((*lead, T, D * C)), -2, 0).reshape(T, -1, D * C)
+    return np.moveaxis((w @ flat).reshape((T, *lead, E)), 0, -2)
+
+
+def _evaluate(phi: np.ndarray, s: _Suff, score: bool = True) -> _Eval:
+    """Q(phi) (and its derivative) reduced to the likelihood's pieces (and their derivatives).
+
+    ``phi`` has shape (..., T) or (K, 1) (the same K values for every trial).
+    """
+    P = phi[..., None]
+    f = phi[..., None]
+    power = f ** (s.g - 1.0)
+    a = power * f  # phi^g, (..., T or 1, D)
     one = 1.0 - f**2
     v = (1.0 - a**2) / one
-    # d/dphi of phi^(2g) is 2 g phi^(2g-1) = 2 a da; written via a, da to stay finite at phi=0
-    dv = (2.0 * f * (1.0 - a**2) - 2.0 * a * da * one) / one**2
-    w, dw = s.on / v, -s.on * dv / v**2
-    r = s.zg - a[..., None] * s.zp
-    rT = r.transpose(0, 2, 1)
-    Q += rT @ (w[..., None] * r)
-    cross = rT @ ((-da * w)[..., None] * s.zp)
-    dQ += cross + cross.transpose(0, 2, 1) + rT @ (dw[..., None] * r)
-    outer = s.z1[:, :, None] * s.z1[:, None, :]
-    Q += (1.0 - P**2) * outer
-    dQ -= 2.0 * P * outer
-    logdet_v = (s.on * np.log(v)).sum(axis=1) - np.log(one[:, 0])
-    d_logdet_v = (s.on * dv / v).sum(axis=1) + 2.0 * phi / one[:, 0]
-    XtX, Xty = Q[:, 1:, 1:], Q[:, 1:, 0]
-    inv, logdet_xtx = _inverse(XtX)
+    w = 1.0 / v
+    gaps = _contract(np.stack([w, -w * a, w * a * a], axis=-1), s.gap)
+    Qe = s.M0 - P * s.M1 + P**2 * s.M2 + gaps + (1.0 - P**2) * s.z1
+    logdet_v = (s.count * np.log(v)).sum(axis=-1) - np.log(one[..., 0])
+    if s.q == 3:
+        return _reduce_two(Qe, logdet_v, phi, f, P, a, v, w, power, one, s, score)
+    Q = _matrix(Qe, s.q)
+    XtX, Xty = Q[..., 1:, 1:], Q[..., 1:, 0]
+    inv, logdet_xtx = np.linalg.inv(XtX), np.linalg.slogdet(XtX)[1]
     beta = (inv @ Xty[..., None])[..., 0]
-    rss = np.maximum(Q[:, 0, 0] - (Xty * beta).sum(axis=1), 1e-300)
-    c = np.concatenate([np.ones((phi.size, 1)), -beta], axis=1)
-    d_rss = (c * (dQ @ c[..., None])[..., 0]).sum(axis=1)
-    d_logdet_xtx = (inv * dQ[:, 1:, 1:]).sum(axis=(1, 2))  # both symmetric
-    pieces = _one._Pieces(rss, logdet_v, logdet_xtx, inv[:, 1, 1], beta)
+    rss = np.maximum(Q[..., 0, 0] - (Xty * beta).sum(axis=-1), 1e-300)
+    pieces = _one._Pieces(rss, logdet_v, logdet_xtx, inv[..., 1, 1], beta)
+    if not score:
+        return _Eval(pieces, None, None, None)
+    dQe, d_logdet_v = _derivative(phi, f, P, a, v, w, power, one, s)
+    dQ = _matrix(dQe, s.q)
+    c = np.concatenate([np.ones((*beta.shape[:-1], 1)), -beta], axis=-1)
+    d_rss = (c * (dQ @ c[..., None])[..., 0]).sum(axis=-1)
+    d_logdet_xtx = (inv * dQ[..., 1:, 1:]).sum(axis=(-2, -1))  # both symmetric
     return _Eval(pieces, d_rss, d_logdet_v, d_logdet_xtx)
 
 
-def _inverse(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse and log-determinant of a stack of symmetric positive definite matrices (closed
-    form for 2 x 2, the model without trend)."""
-    if A.shape[1] != 2:
-        return np.linalg.inv(A), np.linalg.slogdet(A)[1]
-    a, b, d = A[:, 0, 0], A[:, 0, 1], A[:, 1, 1]
-    det = a * d - b * b
-    inv = np.stack([np.stack([d, -b], axis=1), np.stack([-b, a], axis=1)], axis=1) / det[
-        :, None, None
-    ]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return inv, np.log(det)
+def _derivative(phi, f, P, a, v, w, power, one, s: _Suff) -> tuple[np.ndarray, np.ndarray]:
+    """dQ/dphi as (..., T, E) entries, and d/dphi of the sum of log variance factors."""
+    da = s.g * power  # d phi^g / d phi
+    # d/dphi of phi^(2g) is 2 g phi^(2g-1) = 2 a da; written via a, da to stay finite at phi=0
+    dv = (2.0 * f * (1.0 - a**2) - 2.0 * a * da * one) / one**2
+    dw = -dv / v**2
+    d_weights = np.stack([dw, -dw * a - w * da, dw * a * a + 2.0 * w * a * da], axis=-1)
+    dQe = 2.0 * P * s.M2 - s.M1 + _contract(d_weights, s.gap) - 2.0 * P * s.z1
+    return dQe, (s.count * dv / v).sum(axis=-1) + 2.0 * phi / one[..., 0]
+
+
+def _reduce_two(Qe, logdet_v, phi, f, P, a, v, w, power, one, s: _Suff, score: bool) -> _Eval:
+    """:func:`_evaluate` for the model without trend (X = (1, x)): 2 x 2 algebra in closed
+    form on the entries (yy, y1, yx, 11, 1x, xx) of Q."""
+    e0, e1, e2, e3, e4, e5 = np.moveaxis(Qe, -1, 0)
+    det = e3 * e5 - e4 * e4
+    b0, b1 = (e5 * e1 - e4 * e2) / det, (e3 * e2 - e4 * e1) / det
+    rss = np.maximum(e0 - e1 * b0 - e2 * b1, 1e-300)
+    beta = np.stack([b0, b1], axis=-1)
+    pieces = _one._Pieces(rss, logdet_v, np.log(det), e3 / det, beta)
+    if not score:
+        return _Eval(pieces, None, None, None)
+    dQe, d_logdet_v = _derivative(phi, f, P, a, v, w, power, one, s)
+    d0, d1, d2, d3, d4, d5 = np.moveaxis(dQe, -1, 0)
+    d_rss = d0 - 2.0 * (b0 * d1 + b1 * d2) + b0 * b0 * d3 + 2.0 * b0 * b1 * d4 + b1 * b1 * d5
+    d_logdet_xtx = (e5 * d3 - 2.0 * e4 * d4 + e3 * d5) / det
+    return _Eval(pieces, d_rss, d_logdet_v, d_logdet_xtx)
 
 
 def _value_and_score(e: _Eval, n: np.ndarray, reml: bool) -> tuple[np.ndarray, np.ndarray]:
     """Profile (ML) or restricted (REML) log-likelihood of phi, up to a constant, and its
     derivative."""
     pc = e.pieces
+    m = n - pc.beta.shape[-1] if reml else n
+    value = -0.5 * m * np.log(pc.rss) - 0.5 * pc.logdet_v
     if reml:
-        m = n - pc.beta.shape[1]
-        value = _one._restricted(pc, n)
-        score = -0.5 * m * e.d_rss / pc.rss - 0.5 * e.d_logdet_v - 0.5 * e.d_logdet_xtx
-    else:
-        value = -0.5 * n * np.log(pc.rss) - 0.5 * pc.logdet_v
-        score = -0.5 * n * e.d_rss / pc.rss - 0.5 * e.d_logdet_v
+        value = value - 0.5 * pc.logdet_xtx
+    if e.d_rss is None:
+        return value, None
+    score = -0.5 * m * e.d_rss / pc.rss - 0.5 * e.d_logdet_v
+    if reml:
+        score = score - 0.5 * e.d_logdet_xtx
     return value, score
 
 
 def _maximize(s: _Suff, grid: np.ndarray, reml: bool, iterations: int) -> np.ndarray:
-    """Best grid point per trial, then bisection on the sign of the score between its
-    neighbours (the outer brackets reach +-0.9999)."""
-    T = s.n.size
-    values = np.stack(
-        [_value_and_score(_evaluate(np.full(T, g), s), s.n, reml)[0] for g in grid], axis=1
-    )
-    best = np.argmax(values, axis=1)
+    """Best grid point per trial (all grid points in one evaluation), then safeguarded Newton
+    steps on the analytic score within the bracket of its grid neighbours (the outer brackets
+    reach +-0.9999): a step that would leave the bracket, or a score that is not decreasing,
+    bisects instead; the bracket shrinks towards the sign change of the score."""
+    values = _value_and_score(_evaluate(grid[:, None], s, False), s.n, reml)[0]
+    best = np.argmax(values, axis=0)
     edges = np.concatenate([[-_one.PHI_MAX], grid, [_one.PHI_MAX]])
-    lo, hi = edges[best].copy(), edges[best + 2].copy()
+    lo, hi, phi = edges[best], edges[best + 2], grid[best]
+    step = 1e-6
     for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        rising = _value_and_score(_evaluate(mid, s), s.n, reml)[1] > 0
-        lo = np.where(rising, mid, lo)
-        hi = np.where(rising, hi, mid)
-    return 0.5 * (lo + hi)
+        pair = _value_and_score(_evaluate(np.stack([phi, phi + step]), s), s.n, reml)[1]
+        score, slope = pair[0], (pair[1] - pair[0]) / step
+        lo, hi = np.where(score > 0, phi, lo), np.where(score > 0, hi, phi)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = phi - score / slope
+        inside = (slope < 0) & (newton >= lo) & (newton <= hi)
+        new = np.where(inside, newton, 0.5 * (lo + hi))
+        done = np.max(np.abs(new - phi), initial=0.0) < 1e-14
+        phi = new
+        if done:
+            break
+    return phi
 
 
 class AR1Arrays(NamedTuple):
@@ -179,7 +254,7 @@ def ar1_profile_fit(
     x: npt.ArrayLike,
     grid: npt.ArrayLike | None = None,
     trend: bool = False,
-    iterations: int = 44,
+    iterations: int = 8,
     method: str = "ml",
     alpha: float = 0.05,
 ) -> AR1Arrays:
@@ -197,8 +272,8 @@ def ar1_profile_fit(
     trend
         Add a linear trend in days.
     iterations
-        Bisection steps on the score between the grid neighbours of the best grid point (the
-        bracket halves each step: 44 steps take a 0.1-wide bracket below 1e-14).
+        Safeguarded Newton steps on the score from the best grid point (quadratic convergence:
+        from the grid spacing 0.05, 5 steps reach machine precision; 8 leave a margin).
     method
         ``"ml"``: exact Gaussian maximum likelihood with the Hessian standard error and a
         normal Wald p, as :func:`nof1.stats.fit_ar1` reports them. ``"reml"``: the calibrated
@@ -222,22 +297,23 @@ def ar1_profile_fit(
     g = np.linspace(-0.95, 0.95, 41) if grid is None else np.sort(np.asarray(grid, float))
     if g.ndim != 1 or g.size < 3 or np.any(np.abs(g) >= 1):
         raise ValueError("grid must hold at least 3 values strictly inside (-1, 1)")
-    ok = np.array([r is None for r in _one._validity(Y2, x2, trend)])
-    d = _one._prepare(*_one._dummy(Y2, x2, ok), trend)
-    s = _sufficient(d)
+    ok = np.array([r is None for r in _one._validity(Y2, x2, trend, exact=False)])
+    Yd, xd = (np.ascontiguousarray(a) for a in _one._dummy(Y2, x2, ok))
+    s = _sufficient(Yd, xd, trend)
     reml = method == "reml"
-    phi = _maximize(s, g, reml, iterations)
-    e = _evaluate(phi, s)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        phi = _maximize(s, g, reml, iterations)
+        e = _evaluate(phi, s, False)
     value = _value_and_score(e, s.n, reml)[0]
     beta = e.pieces.beta
     if reml:
-        r = _one._reml_test(phi, lambda f: _evaluate(f, s).pieces, s.n, alpha)
+        r = _one._reml_test(phi, lambda f: _evaluate(f, s, False).pieces, s.n, alpha)
         est, se, p, df = r.estimate, r.se, r.p_two_sided, r.df
         ok &= r.ok
     else:
         uncentred = beta.copy()
         uncentred[:, 0] += s.ybar
-        se_all, pd = _one._standard_errors(phi, uncentred, d)
+        se_all, pd = _one._standard_errors(phi, uncentred, _one._prepare(Yd, xd, trend))
         est, se, df = beta[:, 1], se_all[:, 2], np.full(phi.size, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             p = 2.0 * sps.norm.sf(np.abs(est / se))
