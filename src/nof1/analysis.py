@@ -310,10 +310,10 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
     used = diffs[np.isfinite(diffs)]
     if paired:
         t_test = paired_t(used, outcome.better, alpha)
-        rank = wilcoxon_exact(used, outcome.better)
+        rank = wilcoxon_exact(used, outcome.better, alpha)
     else:
         t_test = welch_t(means[treat], means[~treat], outcome.better, alpha)
-        rank = mann_whitney_exact(means[treat], means[~treat], outcome.better)
+        rank = mann_whitney_exact(means[treat], means[~treat], outcome.better, alpha)
     rand = _randomization(reference, means, treat, outcome.better, paired)
 
     arrays = schedule.day_arrays()

@@ -19,6 +19,8 @@ from nof1.stats.bayes import (
 )
 from nof1.stats.cycle import (
     PairedTArrays,
+    hodges_lehmann_shift,
+    hodges_lehmann_signed,
     holm,
     mann_whitney_exact,
     nap,
@@ -58,6 +60,8 @@ __all__ = [
     "bayes_arrays",
     "bayes_cycle",
     "fit_ar1",
+    "hodges_lehmann_shift",
+    "hodges_lehmann_signed",
     "holm",
     "mann_whitney_exact",
     "nap",

@@ -157,6 +157,17 @@ class RankTest(_Result):
     statistic
         Wilcoxon: W+, the sum of the ranks of the positive differences. Mann-Whitney: U of the
         treatment sample.
+    estimate
+        Hodges-Lehmann estimate of the effect: the median of the Walsh averages (d_i + d_j)/2,
+        i <= j, of the cycle differences (Wilcoxon), or of the differences t_i - c_j between
+        treatment and control period means (Mann-Whitney).
+    ci95
+        Exact confidence interval for the effect: order statistics of those averages or
+        differences, chosen from the exact null distribution of the statistic.
+    ci_level
+        The confidence the interval actually has (at least the requested level when the design
+        can reach it; with few cycles, less: then ``ci95`` is the widest interval, from the
+        smallest to the largest average, and ``note`` says so).
     p_two_sided, p_improvement
         Two-sided p and one-sided p in the direction of improvement.
     n
@@ -171,6 +182,9 @@ class RankTest(_Result):
     """
 
     statistic: float = math.nan
+    estimate: float = math.nan
+    ci95: tuple[float, float] = (math.nan, math.nan)
+    ci_level: float = math.nan
     p_two_sided: float = math.nan
     p_improvement: float = math.nan
     n: int = 0
