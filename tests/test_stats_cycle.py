@@ -336,7 +336,10 @@ def brute_signed_interval(d, alpha=0.05):
     n = len(d)
     walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
     w = np.array(
-        [sum(r for r, s in zip(range(1, n + 1), signs) if s) for signs in product((0, 1), repeat=n)]
+        [
+            sum(r for r, s in zip(range(1, n + 1), signs, strict=True) if s)
+            for signs in product((0, 1), repeat=n)
+        ]
     )
     q = max(1, min(v for v in range(w.max() + 1) if np.mean(w <= v) >= alpha / 2))
     level = 1 - 2 * np.mean(w <= q - 1)

@@ -326,7 +326,7 @@ def _order_statistic(counts: np.ndarray, alpha: float) -> tuple[int, float]:
 
 def _normal_order_statistic(m: int, sd: float, alpha: float) -> tuple[int, float]:
     """Normal approximation of :func:`_order_statistic` for a statistic on 0..m (mean m/2)."""
-    q = max(1, int(math.floor(m / 2.0 - sps.norm.ppf(1.0 - alpha / 2.0) * sd + 0.5)))
+    q = max(1, math.floor(m / 2.0 - sps.norm.ppf(1.0 - alpha / 2.0) * sd + 0.5))
     return q, 1.0 - 2.0 * float(sps.norm.cdf((q - 0.5 - m / 2.0) / sd))
 
 

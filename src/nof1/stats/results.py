@@ -318,6 +318,11 @@ class AR1Fit(_Result):
     _method: str = field(default="ar1", init=False, repr=False)
     _skip_in_dict: tuple[str, ...] = field(default=("calibrated",), init=False, repr=False)
 
+    def __post_init__(self) -> None:
+        # a model that could not be fitted has no calibrated test either, for the same reason
+        if self.reason is not None and self.calibrated.reason is None:
+            object.__setattr__(self, "calibrated", AR1Calibrated(reason=self.reason))
+
     def to_dict(self) -> dict[str, Any]:
         """The ML fit's fields, and ``calibrated`` as a nested dict (None with its reason)."""
         out = super().to_dict()
