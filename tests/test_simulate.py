@@ -53,7 +53,9 @@ def test_paired_t_power_matches_noncentral_t(example_protocol):
     # rho = 0, no carryover, no missing: the cycle differences are iid normal with
     # sigma_d = sd * sqrt(2 / m), m = 14 - 3 = 11 counted days per period; scipy.stats.nct
     n, k, m, effect, sd = 4000, 4, 11, -1.0, 1.5
-    r = power(example_protocol, effect=effect, sd=sd, sims=n, seed=3, methods=("paired-t",))
+    r = power(
+        example_protocol, effect=effect, sd=sd, rho=0.0, sims=n, seed=3, methods=("paired-t",)
+    )
     nc = effect / (sd * math.sqrt(2 / m) / math.sqrt(k))
     crit = sps.t.ppf(0.975, k - 1)
     expected = sps.nct.sf(crit, k - 1, nc) + sps.nct.cdf(-crit, k - 1, nc)
@@ -228,3 +230,43 @@ def test_compare_designs(example_protocol, tmp_path):
     assert "cannot reach alpha" in c.render_text()
     c.plot_to(tmp_path / "designs.png")
     assert (tmp_path / "designs.png").stat().st_size > 1000
+
+
+def test_calibrated_ar1_keeps_its_level_where_ml_wald_does_not(example_protocol):
+    # a small seeded version of bench/bench_calibration.py (its 4,000-trial row for 3 cycles of
+    # 7 days at rho 0.7: calibrated 0.061, ML Wald 0.136): 2,000 null trials, MC SE 0.0055
+    from nof1.design import _variant
+    from nof1.stats import ar1_profile_fit
+
+    protocol = _variant(example_protocol, 3, 7)
+    kw = dict(effect=0.0, sd=1.5, rho=0.7, sims=2000, seed=3)
+    result = power(protocol, methods=("paired-t", "ar1"), **kw)
+    trials = simulate(protocol, **kw)  # the same diaries as the first run of `power`
+    days = protocol.schedule().day_arrays()
+    cycle = days["period"] > 0
+    y = np.where(days["washout"], np.nan, trials.values)[:, cycle]
+    ml = ar1_profile_fit(y, trials.treatment_days[:, cycle].astype(float), method="ml")
+    assert 0.035 <= result.type1_error["ar1"] <= 0.08
+    assert np.mean(ml.p_two_sided <= 0.05) > 0.11  # the ML Wald test: about 0.14
+
+
+def test_power_and_design_share_the_default_autocorrelation_and_print_it(
+    example_protocol, tmp_path
+):
+    import inspect
+
+    from nof1.cli import cli
+    from nof1.simulate import DEFAULT_RHO
+
+    assert DEFAULT_RHO == 0.4
+    for fn in (power, compare_designs, simulate):
+        assert inspect.signature(fn).parameters["rho"].default == DEFAULT_RHO
+    for command in ("power", "design"):
+        option = next(p for p in cli.commands[command].params if p.name == "rho")
+        assert option.default == DEFAULT_RHO
+    r = power(example_protocol, effect=-1.0, sd=1.5, sims=50, methods=("paired-t",))
+    assert r.to_dict()["rho"] == 0.4 and "autocorrelation 0.4" in r.render_text()
+    d = compare_designs(example_protocol, cycles="4", period_days="14", sims=50)
+    assert d.to_dict()["rho"] == 0.4 and "autocorrelation 0.4" in d.render_text()
+    ax = d.plot()
+    assert "autocorrelation 0.4" in ax.get_title()

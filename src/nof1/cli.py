@@ -295,7 +295,7 @@ def monitor(
 @click.argument("protocol", type=FILE)
 @click.option("--effect", type=float, required=True, help="True effect, treatment - control.")
 @click.option("--sd", type=float, required=True, help="Marginal day-to-day SD of the outcome.")
-@click.option("--rho", type=float, default=0.0, show_default=True, help="Lag-1 autocorrelation.")
+@click.option("--rho", type=float, default=0.4, show_default=True, help="Lag-1 autocorrelation.")
 @click.option("--sims", type=int, default=2000, show_default=True, help="Simulated trials.")
 @click.option(
     "--method",
@@ -329,7 +329,7 @@ def power(protocol: str, as_json: bool, **options: Any) -> None:
 @click.option("--period-days", default="7,14", show_default=True, help="List of period lengths.")
 @click.option("--effect", type=float, required=True)
 @click.option("--sd", type=float, required=True)
-@click.option("--rho", type=float, default=0.0, show_default=True)
+@click.option("--rho", type=float, default=0.4, show_default=True, help="Lag-1 autocorrelation.")
 @click.option("--sims", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--plot", "plot_path", type=FILE, default=None, help="Write a PNG/SVG plot here.")

@@ -19,7 +19,7 @@ import numpy as np
 
 from .errors import PlanningError
 from .replay import METHODS, StopRuleTally, _pvalues, _Setup
-from .simulate import _allocation_pool, _check_sims, _draw, _scenario
+from .simulate import DEFAULT_RHO, _allocation_pool, _check_sims, _draw, _scenario
 from .stats.results import jsonable
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ def power(
     protocol: Protocol,
     effect: float,
     sd: float,
-    rho: float = 0.0,
+    rho: float = DEFAULT_RHO,
     sims: int = 2000,
     method: str = "paired-t",
     seed: int = 1,
@@ -236,6 +236,7 @@ class PowerResult:
             {
                 "sims": self.sims,
                 "method": self.method,
+                "rho": self.settings.get("rho"),
                 "power": self.power,
                 "power_mc_se": self.mc_se,
                 "by_method": self.by_method,
