@@ -270,3 +270,21 @@ def test_power_and_design_share_the_default_autocorrelation_and_print_it(
     assert d.to_dict()["rho"] == 0.4 and "autocorrelation 0.4" in d.render_text()
     ax = d.plot()
     assert "autocorrelation 0.4" in ax.get_title()
+
+
+def test_one_ar1_fit_serves_the_effect_and_the_no_effect_run(example_protocol):
+    # power() fits the AR(1) model once per batch and shifts the treatment coefficient by the
+    # effect (y + effect * x has the same residuals); against fitting the effect diaries
+    from nof1.operating import _shifted_ar1
+    from nof1.replay import _Setup, _pvalues
+    from nof1.simulate import _allocation_pool, _draw, _scenario
+
+    target, sc = _scenario(example_protocol, None, -1.0, 1.5, 0.5, 0, 0, 0.1, False, None)
+    setup = _Setup.build(example_protocol, target, ("ar1",), 1)
+    rng = np.random.Generator(np.random.PCG64(2))
+    draw = _draw(setup.schedule, _allocation_pool(setup.schedule), rng, 300, sc)
+    shifted, null = _shifted_ar1(setup, draw, sc, target)
+    direct = _pvalues(setup, draw.values(-1.0, sc, target), draw.treatment, draw.on)["ar1"]
+    np.testing.assert_allclose(shifted, direct, rtol=1e-7, atol=1e-12)
+    direct0 = _pvalues(setup, draw.values(0.0, sc, target), draw.treatment, draw.on)["ar1"]
+    np.testing.assert_array_equal(null, direct0)

@@ -225,7 +225,7 @@ def test_post_fit_checks(monkeypatch):
     assert math.isnan(arr.estimate[0])
 
 
-# -- the calibrated test: REML phi, t reference with Satterthwaite df --------------------------------
+# -- the calibrated test: REML phi, t reference with Satterthwaite df -----------------------------
 
 W2_Y = np.array(
     [np.nan] * 3
@@ -277,6 +277,7 @@ def dense_satterthwaite(y, x, phi, s2):
 
     h = 1e-4
     p0 = np.array([np.log(s2), phi])
+    dphi = np.array([0.0, h])
     H = np.empty((2, 2))
     for i in range(2):
         for j in range(2):
@@ -287,9 +288,7 @@ def dense_satterthwaite(y, x, phi, s2):
                 - parts(*(p0 - ei + ej))[0]
                 + parts(*(p0 - ei - ej))[0]
             ) / (4 * h * h)
-    g = np.array(
-        [1.0, (np.log(parts(*(p0 + [0, h]))[1]) - np.log(parts(*(p0 - [0, h]))[1])) / (2 * h)]
-    )
+    g = np.array([1.0, (np.log(parts(*(p0 + dphi))[1]) - np.log(parts(*(p0 - dphi))[1])) / (2 * h)])
     return min(2.0 / (g @ np.linalg.inv(-H) @ g), o.sum() - 2.0)
 
 

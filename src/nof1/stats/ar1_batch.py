@@ -56,41 +56,62 @@ def _pairs(q: int) -> tuple[np.ndarray, np.ndarray]:
 def _sufficient(Y: np.ndarray, x: np.ndarray, trend: bool) -> _Suff:
     """Moments of z = (y - mean y, 1, x[, t]) over consecutive observed days, and the days
     after each gap. y is centred on its observed mean (the constant absorbs it), which keeps
-    the moments small and their differences accurate."""
+    the moments small and their differences accurate.
+
+    z is 0 on missing days, so sum z_t z_(t-1)' needs no mask; the other two sums are the
+    plain Gram matrices minus the few days next to a gap (found from the list of observed
+    days), which avoids masked copies of the whole array.
+    """
     T, N = Y.shape
     obs = np.isfinite(Y) & np.isfinite(x)
     n = obs.sum(axis=1)
-    ybar = np.where(obs, Y, 0.0).sum(axis=1) / n
-    cols = [np.where(obs, Y - ybar[:, None], 0.0), obs * 1.0, np.where(obs, x, 0.0)]
+    q = 4 if trend else 3
+    planes = np.empty((q, T, N))
+    np.subtract(Y, (np.where(obs, Y, 0.0).sum(axis=1) / n)[:, None], out=planes[0])
+    planes[1] = obs
+    np.multiply(x, obs, out=planes[2])
     if trend:
-        cols.append(obs * np.arange(N, dtype=float))
-    planes = np.stack(cols)  # (q, T, N): products of planes are the fastest layout here
-    q = planes.shape[0]
+        np.multiply(np.arange(N, dtype=float), obs, out=planes[3])
+    np.copyto(planes[0], 0.0, where=~obs)
+    ybar = np.where(obs, Y, 0.0).sum(axis=1) / n
     i, j = _pairs(q)
-    reg = obs[:, 1:] & obs[:, :-1]
-    now, before = planes[:, :, 1:] * reg, planes[:, :, :-1] * reg
-    M0 = np.einsum("itn,jtn->tij", now, now)[:, i, j]
+    now, before = planes[:, :, 1:], planes[:, :, :-1]
+    rows, cols = np.nonzero(obs)  # observed days, trial by trial in time order
+    same = rows[1:] == rows[:-1]
+    gap_at = np.flatnonzero(same & (cols[1:] - cols[:-1] > 1)) + 1  # entries after a gap
+    start = np.flatnonzero(np.concatenate([[True], ~same]))  # first observed day per trial
+    end = np.append(start[1:], rows.size) - 1  # last observed day per trial
+
+    def z(entries: np.ndarray) -> np.ndarray:  # (len(entries), q)
+        return planes[:, rows[entries], cols[entries]].T
+
+    def minus(gram: np.ndarray, entries: np.ndarray) -> np.ndarray:
+        out = gram[:, i, j]
+        ze = z(entries)
+        np.subtract.at(out, rows[entries], ze[:, i] * ze[:, j])
+        return out
+
+    lead = start[cols[start] >= 1]  # a first day with a (missing) day before it
+    tail = end[cols[end] <= N - 2]  # a last day with (missing) days after it
+    M0 = minus(np.einsum("itn,jtn->tij", now, now), np.concatenate([gap_at, lead]))
     M1 = np.einsum("itn,jtn->tij", now, before)
     M1 = (M1 + M1.transpose(0, 2, 1))[:, i, j]
-    M2 = np.einsum("itn,jtn->tij", before, before)[:, i, j]
-    z = planes.transpose(1, 2, 0)
-    last = np.maximum.accumulate(np.where(obs, np.arange(N), -1), axis=1)
-    prev = np.concatenate([np.full((T, 1), -1), last[:, :-1]], axis=1)
-    r, c = np.nonzero(obs & (prev >= 0) & (prev < np.arange(N) - 1))
-    g, k = np.unique(c - prev[r, c], return_inverse=True)
-    zg, zp = z[r, c], z[r, prev[r, c]]
+    M2 = minus(np.einsum("itn,jtn->tij", before, before), np.concatenate([gap_at - 1, tail]))
+    zg, zp = z(gap_at), z(gap_at - 1)
+    g, k = np.unique(cols[gap_at] - cols[gap_at - 1], return_inverse=True)
     cross = zg[:, i] * zp[:, j] + zp[:, i] * zg[:, j]
-    terms = np.stack([zg[:, i] * zg[:, j], cross, zp[:, i] * zp[:, j]], 1)
-    cell, size = r * g.size + k, T * g.size
-    columns = terms.reshape(r.size, 3 * i.size).T
-    gap = np.zeros((size, 3 * i.size))
-    for col, values in enumerate(columns):
-        gap[:, col] = np.bincount(cell, weights=values, minlength=size)
-    gap = gap.reshape(T, g.size, 3, i.size)
-    count = np.bincount(cell, minlength=size).reshape(T, g.size).astype(float)
-    fr, fc = np.nonzero(obs & (prev < 0))
+    terms = np.concatenate([zg[:, i] * zg[:, j], cross, zp[:, i] * zp[:, j]], axis=1)
+    cell = rows[gap_at] * g.size + k
+    order = np.argsort(cell, kind="stable")
+    cells, first = np.unique(cell[order], return_index=True)
+    gap = np.zeros((T * g.size, 3 * i.size))
+    if cells.size:
+        gap[cells] = np.add.reduceat(terms[order], first, axis=0)
+    count = np.bincount(cell, minlength=T * g.size).reshape(T, g.size).astype(float)
     z1 = np.zeros((T, i.size))
-    z1[fr] = z[fr, fc][:, i] * z[fr, fc][:, j]
+    zs = z(start)
+    z1[rows[start]] = zs[:, i] * zs[:, j]
+    gap = gap.reshape(T, g.size, 3, i.size)
     return _Suff(M0, M1, M2, gap, g.astype(float), count, z1, n.astype(float), ybar, q)
 
 
