@@ -276,7 +276,7 @@ def test_one_ar1_fit_serves_the_effect_and_the_no_effect_run(example_protocol):
     # power() fits the AR(1) model once per batch and shifts the treatment coefficient by the
     # effect (y + effect * x has the same residuals); against fitting the effect diaries
     from nof1.operating import _shifted_ar1
-    from nof1.replay import _Setup, _pvalues
+    from nof1.replay import _pvalues, _Setup
     from nof1.simulate import _allocation_pool, _draw, _scenario
 
     target, sc = _scenario(example_protocol, None, -1.0, 1.5, 0.5, 0, 0, 0.1, False, None)

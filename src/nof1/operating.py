@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -93,23 +94,39 @@ def _run(protocol, target, sc, methods, seed, sims, null_run=True, rules=True, p
     effect, null = _Tally.of(methods), _Tally.of(methods)
     burden = StopRuleTally(setup) if rules else None
     shift = "ar1" in methods and null_run and sc.carryover_days == 0 and not sc.integer
-    done = 0
-    while done < sims:
-        draw = _draw(setup.schedule, pool, rng, min(CHUNK, sims - done), sc)
-        ar1 = _shifted_ar1(setup, draw, sc, target) if shift else (None, None)
-        values = draw.values(sc.effect, sc, target)
-        effect.add(_pvalues(setup, values, draw.treatment, draw.on, ar1[0]), alpha)
-        if burden is not None:
-            burden.add(values, draw)
-        if null_run:
-            values = draw.values(0.0, sc, target)
-            null.add(_pvalues(setup, values, draw.treatment, draw.on, ar1[1]), alpha)
-        done += draw.treatment.shape[0]
-        if progress:
-            print(f"\rsimulating trials: {done:,}/{sims:,}", end="", file=sys.stderr, flush=True)
+    with _one_blas_thread():
+        done = 0
+        while done < sims:
+            draw = _draw(setup.schedule, pool, rng, min(CHUNK, sims - done), sc)
+            ar1 = _shifted_ar1(setup, draw, sc, target) if shift else (None, None)
+            values = draw.values(sc.effect, sc, target)
+            effect.add(_pvalues(setup, values, draw.treatment, draw.on, ar1[0]), alpha)
+            if burden is not None:
+                burden.add(values, draw)
+            if null_run:
+                values = draw.values(0.0, sc, target)
+                null.add(_pvalues(setup, values, draw.treatment, draw.on, ar1[1]), alpha)
+            done += draw.treatment.shape[0]
+            if progress:
+                line = f"\rsimulating trials: {done:,}/{sims:,}"
+                print(line, end="", file=sys.stderr, flush=True)
     if progress:
         print(file=sys.stderr, flush=True)
     return setup, effect, null, burden
+
+
+@contextmanager
+def _one_blas_thread():
+    """Run with a single BLAS thread: the matrix products of a batch are small, and on a shared
+    2-core machine BLAS threads waiting for each other made ``nof1 power`` 2-3 times slower in
+    wall-clock time (bench/bench_power.py). Without threadpoolctl, nothing is changed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def power(
