@@ -241,26 +241,44 @@ def _reml_test(phi: np.ndarray, pieces, n: np.ndarray, alpha: float) -> REMLTest
     return REMLTest(est, se, df, t, p2, half, ok)
 
 
-def _argmax_one(fun, grid: np.ndarray) -> float:
-    """Maximize a smooth function of phi: best grid point, then Brent's root of the
-    five-point central difference derivative (step 1e-4, error O(step^4)) between its
+def _argmax_one(values, grid: np.ndarray) -> float:
+    """Maximize a smooth function of phi given as ``values(phis) -> array``: best grid point
+    (the whole grid in one call), then Brent's root of the five-point central difference
+    derivative (step 1e-4, error O(step^4); the four points in one call) between its
     neighbours, or the better bracket end when the derivative does not change sign there."""
-    values = np.array([fun(g) for g in grid])
-    i = int(np.argmax(values))
+    i = int(np.argmax(values(grid)))
     step = 1e-4
     edges = np.concatenate([[-PHI_MAX + 2 * step], grid, [PHI_MAX - 2 * step]])
     lo, hi = edges[i], edges[i + 2]
+    stencil = np.array([step, -step, 2 * step, -2 * step])
 
     def score(phi: float) -> float:
-        near = fun(phi + step) - fun(phi - step)
-        far = fun(phi + 2 * step) - fun(phi - 2 * step)
-        return (8.0 * near - far) / (12.0 * step)
+        f = values(phi + stencil)
+        return float(8.0 * (f[0] - f[1]) - (f[2] - f[3])) / (12.0 * step)
 
-    s_lo, s_hi = score(lo), score(hi)
-    if s_lo > 0 > s_hi:
+    if score(lo) > 0 > score(hi):
         return float(optimize.brentq(score, lo, hi, xtol=1e-14, rtol=1e-15))
-    candidates = [lo, float(grid[i]), hi]
-    return max(candidates, key=fun)
+    candidates = np.array([lo, float(grid[i]), hi])
+    return float(candidates[np.argmax([values(np.array([c]))[0] for c in candidates])])
+
+
+class _Series:
+    """One series prepared once per number of phi values evaluated together (tiled rows)."""
+
+    def __init__(self, Y: np.ndarray, x: np.ndarray, trend: bool) -> None:
+        self.Y, self.x, self.trend = Y, x, trend
+        self._data: dict[int, _Data] = {}
+
+    def data(self, k: int) -> _Data:
+        if k not in self._data:
+            self._data[k] = _prepare(np.repeat(self.Y, k, 0), np.repeat(self.x, k, 0), self.trend)
+        return self._data[k]
+
+    def profile(self, phis: np.ndarray) -> np.ndarray:
+        return _profile(phis, self.data(phis.size))[0]
+
+    def pieces(self, phis: np.ndarray) -> _Pieces:
+        return _pieces(phis, self.data(phis.size))
 
 
 EXACT_FIT = (
@@ -384,7 +402,11 @@ def _no_noise(sigma2: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 def fit_ar1(
-    y: npt.ArrayLike, treatment: npt.ArrayLike, trend: bool = False, alpha: float = 0.05
+    y: npt.ArrayLike,
+    treatment: npt.ArrayLike,
+    trend: bool = False,
+    alpha: float = 0.05,
+    calibrated: bool = True,
 ) -> AR1Fit:
     """Regression of a daily outcome on treatment with AR(1) errors, exact Gaussian ML.
 
@@ -399,6 +421,9 @@ def fit_ar1(
         Add a linear trend b2 * t, t = 0, 1, ... in days.
     alpha
         The interval ``ci95`` has level ``1 - alpha``.
+    calibrated
+        Also compute the calibrated test (``calibrated``); False leaves it out (with a reason),
+        for callers that need the ML estimate only.
 
     Returns
     -------
@@ -434,9 +459,10 @@ def fit_ar1(
     n_obs = int((np.isfinite(Y2) & np.isfinite(x2)).sum())
     if reason is not None:
         return AR1Fit(n_obs=n_obs, reason=reason)
-    d = _prepare(Y2, x2, trend)
+    series = _Series(Y2, x2, trend)
+    d = series.data(1)
     grid = np.linspace(-0.99, 0.99, 81)
-    phi = np.array([_argmax_one(lambda f: float(_profile(np.array([f]), d)[0][0]), grid)])
+    phi = np.array([_argmax_one(series.profile, grid)])
     ll, beta, c = _profile(phi, d)
     note = None
     if abs(phi[0]) > 0.995:
@@ -469,19 +495,21 @@ def fit_ar1(
         ljung_box_p=lb_p,
         ljung_box_lags=lags,
         note=note,
-        calibrated=_calibrated_one(d, grid, alpha),
+        calibrated=_calibrated_one(series, grid, alpha)
+        if calibrated
+        else AR1Calibrated(reason="not computed (calibrated=False)"),
     )
 
 
-def _calibrated_one(d: _Data, grid: np.ndarray, alpha: float) -> AR1Calibrated:
+def _calibrated_one(series: _Series, grid: np.ndarray, alpha: float) -> AR1Calibrated:
     """The REML t test of one series (see :func:`fit_ar1`)."""
-    n = d.n.astype(float)
+    n = series.data(1).n.astype(float)
 
-    def pieces(phi: np.ndarray) -> _Pieces:
-        return _pieces(phi, d)
+    def restricted(phis: np.ndarray) -> np.ndarray:
+        return _restricted(series.pieces(phis), n[0])
 
-    phi = _argmax_one(lambda f: float(_restricted(pieces(np.array([f])), n)[0]), grid)
-    r = _reml_test(np.array([phi]), pieces, n, alpha)
+    phi = _argmax_one(restricted, grid)
+    r = _reml_test(np.array([phi]), series.pieces, n, alpha)
     if not r.ok[0]:
         return AR1Calibrated(phi=phi, reason=NOT_PD.replace("maximum likelihood", "REML"))
     est, half = float(r.estimate[0]), float(r.half_width[0])
