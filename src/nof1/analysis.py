@@ -127,18 +127,20 @@ class OutcomeResult:
         return out
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy: one row per method with estimate, interval, p-values and reason."""
+        """Tidy: one row per method with estimate, interval, p-values and reason (the AR(1)
+        model has two: ``ar1``, the ML Wald test, and ``ar1-calibrated``)."""
         import pandas as pd
 
         rows = []
-        for name in METHODS:
-            r = getattr(self, name)
+        results = [(name.replace("_", "-"), getattr(self, name)) for name in METHODS]
+        results.insert(METHODS.index("ar1") + 1, ("ar1-calibrated", self.ar1.calibrated))
+        for name, r in results:
             estimate = {"bayes": "mean", "randomization": "observed"}.get(name, "estimate")
             ci = getattr(r, "ci95", (math.nan, math.nan))
             rows.append(
                 {
                     "outcome": self.name,
-                    "method": name.replace("_", "-"),
+                    "method": name,
                     "estimate": getattr(r, estimate, math.nan),
                     "ci_low": ci[0],
                     "ci_high": ci[1],
