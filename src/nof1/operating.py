@@ -330,7 +330,7 @@ _METHOD_WORDS = {
     "paired-t": "paired t",
     "wilcoxon": "Wilcoxon signed-rank",
     "randomization": "randomization test",
-    "ar1": "AR(1) daily model",
+    "ar1": "AR(1) model, REML t",
     "bayes": "Bayesian model",
 }
 

@@ -1,4 +1,4 @@
-"""Daily regression with AR(1) errors, by exact Gaussian maximum likelihood.
+"""Daily regression with AR(1) errors: exact Gaussian ML, and a calibrated REML t test.
 
 Model: y_t = b0 + b1 x_t [+ b2 t] + u_t, u_t = phi u_{t-1} + e_t, e_t ~ N(0, s2), |phi| < 1,
 u stationary. Days are consecutive integers; a missing day (washout, no diary entry) is NaN in
@@ -11,9 +11,16 @@ the exact likelihood factorizes:
 
 Dividing each term by its standard deviation (prewhitening) gives an ordinary regression, so for
 fixed phi the coefficients are GLS in closed form and s2 = RSS / n; the profile log-likelihood is
-a function of phi alone. :func:`fit_ar1` maximizes it on a grid and then with a bounded Brent
-search; :func:`ar1_profile_fit` does the same for thousands of simulated trials at once
-(vectorized grid plus golden-section refinement). Both share one likelihood implementation.
+a function of phi alone. :func:`fit_ar1` maximizes it on a grid and then by Brent's root
+search on its derivative; :func:`nof1.stats.ar1_batch.ar1_profile_fit` fits thousands of
+simulated trials at once from sufficient statistics (an independent computation of the same
+likelihood, tested equal to 1e-8).
+
+The calibrated test (``AR1Fit.calibrated``) estimates phi by restricted maximum likelihood
+(REML: -(n - p)/2 log RSS - 1/2 sum log v_k - 1/2 log det X'X after prewhitening), the effect by
+GLS at that phi with s2 = RSS / (n - p), and refers t = b1 / SE to Student t with Satterthwaite
+degrees of freedom (:func:`_reml_test`, shared by both fitters); docs/methods.md shows that it
+keeps its level where the ML Wald test does not.
 
 Standard errors come from the observed information of the likelihood in (phi, b) with s2
 profiled out (R's ``arima(method = "ML")`` reports ``solve(hessian * n)`` of the same function):
@@ -33,7 +40,7 @@ from scipy import stats as sps
 
 from nof1.stats.results import AR1Calibrated, AR1Fit
 
-__all__ = ["REMLTest", "fit_ar1"]
+__all__ = ["fit_ar1"]
 
 MIN_DAYS = 10
 PHI_MAX = 0.9999
@@ -194,7 +201,7 @@ def _restricted(pc: _Pieces, n: np.ndarray) -> np.ndarray:
     return -0.5 * (n - p) * np.log(pc.rss) - 0.5 * pc.logdet_v - 0.5 * pc.logdet_xtx
 
 
-class REMLTest(NamedTuple):
+class _REMLTest(NamedTuple):
     """The calibrated test of the treatment coefficient, as arrays over trials."""
 
     estimate: np.ndarray
@@ -206,7 +213,7 @@ class REMLTest(NamedTuple):
     ok: np.ndarray
 
 
-def _reml_test(phi: np.ndarray, pieces, n: np.ndarray, alpha: float) -> REMLTest:
+def _reml_test(phi: np.ndarray, pieces, n: np.ndarray, alpha: float) -> _REMLTest:
     """t test of b1 at the REML phi with Satterthwaite degrees of freedom.
 
     ``pieces(phi)`` returns :class:`_Pieces`. With s2 = RSS / (n - p), V = s2 h11 and the
@@ -238,7 +245,7 @@ def _reml_test(phi: np.ndarray, pieces, n: np.ndarray, alpha: float) -> REMLTest
         ok = (det > 0) & (j22 > 0) & (var > 0) & (var_log > 0) & np.isfinite(df)
         p2 = 2.0 * sps.t.sf(np.abs(t), df)
         half = sps.t.ppf(1.0 - alpha / 2.0, df) * se
-    return REMLTest(est, se, df, t, p2, half, ok)
+    return _REMLTest(est, se, df, t, p2, half, ok)
 
 
 def _argmax_one(values, grid: np.ndarray) -> float:

@@ -330,7 +330,11 @@ def _normal_order_statistic(m: int, sd: float, alpha: float) -> tuple[int, float
     return q, 1.0 - 2.0 * float(sps.norm.cdf((q - 0.5 - m / 2.0) / sd))
 
 
-def _interval(averages: np.ndarray, q: int, level: float, alpha: float, what: str):
+HLResult = tuple[float, tuple[float, float], float, "str | None"]
+"""(estimate, (low, high), confidence level of the interval, note or None)."""
+
+
+def _interval(averages: np.ndarray, q: int, level: float, alpha: float, what: str) -> HLResult:
     """Hodges-Lehmann estimate, the interval from the q-th smallest to the q-th largest of
     the sorted ``averages``, its level, and a note when the level falls short."""
     m = averages.size
@@ -344,7 +348,7 @@ def _interval(averages: np.ndarray, q: int, level: float, alpha: float, what: st
     return float(np.median(averages)), bounds, level, note
 
 
-def hodges_lehmann_signed(diffs: npt.ArrayLike, alpha: float = 0.05):
+def hodges_lehmann_signed(diffs: npt.ArrayLike, alpha: float = 0.05) -> HLResult:
     """Hodges-Lehmann estimate of the centre of the cycle differences, with its exact interval.
 
     Parameters
@@ -388,7 +392,9 @@ def hodges_lehmann_signed(diffs: npt.ArrayLike, alpha: float = 0.05):
     return _interval(walsh, q, level, alpha, f"{n} cycle differences")
 
 
-def hodges_lehmann_shift(treatment: npt.ArrayLike, control: npt.ArrayLike, alpha: float = 0.05):
+def hodges_lehmann_shift(
+    treatment: npt.ArrayLike, control: npt.ArrayLike, alpha: float = 0.05
+) -> HLResult:
     """Hodges-Lehmann shift between treatment and control period means, with its exact
     interval (the two-sample counterpart of :func:`hodges_lehmann_signed`).
 
