@@ -54,7 +54,9 @@ def test_paired_t_power_matches_noncentral_t(example_protocol):
     # rho = 0, no carryover, no missing: the cycle differences are iid normal with
     # sigma_d = sd * sqrt(2 / m), m = 14 - 3 = 11 counted days per period; scipy.stats.nct
     n, k, m, effect, sd = 4000, 4, 11, -1.0, 1.5
-    r = power(example_protocol, effect=effect, sd=sd, sims=n, seed=3, methods=("paired-t",))
+    r = power(
+        example_protocol, effect=effect, sd=sd, rho=0.0, sims=n, seed=3, methods=("paired-t",)
+    )
     nc = effect / (sd * math.sqrt(2 / m) / math.sqrt(k))
     crit = sps.t.ppf(0.975, k - 1)
     expected = sps.nct.sf(crit, k - 1, nc) + sps.nct.cdf(-crit, k - 1, nc)
@@ -87,8 +89,9 @@ def test_vectorized_analysis_equals_one_trial_analysis(example_protocol):
         assert vec["wilcoxon"][i] == pytest.approx(one.wilcoxon.p_two_sided, abs=1e-10)
         assert vec["randomization"][i] == pytest.approx(one.randomization.p_two_sided, abs=1e-10)
         assert vec["bayes"][i] == pytest.approx(one.bayes.p_improvement, abs=1e-10)
-        # the vectorized AR(1) fit (grid + golden section) against the exact one (Brent)
-        assert vec["ar1"][i] == pytest.approx(one.ar1.p_two_sided, rel=1e-4, abs=1e-6)
+        # the calibrated AR(1) test: sufficient statistics and bisection on the analytic score
+        # against the day-by-day likelihood and Brent's method on a numerical derivative
+        assert vec["ar1"][i] == pytest.approx(one.ar1.calibrated.p_two_sided, abs=1e-8)
 
 
 def test_stop_rules_replay_matches_monitor(example_protocol):
@@ -234,3 +237,63 @@ def test_compare_designs(example_protocol, tmp_path):
     assert "cannot reach alpha" in c.render_text()
     c.plot_to(tmp_path / "designs.png")
     assert (tmp_path / "designs.png").stat().st_size > 1000
+
+
+def test_calibrated_ar1_keeps_its_level_where_ml_wald_does_not(example_protocol):
+    # a small seeded version of bench/bench_calibration.py (its 4,000-trial row for 3 cycles of
+    # 7 days at rho 0.7: calibrated 0.061, ML Wald 0.136): 2,000 null trials, MC SE 0.0055
+    from nof1.design import _variant
+    from nof1.stats import ar1_profile_fit
+
+    # 7-day periods keep 4 post-washout days: let them count, as the benchmark does
+    analysis = dataclasses.replace(example_protocol.analysis, min_days_per_period=4)
+    protocol = _variant(dataclasses.replace(example_protocol, analysis=analysis), 3, 7)
+    kw = dict(effect=0.0, sd=1.5, rho=0.7, sims=2000, seed=3)
+    result = power(protocol, methods=("paired-t", "ar1"), **kw)
+    trials = simulate(protocol, **kw)  # the same diaries as the first run of `power`
+    days = protocol.schedule().day_arrays()
+    cycle = days["period"] > 0
+    y = np.where(days["washout"], np.nan, trials.values)[:, cycle]
+    ml = ar1_profile_fit(y, trials.treatment_days[:, cycle].astype(float), method="ml")
+    assert 0.035 <= result.type1_error["ar1"] <= 0.08
+    assert np.mean(ml.p_two_sided <= 0.05) > 0.11  # the ML Wald test: about 0.14
+
+
+def test_power_and_design_share_the_default_autocorrelation_and_print_it(
+    example_protocol, tmp_path
+):
+    import inspect
+
+    from nof1.cli import cli
+    from nof1.simulate import DEFAULT_RHO
+
+    assert DEFAULT_RHO == 0.4
+    for fn in (power, compare_designs, simulate):
+        assert inspect.signature(fn).parameters["rho"].default == DEFAULT_RHO
+    for command in ("power", "design"):
+        option = next(p for p in cli.commands[command].params if p.name == "rho")
+        assert option.default == DEFAULT_RHO
+    r = power(example_protocol, effect=-1.0, sd=1.5, sims=100, methods=("paired-t",))
+    assert r.to_dict()["rho"] == 0.4 and "autocorrelation 0.4" in r.render_text()
+    d = compare_designs(example_protocol, cycles="4", period_days="14", sims=100)
+    assert d.to_dict()["rho"] == 0.4 and "autocorrelation 0.4" in d.render_text()
+    ax = d.plot()
+    assert "autocorrelation 0.4" in ax.get_title()
+
+
+def test_one_ar1_fit_serves_the_effect_and_the_no_effect_run(example_protocol):
+    # power() fits the AR(1) model once per batch and shifts the treatment coefficient by the
+    # effect (y + effect * x has the same residuals); against fitting the effect diaries
+    from nof1.operating import _shifted_ar1
+    from nof1.replay import _pvalues, _Setup
+    from nof1.simulate import _allocation_pool, _draw, _scenario
+
+    target, sc = _scenario(example_protocol, None, -1.0, 1.5, 0.5, 0, 0, 0.1, False, None)
+    setup = _Setup.build(example_protocol, target, ("ar1",), 1)
+    rng = np.random.Generator(np.random.PCG64(2))
+    draw = _draw(setup.schedule, _allocation_pool(setup.schedule), rng, 300, sc)
+    shifted, null = _shifted_ar1(setup, draw, sc, target)
+    direct = _pvalues(setup, draw.values(-1.0, sc, target), draw.treatment, draw.on)["ar1"]
+    np.testing.assert_allclose(shifted, direct, rtol=1e-7, atol=1e-12)
+    direct0 = _pvalues(setup, draw.values(0.0, sc, target), draw.treatment, draw.on)["ar1"]
+    np.testing.assert_array_equal(null, direct0)

@@ -8,6 +8,7 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from nof1.stats import ar1_profile_fit, fit_ar1
 
@@ -222,3 +223,119 @@ def test_post_fit_checks(monkeypatch):
         arr = ar1_profile_fit(yy, xx)
     assert "not positive definite" in g.reason and math.isnan(g.estimate)
     assert math.isnan(arr.estimate[0])
+
+
+# -- the calibrated test: REML phi, t reference with Satterthwaite df -----------------------------
+
+W2_Y = np.array(
+    [np.nan] * 3
+    + [6.22, 5.56, 4.48, 3.94, 3.39, np.nan, 5.32, 5.74, 6.01, 3.81, 2.83]
+    + [np.nan] * 3
+    + [6.60, 4.28, 5.42, 5.34, 4.88, 3.62, np.nan, 3.76, 4.77, 4.51, 5.84]
+    + [np.nan] * 3
+    + [4.52, 3.58, np.nan, 5.67, 5.17, 5.48, 4.56, 5.02, 4.41, 4.89]
+    + [np.nan] * 4
+    + [3.42, 2.35, 3.07, 3.62, 3.61, 3.54, 5.11, 5.98, 3.77, 5.06, 2.81]
+)
+W2_X = np.repeat([0.0, 1.0, 0.0, 1.0], 14)
+
+
+@pytest.mark.parametrize(
+    ("y", "x", "b1", "se", "phi"),
+    [
+        # R 4.2.2 nlme::gls(y ~ x, correlation = corCAR1(form = ~ day), method = "REML"):
+        # tests/reference/gls_reml.R
+        (R1_Y, R1_X, -1.10962998, 0.60209717, 0.77529125),
+        (W2_Y, W2_X, -0.34630510, 0.48652616, 0.41955553),
+    ],
+)
+def test_calibrated_agrees_with_nlme_gls_reml(y, x, b1, se, phi):
+    c = fit_ar1(y, x).calibrated
+    assert c.reason is None and c.method.startswith("REML")
+    assert c.estimate == pytest.approx(b1, abs=2e-6)
+    assert c.se == pytest.approx(se, abs=2e-6)
+    assert c.phi == pytest.approx(phi, abs=1e-6)  # nlme's optimizer stops at ~3e-8
+    assert c.ci95[1] - c.estimate == pytest.approx(stats.t.ppf(0.975, c.df) * c.se, rel=1e-12)
+
+
+def dense_satterthwaite(y, x, phi, s2):
+    """df of the REML test from dense n x n matrices (no prewhitening): observed information of
+    the restricted log-likelihood in (log s2, phi) and d log h11 / d phi by central
+    differences, df = 2 / (g' J^-1 g), capped at n - 2."""
+    o = np.isfinite(y)
+    t, yy = np.flatnonzero(o).astype(float), y[o]
+    X = np.column_stack([np.ones(t.size), x[o]])
+
+    def parts(ls2, ph):
+        S = np.exp(ls2) * ph ** np.abs(t[:, None] - t[None, :]) / (1 - ph**2)
+        Si = np.linalg.inv(S)
+        A = X.T @ Si @ X
+        b = np.linalg.solve(A, X.T @ Si @ yy)
+        r = yy - X @ b
+        ll = -0.5 * (np.linalg.slogdet(S)[1] + np.linalg.slogdet(A)[1] + r @ Si @ r)
+        return ll, np.linalg.inv(A)[1, 1] / np.exp(ls2)
+
+    h = 1e-4
+    p0 = np.array([np.log(s2), phi])
+    dphi = np.array([0.0, h])
+    H = np.empty((2, 2))
+    for i in range(2):
+        for j in range(2):
+            ei, ej = np.eye(2)[i] * h, np.eye(2)[j] * h
+            H[i, j] = (
+                parts(*(p0 + ei + ej))[0]
+                - parts(*(p0 + ei - ej))[0]
+                - parts(*(p0 - ei + ej))[0]
+                + parts(*(p0 - ei - ej))[0]
+            ) / (4 * h * h)
+    g = np.array([1.0, (np.log(parts(*(p0 + dphi))[1]) - np.log(parts(*(p0 - dphi))[1])) / (2 * h)])
+    return min(2.0 / (g @ np.linalg.inv(-H) @ g), o.sum() - 2.0)
+
+
+@pytest.mark.parametrize(("y", "x"), [*SERIES[:4], (W2_Y, W2_X)])
+def test_satterthwaite_df_equals_dense_computation(y, x):
+    c = fit_ar1(y, x).calibrated
+    n = np.isfinite(y).sum()
+    s2 = c.se**2 / _h11(y, x, c.phi)  # the REML innovation variance behind the SE
+    assert c.df == pytest.approx(dense_satterthwaite(y, x, c.phi, s2), rel=1e-4)
+    assert 1.0 < c.df <= n - 2
+
+
+def _h11(y, x, phi):
+    o = np.isfinite(y)
+    t = np.flatnonzero(o).astype(float)
+    X = np.column_stack([np.ones(t.size), x[o]])
+    R = phi ** np.abs(t[:, None] - t[None, :]) / (1 - phi**2)
+    return np.linalg.inv(X.T @ np.linalg.solve(R, X))[1, 1]
+
+
+@pytest.mark.parametrize("trend", [False, True])
+@pytest.mark.parametrize("method", ["ml", "reml"])
+def test_batch_fitter_equals_one_trial_fitter(method, trend):
+    # sufficient statistics + Newton on the analytic score against the day-by-day likelihood
+    # + Brent on a numerical derivative: the same numbers to 1e-8
+    data = [*SERIES, (W2_Y, W2_X)]
+    n_days = max(y.size for y, _ in data)
+    Y = np.full((len(data), n_days), np.nan)
+    Xs = np.zeros((len(data), n_days))
+    for i, (y, x) in enumerate(data):
+        Y[i, : y.size], Xs[i, : x.size] = y, x
+    batch = ar1_profile_fit(Y, Xs, trend=trend, method=method)
+    for i, (y, x) in enumerate(data):
+        f = fit_ar1(y, x, trend=trend)
+        one = f.calibrated if method == "reml" else f
+        assert abs(batch.estimate[i] - one.estimate) < 1e-8
+        assert abs(batch.se[i] - one.se) < 1e-8
+        assert abs(batch.phi[i] - one.phi) < 1e-8
+        assert abs(batch.p_two_sided[i] - one.p_two_sided) < 1e-8
+        if method == "reml":
+            assert batch.df[i] == pytest.approx(one.df, rel=1e-6)
+
+
+def test_calibrated_reason_follows_the_fit():
+    f = fit_ar1(np.arange(8.0), np.arange(8) % 2)
+    assert f.calibrated.reason == f.reason
+    d = f.to_dict()
+    assert d["calibrated"] is None and d["calibrated_reason"] == f.reason
+    ok = fit_ar1(*SERIES[0]).to_dict()
+    assert set(ok["calibrated"]) >= {"method", "estimate", "se", "df", "ci95", "p_two_sided"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from itertools import combinations, product
 
 import numpy as np
@@ -205,9 +206,11 @@ def test_wilcoxon_float_ties_and_zeros():
     # difference that is 0 up to rounding counts as zero: same result as the exact values
     a, b = 0.1 + 0.2, 0.3
     assert a != b
-    assert wilcoxon_exact([-a, -b, 0.6, -0.9], "lower") == wilcoxon_exact(
-        [-0.3, -0.3, 0.6, -0.9], "lower"
-    )
+    fuzzy = wilcoxon_exact([-a, -b, 0.6, -0.9], "lower")
+    exact = wilcoxon_exact([-0.3, -0.3, 0.6, -0.9], "lower")
+    # the Hodges-Lehmann estimate is an average of the values themselves: equal to rounding
+    assert fuzzy.estimate == pytest.approx(exact.estimate, abs=1e-15)
+    assert replace(fuzzy, estimate=exact.estimate) == exact
     assert wilcoxon_exact([0.1 + 0.2 - 0.3, -1.0, -2.0], "lower").n == 2
     # above 100 differences: normal approximation, said in the note
     big = wilcoxon_exact(np.random.default_rng(1).normal(size=101), "lower")
@@ -309,3 +312,80 @@ def test_to_dict_and_frame():
     frame = r.to_frame()
     assert frame.loc[0, "method"] == "paired-t" and "ci95_low" in frame
     assert "<table>" in r._repr_html_()
+
+
+# -- Hodges-Lehmann estimates and exact intervals --------------------------------------------------
+
+# R 4.2.2 wilcox.test(..., conf.int = TRUE, exact = TRUE): tests/reference/wilcox_hl.R
+HL_ONE = [
+    ([-3.2, -0.4, -1.9, 0.7, -2.6], -1.5, -3.2, 0.7),
+    ([-1.35, 0.42, -0.88, -2.71, -0.05, -1.62], -1.115, -2.71, 0.42),
+    ([-0.952, -0.147, -1.022, -0.43, -0.62, -0.59, -0.49, 0.08, -0.01], -0.481, -0.786, -0.147),
+    ([2.1, -0.3, 1.4, 0.9, 3.3, -1.2, 0.5, 1.75, 2.6, -0.65, 1.05, 0.15], 0.9625, 0.1, 1.9),
+]
+HL_TWO = [
+    ([3.1, 4.6, 2.2, 5.0], [5.9, 6.3, 4.1, 7.2], -2.05, -5.0, 0.9),
+    ([1.12, 0.35, 2.48, 1.91, 0.77], [2.93, 1.64, 3.51], -1.29, -3.16, 0.84),
+    ([6.2, 5.1, 7.4, 4.8, 5.6, 6.9], [7.7, 6.05, 8.3, 5.35, 7.15, 8.9], -1.325, -2.9, 0.25),
+]
+
+
+def brute_signed_interval(d, alpha=0.05):
+    """Walsh averages by a double loop; W+ for ranks 1..n by enumerating all 2^n sign flips;
+    q = the smallest w with P(W+ <= w) >= alpha/2 (at least 1)."""
+    n = len(d)
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
+    w = np.array(
+        [
+            sum(r for r, s in zip(range(1, n + 1), signs, strict=True) if s)
+            for signs in product((0, 1), repeat=n)
+        ]
+    )
+    q = max(1, min(v for v in range(w.max() + 1) if np.mean(w <= v) >= alpha / 2))
+    level = 1 - 2 * np.mean(w <= q - 1)
+    return float(np.median(walsh)), (walsh[q - 1], walsh[len(walsh) - q]), level
+
+
+def brute_shift_interval(a, b, alpha=0.05):
+    """All t_i - c_j; U over every split of ranks 1..n into the arms (C(n, n_T) subsets)."""
+    diffs = sorted(x - y for x in a for y in b)
+    n1, n = len(a), len(a) + len(b)
+    u = np.array([sum(s) - n1 * (n1 + 1) // 2 for s in combinations(range(1, n + 1), n1)])
+    q = max(1, min(v for v in range(u.max() + 1) if np.mean(u <= v) >= alpha / 2))
+    level = 1 - 2 * np.mean(u <= q - 1)
+    return float(np.median(diffs)), (diffs[q - 1], diffs[len(diffs) - q]), level
+
+
+@pytest.mark.parametrize(("d", "est", "low", "high"), HL_ONE)
+def test_hodges_lehmann_signed_matches_r_and_brute_force(d, est, low, high):
+    r = wilcoxon_exact(d, "lower")
+    assert r.estimate == pytest.approx(est, abs=1e-9)  # R
+    assert r.ci95 == pytest.approx((low, high), abs=1e-9)  # R
+    b_est, b_ci, b_level = brute_signed_interval(d)
+    assert r.estimate == pytest.approx(b_est, abs=1e-12)
+    assert r.ci95 == pytest.approx(b_ci, abs=1e-12)
+    assert r.ci_level == pytest.approx(b_level, abs=1e-12)
+    assert r.to_dict()["ci_level"] == pytest.approx(b_level)
+
+
+@pytest.mark.parametrize(("t", "c", "est", "low", "high"), HL_TWO)
+def test_hodges_lehmann_shift_matches_r_and_brute_force(t, c, est, low, high):
+    r = mann_whitney_exact(t, c, "lower")
+    assert r.estimate == pytest.approx(est, abs=1e-9)  # R
+    assert r.ci95 == pytest.approx((low, high), abs=1e-9)  # R
+    b_est, b_ci, b_level = brute_shift_interval(t, c)
+    assert r.estimate == pytest.approx(b_est, abs=1e-12)
+    assert r.ci95 == pytest.approx(b_ci, abs=1e-12)
+    assert r.ci_level == pytest.approx(b_level, abs=1e-12)
+
+
+def test_hodges_lehmann_short_design_says_so():
+    # 4 cycles: the widest interval (min to max) has 1 - 2/16 = 87.5% confidence (brute force)
+    r = wilcoxon_exact([-4, -1, -3.5, -0.5], "lower")
+    assert r.ci95 == (-4.0, -0.5) and r.ci_level == 0.875
+    assert "87.5%" in r.note and "95%" in r.note
+    assert r.estimate == pytest.approx(-2.25)  # median of the 10 Walsh averages
+    # 6 cycles reach 95%: q = 1 has P(W+ <= 0) = 1/64 < 0.025, so the interval is the widest,
+    # with 1 - 2/64 = 96.9% confidence (brute force above)
+    six = wilcoxon_exact([-1.35, 0.42, -0.88, -2.71, -0.05, -1.62], "lower")
+    assert six.ci_level == pytest.approx(1 - 2 * 1 / 64) and six.note is None

@@ -139,6 +139,7 @@ class OutcomeResult:
     def to_frame(self) -> pd.DataFrame:
         """Tidy: one row per method with estimate, interval, p-values and reason.
 
+        The AR(1) model has two rows: ``ar1``, the ML Wald test, and ``ar1-calibrated``.
         ``estimate``, ``ci_low`` and ``ci_high`` are effects in the outcome's units (treatment
         minus control; the Bayesian posterior mean, the randomization test's observed effect).
         The last row, method ``nap``, holds the non-overlap of all pairs in its own column
@@ -147,14 +148,15 @@ class OutcomeResult:
         import pandas as pd
 
         rows = []
-        for name in METHODS:
-            r = getattr(self, name)
+        results = [(name.replace("_", "-"), getattr(self, name)) for name in METHODS]
+        results.insert(METHODS.index("ar1") + 1, ("ar1-calibrated", self.ar1.calibrated))
+        for name, r in results:
             estimate = {"bayes": "mean", "randomization": "observed"}.get(name, "estimate")
             ci = getattr(r, "ci95", (math.nan, math.nan))
             rows.append(
                 {
                     "outcome": self.name,
-                    "method": name.replace("_", "-"),
+                    "method": name,
                     "estimate": getattr(r, estimate, math.nan),
                     "ci_low": ci[0],
                     "ci_high": ci[1],
@@ -371,10 +373,10 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
     used = diffs[np.isfinite(diffs)]
     if paired:
         t_test = paired_t(used, outcome.better, alpha)
-        rank = wilcoxon_exact(used, outcome.better)
+        rank = wilcoxon_exact(used, outcome.better, alpha)
     else:
         t_test = welch_t(means[treat], means[~treat], outcome.better, alpha)
-        rank = mann_whitney_exact(means[treat], means[~treat], outcome.better)
+        rank = mann_whitney_exact(means[treat], means[~treat], outcome.better, alpha)
     rand = _randomization(reference, means, treat, outcome.better, paired)
 
     arrays = schedule.day_arrays()

@@ -351,7 +351,7 @@ def verify_log(log: str, as_json: bool) -> None:
 @click.argument("protocol", type=FILE)
 @click.option("--effect", type=float, required=True, help="True effect, treatment - control.")
 @click.option("--sd", type=float, required=True, help="Marginal day-to-day SD of the outcome.")
-@click.option("--rho", type=float, default=0.0, show_default=True, help="Lag-1 autocorrelation.")
+@click.option("--rho", type=float, default=0.4, show_default=True, help="Lag-1 autocorrelation.")
 @click.option("--sims", type=int, default=2000, show_default=True, help="Simulated trials.")
 @click.option(
     "--method",
@@ -389,7 +389,7 @@ def power(protocol: str, as_json: bool, max_bytes: int | None, **options: Any) -
 @click.option("--period-days", default="7,14", show_default=True, help="List of period lengths.")
 @click.option("--effect", type=float, required=True)
 @click.option("--sd", type=float, required=True)
-@click.option("--rho", type=float, default=0.0, show_default=True)
+@click.option("--rho", type=float, default=0.4, show_default=True, help="Lag-1 autocorrelation.")
 @click.option("--sims", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(

@@ -20,7 +20,7 @@ from .errors import PlanningError, ProtocolError
 from .limits import check_planning
 from .operating import _run
 from .replay import METHODS
-from .simulate import _check_sims, _scenario
+from .simulate import DEFAULT_RHO, _check_sims, _scenario
 from .stats.results import jsonable
 
 if TYPE_CHECKING:
@@ -82,6 +82,7 @@ class DesignComparison:
             {
                 "method": self.method,
                 "alpha": self.alpha,
+                "rho": self.settings.get("rho"),
                 "designs": list(self.rows),
                 "skipped": list(self.skipped),
                 "settings": self.settings,
@@ -164,7 +165,11 @@ class DesignComparison:
         ax.set_xlabel("total trial days (numbers: cycles)")
         ax.set_ylabel(f"power ({self.method})")
         ax.set_ylim(0, 1.02)
-        ax.set_title("Power by design (hollow: randomization cannot reach alpha)", fontsize=9)
+        ax.set_title(
+            f"Power by design, autocorrelation {self.settings.get('rho', float('nan')):g} "
+            "(hollow: randomization cannot reach alpha)",
+            fontsize=9,
+        )
         ax.legend(fontsize=8)
         return ax
 
@@ -214,7 +219,7 @@ def compare_designs(
     period_days: str | list[int] = "7,14",
     effect: float = -1.0,
     sd: float = 1.5,
-    rho: float = 0.0,
+    rho: float = DEFAULT_RHO,
     sims: int = 1000,
     seed: int = 1,
     method: str = "paired-t",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,8 @@ import numpy as np
 
 from .errors import PlanningError
 from .limits import check_planning
-from .replay import METHODS, StopRuleTally, _pvalues, _Setup
-from .simulate import _allocation_pool, _check_sims, _draw, _scenario
+from .replay import METHODS, StopRuleTally, _ar1_fit, _pvalues, _Setup
+from .simulate import DEFAULT_RHO, _allocation_pool, _check_sims, _draw, _scenario
 from .stats.results import jsonable
 
 if TYPE_CHECKING:
@@ -64,6 +65,23 @@ class _Tally:
         self.n_estimate += int(np.isfinite(est).sum())
 
 
+def _shifted_ar1(setup, draw, sc, target) -> tuple[np.ndarray, np.ndarray]:
+    """AR(1) p-values of the effect run and of the no-effect run from one fit.
+
+    Without carryover and rounding, the effect run's daily values are the no-effect run's plus
+    ``effect`` on treatment days: y + effect * x, with x a column of the regression. Adding a
+    multiple of a regressor leaves the residuals, hence the (restricted) likelihood of phi, the
+    standard error and the degrees of freedom unchanged, and shifts the treatment coefficient by
+    exactly ``effect``. So one fit gives both runs (tested against fitting both).
+    """
+    from scipy import stats as sps
+
+    fit = _ar1_fit(setup, draw.values(0.0, sc, target), draw.on)
+    with np.errstate(invalid="ignore"):
+        p = 2.0 * sps.t.sf(np.abs((fit.estimate + sc.effect) / fit.se), fit.df)
+    return p, fit.p_two_sided
+
+
 def _run(protocol, target, sc, methods, seed, sims, null_run=True, rules=True, progress=False):
     """Simulate and analyse ``sims`` trials in batches of :data:`CHUNK`.
 
@@ -76,29 +94,47 @@ def _run(protocol, target, sc, methods, seed, sims, null_run=True, rules=True, p
     alpha = protocol.analysis.alpha
     effect, null = _Tally.of(methods), _Tally.of(methods)
     burden = StopRuleTally(setup) if rules else None
-    done = 0
-    while done < sims:
-        draw = _draw(setup.schedule, pool, rng, min(CHUNK, sims - done), sc)
-        values = draw.values(sc.effect, sc, target)
-        effect.add(_pvalues(setup, values, draw.treatment, draw.on), alpha)
-        if burden is not None:
-            burden.add(values, draw)
-        if null_run:
-            values = draw.values(0.0, sc, target)
-            null.add(_pvalues(setup, values, draw.treatment, draw.on), alpha)
-        done += draw.treatment.shape[0]
-        if progress:
-            print(f"\rsimulating trials: {done:,}/{sims:,}", end="", file=sys.stderr, flush=True)
+    shift = "ar1" in methods and null_run and sc.carryover_days == 0 and not sc.integer
+    with _one_blas_thread():
+        done = 0
+        while done < sims:
+            draw = _draw(setup.schedule, pool, rng, min(CHUNK, sims - done), sc)
+            ar1 = _shifted_ar1(setup, draw, sc, target) if shift else (None, None)
+            values = draw.values(sc.effect, sc, target)
+            effect.add(_pvalues(setup, values, draw.treatment, draw.on, ar1[0]), alpha)
+            if burden is not None:
+                burden.add(values, draw)
+            if null_run:
+                values = draw.values(0.0, sc, target)
+                null.add(_pvalues(setup, values, draw.treatment, draw.on, ar1[1]), alpha)
+            done += draw.treatment.shape[0]
+            if progress:
+                line = f"\rsimulating trials: {done:,}/{sims:,}"
+                print(line, end="", file=sys.stderr, flush=True)
     if progress:
         print(file=sys.stderr, flush=True)
     return setup, effect, null, burden
+
+
+@contextmanager
+def _one_blas_thread():
+    """Run with a single BLAS thread: the matrix products of a batch are small, and on a shared
+    2-core machine BLAS threads waiting for each other made ``nof1 power`` 2-3 times slower in
+    wall-clock time (bench/bench_power.py). Without threadpoolctl, nothing is changed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def power(
     protocol: Protocol,
     effect: float,
     sd: float,
-    rho: float = 0.0,
+    rho: float = DEFAULT_RHO,
     sims: int = 2000,
     method: str = "paired-t",
     seed: int = 1,
@@ -239,6 +275,7 @@ class PowerResult:
             {
                 "sims": self.sims,
                 "method": self.method,
+                "rho": self.settings.get("rho"),
                 "power": self.power,
                 "power_mc_se": self.mc_se,
                 "by_method": self.by_method,
@@ -296,7 +333,7 @@ _METHOD_WORDS = {
     "paired-t": "paired t",
     "wilcoxon": "Wilcoxon signed-rank",
     "randomization": "randomization test",
-    "ar1": "AR(1) daily model",
+    "ar1": "AR(1) model, REML t",
     "bayes": "Bayesian model",
 }
 

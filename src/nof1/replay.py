@@ -216,12 +216,27 @@ def _cycle_diffs(means: np.ndarray, treat: np.ndarray) -> np.ndarray:
     return np.where(t1 == t2, np.nan, np.where(t1, first - second, second - first))
 
 
+def _ar1_fit(setup: _Setup, values: np.ndarray, on: np.ndarray):
+    """The calibrated AR(1) test of every trial, on the days ``nof1 analyze`` gives the model."""
+    from .stats import ar1_profile_fit
+
+    y = np.where(setup.washout, np.nan, values)[:, setup.in_cycle]
+    x = on[:, setup.in_cycle].astype(float)
+    a = setup.protocol.analysis
+    return ar1_profile_fit(y, x, trend=a.trend, method="reml", alpha=a.alpha)
+
+
 def _pvalues(
-    setup: _Setup, values: np.ndarray, treatment: np.ndarray, on: np.ndarray
+    setup: _Setup,
+    values: np.ndarray,
+    treatment: np.ndarray,
+    on: np.ndarray,
+    ar1: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Per method, a (sims,) array of two-sided p-values (``bayes``: P(improvement)), NaN where
-    the method cannot run; plus ``estimate``, the headline effect. As ``nof1 analyze`` does."""
-    from .stats import ar1_profile_fit, bayes_arrays, paired_t_arrays, randomization_pvalues
+    the method cannot run; plus ``estimate``, the headline effect. As ``nof1 analyze`` does.
+    ``ar1``: the AR(1) p-values when the caller already has them (see ``nof1.operating``)."""
+    from .stats import bayes_arrays, paired_t_arrays, randomization_pvalues
 
     protocol, outcome, methods = setup.protocol, setup.outcome, setup.methods
     better, alpha = outcome.better, protocol.analysis.alpha
@@ -253,9 +268,7 @@ def _pvalues(
                 means, ref.allocations, treatment, better, paired=setup.paired, exact=ref.exact
             ).p_two_sided
     if "ar1" in methods:
-        y = np.where(setup.washout, np.nan, values)[:, setup.in_cycle]
-        x = on[:, setup.in_cycle].astype(float)
-        out["ar1"] = ar1_profile_fit(y, x, trend=protocol.analysis.trend).p_two_sided
+        out["ar1"] = _ar1_fit(setup, values, on).p_two_sided if ar1 is None else ar1
     return out
 
 

@@ -199,6 +199,7 @@ _METHOD_HEAD = ["Method", "Estimate", "Interval", "p two-sided", "p improvement"
 def _method_rows(r: OutcomeResult) -> list:
     """One row per method of one outcome; a method that could not run says why."""
     t, w, z, a, b = r.paired_t, r.wilcoxon, r.randomization, r.ar1, r.bayes
+    c = a.calibrated
     how = f"exact over {z.allocations} allocations"
     if not z.exact:
         how = f"Monte Carlo, {z.allocations} draws, SE {z.se:.4f}"
@@ -207,15 +208,21 @@ def _method_rows(r: OutcomeResult) -> list:
     specs = [  # name, reason, estimate, interval, p two-sided, p improvement, details
         (t.method, t.reason, fmt_num(t.estimate, True), fmt_ci(t.ci95), fmt_p(t.p_two_sided),
          fmt_p(t.p_improvement), f"t = {fmt_num(t.t)}, df = {fmt_num(t.df, digits=1)}, n = {t.n}"),
-        (w.method, w.reason, "", "", fmt_p(w.p_two_sided), fmt_p(w.p_improvement),
-         f"statistic {fmt_num(w.statistic, digits=1)}, n = {w.n}"
-         + f"; {esc(w.note)}" * bool(w.note)),
+        (w.method, w.reason, fmt_num(w.estimate, True), fmt_ci(w.ci95), fmt_p(w.p_two_sided),
+         fmt_p(w.p_improvement), f"Hodges-Lehmann estimate, exact interval with "
+         f"{fmt_pct(w.ci_level)} confidence; statistic {fmt_num(w.statistic, digits=1)}, "
+         f"n = {w.n}" + f"; {esc(w.note)}" * bool(w.note)),
         ("randomization", z.reason, fmt_num(z.observed, True), "", fmt_p(z.p_two_sided),
          fmt_p(z.p_improvement), f"{how}; smallest possible p {fmt_p(z.min_p)}"),
-        ("AR(1) daily model", a.reason, fmt_num(a.estimate, True), fmt_ci(a.ci95),
-         fmt_p(a.p_two_sided), "", f"SE {fmt_num(a.se)}, phi {fmt_num(a.phi)}, {a.n_obs} days, "
-         "Ljung-Box p "
-         f"{fmt_p(a.ljung_box_p)}" + f"; {esc(a.note)}" * bool(a.note)),
+        ("AR(1) daily model, calibrated (REML, t test)", c.reason, fmt_num(c.estimate, True),
+         fmt_ci(c.ci95), fmt_p(c.p_two_sided), "", f"SE {fmt_num(c.se)}, "
+         f"df {fmt_num(c.df, digits=1)} (Satterthwaite), phi {fmt_num(c.phi)}; keeps its level "
+         "on short trials"),
+        ("AR(1) daily model, maximum likelihood (Wald, as R arima)", a.reason,
+         fmt_num(a.estimate, True), fmt_ci(a.ci95), fmt_p(a.p_two_sided), "",
+         f"SE {fmt_num(a.se)}, phi {fmt_num(a.phi)}, {a.n_obs} days, Ljung-Box p "
+         f"{fmt_p(a.ljung_box_p)}; normal reference, anti-conservative on short trials"
+         + f"; {esc(a.note)}" * bool(a.note)),
         ("Bayesian (posterior mean, credible interval)", b.reason, fmt_num(b.mean, True),
          fmt_ci(b.ci95), "", fmt_prob(b.p_improvement), f"P(improvement {ge}) "
          f"{fmt_pct(b.p_mcid_improvement)}, P(worsening {ge}) {fmt_pct(b.p_mcid_worsening)}; "

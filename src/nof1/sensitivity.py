@@ -67,7 +67,7 @@ def sensitivity(protocol, schedule, values, outcome, effect, diffs, treat, paire
         means, _ = period_means(values, layout, min(min_days, design.period_days - washout))
         effects.append(headline_effect(means, treat, paired)[0])
     cycle_y, cycle_x = days_x
-    trend_fit = fit_ar1(cycle_y, cycle_x, trend=True)
+    trend_fit = fit_ar1(cycle_y, cycle_x, trend=True, calibrated=False)
     order = _order_effect(diffs, treat) if paired else math.nan
     warnings = []
     half = outcome.mcid / 2

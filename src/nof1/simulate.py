@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 # Owned here: Scenario, SimulatedTrials, simulate. The rest are re-exported (see the docstring).
 __all__ = [
+    "DEFAULT_RHO",
     "METHODS",
     "DesignComparison",
     "PlanningError",
@@ -54,6 +55,12 @@ __all__ = [
     "power",
     "simulate",
 ]
+
+DEFAULT_RHO = 0.4
+"""The lag-1 autocorrelation assumed when none is given, by ``simulate``, ``power`` and
+``compare_designs`` alike (``nof1 power`` and ``nof1 design``): daily symptom scores are
+positively autocorrelated, and assuming 0 overstates the power of every cycle-level test (see
+docs/planning.md)."""
 
 POOL_MAX = 20_000
 """Up to this many admissible allocations, trials draw rows of ``Schedule.allocations()``."""
@@ -242,7 +249,7 @@ def simulate(
     protocol: Protocol,
     effect: float,
     sd: float,
-    rho: float = 0.0,
+    rho: float = DEFAULT_RHO,
     sims: int = 1000,
     seed: int = 1,
     carryover_days: float = 0.0,
@@ -264,7 +271,8 @@ def simulate(
     sd
         Marginal day-to-day SD of the outcome.
     rho
-        Lag-1 autocorrelation of the daily values (AR(1), stationary start).
+        Lag-1 autocorrelation of the daily values (AR(1), stationary start); default
+        :data:`DEFAULT_RHO` (0.4).
     sims
         Number of trials.
     seed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .analysis import Analysis, OutcomeResult
@@ -228,11 +228,12 @@ def verdict(
         limit = _randomization_limit(r, protocol, schedule, interim)
         if limit:
             lines.append(limit)
-    if t.reason is not None and r.ar1.reason is None:
-        lo, hi = r.ar1.ci95
+    cal = r.ar1.calibrated
+    if t.reason is not None and cal.reason is None:
+        lo, hi = cal.ci95
         lines.append(
-            f"AR(1) daily model: {r.ar1.estimate:+.2f} ({level} CI {lo:+.2f} to {hi:+.2f}, "
-            f"{p_is(r.ar1.p_two_sided)}); NAP {r.nap:.2f}."
+            f"AR(1) daily model (REML, t with {cal.df:.0f} df): {cal.estimate:+.2f} ({level} CI "
+            f"{lo:+.2f} to {hi:+.2f}, {p_is(cal.p_two_sided)}); NAP {r.nap:.2f}."
         )
     failed = [
         f"{m.replace('_', ' ')} ({getattr(r, m).reason})"
@@ -318,11 +319,10 @@ def render_text(analysis: Analysis) -> str:
         out.append(r.verdict)
         out.append("")
         out.append(
-            f"  {'method':<14}{'estimate':>10}  {interval:<20}{'p two-sided':>12}{'p improve':>11}"
+            f"  {'method':<14}{'estimate':>10}  {interval:<22}{'p two-sided':>12}{'p improve':>11}"
         )
-        for m in ("paired_t", "wilcoxon", "randomization", "ar1", "bayes"):
-            res = getattr(r, m)
-            label = getattr(res, "method", m.replace("_", "-"))
+        for m, res in _table_rows(r):
+            label = _TABLE_LABELS.get(m, getattr(res, "method", m.replace("_", "-")))
             if res.reason is not None:
                 out.append(f"  {label:<14}  not run: {res.reason}")
                 continue
@@ -330,12 +330,15 @@ def render_text(analysis: Analysis) -> str:
                 res, {"bayes": "mean", "randomization": "observed"}.get(m, "estimate"), math.nan
             )
             ci = getattr(res, "ci95", None)
-            ci_text = f"{ci[0]:+.2f} to {ci[1]:+.2f}" if ci else ""
+            ci_text = f"{ci[0]:+.2f} to {ci[1]:+.2f}" if ci and math.isfinite(ci[0]) else ""
+            reached = getattr(res, "ci_level", math.nan)
+            if ci_text and reached < 1 - p.analysis.alpha - 1e-12:
+                ci_text += f" ({100 * reached:.3g}%)"
             est_text = f"{est:+.2f}" if math.isfinite(est) else ""
             p_two = fmt_p(getattr(res, "p_two_sided", math.nan)) if m != "bayes" else ""
             p_imp = getattr(res, "p_improvement", math.nan)
             p_imp = fmt_prob(p_imp) if m == "bayes" else fmt_p(p_imp)
-            out.append(f"  {label:<14}{est_text:>10}  {ci_text:<20}{p_two:>12}{p_imp:>11}")
+            out.append(f"  {label:<14}{est_text:>10}  {ci_text:<22}{p_two:>12}{p_imp:>11}")
         out.append(f"  {'NAP':<14}{r.nap:>10.3f}" if math.isfinite(r.nap) else "  NAP not run")
         out.append("")
     out.append("Benefit/harm: " + analysis.benefit_harm)
@@ -354,4 +357,22 @@ def render_text(analysis: Analysis) -> str:
         "Cycle-level tests are the answer; day-level comparisons treat autocorrelated days as "
         "independent and overstate certainty."
     )
+    out.append(AR1_ROWS_NOTE)
     return "\n".join(out)
+
+
+_TABLE_LABELS = {"ar1": "ar1 ML Wald", "ar1_calibrated": "ar1 REML t"}
+AR1_ROWS_NOTE = (
+    "AR(1) daily model: 'ar1 REML t' is the calibrated test (REML, t reference with "
+    "Satterthwaite df; it keeps its level on short trials); 'ar1 ML Wald' is the maximum "
+    "likelihood fit with a normal reference, as R's arima, anti-conservative on short trials. "
+    "Wilcoxon: Hodges-Lehmann estimate with its exact interval (its confidence in brackets "
+    "when the design cannot reach the nominal level)."
+)
+
+
+def _table_rows(r: OutcomeResult) -> list[tuple[str, Any]]:
+    """(name, result) per row of the method table: the calibrated AR(1) test above the ML fit."""
+    rows = [(m, getattr(r, m)) for m in ("paired_t", "wilcoxon", "randomization")]
+    rows += [("ar1_calibrated", r.ar1.calibrated), ("ar1", r.ar1), ("bayes", r.bayes)]
+    return rows

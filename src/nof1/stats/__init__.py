@@ -6,7 +6,8 @@ vectorized functions (``paired_t_arrays``, ``randomization_pvalues``, ``ar1_prof
 ``bayes_arrays``) serve the power simulator with the same formulas.
 """
 
-from nof1.stats.ar1 import AR1Arrays, ar1_profile_fit, fit_ar1
+from nof1.stats.ar1 import fit_ar1
+from nof1.stats.ar1_batch import AR1Arrays, ar1_profile_fit
 from nof1.stats.bayes import (
     BayesArrays,
     NIGPrior,
@@ -18,6 +19,8 @@ from nof1.stats.bayes import (
 )
 from nof1.stats.cycle import (
     PairedTArrays,
+    hodges_lehmann_shift,
+    hodges_lehmann_signed,
     holm,
     mann_whitney_exact,
     nap,
@@ -31,10 +34,18 @@ from nof1.stats.randomization import (
     randomization_pvalues,
     randomization_test,
 )
-from nof1.stats.results import AR1Fit, BayesResult, PairedTest, RandomizationTest, RankTest
+from nof1.stats.results import (
+    AR1Calibrated,
+    AR1Fit,
+    BayesResult,
+    PairedTest,
+    RandomizationTest,
+    RankTest,
+)
 
 __all__ = [
     "AR1Arrays",
+    "AR1Calibrated",
     "AR1Fit",
     "BayesArrays",
     "BayesResult",
@@ -49,6 +60,8 @@ __all__ = [
     "bayes_arrays",
     "bayes_cycle",
     "fit_ar1",
+    "hodges_lehmann_shift",
+    "hodges_lehmann_signed",
     "holm",
     "mann_whitney_exact",
     "nap",

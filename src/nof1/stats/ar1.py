@@ -1,4 +1,4 @@
-"""Daily regression with AR(1) errors, by exact Gaussian maximum likelihood.
+"""Daily regression with AR(1) errors: exact Gaussian ML, and a calibrated REML t test.
 
 Model: y_t = b0 + b1 x_t [+ b2 t] + u_t, u_t = phi u_{t-1} + e_t, e_t ~ N(0, s2), |phi| < 1,
 u stationary. Days are consecutive integers; a missing day (washout, no diary entry) is NaN in
@@ -11,9 +11,16 @@ the exact likelihood factorizes:
 
 Dividing each term by its standard deviation (prewhitening) gives an ordinary regression, so for
 fixed phi the coefficients are GLS in closed form and s2 = RSS / n; the profile log-likelihood is
-a function of phi alone. :func:`fit_ar1` maximizes it on a grid and then with a bounded Brent
-search; :func:`ar1_profile_fit` does the same for thousands of simulated trials at once
-(vectorized grid plus golden-section refinement). Both share one likelihood implementation.
+a function of phi alone. :func:`fit_ar1` maximizes it on a grid and then by Brent's root
+search on its derivative; :func:`nof1.stats.ar1_batch.ar1_profile_fit` fits thousands of
+simulated trials at once from sufficient statistics (an independent computation of the same
+likelihood, tested equal to 1e-8).
+
+The calibrated test (``AR1Fit.calibrated``) estimates phi by restricted maximum likelihood
+(REML: -(n - p)/2 log RSS - 1/2 sum log v_k - 1/2 log det X'X after prewhitening), the effect by
+GLS at that phi with s2 = RSS / (n - p), and refers t = b1 / SE to Student t with Satterthwaite
+degrees of freedom (:func:`_reml_test`, shared by both fitters); docs/methods.md shows that it
+keeps its level where the ML Wald test does not.
 
 Standard errors come from the observed information of the likelihood in (phi, b) with s2
 profiled out (R's ``arima(method = "ML")`` reports ``solve(hessian * n)`` of the same function):
@@ -31,9 +38,9 @@ import numpy.typing as npt
 from scipy import optimize
 from scipy import stats as sps
 
-from nof1.stats.results import AR1Fit
+from nof1.stats.results import AR1Calibrated, AR1Fit
 
-__all__ = ["AR1Arrays", "ar1_profile_fit", "fit_ar1"]
+__all__ = ["fit_ar1"]
 
 MIN_DAYS = 10
 PHI_MAX = 0.9999
@@ -165,6 +172,122 @@ def _information(phi: np.ndarray, beta: np.ndarray, d: _Data) -> np.ndarray:
     return info
 
 
+class _Pieces(NamedTuple):
+    """What the REML test needs at one phi per trial (any implementation of the likelihood)."""
+
+    rss: np.ndarray  # (T,) residual sum of squares of the prewhitened GLS fit
+    logdet_v: np.ndarray  # (T,) sum of log variance factors
+    logdet_xtx: np.ndarray  # (T,) log det of the prewhitened X'X
+    h11: np.ndarray  # (T,) diagonal element of (X'X)^-1 for the treatment coefficient
+    beta: np.ndarray  # (T, p) GLS coefficients
+
+
+def _pieces(phi: np.ndarray, d: _Data) -> _Pieces:
+    """:class:`_Pieces` from the prewhitened day-by-day arrays (one-trial fitter)."""
+    c = _cross(phi, d)
+    beta = _solve(c.XtX, c.Xty)
+    return _Pieces(
+        np.maximum(_rss(c, beta), 1e-300),
+        c.logdet,
+        np.linalg.slogdet(c.XtX)[1],
+        np.linalg.inv(c.XtX)[:, 1, 1],
+        beta,
+    )
+
+
+def _restricted(pc: _Pieces, n: np.ndarray) -> np.ndarray:
+    """Restricted (REML) log-likelihood of phi, sigma2 profiled out, up to a constant."""
+    p = pc.beta.shape[1]
+    return -0.5 * (n - p) * np.log(pc.rss) - 0.5 * pc.logdet_v - 0.5 * pc.logdet_xtx
+
+
+class _REMLTest(NamedTuple):
+    """The calibrated test of the treatment coefficient, as arrays over trials."""
+
+    estimate: np.ndarray
+    se: np.ndarray
+    df: np.ndarray
+    t: np.ndarray
+    p_two_sided: np.ndarray
+    half_width: np.ndarray
+    ok: np.ndarray
+
+
+def _reml_test(phi: np.ndarray, pieces, n: np.ndarray, alpha: float) -> _REMLTest:
+    """t test of b1 at the REML phi with Satterthwaite degrees of freedom.
+
+    ``pieces(phi)`` returns :class:`_Pieces`. With s2 = RSS / (n - p), V = s2 h11 and the
+    observed information J of the restricted likelihood in (log s2, phi) (second derivatives
+    in phi by central differences), Var(log V) = a' J^-1 a with a = (1, d log h11 / d phi),
+    and df = 2 / Var(log V), capped at n - p (the df when phi is known).
+    """
+    h = np.minimum(1e-3, (1.0 - np.abs(phi)) / 4.0)
+    c0, cp, cm = pieces(phi), pieces(phi + h), pieces(phi - h)
+    p = c0.beta.shape[1]
+    nm = n - p
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s2 = c0.rss / nm
+        var = s2 * c0.h11
+        j11 = nm / 2.0
+        j12 = -(cp.rss - cm.rss) / (2.0 * h) / (2.0 * s2)
+        j22 = (
+            (cp.rss - 2.0 * c0.rss + cm.rss) / (2.0 * s2)
+            + 0.5 * (cp.logdet_v - 2.0 * c0.logdet_v + cm.logdet_v)
+            + 0.5 * (cp.logdet_xtx - 2.0 * c0.logdet_xtx + cm.logdet_xtx)
+        ) / h**2
+        det = j11 * j22 - j12**2
+        g = (cp.h11 - cm.h11) / (2.0 * h) / c0.h11
+        var_log = (j22 - 2.0 * g * j12 + g**2 * j11) / det
+        df = np.minimum(2.0 / var_log, nm)
+        se = np.sqrt(var)
+        est = c0.beta[:, 1]
+        t = est / se
+        ok = (det > 0) & (j22 > 0) & (var > 0) & (var_log > 0) & np.isfinite(df)
+        p2 = 2.0 * sps.t.sf(np.abs(t), df)
+        half = sps.t.ppf(1.0 - alpha / 2.0, df) * se
+    return _REMLTest(est, se, df, t, p2, half, ok)
+
+
+def _argmax_one(values, grid: np.ndarray) -> float:
+    """Maximize a smooth function of phi given as ``values(phis) -> array``: best grid point
+    (the whole grid in one call), then Brent's root of the five-point central difference
+    derivative (step 1e-4, error O(step^4); the four points in one call) between its
+    neighbours, or the better bracket end when the derivative does not change sign there."""
+    i = int(np.argmax(values(grid)))
+    step = 1e-4
+    edges = np.concatenate([[-PHI_MAX + 2 * step], grid, [PHI_MAX - 2 * step]])
+    lo, hi = edges[i], edges[i + 2]
+    stencil = np.array([step, -step, 2 * step, -2 * step])
+
+    def score(phi: float) -> float:
+        f = values(phi + stencil)
+        return float(8.0 * (f[0] - f[1]) - (f[2] - f[3])) / (12.0 * step)
+
+    if score(lo) > 0 > score(hi):
+        return float(optimize.brentq(score, lo, hi, xtol=1e-14, rtol=1e-15))
+    candidates = np.array([lo, float(grid[i]), hi])
+    return float(candidates[np.argmax([values(np.array([c]))[0] for c in candidates])])
+
+
+class _Series:
+    """One series prepared once per number of phi values evaluated together (tiled rows)."""
+
+    def __init__(self, Y: np.ndarray, x: np.ndarray, trend: bool) -> None:
+        self.Y, self.x, self.trend = Y, x, trend
+        self._data: dict[int, _Data] = {}
+
+    def data(self, k: int) -> _Data:
+        if k not in self._data:
+            self._data[k] = _prepare(np.repeat(self.Y, k, 0), np.repeat(self.x, k, 0), self.trend)
+        return self._data[k]
+
+    def profile(self, phis: np.ndarray) -> np.ndarray:
+        return _profile(phis, self.data(phis.size))[0]
+
+    def pieces(self, phis: np.ndarray) -> _Pieces:
+        return _pieces(phis, self.data(phis.size))
+
+
 EXACT_FIT = (
     "the daily values are (almost) exactly explained by the arm{trend}: no day-to-day "
     "variation left to model"
@@ -176,30 +299,39 @@ NOT_PD = (
 SIGMA2_RTOL = 1e-10
 
 
-def _validity(Y: np.ndarray, x: np.ndarray, trend: bool) -> list[str | None]:
-    """A reason per trial why the model cannot be fitted, or None."""
-    reasons: list[str | None] = []
+def _validity(Y: np.ndarray, x: np.ndarray, trend: bool, exact: bool = True) -> list[str | None]:
+    """A reason per trial why the model cannot be fitted, or None (vectorized over trials).
+
+    ``exact=False`` leaves out the check that the arm (and trend) explains y exactly; the batch
+    fitter relies on the check of the fitted innovation variance instead (:func:`_no_noise`).
+    """
     obs = np.isfinite(Y) & np.isfinite(x)
-    for i in range(Y.shape[0]):
-        o = obs[i]
-        n = int(o.sum())
-        if n < MIN_DAYS:
-            reasons.append(f"only {n} days with data; the AR(1) model needs {MIN_DAYS}")
-        elif np.unique(x[i][o]).size < 2:
+    n = obs.sum(axis=1)
+    one_arm = np.nanmax(np.where(obs, x, -np.inf), axis=1) == np.nanmin(
+        np.where(obs, x, np.inf), axis=1
+    )
+    constant = np.max(np.where(obs, Y, -np.inf), axis=1) == np.min(np.where(obs, Y, np.inf), axis=1)
+    todo = (n >= MIN_DAYS) & ~one_arm & ~constant
+    explained = np.zeros(Y.shape[0], dtype=bool)
+    if exact and todo.any():
+        explained[todo] = _explained_by_design(Y[todo], x[todo], obs[todo], trend)
+    text = EXACT_FIT.format(trend=" and the trend" if trend else "")
+    reasons: list[str | None] = []
+    for i in np.flatnonzero(~todo | explained).tolist():
+        if n[i] < MIN_DAYS:
+            reasons.append(f"only {n[i]} days with data; the AR(1) model needs {MIN_DAYS}")
+        elif one_arm[i]:
             reasons.append(
                 "only one arm has days with data; the treatment effect is not identifiable"
             )
-        elif np.ptp(Y[i][o]) == 0:
+        elif constant[i]:
             reasons.append("the outcome is constant on every observed day")
         else:
-            reasons.append(None)
-    todo = np.array([r is None for r in reasons])
-    if todo.any():
-        exact = np.zeros(Y.shape[0], dtype=bool)
-        exact[todo] = _explained_by_design(Y[todo], x[todo], obs[todo], trend)
-        text = EXACT_FIT.format(trend=" and the trend" if trend else "")
-        reasons = [text if e else r for r, e in zip(reasons, exact, strict=True)]
-    return reasons
+            reasons.append(text)
+    out: list[str | None] = [None] * Y.shape[0]
+    for i, r in zip(np.flatnonzero(~todo | explained).tolist(), reasons, strict=True):
+        out[i] = r
+    return out
 
 
 def _explained_by_design(Y: np.ndarray, x: np.ndarray, obs: np.ndarray, trend: bool) -> np.ndarray:
@@ -244,90 +376,6 @@ def _dummy(Y: np.ndarray, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np
     return Y, x
 
 
-class AR1Arrays(NamedTuple):
-    """Vectorized AR(1) fits: one entry per trial (NaN where the model cannot be fitted)."""
-
-    estimate: np.ndarray
-    se: np.ndarray
-    phi: np.ndarray
-    p_two_sided: np.ndarray
-    loglik: np.ndarray
-
-
-def ar1_profile_fit(
-    Y: npt.ArrayLike,
-    x: npt.ArrayLike,
-    grid: npt.ArrayLike | None = None,
-    trend: bool = False,
-    iterations: int = 40,
-) -> AR1Arrays:
-    """Fit the AR(1) regression to many trials at once (for power simulations).
-
-    Parameters
-    ----------
-    Y
-        (n_trials, n_days) outcomes, NaN = missing day.
-    x
-        (n_days,) or (n_trials, n_days) treatment indicator (1 = treatment, 0 = control).
-    grid
-        phi values at which the profile likelihood is first evaluated for all trials; default
-        41 points evenly spaced in [-0.95, 0.95].
-    trend
-        Add a linear trend in days.
-    iterations
-        Golden-section steps refining phi around the best grid point (bracket shrinks by
-        0.618 each step).
-
-    Returns
-    -------
-    AR1Arrays
-        ``estimate`` (b1), ``se`` (Hessian-based, as :func:`fit_ar1`), ``phi``,
-        ``p_two_sided`` (normal), ``loglik``; all NaN for a trial that :func:`fit_ar1` would
-        return with a ``reason``.
-
-    Notes
-    -----
-    The refinement searches between the grid neighbours of the best grid point (the outer
-    brackets extend to +-0.9999), so a profile likelihood with several maxima closer together
-    than the grid spacing could be missed; :func:`fit_ar1` uses a finer grid.
-    """
-    Y2, x2 = _as_2d(Y, x)
-    g = np.linspace(-0.95, 0.95, 41) if grid is None else np.sort(np.asarray(grid, float))
-    if g.ndim != 1 or g.size < 3 or np.any(np.abs(g) >= 1):
-        raise ValueError("grid must hold at least 3 values strictly inside (-1, 1)")
-    ok = np.array([r is None for r in _validity(Y2, x2, trend)])
-    d = _prepare(*_dummy(Y2, x2, ok), trend)
-    T = Y2.shape[0]
-    prof = np.stack([_profile(np.full(T, phi), d)[0] for phi in g], axis=1)
-    best = np.argmax(prof, axis=1)
-    edges = np.concatenate([[-PHI_MAX], g, [PHI_MAX]])
-    lo, hi = edges[best], edges[best + 2]
-    ratio = (math.sqrt(5.0) - 1.0) / 2.0
-    c1, c2 = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    f1, f2 = _profile(c1, d)[0], _profile(c2, d)[0]
-    for _ in range(iterations):
-        left = f1 > f2  # maximum in [lo, c2]
-        hi = np.where(left, c2, hi)
-        lo = np.where(left, lo, c1)
-        new = np.where(left, hi - ratio * (hi - lo), lo + ratio * (hi - lo))
-        fnew = _profile(new, d)[0]
-        c1, c2, f1, f2 = (
-            np.where(left, new, c2),
-            np.where(left, c1, new),
-            np.where(left, fnew, f2),
-            np.where(left, f1, fnew),
-        )
-    phi = np.where(f1 > f2, c1, c2)
-    ll, beta, c = _profile(phi, d)
-    se, pd = _standard_errors(phi, beta, d)
-    est = beta[:, 1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = 2.0 * sps.norm.sf(np.abs(est / se[:, 2]))
-    ok &= pd & ~_no_noise(_rss(c, beta) / d.n, Y2)
-    nan = np.where(ok, 1.0, np.nan)
-    return AR1Arrays(est * nan, se[:, 2] * nan, phi * nan, p * nan, ll * nan)
-
-
 def _standard_errors(phi: np.ndarray, beta: np.ndarray, d: _Data) -> tuple[np.ndarray, np.ndarray]:
     """(T, 1 + p) standard errors of (phi, b0, b1, ...) and a (T,) flag: information positive
     definite. Where it is not (singular, indefinite or not finite) the standard errors are NaN.
@@ -361,7 +409,11 @@ def _no_noise(sigma2: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 def fit_ar1(
-    y: npt.ArrayLike, treatment: npt.ArrayLike, trend: bool = False, alpha: float = 0.05
+    y: npt.ArrayLike,
+    treatment: npt.ArrayLike,
+    trend: bool = False,
+    alpha: float = 0.05,
+    calibrated: bool = True,
 ) -> AR1Fit:
     """Regression of a daily outcome on treatment with AR(1) errors, exact Gaussian ML.
 
@@ -376,6 +428,9 @@ def fit_ar1(
         Add a linear trend b2 * t, t = 0, 1, ... in days.
     alpha
         The interval ``ci95`` has level ``1 - alpha``.
+    calibrated
+        Also compute the calibrated test (``calibrated``); False leaves it out (with a reason),
+        for callers that need the ML estimate only.
 
     Returns
     -------
@@ -389,14 +444,20 @@ def fit_ar1(
     Notes
     -----
     The profile log-likelihood -n/2 (log(2 pi RSS(phi)/n) + 1) - 1/2 sum log v_k(phi) is
-    maximized over phi on an 81-point grid in [-0.99, 0.99], then by bounded Brent search
-    (``scipy.optimize.minimize_scalar``) between the grid neighbours, within |phi| <= 0.9999.
+    maximized over phi on an 81-point grid in [-0.99, 0.99], then by Brent's root search
+    (``scipy.optimize.brentq``) on its central-difference derivative between the grid
+    neighbours, within |phi| <= 0.9999.
     Standard errors: inverse observed information in (phi, b) with s2 profiled out.
     z = b1 / se, normal p. Ljung-Box (statsmodels ``acorr_ljungbox``) on the standardized
     one-step residuals in time order (gaps ignored), lags = min(10, n // 5), model_df = 1.
     Agrees with R ``arima(y, order = c(1, 0, 0), xreg = treatment, method = "ML")`` and
     statsmodels ``ARIMA(y, exog, order=(1, 0, 0), trend="c")``.
     Jones (1980), Technometrics 22:389-395 (exact likelihood of ARMA with missing values).
+
+    ``calibrated`` is the test to read on short series: phi by restricted maximum likelihood
+    (REML), b1 by GLS at that phi, SE from s2 = RSS / (n - p), and a t reference with
+    Satterthwaite degrees of freedom that account for the uncertainty in phi and s2 (see
+    docs/methods.md). The ML Wald test above keeps its level only on long series.
     """
     Y2, x2 = _as_2d(y, treatment)
     if Y2.shape[0] != 1:
@@ -405,19 +466,10 @@ def fit_ar1(
     n_obs = int((np.isfinite(Y2) & np.isfinite(x2)).sum())
     if reason is not None:
         return AR1Fit(n_obs=n_obs, reason=reason)
-    d = _prepare(Y2, x2, trend)
-
-    def negll(phi: float) -> float:
-        return -float(_profile(np.array([phi]), d)[0][0])
-
+    series = _Series(Y2, x2, trend)
+    d = series.data(1)
     grid = np.linspace(-0.99, 0.99, 81)
-    prof = np.array([-negll(g) for g in grid])
-    i = int(np.argmax(prof))
-    edges = np.concatenate([[-PHI_MAX], grid, [PHI_MAX]])
-    res = optimize.minimize_scalar(
-        negll, bounds=(edges[i], edges[i + 2]), method="bounded", options={"xatol": 1e-10}
-    )
-    phi = np.array([float(res.x)])
+    phi = np.array([_argmax_one(series.profile, grid)])
     ll, beta, c = _profile(phi, d)
     note = None
     if abs(phi[0]) > 0.995:
@@ -450,6 +502,33 @@ def fit_ar1(
         ljung_box_p=lb_p,
         ljung_box_lags=lags,
         note=note,
+        calibrated=_calibrated_one(series, grid, alpha)
+        if calibrated
+        else AR1Calibrated(reason="not computed (calibrated=False)"),
+    )
+
+
+def _calibrated_one(series: _Series, grid: np.ndarray, alpha: float) -> AR1Calibrated:
+    """The REML t test of one series (see :func:`fit_ar1`)."""
+    n = series.data(1).n.astype(float)
+
+    def restricted(phis: np.ndarray) -> np.ndarray:
+        return _restricted(series.pieces(phis), n[0])
+
+    phi = _argmax_one(restricted, grid)
+    r = _reml_test(np.array([phi]), series.pieces, n, alpha)
+    if not r.ok[0]:
+        return AR1Calibrated(phi=phi, reason=NOT_PD.replace("maximum likelihood", "REML"))
+    est, half = float(r.estimate[0]), float(r.half_width[0])
+    return AR1Calibrated(
+        estimate=est,
+        se=float(r.se[0]),
+        df=float(r.df[0]),
+        ci95=(est - half, est + half),
+        t=float(r.t[0]),
+        p_two_sided=float(r.p_two_sided[0]),
+        phi=phi,
+        level=1.0 - alpha,
     )
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "AR1Calibrated",
     "AR1Fit",
     "BayesResult",
     "PairedTest",
@@ -82,14 +83,17 @@ class _Result:
     def to_frame(self) -> Any:
         """Return the result as a one-row tidy :class:`pandas.DataFrame`.
 
-        Intervals are split into ``<name>_low`` and ``<name>_high`` columns; the column
-        ``method`` names the statistic.
+        Intervals are split into ``<name>_low`` and ``<name>_high`` columns, a nested result
+        into ``<name>_<field>`` columns; the column ``method`` names the statistic.
         """
         import pandas as pd
 
         row: dict[str, Any] = {"method": self._method}
-        for key, value in self.to_dict().items():
-            if isinstance(value, list) and len(value) == 2:
+        items = list(self.to_dict().items())
+        for key, value in items:
+            if isinstance(value, dict):
+                items += [(f"{key}_{k}", v) for k, v in value.items()]
+            elif isinstance(value, list) and len(value) == 2:
                 row[f"{key}_low"], row[f"{key}_high"] = value
             else:
                 row[key] = value
@@ -153,6 +157,17 @@ class RankTest(_Result):
     statistic
         Wilcoxon: W+, the sum of the ranks of the positive differences. Mann-Whitney: U of the
         treatment sample.
+    estimate
+        Hodges-Lehmann estimate of the effect: the median of the Walsh averages (d_i + d_j)/2,
+        i <= j, of the cycle differences (Wilcoxon), or of the differences t_i - c_j between
+        treatment and control period means (Mann-Whitney).
+    ci95
+        Exact confidence interval for the effect: order statistics of those averages or
+        differences, chosen from the exact null distribution of the statistic.
+    ci_level
+        The confidence the interval actually has (at least the requested level when the design
+        can reach it; with few cycles, less: then ``ci95`` is the widest interval, from the
+        smallest to the largest average, and ``note`` says so).
     p_two_sided, p_improvement
         Two-sided p and one-sided p in the direction of improvement.
     n
@@ -167,6 +182,9 @@ class RankTest(_Result):
     """
 
     statistic: float = math.nan
+    estimate: float = math.nan
+    ci95: tuple[float, float] = (math.nan, math.nan)
+    ci_level: float = math.nan
     p_two_sided: float = math.nan
     p_improvement: float = math.nan
     n: int = 0
@@ -218,6 +236,39 @@ class RandomizationTest(_Result):
 
 
 @dataclass(frozen=True)
+class AR1Calibrated(_Result):
+    """The calibrated test of the AR(1) daily model: REML phi, t reference, Satterthwaite df.
+
+    Attributes
+    ----------
+    method
+        What was done, in words.
+    estimate, se, ci95, t, df, p_two_sided
+        Treatment coefficient b1 by GLS at the REML phi, its standard error (innovation
+        variance RSS / (n - p)), t interval at ``level``, t statistic, Satterthwaite degrees of
+        freedom and two-sided p.
+    phi
+        The REML estimate of the AR(1) coefficient.
+    level
+        Confidence level of ``ci95``.
+    reason
+        Why the test could not be computed, else None.
+    """
+
+    method: str = "REML, t with Satterthwaite df"
+    estimate: float = math.nan
+    se: float = math.nan
+    ci95: tuple[float, float] = (math.nan, math.nan)
+    t: float = math.nan
+    df: float = math.nan
+    p_two_sided: float = math.nan
+    phi: float = math.nan
+    level: float = 0.95
+    reason: str | None = None
+    _method: str = field(default="ar1-reml", init=False, repr=False)
+
+
+@dataclass(frozen=True)
 class AR1Fit(_Result):
     """Regression with AR(1) errors fitted by exact Gaussian maximum likelihood.
 
@@ -225,7 +276,8 @@ class AR1Fit(_Result):
     ----------
     estimate, se, ci95, z, p_two_sided
         Treatment coefficient b1, its Hessian-based standard error, Wald interval, z statistic
-        and two-sided normal p-value.
+        and two-sided normal p-value (exact Gaussian ML, as R's ``arima``; anti-conservative
+        on short series: read ``calibrated``).
     phi, phi_se
         AR(1) coefficient and its standard error.
     intercept, trend_coef
@@ -242,6 +294,8 @@ class AR1Fit(_Result):
         A warning that does not stop the fit (e.g. phi at the boundary), else None.
     reason
         Why the model could not be fitted, else None.
+    calibrated
+        :class:`AR1Calibrated`, the test that keeps its level on short series.
     """
 
     estimate: float = math.nan
@@ -260,7 +314,23 @@ class AR1Fit(_Result):
     ljung_box_lags: int = 0
     note: str | None = None
     reason: str | None = None
+    calibrated: AR1Calibrated = field(default_factory=lambda: AR1Calibrated())
     _method: str = field(default="ar1", init=False, repr=False)
+    _skip_in_dict: tuple[str, ...] = field(default=("calibrated",), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # a model that could not be fitted has no calibrated test either, for the same reason
+        if self.reason is not None and self.calibrated.reason is None:
+            object.__setattr__(self, "calibrated", AR1Calibrated(reason=self.reason))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ML fit's fields, and ``calibrated`` as a nested dict (None with its reason)."""
+        out = super().to_dict()
+        cal = self.calibrated
+        out["calibrated"] = cal.to_dict() if cal.reason is None else None
+        if cal.reason is not None:
+            out["calibrated_reason"] = cal.reason
+        return out
 
 
 @dataclass(frozen=True)
