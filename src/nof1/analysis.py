@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
+from .adherence import AdherenceCheck, adherence_check, disagreement, entry_accounting
 from .periods import PeriodLayout, headline_effect, period_means
 from .sensitivity import Sensitivity, sensitivity
 from .stats import (
@@ -91,6 +92,8 @@ class OutcomeResult:
     sensitivity: Sensitivity
     verdict: str = ""
     direction: str = "unclear"
+    adherence: AdherenceCheck | None = None
+    """Per-protocol and as-treated re-estimates (a diary with an arm column only)."""
 
     def method(self, name: str):
         """The result of a method by its name in :data:`METHODS` (``paired-t`` also accepted)."""
@@ -122,6 +125,8 @@ class OutcomeResult:
         if self.primary:
             out["holm_p_reason"] = "primary outcome: judged alone, not adjusted"
         out["sensitivity"] = self.sensitivity.to_dict()
+        if self.adherence is not None:
+            out.update(self.adherence.to_dict())
         out["direction"] = self.direction
         out["verdict"] = self.verdict
         return out
@@ -176,7 +181,7 @@ class Analysis:
 
     def to_dict(self) -> dict[str, Any]:
         schedule = self.diary.schedule
-        return {
+        out = {
             "nof1_version": __version__,
             "protocol": {
                 "id": self.protocol.trial.id,
@@ -201,6 +206,12 @@ class Analysis:
             "benefit_harm": self.benefit_harm,
             "warnings": list(self.warnings),
         }
+        daily = self.diary.daily
+        if daily is not None:  # real-world diaries: entries per day, deviations from the schedule
+            out["diary"].update(daily.to_dict(self.diary.days["date"]))
+            if daily.recorded is not None:
+                out["deviations"] = [dict(d) for d in daily.deviations]
+        return out
 
     @staticmethod
     def _outcome_dict(outcome: OutcomeResult, schedule) -> dict[str, Any]:
@@ -356,6 +367,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
         nap_reason=nap_reason,
         holm_p=math.nan,
         sensitivity=checks,
+        adherence=adherence_check(protocol, diary, outcome, values),
     )
 
 
@@ -434,8 +446,9 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
         holm_p = adjusted[secondary.index(o.name)] if o.name in secondary else math.nan
         r = _replace(r, holm_p=float(holm_p))
         words, direction = verdict(r, protocol, diary.schedule, interim)
+        words += disagreement(r.paired_t, r.adherence, protocol.analysis.alpha)
         final[o.name] = _replace(r, verdict=words, direction=direction)
-    excluded, used = _accounting(protocol, diary, final)
+    excluded, used = entry_accounting(diary, *_accounting(protocol, diary, final))
     warnings = []
     if interim and last is not None:
         warnings.append(

@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .daily import entry_date, lay_entries, renamed_header
+from .diary_sources import is_table_source, load_table
 from .errors import DiaryError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .daily import DailySummary
     from .protocol import Protocol
     from .schedule import Schedule
 
@@ -63,6 +66,8 @@ class Diary:
     delimiter: str
     numeric_columns: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    daily: DailySummary | None = None
+    """Entries per day, texts seen, arm recorded and deviations (real-world diaries only)."""
 
     @property
     def rows_read(self) -> int:
@@ -94,7 +99,11 @@ class Diary:
 
 
 def read_diary(
-    path: str | Path, protocol: Protocol, date_format: str | None = None, allow_empty: bool = True
+    path: str | Path | Any,
+    protocol: Protocol,
+    date_format: str | None = None,
+    allow_empty: bool = True,
+    sheet: str | None = None,
 ) -> Diary:
     """Read a diary CSV and lay it on the protocol's schedule.
 
@@ -110,6 +119,14 @@ def read_diary(
         A :func:`datetime.datetime.strptime` format such as ``%d/%m/%Y``, for non-ISO dates.
     allow_empty
         Accept a file with a header and no data rows (``monitor`` does; ``analyze`` does not).
+    sheet
+        The sheet of an ``.xlsx`` workbook (default: the first).
+
+    Notes
+    -----
+    ``path`` may also be an Excel workbook (``.xlsx``), a Parquet file (``.parquet``), a pandas
+    DataFrame or an open file; their cells go through the same checks, and errors name the
+    sheet and row (see :mod:`nof1.diary_sources`).
 
     Raises
     ------
@@ -118,6 +135,13 @@ def read_diary(
         column, a date that does not parse, the same date twice, text in a numeric column, a value
         outside an outcome's ``[min, max]``, a row with the wrong number of fields.
     """
+    if sheet is not None or is_table_source(path):  # nof1.diary_sources: xlsx, Parquet, DataFrame
+        source = load_table(path, sheet)
+        try:
+            diary = read_diary_text(source.text, protocol, source.name, date_format, allow_empty)
+        except DiaryError as exc:
+            raise source.locate(exc) from None
+        return source.finish(diary)
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -212,7 +236,7 @@ def read_diary_text(
             previous = reader.line_num
     except csv.Error as exc:
         raise DiaryError(f"not readable as CSV: {exc}", path, reader.line_num) from None
-    header = [h.strip() for h in records[0]]
+    header = renamed_header([h.strip() for h in records[0]], protocol, path)
     for i, name in enumerate(header):
         if not name:
             raise DiaryError(f"header field {i + 1} is blank; every column needs a name", path, 1)
@@ -263,6 +287,8 @@ def read_diary_text(
     }
     parsed: list[dict[str, Any]] = []
     seen: dict[_dt.date, int] = {}
+    several = protocol.reading.several
+    stamps: dict[int, Any] = {}  # several entries a day: the timestamp of each entry, by line
     for record, line in zip(records[1:], lines[1:], strict=True):
         if not record or all(not cell.strip() for cell in record):
             continue  # a blank line is not a row
@@ -274,8 +300,11 @@ def read_diary_text(
                 line,
             )
         cells = dict(zip(header, record, strict=True))
-        day = _parse_date(cells["date"], date_format, path, line)
-        if day in seen:
+        if several:  # nof1.daily: several entries a day; a timestamp gives the date
+            day, stamps[line] = entry_date(cells["date"], date_format, path, line)
+        else:
+            day = _parse_date(cells["date"], date_format, path, line)
+        if day in seen and not several:
             raise DiaryError(
                 f"{day.isoformat()} appears twice (first on line {seen[day]}); keep one row a day",
                 path,
@@ -339,7 +368,8 @@ def read_diary_text(
                 row[name] = cell if cell else None
 
     schedule = protocol.schedule()
-    return _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, notes, pd)
+    diary = _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, notes, pd)
+    return lay_entries(diary, protocol, stamps)  # nof1.daily: several entries a day; the arm taken
 
 
 def _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, notes, pd) -> Diary:

@@ -43,6 +43,9 @@ class DiaryError(Nof1Error):
         What was found and what was expected.
     path, line, column
         Where: the file, the 1-based line (the header is line 1) and the column name.
+    sheet, unit
+        A spreadsheet's sheet, and what ``line`` counts: ``line`` in a text file, ``row`` in a
+        spreadsheet, a Parquet file or a DataFrame.
     """
 
     def __init__(
@@ -51,16 +54,23 @@ class DiaryError(Nof1Error):
         path: str | None = None,
         line: int | None = None,
         column: str | None = None,
+        *,
+        sheet: str | None = None,
+        unit: str = "line",
     ) -> None:
         self.message = message
         self.path = path
         self.line = line
         self.column = column
+        self.sheet = sheet
+        self.unit = unit
         where = []
         if path is not None:
             where.append(str(path))
+        if sheet is not None:
+            where.append(f"sheet {sheet!r}")
         if line is not None:
-            where.append(f"line {line}")
+            where.append(f"{unit} {line}")
         if column is not None:
             where.append(f"column {column!r}")
         prefix = ", ".join(where)

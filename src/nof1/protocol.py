@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .diary_options import DiaryOptions
 from .errors import ProtocolError
 
 if TYPE_CHECKING:
@@ -197,6 +198,8 @@ class Protocol:
     stop_rules: tuple[StopRule, ...] = ()
     path: str | None = field(default=None, compare=False)
     sha256: str | None = field(default=None, compare=False)
+    reading: DiaryOptions = field(default_factory=DiaryOptions)
+    """How the diary is read: several entries a day, the arm taken, renamed headers."""
 
     # -- construction -------------------------------------------------------------------------
 
@@ -205,10 +208,12 @@ class Protocol:
         cls, raw: Mapping[str, Any], path: str | None = None, sha256: str | None = None
     ) -> Protocol:
         """Validate a parsed TOML document; raise :class:`ProtocolError` listing every problem."""
+        from .diary_options import parse_diary_options
         from .protocol_parse import parse
 
         trial, design, outcomes, analysis, columns, rules = parse(raw, path)
-        return cls(trial, design, outcomes, analysis, columns, rules, path, sha256)
+        reading = parse_diary_options(raw)[0]
+        return cls(trial, design, outcomes, analysis, columns, rules, path, sha256, reading)
 
     @classmethod
     def load(cls, path: str | Path) -> Protocol:
@@ -293,9 +298,11 @@ class Protocol:
         out: dict[str, Any] = {
             "trial": _drop_none(_as_dict(self.trial)),
             "design": _drop_none(_as_dict(self.design)),
-            "diary": {"columns": list(self.diary_columns)},
+            "diary": {"columns": list(self.diary_columns), **self.reading.to_toml()},
             "outcomes": [_as_dict(o) for o in self.outcomes],
         }
+        for outcome, aggregate in self.reading.outcome_aggregate:
+            next(o for o in out["outcomes"] if o["name"] == outcome)["aggregate"] = aggregate
         analysis = {
             "alpha": self.analysis.alpha,
             "min_days_per_period": self.analysis.min_days_per_period,

@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from .diary_options import DIARY_KEYS, parse_diary_options
 from .errors import ProtocolError
 from .protocol import (
     ACTIONS,
@@ -60,6 +61,10 @@ _TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "prior": ("kind", "mu0", "kappa0", "alpha0", "beta0"),
 }
 _TOP_KEYS = ("trial", "design", "diary", "analysis", "outcomes", "stop_rules")
+
+# Reading keys of real-world diaries, checked by nof1.diary_options (several entries, arms, rename)
+_TABLE_KEYS["diary"] += DIARY_KEYS
+_TABLE_KEYS["outcomes"] += ("aggregate",)
 
 
 def _is_int(value: Any) -> bool:
@@ -513,6 +518,7 @@ def parse(
         if isinstance(entry, dict) and isinstance(entry.get("name"), str)
     )
     rules = _parse_rules(raw.get("stop_rules"), chk, outcomes, tuple(columns), design, declared)
+    chk.problems += parse_diary_options(raw)[1]  # the reading keys of real-world diaries
     if chk.problems or trial is None or design is None:
         raise ProtocolError(chk.problems or ["the [trial] or [design] table is incomplete"], path)
     return trial, design, outcomes, analysis, tuple(columns), rules

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .daily import any_entry_condition
 from .safety_render import log_run
 from .safety_rules import as_number, during_mask, first_firing, has_value, threshold_condition
 from .stats.results import jsonable
@@ -197,6 +198,7 @@ def _threshold(rule, protocol, diary, days, n):
         sign = ">=" if better == "lower" else "<="
         description += f" (run-in mean {baseline:.4g}, so {column} {sign} {limit:.4g})"
     cond = threshold_condition(values, rule, baseline, better) & present
+    cond = any_entry_condition(diary, rule, cond, n)  # nof1.daily: equals fires on any entry
     hit = int(first_firing(cond, rule.for_days))
     if hit < 0:
         return None
