@@ -68,11 +68,17 @@ def _load_protocol(path: str):
     return Protocol.load(path)
 
 
-def _load(protocol_path: str, diary_path: str, date_format: str | None, allow_empty: bool):
+def _load(
+    protocol_path: str,
+    diary_path: str,
+    date_format: str | None,
+    allow_empty: bool,
+    sheet: str | None = None,
+):
     from .diary import read_diary
 
     protocol = _load_protocol(protocol_path)
-    return protocol, read_diary(diary_path, protocol, date_format, allow_empty=allow_empty)
+    return protocol, read_diary(diary_path, protocol, date_format, allow_empty, sheet)
 
 
 def _parse_date(value: str | None, option: str) -> _dt.date | None:
@@ -93,6 +99,9 @@ date_format_option = click.option(
     default=None,
     metavar="FMT",
     help="strptime format of non-ISO diary dates, e.g. %d/%m/%Y.",
+)
+sheet_option = click.option(
+    "--sheet", default=None, metavar="NAME", help="Sheet of an .xlsx diary (default: the first)."
 )
 FILE = click.Path(dir_okay=False)
 
@@ -127,9 +136,12 @@ def init(path: str, force: bool) -> None:
 @click.argument("protocol", type=FILE)
 @click.argument("diary", type=FILE, required=False)
 @date_format_option
+@sheet_option
 @json_option
 @_guard
-def check(protocol: str, diary: str | None, date_format: str | None, as_json: bool) -> None:
+def check(
+    protocol: str, diary: str | None, date_format: str | None, sheet: str | None, as_json: bool
+) -> None:
     """Validate PROTOCOL (and DIARY) and list every problem found."""
     from .protocol import Protocol
 
@@ -162,7 +174,7 @@ def check(protocol: str, diary: str | None, date_format: str | None, as_json: bo
         from .diary import read_diary
 
         try:
-            d = read_diary(diary, loaded, date_format)
+            d = read_diary(diary, loaded, date_format, sheet=sheet)
             warnings.extend(f"{diary}: {n}" for n in d.notes)
             warnings.extend(f"{diary}: line {e['line']}: {e['reason']}" for e in d.excluded)
         except Nof1Error as exc:
@@ -233,6 +245,7 @@ def template(protocol: str, out: str, force: bool) -> None:
     help="Report for the clinician (default) or a one-page patient summary.",
 )
 @date_format_option
+@sheet_option
 @json_option
 @_guard
 def analyze(
@@ -241,12 +254,13 @@ def analyze(
     report: str | None,
     audience: str,
     date_format: str | None,
+    sheet: str | None,
     as_json: bool,
 ) -> None:
     """Estimate the effect of the treatment on every outcome (SPEC section 5)."""
     from .analysis import analyze as run
 
-    loaded, d = _load(protocol, diary, date_format, allow_empty=False)
+    loaded, d = _load(protocol, diary, date_format, allow_empty=False, sheet=sheet)
     result = run(loaded, d)
     if report:
         Path(report).write_text(result.to_html(audience=audience), encoding="utf-8")
@@ -266,6 +280,7 @@ def analyze(
 )
 @click.option("--log", type=FILE, default=None, help="Append one JSON line per run to this file.")
 @date_format_option
+@sheet_option
 @json_option
 @_guard
 def monitor(
@@ -274,13 +289,14 @@ def monitor(
     as_of: str | None,
     log: str | None,
     date_format: str | None,
+    sheet: str | None,
     as_json: bool,
 ) -> None:
     """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop."""
     from .safety import log_run
     from .safety import monitor as run
 
-    loaded, d = _load(protocol, diary, date_format, allow_empty=True)
+    loaded, d = _load(protocol, diary, date_format, allow_empty=True, sheet=sheet)
     result = run(loaded, d, as_of=_parse_date(as_of, "--as-of"))
     if log:
         log_run(log, result, loaded, d)
@@ -362,3 +378,50 @@ def demo(out: str) -> None:
 def main() -> None:
     """Entry point of the ``nof1`` console script."""
     cli(prog_name="nof1")
+
+
+# -- import: exports of other systems to diaries -------------------------------------------------
+
+
+@cli.group(name="import")
+def import_group() -> None:
+    """Turn an export of another system into a nof1 diary CSV."""
+
+
+@import_group.command(name="redcap")
+@click.argument("export", type=FILE)
+@click.option("--record", required=True, help="The record ID of the patient.")
+@click.option("--date-field", required=True, help="The daily instrument's date field.")
+@click.option("--protocol", required=True, type=FILE, help="The trial's protocol.")
+@click.option("--out", type=FILE, required=True, help="The diary CSV to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@json_option
+@_guard
+def import_redcap(
+    export: str,
+    record: str,
+    date_field: str,
+    protocol: str,
+    out: str,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """A REDCap "CSV (raw data)" export of a repeating daily instrument -> a diary of one record.
+
+    Prints what was mapped, renamed, kept, dropped and left out, then checks the diary written.
+    """
+    from .diary import read_diary
+    from .redcap import import_redcap as run
+
+    if Path(out).exists() and not force:
+        _fail(f"{out} exists; pass --force to overwrite it")
+    loaded = _load_protocol(protocol)
+    result = run(export, loaded, record, date_field)
+    Path(out).write_text(result.text, encoding="utf-8")
+    diary = read_diary(out, loaded)
+    if as_json:
+        _emit_json({"out": out, **result.to_dict(), "notes": list(diary.notes)})
+        return
+    for line in result.summary():
+        click.echo(line)
+    click.echo(f"wrote {out}: {result.rows} row(s); it reads as a diary of {loaded.trial.id}")
