@@ -116,12 +116,11 @@ def entry_date(
         if date_format:
             stamp = _dt.datetime.strptime(value, date_format)
             return stamp.date(), stamp
-        match = _TIMESTAMP.match(value)
-        if match:
-            day = _dt.date.fromisoformat(match.group(1))
-            if match.group(2) is None:
-                return day, None
-            return day, _dt.datetime.fromisoformat(f"{match.group(1)}T{match.group(2)}")
+        if _TIMESTAMP.match(value):
+            if len(value) == 10:
+                return _dt.date.fromisoformat(value), None
+            stamp = _dt.datetime.fromisoformat(value)
+            return stamp.date(), stamp
     except ValueError:
         pass
     expected = f"the format {date_format!r}" if date_format else "YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
@@ -259,13 +258,9 @@ def lay_entries(diary: Diary, protocol: Protocol, stamps: dict[int, Any]) -> Dia
                 days[name] = values
                 aggregates.append((name, how))
             else:
-                seen = groups[name].agg(_distinct)
-                per_day: list[tuple[str, ...]] = [()] * n
-                for i, kept in zip(at, seen, strict=True):
-                    per_day[i] = kept
-                texts[name] = tuple(per_day)
+                texts[name] = _distinct(ordered, name, index, n)
                 if name in days.columns:
-                    days[name] = [("; ".join(v) if v else None) for v in per_day]
+                    days[name] = [("; ".join(v) if v else None) for v in texts[name]]
     recorded, deviations = None, ()
     if options.arm_column is not None:
         recorded, deviations = _recorded_arms(diary, rows, position, options, n)
@@ -275,12 +270,15 @@ def lay_entries(diary: Diary, protocol: Protocol, stamps: dict[int, Any]) -> Dia
     return replace(diary, days=days, daily=daily)
 
 
-def _distinct(values) -> tuple[str, ...]:
-    out: dict[str, None] = {}
-    for v in values:
-        if v is not None and not (isinstance(v, float) and math.isnan(v)) and str(v).strip():
-            out.setdefault(str(v).strip(), None)
-    return tuple(out)
+def _distinct(ordered, name: str, index, n: int) -> tuple[tuple[str, ...], ...]:
+    """Per scheduled day, the distinct non-blank values of a text column, in entry order."""
+    pairs = ordered[["date", name]].dropna().drop_duplicates()
+    per_day: list[list[str]] = [[] for _ in range(n)]
+    for day, value in zip(pairs["date"], pairs[name], strict=True):
+        text = str(value).strip()
+        if text and text not in per_day[index[day]]:
+            per_day[index[day]].append(text)
+    return tuple(tuple(v) for v in per_day)
 
 
 def _recorded_arms(diary, rows, position, options, n):
@@ -288,10 +286,17 @@ def _recorded_arms(diary, rows, position, options, n):
     recorded = np.full(n, None, dtype=object)
     if column not in rows.columns:
         return recorded, ()
-    for i, line, cell in zip(position, rows["line"], rows[column], strict=True):
-        arm = _arm_of(cell, options, diary.path, int(line))
-        if arm is not None and recorded[i] != arm:
-            recorded[i] = arm if recorded[i] is None else BOTH
+    cells = rows[column].to_numpy(dtype=object)
+    codes = {"treatment": 1, "control": 2}
+    code_of: dict[Any, int] = {}  # each distinct cell is matched once
+    for line, cell in zip(rows["line"], cells, strict=True):
+        if cell not in code_of:
+            code_of[cell] = codes.get(_arm_of(cell, options, diary.path, int(line)), 0)
+    bits = np.zeros(n, dtype=np.int64)
+    np.bitwise_or.at(bits, position, np.array([code_of[c] for c in cells], dtype=np.int64))
+    recorded[bits == 1] = "treatment"
+    recorded[bits == 2] = "control"
+    recorded[bits == 3] = BOTH
     scheduled = diary.days["arm"].to_numpy()
     deviations = []
     for i in np.flatnonzero(recorded != None):  # noqa: E711 (element-wise)
