@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from conftest import protocol_dict, protocol_toml
 from nof1 import analyze, monitor, read_diary
 from nof1.cli import cli
 from nof1.errors import DiaryError, ProtocolError
@@ -372,34 +373,10 @@ def test_timestamp_with_one_entry_a_day_is_refused(tmp_path):
 # -- REDCap ----------------------------------------------------------------------------------------
 
 
-REDCAP_PROTOCOL = """\
-[trial]
-id = "RC-1"
-start = 2026-01-05
-[design]
-scheme = "randomized-pairs"
-cycles = 3
-period_days = 7
-run_in_days = 3
-washout_days = 2
-seed = 7
-[diary]
-columns = ["dose_g", "notes"]
-rename = { "pain_score" = "pain", "fatigue_score" = "fatigue" }
-[[outcomes]]
-name = "pain"
-min = 0
-max = 10
-better = "lower"
-mcid = 1.0
-primary = true
-[[outcomes]]
-name = "fatigue"
-min = 0
-max = 10
-better = "lower"
-mcid = 1.0
-"""
+# The conftest protocol (start 2026-01-05, pain, fatigue, dose_g, notes) with REDCap's field names
+REDCAP_PROTOCOL = protocol_toml(
+    protocol_dict(diary={"rename": {"pain_score": "pain", "fatigue_score": "fatigue"}})
+)
 
 
 @pytest.mark.parametrize("export", ["redcap_classic.csv", "redcap_longitudinal.csv"])

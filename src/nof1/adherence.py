@@ -71,6 +71,22 @@ class AdherenceCheck:
         out["per_protocol"]["deviation_days_left_out"] = self.deviation_days
         return out
 
+    def frame_rows(self, outcome: str) -> list[dict[str, Any]]:
+        """Rows for the tidy table: methods ``per-protocol`` and ``as-treated``."""
+        return [
+            {
+                "outcome": outcome,
+                "method": name,
+                "estimate": r.estimate,
+                "ci_low": r.ci95[0],
+                "ci_high": r.ci95[1],
+                "p_two_sided": r.p_two_sided,
+                "p_improvement": r.p_improvement,
+                "reason": r.reason,
+            }
+            for name, r in (("per-protocol", self.per_protocol), ("as-treated", self.as_treated))
+        ]
+
 
 def adherence_check(
     protocol: Protocol, diary: Diary, outcome: Outcome, values: np.ndarray

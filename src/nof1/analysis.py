@@ -155,6 +155,8 @@ class OutcomeResult:
         rows.append(
             {"outcome": self.name, "method": "nap", "estimate": self.nap, "reason": self.nap_reason}
         )
+        if self.adherence is not None:  # per-protocol and as-treated rows
+            rows += self.adherence.frame_rows(self.name)
         return pd.DataFrame(rows)
 
 
