@@ -426,3 +426,22 @@ def test_redcap_bad_record_and_field_exit_2(tmp_path):
 def test_nan_free_json(result):
     json.dumps(result.to_dict(), allow_nan=False, default=str)
     assert not math.isnan(result.outcomes["pain"].adherence.as_treated.estimate)
+
+
+def test_rename_on_a_one_row_a_day_csv(tmp_path):
+    # The conftest protocol, its headers exported by another tool; a clash is refused
+    doc = protocol_dict(diary={"rename": {"Pain score": "pain", "Day": "date"}})
+    protocol = Protocol.from_dict(doc)
+    text = "Day,Pain score,fatigue,dose_g,notes\n2026-01-05,4,3,2,\n2026-01-06,5,3,2,ok\n"
+    diary = read_diary(io.StringIO(text), protocol)
+    assert list(diary.days["pain"].iloc[:2]) == [4.0, 5.0]
+    assert diary.daily is None and not diary.notes
+    clash = "Day,Pain score,pain,fatigue\n2026-01-05,4,4,3\n"
+    with pytest.raises(DiaryError, match=r"line 1, column 'Pain score': the header 'Pain score'"):
+        read_diary(io.StringIO(clash), protocol)
+
+
+def test_sheet_for_a_csv_exits_2(files):
+    r = run("analyze", str(files / "protocol.toml"), str(files / "diary.csv"), "--sheet", "A")
+    assert r.exit_code == 2
+    assert "diary.csv: --sheet applies to an .xlsx workbook only" in r.output

@@ -232,8 +232,8 @@ def lay_entries(diary: Diary, protocol: Protocol, stamps: dict[int, Any]) -> Dia
         the entries per day, the texts, the recorded arm and the deviations.
     """
     options = protocol.reading
-    if not options.active:
-        return diary
+    if not options.several and options.arm_column is None:
+        return diary  # one row a day and no arm recorded: nothing to combine or compare
     days = diary.days.copy()
     n = len(days)
     index = {d: i for i, d in enumerate(days["date"])}

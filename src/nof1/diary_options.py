@@ -66,11 +66,6 @@ class DiaryOptions:
         """True when a day may have several entries."""
         return self.entries_per_day == "several"
 
-    @property
-    def active(self) -> bool:
-        """True when anything differs from the plain one-row-a-day diary."""
-        return self != DiaryOptions()
-
     def aggregate_of(self, column: str) -> str:
         """The aggregate of ``column``: its outcome's own, else the ``[diary]`` one."""
         return dict(self.outcome_aggregate).get(column, self.aggregate)
