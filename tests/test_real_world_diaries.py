@@ -225,13 +225,15 @@ def test_bad_xlsx_cell_names_sheet_row_and_column(tmp_path, protocol, frame):
     with pytest.raises(DiaryError) as info:
         read_diary(tmp_path / "bad.xlsx", protocol)
     assert str(info.value).startswith(
-        f"{tmp_path / 'bad.xlsx'}, sheet 'Prompts', row 6, column 'pain': 'severe' is not a number"
+        f"{tmp_path / 'bad.xlsx'}, sheet 'Prompts', row 6, column 'Pain (0-10)': 'severe' is not "
+        "a number"
     )
+    assert str(info.value).endswith("(the column 'Pain (0-10)' is read as 'pain')")
     bad["Pain (0-10)"] = bad["Pain (0-10)"].astype(str)  # a text column, as a bad export has
     bad.to_parquet(tmp_path / "bad.parquet")
-    with pytest.raises(DiaryError, match=r"bad.parquet, row 5, column 'pain'"):
+    with pytest.raises(DiaryError, match=r"bad.parquet, row 5, column 'Pain \(0-10\)'"):
         read_diary(tmp_path / "bad.parquet", protocol)
-    with pytest.raises(DiaryError, match=r"<DataFrame>, row 5, column 'pain'"):
+    with pytest.raises(DiaryError, match=r"<DataFrame>, row 5, column 'Pain \(0-10\)'"):
         read_diary(bad, protocol)
 
 
@@ -344,12 +346,13 @@ def test_bad_input_exits_2_naming_where(tmp_path, files, frame):
     bad.loc[3, "timestamp"] = "2026-01-07 25:61"
     r = run("analyze", protocol, _write(tmp_path, bad))
     assert r.exit_code == 2
-    assert "line 5, column 'date': '2026-01-07 25:61' is not a date or timestamp" in r.output
+    assert "line 5, column 'timestamp': '2026-01-07 25:61' is not a date or timestamp" in r.output
     bad = frame.copy()
     bad.loc[6, "Took capsule"] = "maybe"
     r = run("monitor", protocol, _write(tmp_path, bad, "arm.csv"))
     assert r.exit_code == 2
-    assert "arm.csv, line 8, column 'took': 'maybe' is not a declared arm value" in r.output
+    assert "arm.csv, line 8, column 'Took capsule': 'maybe' is not a declared arm value" in r.output
+    assert "(the column 'Took capsule' is read as 'took')" in r.output
     r = run("check", protocol, str(files / "diary.xlsx"), "--sheet", "Diary")
     assert r.exit_code == 2
     assert "diary.xlsx: no sheet 'Diary'; the workbook has 'Prompts', 'About'" in r.output
@@ -366,7 +369,7 @@ def test_timestamp_with_one_entry_a_day_is_refused(tmp_path):
     one = Protocol.from_dict(doc)
     text = "timestamp,Pain (0-10),Fatigue (0-10),Took capsule,Side effect\n"
     text += "2026-01-05 10:06:00,5,5,no,none\n"
-    with pytest.raises(DiaryError, match=r"line 2, column 'date': '2026-01-05 10:06:00' is not a"):
+    with pytest.raises(DiaryError, match=r"line 2, column 'timestamp': '2026-01-05 10:06:00' is"):
         read_diary(io.StringIO(text), one)
 
 
@@ -389,7 +392,8 @@ def test_redcap_import(tmp_path, export):
     )  # fmt: skip
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    assert lines[0] == "record 1002: 8 instance(s) of 'daily_diary'"
+    event = " in event(s) trial_arm_1" if "longitudinal" in export else ""
+    assert lines[0] == f"record 1002: 8 instance(s) of 'daily_diary'{event}"
     assert "mapped: diary_date -> date" in lines
     assert "renamed: pain_score -> pain" in lines
     assert "dropped: dob (blank in every instance of 'daily_diary')" in lines

@@ -29,6 +29,7 @@ __all__ = [
     "DailySummary",
     "any_entry_condition",
     "entry_date",
+    "exported_column",
     "lay_entries",
     "parse_time",
     "renamed_header",
@@ -100,6 +101,22 @@ def renamed_header(header: list[str], protocol: Protocol, path: str) -> list[str
                 old,
             )
     return out
+
+
+def exported_column(error: DiaryError, protocol: Protocol) -> DiaryError:
+    """The error naming a renamed column as the file spells it, and the name it is read as."""
+    inverse = {new: old for old, new in protocol.reading.rename}
+    if error.column not in inverse:
+        return error
+    old = inverse[error.column]
+    return DiaryError(
+        f"{error.message} (the column {old!r} is read as {error.column!r})",
+        error.path,
+        error.line,
+        old,
+        sheet=error.sheet,
+        unit=error.unit,
+    )
 
 
 def entry_date(

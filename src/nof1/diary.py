@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .daily import entry_date, lay_entries, renamed_header
+from .daily import entry_date, exported_column, lay_entries, renamed_header
 from .diary_sources import is_table_source, load_table
 from .errors import DiaryError
 
@@ -140,14 +140,17 @@ def read_diary(
         try:
             diary = read_diary_text(source.text, protocol, source.name, date_format, allow_empty)
         except DiaryError as exc:
-            raise source.locate(exc) from None
+            raise source.locate(exported_column(exc, protocol)) from None
         return source.finish(diary)
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DiaryError(f"cannot read the diary: {exc.strerror}", str(path)) from None
-    return read_diary_text(data, protocol, str(path), date_format, allow_empty)
+    try:
+        return read_diary_text(data, protocol, str(path), date_format, allow_empty)
+    except DiaryError as exc:  # nof1.daily: a renamed column named as the file spells it
+        raise exported_column(exc, protocol) from None
 
 
 def _decode(data: bytes, path: str) -> str:

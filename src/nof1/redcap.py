@@ -58,6 +58,8 @@ class RedcapImport:
         ``(column, reason)`` for every column of the export not written.
     left_out
         ``(rows, reason)``: rows of the export not written, grouped by reason.
+    events
+        The events of the instances written (longitudinal projects), else empty.
     """
 
     text: str
@@ -69,10 +71,12 @@ class RedcapImport:
     kept: tuple[str, ...]
     dropped: tuple[tuple[str, str], ...]
     left_out: tuple[tuple[int, str], ...]
+    events: tuple[str, ...] = ()
 
     def summary(self) -> list[str]:
         """What was mapped, renamed, kept, dropped and left out, one line each."""
-        out = [f"record {self.record}: {self.rows} instance(s) of {self.instrument!r}"]
+        where = f" in event(s) {', '.join(self.events)}" if self.events else ""
+        out = [f"record {self.record}: {self.rows} instance(s) of {self.instrument!r}{where}"]
         out += [f"mapped: {f} -> {c}" for f, c in self.mapped]
         out += [f"renamed: {f} -> {c}" for f, c in self.renamed]
         out += [f"kept: {f} (not in the protocol; kept, not analysed)" for f in self.kept]
@@ -91,6 +95,7 @@ class RedcapImport:
             "kept": list(self.kept),
             "dropped": dict(self.dropped),
             "left_out": [{"rows": n, "reason": why} for n, why in self.left_out],
+            "events": list(self.events),
         }
 
 
@@ -271,4 +276,7 @@ def import_redcap(
         tuple(kept),
         tuple(dropped),
         tuple(left_out),
+        tuple(sorted({r[col["redcap_event_name"]].strip() for _, r in daily} - {""}))
+        if "redcap_event_name" in col
+        else (),
     )
