@@ -449,3 +449,26 @@ def test_sheet_for_a_csv_exits_2(files):
     r = run("analyze", str(files / "protocol.toml"), str(files / "diary.csv"), "--sheet", "A")
     assert r.exit_code == 2
     assert "diary.csv: --sheet applies to an .xlsx workbook only" in r.output
+
+
+def test_several_entries_of_one_a_day_change_nothing(example, example_protocol):
+    # The packaged example read as 'several entries a day' (each day has one): same numbers
+    from conftest import EXAMPLE_DIARY
+
+    doc = example_protocol.to_dict()
+    doc["diary"]["entries_per_day"] = "several"
+    several = Protocol.from_dict(doc)
+    again = analyze(several, read_diary(EXAMPLE_DIARY, several))
+    assert again.to_dict()["outcomes"] == example.to_dict()["outcomes"]
+    assert again.rows_used == example.rows_used
+    assert [e["line"] for e in again.excluded] == [e["line"] for e in example.excluded]
+
+
+def test_report_shows_entries_deviations_and_adherence(result):
+    page = result.to_html()
+    assert "<h3>Deviations from the schedule (4)</h3>" in page
+    assert "<td>2026-02-02</td><td>control</td><td>treatment</td>" in page
+    assert "per protocol" in page and "as treated" in page
+    assert "Days with 3 entries" in page
+    frame = result.to_frame()
+    assert {"per-protocol", "as-treated"} <= set(frame["method"])
