@@ -301,6 +301,18 @@ def test_rules_see_the_aggregated_day_and_any_matching_entry(protocol):
     assert result.status == "stop"
 
 
+def test_any_entry_rule_keeps_its_during(protocol):
+    # the same 'serious' entry on a run-in day: a rule 'during = treatment' does not fire
+    doc = protocol.to_dict()
+    doc["stop_rules"][1]["during"] = "treatment"
+    during = Protocol.from_dict(doc)
+    frame = _entries(
+        [("2026-01-06 08:00", 5, "no", "none"), ("2026-01-06 21:00", 5, "no", "serious")]
+    )
+    assert monitor(during, read_diary(frame, during)).status == "continue"
+    assert monitor(protocol, read_diary(frame, protocol)).status == "stop"
+
+
 def test_first_and_last_follow_the_time_not_the_file_order(protocol):
     doc = protocol.to_dict()
     doc["diary"]["aggregate"] = "last"

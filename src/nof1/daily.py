@@ -330,6 +330,7 @@ def any_entry_condition(diary: Diary, rule: StopRule, condition: np.ndarray, n: 
 
     With several entries a day, ``equals`` on a text column holds on a day when any of the day's
     entries equals the rule's value (trimmed, case-insensitive); other rules keep ``condition``.
+    The caller still restricts the result to the days the rule looks at (``during``).
     """
     daily = getattr(diary, "daily", None)
     if daily is None or rule.comparison != "equals" or rule.column not in daily.texts:

@@ -198,7 +198,7 @@ def _threshold(rule, protocol, diary, days, n):
         sign = ">=" if better == "lower" else "<="
         description += f" (run-in mean {baseline:.4g}, so {column} {sign} {limit:.4g})"
     cond = threshold_condition(values, rule, baseline, better) & present
-    cond = any_entry_condition(diary, rule, cond, n)  # nof1.daily: equals fires on any entry
+    cond = any_entry_condition(diary, rule, cond, n) & look  # nof1.daily: equals on any entry
     hit = int(first_firing(cond, rule.for_days))
     if hit < 0:
         return None
