@@ -195,13 +195,15 @@ def test_verdict_says_when_adherence_disagrees(result):
 # -- other formats ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind", ["xlsx", "parquet", "frame", "file"])
+@pytest.mark.parametrize("kind", ["xlsx", "parquet", "frame", "file", "xlsx-file", "parquet-file"])
 def test_other_formats_give_the_csv_results(kind, protocol, files, frame, result):
     source = {
         "xlsx": files / "diary.xlsx",
         "parquet": files / "diary.parquet",
         "frame": frame,
         "file": io.BytesIO((files / "diary.csv").read_bytes()),
+        "xlsx-file": io.BytesIO((files / "diary.xlsx").read_bytes()),
+        "parquet-file": io.BytesIO((files / "diary.parquet").read_bytes()),
     }[kind]
     other = analyze(protocol, read_diary(source, protocol))
     assert _numbers(other) == _numbers(result)
