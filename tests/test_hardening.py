@@ -599,8 +599,11 @@ def _toml_blocks() -> list[pytest.param]:
         if not path.exists():
             continue
         text = path.read_text(encoding="utf-8")
+        earlier: list[str] = []  # a page's fragments build up one protocol, in order
         for i, block in enumerate(re.findall(r"```toml\n(.*?)```", text, flags=re.S)):
-            blocks.append(pytest.param(block, id=f"{path.name}-{i}"))
+            blocks.append(pytest.param(block, tuple(earlier), id=f"{path.name}-{i}"))
+            if "[trial]" not in block:
+                earlier.append(block)
     return blocks
 
 
@@ -608,24 +611,38 @@ def test_the_docs_hold_protocol_examples():
     assert len(_toml_blocks()) >= 1
 
 
-def _with_fragment(block: str) -> str:
-    """A fragment joins the example: its tables update the example's, its arrays extend them."""
+def _with_fragment(block: str, earlier: tuple[str, ...] = ()) -> str:
+    """A fragment joins the example: its tables update the example's, its arrays extend them
+    (an entry named like one of the example's updates that one)."""
     import tomli_w
 
-    doc, fragment = tomllib.loads(EXAMPLE_TEXT), tomllib.loads(block)
-    for key, value in fragment.items():
-        if isinstance(value, dict) and isinstance(doc.get(key), dict):
-            doc[key].update(value)
-        elif isinstance(value, list) and isinstance(doc.get(key), list):
-            doc[key] += value
-        else:
-            doc[key] = value
+    doc = tomllib.loads(EXAMPLE_TEXT)
+    for fragment in [*(tomllib.loads(b) for b in earlier), tomllib.loads(block)]:
+        _join(doc, fragment)
     return tomli_w.dumps(doc)
 
 
-@pytest.mark.parametrize("block", _toml_blocks())
-def test_every_protocol_example_in_the_docs_passes_check(tmp_path, block):
-    text = block if "[trial]" in block else _with_fragment(block)
+def _join(doc: dict, fragment: dict) -> None:
+    for key, value in fragment.items():
+        if isinstance(value, dict) and isinstance(doc.get(key), dict):
+            if "columns" in value:  # the fragment's own columns join the example's
+                value = dict(value, columns=[*doc[key].get("columns", []), *value["columns"]])
+                value["columns"] = list(dict.fromkeys(value["columns"]))
+            doc[key].update(value)
+        elif isinstance(value, list) and isinstance(doc.get(key), list):
+            named = {entry.get("name"): entry for entry in doc[key]}
+            for entry in value:  # an entry of the same name (an outcome) updates it
+                if entry.get("name") in named:
+                    named[entry["name"]].update(entry)
+                else:
+                    doc[key].append(entry)
+        else:
+            doc[key] = value
+
+
+@pytest.mark.parametrize(("block", "earlier"), _toml_blocks())
+def test_every_protocol_example_in_the_docs_passes_check(tmp_path, block, earlier):
+    text = block if "[trial]" in block else _with_fragment(block, earlier)
     path = tmp_path / "example.toml"
     path.write_text(text, encoding="utf-8")
     report = check_files(path)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import __version__
+from .adherence import AdherenceCheck, adherence_check, disagreement, entry_accounting
 from .periods import PeriodLayout, headline_effect, period_means
 from .sensitivity import Sensitivity, sensitivity
 from .stats import (
@@ -92,6 +93,8 @@ class OutcomeResult:
     verdict: str = ""
     direction: str = "unclear"
     clinical: str = "uncertain"
+    adherence: AdherenceCheck | None = None
+    """Per-protocol and as-treated re-estimates (a diary with an arm column only)."""
 
     def method(self, name: str):
         """The result of a method by its name in :data:`METHODS` (``paired-t`` also accepted)."""
@@ -123,6 +126,8 @@ class OutcomeResult:
         if self.primary:
             out["holm_p_reason"] = "primary outcome: judged alone, not adjusted"
         out["sensitivity"] = self.sensitivity.to_dict()
+        if self.adherence is not None:
+            out.update(self.adherence.to_dict())
         out["direction"] = self.direction
         out["clinical"] = self.clinical
         out["verdict"] = self.verdict
@@ -168,6 +173,8 @@ class OutcomeResult:
         rows.append(
             {"outcome": self.name, "method": "nap", "nap": self.nap, "reason": self.nap_reason}
         )
+        if self.adherence is not None:  # per-protocol and as-treated rows
+            rows += self.adherence.frame_rows(self.name)
         return pd.DataFrame(rows)
 
 
@@ -212,7 +219,7 @@ class Analysis:
         ``diary`` (with every excluded row and its reason), ``outcomes``, ``benefit_harm`` and
         ``warnings``. Strict JSON: numbers that do not exist are None, never NaN."""
         schedule = self.diary.schedule
-        return {
+        out = {
             "nof1_version": __version__,
             "safety_rules_not_checked": list(self.safety_not_checked),
             "protocol": {
@@ -241,6 +248,12 @@ class Analysis:
             ],
             "warnings": list(self.warnings),
         }
+        daily = self.diary.daily
+        if daily is not None:  # real-world diaries: entries per day, deviations from the schedule
+            out["diary"].update(daily.to_dict(self.diary.days["date"]))
+            if daily.recorded is not None:
+                out["deviations"] = [dict(d) for d in daily.deviations]
+        return out
 
     @staticmethod
     def _outcome_dict(outcome: OutcomeResult, schedule) -> dict[str, Any]:
@@ -419,6 +432,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
         nap_reason=nap_reason,
         holm_p=math.nan,
         sensitivity=checks,
+        adherence=adherence_check(protocol, diary, outcome, values),
     )
 
 
@@ -499,8 +513,9 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
         r = _replace(r, holm_p=float(holm_p))
         r = _replace(r, clinical=clinical(r))
         words, direction = verdict(r, protocol, diary.schedule, interim)
+        words += disagreement(r.paired_t, r.adherence, protocol.analysis.alpha)
         final[o.name] = _replace(r, verdict=words, direction=direction)
-    excluded, used = _accounting(protocol, diary, final)
+    excluded, used = entry_accounting(diary, *_accounting(protocol, diary, final))
     warnings = []
     if interim and last is not None:
         warnings.append(

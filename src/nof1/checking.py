@@ -78,6 +78,7 @@ def check_files(
     diary_path: str | Path | None = None,
     date_format: str | None = None,
     max_bytes: int | None = None,
+    sheet: str | None = None,
 ) -> CheckReport:
     """Validate a protocol file (and a diary) and list every problem found.
 
@@ -91,6 +92,8 @@ def check_files(
         strptime format of non-ISO diary dates, as in :func:`nof1.diary.read_diary`.
     max_bytes
         Size limit of each file (default: 1 MB for the protocol, 50 MB for the diary).
+    sheet
+        The sheet of an ``.xlsx`` diary (default: the first).
 
     Returns
     -------
@@ -120,7 +123,7 @@ def check_files(
         try:
             diary = read_diary(
                 diary_path, protocol, date_format, max_bytes=max_bytes,
-                max_problems=MAX_DIARY_PROBLEMS,
+                max_problems=MAX_DIARY_PROBLEMS, sheet=sheet,
             )  # fmt: skip
         except DiaryError as exc:
             problems += [str(e) for e in exc.problems]

@@ -87,11 +87,14 @@ def _load(
     date_format: str | None,
     allow_empty: bool,
     max_bytes: int | None = None,
+    sheet: str | None = None,
 ):
     from .diary import read_diary
 
     protocol = _load_protocol(protocol_path, max_bytes)
-    diary = read_diary(diary_path, protocol, date_format, allow_empty, max_bytes=max_bytes)
+    diary = read_diary(
+        diary_path, protocol, date_format, allow_empty, max_bytes=max_bytes, sheet=sheet
+    )
     return protocol, diary
 
 
@@ -135,6 +138,9 @@ max_bytes_option = click.option(
     metavar="N",
     help="Read input files up to N bytes (default 1 MB for a protocol, 50 MB for a diary).",
 )
+sheet_option = click.option(
+    "--sheet", default=None, metavar="NAME", help="Sheet of an .xlsx diary (default: the first)."
+)
 FILE = click.Path(dir_okay=False)
 
 
@@ -169,6 +175,7 @@ def init(path: str, force: bool) -> None:
 @click.argument("diary", type=FILE, required=False)
 @date_format_option
 @max_bytes_option
+@sheet_option
 @json_option
 @_guard
 def check(
@@ -176,12 +183,13 @@ def check(
     diary: str | None,
     date_format: str | None,
     max_bytes: int | None,
+    sheet: str | None,
     as_json: bool,
 ) -> None:
     """Validate PROTOCOL (and DIARY) and list every problem found."""
     from .checking import check_files
 
-    report = check_files(protocol, diary, date_format, max_bytes)
+    report = check_files(protocol, diary, date_format, max_bytes, sheet)
     if as_json:
         _emit_json(report.to_dict())
     else:
@@ -248,6 +256,7 @@ def template(protocol: str, out: str, force: bool, max_bytes: int | None) -> Non
 )
 @date_format_option
 @max_bytes_option
+@sheet_option
 @json_option
 @_guard
 def analyze(
@@ -257,6 +266,7 @@ def analyze(
     audience: str,
     date_format: str | None,
     max_bytes: int | None,
+    sheet: str | None,
     as_json: bool,
 ) -> None:
     """Estimate the effect of the treatment on every outcome.
@@ -268,7 +278,9 @@ def analyze(
     from .analysis import analyze as run
 
     _check_extension(report, "--report", (".html", ".htm"))
-    loaded, d = _load(protocol, diary, date_format, allow_empty=False, max_bytes=max_bytes)
+    loaded, d = _load(
+        protocol, diary, date_format, allow_empty=False, max_bytes=max_bytes, sheet=sheet
+    )
     result = run(loaded, d)
     if report:
         Path(report).write_text(result.to_html(audience=audience), encoding="utf-8")
@@ -289,6 +301,7 @@ def analyze(
 @click.option("--log", type=FILE, default=None, help="Append one JSON line per run to this file.")
 @date_format_option
 @max_bytes_option
+@sheet_option
 @json_option
 @_guard
 def monitor(
@@ -298,6 +311,7 @@ def monitor(
     log: str | None,
     date_format: str | None,
     max_bytes: int | None,
+    sheet: str | None,
     as_json: bool,
 ) -> None:
     """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop.
@@ -309,7 +323,9 @@ def monitor(
     from .safety import log_run
     from .safety import monitor as run
 
-    loaded, d = _load(protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes)
+    loaded, d = _load(
+        protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes, sheet=sheet
+    )
     result = run(loaded, d, as_of=_parse_date(as_of, "--as-of"))
     log_failure = None
     if log:
@@ -433,3 +449,50 @@ def demo(out: str) -> None:
 def main() -> None:
     """Entry point of the ``nof1`` console script."""
     cli(prog_name="nof1")
+
+
+# -- import: exports of other systems to diaries -------------------------------------------------
+
+
+@cli.group(name="import")
+def import_group() -> None:
+    """Turn an export of another system into a nof1 diary CSV."""
+
+
+@import_group.command(name="redcap")
+@click.argument("export", type=FILE)
+@click.option("--record", required=True, help="The record ID of the patient.")
+@click.option("--date-field", required=True, help="The daily instrument's date field.")
+@click.option("--protocol", required=True, type=FILE, help="The trial's protocol.")
+@click.option("--out", type=FILE, required=True, help="The diary CSV to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@json_option
+@_guard
+def import_redcap(
+    export: str,
+    record: str,
+    date_field: str,
+    protocol: str,
+    out: str,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """A REDCap "CSV (raw data)" export of a repeating daily instrument -> a diary of one record.
+
+    Prints what was mapped, renamed, kept, dropped and left out, then checks the diary written.
+    """
+    from .diary import read_diary
+    from .redcap import import_redcap as run
+
+    if Path(out).exists() and not force:
+        _fail(f"{out} exists; pass --force to overwrite it")
+    loaded = _load_protocol(protocol)
+    result = run(export, loaded, record, date_field)
+    Path(out).write_text(result.text, encoding="utf-8")
+    diary = read_diary(out, loaded)
+    if as_json:
+        _emit_json({"out": out, **result.to_dict(), "notes": list(diary.notes)})
+        return
+    for line in result.summary():
+        click.echo(line)
+    click.echo(f"wrote {out}: {result.rows} row(s); it reads as a diary of {loaded.trial.id}")

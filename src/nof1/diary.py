@@ -20,12 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .daily import entry_date, exported_column, lay_entries, renamed_header
+from .diary_sources import is_table_source, load_table
 from .errors import DiaryError
 from .limits import short_list
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .daily import DailySummary
     from .protocol import Protocol
     from .schedule import Schedule
 
@@ -64,6 +67,8 @@ class Diary:
     delimiter: str
     numeric_columns: tuple[str, ...]
     notes: tuple[str, ...] = field(default=())
+    daily: DailySummary | None = None
+    """Entries per day, texts seen, arm recorded and deviations (real-world diaries only)."""
 
     @property
     def rows_read(self) -> int:
@@ -127,12 +132,13 @@ class Diary:
 
 
 def read_diary(
-    path: str | Path,
+    path: str | Path | Any,
     protocol: Protocol,
     date_format: str | None = None,
     allow_empty: bool = True,
     max_bytes: int | None = None,
     max_problems: int = 1,
+    sheet: str | None = None,
 ) -> Diary:
     """Read a diary CSV and lay it on the protocol's schedule.
 
@@ -153,6 +159,14 @@ def read_diary(
     max_problems
         Go on past a bad row or cell until this many problems are found; the error raised is the
         first (in line order) and its ``problems`` lists them all (``nof1 check`` uses 50).
+    sheet
+        The sheet of an ``.xlsx`` workbook (default: the first).
+
+    Notes
+    -----
+    ``path`` may also be an Excel workbook (``.xlsx``), a Parquet file (``.parquet``), a pandas
+    DataFrame or an open file; their cells go through the same checks, and errors name the
+    sheet and row (see :mod:`nof1.diary_sources`).
 
     Raises
     ------
@@ -162,7 +176,22 @@ def read_diary(
         2200, the same date twice, text in a numeric column, a value outside an outcome's
         ``[min, max]``, a row with the wrong number of fields.
     """
-    from .limits import MAX_DIARY_BYTES, read_limited
+    from .limits import MAX_DIARY_BYTES, check_size
+
+    if sheet is not None or is_table_source(path):  # nof1.diary_sources: xlsx, Parquet, DataFrame
+        try:
+            check_size(path, max_bytes or MAX_DIARY_BYTES, "diary")
+        except ValueError as exc:
+            raise DiaryError(str(exc), str(path)) from None
+        source = load_table(path, sheet)
+        try:
+            diary = read_diary_text(
+                source.text, protocol, source.name, date_format, allow_empty, max_problems
+            )
+        except DiaryError as exc:
+            raise exc.remapped(lambda e: source.locate(exported_column(e, protocol))) from None
+        return source.finish(diary)
+    from .limits import read_limited
 
     path = Path(path)
     try:
@@ -171,7 +200,10 @@ def read_diary(
         raise DiaryError(f"cannot read the diary: {exc.strerror}", str(path)) from None
     except ValueError as exc:
         raise DiaryError(str(exc), str(path)) from None
-    return read_diary_text(data, protocol, str(path), date_format, allow_empty, max_problems)
+    try:
+        return read_diary_text(data, protocol, str(path), date_format, allow_empty, max_problems)
+    except DiaryError as exc:  # nof1.daily: a renamed column named as the file spells it
+        raise exc.remapped(lambda e: exported_column(e, protocol)) from None
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -290,7 +322,7 @@ def read_diary_text(
             previous = reader.line_num
     except csv.Error as exc:
         raise DiaryError(f"not readable as CSV: {exc}", path, reader.line_num) from None
-    header = [h.strip() for h in records[0]]
+    header = renamed_header([h.strip() for h in records[0]], protocol, path)
     seen_names: set[str] = set()
     for i, name in enumerate(header):
         if not name:
@@ -348,6 +380,8 @@ def read_diary_text(
     }
     parsed: list[dict[str, Any]] = []
     seen: dict[_dt.date, int] = {}
+    several = protocol.reading.several
+    stamps: dict[int, Any] = {}  # several entries a day: the timestamp of each entry, by line
     for record, line in zip(records[1:], lines[1:], strict=True):
         if not record or all(not cell.strip() for cell in record):
             continue  # a blank line is not a row
@@ -363,11 +397,14 @@ def read_diary_text(
             continue
         cells = dict(zip(header, record, strict=True))
         try:
-            day = _parse_date(cells["date"], date_format, path, line)
+            if several:  # nof1.daily: several entries a day; a timestamp gives the date
+                day, stamps[line] = entry_date(cells["date"], date_format, path, line)
+            else:
+                day = _parse_date(cells["date"], date_format, path, line)
         except DiaryError as exc:
             problems.add(exc)
             continue
-        if day in seen:
+        if day in seen and not several:
             problems.add(
                 DiaryError(
                     f"{day.isoformat()} appears twice (first on line {seen[day]}); keep one row "
@@ -444,7 +481,8 @@ def read_diary_text(
 
     problems.raise_found()
     schedule = protocol.schedule()
-    return _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, notes, pd)
+    diary = _align(protocol, schedule, parsed, columns, numeric, path, sha, delimiter, notes, pd)
+    return lay_entries(diary, protocol, stamps)  # nof1.daily: several entries a day; the arm taken
 
 
 def _check_categories(protocol: Protocol, parsed: list[dict[str, Any]], header, path: str) -> None:

@@ -5,6 +5,8 @@ The library raises these; the CLI turns them into one line on stderr and exit co
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 __all__ = [
     "DiaryError",
     "InsufficientDataWarning",
@@ -60,6 +62,9 @@ class DiaryError(Nof1Error):
         What was found and what was expected.
     path, line, column
         Where: the file, the 1-based line (the header is line 1) and the column name.
+    sheet, unit
+        A spreadsheet's sheet, and what ``line`` counts: ``line`` in a text file, ``row`` in a
+        spreadsheet, a Parquet file or a DataFrame.
 
     Attributes
     ----------
@@ -76,21 +81,35 @@ class DiaryError(Nof1Error):
         path: str | None = None,
         line: int | None = None,
         column: str | None = None,
+        *,
+        sheet: str | None = None,
+        unit: str = "line",
     ) -> None:
         self.message = message
         self.path = path
         self.line = line
         self.column = column
+        self.sheet = sheet
+        self.unit = unit
         where = []
         if path is not None:
             where.append(str(path))
+        if sheet is not None:
+            where.append(f"sheet {sheet!r}")
         if line is not None:
-            where.append(f"line {line}")
+            where.append(f"{unit} {line}")
         if column is not None:
             where.append(f"column {column!r}")
         prefix = ", ".join(where)
         self.problems = (self,)
         super().__init__(f"{prefix}: {message}" if prefix else message)
+
+    def remapped(self, change: Callable[[DiaryError], DiaryError]) -> DiaryError:
+        """This error and every problem it carries, each passed through ``change`` (to name a
+        renamed column or a spreadsheet's row instead of a line of text)."""
+        first = change(self)
+        first.problems = tuple(first if p is self else change(p) for p in self.problems)
+        return first
 
 
 class PlanningError(Nof1Error, ValueError):

@@ -131,6 +131,18 @@ def read_limited(path: str | Path, max_bytes: int, what: str) -> bytes:
     return data
 
 
+def check_size(source: object, max_bytes: int, what: str) -> None:
+    """Refuse a file on disk larger than ``max_bytes`` before a reader (openpyxl, pyarrow) opens
+    it, with :func:`read_limited`'s message (``ValueError``); DataFrames and open files pass."""
+    if not isinstance(source, (str, Path)) or not Path(source).is_file():
+        return
+    if Path(source).stat().st_size > max_bytes:
+        raise ValueError(
+            f"the file is larger than {max_bytes:,} bytes, the limit for a {what}; is it the "
+            "right file? (raise the limit with --max-bytes)"
+        )
+
+
 _TOML_TOKEN = re.compile(r"\"\"\"|'''|[\"'#\[\]{}\n\\]")
 
 

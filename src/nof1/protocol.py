@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .diary_options import DiaryOptions
 from .errors import ProtocolError
 
 if TYPE_CHECKING:
@@ -208,6 +209,8 @@ class Protocol:
     sha256: str | None = field(default=None, compare=False)
     categories: tuple[tuple[str, tuple[str, ...]], ...] = ()
     """``[diary] categories``: (column, its declared categories) pairs, in the file's order."""
+    reading: DiaryOptions = field(default_factory=DiaryOptions)
+    """How the diary is read: several entries a day, the arm taken, renamed headers."""
 
     # -- construction -------------------------------------------------------------------------
 
@@ -216,11 +219,22 @@ class Protocol:
         cls, raw: Mapping[str, Any], path: str | None = None, sha256: str | None = None
     ) -> Protocol:
         """Validate a parsed TOML document; raise :class:`ProtocolError` listing every problem."""
+        from .diary_options import parse_diary_options
         from .protocol_parse import parse
 
         trial, design, outcomes, analysis, columns, rules, categories = parse(raw, path)
+        reading = parse_diary_options(raw)[0]
         return cls(
-            trial, design, outcomes, analysis, columns, rules, path, sha256, categories=categories
+            trial,
+            design,
+            outcomes,
+            analysis,
+            columns,
+            rules,
+            path,
+            sha256,
+            categories=categories,
+            reading=reading,
         )
 
     @classmethod
@@ -318,10 +332,12 @@ class Protocol:
         out: dict[str, Any] = {
             "trial": _drop_none(_as_dict(self.trial)),
             "design": _drop_none(_as_dict(self.design)),
-            "diary": {"columns": list(self.diary_columns)}
+            "diary": {"columns": list(self.diary_columns), **self.reading.to_toml()}
             | ({"categories": {c: list(v) for c, v in self.categories}} if self.categories else {}),
             "outcomes": [_as_dict(o) for o in self.outcomes],
         }
+        for outcome, aggregate in self.reading.outcome_aggregate:
+            next(o for o in out["outcomes"] if o["name"] == outcome)["aggregate"] = aggregate
         analysis = {
             "alpha": self.analysis.alpha,
             "min_days_per_period": self.analysis.min_days_per_period,

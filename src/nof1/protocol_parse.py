@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import limits
+from .diary_options import DIARY_KEYS, parse_diary_options
 from .errors import ProtocolError
 from .protocol import (
     ACTIONS,
@@ -65,6 +66,10 @@ _TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "prior": ("kind", "mu0", "kappa0", "alpha0", "beta0"),
 }
 _TOP_KEYS = ("trial", "design", "diary", "analysis", "outcomes", "stop_rules")
+
+# Reading keys of real-world diaries, checked by nof1.diary_options (several entries, arms, rename)
+_TABLE_KEYS["diary"] += DIARY_KEYS
+_TABLE_KEYS["outcomes"] += ("aggregate",)
 
 
 def _is_int(value: Any) -> bool:
@@ -582,6 +587,7 @@ def parse(
     categories = parse_categories(tables["diary"], chk, columns, outcomes, rules)
     if trial is not None and design is not None:
         _check_length(trial, design, chk)
+    chk.problems += parse_diary_options(raw)[1]  # the reading keys of real-world diaries
     if chk.problems or trial is None or design is None:
         raise ProtocolError(chk.problems or ["the [trial] or [design] table is incomplete"], path)
     return trial, design, outcomes, analysis, tuple(columns), rules, categories

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from .report_adherence import adherence_html
 from .report_html import Num, esc, fmt_num, is_blank, kv_table, table
 from .verdict import fmt_p
 
@@ -71,6 +72,7 @@ def data_section(analysis: Analysis) -> str:
     parts.append(f"<h3>Periods (post-washout days with data; {need} needed)</h3>")
     parts += [table(head, rows), *why]
     parts += [f'<p class="muted">Diary reader: {esc(n)}</p>' for n in d.notes]
+    parts.append(adherence_html(analysis))  # several entries a day, deviations, adherence
     return "".join(parts) + "</section>"
 
 

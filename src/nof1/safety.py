@@ -177,6 +177,8 @@ def _iso(day: Any) -> str:
 
 
 def _py(value: Any) -> Any:
+    if isinstance(value, tuple):  # several entries of a text column in one day
+        return "; ".join(str(v) for v in value)
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return value
@@ -268,16 +270,60 @@ class _Calendar:
         arms[offset : offset + k] = sched[:k]
         return cls(first, dates, arms, n)
 
-    def values(self, diary: Diary, column: str) -> np.ndarray:
+    def values(self, protocol: Protocol, diary: Diary, column: str) -> np.ndarray:
         """The column's value on each day (NaN / None without a value), rows in or out of the
-        schedule alike."""
+        schedule alike.
+
+        With several entries a day a number is the day's aggregate (the day table's, ordered by
+        the time column, on scheduled days), and a text is the tuple of the day's entries, so that
+        ``equals`` and ``in`` fire when any entry matches (see :meth:`matches`).
+        """
         numeric = column in diary.numeric_columns
         out = np.full(self.n, np.nan) if numeric else np.full(self.n, None, dtype=object)
-        for day, value in zip(diary.rows["date"], diary.rows[column], strict=True):
+        several = protocol.reading.several
+        if several and not numeric:
+            for i, entries in enumerate(self._entries(diary, column)):
+                out[i] = entries or None
+            return out
+        if several:
+            rows = diary.rows[["date", column]].dropna()
+            by_day = rows.groupby("date", sort=False)[column].agg(
+                protocol.reading.aggregate_of(column)
+            )
+            pairs = zip(by_day.index, by_day.to_numpy(), strict=True)
+        else:
+            pairs = zip(diary.rows["date"], diary.rows[column], strict=True)
+        for day, value in pairs:
             i = (day - self.first).days
             if 0 <= i < self.n:
                 out[i] = value
+        if several:  # scheduled days: exactly the aggregated day the analysis uses
+            start = (diary.schedule.start - self.first).days
+            sched = diary.days[column].to_numpy(dtype=float)
+            k = max(min(self.n - start, len(sched)), 0)
+            out[start : start + k] = sched[:k]
         return out
+
+    def _entries(self, diary: Diary, column: str) -> list[tuple[Any, ...]]:
+        """Per day, every non-blank entry of a text column, in the file's order."""
+        out: list[list[Any]] = [[] for _ in range(self.n)]
+        for day, value in zip(diary.rows["date"], diary.rows[column], strict=True):
+            i = (day - self.first).days
+            if 0 <= i < self.n and value is not None and str(value).strip():
+                out[i].append(value)
+        return [tuple(v) for v in out]
+
+
+def _condition(rule, values, baseline, better) -> np.ndarray:
+    """The rule's condition day by day; a day holding several text entries (a tuple) meets it
+    when any of them does."""
+    if values.dtype != object or not any(isinstance(v, tuple) for v in values):
+        return threshold_condition(values, rule, baseline, better)
+    out = np.zeros(len(values), dtype=bool)
+    for i, v in enumerate(values):
+        if isinstance(v, tuple):
+            out[i] = bool(threshold_condition(np.array(v, dtype=object), rule).any())
+    return out
 
 
 def _threshold(rule, protocol, diary, calendar):
@@ -286,7 +332,7 @@ def _threshold(rule, protocol, diary, calendar):
     if calendar.n == 0:
         return f"nothing to check yet: the schedule starts on {calendar.first}"
     last = _iso(calendar.dates[-1])
-    values = calendar.values(diary, column)
+    values = calendar.values(protocol, diary, column)
     look = during_mask(calendar.arms, rule.during)
     where = "" if rule.during == "any" else f" on {rule.during} days"
     if not look.any():
@@ -305,7 +351,7 @@ def _threshold(rule, protocol, diary, calendar):
         limit = baseline + rule.value if better == "lower" else baseline - rule.value
         sign = ">=" if better == "lower" else "<="
         description += f" (run-in mean {baseline:.4g}, so {column} {sign} {limit:.4g})"
-    cond = threshold_condition(values, rule, baseline, better) & present
+    cond = _condition(rule, values, baseline, better) & present
     holds, breaks = cond & look, (present & ~cond) | ~look
     hit = int(run_firing(holds, breaks, rule.for_days, rule.within_days))
     if hit < 0:

@@ -10,6 +10,8 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from .adherence import diary_lines, outcome_lines
+
 if TYPE_CHECKING:
     from .analysis import Analysis, OutcomeResult
     from .protocol import Protocol
@@ -310,6 +312,7 @@ def render_text(analysis: Analysis) -> str:
         f"washout {p.design.washout_days} days; allocation {s.allocation_text} "
         f"(fingerprint {s.fingerprint})",
         f"diary: {analysis.diary.rows_read} rows read, {analysis.rows_used} used in estimates",
+        *diary_lines(analysis.diary),  # nof1.adherence: entries per day, deviations
         "",
     ]
     interval = f"{100 * (1 - p.analysis.alpha):.0f}% interval"
@@ -340,6 +343,7 @@ def render_text(analysis: Analysis) -> str:
             p_imp = fmt_prob(p_imp) if m == "bayes" else fmt_p(p_imp)
             out.append(f"  {label:<14}{est_text:>10}  {ci_text:<22}{p_two:>12}{p_imp:>11}")
         out.append(f"  {'NAP':<14}{r.nap:>10.3f}" if math.isfinite(r.nap) else "  NAP not run")
+        out.extend(outcome_lines(r.adherence))  # per protocol, as treated
         out.append("")
     out.append("Benefit/harm: " + analysis.benefit_harm)
     reasons = Counter(e["reason"].split(":")[0] for e in analysis.excluded)
