@@ -5,7 +5,14 @@ The library raises these; the CLI turns them into one line on stderr and exit co
 
 from __future__ import annotations
 
-__all__ = ["DiaryError", "InsufficientDataWarning", "Nof1Error", "PlanningError", "ProtocolError"]
+__all__ = [
+    "DiaryError",
+    "InsufficientDataWarning",
+    "Nof1Error",
+    "PlanningError",
+    "ProtocolError",
+    "SeriesError",
+]
 
 
 class Nof1Error(Exception):
@@ -69,6 +76,28 @@ class DiaryError(Nof1Error):
 
 class PlanningError(Nof1Error, ValueError):
     """A simulation setting that cannot be right (an SD <= 0, |rho| >= 1, ...)."""
+
+
+class SeriesError(Nof1Error):
+    """A series file, or one trial of a series, that cannot be used.
+
+    Parameters
+    ----------
+    message
+        What was found and what would be valid; for a trial's own error, that error's message
+        (with its file, line and column).
+    patient
+        The patient whose trial it is, when there is one; the message then starts with it.
+    cause
+        The error of the trial's own protocol or diary, if that was the problem.
+    """
+
+    def __init__(
+        self, message: str, patient: str | None = None, cause: Nof1Error | None = None
+    ) -> None:
+        self.patient = patient
+        self.cause = cause
+        super().__init__(f"patient {patient}: {message}" if patient else message)
 
 
 class InsufficientDataWarning(UserWarning):
