@@ -260,7 +260,7 @@ def analyze(
 
 @cli.command()
 @click.argument("protocol", type=FILE)
-@click.argument("diary", type=FILE)
+@click.argument("diary", type=FILE, required=False)
 @click.option(
     "--as-of", default=None, metavar="DATE", help="Check up to this date (YYYY-MM-DD or 'today')."
 )
@@ -276,10 +276,17 @@ def monitor(
     date_format: str | None,
     as_json: bool,
 ) -> None:
-    """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop."""
+    """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop.
+
+    Given a series file (a .toml with a [series] table) instead of PROTOCOL DIARY, replay every
+    patient's rules with one as-of date and list those needing attention first.
+    """
     from .safety import log_run
     from .safety import monitor as run
 
+    if diary is None:
+        _monitor_series(protocol, as_of, log, as_json)
+        return
     loaded, d = _load(protocol, diary, date_format, allow_empty=True)
     result = run(loaded, d, as_of=_parse_date(as_of, "--as-of"))
     if log:
@@ -357,6 +364,46 @@ def demo(out: str) -> None:
 
     for line in run_demo(Path(out)):
         click.echo(line)
+
+
+def _monitor_series(path: str, as_of: str | None, log: str | None, as_json: bool) -> None:
+    """``nof1 monitor SERIES.toml``: the series triage; exit with the worst status."""
+    from .series import Series, monitor_series
+
+    if log:
+        _fail("--log records one trial's runs; give PROTOCOL DIARY to log a patient's check")
+    if not Series.is_series_file(path):
+        _fail(f"{path}: give PROTOCOL DIARY, or a series file with a [series] table")
+    result = monitor_series(Series.load(path), as_of=_parse_date(as_of, "--as-of"))
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        click.echo(result.render_text())
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("series_file", metavar="SERIES.toml", type=FILE)
+@click.option("--report", type=FILE, default=None, help="Write the HTML series report here.")
+@json_option
+@_guard
+def series(series_file: str, report: str | None, as_json: bool) -> None:
+    """Pool a series of N-of-1 trials: average effect, heterogeneity, shrunken effects."""
+    from .series import Series, analyze_series, monitor_series
+
+    loaded = Series.load(series_file)
+    result = analyze_series(loaded)
+    if report:
+        from .report_series import render_series_html
+
+        html = render_series_html(result, monitor_series(loaded))
+        Path(report).write_text(html, encoding="utf-8")
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        click.echo(result.render_text(), nl=False)
+    if report:
+        click.echo(f"wrote {report}", err=True)
 
 
 def main() -> None:

@@ -122,6 +122,9 @@ class Series:
         """
         path = Path(path)
         raw = _read_toml(path)
+        if "series" not in raw:
+            looks = " (this looks like a protocol)" if "trial" in raw else ""
+            raise SeriesError(f"{path}: not a series file{looks}: it needs a [series] table")
         unknown = sorted(set(raw) - set(_SERIES_KEYS))
         if unknown:
             raise SeriesError(
@@ -165,6 +168,14 @@ class Series:
                 raise SeriesError(f"{path}: patient {t.patient!r} appears twice")
             seen.add(t.patient)
         return cls(header["id"], str(path), form, tuple(trials), _mismatches(trials), seed)
+
+    @staticmethod
+    def is_series_file(path: str | Path) -> bool:
+        """True when ``path`` is a TOML file with a ``[series]`` table (False when unreadable)."""
+        try:
+            return isinstance(_read_toml(Path(path)).get("series"), dict)
+        except SeriesError:
+            return False
 
     @property
     def readable(self) -> tuple[SeriesTrial, ...]:
