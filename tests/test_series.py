@@ -282,3 +282,32 @@ def test_a_trial_whose_protocol_cannot_be_read_is_named(tmp_path):
     assert not series.trials[1].ok and "trial 2" in series.trials[1].patient
     triage = monitor_series(series)
     assert triage.counts["not checked"] == 1
+
+
+def test_example_series_pooling_agrees_with_r(example_result):
+    # R: metafor rma(..., method = "REML", test = "knha") / blup() and lmerTest::lmer() with a
+    # tight optimizer, on the example's stage-1 numbers (tests/reference/export_example.py,
+    # meta.R, mixed.R).
+    import pandas as pd
+
+    ref = DATA.parents[2] / "tests" / "reference"
+    meta = pd.read_csv(ref / "meta_R.csv", keep_default_na=False)
+    meta = meta[meta.series == "example"].set_index(["patient", "quantity"]).value.astype(float)
+    mixed = pd.read_csv(ref / "mixed_R.csv", keep_default_na=False)
+    mixed = mixed[mixed.series == "example_tight"].set_index(["patient", "quantity"]).value
+    mixed = mixed.astype(float)
+    o = example_result.primary
+    two, one = o.two_stage, o.one_stage
+    assert two.estimate == pytest.approx(meta[("", "estimate")], abs=1e-9)
+    assert two.tau2 == pytest.approx(meta[("", "tau2")], abs=1e-9)
+    assert two.prediction95 == pytest.approx((meta[("", "pi_low")], meta[("", "pi_high")]))
+    for p in o.patients:
+        if math.isfinite(p.shrunken):
+            assert p.shrunken == pytest.approx(meta[(p.patient, "blup")], abs=1e-9)
+            assert p.shrunken_se == pytest.approx(meta[(p.patient, "blup_se")], abs=1e-9)
+        assert p.one_stage_effect == pytest.approx(mixed[(p.patient, "own_effect")], abs=1e-5)
+    assert one.estimate == pytest.approx(mixed[("", "estimate")], abs=1e-6)
+    assert one.se == pytest.approx(mixed[("", "se")], abs=1e-6)
+    assert one.df == pytest.approx(mixed[("", "df")], abs=1e-4)
+    assert one.tau == pytest.approx(mixed[("", "tau")], abs=1e-5)
+    assert one.sigma == pytest.approx(mixed[("", "sigma")], abs=1e-6)

@@ -19,7 +19,7 @@ from scipy import stats as sps
 from nof1.stats.meta import empirical_bayes, random_effects, reml_tau2
 
 REF = Path(__file__).parent / "reference"
-SERIES = ["hetero", "homog", "mixed", "flat", "zero"]
+SERIES = ["hetero", "homog", "mixed", "flat", "zero", "example"]
 
 
 def _r_values(name: str) -> pd.Series:

@@ -18,7 +18,7 @@ import pytest
 from nof1.stats.mixed import ArmStats, arm_stats, mixed_model, reml_criterion
 
 REF = Path(__file__).parent / "reference"
-SERIES = ["hetero", "homog", "mixed", "flat"]
+SERIES = ["hetero", "homog", "mixed", "flat", "example"]
 FIELDS = {
     "estimate": "estimate",
     "se": "se",

@@ -1,7 +1,7 @@
 # Reference values of the one-stage mixed model (tests/test_stats_mixed.py).
 # Run from this folder: Rscript mixed.R  (writes mixed_R.csv)
 # R 4.2.2, lme4 1.1.31, lmerTest 3.1.3. Inputs: <name>_periods.csv (patient, period, arm, mean),
-# written by make_data.py.
+# written by make_data.py (example_periods.csv by export_example.py: the packaged example).
 suppressMessages(library(lmerTest))
 out <- list()
 add <- function(series, patient, quantity, value) {
@@ -12,7 +12,7 @@ add <- function(series, patient, quantity, value) {
 # run to a tight tolerance ("<name>_tight"); on a flat (singular) likelihood the default stops
 # early enough to move the Satterthwaite df in the second decimal.
 tight <- lmerControl(optimizer = "bobyqa", optCtrl = list(rhoend = 1e-12, maxfun = 1e6))
-for (name in c("hetero", "homog", "mixed", "flat")) for (variant in c("", "_tight")) {
+for (name in c("hetero", "homog", "mixed", "flat", "example")) for (variant in c("", "_tight")) {
   d <- read.csv(paste0(name, "_periods.csv"))
   control <- if (variant == "") lmerControl() else tight
   fit <- lmer(mean ~ arm + (1 + arm | patient), data = d, REML = TRUE, control = control)
