@@ -33,6 +33,8 @@ class Stage1:
     ----------
     patient, scheme
         The patient and the trial's scheme.
+    paired
+        False for the ``random`` scheme (no cycle pairs).
     means
         Period means in time order (NaN where a period does not count).
     treatment
@@ -45,6 +47,7 @@ class Stage1:
 
     patient: str
     scheme: str
+    paired: bool
     means: np.ndarray
     treatment: np.ndarray
     effect: float
@@ -88,11 +91,13 @@ def stage1(trial: SeriesTrial, outcome: str) -> Stage1:
             else "no counted period on one of the arms"
         )
         k = 0
-    return Stage1(trial.patient, protocol.design.scheme, means, treat, effect, se, k, reason)
+    scheme = protocol.design.scheme
+    return Stage1(trial.patient, scheme, paired, means, treat, effect, se, k, reason)
 
 
 def _share(mu: float, tau: float, mcid: float, better: str) -> float:
-    """P(true effect is an improvement of at least the MCID) under N(mu, tau^2)."""
+    """P(an effect is an improvement of at least the MCID) under N(mu, tau^2): the share of
+    responders (mu, tau of the population) or one patient's probability (shrunken, its SE)."""
     from scipy.stats import norm
 
     if not (math.isfinite(mu) and math.isfinite(tau)):
@@ -116,7 +121,7 @@ def _randomization(trials: list[SeriesTrial], rows: list[Stage1], better: str, s
             complete.append(True)
         else:
             test = randomization_test(
-                row.means, allocations, row.treatment, better, paired=row.scheme != "random",
+                row.means, allocations, row.treatment, better, paired=row.paired,
                 exact=exact,
             )  # fmt: skip
             nulls.append(test.null_distribution)
@@ -159,8 +164,6 @@ def _outcome(series: Series, trials: list[SeriesTrial], name: str) -> SeriesOutc
         one = mixed_model(arm_stats([], [], []), level=level)
     own = dict(zip(order, one.own_effects, strict=False)) if one.reason is None else {}
 
-    from scipy.stats import norm
-
     patients = []
     for _, r in with_effect:
         note = None
@@ -169,11 +172,7 @@ def _outcome(series: Series, trials: list[SeriesTrial], name: str) -> SeriesOutc
         elif r.se == 0:
             note = "all cycle differences equal (SE 0): in the one-stage model only"
         s, s_se = shrunk.get(r.patient, (math.nan, math.nan))
-        if math.isfinite(s) and s_se > 0:
-            z = (-outcome.mcid - s) if outcome.better == "lower" else (s - outcome.mcid)
-            p_mcid = float(norm.cdf(z / s_se))
-        else:
-            p_mcid = math.nan
+        p_mcid = _share(s, s_se, outcome.mcid, outcome.better)
         patients.append(
             PatientEffect(
                 patient=r.patient,
@@ -244,7 +243,7 @@ def analyze_series(
     >>> from nof1.example import example_series_path
     >>> result = analyze_series(Series.load(example_series_path()))
     >>> result.primary.name, len(result.primary.patients)
-    ('pain', 12)
+    ('pain', 11)
     """
     series.check()
     trials = list(series.trials)

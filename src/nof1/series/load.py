@@ -121,7 +121,7 @@ class Series:
         12
         """
         path = Path(path)
-        raw = _read_toml(path)
+        raw, _ = _read_toml(path)
         if "series" not in raw:
             looks = " (this looks like a protocol)" if "trial" in raw else ""
             raise SeriesError(f"{path}: not a series file{looks}: it needs a [series] table")
@@ -173,7 +173,7 @@ class Series:
     def is_series_file(path: str | Path) -> bool:
         """True when ``path`` is a TOML file with a ``[series]`` table (False when unreadable)."""
         try:
-            return isinstance(_read_toml(Path(path)).get("series"), dict)
+            return isinstance(_read_toml(Path(path))[0].get("series"), dict)
         except SeriesError:
             return False
 
@@ -210,14 +210,15 @@ def _toml():
     return tomllib
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path, what: str = "series file") -> tuple[dict[str, Any], bytes]:
+    """The parsed TOML and the file's bytes."""
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise SeriesError(f"{path}: cannot read the series file: {exc.strerror}") from None
+        raise SeriesError(f"{path}: cannot read the {what}: {exc.strerror}") from None
     toml = _toml()
     try:
-        return toml.loads(data.decode("utf-8-sig"))
+        return toml.loads(data.decode("utf-8-sig")), data
     except (UnicodeDecodeError, toml.TOMLDecodeError) as exc:
         raise SeriesError(f"{path}: not a valid TOML file: {exc}") from None
 
@@ -425,15 +426,7 @@ def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:
     tpath, ppath, dpath = (base / str(raw[k]) for k in ("template", "patients", "diary"))
     if dpath.suffix.lower() not in (".csv", ".txt", ".tsv"):
         raise SeriesError(f"{path}: diary {dpath.name!r}: only CSV long diaries are read so far")
-    try:
-        tbytes = tpath.read_bytes()
-    except OSError as exc:
-        raise SeriesError(f"{tpath}: cannot read the template protocol: {exc.strerror}") from None
-    toml = _toml()
-    try:
-        template = toml.loads(tbytes.decode("utf-8-sig"))
-    except (UnicodeDecodeError, toml.TOMLDecodeError) as exc:
-        raise SeriesError(f"{tpath}: not a valid TOML file: {exc}") from None
+    template, tbytes = _read_toml(tpath, "template protocol")
     sha = hashlib.sha256(tbytes).hexdigest()
     rows = _patients_table(ppath)
     ids = [r["patient"] for _, r in rows]
