@@ -134,3 +134,11 @@ def test_too_little_data_says_why():
     m = mixed_model(stats)
     assert math.isnan(m.estimate) and "at least 2 patients" in m.reason
     assert m.to_dict()["estimate"] is None
+
+
+def test_unidentifiable_data_say_why():
+    # As lme4's check.nobs.vs.nRE: no more period means than random effects.
+    m = mixed_model(arm_stats([0, 0, 1, 1], [0, 1, 0, 1], [5.0, 4.0, 6.0, 4.5]))
+    assert "random effects" in m.reason and math.isnan(m.estimate)
+    flat = mixed_model(arm_stats([0, 0, 1, 1, 2, 2, 2], [0, 1, 0, 1, 0, 1, 1], [5.0] * 7))
+    assert "no variation" in flat.reason

@@ -285,7 +285,7 @@ def monitor(
     from .safety import monitor as run
 
     if diary is None:
-        _monitor_series(protocol, as_of, log, as_json)
+        _monitor_series(protocol, as_of, log, date_format, as_json)
         return
     loaded, d = _load(protocol, diary, date_format, allow_empty=True)
     result = run(loaded, d, as_of=_parse_date(as_of, "--as-of"))
@@ -366,12 +366,13 @@ def demo(out: str) -> None:
         click.echo(line)
 
 
-def _monitor_series(path: str, as_of: str | None, log: str | None, as_json: bool) -> None:
+def _monitor_series(path: str, as_of: str | None, log: str | None, date_format, as_json) -> None:
     """``nof1 monitor SERIES.toml``: the series triage; exit with the worst status."""
     from .series import Series, monitor_series
 
-    if log:
-        _fail("--log records one trial's runs; give PROTOCOL DIARY to log a patient's check")
+    if log or date_format:
+        option = "--log" if log else "--date-format"
+        _fail(f"{option} is for one trial; give PROTOCOL DIARY, or leave it out for a series")
     if not Series.is_series_file(path):
         _fail(f"{path}: give PROTOCOL DIARY, or a series file with a [series] table")
     result = monitor_series(Series.load(path), as_of=_parse_date(as_of, "--as-of"))

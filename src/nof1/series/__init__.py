@@ -1,4 +1,4 @@
-"""A series of N-of-1 trials: the same comparison in many patients (SPEC section 8).
+"""A series of N-of-1 trials: the same comparison in many patients (docs/series.md).
 
 :class:`Series` reads a series file (every trial checked as for one trial);
 :func:`analyze_series` pools the patients' effects (two-stage meta-analysis, one-stage mixed

@@ -64,7 +64,7 @@ class PatientEffect:
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The SPEC keys (patient, cycles_used, effect, se, shrunken, shrunken_se,
+        """The documented keys (patient, cycles_used, effect, se, shrunken, shrunken_se,
         one_stage_effect, p_mcid_improvement), then scheme and note."""
         keys = (
             "patient", "cycles_used", "effect", "se", "shrunken", "shrunken_se",
@@ -119,7 +119,7 @@ class SeriesOutcome:
     level: float = 0.95
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON of one outcome (SPEC keys first; extra keys after them)."""
+        """JSON of one outcome (the documented keys of docs/json.md)."""
         two, one, rand = self.two_stage, self.one_stage, self.randomization
         return {
             "patients": [p.to_dict() for p in self.patients],

@@ -313,8 +313,9 @@ def mixed_model(stats: ArmStats, level: float = 0.95) -> MixedModel:
     Returns
     -------
     MixedModel
-        With a ``reason`` and NaN numbers when the data cannot identify the model (fewer than
-        two patients, or no patient with both arms, or no residual degrees of freedom).
+        With a ``reason`` and NaN numbers when the data cannot identify the model: fewer than
+        two patients, no patient with both arms, no more period means than random effects
+        (``2 x patients``, lme4's rule), or no variation at all.
 
     Notes
     -----
@@ -334,21 +335,31 @@ def mixed_model(stats: ArmStats, level: float = 0.95) -> MixedModel:
     m = int(n.shape[0])
     n_obs = int(n.sum())
     both = int(np.sum((n[:, 0] > 0) & (n[:, 1] > 0)))
-    if m < 2 or both < 1 or n_obs - 2 < 1:
-        return MixedModel(
-            n_obs=n_obs,
-            n_patients=m,
-            level=level,
-            reason="the mixed model needs at least 2 patients, one with periods on both arms",
+    reason = None
+    if m < 2 or both < 1:
+        reason = "the mixed model needs at least 2 patients, one with periods on both arms"
+    elif n_obs <= 2 * m:
+        # lme4 refuses this too (check.nobs.vs.nRE): no more period means than random effects
+        reason = (
+            f"{n_obs} period means for {2 * m} random effects ({m} patients): the variances "
+            "cannot be told apart; the mixed model needs more periods per patient"
         )
-    theta = _minimize(stats)
+    elif (
+        float(np.sum(n * (stats.ybar - np.sum(n * stats.ybar) / n_obs) ** 2) + stats.ssw.sum()) == 0
+    ):
+        reason = "every period mean is the same; there is no variation to model"
+    if reason is not None:
+        return MixedModel(n_obs=n_obs, n_patients=m, level=level, reason=reason)
+    with np.errstate(all="ignore"):
+        theta = _minimize(stats)
     f = _fit(theta, stats)
     s2 = f.q / (n_obs - 2)
     sigma = math.sqrt(s2)
     cov = s2 * np.linalg.inv(f.xtvx)
     b0, b1 = (float(b) for b in f.beta)
     se = math.sqrt(cov[1, 1])
-    df = _satterthwaite(np.array([*theta, sigma]), stats)
+    with np.errstate(all="ignore"):
+        df = _satterthwaite(np.array([*theta, sigma]), stats)
     t = b1 / se
     crit = float(sps.t.ppf(0.5 + level / 2.0, df))
     # BLUPs of the random arm means, a_i = K B_i^-1 N r_i (K B^-1 N = H P_i with P_i from N r).
