@@ -311,3 +311,21 @@ def test_example_series_pooling_agrees_with_r(example_result):
     assert one.df == pytest.approx(mixed[("", "df")], abs=1e-4)
     assert one.tau == pytest.approx(mixed[("", "tau")], abs=1e-5)
     assert one.sigma == pytest.approx(mixed[("", "sigma")], abs=1e-6)
+
+
+def test_forest_plot_draws_on_a_given_axes(example_result):
+    from matplotlib.figure import Figure
+
+    from nof1.plots_series import plot_forest
+
+    ax = Figure().add_subplot()
+    assert plot_forest(example_result, "fatigue", ax=ax) is ax
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[0] == "P-01" and labels[-1] == "pooled" and "P-12" not in labels
+
+
+def test_monitor_result_renders():
+    triage = monitor_series(Series.load(SERIES_DIR / "series.toml"))
+    assert triage.render_text().splitlines()[2].startswith("  P-03  STOP")
+    assert "<table>" in triage._repr_html_()
+    assert list(triage.to_frame().status[:2]) == ["stop", "review"]

@@ -72,3 +72,16 @@ def test_monitor_without_diary_needs_a_series_file():
     assert result.exit_code == 2 and "series file" in result.stderr
     bad = run("series", DATA / "kratom_protocol.toml")
     assert bad.exit_code == 2 and "looks like a protocol" in bad.stderr
+
+
+def test_report_never_shows_not_checked_in_green(tmp_path):
+    for name in ("series.toml", "protocol.toml", "patients.csv"):
+        shutil.copy(DATA / "series" / name, tmp_path / name)
+    text = (DATA / "series" / "diary.csv").read_text(encoding="utf-8")
+    (tmp_path / "diary.csv").write_text(text.replace("P-11,", "P-11,x", 1), encoding="utf-8")
+    from nof1.report_series import render_series_html
+    from nof1.series import Series, analyze_series, monitor_series
+
+    good = analyze_series(Series.load(DATA / "series" / "series.toml"))
+    html = render_series_html(good, monitor_series(Series.load(tmp_path / "series.toml")))
+    assert '<span class="status unknown">not checked</span>' in html

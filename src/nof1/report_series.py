@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = ["render_series_html"]
 
+# The report's status badges: green is kept for "continue"; a patient nobody could check is grey.
+_STATUS_CLASS = {"stop": "stop", "review": "review", "not checked": "unknown", "continue": "ok"}
+
 
 def _forest(result: SeriesResult, o: SeriesOutcome, prefix: str) -> str:
     from .plots_series import plot_forest
@@ -132,7 +135,7 @@ def _triage(triage: SeriesMonitor) -> str:
     rows = [
         [
             esc(p.patient),
-            f'<span class="status {esc(p.status.replace(" ", "-"))}">{esc(p.status)}</span>',
+            f'<span class="status {_STATUS_CLASS[p.status]}">{esc(p.status)}</span>',
             esc("; ".join(f"{e.rule} ({e.date.isoformat()})" for e in p.events)),
             esc(p.reason),
         ]
