@@ -53,16 +53,22 @@ def test_monitor_series_exit_code_and_json():
     assert early.exit_code == 0 and "CONTINUE" in early.stdout
 
 
-def test_bad_diary_fails_the_analysis_but_not_the_triage(tmp_path):
+@pytest.fixture
+def bad_series(tmp_path):
+    """The example series with a date that does not parse in P-11's first diary row."""
     for name in ("series.toml", "protocol.toml", "patients.csv"):
         shutil.copy(DATA / "series" / name, tmp_path / name)
     text = (DATA / "series" / "diary.csv").read_text(encoding="utf-8")
     (tmp_path / "diary.csv").write_text(text.replace("P-11,", "P-11,x", 1), encoding="utf-8")
-    analysed = run("series", tmp_path / "series.toml")
+    return tmp_path / "series.toml"
+
+
+def test_bad_diary_fails_the_analysis_but_not_the_triage(bad_series):
+    analysed = run("series", bad_series)
     assert analysed.exit_code == 2
     assert analysed.stderr.startswith("nof1: patient P-11: ") and "line " in analysed.stderr
     assert len(analysed.stderr.strip().splitlines()) == 1
-    triage = run("monitor", tmp_path / "series.toml")
+    triage = run("monitor", bad_series)
     assert triage.exit_code == 4  # P-03's stop still shows
     assert "P-11  NOT CHECKED" in triage.stdout
 
@@ -74,14 +80,10 @@ def test_monitor_without_diary_needs_a_series_file():
     assert bad.exit_code == 2 and "looks like a protocol" in bad.stderr
 
 
-def test_report_never_shows_not_checked_in_green(tmp_path):
-    for name in ("series.toml", "protocol.toml", "patients.csv"):
-        shutil.copy(DATA / "series" / name, tmp_path / name)
-    text = (DATA / "series" / "diary.csv").read_text(encoding="utf-8")
-    (tmp_path / "diary.csv").write_text(text.replace("P-11,", "P-11,x", 1), encoding="utf-8")
+def test_report_never_shows_not_checked_in_green(bad_series):
     from nof1.report_series import render_series_html
     from nof1.series import Series, analyze_series, monitor_series
 
     good = analyze_series(Series.load(DATA / "series" / "series.toml"))
-    html = render_series_html(good, monitor_series(Series.load(tmp_path / "series.toml")))
+    html = render_series_html(good, monitor_series(Series.load(bad_series)))
     assert '<span class="status unknown">not checked</span>' in html
