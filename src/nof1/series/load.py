@@ -276,7 +276,7 @@ def _load_trials(path: Path, entries: Any, progress) -> list[SeriesTrial]:
         except Nof1Error as exc:
             out.append(SeriesTrial(label, error=SeriesError(str(exc), label, exc)))
         else:
-            patient = protocol.trial.patient if "patient" not in entry else label
+            patient = label if "patient" in entry else (protocol.trial.patient or label)
             try:
                 diary = read_diary(path.parent / entry["diary"], protocol, allow_empty=True)
             except Nof1Error as exc:
