@@ -168,7 +168,12 @@ def _outcome(series: Series, trials: list[SeriesTrial], name: str) -> SeriesOutc
     for _, r in with_effect:
         note = None
         if not math.isfinite(r.se):
-            note = "one usable cycle: no standard error, so in the one-stage model only"
+            note = (
+                "one usable cycle: no standard error, so in the one-stage model only"
+                if r.paired
+                else "fewer than 2 counted periods on an arm: no standard error, so in the "
+                "one-stage model only"
+            )
         elif r.se == 0:
             note = "all cycle differences equal (SE 0): in the one-stage model only"
         s, s_se = shrunk.get(r.patient, (math.nan, math.nan))
