@@ -107,36 +107,41 @@ class _Fit(NamedTuple):
     xtvx: np.ndarray  # X'V^-1X times s^2
     q: float  # penalized residual sum of squares (times 1)
     logdet_b: float  # sum_i log det(I + N_i K)
-    p_tilde: np.ndarray  # (m, 2, 2): s^2 P_i
-    k_binv: np.ndarray  # (m, 2, 2): K B^-1 (for the BLUPs)
-    resid: np.ndarray  # (m, 2) arm-mean residuals
+    random_means: np.ndarray  # (m, 2): BLUPs of the random arm means, K B_i^-1 N_i r_i
 
 
 def _fit(theta: np.ndarray, stats: ArmStats) -> _Fit:
-    """GLS solution and REML pieces at relative covariance factor ``theta``."""
+    """GLS solution and REML pieces at relative covariance factor ``theta``.
+
+    Every 2 x 2 matrix product is written out on the (m,) arrays of its elements, so one call
+    costs a few dozen vector operations whatever the number of patients.
+    """
     lam = _factor(theta)
-    k = _A @ lam @ lam.T @ _A.T  # H / s^2, 2 x 2
-    n = stats.n
-    # B = I + N K, per patient: rows of K scaled by n_a.
-    b = np.eye(2)[None] + n[:, :, None] * k[None]
-    det = b[:, 0, 0] * b[:, 1, 1] - b[:, 0, 1] * b[:, 1, 0]
-    binv = np.empty_like(b)
-    binv[:, 0, 0], binv[:, 1, 1] = b[:, 1, 1] / det, b[:, 0, 0] / det
-    binv[:, 0, 1], binv[:, 1, 0] = -b[:, 0, 1] / det, -b[:, 1, 0] / det
-    k_binv = k[None] @ binv  # K B^-1 = (I + K N)^-1 K: symmetric
-    # P~ = N - N K B^-1 N
-    p_tilde = -n[:, :, None] * k_binv * n[:, None, :]
-    p_tilde[:, 0, 0] += n[:, 0]
-    p_tilde[:, 1, 1] += n[:, 1]
-    sum_p = p_tilde.sum(axis=0)
+    k = _A @ lam @ lam.T @ _A.T  # H / s^2, 2 x 2, symmetric
+    k00, k01, k11 = k[0, 0], k[0, 1], k[1, 1]
+    n0, n1 = stats.n[:, 0], stats.n[:, 1]
+    y0, y1 = stats.ybar[:, 0], stats.ybar[:, 1]
+    # B = I + N K and its determinant
+    b00, b01, b10, b11 = 1.0 + n0 * k00, n0 * k01, n1 * k01, 1.0 + n1 * k11
+    det = b00 * b11 - b01 * b10
+    # C = K B^-1 (symmetric: c01 = c10)
+    c00 = (k00 * b11 - k01 * b10) / det
+    c01 = (k01 * b00 - k00 * b01) / det
+    c11 = (k11 * b00 - k01 * b01) / det
+    # P~ = N - N C N, the patient's X'V^-1X in arm-mean coordinates, times s^2
+    p00 = n0 - n0 * n0 * c00
+    p01 = -n0 * n1 * c01
+    p11 = n1 - n1 * n1 * c11
+    sum_p = np.array([[p00.sum(), p01.sum()], [p01.sum(), p11.sum()]])
+    py = np.array([(p00 * y0 + p01 * y1).sum(), (p01 * y0 + p11 * y1).sum()])
     xtvx = _A.T @ sum_p @ _A
-    xtvy = _A.T @ np.einsum("iab,ib->a", p_tilde, stats.ybar)
-    beta = np.linalg.solve(xtvx, xtvy)
-    resid = np.where(n > 0, stats.ybar - (_A @ beta)[None], 0.0)
-    quad = float(np.einsum("ia,iab,ib->", resid, p_tilde, resid))
-    return _Fit(
-        beta, xtvx, float(stats.ssw.sum()) + quad, float(np.log(det).sum()), p_tilde, k_binv, resid
-    )
+    beta = np.linalg.solve(xtvx, _A.T @ py)
+    r0 = np.where(n0 > 0, y0 - beta[0], 0.0)
+    r1 = np.where(n1 > 0, y1 - beta[0] - beta[1], 0.0)
+    quad = float((p00 * r0 * r0 + 2.0 * p01 * r0 * r1 + p11 * r1 * r1).sum())
+    nr0, nr1 = n0 * r0, n1 * r1
+    random_means = np.column_stack([c00 * nr0 + c01 * nr1, c01 * nr0 + c11 * nr1])
+    return _Fit(beta, xtvx, float(stats.ssw.sum()) + quad, float(np.log(det).sum()), random_means)
 
 
 def reml_criterion(theta: npt.ArrayLike, stats: ArmStats) -> float:
@@ -276,24 +281,36 @@ class MixedModel:
 
 
 def _minimize(stats: ArmStats) -> np.ndarray:
-    """The REML optimum over ``theta`` from several starts (unconstrained: ``L L'`` is PSD for
-    any real ``L``), signs normalized to a non-negative diagonal."""
+    """The REML optimum over ``theta`` from several starts, signs normalized to a non-negative
+    diagonal.
+
+    Unconstrained: ``L L'`` is positive semi-definite for any real ``L``, and the criterion is
+    even in the sign of each column of ``L``, so a boundary optimum (a singular fit) is a smooth
+    interior minimum here. BFGS uses central-difference gradients of the criterion divided by
+    the number of period means (forward differences of a criterion of size ~N are too noisy
+    for a precise optimum with many patients).
+    """
     from scipy.optimize import minimize
 
+    scale = float(stats.n.sum())
+
     def crit(theta):
-        return reml_criterion(theta, stats)
+        return reml_criterion(theta, stats) / scale
+
+    def grad(theta):
+        g = np.empty(3)
+        for i in range(3):
+            h = 1e-6 * max(1.0, abs(theta[i]))
+            e = np.zeros(3)
+            e[i] = h
+            g[i] = (crit(theta + e) - crit(theta - e)) / (2 * h)
+        return g
 
     best = None
     for start in ([1.0, 0.0, 1.0], [0.3, 0.0, 0.3], [1.0, 0.0, 0.05], [0.05, 0.0, 1.0]):
-        res = minimize(crit, np.array(start), method="BFGS", options={"gtol": 1e-9})
+        res = minimize(crit, np.array(start), jac=grad, method="BFGS", options={"gtol": 1e-10})
         if best is None or res.fun < best.fun:
             best = res
-    best = minimize(
-        crit,
-        best.x,
-        method="Nelder-Mead",
-        options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20000},
-    )
     t1, t2, t3 = best.x
     if t1 < 0:
         t1, t2 = -t1, -t2
@@ -362,9 +379,8 @@ def mixed_model(stats: ArmStats, level: float = 0.95) -> MixedModel:
         df = _satterthwaite(np.array([*theta, sigma]), stats)
     t = b1 / se
     crit = float(sps.t.ppf(0.5 + level / 2.0, df))
-    # BLUPs of the random arm means, a_i = K B_i^-1 N r_i (K B^-1 N = H P_i with P_i from N r).
-    random_means = np.einsum("iab,ib->ia", f.k_binv, n * f.resid)
-    own = b1 + random_means[:, 1] - random_means[:, 0]
+    # BLUPs of the random arm means a_i = H P_i r_i = K B_i^-1 N_i r_i; own effect b1 + a_t - a_c
+    own = b1 + f.random_means[:, 1] - f.random_means[:, 0]
     g = s2 * _factor(theta) @ _factor(theta).T
     tau0, tau1 = math.sqrt(g[0, 0]), math.sqrt(g[1, 1])
     corr = g[0, 1] / (tau0 * tau1) if tau0 > 0 and tau1 > 0 else math.nan
