@@ -601,6 +601,8 @@ def _toml_blocks() -> list[pytest.param]:
         text = path.read_text(encoding="utf-8")
         earlier: list[str] = []  # a page's fragments build up one protocol, in order
         for i, block in enumerate(re.findall(r"```toml\n(.*?)```", text, flags=re.S)):
+            if re.search(r"^\[series\]", block, flags=re.M):
+                continue  # a series file, not a protocol (tests/test_series.py loads those)
             blocks.append(pytest.param(block, tuple(earlier), id=f"{path.name}-{i}"))
             if "[trial]" not in block:
                 earlier.append(block)

@@ -44,7 +44,15 @@ if TYPE_CHECKING:
     from .diary import Diary
     from .protocol import Outcome, Protocol
 
-__all__ = ["METHODS", "Analysis", "OutcomeResult", "PeriodSummary", "Sensitivity", "analyze"]
+__all__ = [
+    "METHODS",
+    "Analysis",
+    "OutcomeResult",
+    "PeriodSummary",
+    "Sensitivity",
+    "analyze",
+    "reference_set",
+]
 
 METHODS = ("paired_t", "wilcoxon", "randomization", "ar1", "bayes")
 MONTE_CARLO_DRAWS = 100_000
@@ -349,11 +357,12 @@ def _period_summaries(schedule, means, counts, min_days, last) -> tuple[PeriodSu
     return tuple(out)
 
 
-def _reference_set(protocol: Protocol, schedule) -> tuple[np.ndarray | None, bool]:
+def reference_set(protocol: Protocol, schedule) -> tuple[np.ndarray | None, bool]:
     """The allocations of the randomization test, built once per analysis.
 
-    Every admissible allocation up to 2^20 (exact), else a seeded Monte Carlo sample; None for
-    the alternating scheme, which admits one allocation only.
+    Every admissible allocation up to 2^20 (exact), else a seeded Monte Carlo sample of
+    ``MONTE_CARLO_DRAWS``; None for the alternating scheme, which admits one allocation only.
+    The series analysis asks this too, so one rule decides the reference set of a trial.
     """
     if schedule.n_allocations == 1:
         return None, True
@@ -500,7 +509,7 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
     from .safety import adverse_events, unchecked_rule_columns
     from .verdict import benefit_harm, clinical, verdict
 
-    reference = _reference_set(protocol, diary.schedule)
+    reference = reference_set(protocol, diary.schedule)
     results = {o.name: _analyze_outcome(protocol, diary, o, reference) for o in protocol.outcomes}
     secondary = [o.name for o in protocol.outcomes if not o.primary]
     adjusted = holm([results[n].paired_t.p_two_sided for n in secondary]) if secondary else []

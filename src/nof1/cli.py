@@ -294,7 +294,7 @@ def analyze(
 
 @cli.command()
 @click.argument("protocol", type=FILE)
-@click.argument("diary", type=FILE)
+@click.argument("diary", type=FILE, required=False)
 @click.option(
     "--as-of", default=None, metavar="DATE", help="Check up to this date (YYYY-MM-DD or 'today')."
 )
@@ -306,7 +306,7 @@ def analyze(
 @_guard
 def monitor(
     protocol: str,
-    diary: str,
+    diary: str | None,
     as_of: str | None,
     log: str | None,
     date_format: str | None,
@@ -316,6 +316,9 @@ def monitor(
 ) -> None:
     """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop.
 
+    Given a series file (a .toml with a [series] table) instead of PROTOCOL DIARY, replay every
+    patient's rules with one as-of date and list those needing attention first.
+
     With --log, one hash-chained line per run is appended to a log (check it with nof1
     verify-log). A log that cannot be written never hides the verdict: the verdict is printed,
     the failure goes to stderr, and the exit code stays 4 or 3 (else 2).
@@ -323,6 +326,9 @@ def monitor(
     from .safety import log_run
     from .safety import monitor as run
 
+    if diary is None:
+        _monitor_series(protocol, as_of, log, date_format or sheet, as_json)
+        return
     loaded, d = _load(
         protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes, sheet=sheet
     )
@@ -444,6 +450,48 @@ def demo(out: str) -> None:
 
     for line in run_demo(Path(out)):
         click.echo(line)
+
+
+def _monitor_series(path: str, as_of: str | None, log: str | None, date_format, as_json) -> None:
+    """``nof1 monitor SERIES.toml``: the series triage; exit with the worst status."""
+    from .series import Series, monitor_series
+
+    if log or date_format:
+        option = "--log" if log else "--date-format or --sheet"
+        _fail(f"{option} is for one trial; give PROTOCOL DIARY, or leave it out for a series")
+    if not Series.is_series_file(path):
+        _fail(f"{path}: give PROTOCOL DIARY, or a series file with a [series] table")
+    result = monitor_series(Series.load(path), as_of=_parse_date(as_of, "--as-of"))
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        click.echo(result.render_text())
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@click.argument("series_file", metavar="SERIES.toml", type=FILE)
+@click.option("--report", type=FILE, default=None, help="Write the HTML series report here.")
+@json_option
+@_guard
+def series(series_file: str, report: str | None, as_json: bool) -> None:
+    """Pool a series of N-of-1 trials: average effect, heterogeneity, shrunken effects."""
+    from .series import Series, analyze_series, monitor_series
+
+    _check_extension(report, "--report", (".html", ".htm"))
+    loaded = Series.load(series_file)
+    result = analyze_series(loaded)
+    if report:
+        from .report_series import render_series_html
+
+        html = render_series_html(result, monitor_series(loaded))
+        Path(report).write_text(html, encoding="utf-8")
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        click.echo(result.render_text(), nl=False)
+    if report:
+        click.echo(f"wrote {report}", err=True)
 
 
 def main() -> None:

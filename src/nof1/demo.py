@@ -13,7 +13,8 @@ __all__ = ["run_demo"]
 
 
 def run_demo(out: Path) -> list[str]:
-    """Run schedule, template, analysis, safety check, power and reports into ``out``.
+    """Run schedule, template, analysis, safety check, reports, power and the example series
+    (pooled analysis, report and triage of 12 patients) into ``out``.
 
     Returns
     -------
@@ -74,6 +75,32 @@ def run_demo(out: Path) -> list[str]:
         f"  planning       {out / 'power.json'}: a true 1-point pain improvement (day-to-day "
         f"SD 1.5, autocorrelation 0.4) is detected in {100 * planning.power:.0f}% of trials"
     )
+    lines.extend(_series_step(out))
     lines.append("")
     lines.append(result.render_text())
     return lines
+
+
+def _series_step(out: Path) -> list[str]:
+    """The packaged example series (12 patients): pooled analysis, report and triage."""
+    from .example import example_series_path
+    from .report_series import render_series_html
+    from .series import Series, analyze_series, monitor_series
+
+    folder = out / "series"
+    shutil.copytree(example_series_path().parent, folder, dirs_exist_ok=True)
+    series = Series.load(folder / "series.toml")
+    result = analyze_series(series)
+    triage = monitor_series(series)
+    (folder / "series.json").write_text(json.dumps(result.to_dict(), indent=2), "utf-8")
+    (folder / "monitor.json").write_text(json.dumps(triage.to_dict(), indent=2), "utf-8")
+    (folder / "report.html").write_text(render_series_html(result, triage), encoding="utf-8")
+    pain = result.primary
+    two = pain.two_stage
+    return [
+        f"  series         {folder / 'report.html'}: {result.trials} patients, pooled effect on "
+        f"{pain.name} {two.estimate:+.2f} (95% CI {two.ci95[0]:+.2f} to {two.ci95[1]:+.2f}), "
+        f"prediction interval {two.prediction95[0]:+.2f} to {two.prediction95[1]:+.2f}",
+        f"  series safety  {folder / 'monitor.json'}: "
+        + ", ".join(f"{n} {s}" for s, n in triage.counts.items() if n),
+    ]

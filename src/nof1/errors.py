@@ -14,6 +14,7 @@ __all__ = [
     "Nof1Error",
     "PlanningError",
     "ProtocolError",
+    "SeriesError",
 ]
 
 
@@ -118,6 +119,28 @@ class PlanningError(Nof1Error, ValueError):
 
 class LogError(Nof1Error):
     """A monitor log that may not or cannot be written, or read (the message names the file)."""
+
+
+class SeriesError(Nof1Error):
+    """A series file, or one trial of a series, that cannot be used.
+
+    Parameters
+    ----------
+    message
+        What was found and what would be valid; for a trial's own error, that error's message
+        (with its file, line and column).
+    patient
+        The patient whose trial it is, when there is one; the message then starts with it.
+    cause
+        The error of the trial's own protocol or diary, if that was the problem.
+    """
+
+    def __init__(
+        self, message: str, patient: str | None = None, cause: Nof1Error | None = None
+    ) -> None:
+        self.patient = patient
+        self.cause = cause
+        super().__init__(f"patient {patient}: {message}" if patient else message)
 
 
 class InsufficientDataWarning(UserWarning):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-__all__ = ["example_paths", "example_protocol_text"]
+__all__ = ["example_paths", "example_protocol_text", "example_series_path"]
 
 
 def example_paths() -> tuple[Path, Path]:
@@ -20,3 +20,8 @@ def example_paths() -> tuple[Path, Path]:
 def example_protocol_text() -> str:
     """The commented example protocol, as ``nof1 init`` writes it."""
     return example_paths()[0].read_text(encoding="utf-8")
+
+
+def example_series_path() -> Path:
+    """Path of the packaged example series: 12 kratom patients (template, patients, diary)."""
+    return Path(str(resources.files("nof1") / "data" / "series" / "series.toml"))

@@ -37,7 +37,7 @@ from .verdict import fmt_p, fmt_pct, fmt_prob
 if TYPE_CHECKING:
     from .analysis import Analysis, OutcomeResult
 
-__all__ = ["AUDIENCES", "render_html", "render_notebook", "svg"]
+__all__ = ["AUDIENCES", "CSS", "render_html", "render_notebook", "svg"]
 
 
 AUDIENCES = ("clinician", "patient")
@@ -45,7 +45,7 @@ AUDIENCES = ("clinician", "patient")
 _NOTEBOOK_IDS = itertools.count(1)
 
 
-_CSS = """
+CSS = """
 :root { --t: #0072B2; --c: #E69F00; --stop: #B00020; --review: #8E44AD; --ok: #00754F; }
 * { box-sizing: border-box; }
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
@@ -303,7 +303,7 @@ def _clinician(analysis: Analysis) -> str:
         f"{esc(analysis.protocol.sha256)}; diary SHA-256 {esc(analysis.diary.sha256)}; schedule "
         f"fingerprint {esc(s.fingerprint)}.</p></footer>"
     )
-    return html_page(f"N-of-1 trial report {trial.id}", _CSS, body)
+    return html_page(f"N-of-1 trial report {trial.id}", CSS, body)
 
 
 # -- entry points --------------------------------------------------------------------------------

@@ -25,7 +25,12 @@ import numpy.typing as npt
 from nof1.stats.cycle import check_better
 from nof1.stats.results import RandomizationTest
 
-__all__ = ["RandomizationPValues", "randomization_pvalues", "randomization_test"]
+__all__ = [
+    "RandomizationPValues",
+    "combined_randomization_test",
+    "randomization_pvalues",
+    "randomization_test",
+]
 
 _CHUNK = 1 << 16  # allocations per matrix product
 _REL_TOL = 1e-12  # relative tolerance for float ties between statistics
@@ -309,3 +314,104 @@ def randomization_pvalues(
         q1, q2, _ = _pvalues(stats, to, better, exact, None)
         t_obs[s : s + rows], p1[s : s + rows], p2[s : s + rows] = to, q1, q2
     return RandomizationPValues(t_obs, p1, p2)
+
+
+def combined_randomization_test(
+    nulls: list[np.ndarray],
+    observed: list[float],
+    complete: list[bool],
+    better: str,
+    exact_limit: int = 2**20,
+    draws: int = 100_000,
+    seed: int = 0,
+) -> RandomizationTest:
+    """Randomization test of the sharp null in a series: no effect in any patient.
+
+    The statistic is the mean of the patients' headline effects. Each patient was randomized
+    independently, so the reference set is every combination of the patients' admissible
+    allocations; under a combination each patient's periods keep their data and the statistic
+    is the mean of the patients' statistics under their parts of it.
+
+    Parameters
+    ----------
+    nulls
+        Per patient, the statistic under each allocation of its reference set (the
+        ``null_distribution`` of :func:`randomization_test`). A patient with one admissible
+        allocation (the ``alternating`` scheme) has one value.
+    observed
+        Per patient, the statistic under the allocation actually used.
+    complete
+        Per patient, True when ``nulls[i]`` is the whole reference set (equally likely
+        allocations), False when it is a Monte Carlo sample of exactly ``draws`` allocations.
+    better
+        ``"lower"`` or ``"higher"``.
+    exact_limit
+        Enumerate every combination when there are at most this many and every set is
+        complete; otherwise draw ``draws`` combinations.
+    draws
+        Monte Carlo sample size.
+    seed
+        Seed of the Monte Carlo draw (numpy PCG64): each patient's allocation is drawn
+        independently and uniformly from its set.
+
+    Returns
+    -------
+    RandomizationTest
+        ``allocations`` is the number of combinations (Python int; it may exceed 2^63) when
+        exact, else the number of draws; ``null_distribution`` the mean under each combination
+        or draw. Combinations under which a patient's statistic is undefined are left out.
+
+    Notes
+    -----
+    Exact enumeration builds the distribution of the sum by repeated outer sums (one patient at
+    a time), so its cost is the number of combinations. p-values, ties and ``min_p`` as in
+    :func:`randomization_test`. Monte Carlo p = (1 + #as extreme) / (1 + draws), standard error
+    sqrt(p (1 - p) / draws).
+    """
+    check_better(better)
+    if not (len(nulls) == len(observed) == len(complete)) or not nulls:
+        raise ValueError("nulls, observed and complete need one entry per patient (at least 1)")
+    arrays = [np.asarray(n, dtype=float).ravel() for n in nulls]
+    total = 1
+    for a, full in zip(arrays, complete, strict=True):
+        total *= a.size if full else 0
+        if not full and a.size != draws:
+            raise ValueError("a sampled reference set must hold exactly `draws` statistics")
+    t_obs = float(np.mean(observed))
+    if total == 1:
+        return RandomizationTest(
+            observed=t_obs,
+            allocations=1,
+            reason="no patient's allocation was randomized (every trial alternates), so no "
+            "randomization test is possible",
+        )
+    exact = 0 < total <= exact_limit
+    if exact:
+        sums = np.zeros(1)
+        for a in arrays:
+            sums = (sums[:, None] + a[None, :]).ravel()
+        n_comb = total
+    else:
+        rng = np.random.Generator(np.random.PCG64(seed))
+        sums = np.zeros(draws)
+        for a, full in zip(arrays, complete, strict=True):
+            sums += a[rng.integers(0, a.size, size=draws)] if full else a
+        n_comb = draws
+    stats = (sums / len(arrays))[None, :]
+    obs = np.array([t_obs])
+    p1, p2, n_def = _pvalues(stats, obs, better, exact, None)
+    best = np.nanmin(stats) if better == "lower" else np.nanmax(stats)
+    pmin = _pvalues(stats, np.array([best]), better, exact, None)[0][0]
+    if not exact:
+        pmin = 1.0 / (1.0 + n_def[0])
+    p = float(p1[0])
+    return RandomizationTest(
+        observed=t_obs,
+        p_two_sided=float(p2[0]),
+        p_improvement=p,
+        allocations=int(n_comb) if exact else draws,
+        min_p=float(pmin),
+        exact=exact,
+        se=0.0 if exact else float(np.sqrt(p * (1.0 - p) / n_def[0])),
+        null_distribution=stats[0],
+    )

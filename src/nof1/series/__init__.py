@@ -1,0 +1,24 @@
+"""A series of N-of-1 trials: the same comparison in many patients (docs/series.md).
+
+:class:`Series` reads a series file (every trial checked as for one trial);
+:func:`analyze_series` pools the patients' effects (two-stage meta-analysis, one-stage mixed
+model, responders, randomization test of the sharp null); :func:`monitor_series` replays every
+patient's stop rules with one as-of date and triages the patients.
+"""
+
+from nof1.series.analyze import analyze_series
+from nof1.series.load import Series, SeriesTrial
+from nof1.series.monitor import PatientStatus, SeriesMonitor, monitor_series
+from nof1.series.results import PatientEffect, SeriesOutcome, SeriesResult
+
+__all__ = [
+    "PatientEffect",
+    "PatientStatus",
+    "Series",
+    "SeriesMonitor",
+    "SeriesOutcome",
+    "SeriesResult",
+    "SeriesTrial",
+    "analyze_series",
+    "monitor_series",
+]

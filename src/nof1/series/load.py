@@ -1,0 +1,460 @@
+"""Reading a series file: every patient's protocol and diary, checked as for one trial.
+
+Two forms (paths relative to the series file):
+
+- ``[[trials]]`` tables, each with a ``protocol`` and a ``diary`` (an optional ``patient`` names
+  the trial while its protocol cannot be read);
+- ``template`` (one protocol for everybody), ``patients`` (a CSV with ``patient``, ``start`` and
+  ``seed`` or ``sequence``) and ``diary`` (one long CSV with a ``patient`` column).
+
+A trial whose files cannot be read keeps its error instead of stopping the load, so the series
+monitor can still check everybody else; :meth:`Series.check` raises the first one, naming the
+patient, for the analysis. Trials whose arms or outcomes differ from the first readable trial's
+are listed in :attr:`Series.mismatches`.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import datetime as _dt
+import hashlib
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..diary import Diary, read_diary, read_diary_text
+from ..errors import DiaryError, Nof1Error, ProtocolError, SeriesError
+from ..protocol import Protocol
+
+__all__ = ["Series", "SeriesTrial"]
+
+_SERIES_KEYS = ("series", "trials", "template", "patients", "diary")
+_HEADER_KEYS = ("id", "seed", "template", "patients", "diary")
+_TRIAL_KEYS = ("protocol", "diary", "patient")
+_DELIMITERS = (",", ";", "\t")
+
+
+@dataclass(frozen=True)
+class SeriesTrial:
+    """One patient's trial in a series.
+
+    Attributes
+    ----------
+    patient
+        The patient's pseudonym (``[trial] patient`` of the protocol, or the patients table).
+    protocol, diary
+        The validated protocol and the diary laid on its schedule; None when they could not be
+        read.
+    error
+        Why the trial could not be read (a :class:`~nof1.errors.SeriesError` naming the
+        patient), else None.
+    """
+
+    patient: str
+    protocol: Protocol | None = None
+    diary: Diary | None = None
+    error: SeriesError | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when both files were read and checked."""
+        return self.error is None
+
+
+@dataclass(frozen=True)
+class Series:
+    """A series of N-of-1 trials of the same comparison.
+
+    Attributes
+    ----------
+    id
+        ``[series] id``.
+    path
+        The series file.
+    form
+        ``"trials"`` (one protocol and diary per trial) or ``"table"`` (template, patients table
+        and one long diary).
+    trials
+        One :class:`SeriesTrial` per patient, in file order.
+    mismatches
+        ``(patient, what differs)`` for trials whose arms or outcomes differ from the first
+        readable trial's.
+    seed
+        Seed of the Monte Carlo randomization test (``[series] seed``, default 0).
+    """
+
+    id: str
+    path: str
+    form: str
+    trials: tuple[SeriesTrial, ...]
+    mismatches: tuple[tuple[str, str], ...] = field(default=())
+    seed: int = 0
+
+    @classmethod
+    def load(cls, path: str | Path, progress: Callable[[int, int], None] | None = None) -> Series:
+        """Read a series file and every trial it names.
+
+        Parameters
+        ----------
+        path
+            The series TOML file.
+        progress
+            Called as ``progress(done, total)`` after each trial is read.
+
+        Raises
+        ------
+        SeriesError
+            The series file itself cannot be used: missing, not TOML, unknown keys, neither or
+            both forms, a patients table without its columns, the same patient twice, diary rows
+            of a patient not in the table. A trial's own problems do not raise here; they are
+            kept in :attr:`SeriesTrial.error` (see :meth:`check`).
+
+        Examples
+        --------
+        >>> from nof1.series import Series
+        >>> from nof1.example import example_series_path
+        >>> series = Series.load(example_series_path())
+        >>> len(series.trials)
+        12
+        """
+        path = Path(path)
+        raw, _ = _read_toml(path)
+        if "series" not in raw:
+            looks = " (this looks like a protocol)" if "trial" in raw else ""
+            raise SeriesError(f"{path}: not a series file{looks}: it needs a [series] table")
+        unknown = sorted(set(raw) - set(_SERIES_KEYS))
+        if unknown:
+            raise SeriesError(
+                f"{path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(_SERIES_KEYS)}"
+            )
+        header = raw.get("series")
+        if not isinstance(header, dict) or not isinstance(header.get("id"), str):
+            raise SeriesError(f'{path}: needs a [series] table with id = "..."')
+        bad = sorted(set(header) - set(_HEADER_KEYS))
+        if bad:
+            raise SeriesError(
+                f"{path}: unknown key(s) in [series]: {', '.join(bad)}; valid: "
+                + ", ".join(_HEADER_KEYS)
+            )
+        # template, patients and diary may sit in [series] (as written after its header) or at
+        # the top of the file
+        for key in ("template", "patients", "diary"):
+            if key in header:
+                if key in raw:
+                    raise SeriesError(f"{path}: {key} is given twice")
+                raw[key] = header[key]
+        seed = header.get("seed", 0)
+        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+            raise SeriesError(f"{path}: [series] seed must be a non-negative integer")
+        table_keys = [k for k in ("template", "patients", "diary") if k in raw]
+        if "trials" in raw and table_keys:
+            raise SeriesError(
+                f"{path}: give either [[trials]] or template/patients/diary, not both"
+            )
+        if "trials" in raw:
+            trials, form = _load_trials(path, raw["trials"], progress), "trials"
+        elif len(table_keys) == 3:
+            trials, form = _load_table(path, raw, progress), "table"
+        else:
+            raise SeriesError(
+                f"{path}: needs [[trials]] (protocol, diary) or template, patients and diary"
+            )
+        seen: set[str] = set()
+        for t in trials:
+            if t.patient in seen:
+                raise SeriesError(f"{path}: patient {t.patient!r} appears twice")
+            seen.add(t.patient)
+        return cls(header["id"], str(path), form, tuple(trials), _mismatches(trials), seed)
+
+    @staticmethod
+    def is_series_file(path: str | Path) -> bool:
+        """True when ``path`` is a TOML file with a ``[series]`` table (False when unreadable)."""
+        try:
+            return isinstance(_read_toml(Path(path))[0].get("series"), dict)
+        except SeriesError:
+            return False
+
+    @property
+    def readable(self) -> tuple[SeriesTrial, ...]:
+        """The trials whose protocol and diary were read and checked."""
+        return tuple(t for t in self.trials if t.ok)
+
+    def check(self) -> None:
+        """Raise the first problem that stops an analysis of the series.
+
+        Raises
+        ------
+        SeriesError
+            A trial that could not be read (naming the patient, file, line and column), or a
+            trial whose arms or outcomes differ from the others' (naming the patient).
+        """
+        for t in self.trials:
+            if t.error is not None:
+                raise t.error
+        if self.mismatches:
+            patient, what = self.mismatches[0]
+            raise SeriesError(what, patient)
+
+
+# -- helpers ----------------------------------------------------------------------------------
+
+
+def _toml():
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    return tomllib
+
+
+def _read_toml(path: Path, what: str = "series file") -> tuple[dict[str, Any], bytes]:
+    """The parsed TOML and the file's bytes."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SeriesError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    toml = _toml()
+    try:
+        return toml.loads(data.decode("utf-8-sig")), data
+    except (UnicodeDecodeError, toml.TOMLDecodeError) as exc:
+        raise SeriesError(f"{path}: not a valid TOML file: {exc}") from None
+
+
+def _signature(protocol: Protocol) -> dict[str, Any]:
+    """What every trial of a series must share: the arms and the outcomes."""
+    return {
+        "treatment": protocol.trial.treatment,
+        "control": protocol.trial.control,
+        "outcomes": [
+            (o.name, o.min, o.max, o.better, o.mcid, o.primary) for o in protocol.outcomes
+        ],
+    }
+
+
+def _mismatches(trials: list[SeriesTrial]) -> tuple[tuple[str, str], ...]:
+    readable = [t for t in trials if t.ok]
+    if not readable:
+        return ()
+    first = readable[0]
+    ref = _signature(first.protocol)
+    out = []
+    for t in readable[1:]:
+        sig = _signature(t.protocol)
+        for key in ("treatment", "control", "outcomes"):
+            if sig[key] != ref[key]:
+                what = (
+                    "outcomes (name, min, max, better, mcid, primary)" if key == "outcomes" else key
+                )
+                out.append(
+                    (
+                        t.patient,
+                        f"the {what} differ from patient {first.patient}'s: {sig[key]!r} "
+                        f"instead of {ref[key]!r}; a series compares the same arms on the same "
+                        "outcomes",
+                    )
+                )
+                break
+    return tuple(out)
+
+
+def _load_trials(path: Path, entries: Any, progress) -> list[SeriesTrial]:
+    if not isinstance(entries, list) or not entries:
+        raise SeriesError(f"{path}: [[trials]] must list at least one trial")
+    out = []
+    for i, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict) or not {"protocol", "diary"} <= set(entry):
+            raise SeriesError(f'{path}: trial {i} needs protocol = "..." and diary = "..."')
+        bad = sorted(set(entry) - set(_TRIAL_KEYS))
+        if bad:
+            raise SeriesError(f"{path}: trial {i}: unknown key(s) {', '.join(bad)}")
+        label = str(entry.get("patient") or f"trial {i} ({entry['protocol']})")
+        try:
+            protocol = Protocol.load(path.parent / entry["protocol"])
+        except Nof1Error as exc:
+            out.append(SeriesTrial(label, error=SeriesError(str(exc), label, exc)))
+        else:
+            patient = label if "patient" in entry else (protocol.trial.patient or label)
+            try:
+                diary = read_diary(path.parent / entry["diary"], protocol, allow_empty=True)
+            except Nof1Error as exc:
+                out.append(
+                    SeriesTrial(patient, protocol, error=SeriesError(str(exc), patient, exc))
+                )
+            else:
+                out.append(SeriesTrial(patient, protocol, diary))
+        if progress is not None:
+            progress(i, len(entries))
+    return out
+
+
+def _patients_table(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Rows of the patients table with their line numbers."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise SeriesError(f"{path}: cannot read the patients table: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SeriesError(f"{path}: not UTF-8 text; save the patients table as UTF-8") from None
+    lines = text.splitlines()
+    if not lines:
+        raise SeriesError(f"{path}: the patients table is empty")
+    delimiter = max(_DELIMITERS, key=lines[0].count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = [h.strip().lower() for h in next(reader)]
+    missing = [c for c in ("patient", "start") if c not in header]
+    if missing or not ({"seed", "sequence"} & set(header)):
+        need = ", ".join(
+            missing + ([] if {"seed", "sequence"} & set(header) else ["seed or sequence"])
+        )
+        raise SeriesError(f"{path}, line 1: the patients table needs the column(s) {need}")
+    rows = []
+    previous = 1
+    for record in reader:
+        line = previous + 1
+        previous = reader.line_num
+        if not any(cell.strip() for cell in record):
+            continue
+        rows.append(
+            (
+                line,
+                {h: (record[j].strip() if j < len(record) else "") for j, h in enumerate(header)},
+            )
+        )
+    return rows
+
+
+def _patient_protocol(
+    template: dict, tpath: Path, sha: str, row: dict[str, str], where: str
+) -> Protocol:
+    """The template with this patient's pseudonym, start and allocation."""
+    raw = copy.deepcopy(template)
+    trial, design = raw.setdefault("trial", {}), raw.setdefault("design", {})
+    trial["patient"] = row["patient"]
+    if isinstance(trial.get("id"), str):
+        trial["id"] = f"{trial['id']}/{row['patient']}"
+    try:
+        trial["start"] = _dt.date.fromisoformat(row["start"])
+    except ValueError:
+        raise ProtocolError(
+            f"{where}, column 'start': {row['start']!r} is not a date YYYY-MM-DD"
+        ) from None
+    seed, sequence = row.get("seed", ""), row.get("sequence", "")
+    if not seed and not sequence:
+        raise ProtocolError(f"{where}: give a seed or a sequence for this patient")
+    design.pop("seed", None)
+    design.pop("sequence", None)
+    if seed:
+        try:
+            design["seed"] = int(seed)
+        except ValueError:
+            raise ProtocolError(f"{where}, column 'seed': {seed!r} is not an integer") from None
+    if sequence:
+        design["sequence"] = sequence
+    return Protocol.from_dict(raw, f"{tpath} (patient {row['patient']})", sha)
+
+
+def _split_diary(path: Path, patients: set[str]) -> tuple[dict[str, tuple[str, list[int]]], str]:
+    """The long diary split by patient: per patient the CSV text without the patient column and
+    the original line number of each of its lines (the header is line 1)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SeriesError(f"{path}: cannot read the diary: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise SeriesError(f"{path}: not UTF-8 text; save the diary as UTF-8") from None
+    if not text.strip():
+        raise SeriesError(
+            f"{path}, line 1: the diary is empty; it needs a header with patient and date"
+        )
+    delimiter = max(_DELIMITERS, key=text.splitlines()[0].count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader)
+    names = [h.strip().lower() for h in header]
+    if "patient" not in names:
+        raise SeriesError(f"{path}, line 1: the long diary needs a 'patient' column")
+    col = names.index("patient")
+    keep = [h for j, h in enumerate(header) if j != col]
+    groups: dict[str, list[tuple[int, list[str]]]] = {p: [] for p in patients}
+    previous = 1
+    try:
+        for record in reader:
+            line = previous + 1
+            previous = reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue
+            pid = record[col].strip() if col < len(record) else ""
+            if pid not in groups:
+                raise SeriesError(
+                    f"{path}, line {line}, column 'patient': {pid!r} is not in the patients table"
+                    if pid
+                    else f"{path}, line {line}, column 'patient': blank; each row needs its patient"
+                )
+            groups[pid].append((line, [c for j, c in enumerate(record) if j != col]))
+    except csv.Error as exc:
+        raise SeriesError(f"{path}, line {reader.line_num}: not readable as CSV: {exc}") from None
+    out = {}
+    for pid, rows in groups.items():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(keep)
+        writer.writerows(r for _, r in rows)
+        out[pid] = (buffer.getvalue(), [1, *(line for line, _ in rows)])
+    return out, delimiter
+
+
+def _relined(diary: Diary, lines: list[int]) -> Diary:
+    """The diary with its line numbers mapped back to the long file's."""
+
+    def remap(value: int) -> int:
+        return lines[value - 1] if 0 < value <= len(lines) else value
+
+    days = diary.days.copy()
+    days["line"] = days["line"].map(remap)
+    rows = diary.rows.copy()
+    rows["line"] = rows["line"].map(remap)
+    excluded = tuple(dict(e, line=remap(e["line"])) for e in diary.excluded)
+    return replace(diary, days=days, rows=rows, excluded=excluded)
+
+
+def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:
+    base = path.parent
+    tpath, ppath, dpath = (base / str(raw[k]) for k in ("template", "patients", "diary"))
+    if dpath.suffix.lower() not in (".csv", ".txt", ".tsv"):
+        raise SeriesError(f"{path}: diary {dpath.name!r}: only CSV long diaries are read so far")
+    template, tbytes = _read_toml(tpath, "template protocol")
+    sha = hashlib.sha256(tbytes).hexdigest()
+    rows = _patients_table(ppath)
+    ids = [r["patient"] for _, r in rows]
+    for line, r in rows:
+        if not r["patient"]:
+            raise SeriesError(f"{ppath}, line {line}, column 'patient': blank")
+        if ids.count(r["patient"]) > 1:
+            raise SeriesError(f"{ppath}, line {line}: patient {r['patient']!r} appears twice")
+    diaries, _ = _split_diary(dpath, set(ids))
+    out = []
+    for i, (line, r) in enumerate(rows, start=1):
+        pid = r["patient"]
+        try:
+            protocol = _patient_protocol(template, tpath, sha, r, f"{ppath}, line {line}")
+        except Nof1Error as exc:
+            out.append(SeriesTrial(pid, error=SeriesError(str(exc), pid, exc)))
+        else:
+            text, lines = diaries[pid]
+            try:
+                diary = read_diary_text(text, protocol, str(dpath), allow_empty=True)
+            except DiaryError as exc:
+                line_no = lines[exc.line - 1] if exc.line and exc.line <= len(lines) else exc.line
+                cause = DiaryError(exc.message, str(dpath), line_no, exc.column)
+                out.append(SeriesTrial(pid, protocol, error=SeriesError(str(cause), pid, cause)))
+            except Nof1Error as exc:
+                out.append(SeriesTrial(pid, protocol, error=SeriesError(str(exc), pid, exc)))
+            else:
+                out.append(SeriesTrial(pid, protocol, _relined(diary, lines)))
+        if progress is not None:
+            progress(i, len(rows))
+    return out

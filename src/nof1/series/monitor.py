@@ -1,0 +1,223 @@
+"""Series monitoring: every patient's stop rules with one as-of date, a triage list.
+
+Each readable trial goes through the single-trial :func:`nof1.safety.monitor`. A patient whose
+files could not be read or checked gets status ``not checked`` with the reason; it never hides
+the others, ranks after ``review`` and counts as review for the exit code (safety fails closed:
+a patient nobody could check never reads as "continue").
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Nof1Error
+from ..safety import EXIT_CODES, Event, monitor
+from .load import Series
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PatientStatus", "SeriesMonitor", "monitor_series"]
+
+NOT_CHECKED = "not checked"
+RANK = {"stop": 0, "review": 1, NOT_CHECKED: 2, "continue": 3}
+
+
+@dataclass(frozen=True)
+class PatientStatus:
+    """One patient's line of the triage list.
+
+    Attributes
+    ----------
+    patient
+        The pseudonym.
+    status
+        ``stop``, ``review``, ``not checked`` or ``continue``.
+    events
+        The rules that fired (see :class:`nof1.safety.Event`).
+    reason
+        Why the patient could not be checked, or which rules could not be evaluated; else None.
+    """
+
+    patient: str
+    status: str
+    events: tuple[Event, ...] = ()
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON: patient, status, events, reason."""
+        return {
+            "patient": self.patient,
+            "status": self.status,
+            "events": [e.to_dict() for e in self.events],
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class SeriesMonitor:
+    """The triage of a series: stop first, then review, then not checked, then continue.
+
+    Attributes
+    ----------
+    id
+        The series id.
+    as_of
+        Diary days up to this date were checked, for every patient.
+    patients
+        One :class:`PatientStatus` per patient, those needing attention first (series order
+        within a status).
+    """
+
+    id: str
+    as_of: _dt.date | None
+    patients: tuple[PatientStatus, ...] = field(default=())
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Patients per status."""
+        out = dict.fromkeys(("stop", "review", NOT_CHECKED, "continue"), 0)
+        for p in self.patients:
+            out[p.status] += 1
+        return out
+
+    @property
+    def status(self) -> str:
+        """The worst status in the series (``not checked`` ranks after ``review``)."""
+        if not self.patients:
+            return "continue"
+        return min((p.status for p in self.patients), key=RANK.__getitem__)
+
+    @property
+    def exit_code(self) -> int:
+        """4 stop, 3 review or a patient not checked, 0 continue."""
+        status = self.status
+        return EXIT_CODES["review"] if status == NOT_CHECKED else EXIT_CODES[status]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON: id, as_of, status, counts, patients."""
+        return {
+            "id": self.id,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "status": self.status,
+            "counts": self.counts,
+            "patients": [p.to_dict() for p in self.patients],
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per patient: patient, status, events (count), first_event, reason."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "patient": p.patient,
+                    "status": p.status,
+                    "events": len(p.events),
+                    "first_event": p.events[0].rule if p.events else None,
+                    "reason": p.reason,
+                }
+                for p in self.patients
+            ],
+            columns=["patient", "status", "events", "first_event", "reason"],
+        )
+
+    def render_text(self) -> str:
+        """One line per patient, those needing attention first."""
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts.items() if n)
+        as_of = self.as_of.isoformat() if self.as_of else "no diary entries yet"
+        lines = [f"Series {self.id}: {self.status.upper()} (as of {as_of}; {counts})", ""]
+        width = max((len(p.patient) for p in self.patients), default=7)
+        for p in self.patients:
+            if p.events:
+                detail = "; ".join(f"{e.rule} ({e.action}, {e.date.isoformat()})" for e in p.events)
+            else:
+                detail = ""
+            if p.reason:
+                detail = f"{detail}; {p.reason}" if detail else p.reason
+            lines.append(f"  {p.patient:<{width}}  {p.status.upper():<11}  {detail}".rstrip())
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(
+            f"<tr><td>{html.escape(p.patient)}</td><td>{html.escape(p.status)}</td>"
+            f"<td>{html.escape('; '.join(e.rule for e in p.events))}</td>"
+            f"<td>{html.escape(p.reason or '')}</td></tr>"
+            for p in self.patients
+        )
+        return (
+            f"<p><b>{html.escape(self.id)}</b>: {html.escape(self.status)}</p><table><thead><tr>"
+            "<th>patient</th><th>status</th><th>rules fired</th><th>reason</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+        )
+
+
+def _as_date(value: _dt.date | str | None) -> _dt.date | None:
+    if value is None or isinstance(value, _dt.date):
+        return value
+    return _dt.date.fromisoformat(value)
+
+
+def monitor_series(
+    series: Series,
+    as_of: _dt.date | str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SeriesMonitor:
+    """Replay every patient's stop rules up to one date and triage the patients.
+
+    Parameters
+    ----------
+    series
+        From :meth:`Series.load` (trials that could not be read are kept with their error).
+    as_of
+        Check diary days up to this date (ISO text or a date). Default: the latest diary date
+        of any patient, so a diary that stopped arriving is caught by ``missing_days``.
+    progress
+        Called as ``progress(done, total)`` after each patient.
+
+    Returns
+    -------
+    SeriesMonitor
+        Patients ordered stop, review, not checked, continue.
+
+    Examples
+    --------
+    >>> from nof1.series import Series, monitor_series
+    >>> from nof1.example import example_series_path
+    >>> triage = monitor_series(Series.load(example_series_path()))
+    >>> triage.patients[0].status
+    'stop'
+    """
+    day = _as_date(as_of)
+    if day is None:
+        dates = [t.diary.last_date for t in series.trials if t.ok and t.diary.last_date]
+        day = max(dates) if dates else None
+    out = []
+    for i, trial in enumerate(series.trials, start=1):
+        if not trial.ok:
+            out.append(PatientStatus(trial.patient, NOT_CHECKED, reason=str(trial.error)))
+        elif day is None:
+            out.append(
+                PatientStatus(trial.patient, NOT_CHECKED, reason="no diary entries in the series")
+            )
+        else:
+            try:
+                result = monitor(trial.protocol, trial.diary, as_of=day)
+            except (Nof1Error, ValueError) as exc:
+                out.append(PatientStatus(trial.patient, NOT_CHECKED, reason=str(exc)))
+            else:
+                reason = "; ".join(
+                    f"rule {r!r} not checked: {why}" for r, why in result.not_checked
+                )
+                out.append(
+                    PatientStatus(trial.patient, result.status, result.events, reason or None)
+                )
+        if progress is not None:
+            progress(i, len(series.trials))
+    out.sort(key=lambda p: RANK[p.status])  # stable: series order within a status
+    return SeriesMonitor(series.id, day, tuple(out))

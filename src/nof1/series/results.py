@@ -1,0 +1,273 @@
+"""Result objects of a series analysis: frozen dataclasses of numbers.
+
+:class:`SeriesResult` holds one :class:`SeriesOutcome` per outcome, each with the per-patient
+effects (:class:`PatientEffect`), the two-stage meta-analysis, the one-stage mixed model, the
+responder shares and the randomization test of the sharp null. ``to_dict()`` gives the JSON of
+``nof1 series --json``; ``to_frame()`` one row per patient; ``_repr_html_`` a table for Jupyter.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import __version__
+from ..stats.meta import MetaAnalysis
+from ..stats.mixed import MixedModel
+from ..stats.results import RandomizationTest, jsonable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["PatientEffect", "SeriesOutcome", "SeriesResult"]
+
+
+@dataclass(frozen=True)
+class PatientEffect:
+    """One patient's estimates for one outcome.
+
+    Attributes
+    ----------
+    patient
+        The pseudonym.
+    scheme
+        The trial's allocation scheme.
+    cycles_used
+        Cycles whose two periods both count (``random`` scheme: counted periods // 2).
+    effect, se
+        Stage 1: the single-trial headline effect (treatment minus control) and its standard
+        error (SD of the cycle differences over sqrt(k); two-sample for ``random``); se is NaN
+        with one usable cycle.
+    shrunken, shrunken_se
+        Empirical-Bayes effect from the two-stage model and its SE (NaN when the patient is not
+        in the two-stage model).
+    one_stage_effect
+        The mixed model's prediction of the patient's own effect (fixed plus random).
+    p_mcid_improvement
+        Probability of an improvement of at least the MCID under the shrunken estimate
+        (normal with mean ``shrunken`` and SD ``shrunken_se``).
+    note
+        Why the patient is left out of the two-stage model, else None.
+    """
+
+    patient: str
+    scheme: str
+    cycles_used: int
+    effect: float
+    se: float
+    shrunken: float = math.nan
+    shrunken_se: float = math.nan
+    one_stage_effect: float = math.nan
+    p_mcid_improvement: float = math.nan
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented keys (patient, cycles_used, effect, se, shrunken, shrunken_se,
+        one_stage_effect, p_mcid_improvement), then scheme and note."""
+        keys = (
+            "patient", "cycles_used", "effect", "se", "shrunken", "shrunken_se",
+            "one_stage_effect", "p_mcid_improvement", "scheme", "note",
+        )  # fmt: skip
+        return {k: jsonable(getattr(self, k)) for k in keys}
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesOutcome:
+    """Every series estimate for one outcome.
+
+    Attributes
+    ----------
+    name, label, better, mcid, primary
+        The outcome as the protocols define it.
+    patients
+        One :class:`PatientEffect` per patient with an effect, in series order.
+    excluded
+        ``(patient, reason)`` for patients without a usable cycle on this outcome.
+    two_stage
+        The random-effects meta-analysis of the patients with an effect and a positive SE.
+    one_stage
+        The mixed model on the period means of every patient with a counted period.
+    share_mcid_improvement
+        Estimated share of patients whose true effect is an improvement of at least the MCID:
+        from the two-stage mean and tau (normal distribution of true effects).
+    share_mcid_improvement_one_stage
+        The same from the one-stage fixed effect and the SD of the random treatment effect.
+    randomization
+        Test of the sharp null (no effect in any patient): statistic the mean of the patients'
+        headline effects, reference set every combination of their allocations.
+    combinations
+        Size of that reference set (a Python int; it may be astronomically large).
+    level
+        Confidence level of the intervals.
+    """
+
+    name: str
+    label: str
+    better: str
+    mcid: float
+    primary: bool
+    patients: tuple[PatientEffect, ...]
+    excluded: tuple[tuple[str, str], ...]
+    two_stage: MetaAnalysis
+    one_stage: MixedModel
+    share_mcid_improvement: float
+    share_mcid_improvement_one_stage: float
+    randomization: RandomizationTest
+    combinations: int
+    level: float = 0.95
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON of one outcome (the documented keys of docs/json.md)."""
+        two, one, rand = self.two_stage, self.one_stage, self.randomization
+        return {
+            "patients": [p.to_dict() for p in self.patients],
+            "two_stage": {
+                **{
+                    k: jsonable(getattr(two, k))
+                    for k in ("estimate", "se", "ci95", "p_two_sided", "tau2", "i2", "q", "q_p")
+                },
+                "prediction95": jsonable(two.prediction95),
+                "df": jsonable(two.df),
+                "tau": jsonable(two.tau),
+                "patients": two.k,
+                "reason": two.reason,
+            },
+            "one_stage": {
+                **{
+                    k: jsonable(getattr(one, k))
+                    for k in ("estimate", "se", "df", "ci95", "p_two_sided", "tau", "sigma")
+                },
+                "intercept": jsonable(one.intercept),
+                "tau_intercept": jsonable(one.tau_intercept),
+                "correlation": jsonable(one.correlation),
+                "singular": one.singular,
+                "periods": one.n_obs,
+                "patients": one.n_patients,
+                "reason": one.reason,
+            },
+            "responders": {
+                "share_mcid_improvement": jsonable(self.share_mcid_improvement),
+                "share_mcid_improvement_one_stage": jsonable(self.share_mcid_improvement_one_stage),
+            },
+            "randomization": {
+                "p_two_sided": jsonable(rand.p_two_sided),
+                "combinations": self.combinations,
+                "exact": rand.exact,
+                "p_improvement": jsonable(rand.p_improvement),
+                "observed": jsonable(rand.observed),
+                "draws": None if rand.exact else rand.allocations,
+                "se": jsonable(rand.se),
+                "min_p": jsonable(rand.min_p),
+                "reason": rand.reason,
+            },
+            "excluded": [{"patient": p, "reason": r} for p, r in self.excluded],
+            "label": self.label,
+            "primary": self.primary,
+            "better": self.better,
+            "mcid": self.mcid,
+            "level": self.level,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesResult:
+    """The analysis of a series of N-of-1 trials.
+
+    Attributes
+    ----------
+    id, path
+        The series' id and file.
+    trials
+        Trials in the series.
+    patients_analysed
+        Patients with an effect on at least one outcome.
+    excluded
+        ``(patient, reason)`` for patients with no usable cycle on any outcome.
+    outcomes
+        :class:`SeriesOutcome` by outcome name, the primary first.
+    treatment, control
+        The two arms.
+    """
+
+    id: str
+    path: str
+    trials: int
+    patients_analysed: int
+    excluded: tuple[tuple[str, str], ...]
+    outcomes: dict[str, SeriesOutcome] = field(default_factory=dict)
+    treatment: str = ""
+    control: str = ""
+
+    @property
+    def primary(self) -> SeriesOutcome:
+        """The primary outcome's results."""
+        return next(o for o in self.outcomes.values() if o.primary)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document of ``nof1 series --json``."""
+        return {
+            "nof1_version": __version__,
+            "series": {
+                "id": self.id,
+                "trials": self.trials,
+                "patients_analysed": self.patients_analysed,
+                "excluded": [{"patient": p, "reason": r} for p, r in self.excluded],
+                "treatment": self.treatment,
+                "control": self.control,
+            },
+            "outcomes": {name: o.to_dict() for name, o in self.outcomes.items()},
+        }
+
+    def to_frame(self, outcome: str | None = None) -> pd.DataFrame:
+        """One row per patient for ``outcome`` (default: the primary): the per-patient keys."""
+        import pandas as pd
+
+        o = self.outcomes[outcome] if outcome else self.primary
+        return pd.DataFrame([p.to_dict() for p in o.patients])
+
+    def render_text(self) -> str:
+        """Plain text for the terminal."""
+        from .render import render_text
+
+        return render_text(self)
+
+    def _repr_html_(self) -> str:
+        o = self.primary
+        two, one = o.two_stage, o.one_stage
+
+        def num(x: float) -> str:
+            return "" if x is None or not math.isfinite(x) else f"{x:.3g}"
+
+        head = "".join(
+            f"<th>{h}</th>"
+            for h in ("patient", "cycles", "effect", "SE", "shrunken", "one-stage", "P(MCID)")
+        )
+        rows = "".join(
+            "<tr>"
+            + "".join(
+                f"<td>{html.escape(str(v))}</td>"
+                for v in (
+                    p.patient,
+                    p.cycles_used,
+                    num(p.effect),
+                    num(p.se),
+                    num(p.shrunken),
+                    num(p.one_stage_effect),
+                    num(p.p_mcid_improvement),
+                )
+            )
+            + "</tr>"
+            for p in o.patients
+        )
+        summary = (
+            f"two-stage {num(two.estimate)} [{num(two.ci95[0])}, {num(two.ci95[1])}], "
+            f"tau^2 {num(two.tau2)}, I^2 {num(two.i2)}%; one-stage {num(one.estimate)} "
+            f"[{num(one.ci95[0])}, {num(one.ci95[1])}]"
+        )
+        return (
+            f"<p><b>{html.escape(self.id)}</b>: {html.escape(o.name)}, {len(o.patients)} patients"
+            f"<br>{html.escape(summary)}</p>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+        )
