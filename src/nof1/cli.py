@@ -131,44 +131,12 @@ def init(path: str, force: bool) -> None:
 @_guard
 def check(protocol: str, diary: str | None, date_format: str | None, as_json: bool) -> None:
     """Validate PROTOCOL (and DIARY) and list every problem found."""
-    from .protocol import Protocol
+    from .checking import check_files
 
-    problems: list[str] = []
-    warnings: list[str] = []
-    loaded = None
-    try:
-        loaded = Protocol.load(protocol)
-    except Nof1Error as exc:
-        problems.extend(f"{protocol}: {p}" for p in getattr(exc, "problems", [str(exc)]))
-    if loaded is not None:
-        try:
-            from .safety import check_rules
-
-            warnings.extend(f"{protocol}: {w}" for w in check_rules(loaded))
-        except ImportError:
-            pass
-        schedule = loaded.schedule()
-        if schedule.n_allocations > 1:
-            min_p = 1 / schedule.n_allocations
-            if min_p > loaded.analysis.alpha:
-                warnings.append(
-                    f"{protocol}: with {schedule.n_allocations} admissible allocations no "
-                    f"randomization test can reach p < {loaded.analysis.alpha:g} (smallest "
-                    f"one-sided p {min_p:.4g}); add cycles"
-                )
-        else:
-            warnings.append(f"{protocol}: the 'alternating' scheme allows no randomization test")
-    if loaded is not None and diary is not None:
-        from .diary import read_diary
-
-        try:
-            d = read_diary(diary, loaded, date_format)
-            warnings.extend(f"{diary}: {n}" for n in d.notes)
-            warnings.extend(f"{diary}: line {e['line']}: {e['reason']}" for e in d.excluded)
-        except Nof1Error as exc:
-            problems.append(str(exc))
+    found = check_files(protocol, diary, date_format)
+    problems, warnings = found.problems, found.warnings
     if as_json:
-        _emit_json({"ok": not problems, "problems": problems, "warnings": warnings})
+        _emit_json(found.to_dict())
     else:
         for p in problems:
             click.echo(f"problem: {p}", err=True)
