@@ -71,6 +71,19 @@ PLAN_DEFAULTS = {
 }
 """The design page's planning assumptions until the clinician changes them."""
 
+CONDITION_WORDS = {
+    "at_least": "at least (>=)",
+    "above": "above (>)",
+    "at_most": "at most (<=)",
+    "below": "below (<)",
+    "equals": "equals",
+    "in": "is one of (list)",
+    "above_baseline_by": "beyond run-in mean by",
+    "missing_days": "days in a row without diary",
+    "probability_of_harm_at_least": "probability of harm at least",
+}
+"""How the design form names each stop-rule condition (the protocol key is the option's value)."""
+
 TRIAL_OPTIONS = {"as_of": (DATE, None), "date_format": (TEXT, None)}
 
 
@@ -203,6 +216,7 @@ def _choices() -> dict[str, Any]:
         "durings": DURINGS,
         "priors": PRIORS,
         "methods": METHODS,
+        "condition_words": CONDITION_WORDS,
     }
 
 
