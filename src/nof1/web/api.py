@@ -84,9 +84,9 @@ def run_power(protocol, options: dict[str, Any], methods: tuple[str, ...] | None
 def check() -> Response:
     from ..checking import check_texts
 
-    options = read_options(DATE_FORMAT)
     protocol = read_upload("protocol", "protocol.toml")
     diary = read_upload("diary", "diary.csv", required=False)
+    options = read_options(DATE_FORMAT)
     found = check_texts(
         protocol.data,
         protocol.name,
@@ -101,8 +101,8 @@ def check() -> Response:
 def schedule() -> Response:
     from ..protocol import Protocol
 
-    read_options({})
     protocol = read_upload("protocol", "protocol.toml")
+    read_options({})
     return document(Protocol.loads(protocol.data, protocol.name).schedule().to_dict())
 
 
@@ -110,13 +110,9 @@ def schedule() -> Response:
 def analyze() -> Response:
     from ..analysis import analyze as run
 
+    protocol, diary = read_upload("protocol", "protocol.toml"), read_upload("diary", "diary.csv")
     options = read_options(DATE_FORMAT)
-    protocol, diary = load_trial(
-        read_upload("protocol", "protocol.toml"),
-        read_upload("diary", "diary.csv"),
-        options["date_format"],
-        allow_empty=False,
-    )
+    protocol, diary = load_trial(protocol, diary, options["date_format"], allow_empty=False)
     return document(run(protocol, diary).to_dict())
 
 
@@ -124,13 +120,9 @@ def analyze() -> Response:
 def monitor() -> Response:
     from ..safety import monitor as run
 
+    protocol, diary = read_upload("protocol", "protocol.toml"), read_upload("diary", "diary.csv")
     options = read_options({"as_of": (DATE, None), **DATE_FORMAT})
-    protocol, diary = load_trial(
-        read_upload("protocol", "protocol.toml"),
-        read_upload("diary", "diary.csv"),
-        options["date_format"],
-        allow_empty=True,
-    )
+    protocol, diary = load_trial(protocol, diary, options["date_format"], allow_empty=True)
     return document(run(protocol, diary, as_of=options["as_of"]).to_dict())
 
 
@@ -138,6 +130,6 @@ def monitor() -> Response:
 def power() -> Response:
     from ..protocol import Protocol
 
-    options = read_options(power_options())
     protocol = read_upload("protocol", "protocol.toml")
+    options = read_options(power_options())
     return document(run_power(Protocol.loads(protocol.data, protocol.name), options).to_dict())

@@ -39,6 +39,9 @@ __all__ = [
 CARRIED = ("protocol_data", "protocol_name", "diary_data", "diary_name", "csrf_token")
 """Form fields that carry uploaded content between pages (and the CSRF token), not options."""
 
+FILES = ("protocol", "diary")
+"""The upload fields; read by :func:`read_upload`, never taken for options."""
+
 
 class InputError(Nof1Error):
     """A request field that is missing or cannot be right."""
@@ -147,7 +150,7 @@ def read_options(
     """
     source = request.form if fields is None else fields
     given = {key.replace("-", "_"): value for key, value in source.items()}
-    unknown = sorted(set(given) - set(spec) - set(CARRIED))
+    unknown = sorted(set(given) - set(spec) - set(CARRIED) - set(FILES))
     if unknown:
         valid = ", ".join(sorted(spec)) or "none"
         raise InputError(f"unknown field {unknown[0]!r}; valid fields are {valid}")
