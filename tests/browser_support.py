@@ -39,7 +39,9 @@ def find(names: tuple[str, ...]) -> str | None:
 
 
 @contextmanager
-def chromium(profile: Path, width: int = 1280, height: int = 1000) -> Iterator[object]:
+def chromium(
+    profile: Path, width: int = 1280, height: int = 1000, javascript: bool = True
+) -> Iterator[object]:
     """A Selenium driver of headless Chromium with a fresh profile folder."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -53,6 +55,9 @@ def chromium(profile: Path, width: int = 1280, height: int = 1000) -> Iterator[o
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={profile}")
     options.add_argument(f"--window-size={width},{height}")
+    if not javascript:
+        setting = {"profile.managed_default_content_settings.javascript": 2}
+        options.add_experimental_option("prefs", setting)
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     try:
         yield driver

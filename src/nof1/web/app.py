@@ -40,6 +40,7 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 _POLICY = {
     "default-src": "'none'",
     "script-src": "'self'",
+    "connect-src": "'self'",
     "style-src": "'self'",
     "img-src": "'self' data:",
     "form-action": "'self'",
