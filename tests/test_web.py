@@ -173,7 +173,11 @@ def test_served_hosts_with_a_port_match_only_that_port():
 
 
 def test_an_api_call_from_another_site_is_refused(client):
-    for headers in ({"Origin": "https://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},  # a sandboxed frame or a file on disk
+        {"Sec-Fetch-Site": "cross-site"},
+    ):
         response = client.post("/api/schedule", data=files(diary=False), headers=headers)
         assert response.status_code == 403
 
@@ -203,6 +207,11 @@ def test_the_login_form_opens_a_session_and_checks_csrf():
     assert good.status_code == 302 and good.headers["Location"] == "/trial"
     assert client.get("/trial").status_code == 200
     assert client.post("/api/schedule", data=files(diary=False)).status_code == 200
+    for target in ("//evil.example", "/\\evil.example", "https://evil.example"):
+        other = create_app(token=TOKEN).test_client()
+        csrf = field_values(other.get("/login").get_data(as_text=True))["csrf_token"]
+        sent = {"token": TOKEN, "csrf_token": csrf, "next": target}
+        assert other.post("/login", data=sent).headers["Location"] == "/"  # no open redirect
 
 
 def test_forms_need_the_csrf_token(client):
@@ -415,3 +424,67 @@ def test_nothing_is_written_outside_a_private_folder_that_is_removed(client, tmp
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     client.post("/design", data=design_form(client, action="download_diary"))
     assert list(Path(tmp_path).iterdir()) == []
+
+
+def test_the_form_writes_every_protocol_key_it_offers():
+    import datetime as dt
+
+    from nof1.web.protocol_form import DesignForm, form_from_document, protocol_document
+
+    rule = {"for_days": "", "within_days": "", "during": "any"}
+    form = DesignForm(
+        trial={"id": "T-9", "start": "2026-01-05", "blinding": "double", "patient": "P"},
+        design={"scheme": "random", "cycles": "3", "period_days": "7", "max_run": "2",
+                "seed": "5", "sequence": "TCT CTC", "washout_days": "", "run_in_days": "0"},
+        analysis={"alpha": "0.1", "min_days_per_period": "3", "trend": "true"},
+        prior={"kind": "normal-inverse-gamma", "mu0": "0", "kappa0": "1", "alpha0": "2",
+               "beta0": "3.5"},
+        outcomes=[{"name": "pain", "label": "", "min": "0", "max": "10", "better": "lower",
+                   "mcid": "1"}, {"name": "", "label": "", "min": "", "max": "", "mcid": "",
+                                  "better": "lower"}],
+        columns=[{"name": "ae", "categories": "none, mild, serious"},
+                 {"name": "", "categories": ""}],
+        rules=[
+            {**rule, "name": "A", "condition": "in", "column": "ae", "value": "mild, serious",
+             "action": "stop"},
+            {**rule, "name": "B", "condition": "at_least", "column": "pain", "value": "9",
+             "for_days": "3", "within_days": "7", "during": "treatment", "action": "review"},
+            {**rule, "name": "C", "condition": "missing_days", "column": "", "value": "3",
+             "action": "review"},
+            {**rule, "name": "D", "condition": "probability_of_harm_at_least", "column": "pain",
+             "value": "0.9", "action": "stop"},
+            {**rule, "name": "", "condition": "at_least", "column": "", "value": "",
+             "action": "review"},
+        ],
+    )  # fmt: skip
+    doc = protocol_document(form)
+    assert doc == {
+        "trial": {"id": "T-9", "start": dt.date(2026, 1, 5), "blinding": "double", "patient": "P"},
+        "design": {"scheme": "random", "cycles": 3, "period_days": 7, "run_in_days": 0,
+                   "seed": 5, "max_run": 2, "sequence": "TCT CTC"},
+        "diary": {"columns": ["ae"], "categories": {"ae": ["none", "mild", "serious"]}},
+        "outcomes": [{"name": "pain", "min": 0, "max": 10, "better": "lower", "mcid": 1,
+                      "primary": True}],
+        "analysis": {"alpha": 0.1, "min_days_per_period": 3, "trend": True,
+                     "prior": {"kind": "normal-inverse-gamma", "mu0": 0, "kappa0": 1,
+                               "alpha0": 2, "beta0": 3.5}},
+        "stop_rules": [
+            {"name": "A", "column": "ae", "in": ["mild", "serious"], "action": "stop"},
+            {"name": "B", "column": "pain", "at_least": 9, "for_days": 3, "within_days": 7,
+             "during": "treatment", "action": "review"},
+            {"name": "C", "missing_days": 3, "action": "review"},
+            {"name": "D", "outcome": "pain", "probability_of_harm_at_least": 0.9,
+             "action": "stop"},
+        ],
+    }  # fmt: skip
+    assert protocol_document(form_from_document(doc)) == doc  # and back: nothing lost
+
+
+def test_text_in_a_number_field_is_reported_not_guessed(client):
+    form = design_form(client, **{"design-cycles": "four", "trial-start": "5 Jan"})
+    live = client.post("/design/check", data=form).get_json()
+    assert "protocol.toml: design.cycles = 'four' must be a whole number >= 1" in live["problems"]
+    assert (
+        "protocol.toml: trial.start = '5 Jan' is not a date; write it as YYYY-MM-DD"
+        in (live["problems"])
+    )

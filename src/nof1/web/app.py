@@ -153,7 +153,7 @@ def _check_host() -> Response | None:
     if not _host_allowed(host, _served()):
         return refuse(400, f"refused: this server does not serve the host {host!r}")
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and not _host_allowed(origin.partition("://")[2], _served()):
+    if origin and not _host_allowed(origin.partition("://")[2], _served()):
         return refuse(403, f"refused: a request from another site ({origin})")
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         return refuse(403, "refused: a request from another site")

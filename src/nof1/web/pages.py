@@ -106,7 +106,7 @@ def login() -> Any:
             session.clear()
             session["signed_in"] = True
             target = request.form.get("next", "/")
-            local = target.startswith("/") and not target.startswith("//")
+            local = target.startswith("/") and not target.startswith(("//", "/\\"))
             return redirect(target if local else "/")
         return Response(render_template("login.html", failed=True, next="/"), status=401)
     return render_template("login.html", next="/")
