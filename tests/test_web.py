@@ -119,6 +119,7 @@ def test_api_bad_diary_is_400_naming_file_line_and_column(client):
         (files(sd="1.5"), "the field 'effect' is required"),
         (files(effect="-1", sd="1.5", method="t"), "method = 't' is not valid"),
         (files(effect="-1", sd="-2"), "sd"),
+        (files(effect="-1", sd="1", sims="20001"), "more than this page runs (20000)"),
     ],
 )
 def test_api_power_refuses_bad_fields_with_400(client, data, message):
@@ -194,6 +195,8 @@ def test_with_a_token_every_request_needs_it():
         page = client.get(url)
         assert page.status_code == 401 and 'name="token"' in page.get_data(as_text=True)
     assert client.get("/", headers=right).status_code == 200
+    assert client.get("/static/style.css").status_code == 200  # public: it holds no data
+    assert client.get("/login").status_code == 200
 
 
 def test_the_login_form_opens_a_session_and_checks_csrf():
