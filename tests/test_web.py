@@ -181,6 +181,11 @@ def test_an_api_call_from_another_site_is_refused(client):
     ):
         response = client.post("/api/schedule", data=files(diary=False), headers=headers)
         assert response.status_code == 403
+    # the app's own form posts say "Origin: null" (Referrer-Policy no-referrer): the CSRF token
+    # protects them
+    csrf = field_values(client.get("/trial").get_data(as_text=True))["csrf_token"]
+    posted = client.post("/trial", data=files(csrf_token=csrf), headers={"Origin": "null"})
+    assert posted.status_code == 200
 
 
 def test_with_a_token_every_request_needs_it():

@@ -153,7 +153,11 @@ def _check_host() -> Response | None:
     if not _host_allowed(host, _served()):
         return refuse(400, f"refused: this server does not serve the host {host!r}")
     origin = request.headers.get("Origin")
-    if origin and not _host_allowed(origin.partition("://")[2], _served()):
+    # A page's own form posts carry "Origin: null" under Referrer-Policy no-referrer (their CSRF
+    # token protects them); a script of another page can send "null" too, so the API refuses it.
+    if origin == "null" and is_api():
+        return refuse(403, "refused: a request from a page of unknown origin")
+    if origin and origin != "null" and not _host_allowed(origin.partition("://")[2], _served()):
         return refuse(403, f"refused: a request from another site ({origin})")
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         return refuse(403, "refused: a request from another site")
