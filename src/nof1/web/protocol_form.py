@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+from ..protocol import Design, Outcome, Prior, Trial
 
 __all__ = [
     "CONDITIONS",
@@ -24,20 +26,23 @@ __all__ = [
     "read_toml",
 ]
 
-TRIAL_KEYS = ("id", "patient", "clinician", "start", "treatment", "control", "blinding")
-DESIGN_KEYS = (
-    "scheme",
-    "cycles",
-    "period_days",
-    "run_in_days",
-    "washout_days",
-    "seed",
-    "max_run",
-    "sequence",
+
+def _keys(model: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(model))
+
+
+TRIAL_KEYS = _keys(Trial)
+DESIGN_KEYS = _keys(Design)
+OUTCOME_KEYS = tuple(k for k in _keys(Outcome) if k != "primary")  # primary: a radio button
+PRIOR_KEYS = _keys(Prior)
+NUMERIC = frozenset(
+    f.name
+    for model in (Design, Outcome, Prior)
+    for f in fields(model)
+    if str(f.type).split(" |")[0] in ("int", "float")
 )
-OUTCOME_KEYS = ("name", "label", "min", "max", "better", "mcid")
+"""Keys whose form text is written as a number when it reads as one (else kept, and refused)."""
 RULE_KEYS = ("name", "action", "condition", "column", "value", "for_days", "within_days", "during")
-PRIOR_KEYS = ("kind", "mu0", "kappa0", "alpha0", "beta0")
 HARM = "probability_of_harm_at_least"
 MISSING = "missing_days"
 LIST_COMPARISONS = ("in",)
@@ -153,7 +158,7 @@ def _scalar(text: str) -> Any:
     return text
 
 
-def _given(row: Mapping[str, str], keys: tuple[str, ...], numeric: tuple[str, ...] = ()):
+def _given(row: Mapping[str, str], keys: tuple[str, ...], numeric: Collection[str] = ()):
     return {k: (_scalar(row[k]) if k in numeric else row[k]) for k in keys if row.get(k, "") != ""}
 
 
@@ -184,7 +189,7 @@ def protocol_document(form: DesignForm) -> dict[str, Any]:
     trial = _given(form.trial, TRIAL_KEYS, ("start",))
     if isinstance(trial.get("start"), (int, float)):
         trial["start"] = form.trial["start"]  # "2026" is not a date: let the check say so
-    design = _given(form.design, DESIGN_KEYS, DESIGN_KEYS[1:7])
+    design = _given(form.design, DESIGN_KEYS, NUMERIC)
     doc: dict[str, Any] = {"trial": trial, "design": design}
     columns = [c for c in form.columns if c.get("name")]
     diary: dict[str, Any] = {"columns": [c["name"] for c in columns]}
@@ -200,7 +205,7 @@ def protocol_document(form: DesignForm) -> dict[str, Any]:
     for i, row in enumerate(form.outcomes):
         if not _filled(row, {"better"}):
             continue
-        entry = _given(row, OUTCOME_KEYS, ("min", "max", "mcid"))
+        entry = _given(row, OUTCOME_KEYS, NUMERIC)
         if i == form.primary:
             entry["primary"] = True
         outcomes.append(entry)
@@ -208,7 +213,7 @@ def protocol_document(form: DesignForm) -> dict[str, Any]:
     counted = ("alpha", "min_days_per_period")
     analysis: dict[str, Any] = _given(form.analysis, counted, counted)
     analysis["trend"] = form.analysis.get("trend") == "true"
-    prior = _given(form.prior, PRIOR_KEYS, PRIOR_KEYS[1:])
+    prior = _given(form.prior, PRIOR_KEYS, NUMERIC)
     if prior and prior != {"kind": "reference"}:
         analysis["prior"] = prior
     doc["analysis"] = analysis
