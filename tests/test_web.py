@@ -496,3 +496,25 @@ def test_text_in_a_number_field_is_reported_not_guessed(client):
         "protocol.toml: trial.start = '5 Jan' is not a date; write it as YYYY-MM-DD"
         in (live["problems"])
     )
+
+
+WRONG_SHAPES = b"trial = 5\noutcomes = 'pain'\nstop_rules = [1, 2]\n[diary]\ncolumns = 'x'\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "shown"),
+    [
+        (EXAMPLE_PROTOCOL.read_bytes(), 200, "No problems: this protocol passes"),
+        (WRONG_SHAPES, 200, "protocol.toml: trial.id is missing; it must be text"),
+        (b"[trial\n", 400, "mine.toml: not a protocol file that can be read"),
+        (None, 400, "choose a protocol file"),
+    ],
+)
+def test_a_protocol_file_loads_into_the_form_whatever_it_holds(client, text, status, shown):
+    csrf = field_values(client.get("/design").get_data(as_text=True))["csrf_token"]
+    data = {"action": "load", "csrf_token": csrf}
+    if text is not None:
+        data["protocol"] = (io.BytesIO(text), "mine.toml")
+    response = client.post("/design", data=data)
+    assert response.status_code == status
+    assert shown in response.get_data(as_text=True)

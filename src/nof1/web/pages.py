@@ -26,20 +26,18 @@ from flask import (
 )
 
 from ..errors import Nof1Error
-from .api import document, run_power
+from .api import document, power_options, run_power
 from .app import REPORT_CSP
 from .protocol_form import (
     CONDITIONS,
     DesignForm,
     form_from_document,
     protocol_document,
+    protocol_toml,
     read_toml,
 )
-from .protocol_form import protocol_toml as to_toml
 from .uploads import (
     DATE,
-    INTEGER,
-    NUMBER,
     TEXT,
     Upload,
     carry,
@@ -126,27 +124,16 @@ def _designed(form: DesignForm) -> tuple[str, CheckReport, Protocol | None]:
     from ..checking import check_texts
     from ..protocol import Protocol
 
-    text = to_toml(protocol_document(form))
+    text = protocol_toml(protocol_document(form))
     found = check_texts(text, PROTOCOL_NAME)
     return text, found, Protocol.loads(text, PROTOCOL_NAME) if found.ok else None
 
 
 def _plan(protocol: Protocol, plan: dict[str, str]) -> dict[str, Any]:
     """The power of the design under the form's assumptions (or why it was not computed)."""
-    from ..simulate import METHODS
-
-    spec = {
-        "effect": (NUMBER, None),
-        "sd": (NUMBER, None),
-        "rho": (NUMBER, 0.0),
-        "sims": (INTEGER, 1000),
-        "method": (choice(*METHODS), "paired-t"),
-        "seed": (INTEGER, 1),
-    }
+    spec = {k: v for k, v in power_options().items() if k in PLAN_DEFAULTS}
     try:
-        options = read_options(spec, {k: plan.get(k, "") for k in spec})
-        if options["effect"] is None or options["sd"] is None:
-            return {"error": "give the expected effect and the day-to-day SD to see the power"}
+        options = read_options(spec, {**PLAN_DEFAULTS, **{k: v for k, v in plan.items() if v}})
         result = run_power(protocol, options, methods=(options["method"],))
     except Nof1Error as exc:
         return {"error": str(exc)}
@@ -180,12 +167,16 @@ def design_check() -> Response:
 
 
 def _load_protocol_file() -> Any:
-    upload = read_upload("protocol", PROTOCOL_NAME)
+    try:
+        upload = read_upload("protocol", PROTOCOL_NAME)
+    except Nof1Error:
+        message = "choose a protocol file (.toml) to load into the form"
+        return _design_page(_example_form(), load_error=message)
     try:
         doc = read_toml(upload.data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
         message = f"{upload.name}: not a protocol file that can be read ({exc})"
-        return _design_page(_example_form(), status=400, load_error=message)
+        return _design_page(_example_form(), load_error=message)
     return _design_page(form_from_document(doc, PLAN_DEFAULTS))
 
 
@@ -197,8 +188,7 @@ def _design_page(form: DesignForm, status: int = 200, load_error: str | None = N
         periods = schedule.periods()
         run_in_end = periods[0]["start"] - _dt.timedelta(days=1)
         context.update(protocol=protocol, schedule=schedule, periods=periods, run_in_end=run_in_end)
-        given = {k: v for k, v in form.plan.items() if v}
-        context["plan"] = _plan(protocol, {**PLAN_DEFAULTS, **given})
+        context["plan"] = _plan(protocol, form.plan)
     html = render_template(
         "design.html", conditions=CONDITIONS, load_error=load_error, **_choices(), **context
     )

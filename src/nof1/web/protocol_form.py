@@ -262,17 +262,20 @@ def form_from_document(doc: Mapping[str, Any], plan: Mapping[str, str] | None = 
     """The form filled in from a parsed protocol TOML (e.g. the packaged example)."""
 
     def table(raw: Any, keys: tuple[str, ...]) -> dict[str, str]:
-        raw = raw if isinstance(raw, Mapping) else {}
-        return {k: _text(raw.get(k)) for k in keys}
+        return {k: _text(mapping(raw).get(k)) for k in keys}
 
-    analysis = doc.get("analysis") if isinstance(doc.get("analysis"), Mapping) else {}
-    diary = doc.get("diary") if isinstance(doc.get("diary"), Mapping) else {}
-    categories = diary.get("categories") if isinstance(diary.get("categories"), Mapping) else {}
-    outcomes = [o for o in doc.get("outcomes", []) if isinstance(o, Mapping)]
+    def mapping(value: Any) -> Mapping[str, Any]:
+        return value if isinstance(value, Mapping) else {}
+
+    def tables(value: Any) -> list[Mapping[str, Any]]:
+        return [v for v in value if isinstance(v, Mapping)] if isinstance(value, list) else []
+
+    analysis, diary = mapping(doc.get("analysis")), mapping(doc.get("diary"))
+    categories = mapping(diary.get("categories"))
+    columns = diary.get("columns") if isinstance(diary.get("columns"), list) else []
+    outcomes = tables(doc.get("outcomes"))
     rules = []
-    for raw in doc.get("stop_rules", []):
-        if not isinstance(raw, Mapping):
-            continue
+    for raw in tables(doc.get("stop_rules")):
         condition = next((c for c in CONDITIONS if c in raw), CONDITIONS[0])
         row = table(raw, RULE_KEYS)
         row.update(
@@ -289,10 +292,7 @@ def form_from_document(doc: Mapping[str, Any], plan: Mapping[str, str] | None = 
         prior=table(analysis.get("prior"), PRIOR_KEYS),
         outcomes=[table(o, OUTCOME_KEYS) for o in outcomes],
         primary=next((i for i, o in enumerate(outcomes) if o.get("primary") is True), 0),
-        columns=[
-            {"name": str(c), "categories": _text(categories.get(c))}
-            for c in diary.get("columns", [])
-        ],
+        columns=[{"name": str(c), "categories": _text(categories.get(str(c)))} for c in columns],
         rules=rules,
         plan=dict(plan or {}),
     )
