@@ -518,3 +518,16 @@ def test_a_protocol_file_loads_into_the_form_whatever_it_holds(client, text, sta
     response = client.post("/design", data=data)
     assert response.status_code == status
     assert shown in response.get_data(as_text=True)
+
+
+def test_uploads_are_held_in_memory(client, monkeypatch):
+    import tempfile
+
+    def no_disk(*args, **kwargs):
+        raise AssertionError("an upload was written to a temporary file")
+
+    for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, no_disk)
+    big = EXAMPLE_DIARY.read_bytes() + b"\n" * 700_000  # past werkzeug's 500 kB spooling size
+    response = client.post("/api/monitor", data=files(diary=big))
+    assert response.status_code == 200

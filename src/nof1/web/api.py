@@ -39,20 +39,16 @@ such limit); it keeps one request from holding the server for minutes."""
 DATE_FORMAT = {"date_format": (TEXT, None)}
 
 
-def _methods() -> tuple[str, ...]:
-    from ..simulate import METHODS
-
-    return tuple(METHODS)
-
-
 def power_options() -> dict[str, tuple[Any, Any]]:
     """The options of ``nof1 power``, as form fields with their converters and defaults."""
+    from ..simulate import METHODS
+
     return {
         "effect": (NUMBER, REQUIRED),
         "sd": (NUMBER, REQUIRED),
         "rho": (NUMBER, 0.0),
         "sims": (INTEGER, 2000),
-        "method": (choice(*_methods()), "paired-t"),
+        "method": (choice(*METHODS), "paired-t"),
         "seed": (INTEGER, 1),
         "carryover_days": (NUMBER, 0.0),
         "trend": (NUMBER, 0.0),

@@ -16,11 +16,12 @@ This module owns the security model of the web page (see docs/web.md):
 from __future__ import annotations
 
 import hmac
+import io
 import secrets
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, jsonify, render_template, request, session
+from flask import Flask, Request, Response, jsonify, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
 from .. import __version__
@@ -56,6 +57,13 @@ REPORT_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
 _PUBLIC_ENDPOINTS = ("static", "pages.login")
 
 
+class _InMemoryRequest(Request):
+    """Uploaded files are held in memory (the upload limit bounds them), never spooled to disk."""
+
+    def _get_file_stream(self, *args: Any, **kwargs: Any) -> io.BytesIO:
+        return io.BytesIO()
+
+
 def create_app(
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
@@ -79,6 +87,7 @@ def create_app(
     flask.Flask
     """
     app = Flask(__name__)
+    app.request_class = _InMemoryRequest
     app.config.update(
         SECRET_KEY=secrets.token_bytes(32),
         MAX_CONTENT_LENGTH=max_upload_bytes,
