@@ -531,3 +531,19 @@ def test_uploads_are_held_in_memory(client, monkeypatch):
     big = EXAMPLE_DIARY.read_bytes() + b"\n" * 700_000  # past werkzeug's 500 kB spooling size
     response = client.post("/api/monitor", data=files(diary=big))
     assert response.status_code == 200
+
+
+def test_serve_takes_the_token_from_the_environment(monkeypatch):
+    import nof1.web.server as server_module
+
+    seen = {}
+
+    def fake_make_server(host, port, token, max_upload_bytes):
+        seen.update(host=host, token=token, limit=max_upload_bytes)
+        raise ServeError("stop here")
+
+    monkeypatch.setattr(server_module, "make_server", fake_make_server)
+    monkeypatch.setenv("NOF1_TOKEN", TOKEN)
+    result = CliRunner().invoke(cli, ["serve", "--host", "10.1.2.3", "--max-upload-mb", "1"])
+    assert result.exit_code == 2 and "stop here" in result.stderr
+    assert seen == {"host": "10.1.2.3", "token": TOKEN, "limit": 1024 * 1024}

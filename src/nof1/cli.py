@@ -336,7 +336,12 @@ def main() -> None:
 @click.option("--port", type=int, default=8765, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser.")
-@click.option("--token", default=None, help="Require this token (needed for any other host).")
+@click.option(
+    "--token",
+    default=None,
+    envvar="NOF1_TOKEN",
+    help="Require this token (needed for any other host); or set NOF1_TOKEN.",
+)
 @click.option(
     "--max-upload-mb", type=float, default=20.0, show_default=True, help="Largest upload accepted."
 )
