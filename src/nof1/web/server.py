@@ -60,8 +60,8 @@ def make_server(
     Raises
     ------
     ServeError
-        A host other than this machine without a token, a wildcard address, or a token that is
-        too short to guess at.
+        A host other than this machine without a token, a wildcard address, a token shorter
+        than 16 characters (easy to guess), or an upload limit below 1 byte.
     """
     from werkzeug.serving import make_server as werkzeug_server
 
