@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from browser_support import FLAGS
 from nof1 import analyze, read_diary
 from nof1.protocol import Protocol
 
@@ -36,15 +37,7 @@ def _chromium() -> str:
 def _run(browser: str, profile: Path, *args: str) -> subprocess.CompletedProcess:
     command = [
         browser,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-default-apps",
-        "--disable-extensions",
+        *FLAGS,
         f"--user-data-dir={profile}",
         *args,
     ]

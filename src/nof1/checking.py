@@ -3,11 +3,14 @@
 This module owns the list of problems (the files cannot be used) and warnings (they can, but
 something deserves a look) of :func:`check_files`: every protocol problem at once, every diary
 problem up to :data:`MAX_DIARY_PROBLEMS`, the stop rules that can never fire, a design whose
-randomization test cannot reach alpha, a protocol without stop rules.
+randomization test cannot reach alpha, a protocol without stop rules. It reads files
+(:func:`check_files`) or their content (:func:`check_texts`, for uploads), so the command line and
+the web page give the same messages.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,9 +18,16 @@ from typing import TYPE_CHECKING, Any
 from .errors import DiaryError, ProtocolError
 
 if TYPE_CHECKING:
+    from .diary import Diary
     from .protocol import Protocol
 
-__all__ = ["MAX_DIARY_PROBLEMS", "CheckReport", "check_files", "protocol_warnings"]
+__all__ = [
+    "MAX_DIARY_PROBLEMS",
+    "CheckReport",
+    "check_files",
+    "check_texts",
+    "protocol_warnings",
+]
 
 MAX_DIARY_PROBLEMS = 50
 """The diary is read on past a bad row until this many problems are found."""
@@ -108,35 +118,75 @@ def check_files(
     >>> check_files(*example_paths()).ok
     True
     """
+    from .diary import read_diary
     from .protocol import Protocol
 
+    def read(protocol: Protocol) -> Diary:
+        return read_diary(
+            diary_path, protocol, date_format, max_bytes=max_bytes,
+            max_problems=MAX_DIARY_PROBLEMS, sheet=sheet,
+        )  # fmt: skip
+
+    return _check(
+        str(protocol_path),
+        lambda: Protocol.load(protocol_path, max_bytes=max_bytes),
+        None if diary_path is None else (str(diary_path), read),
+    )
+
+
+def check_texts(
+    protocol_data: bytes | str,
+    protocol_name: str,
+    diary_data: bytes | str | None = None,
+    diary_name: str = "<diary>",
+    date_format: str | None = None,
+) -> CheckReport:
+    """Like :func:`check_files`, from the files' content (an upload); the names are used in
+    messages only, never opened."""
+    from .diary import read_diary_text
+    from .protocol import Protocol
+
+    def read(protocol: Protocol) -> Diary:
+        return read_diary_text(
+            diary_data, protocol, diary_name, date_format, max_problems=MAX_DIARY_PROBLEMS
+        )
+
+    return _check(
+        protocol_name,
+        lambda: Protocol.loads(protocol_data, protocol_name),
+        None if diary_data is None else (diary_name, read),
+    )
+
+
+def _check(
+    protocol_name: str,
+    load_protocol: Callable[[], Protocol],
+    diary: tuple[str, Callable[[Protocol], Diary]] | None,
+) -> CheckReport:
+    """Every problem and warning of a protocol and, when given, its diary (name, reader)."""
     problems: list[str] = []
     warnings: list[str] = []
     try:
-        protocol = Protocol.load(protocol_path, max_bytes=max_bytes)
+        protocol = load_protocol()
     except ProtocolError as exc:
-        return CheckReport(tuple(f"{protocol_path}: {p}" for p in exc.problems))
-    warnings += [f"{protocol_path}: {w}" for w in protocol_warnings(protocol)]
-    if diary_path is not None:
-        from .diary import read_diary
-
+        return CheckReport(tuple(f"{protocol_name}: {p}" for p in exc.problems))
+    warnings += [f"{protocol_name}: {w}" for w in protocol_warnings(protocol)]
+    if diary is not None:
+        diary_name, read = diary
         try:
-            diary = read_diary(
-                diary_path, protocol, date_format, max_bytes=max_bytes,
-                max_problems=MAX_DIARY_PROBLEMS, sheet=sheet,
-            )  # fmt: skip
+            loaded = read(protocol)
         except DiaryError as exc:
             problems += [str(e) for e in exc.problems]
             if len(exc.problems) >= MAX_DIARY_PROBLEMS:
                 problems.append(
-                    f"{diary_path}: stopped after {MAX_DIARY_PROBLEMS} problems; fix these and "
+                    f"{diary_name}: stopped after {MAX_DIARY_PROBLEMS} problems; fix these and "
                     "check again"
                 )
         else:
             from .safety import unchecked_rule_columns
 
             # A stop rule on a column the diary lacks could not be checked: a problem, never a pass.
-            problems += [str(e) for e in unchecked_rule_columns(protocol, diary)]
-            warnings += [f"{diary_path}: {n}" for n in diary.notes]
-            warnings += [f"{diary_path}: line {e['line']}: {e['reason']}" for e in diary.excluded]
+            problems += [str(e) for e in unchecked_rule_columns(protocol, loaded)]
+            warnings += [f"{diary_name}: {n}" for n in loaded.notes]
+            warnings += [f"{diary_name}: line {e['line']}: {e['reason']}" for e in loaded.excluded]
     return CheckReport(tuple(problems), tuple(warnings))

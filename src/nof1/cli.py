@@ -544,3 +544,36 @@ def import_redcap(
     for line in result.summary():
         click.echo(line)
     click.echo(f"wrote {out}: {result.rows} row(s); it reads as a diary of {loaded.trial.id}")
+
+
+@cli.command()
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+@click.option(
+    "--token",
+    default=None,
+    envvar="NOF1_TOKEN",
+    help="Require this token (needed for any other host); or set NOF1_TOKEN.",
+)
+@click.option(
+    "--max-upload-mb", type=float, default=20.0, show_default=True, help="Largest upload accepted."
+)
+@_guard
+def serve(port: int, host: str, no_browser: bool, token: str | None, max_upload_mb: float) -> None:
+    """Start the local web page for clinicians (design a protocol, check a trial)."""
+    from .web.server import make_server, url_of
+
+    server = make_server(host, port, token, int(max_upload_mb * 1024 * 1024))
+    url = url_of(host, server.server_port)
+    click.echo(f"nof1 web page on {url} (Ctrl+C to stop)", err=True)
+    if not no_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,131 @@
+"""The HTTP API: ``POST /api/check``, ``/api/schedule``, ``/api/analyze``, ``/api/monitor``,
+``/api/power``.
+
+Each endpoint takes the multipart files ``protocol`` (and ``diary``) and the command line's options
+as form fields, calls the same library function as the command, and answers with the same JSON
+document as its ``--json`` (``check`` and ``monitor`` answer 200 whatever they found: the document
+says it). Bad input gives 400 ``{"error": ...}`` naming the file, line and column.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, Response
+
+from .uploads import (
+    DATE,
+    FLAG,
+    INTEGER,
+    NUMBER,
+    REQUIRED,
+    TEXT,
+    InputError,
+    choice,
+    load_trial,
+    read_options,
+    read_upload,
+)
+
+__all__ = ["MAX_SIMS", "api", "document", "power_options", "run_power"]
+
+api = Blueprint("api", __name__, url_prefix="/api")
+
+MAX_SIMS = 20_000
+"""The most simulated trials one request may ask for (``nof1 power`` on the command line has no
+such limit); it keeps one request from holding the server for minutes."""
+
+DATE_FORMAT = {"date_format": (TEXT, None)}
+
+
+def power_options() -> dict[str, tuple[Any, Any]]:
+    """The options of ``nof1 power``, as form fields with their converters and defaults."""
+    from ..simulate import METHODS
+
+    return {
+        "effect": (NUMBER, REQUIRED),
+        "sd": (NUMBER, REQUIRED),
+        "rho": (NUMBER, 0.0),
+        "sims": (INTEGER, 2000),
+        "method": (choice(*METHODS), "paired-t"),
+        "seed": (INTEGER, 1),
+        "carryover_days": (NUMBER, 0.0),
+        "trend": (NUMBER, 0.0),
+        "missing": (NUMBER, 0.0),
+        "integer": (FLAG, False),
+        "outcome": (TEXT, None),
+    }
+
+
+def document(doc: Any, status: int = 200) -> Response:
+    """One JSON document, written as the command line's ``--json`` writes it."""
+    text = json.dumps(doc, indent=2, allow_nan=False, default=str)
+    return Response(text + "\n", status=status, mimetype="application/json")
+
+
+def run_power(protocol, options: dict[str, Any], methods: tuple[str, ...] | None = None):
+    """``nof1 power`` on an uploaded protocol, refusing more than :data:`MAX_SIMS` trials."""
+    from ..simulate import power
+
+    if options["sims"] > MAX_SIMS:
+        raise InputError(
+            f"sims = {options['sims']} is more than this page runs ({MAX_SIMS}); "
+            "use nof1 power on the command line for more"
+        )
+    return power(protocol, progress=False, methods=methods, **options)
+
+
+@api.post("/check")
+def check() -> Response:
+    from ..checking import check_texts
+
+    protocol = read_upload("protocol", "protocol.toml")
+    diary = read_upload("diary", "diary.csv", required=False)
+    options = read_options(DATE_FORMAT)
+    found = check_texts(
+        protocol.data,
+        protocol.name,
+        None if diary is None else diary.data,
+        "diary.csv" if diary is None else diary.name,
+        options["date_format"],
+    )
+    return document(found.to_dict())
+
+
+@api.post("/schedule")
+def schedule() -> Response:
+    from ..protocol import Protocol
+
+    protocol = read_upload("protocol", "protocol.toml")
+    read_options({})
+    return document(Protocol.loads(protocol.data, protocol.name).schedule().to_dict())
+
+
+@api.post("/analyze")
+def analyze() -> Response:
+    from ..analysis import analyze as run
+
+    protocol, diary = read_upload("protocol", "protocol.toml"), read_upload("diary", "diary.csv")
+    options = read_options(DATE_FORMAT)
+    protocol, diary = load_trial(protocol, diary, options["date_format"], allow_empty=False)
+    return document(run(protocol, diary).to_dict())
+
+
+@api.post("/monitor")
+def monitor() -> Response:
+    from ..safety import monitor as run
+
+    protocol, diary = read_upload("protocol", "protocol.toml"), read_upload("diary", "diary.csv")
+    options = read_options({"as_of": (DATE, None), **DATE_FORMAT})
+    protocol, diary = load_trial(protocol, diary, options["date_format"], allow_empty=True)
+    return document(run(protocol, diary, as_of=options["as_of"]).to_dict())
+
+
+@api.post("/power")
+def power() -> Response:
+    from ..protocol import Protocol
+
+    protocol = read_upload("protocol", "protocol.toml")
+    options = read_options(power_options())
+    return document(run_power(Protocol.loads(protocol.data, protocol.name), options).to_dict())

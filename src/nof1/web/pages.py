@@ -1,0 +1,345 @@
+"""The pages: home, "Design a protocol", "Check a trial", the report, downloads, the login form.
+
+Every page works without JavaScript; the design page's small script only re-checks the form as
+the clinician types. Results are computed for the request that asks for them and never stored:
+a results page carries the uploaded files back in hidden fields, so that the report, the patient
+page and the downloads are made from the same upload without keeping it on the server.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hmac
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+)
+
+from ..errors import Nof1Error
+from .api import document, power_options, run_power
+from .app import REPORT_CSP
+from .protocol_form import (
+    CONDITIONS,
+    DesignForm,
+    form_from_document,
+    protocol_document,
+    protocol_toml,
+    read_toml,
+)
+from .uploads import (
+    DATE,
+    TEXT,
+    Upload,
+    carry,
+    choice,
+    load_trial,
+    read_options,
+    read_upload,
+)
+
+if TYPE_CHECKING:
+    from ..checking import CheckReport
+    from ..protocol import Protocol
+    from ..safety import MonitorResult
+
+__all__ = ["pages"]
+
+pages = Blueprint("pages", __name__)
+
+PROTOCOL_NAME = "protocol.toml"
+"""The name a designed protocol goes by in messages and downloads."""
+
+PLAN_DEFAULTS = {
+    "effect": "-1",
+    "sd": "1.5",
+    "rho": "0.3",
+    "sims": "1000",
+    "method": "paired-t",
+    "seed": "1",
+}
+"""The design page's planning assumptions until the clinician changes them."""
+
+CONDITION_WORDS = {
+    "at_least": "at least (>=)",
+    "above": "above (>)",
+    "at_most": "at most (<=)",
+    "below": "below (<)",
+    "equals": "equals",
+    "in": "is one of (list)",
+    "above_baseline_by": "beyond run-in mean by",
+    "missing_days": "days in a row without diary",
+    "probability_of_harm_at_least": "probability of harm at least",
+}
+"""How the design form names each stop-rule condition (the protocol key is the option's value)."""
+
+TRIAL_OPTIONS = {"as_of": (DATE, None), "date_format": (TEXT, None)}
+
+
+@pages.get("/")
+def home() -> str:
+    return render_template("home.html")
+
+
+# -- sign-in (only with --token) ----------------------------------------------------------------
+
+
+@pages.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    token = current_app.config["NOF1_TOKEN"]
+    if token is None:
+        return redirect("/")
+    if request.method == "POST":
+        given = request.form.get("token", "")
+        if hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+            session.clear()
+            session["signed_in"] = True
+            target = request.form.get("next", "/")
+            local = target.startswith("/") and not target.startswith(("//", "/\\"))
+            return redirect(target if local else "/")
+        return Response(render_template("login.html", failed=True, next="/"), status=401)
+    return render_template("login.html", next="/")
+
+
+# -- design a protocol --------------------------------------------------------------------------
+
+
+def _example_form() -> DesignForm:
+    from ..example import example_protocol_text
+
+    return form_from_document(read_toml(example_protocol_text()), PLAN_DEFAULTS)
+
+
+def _designed(form: DesignForm) -> tuple[str, CheckReport, Protocol | None]:
+    """The form's protocol as TOML, what ``nof1 check`` says of it, and the protocol if valid."""
+    from ..checking import check_texts
+    from ..protocol import Protocol
+
+    text = protocol_toml(protocol_document(form))
+    found = check_texts(text, PROTOCOL_NAME)
+    return text, found, Protocol.loads(text, PROTOCOL_NAME) if found.ok else None
+
+
+def _plan(protocol: Protocol, plan: dict[str, str]) -> dict[str, Any]:
+    """The power of the design under the form's assumptions (or why it was not computed)."""
+    spec = {k: v for k, v in power_options().items() if k in PLAN_DEFAULTS}
+    try:
+        options = read_options(spec, {**PLAN_DEFAULTS, **{k: v for k, v in plan.items() if v}})
+        result = run_power(protocol, options, methods=(options["method"],))
+    except Nof1Error as exc:
+        return {"error": str(exc)}
+    return {"result": result, "options": options}
+
+
+@pages.route("/design", methods=["GET", "POST"])
+def design() -> Any:
+    if request.method == "GET":
+        return _design_page(_example_form())
+    action = request.form.get("action", "check")
+    if action == "load":
+        return _load_protocol_file()
+    form = DesignForm.from_form(request.form)
+    if action == "add_rows":
+        form.add_rows()
+        return _design_page(form)
+    if action.startswith("download_"):
+        text, _, protocol = _designed(form)
+        if protocol is None:
+            return _design_page(form.trimmed(), status=400)
+        return _download(action.removeprefix("download_"), text, protocol)
+    return _design_page(form.trimmed())
+
+
+@pages.post("/design/check")
+def design_check() -> Response:
+    """The form checked as typed (the page's script calls this): problems and warnings."""
+    _, found, _ = _designed(DesignForm.from_form(request.form))
+    return jsonify(found.to_dict())
+
+
+def _load_protocol_file() -> Any:
+    try:
+        upload = read_upload("protocol", PROTOCOL_NAME)
+    except Nof1Error:
+        message = "choose a protocol file (.toml) to load into the form"
+        return _design_page(_example_form(), load_error=message)
+    try:
+        doc = read_toml(upload.data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        message = f"{upload.name}: not a protocol file that can be read ({exc})"
+        return _design_page(_example_form(), load_error=message)
+    return _design_page(form_from_document(doc, PLAN_DEFAULTS))
+
+
+def _design_page(form: DesignForm, status: int = 200, load_error: str | None = None) -> Response:
+    text, found, protocol = _designed(form)
+    context: dict[str, Any] = {"form": form, "found": found, "toml": text}
+    if protocol is not None:
+        schedule = protocol.schedule()
+        periods = schedule.periods()
+        run_in_end = periods[0]["start"] - _dt.timedelta(days=1)
+        context.update(protocol=protocol, schedule=schedule, periods=periods, run_in_end=run_in_end)
+        context["plan"] = _plan(protocol, form.plan)
+    html = render_template(
+        "design.html", conditions=CONDITIONS, load_error=load_error, **_choices(), **context
+    )
+    return Response(html, status=400 if load_error else status)
+
+
+def _choices() -> dict[str, Any]:
+    from ..protocol import ACTIONS, BLINDINGS, DURINGS, PRIORS, SCHEMES
+    from ..simulate import METHODS
+
+    return {
+        "schemes": SCHEMES,
+        "blindings": BLINDINGS,
+        "actions": ACTIONS,
+        "durings": DURINGS,
+        "priors": PRIORS,
+        "methods": METHODS,
+        "condition_words": CONDITION_WORDS,
+    }
+
+
+def _download(what: str, text: str, protocol: Protocol) -> Response:
+    if what == "protocol":
+        return _attachment(text, "protocol.toml", "application/toml")
+    if what == "schedule":
+        # the same CSV as `nof1 schedule --out`
+        frame = protocol.schedule().to_frame()
+        frame["washout"] = frame["washout"].map({True: "true", False: "false"})
+        text = frame.to_csv(index=False, lineterminator="\n")
+        return _attachment(text, "schedule.csv", "text/csv")
+    if what == "diary":
+        from ..template import write_template
+
+        with tempfile.TemporaryDirectory(prefix="nof1-") as folder:  # mode 700, removed after
+            path = Path(folder) / "diary.csv"
+            write_template(protocol, path)
+            return _attachment(path.read_text(encoding="utf-8"), "diary.csv", "text/csv")
+    return Response(render_template("error.html", status=400, message="unknown download"), 400)
+
+
+def _attachment(text: str, name: str, mimetype: str) -> Response:
+    response = Response(text, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+# -- check a trial ------------------------------------------------------------------------------
+
+
+@pages.get("/trial")
+def trial_form() -> str:
+    return render_template("trial.html")
+
+
+def _trial_uploads() -> tuple[Upload, Upload]:
+    return read_upload("protocol", PROTOCOL_NAME), read_upload("diary", "diary.csv")
+
+
+@pages.post("/trial")
+def trial() -> Any:
+    from ..analysis import analyze
+    from ..checking import check_texts
+    from ..safety import monitor
+
+    try:
+        protocol_up, diary_up = _trial_uploads()
+        options = read_options(TRIAL_OPTIONS)
+    except Nof1Error as exc:
+        return Response(render_template("trial.html", problems=[str(exc)]), status=400)
+    found = check_texts(
+        protocol_up.data, protocol_up.name, diary_up.data, diary_up.name, options["date_format"]
+    )
+    if not found.ok:
+        html = render_template("trial.html", problems=found.problems, warnings=found.warnings)
+        return Response(html, status=400)
+    protocol, diary = load_trial(protocol_up, diary_up, options["date_format"], allow_empty=True)
+    checked = monitor(protocol, diary, as_of=options["as_of"])
+    analysis, analysis_error = None, None
+    try:
+        analysis = analyze(protocol, diary)
+    except Nof1Error as exc:
+        analysis_error = str(exc)
+    hidden = carry(("protocol", protocol_up), ("diary", diary_up))
+    hidden.update({k: request.form[k] for k in TRIAL_OPTIONS if request.form.get(k)})
+    return render_template(
+        "result.html",
+        status=status_view(protocol, checked),
+        monitor=checked,
+        values=_event_values(checked),
+        analysis=analysis,
+        analysis_error=analysis_error,
+        warnings=found.warnings,
+        hidden=hidden,
+        protocol=protocol,
+    )
+
+
+def status_view(protocol: Protocol, checked: MonitorResult) -> dict[str, str]:
+    """The headline of the stop-rule check, failing closed.
+
+    A protocol without stop rules, or a "continue" with rules that could not be checked, reads
+    "not checked", never "continue".
+    """
+    from ..safety_render import verdict
+
+    if not protocol.stop_rules:
+        line = "The protocol sets no stop rules, so there is nothing to check."
+        return {"kind": "unknown", "word": "NOT CHECKED", "line": line}
+    if checked.status == "continue" and checked.not_checked:
+        n = len(checked.not_checked)
+        line = (
+            f"{n} stop rule{'s' if n > 1 else ''} could not be checked (below); no rule that "
+            "could be checked fired."
+        )
+        return {"kind": "unknown", "word": "NOT CHECKED", "line": line}
+    line = verdict(checked).split(": ", 1)[1]
+    return {"kind": checked.status, "word": checked.status.upper(), "line": line}
+
+
+def _event_values(checked: MonitorResult) -> list[str]:
+    from ..safety_render import format_values
+
+    return [format_values(e) for e in checked.events]
+
+
+@pages.post("/trial/report")
+def report() -> Response:
+    from ..analysis import analyze
+
+    options = read_options({**TRIAL_OPTIONS, "audience": (choice("clinician", "patient"), None)})
+    protocol, diary = load_trial(*_trial_uploads(), options["date_format"], allow_empty=False)
+    audience = options["audience"] or "clinician"
+    response = Response(analyze(protocol, diary).to_html(audience=audience))
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response
+
+
+@pages.post("/trial/download")
+def trial_download() -> Response:
+    from ..analysis import analyze
+    from ..safety import monitor
+
+    options = read_options({**TRIAL_OPTIONS, "what": (choice("analysis", "monitor"), "analysis")})
+    what = options["what"]
+    protocol, diary = load_trial(
+        *_trial_uploads(), options["date_format"], allow_empty=what == "monitor"
+    )
+    if what == "monitor":
+        doc = monitor(protocol, diary, as_of=options["as_of"]).to_dict()
+    else:
+        doc = analyze(protocol, diary).to_dict()
+    response = document(doc)
+    response.headers["Content-Disposition"] = f'attachment; filename="{what}.json"'
+    return response

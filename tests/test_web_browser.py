@@ -1,0 +1,127 @@
+"""The web page in a real browser: headless Chromium driven by Selenium against ``nof1 serve``.
+
+Skipped when Debian's chromium and chromium-driver are not installed (.ci/run installs them).
+The upload flows run with JavaScript switched off: the core pages work without it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("selenium")
+pytest.importorskip("flask")
+
+from click.testing import CliRunner
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from browser_support import CHROMEDRIVER, CHROMIUM, chromium, find, served
+from conftest import EXAMPLE_DIARY, EXAMPLE_PROTOCOL
+from nof1.cli import cli
+from nof1.protocol import Protocol
+
+if find(CHROMIUM) is None or find(CHROMEDRIVER) is None:
+    pytest.skip("needs chromium and chromium-driver (Debian packages)", allow_module_level=True)
+
+WAIT = 20
+
+
+@pytest.fixture(scope="module")
+def site():
+    with served() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    with chromium(tmp_path_factory.mktemp("profile")) as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def no_js_browser(tmp_path_factory):
+    with chromium(tmp_path_factory.mktemp("profile"), javascript=False) as driver:
+        yield driver
+
+
+def type_into(driver, name: str, text: str) -> None:
+    box = driver.find_element(By.NAME, name)
+    box.clear()
+    box.send_keys(text)
+
+
+def test_design_a_protocol_through_the_form_that_passes_nof1_check(site, browser, tmp_path):
+    browser.get(site + "/design")
+    type_into(browser, "design-cycles", "0")
+    # the page's script re-checks as the clinician types, in the words of nof1 check
+    WebDriverWait(browser, WAIT).until(
+        ec.text_to_be_present_in_element((By.ID, "live-check"), "design.cycles = 0 must be")
+    )
+    type_into(browser, "design-cycles", "6")
+    type_into(browser, "trial-id", "FM-TRIAL-7")
+    count = int(browser.find_element(By.NAME, "rule-count").get_attribute("value"))
+    empty = count - 2  # the first of the two empty rule rows
+    type_into(browser, f"rule-{empty}-name", "Very tired")
+    type_into(browser, f"rule-{empty}-column", "fatigue")
+    type_into(browser, f"rule-{empty}-value", "9")
+    type_into(browser, f"rule-{empty}-for_days", "2")
+    browser.find_element(
+        By.CSS_SELECTOR, f"select[name='rule-{empty}-action'] option[value=stop]"
+    ).click()
+    browser.find_element(By.CSS_SELECTOR, "button.primary[value=check]").click()
+    WebDriverWait(browser, WAIT).until(ec.presence_of_element_located((By.ID, "check-ok")))
+    text = browser.find_element(By.CSS_SELECTOR, "pre.toml").get_attribute("textContent")
+    path = tmp_path / "designed.toml"
+    path.write_text(text, encoding="utf-8")
+    check = CliRunner().invoke(cli, ["check", str(path)])
+    assert check.exit_code == 0, check.output
+    designed = Protocol.load(path)
+    assert designed.trial.id == "FM-TRIAL-7" and designed.design.cycles == 6
+    rule = designed.stop_rules[-1]
+    assert (rule.name, rule.column, rule.value, rule.for_days, rule.action) == (
+        "Very tired", "fatigue", 9.0, 2, "stop"
+    )  # fmt: skip
+    # 6 randomized pairs: 64 allocations, so the smallest one-sided p is 1/64
+    assert "0.01562" in browser.find_element(By.ID, "min-p").text
+
+
+def upload(driver, site: str, protocol, diary) -> None:
+    driver.get(site + "/trial")
+    driver.find_element(By.NAME, "protocol").send_keys(str(protocol))
+    driver.find_element(By.NAME, "diary").send_keys(str(diary))
+    driver.find_element(By.CSS_SELECTOR, "button.primary").click()
+
+
+def test_upload_the_example_and_read_its_status_without_javascript(site, no_js_browser):
+    upload(no_js_browser, site, EXAMPLE_PROTOCOL, EXAMPLE_DIARY)
+    word = WebDriverWait(no_js_browser, WAIT).until(
+        ec.presence_of_element_located((By.ID, "status-word"))
+    )
+    assert word.text == "REVIEW"
+    assert (
+        "'Dose above plan' fired on 2026-03-22" in no_js_browser.find_element(By.ID, "status").text
+    )
+    # the clinician report opens in a new tab from the same upload
+    no_js_browser.find_element(By.CSS_SELECTOR, "form[target=_blank] button").click()
+    no_js_browser.switch_to.window(no_js_browser.window_handles[-1])
+    WebDriverWait(no_js_browser, WAIT).until(ec.title_contains("KRATOM-FM-001"))
+    assert "N-of-1 trial report" in no_js_browser.page_source
+    no_js_browser.close()
+    no_js_browser.switch_to.window(no_js_browser.window_handles[0])
+
+
+def test_upload_a_bad_diary_and_read_the_error_with_its_line(site, no_js_browser, tmp_path):
+    lines = EXAMPLE_DIARY.read_text(encoding="utf-8").splitlines()
+    date, _pain, rest = lines[5].split(",", 2)
+    lines[5] = f"{date},11,{rest}"  # line 6: pain 11 on a 0-10 scale
+    bad = tmp_path / "diary.csv"
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    upload(no_js_browser, site, EXAMPLE_PROTOCOL, bad)
+    problem = WebDriverWait(no_js_browser, WAIT).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, ".problems .problem"))
+    )
+    assert (
+        problem.text
+        == "diary.csv, line 6, column 'pain': 11 is outside the scale of 'pain', [0, 10]"
+    )
