@@ -329,3 +329,15 @@ def test_monitor_result_renders():
     assert triage.render_text().splitlines()[2].startswith("  P-03  STOP")
     assert "<table>" in triage._repr_html_()
     assert list(triage.to_frame().status[:2]) == ["stop", "review"]
+
+
+def test_the_example_series_is_what_its_script_makes():
+    # the template derives from the packaged protocol: a change there must be carried over
+    import subprocess
+    import sys
+
+    script = DATA.parents[2] / "examples" / "make_series.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
