@@ -1,9 +1,11 @@
-"""The pages: home, "Design a protocol", "Check a trial", the report, downloads, the login form.
+"""The pages: home, "Design a protocol", "Check a trial", "A series", the reports, downloads, the
+login form.
 
 Every page works without JavaScript; the design page's small script only re-checks the form as
 the clinician types. Results are computed for the request that asks for them and never stored:
 a results page carries the uploaded files back in hidden fields, so that the report, the patient
-page and the downloads are made from the same upload without keeping it on the server.
+page and the downloads are made from the same upload without keeping it on the server (a series
+zip is unpacked again, into a private folder removed after the request, for each of them).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from .uploads import (
     load_trial,
     read_options,
     read_upload,
+    safe_name,
 )
 
 if TYPE_CHECKING:
@@ -343,3 +346,173 @@ def trial_download() -> Response:
     response = document(doc)
     response.headers["Content-Disposition"] = f'attachment; filename="{what}.json"'
     return response
+
+
+# -- a series -----------------------------------------------------------------------------------
+
+SERIES_OPTIONS = {"as_of": (DATE, None)}
+
+TRIAGE_WORDS = {
+    "stop": ("stop", "STOP"),
+    "review": ("review", "REVIEW"),
+    "not checked": ("unknown", "NOT CHECKED"),
+    "continue": ("continue", "CONTINUE"),
+}
+"""A triage status as the page shows it: its colour class and its word."""
+
+
+@pages.get("/series")
+def series_form() -> str:
+    return render_template("series.html")
+
+
+def _series_problem(exc: Nof1Error) -> Response:
+    status = getattr(exc, "status", 400)
+    return Response(render_template("series.html", problems=[str(exc)]), status=status)
+
+
+@pages.post("/series")
+def series() -> Any:
+    from ..safety_render import format_values
+    from ..series import monitor_series
+
+    try:
+        upload = read_upload("series", "series.zip")
+        # a patient's page comes back here with its patient field, which is not needed
+        options = read_options({**SERIES_OPTIONS, "patient": (TEXT, None)})
+        with _unpacked(upload) as folder:
+            loaded = folder.load()
+            triage = monitor_series(loaded, as_of=options["as_of"])
+            rows = [
+                {
+                    "patient": p.patient,
+                    "status": p.status,
+                    "kind": TRIAGE_WORDS[p.status][0],
+                    "word": TRIAGE_WORDS[p.status][1],
+                    "events": [(e, format_values(e)) for e in p.events],
+                    "reason": folder.relative(p.reason) if p.reason else None,
+                    "readable": any(t.patient == p.patient and t.ok for t in loaded.trials),
+                }
+                for p in triage.patients
+            ]
+            mismatches = [(p, folder.relative(w)) for p, w in loaded.mismatches]
+    except Nof1Error as exc:
+        return _series_problem(exc)
+    kind, word = TRIAGE_WORDS[triage.status]
+    hidden = carry(("series", upload))
+    hidden.update({k: request.form[k] for k in SERIES_OPTIONS if request.form.get(k)})
+    return render_template(
+        "series_result.html",
+        triage=triage,
+        kind=kind,
+        word=word,
+        rows=rows,
+        mismatches=mismatches,
+        hidden=hidden,
+        form=loaded.form,
+    )
+
+
+def _unpacked(upload: Upload) -> Any:
+    from .series_zip import unpacked_series
+
+    return unpacked_series(upload.data, upload.name, current_app.config["NOF1_MAX_UPLOAD"])
+
+
+@pages.post("/series/report")
+def series_report() -> Response:
+    from ..report_series import render_series_html
+    from ..series import analyze_series, monitor_series
+
+    read_options(SERIES_OPTIONS)
+    with _unpacked(read_upload("series", "series.zip")) as folder:
+        loaded = folder.load()
+        try:
+            html = render_series_html(analyze_series(loaded), monitor_series(loaded))
+        except Nof1Error as exc:
+            return _series_problem(Nof1Error(folder.relative(str(exc))))
+    response = Response(folder.relative(html))
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response
+
+
+@pages.post("/series/download")
+def series_download() -> Response:
+    from ..series import analyze_series, monitor_series
+
+    options = read_options({**SERIES_OPTIONS, "what": (choice("series", "monitor"), "series")})
+    with _unpacked(read_upload("series", "series.zip")) as folder:
+        loaded = folder.load()
+        if options["what"] == "monitor":
+            doc = monitor_series(loaded, as_of=options["as_of"]).to_dict()
+        else:
+            try:
+                doc = analyze_series(loaded).to_dict()
+            except Nof1Error as exc:
+                return _series_problem(Nof1Error(folder.relative(str(exc))))
+        response = document(doc)
+        response.set_data(folder.relative(response.get_data(as_text=True)))
+    response.headers["Content-Disposition"] = f'attachment; filename="{options["what"]}.json"'
+    return response
+
+
+PATIENT_OPTIONS = {
+    **SERIES_OPTIONS,
+    "patient": (TEXT, None),
+    "what": (choice("status", "clinician", "patient", "analysis", "monitor"), "status"),
+}
+
+
+@pages.post("/series/patient")
+def series_patient() -> Any:
+    """One patient of the uploaded series: the single-trial status page, report or downloads."""
+    from ..analysis import analyze
+    from ..safety import monitor
+    from ..series import monitor_series
+
+    options = read_options(PATIENT_OPTIONS)
+    upload = read_upload("series", "series.zip")
+    with _unpacked(upload) as folder:
+        loaded = folder.load()
+        trial = next((t for t in loaded.trials if t.patient == options["patient"]), None)
+        if trial is None:
+            return _series_problem(Nof1Error(f"no patient {options['patient']!r} in this series"))
+        if not trial.ok:
+            return _series_problem(Nof1Error(folder.relative(str(trial.error))))
+        # the day the series triage checked, so the patient's page agrees with the list
+        as_of = monitor_series(loaded, as_of=options["as_of"]).as_of
+        what = options["what"]
+        if what in ("clinician", "patient"):
+            response = Response(analyze(trial.protocol, trial.diary).to_html(audience=what))
+            response.headers["Content-Security-Policy"] = REPORT_CSP
+            return response
+        if what in ("analysis", "monitor"):
+            if what == "monitor":
+                doc = monitor(trial.protocol, trial.diary, as_of=as_of).to_dict()
+            else:
+                doc = analyze(trial.protocol, trial.diary).to_dict()
+            response = document(doc)
+            response.set_data(folder.relative(response.get_data(as_text=True)))
+            name = f"{safe_name(trial.patient, 'patient')}-{what}.json"
+            response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
+        checked = monitor(trial.protocol, trial.diary, as_of=as_of)
+        analysis, analysis_error = None, None
+        try:
+            analysis = analyze(trial.protocol, trial.diary)
+        except Nof1Error as exc:
+            analysis_error = folder.relative(str(exc))
+    hidden = carry(("series", upload))
+    hidden.update({k: request.form[k] for k in ("as_of", "patient") if request.form.get(k)})
+    return render_template(
+        "result.html",
+        status=status_view(trial.protocol, checked),
+        monitor=checked,
+        values=_event_values(checked),
+        analysis=analysis,
+        analysis_error=analysis_error,
+        warnings=[],
+        hidden=hidden,
+        protocol=trial.protocol,
+        patient_of_series=loaded.id,
+    )
