@@ -17,7 +17,6 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 from ..errors import Nof1Error
-
 from .uploads import (
     DATE,
     FLAG,
@@ -26,13 +25,22 @@ from .uploads import (
     REQUIRED,
     TEXT,
     InputError,
+    Upload,
     choice,
     load_trial,
     read_options,
     read_upload,
 )
 
-__all__ = ["MAX_SIMS", "api", "document", "power_options", "run_power", "series_upload"]
+__all__ = [
+    "MAX_SIMS",
+    "api",
+    "document",
+    "power_options",
+    "relative_document",
+    "run_power",
+    "unpacked",
+]
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -116,13 +124,14 @@ def analyze() -> Response:
     return document(run(protocol, diary).to_dict())
 
 
-def series_upload() -> Any:
-    """The uploaded series zip (field ``series``), unpacked for this request (a context manager)."""
+def unpacked(upload: Upload | None = None) -> Any:
+    """A series zip (by default the upload ``series``) unpacked for this request (a context
+    manager yielding a :class:`~nof1.web.series_zip.SeriesFolder`)."""
     from flask import current_app
 
     from .series_zip import unpacked_series
 
-    upload = read_upload("series", "series.zip")
+    upload = upload or read_upload("series", "series.zip")
     return unpacked_series(upload.data, upload.name, current_app.config["NOF1_MAX_UPLOAD"])
 
 
@@ -138,7 +147,7 @@ def series() -> Response:
     from ..series import analyze_series
 
     read_options({})
-    with series_upload() as folder:
+    with unpacked() as folder:
         loaded = folder.load()
         try:
             result = analyze_series(loaded)
@@ -163,7 +172,7 @@ def _monitor_series() -> Response:
     from ..series import monitor_series
 
     options = read_options({"as_of": (DATE, None)})
-    with series_upload() as folder:
+    with unpacked() as folder:
         result = monitor_series(folder.load(), as_of=options["as_of"])
         return relative_document(result.to_dict(), folder)
 

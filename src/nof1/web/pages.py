@@ -28,7 +28,7 @@ from flask import (
 )
 
 from ..errors import Nof1Error
-from .api import document, power_options, run_power
+from .api import document, power_options, relative_document, run_power, unpacked
 from .app import REPORT_CSP
 from .protocol_form import (
     CONDITIONS,
@@ -380,7 +380,7 @@ def series() -> Any:
         upload = read_upload("series", "series.zip")
         # a patient's page comes back here with its patient field, which is not needed
         options = read_options({**SERIES_OPTIONS, "patient": (TEXT, None)})
-        with _unpacked(upload) as folder:
+        with unpacked(upload) as folder:
             loaded = folder.load()
             triage = monitor_series(loaded, as_of=options["as_of"])
             rows = [
@@ -413,19 +413,13 @@ def series() -> Any:
     )
 
 
-def _unpacked(upload: Upload) -> Any:
-    from .series_zip import unpacked_series
-
-    return unpacked_series(upload.data, upload.name, current_app.config["NOF1_MAX_UPLOAD"])
-
-
 @pages.post("/series/report")
 def series_report() -> Response:
     from ..report_series import render_series_html
     from ..series import analyze_series, monitor_series
 
     read_options(SERIES_OPTIONS)
-    with _unpacked(read_upload("series", "series.zip")) as folder:
+    with unpacked() as folder:
         loaded = folder.load()
         try:
             html = render_series_html(analyze_series(loaded), monitor_series(loaded))
@@ -441,7 +435,7 @@ def series_download() -> Response:
     from ..series import analyze_series, monitor_series
 
     options = read_options({**SERIES_OPTIONS, "what": (choice("series", "monitor"), "series")})
-    with _unpacked(read_upload("series", "series.zip")) as folder:
+    with unpacked() as folder:
         loaded = folder.load()
         if options["what"] == "monitor":
             doc = monitor_series(loaded, as_of=options["as_of"]).to_dict()
@@ -450,8 +444,7 @@ def series_download() -> Response:
                 doc = analyze_series(loaded).to_dict()
             except Nof1Error as exc:
                 return _series_problem(Nof1Error(folder.relative(str(exc))))
-        response = document(doc)
-        response.set_data(folder.relative(response.get_data(as_text=True)))
+        response = relative_document(doc, folder)
     response.headers["Content-Disposition"] = f'attachment; filename="{options["what"]}.json"'
     return response
 
@@ -472,7 +465,7 @@ def series_patient() -> Any:
 
     options = read_options(PATIENT_OPTIONS)
     upload = read_upload("series", "series.zip")
-    with _unpacked(upload) as folder:
+    with unpacked(upload) as folder:
         loaded = folder.load()
         trial = next((t for t in loaded.trials if t.patient == options["patient"]), None)
         if trial is None:
@@ -491,8 +484,7 @@ def series_patient() -> Any:
                 doc = monitor(trial.protocol, trial.diary, as_of=as_of).to_dict()
             else:
                 doc = analyze(trial.protocol, trial.diary).to_dict()
-            response = document(doc)
-            response.set_data(folder.relative(response.get_data(as_text=True)))
+            response = relative_document(doc, folder)
             name = f"{safe_name(trial.patient, 'patient')}-{what}.json"
             response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
             return response
