@@ -78,8 +78,9 @@ def test_api_monitor_of_a_series_equals_nof1_monitor_json(client, monkeypatch, f
     assert fields or expected["patients"][0]["patient"] == "P-03"
 
 
-def trials_form(tmp_path: Path) -> dict[str, bytes]:
-    """A [[trials]] series of two patients, each with the example protocol and diary."""
+def trials_form(tmp_path: Path, rules_of_b: bool = True) -> dict[str, bytes]:
+    """A [[trials]] series of two patients, each with the example protocol and diary (patient
+    b's without its stop rules when ``rules_of_b`` is false)."""
     text = EXAMPLE_PROTOCOL.read_text(encoding="utf-8")
     files = {
         "series.toml": (
@@ -90,6 +91,8 @@ def trials_form(tmp_path: Path) -> dict[str, bytes]:
     }
     for who in ("a", "b"):
         patient = text.replace('patient = "P-001"', f'patient = "P-{who}"')
+        if who == "b" and not rules_of_b:
+            patient = patient[: patient.index("[[stop_rules]]")]
         files[f"{who}/protocol.toml"] = patient.encode("utf-8")
         files[f"{who}/diary.csv"] = EXAMPLE_DIARY.read_bytes()
     for name, data in files.items():
@@ -313,6 +316,23 @@ def test_open_a_patient_of_the_series(client, monkeypatch):
     assert missing.status_code == 400 and "no patient &#39;P-99&#39;" in missing.get_data(
         as_text=True
     )
+
+
+def test_a_patient_without_checkable_rules_reads_not_checked_on_the_page(client, tmp_path):
+    data = zipped(trials_form(tmp_path, rules_of_b=False))
+    triage = client.post("/api/monitor", data=upload(data)).get_json()
+    assert [(p["patient"], p["status"]) for p in triage["patients"]] == [
+        ("P-a", "review"),
+        ("P-b", "continue"),  # the library's triage: no rule fired
+    ]
+    status, html = series_page(client, data)
+    assert status == 200 and 'id="status-word">REVIEW<' in html
+    assert "1 review, 1 not checked." in html
+    row = html[html.index("<strong>P-b</strong>") :]
+    assert (
+        row.index("NOT CHECKED") < row.index("the protocol sets no stop rules") < row.index("</tr>")
+    )
+    assert "CONTINUE" not in html
 
 
 def test_the_series_page_shows_a_bad_zip_with_its_reason(client):

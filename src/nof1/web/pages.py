@@ -358,12 +358,45 @@ TRIAGE_WORDS = {
     "not checked": ("unknown", "NOT CHECKED"),
     "continue": ("continue", "CONTINUE"),
 }
-"""A triage status as the page shows it: its colour class and its word."""
+"""A triage status as the page shows it: its colour class and its word (worst first)."""
 
 
 @pages.get("/series")
 def series_form() -> str:
     return render_template("series.html")
+
+
+def _triage_rows(triage: Any, trials: dict[str, Any], relative: Any) -> list[dict[str, Any]]:
+    """The triage list as the page shows it, failing closed like :func:`status_view`.
+
+    A patient whose trial sets no stop rules, or whose "continue" leaves rules unchecked, reads
+    "not checked" (and moves up with those), never "continue".
+    """
+    from ..safety_render import format_values
+    from ..series.monitor import NOT_CHECKED, RANK
+
+    rows = []
+    for p in triage.patients:
+        trial = trials.get(p.patient)
+        status, reason = p.status, p.reason
+        if status == "continue" and trial is not None and trial.ok:
+            if not trial.protocol.stop_rules:
+                status, reason = NOT_CHECKED, "the protocol sets no stop rules"
+            elif reason:
+                status = NOT_CHECKED
+        rows.append(
+            {
+                "patient": p.patient,
+                "status": status,
+                "kind": TRIAGE_WORDS[status][0],
+                "word": TRIAGE_WORDS[status][1],
+                "events": [(e, format_values(e)) for e in p.events],
+                "reason": relative(reason) if reason else None,
+                "readable": trial is not None and trial.ok,
+            }
+        )
+    rows.sort(key=lambda row: RANK[row["status"]])  # stable: the series order within a status
+    return rows
 
 
 def _series_problem(exc: Nof1Error) -> Response:
@@ -373,7 +406,6 @@ def _series_problem(exc: Nof1Error) -> Response:
 
 @pages.post("/series")
 def series() -> Any:
-    from ..safety_render import format_values
     from ..series import monitor_series
 
     try:
@@ -383,22 +415,13 @@ def series() -> Any:
         with unpacked(upload) as folder:
             loaded = folder.load()
             triage = monitor_series(loaded, as_of=options["as_of"])
-            rows = [
-                {
-                    "patient": p.patient,
-                    "status": p.status,
-                    "kind": TRIAGE_WORDS[p.status][0],
-                    "word": TRIAGE_WORDS[p.status][1],
-                    "events": [(e, format_values(e)) for e in p.events],
-                    "reason": folder.relative(p.reason) if p.reason else None,
-                    "readable": any(t.patient == p.patient and t.ok for t in loaded.trials),
-                }
-                for p in triage.patients
-            ]
+            trials = {t.patient: t for t in loaded.trials}
+            rows = _triage_rows(triage, trials, folder.relative)
             mismatches = [(p, folder.relative(w)) for p, w in loaded.mismatches]
     except Nof1Error as exc:
         return _series_problem(exc)
-    kind, word = TRIAGE_WORDS[triage.status]
+    counts = {s: n for s in TRIAGE_WORDS if (n := sum(r["status"] == s for r in rows))}
+    kind, word = TRIAGE_WORDS[next(iter(counts), "not checked")]  # in TRIAGE_WORDS' order
     hidden = carry(("series", upload))
     hidden.update({k: request.form[k] for k in SERIES_OPTIONS if request.form.get(k)})
     return render_template(
@@ -407,6 +430,7 @@ def series() -> Any:
         kind=kind,
         word=word,
         rows=rows,
+        counts=counts,
         mismatches=mismatches,
         hidden=hidden,
         form=loaded.form,
