@@ -274,6 +274,7 @@ def test_the_series_page_lists_patients_needing_attention_first(client, monkeypa
     words = [w for w in ("STOP", "REVIEW", "CONTINUE") for _ in range(triage["counts"][w.lower()])]
     shown = [html[i + 2 : html.index("<", i + 2)] for i in _all(html, 'status">')]
     assert shown == words
+    assert html.count('name="series_data"') == 1  # one form carries the upload, once
     hidden = {k: v for k, v in field_values(html).items() if k not in ("what", "patient")}
 
     report = client.post("/series/report", data=hidden)
