@@ -252,9 +252,7 @@ def _trial_uploads() -> tuple[Upload, Upload]:
 
 @pages.post("/trial")
 def trial() -> Any:
-    from ..analysis import analyze
     from ..checking import check_texts
-    from ..safety import monitor
 
     try:
         protocol_up, diary_up = _trial_uploads()
@@ -268,14 +266,32 @@ def trial() -> Any:
         html = render_template("trial.html", problems=found.problems, warnings=found.warnings)
         return Response(html, status=400)
     protocol, diary = load_trial(protocol_up, diary_up, options["date_format"], allow_empty=True)
-    checked = monitor(protocol, diary, as_of=options["as_of"])
+    hidden = carry(("protocol", protocol_up), ("diary", diary_up))
+    hidden.update({k: request.form[k] for k in TRIAL_OPTIONS if request.form.get(k)})
+    return _result_page(protocol, diary, options["as_of"], hidden, warnings=found.warnings)
+
+
+def _result_page(
+    protocol: Protocol,
+    diary: Any,
+    as_of: _dt.date | None,
+    hidden: dict[str, str],
+    relative: Any = str,
+    **context: Any,
+) -> str:
+    """The results page of one trial: the stop-rule status first, then the analysis.
+
+    ``relative`` rewrites an error message for display (a series' private folder removed).
+    """
+    from ..analysis import analyze
+    from ..safety import monitor
+
+    checked = monitor(protocol, diary, as_of=as_of)
     analysis, analysis_error = None, None
     try:
         analysis = analyze(protocol, diary)
     except Nof1Error as exc:
-        analysis_error = str(exc)
-    hidden = carry(("protocol", protocol_up), ("diary", diary_up))
-    hidden.update({k: request.form[k] for k in TRIAL_OPTIONS if request.form.get(k)})
+        analysis_error = relative(str(exc))
     return render_template(
         "result.html",
         status=status_view(protocol, checked),
@@ -283,9 +299,9 @@ def trial() -> Any:
         values=_event_values(checked),
         analysis=analysis,
         analysis_error=analysis_error,
-        warnings=found.warnings,
         hidden=hidden,
         protocol=protocol,
+        **context,
     )
 
 
@@ -499,36 +515,30 @@ def series_patient() -> Any:
         # the day the series triage checked, so the patient's page agrees with the list
         as_of = monitor_series(loaded, as_of=options["as_of"]).as_of
         what = options["what"]
-        if what in ("clinician", "patient"):
-            response = Response(analyze(trial.protocol, trial.diary).to_html(audience=what))
-            response.headers["Content-Security-Policy"] = REPORT_CSP
-            return response
-        if what in ("analysis", "monitor"):
+        try:
+            if what in ("clinician", "patient"):
+                response = Response(analyze(trial.protocol, trial.diary).to_html(audience=what))
+                response.headers["Content-Security-Policy"] = REPORT_CSP
+                return response
             if what == "monitor":
                 doc = monitor(trial.protocol, trial.diary, as_of=as_of).to_dict()
-            else:
+            elif what == "analysis":
                 doc = analyze(trial.protocol, trial.diary).to_dict()
+        except Nof1Error as exc:  # e.g. no analysis yet: say why, with the zip's file names
+            return _series_problem(Nof1Error(folder.relative(str(exc))))
+        if what in ("analysis", "monitor"):
             response = relative_document(doc, folder)
             name = f"{safe_name(trial.patient, 'patient')}-{what}.json"
             response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
             return response
-        checked = monitor(trial.protocol, trial.diary, as_of=as_of)
-        analysis, analysis_error = None, None
-        try:
-            analysis = analyze(trial.protocol, trial.diary)
-        except Nof1Error as exc:
-            analysis_error = folder.relative(str(exc))
-    hidden = carry(("series", upload))
-    hidden.update({k: request.form[k] for k in ("as_of", "patient") if request.form.get(k)})
-    return render_template(
-        "result.html",
-        status=status_view(trial.protocol, checked),
-        monitor=checked,
-        values=_event_values(checked),
-        analysis=analysis,
-        analysis_error=analysis_error,
-        warnings=[],
-        hidden=hidden,
-        protocol=trial.protocol,
-        patient_of_series=loaded.id,
-    )
+        hidden = carry(("series", upload))
+        hidden.update({k: request.form[k] for k in ("as_of", "patient") if request.form.get(k)})
+        return _result_page(
+            trial.protocol,
+            trial.diary,
+            as_of,
+            hidden,
+            folder.relative,
+            warnings=[],
+            patient_of_series=loaded.id,
+        )
