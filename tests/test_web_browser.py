@@ -125,3 +125,32 @@ def test_upload_a_bad_diary_and_read_the_error_with_its_line(site, no_js_browser
         problem.text
         == "diary.csv, line 6, column 'pain': 11 is outside the scale of 'pain', [0, 10]"
     )
+
+
+def test_upload_a_series_zip_and_read_the_triage_without_javascript(site, no_js_browser, tmp_path):
+    from test_web_series import example_files, zipped
+
+    archive = tmp_path / "KRATOM-series.zip"
+    archive.write_bytes(zipped(example_files(), "KRATOM-series"))
+    no_js_browser.get(site + "/series")
+    no_js_browser.find_element(By.NAME, "series").send_keys(str(archive))
+    no_js_browser.find_element(By.CSS_SELECTOR, "button.primary").click()
+    word = WebDriverWait(no_js_browser, WAIT).until(
+        ec.presence_of_element_located((By.ID, "status-word"))
+    )
+    assert word.text == "STOP"
+    rows = no_js_browser.find_elements(By.CSS_SELECTOR, "#triage tbody tr")
+    assert len(rows) == 12
+    first = rows[0]
+    assert first.find_element(By.CSS_SELECTOR, ".patient").text == "P-03"
+    assert first.find_element(By.CSS_SELECTOR, ".status").text == "STOP"
+    statuses = [r.find_element(By.CSS_SELECTOR, ".status").text for r in rows]
+    order = ["STOP", "REVIEW", "NOT CHECKED", "CONTINUE"]
+    assert statuses == sorted(statuses, key=order.index)
+    # open P-03 from the same upload: the patient's own stop-rule check
+    first.find_element(By.CSS_SELECTOR, "button").click()
+    word = WebDriverWait(no_js_browser, WAIT).until(
+        ec.presence_of_element_located((By.ID, "status-word"))
+    )
+    assert word.text == "STOP"
+    assert "P-03" in no_js_browser.find_element(By.ID, "status").text

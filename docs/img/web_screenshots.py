@@ -46,6 +46,19 @@ def upload(driver, url: str, protocol: Path, diary: Path) -> None:
     driver.find_element(By.CSS_SELECTOR, "button.primary").click()
 
 
+def series(driver, url: str, tmp: Path) -> None:
+    """The series page after uploading the packaged example series as a zip."""
+    from test_web_series import example_files, zipped
+
+    archive = tmp / "KRATOM-series.zip"
+    archive.write_bytes(zipped(example_files(), "KRATOM-series"))
+    driver.set_window_size(1200, 900)
+    driver.get(url + "/series")
+    driver.find_element(By.NAME, "series").send_keys(str(archive))
+    driver.find_element(By.CSS_SELECTOR, "button.primary").click()
+    full_page(driver, OUT / "web-series.png", 1200)
+
+
 def main() -> None:
     protocol, diary = example_paths()
     with tempfile.TemporaryDirectory() as tmp, served() as url, chromium(Path(tmp) / "p") as d:
@@ -80,6 +93,7 @@ def main() -> None:
         bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
         upload(d, url, protocol, bad)
         full_page(d, OUT / "web-error.png", 1000)
+        series(d, url, Path(tmp))
 
 
 if __name__ == "__main__":

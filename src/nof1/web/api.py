@@ -1,10 +1,12 @@
 """The HTTP API: ``POST /api/check``, ``/api/schedule``, ``/api/analyze``, ``/api/monitor``,
-``/api/power``.
+``/api/power``, ``/api/series``.
 
 Each endpoint takes the multipart files ``protocol`` (and ``diary``) and the command line's options
 as form fields, calls the same library function as the command, and answers with the same JSON
 document as its ``--json`` (``check`` and ``monitor`` answer 200 whatever they found: the document
-says it). Bad input gives 400 ``{"error": ...}`` naming the file, line and column.
+says it). ``/api/series`` and ``/api/monitor`` also take a series folder as a zip (multipart
+``series``) and answer as ``nof1 series --json`` and ``nof1 monitor SERIES.toml --json``. Bad
+input gives 400 ``{"error": ...}`` naming the file, line and column.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
+from ..errors import Nof1Error
 from .uploads import (
     DATE,
     FLAG,
@@ -22,13 +25,22 @@ from .uploads import (
     REQUIRED,
     TEXT,
     InputError,
+    Upload,
     choice,
     load_trial,
     read_options,
     read_upload,
 )
 
-__all__ = ["MAX_SIMS", "api", "document", "power_options", "run_power"]
+__all__ = [
+    "MAX_SIMS",
+    "api",
+    "document",
+    "power_options",
+    "relative_document",
+    "run_power",
+    "unpacked",
+]
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -112,14 +124,57 @@ def analyze() -> Response:
     return document(run(protocol, diary).to_dict())
 
 
+def unpacked(upload: Upload | None = None) -> Any:
+    """A series zip (by default the upload ``series``) unpacked for this request (a context
+    manager yielding a :class:`~nof1.web.series_zip.SeriesFolder`)."""
+    from flask import current_app
+
+    from .series_zip import unpacked_series
+
+    upload = upload or read_upload("series", "series.zip")
+    return unpacked_series(upload.data, upload.name, current_app.config["NOF1_MAX_UPLOAD"])
+
+
+def relative_document(doc: Any, folder: Any) -> Response:
+    """:func:`document` with the series' private folder removed from the paths it names."""
+    response = document(doc)
+    response.set_data(folder.relative(response.get_data(as_text=True)))
+    return response
+
+
+@api.post("/series")
+def series() -> Response:
+    from ..series import analyze_series
+
+    read_options({})
+    with unpacked() as folder:
+        loaded = folder.load()
+        try:
+            result = analyze_series(loaded)
+        except Nof1Error as exc:
+            raise InputError(folder.relative(str(exc))) from None
+        return relative_document(result.to_dict(), folder)
+
+
 @api.post("/monitor")
 def monitor() -> Response:
     from ..safety import monitor as run
 
+    if "series" in request.files or "series_data" in request.form:
+        return _monitor_series()
     protocol, diary = read_upload("protocol", "protocol.toml"), read_upload("diary", "diary.csv")
     options = read_options({"as_of": (DATE, None), **DATE_FORMAT})
     protocol, diary = load_trial(protocol, diary, options["date_format"], allow_empty=True)
     return document(run(protocol, diary, as_of=options["as_of"]).to_dict())
+
+
+def _monitor_series() -> Response:
+    from ..series import monitor_series
+
+    options = read_options({"as_of": (DATE, None)})
+    with unpacked() as folder:
+        result = monitor_series(folder.load(), as_of=options["as_of"])
+        return relative_document(result.to_dict(), folder)
 
 
 @api.post("/power")

@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import __version__
 from ..errors import Nof1Error
+from .series_zip import ZipRefused
 
 if TYPE_CHECKING:
     from werkzeug.wrappers import Response as BaseResponse
@@ -105,6 +106,7 @@ def create_app(
     app.before_request(_check_csrf)
     app.after_request(_headers)
     app.register_error_handler(Nof1Error, _bad_input)
+    app.register_error_handler(ZipRefused, _zip_refused)
     app.register_error_handler(HTTPException, _http_error)
 
     from .api import api
@@ -226,6 +228,10 @@ def _headers(response: BaseResponse) -> BaseResponse:
 
 def _bad_input(exc: Nof1Error) -> Response:
     return refuse(400, str(exc))
+
+
+def _zip_refused(exc: ZipRefused) -> Response:
+    return refuse(exc.status, str(exc))
 
 
 def _http_error(exc: HTTPException) -> Any:

@@ -1,9 +1,11 @@
-"""The pages: home, "Design a protocol", "Check a trial", the report, downloads, the login form.
+"""The pages: home, "Design a protocol", "Check a trial", "A series", the reports, downloads, the
+login form.
 
 Every page works without JavaScript; the design page's small script only re-checks the form as
 the clinician types. Results are computed for the request that asks for them and never stored:
 a results page carries the uploaded files back in hidden fields, so that the report, the patient
-page and the downloads are made from the same upload without keeping it on the server.
+page and the downloads are made from the same upload without keeping it on the server (a series
+zip is unpacked again, into a private folder removed after the request, for each of them).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from flask import (
 )
 
 from ..errors import Nof1Error
-from .api import document, power_options, run_power
+from .api import document, power_options, relative_document, run_power, unpacked
 from .app import REPORT_CSP
 from .protocol_form import (
     CONDITIONS,
@@ -45,6 +47,7 @@ from .uploads import (
     load_trial,
     read_options,
     read_upload,
+    safe_name,
 )
 
 if TYPE_CHECKING:
@@ -249,9 +252,7 @@ def _trial_uploads() -> tuple[Upload, Upload]:
 
 @pages.post("/trial")
 def trial() -> Any:
-    from ..analysis import analyze
     from ..checking import check_texts
-    from ..safety import monitor
 
     try:
         protocol_up, diary_up = _trial_uploads()
@@ -265,14 +266,32 @@ def trial() -> Any:
         html = render_template("trial.html", problems=found.problems, warnings=found.warnings)
         return Response(html, status=400)
     protocol, diary = load_trial(protocol_up, diary_up, options["date_format"], allow_empty=True)
-    checked = monitor(protocol, diary, as_of=options["as_of"])
+    hidden = carry(("protocol", protocol_up), ("diary", diary_up))
+    hidden.update({k: request.form[k] for k in TRIAL_OPTIONS if request.form.get(k)})
+    return _result_page(protocol, diary, options["as_of"], hidden, warnings=found.warnings)
+
+
+def _result_page(
+    protocol: Protocol,
+    diary: Any,
+    as_of: _dt.date | None,
+    hidden: dict[str, str],
+    relative: Any = str,
+    **context: Any,
+) -> str:
+    """The results page of one trial: the stop-rule status first, then the analysis.
+
+    ``relative`` rewrites an error message for display (a series' private folder removed).
+    """
+    from ..analysis import analyze
+    from ..safety import monitor
+
+    checked = monitor(protocol, diary, as_of=as_of)
     analysis, analysis_error = None, None
     try:
         analysis = analyze(protocol, diary)
     except Nof1Error as exc:
-        analysis_error = str(exc)
-    hidden = carry(("protocol", protocol_up), ("diary", diary_up))
-    hidden.update({k: request.form[k] for k in TRIAL_OPTIONS if request.form.get(k)})
+        analysis_error = relative(str(exc))
     return render_template(
         "result.html",
         status=status_view(protocol, checked),
@@ -280,9 +299,9 @@ def trial() -> Any:
         values=_event_values(checked),
         analysis=analysis,
         analysis_error=analysis_error,
-        warnings=found.warnings,
         hidden=hidden,
         protocol=protocol,
+        **context,
     )
 
 
@@ -343,3 +362,183 @@ def trial_download() -> Response:
     response = document(doc)
     response.headers["Content-Disposition"] = f'attachment; filename="{what}.json"'
     return response
+
+
+# -- a series -----------------------------------------------------------------------------------
+
+SERIES_OPTIONS = {"as_of": (DATE, None)}
+
+TRIAGE_WORDS = {
+    "stop": ("stop", "STOP"),
+    "review": ("review", "REVIEW"),
+    "not checked": ("unknown", "NOT CHECKED"),
+    "continue": ("continue", "CONTINUE"),
+}
+"""A triage status as the page shows it: its colour class and its word (worst first)."""
+
+
+@pages.get("/series")
+def series_form() -> str:
+    return render_template("series.html")
+
+
+def _triage_rows(triage: Any, trials: dict[str, Any], relative: Any) -> list[dict[str, Any]]:
+    """The triage list as the page shows it, failing closed like :func:`status_view`.
+
+    A patient whose trial sets no stop rules, or whose "continue" leaves rules unchecked, reads
+    "not checked" (and moves up with those), never "continue".
+    """
+    from ..safety_render import format_values
+    from ..series.monitor import NOT_CHECKED, RANK
+
+    rows = []
+    for p in triage.patients:
+        trial = trials.get(p.patient)
+        status, reason = p.status, p.reason
+        if status == "continue" and trial is not None and trial.ok:
+            if not trial.protocol.stop_rules:
+                status, reason = NOT_CHECKED, "the protocol sets no stop rules"
+            elif reason:
+                status = NOT_CHECKED
+        rows.append(
+            {
+                "patient": p.patient,
+                "status": status,
+                "kind": TRIAGE_WORDS[status][0],
+                "word": TRIAGE_WORDS[status][1],
+                "events": [(e, format_values(e)) for e in p.events],
+                "reason": relative(reason) if reason else None,
+                "readable": trial is not None and trial.ok,
+            }
+        )
+    rows.sort(key=lambda row: RANK[row["status"]])  # stable: the series order within a status
+    return rows
+
+
+def _series_problem(exc: Nof1Error) -> Response:
+    status = getattr(exc, "status", 400)
+    return Response(render_template("series.html", problems=[str(exc)]), status=status)
+
+
+@pages.post("/series")
+def series() -> Any:
+    from ..series import monitor_series
+
+    try:
+        upload = read_upload("series", "series.zip")
+        # a patient's page comes back here with its patient field, which is not needed
+        options = read_options({**SERIES_OPTIONS, "patient": (TEXT, None)})
+        with unpacked(upload) as folder:
+            loaded = folder.load()
+            triage = monitor_series(loaded, as_of=options["as_of"])
+            trials = {t.patient: t for t in loaded.trials}
+            rows = _triage_rows(triage, trials, folder.relative)
+            mismatches = [(p, folder.relative(w)) for p, w in loaded.mismatches]
+    except Nof1Error as exc:
+        return _series_problem(exc)
+    counts = {s: n for s in TRIAGE_WORDS if (n := sum(r["status"] == s for r in rows))}
+    kind, word = TRIAGE_WORDS[next(iter(counts), "not checked")]  # in TRIAGE_WORDS' order
+    hidden = carry(("series", upload))
+    hidden.update({k: request.form[k] for k in SERIES_OPTIONS if request.form.get(k)})
+    return render_template(
+        "series_result.html",
+        triage=triage,
+        kind=kind,
+        word=word,
+        rows=rows,
+        counts=counts,
+        mismatches=mismatches,
+        hidden=hidden,
+        form=loaded.form,
+    )
+
+
+@pages.post("/series/report")
+def series_report() -> Response:
+    from ..report_series import render_series_html
+    from ..series import analyze_series, monitor_series
+
+    read_options(SERIES_OPTIONS)
+    with unpacked() as folder:
+        loaded = folder.load()
+        try:
+            html = render_series_html(analyze_series(loaded), monitor_series(loaded))
+        except Nof1Error as exc:
+            return _series_problem(Nof1Error(folder.relative(str(exc))))
+    response = Response(folder.relative(html))
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response
+
+
+@pages.post("/series/download")
+def series_download() -> Response:
+    from ..series import analyze_series, monitor_series
+
+    options = read_options({**SERIES_OPTIONS, "what": (choice("series", "monitor"), "series")})
+    with unpacked() as folder:
+        loaded = folder.load()
+        if options["what"] == "monitor":
+            doc = monitor_series(loaded, as_of=options["as_of"]).to_dict()
+        else:
+            try:
+                doc = analyze_series(loaded).to_dict()
+            except Nof1Error as exc:
+                return _series_problem(Nof1Error(folder.relative(str(exc))))
+        response = relative_document(doc, folder)
+    response.headers["Content-Disposition"] = f'attachment; filename="{options["what"]}.json"'
+    return response
+
+
+PATIENT_OPTIONS = {
+    **SERIES_OPTIONS,
+    "patient": (TEXT, None),
+    "what": (choice("status", "clinician", "patient", "analysis", "monitor"), "status"),
+}
+
+
+@pages.post("/series/patient")
+def series_patient() -> Any:
+    """One patient of the uploaded series: the single-trial status page, report or downloads."""
+    from ..analysis import analyze
+    from ..safety import monitor
+    from ..series import monitor_series
+
+    options = read_options(PATIENT_OPTIONS)
+    upload = read_upload("series", "series.zip")
+    with unpacked(upload) as folder:
+        loaded = folder.load()
+        trial = next((t for t in loaded.trials if t.patient == options["patient"]), None)
+        if trial is None:
+            return _series_problem(Nof1Error(f"no patient {options['patient']!r} in this series"))
+        if not trial.ok:
+            return _series_problem(Nof1Error(folder.relative(str(trial.error))))
+        # the day the series triage checked, so the patient's page agrees with the list
+        as_of = monitor_series(loaded, as_of=options["as_of"]).as_of
+        what = options["what"]
+        try:
+            if what in ("clinician", "patient"):
+                response = Response(analyze(trial.protocol, trial.diary).to_html(audience=what))
+                response.headers["Content-Security-Policy"] = REPORT_CSP
+                return response
+            if what == "monitor":
+                doc = monitor(trial.protocol, trial.diary, as_of=as_of).to_dict()
+            elif what == "analysis":
+                doc = analyze(trial.protocol, trial.diary).to_dict()
+        except Nof1Error as exc:  # e.g. no analysis yet: say why, with the zip's file names
+            return _series_problem(Nof1Error(folder.relative(str(exc))))
+        if what in ("analysis", "monitor"):
+            response = relative_document(doc, folder)
+            name = f"{safe_name(trial.patient, 'patient')}-{what}.json"
+            response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+            return response
+        hidden = carry(("series", upload))
+        hidden.update({k: request.form[k] for k in ("as_of", "patient") if request.form.get(k)})
+        return _result_page(
+            trial.protocol,
+            trial.diary,
+            as_of,
+            hidden,
+            folder.relative,
+            warnings=[],
+            patient_of_series=loaded.id,
+        )

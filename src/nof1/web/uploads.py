@@ -36,10 +36,18 @@ __all__ = [
     "safe_name",
 ]
 
-CARRIED = ("protocol_data", "protocol_name", "diary_data", "diary_name", "csrf_token")
+CARRIED = (
+    "protocol_data",
+    "protocol_name",
+    "diary_data",
+    "diary_name",
+    "series_data",
+    "series_name",
+    "csrf_token",
+)
 """Form fields that carry uploaded content between pages (and the CSRF token), not options."""
 
-FILES = ("protocol", "diary")
+FILES = ("protocol", "diary", "series")
 """The upload fields; read by :func:`read_upload`, never taken for options."""
 
 
