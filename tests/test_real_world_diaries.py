@@ -24,7 +24,7 @@ from conftest import protocol_dict, protocol_toml
 from nof1 import analyze, monitor, read_diary
 from nof1.cli import cli
 from nof1.errors import DiaryError, ProtocolError
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"

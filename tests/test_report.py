@@ -10,12 +10,12 @@ import pytest
 
 from conftest import rewrite_diary
 from nof1 import analyze, read_diary
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 pytest.importorskip("matplotlib")
 
-from nof1 import report
-from nof1.report_cent import CENT_ITEMS, clinician_items
+from nof1.report import clinician as report
+from nof1.report.cent import CENT_ITEMS, clinician_items
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "nof1" / "data"
 SCRIPT = "<script>alert(1)</script>"
@@ -201,7 +201,7 @@ def test_methods_that_cannot_run_say_why(tmp_path):
 
 
 def test_report_degrades_without_the_safety_module(example, monkeypatch):
-    monkeypatch.setitem(sys.modules, "nof1.safety", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "nof1.safety.monitor", None)  # import raises ImportError
     page = report.render_html(example)
     assert "NOT CHECKED" in page
     assert report.render_html(example, audience="patient")

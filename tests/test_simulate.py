@@ -11,14 +11,14 @@ import pytest
 from scipy import stats as sps
 
 from conftest import protocol_dict
-from nof1.analysis import analyze
-from nof1.design import compare_designs
-from nof1.diary import read_diary_text
+from nof1.analysis.analyze import analyze
+from nof1.diary.read import read_diary_text
 from nof1.errors import PlanningError
-from nof1.operating import power
-from nof1.protocol import Protocol
-from nof1.safety import monitor
-from nof1.simulate import simulate
+from nof1.planning.design import compare_designs
+from nof1.planning.operating import power
+from nof1.planning.simulate import simulate
+from nof1.safety.monitor import monitor
+from nof1.trial.protocol import Protocol
 
 
 def _mc_bound(p: float, n: int) -> float:
@@ -99,8 +99,8 @@ def test_stop_rules_replay_matches_monitor(example_protocol):
     trials = simulate(
         example_protocol, effect=2.0, sd=2.0, rho=0.6, sims=8, seed=9, missing=0.2, integer=True
     )
-    from nof1.replay import StopRuleTally, _Setup
-    from nof1.simulate import _Draw
+    from nof1.planning.replay import StopRuleTally, _Setup
+    from nof1.planning.simulate import _Draw
 
     doc = example_protocol.to_dict()
     simulated = {"Severe pain flare", "Pain well above run-in", "Diary not kept", "Likely harm"}
@@ -242,7 +242,7 @@ def test_compare_designs(example_protocol, tmp_path):
 def test_calibrated_ar1_keeps_its_level_where_ml_wald_does_not(example_protocol):
     # a small seeded version of bench/bench_calibration.py (its 4,000-trial row for 3 cycles of
     # 7 days at rho 0.7: calibrated 0.061, ML Wald 0.136): 2,000 null trials, MC SE 0.0055
-    from nof1.design import _variant
+    from nof1.planning.design import _variant
     from nof1.stats import ar1_profile_fit
 
     # 7-day periods keep 4 post-washout days: let them count, as the benchmark does
@@ -265,7 +265,7 @@ def test_power_and_design_share_the_default_autocorrelation_and_print_it(
     import inspect
 
     from nof1.cli import cli
-    from nof1.simulate import DEFAULT_RHO
+    from nof1.planning.simulate import DEFAULT_RHO
 
     assert DEFAULT_RHO == 0.4
     for fn in (power, compare_designs, simulate):
@@ -284,9 +284,9 @@ def test_power_and_design_share_the_default_autocorrelation_and_print_it(
 def test_one_ar1_fit_serves_the_effect_and_the_no_effect_run(example_protocol):
     # power() fits the AR(1) model once per batch and shifts the treatment coefficient by the
     # effect (y + effect * x has the same residuals); against fitting the effect diaries
-    from nof1.operating import _shifted_ar1
-    from nof1.replay import _pvalues, _Setup
-    from nof1.simulate import _allocation_pool, _draw, _scenario
+    from nof1.planning.operating import _shifted_ar1
+    from nof1.planning.replay import _pvalues, _Setup
+    from nof1.planning.simulate import _allocation_pool, _draw, _scenario
 
     target, sc = _scenario(example_protocol, None, -1.0, 1.5, 0.5, 0, 0, 0.1, False, None)
     setup = _Setup.build(example_protocol, target, ("ar1",), 1)

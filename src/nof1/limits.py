@@ -5,7 +5,7 @@ where the input is read, so that absurd or hostile input is refused with one cle
 the key or the file) instead of exhausting time or memory. It also owns the bounded reading of
 input files and the check of the TOML nesting depth before the TOML parser sees the text, and the
 check of the settings of a power simulation (:func:`check_planning`), called first by
-:func:`nof1.operating.power` and :func:`nof1.design.compare_designs`.
+:func:`nof1.planning.operating.power` and :func:`nof1.planning.design.compare_designs`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from .errors import PlanningError
 
 if TYPE_CHECKING:
-    from .protocol import Protocol
+    from .trial.protocol import Protocol
 
 __all__ = [
     "FIRST_DATE",
@@ -197,12 +197,13 @@ def check_planning(
 ) -> None:
     """Refuse simulation settings that are absurd for the outcome's scale.
 
-    Called first by :func:`nof1.operating.power` and :func:`nof1.design.compare_designs`, before
-    anything is simulated. With the outcome's scale ``width = max - min``: ``sims`` is a whole
-    number in [:data:`MIN_SIMS`, :data:`MAX_SIMS`] (fewer trials give a power whose Monte Carlo
-    error is too large to read: with 10 trials, 1.0 with an SE of 0); ``effect`` is finite with
-    ``|effect| <= width``; ``sd`` is finite with ``width / 10^6 <= sd <= width``; ``trend`` (per
-    day) finite with ``|trend| <= width``; ``carryover_days`` at most :data:`MAX_TRIAL_DAYS`.
+    Called first by :func:`nof1.planning.operating.power` and
+    :func:`nof1.planning.design.compare_designs`, before anything is simulated. With the outcome's
+    scale ``width = max - min``: ``sims`` is a whole number in [:data:`MIN_SIMS`, :data:`MAX_SIMS`]
+    (fewer trials give a power whose Monte Carlo error is too large to read: with 10 trials, 1.0
+    with an SE of 0); ``effect`` is finite with ``|effect| <= width``; ``sd`` is finite with ``width
+    / 10^6 <= sd <= width``; ``trend`` (per day) finite with ``|trend| <= width``;
+    ``carryover_days`` at most :data:`MAX_TRIAL_DAYS`.
 
     Raises
     ------
@@ -217,7 +218,7 @@ def check_planning(
             f"sims = {sims!r} must be a whole number from {MIN_SIMS:,} to {MAX_SIMS:,}"
             + (" (fewer simulated trials give a power too imprecise to read)" if few else "")
         )
-    from .simulate import _outcome
+    from .planning.simulate import _outcome
 
     target = _outcome(protocol, outcome)
     width = target.max - target.min

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..diary import Diary, read_diary, read_diary_text
+from ..diary.read import Diary, read_diary, read_diary_text
 from ..errors import DiaryError, Nof1Error, ProtocolError, SeriesError
-from ..protocol import Protocol
+from ..trial.protocol import Protocol
 
 __all__ = ["Series", "SeriesTrial"]
 

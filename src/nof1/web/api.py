@@ -41,7 +41,7 @@ DATE_FORMAT = {"date_format": (TEXT, None)}
 
 def power_options() -> dict[str, tuple[Any, Any]]:
     """The options of ``nof1 power``, as form fields with their converters and defaults."""
-    from ..simulate import METHODS
+    from ..planning.simulate import METHODS
 
     return {
         "effect": (NUMBER, REQUIRED),
@@ -66,7 +66,7 @@ def document(doc: Any, status: int = 200) -> Response:
 
 def run_power(protocol, options: dict[str, Any], methods: tuple[str, ...] | None = None):
     """``nof1 power`` on an uploaded protocol, refusing more than :data:`MAX_SIMS` trials."""
-    from ..simulate import power
+    from ..planning.simulate import power
 
     if options["sims"] > MAX_SIMS:
         raise InputError(
@@ -95,7 +95,7 @@ def check() -> Response:
 
 @api.post("/schedule")
 def schedule() -> Response:
-    from ..protocol import Protocol
+    from ..trial.protocol import Protocol
 
     protocol = read_upload("protocol", "protocol.toml")
     read_options({})
@@ -104,7 +104,7 @@ def schedule() -> Response:
 
 @api.post("/analyze")
 def analyze() -> Response:
-    from ..analysis import analyze as run
+    from ..analysis.analyze import analyze as run
 
     protocol, diary = read_upload("protocol", "protocol.toml"), read_upload("diary", "diary.csv")
     options = read_options(DATE_FORMAT)
@@ -114,7 +114,7 @@ def analyze() -> Response:
 
 @api.post("/monitor")
 def monitor() -> Response:
-    from ..safety import monitor as run
+    from ..safety.monitor import monitor as run
 
     protocol, diary = read_upload("protocol", "protocol.toml"), read_upload("diary", "diary.csv")
     options = read_options({"as_of": (DATE, None), **DATE_FORMAT})
@@ -124,7 +124,7 @@ def monitor() -> Response:
 
 @api.post("/power")
 def power() -> Response:
-    from ..protocol import Protocol
+    from ..trial.protocol import Protocol
 
     protocol = read_upload("protocol", "protocol.toml")
     options = read_options(power_options())

@@ -49,8 +49,8 @@ from .uploads import (
 
 if TYPE_CHECKING:
     from ..checking import CheckReport
-    from ..protocol import Protocol
-    from ..safety import MonitorResult
+    from ..safety.monitor import MonitorResult
+    from ..trial.protocol import Protocol
 
 __all__ = ["pages"]
 
@@ -122,7 +122,7 @@ def _example_form() -> DesignForm:
 def _designed(form: DesignForm) -> tuple[str, CheckReport, Protocol | None]:
     """The form's protocol as TOML, what ``nof1 check`` says of it, and the protocol if valid."""
     from ..checking import check_texts
-    from ..protocol import Protocol
+    from ..trial.protocol import Protocol
 
     text = protocol_toml(protocol_document(form))
     found = check_texts(text, PROTOCOL_NAME)
@@ -196,8 +196,8 @@ def _design_page(form: DesignForm, status: int = 200, load_error: str | None = N
 
 
 def _choices() -> dict[str, Any]:
-    from ..protocol import ACTIONS, BLINDINGS, DURINGS, PRIORS, SCHEMES
-    from ..simulate import METHODS
+    from ..planning.simulate import METHODS
+    from ..trial.protocol import ACTIONS, BLINDINGS, DURINGS, PRIORS, SCHEMES
 
     return {
         "schemes": SCHEMES,
@@ -220,7 +220,7 @@ def _download(what: str, text: str, protocol: Protocol) -> Response:
         text = frame.to_csv(index=False, lineterminator="\n")
         return _attachment(text, "schedule.csv", "text/csv")
     if what == "diary":
-        from ..template import write_template
+        from ..diary.template import write_template
 
         with tempfile.TemporaryDirectory(prefix="nof1-") as folder:  # mode 700, removed after
             path = Path(folder) / "diary.csv"
@@ -249,9 +249,9 @@ def _trial_uploads() -> tuple[Upload, Upload]:
 
 @pages.post("/trial")
 def trial() -> Any:
-    from ..analysis import analyze
+    from ..analysis.analyze import analyze
     from ..checking import check_texts
-    from ..safety import monitor
+    from ..safety.monitor import monitor
 
     try:
         protocol_up, diary_up = _trial_uploads()
@@ -292,7 +292,7 @@ def status_view(protocol: Protocol, checked: MonitorResult) -> dict[str, str]:
     A protocol without stop rules, or a "continue" with rules that could not be checked, reads
     "not checked", never "continue".
     """
-    from ..safety_render import verdict
+    from ..safety.render import verdict
 
     if not protocol.stop_rules:
         line = "The protocol sets no stop rules, so there is nothing to check."
@@ -309,14 +309,14 @@ def status_view(protocol: Protocol, checked: MonitorResult) -> dict[str, str]:
 
 
 def _event_values(checked: MonitorResult) -> list[str]:
-    from ..safety_render import format_values
+    from ..safety.render import format_values
 
     return [format_values(e) for e in checked.events]
 
 
 @pages.post("/trial/report")
 def report() -> Response:
-    from ..analysis import analyze
+    from ..analysis.analyze import analyze
 
     options = read_options({**TRIAL_OPTIONS, "audience": (choice("clinician", "patient"), None)})
     protocol, diary = load_trial(*_trial_uploads(), options["date_format"], allow_empty=False)
@@ -328,8 +328,8 @@ def report() -> Response:
 
 @pages.post("/trial/download")
 def trial_download() -> Response:
-    from ..analysis import analyze
-    from ..safety import monitor
+    from ..analysis.analyze import analyze
+    from ..safety.monitor import monitor
 
     options = read_options({**TRIAL_OPTIONS, "what": (choice("analysis", "monitor"), "analysis")})
     what = options["what"]
