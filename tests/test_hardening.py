@@ -562,7 +562,7 @@ def test_to_frame_keeps_nap_out_of_the_effect_column(example):
 def test_analysis_methods_have_docstrings_and_a_short_repr(example):
     from nof1.analysis.analyze import Analysis
 
-    for name in ("to_frame", "to_html", "to_dict", "render_text"):
+    for name in ("to_frame", "to_dict", "render_text", "_repr_html_"):
         assert (getattr(Analysis, name).__doc__ or "").strip(), name
     assert len(repr(example)) < 500 and "KRATOM-FM-001" in repr(example)
     assert len(repr(example.primary)) < 500

@@ -208,12 +208,12 @@ def test_report_degrades_without_the_safety_module(example, monkeypatch):
 
 
 def test_notebook_shows_verdicts_tables_and_plots(example):
-    fragment = example._repr_html_()
+    fragment = report.render_notebook(example)
     assert "<html" not in fragment and "<script" not in fragment
     assert fragment.count("<svg") == 4  # timeline and cycles of each outcome
     assert example.outcomes["pain"].verdict[:40] in fragment
     assert "paired-t" in fragment
-    ids = re.findall(r'\bid="([^"]+)"', fragment + example._repr_html_())
+    ids = re.findall(r'\bid="([^"]+)"', fragment + report.render_notebook(example))
     assert len(ids) == len(set(ids)), "two notebook outputs on one page must not share ids"
 
 

@@ -99,8 +99,8 @@ def test_stop_rules_replay_matches_monitor(example_protocol):
     trials = simulate(
         example_protocol, effect=2.0, sd=2.0, rho=0.6, sims=8, seed=9, missing=0.2, integer=True
     )
-    from nof1.planning.replay import StopRuleTally, _Setup
-    from nof1.planning.simulate import _Draw
+    from nof1.planning.replay import ReplaySetup, StopRuleTally
+    from nof1.planning.simulate import DrawnTrials
 
     doc = example_protocol.to_dict()
     simulated = {"Severe pain flare", "Pain well above run-in", "Diary not kept", "Likely harm"}
@@ -111,9 +111,9 @@ def test_stop_rules_replay_matches_monitor(example_protocol):
     for i in range(8):
         doc["design"]["sequence"] = trials.arms(i)
         protocol = Protocol.from_dict(doc)
-        setup = _Setup.build(protocol, protocol.primary, ("paired-t",), 1)
+        setup = ReplaySetup.build(protocol, protocol.primary, ("paired-t",), 1)
         tally = StopRuleTally(setup)
-        draw = _Draw(
+        draw = DrawnTrials(
             trials.treatment[i : i + 1], trials.treatment_days[i : i + 1], None, None, None
         )
         tally.add(trials.values[i : i + 1], draw)
@@ -194,11 +194,25 @@ def test_power_result_outputs(example_protocol):
     assert len(r.to_frame()) == 5
 
 
-def test_progress_only_when_asked(example_protocol, capsys):
-    power(example_protocol, effect=-1.0, sd=1.5, sims=1500, methods=("paired-t",))
-    assert capsys.readouterr().err == ""
-    power(example_protocol, effect=-1.0, sd=1.5, sims=1500, methods=("paired-t",), progress=True)
-    assert "1,500/1,500" in capsys.readouterr().err
+def test_progress_goes_to_the_callback_and_nothing_is_printed(example_protocol, capsys):
+    calls = []
+    kw = {"effect": -1.0, "sd": 1.5, "sims": 1500, "methods": ("paired-t",)}
+    quiet = power(example_protocol, **kw)
+    told = power(example_protocol, progress=lambda done, total: calls.append((done, total)), **kw)
+    assert capsys.readouterr() == ("", "")  # the library never prints
+    assert calls == [(1000, 1500), (1500, 1500)]  # one call per batch of 1000 trials
+    assert told.to_dict() | {"seconds": 0} == quiet.to_dict() | {"seconds": 0}
+
+
+def test_cli_draws_the_progress_line_on_stderr(capsys):
+    from nof1.cli import _progress_line
+
+    _progress_line(1000, 1500)
+    _progress_line(1500, 1500)
+    assert capsys.readouterr() == (
+        "",
+        "\rsimulating trials: 1,000/1,500\rsimulating trials: 1,500/1,500\n",
+    )
 
 
 def test_alternating_and_random_schemes():
@@ -285,15 +299,15 @@ def test_one_ar1_fit_serves_the_effect_and_the_no_effect_run(example_protocol):
     # power() fits the AR(1) model once per batch and shifts the treatment coefficient by the
     # effect (y + effect * x has the same residuals); against fitting the effect diaries
     from nof1.planning.operating import _shifted_ar1
-    from nof1.planning.replay import _pvalues, _Setup
-    from nof1.planning.simulate import _allocation_pool, _draw, _scenario
+    from nof1.planning.replay import ReplaySetup, method_pvalues
+    from nof1.planning.simulate import allocation_pool, build_scenario, draw_trials
 
-    target, sc = _scenario(example_protocol, None, -1.0, 1.5, 0.5, 0, 0, 0.1, False, None)
-    setup = _Setup.build(example_protocol, target, ("ar1",), 1)
+    target, sc = build_scenario(example_protocol, None, -1.0, 1.5, 0.5, 0, 0, 0.1, False, None)
+    setup = ReplaySetup.build(example_protocol, target, ("ar1",), 1)
     rng = np.random.Generator(np.random.PCG64(2))
-    draw = _draw(setup.schedule, _allocation_pool(setup.schedule), rng, 300, sc)
+    draw = draw_trials(setup.schedule, allocation_pool(setup.schedule), rng, 300, sc)
     shifted, null = _shifted_ar1(setup, draw, sc, target)
-    direct = _pvalues(setup, draw.values(-1.0, sc, target), draw.treatment, draw.on)["ar1"]
+    direct = method_pvalues(setup, draw.values(-1.0, sc, target), draw.treatment, draw.on)["ar1"]
     np.testing.assert_allclose(shifted, direct, rtol=1e-7, atol=1e-12)
-    direct0 = _pvalues(setup, draw.values(0.0, sc, target), draw.treatment, draw.on)["ar1"]
+    direct0 = method_pvalues(setup, draw.values(0.0, sc, target), draw.treatment, draw.on)["ar1"]
     np.testing.assert_array_equal(null, direct0)

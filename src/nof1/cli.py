@@ -276,6 +276,7 @@ def analyze(
     and a verdict in words.
     """
     from .analysis.analyze import analyze as run
+    from .report.clinician import render_html
 
     _check_extension(report, "--report", (".html", ".htm"))
     loaded, d = _load(
@@ -283,7 +284,7 @@ def analyze(
     )
     result = run(loaded, d)
     if report:
-        Path(report).write_text(result.to_html(audience=audience), encoding="utf-8")
+        Path(report).write_text(render_html(result, audience=audience), encoding="utf-8")
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -369,6 +370,11 @@ def verify_log(log: str, as_json: bool) -> None:
         sys.exit(EXIT_BAD_INPUT)
 
 
+def _progress_line(done: int, total: int) -> None:
+    """Draw the power simulation's progress on one stderr line, ending it when all are done."""
+    click.echo(f"\rsimulating trials: {done:,}/{total:,}", err=True, nl=done >= total)
+
+
 @cli.command()
 @click.argument("protocol", type=FILE)
 @click.option("--effect", type=float, required=True, help="True effect, treatment - control.")
@@ -396,9 +402,10 @@ def power(protocol: str, as_json: bool, max_bytes: int | None, **options: Any) -
 
     The JSON of two runs with the same arguments differs only in "seconds" (the compute time).
     """
-    from .planning.simulate import power as run
+    from .planning.operating import power as run
 
-    result = run(_load_protocol(protocol, max_bytes), progress=not as_json, **options)
+    progress = None if as_json else _progress_line
+    result = run(_load_protocol(protocol, max_bytes), progress=progress, **options)
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -428,8 +435,7 @@ def design(
     Only designs that nof1 check would accept are compared; the others are listed with the
     reason. The JSON of two runs with the same arguments differs only in "seconds".
     """
-    from .planning.design import PLOT_FORMATS
-    from .planning.simulate import compare_designs
+    from .planning.design import PLOT_FORMATS, compare_designs
 
     _check_extension(plot_path, "--plot", PLOT_FORMATS)
     result = compare_designs(_load_protocol(protocol, max_bytes), **options)

@@ -25,7 +25,7 @@ def run_demo(out: Path) -> list[str]:
     from .diary.read import read_diary
     from .diary.template import write_template
     from .example import example_paths
-    from .planning.simulate import power
+    from .planning.operating import power
     from .report.clinician import render_html
     from .safety.monitor import monitor
     from .trial.protocol import Protocol

@@ -301,30 +301,10 @@ class Analysis:
 
         return render_text(self)
 
-    def to_html(self, audience: str = "clinician") -> str:
-        """The report as one self-contained HTML page (what ``nof1 analyze --report`` writes).
-
-        Parameters
-        ----------
-        audience
-            ``clinician`` (every method, the plots, the safety replay, the excluded rows) or
-            ``patient`` (a one-page summary in plain words).
-        """
-        from ..report.clinician import render_html
-
-        return render_html(self, audience=audience)
-
     def _repr_html_(self) -> str:
-        from ..report.clinician import render_notebook
-
-        return render_notebook(self)
-
-    def plot(self, outcome: str | None = None, kind: str = "timeline", ax=None):
-        """Draw one of the report's plots (``timeline``, ``cycles``, ``posterior``, ``null``)."""
-        from ..report import plots
-
-        name = outcome or self.primary.name
-        return plots.plot(self, name, kind=kind, ax=ax)
+        """The tidy table of :meth:`to_frame` for Jupyter (the verdicts with plots are
+        :func:`nof1.report.clinician.render_notebook`, one layer up)."""
+        return self.to_frame().to_html(index=False, na_rep="")
 
 
 # -- the pipeline --------------------------------------------------------------------------------

@@ -343,7 +343,7 @@ def read_diary_text(
                     outcome.name,
                 )
             )
-    from ..trial.protocol import RESERVED
+    from ..trial.model import RESERVED
     from .template import GUIDE_COLUMNS
 
     for name in header:

@@ -17,11 +17,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import PlanningError, ProtocolError
-from ..limits import check_planning
 from ..stats.results import jsonable
-from .operating import _run
+from .operating import run_trials
 from .replay import METHODS
-from .simulate import DEFAULT_RHO, _check_sims, _scenario
+from .simulate import DEFAULT_RHO, build_scenario, check_planning, check_sims
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -250,8 +249,8 @@ def compare_designs(
     if method not in METHODS:
         raise PlanningError(f"method = {method!r} is not known; choose {', '.join(METHODS)}")
     check_planning(protocol, effect, sd, sims, outcome)
-    target, sc = _scenario(protocol, outcome, effect, sd, rho, 0.0, 0.0, 0.0, False, None)
-    sims = _check_sims(sims)
+    target, sc = build_scenario(protocol, outcome, effect, sd, rho, 0.0, 0.0, 0.0, False, None)
+    sims = check_sims(sims)
     alpha = protocol.analysis.alpha
     start = time.perf_counter()
     rows, skipped = [], []
@@ -262,7 +261,9 @@ def compare_designs(
             except ProtocolError as exc:
                 skipped.append({"cycles": c, "period_days": p, "reason": "; ".join(exc.problems)})
                 continue
-            setup, tally, _, _ = _run(variant, target, sc, (method,), seed, sims, False, False)
+            setup, tally, _, _ = run_trials(
+                variant, target, sc, (method,), seed, sims, False, False
+            )
             ref = setup.reference
             power = math.nan if method in setup.reasons() else tally.hits[method] / sims
             d = variant.design

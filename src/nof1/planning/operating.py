@@ -10,8 +10,8 @@ rejections under the assumed effect and under no effect, the stop-rule burden, a
 from __future__ import annotations
 
 import math
-import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -19,17 +19,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import PlanningError
-from ..limits import check_planning
 from ..stats.results import jsonable
-from .replay import METHODS, StopRuleTally, _ar1_fit, _pvalues, _Setup
-from .simulate import DEFAULT_RHO, _allocation_pool, _check_sims, _draw, _scenario
+from .replay import METHODS, ReplaySetup, StopRuleTally, ar1_fit, method_pvalues
+from .simulate import (
+    DEFAULT_RHO,
+    allocation_pool,
+    build_scenario,
+    check_planning,
+    check_sims,
+    draw_trials,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..trial.protocol import Protocol
 
-__all__ = ["PowerResult", "power"]
+__all__ = ["PowerResult", "power", "run_trials"]
 
 CHUNK = 1000
 """Trials simulated and analysed at once; results do not depend on whether progress is shown."""
@@ -76,20 +82,21 @@ def _shifted_ar1(setup, draw, sc, target) -> tuple[np.ndarray, np.ndarray]:
     """
     from scipy import stats as sps
 
-    fit = _ar1_fit(setup, draw.values(0.0, sc, target), draw.on)
+    fit = ar1_fit(setup, draw.values(0.0, sc, target), draw.on)
     with np.errstate(invalid="ignore"):
         p = 2.0 * sps.t.sf(np.abs((fit.estimate + sc.effect) / fit.se), fit.df)
     return p, fit.p_two_sided
 
 
-def _run(protocol, target, sc, methods, seed, sims, null_run=True, rules=True, progress=False):
+def run_trials(protocol, target, sc, methods, seed, sims, null_run=True, rules=True, progress=None):
     """Simulate and analyse ``sims`` trials in batches of :data:`CHUNK`.
 
     Returns the setup, the tallies under the effect and (``null_run``) under no effect, drawn
-    from the same random numbers, and the stop-rule burden (``rules``).
+    from the same random numbers, and the stop-rule burden (``rules``). ``progress``, if given, is
+    called with (trials done, trials in all) after each batch.
     """
-    setup = _Setup.build(protocol, target, methods, seed)
-    pool = _allocation_pool(setup.schedule)
+    setup = ReplaySetup.build(protocol, target, methods, seed)
+    pool = allocation_pool(setup.schedule)
     rng = np.random.Generator(np.random.PCG64(seed))
     alpha = protocol.analysis.alpha
     effect, null = _Tally.of(methods), _Tally.of(methods)
@@ -98,21 +105,18 @@ def _run(protocol, target, sc, methods, seed, sims, null_run=True, rules=True, p
     with _one_blas_thread():
         done = 0
         while done < sims:
-            draw = _draw(setup.schedule, pool, rng, min(CHUNK, sims - done), sc)
+            draw = draw_trials(setup.schedule, pool, rng, min(CHUNK, sims - done), sc)
             ar1 = _shifted_ar1(setup, draw, sc, target) if shift else (None, None)
             values = draw.values(sc.effect, sc, target)
-            effect.add(_pvalues(setup, values, draw.treatment, draw.on, ar1[0]), alpha)
+            effect.add(method_pvalues(setup, values, draw.treatment, draw.on, ar1[0]), alpha)
             if burden is not None:
                 burden.add(values, draw)
             if null_run:
                 values = draw.values(0.0, sc, target)
-                null.add(_pvalues(setup, values, draw.treatment, draw.on, ar1[1]), alpha)
+                null.add(method_pvalues(setup, values, draw.treatment, draw.on, ar1[1]), alpha)
             done += draw.treatment.shape[0]
-            if progress:
-                line = f"\rsimulating trials: {done:,}/{sims:,}"
-                print(line, end="", file=sys.stderr, flush=True)
-    if progress:
-        print(file=sys.stderr, flush=True)
+            if progress is not None:
+                progress(done, sims)
     return setup, effect, null, burden
 
 
@@ -144,7 +148,7 @@ def power(
     integer: bool = False,
     outcome: str | None = None,
     baseline: float | None = None,
-    progress: bool = False,
+    progress: Callable[[int, int], None] | None = None,
     methods: tuple[str, ...] | None = None,
 ) -> PowerResult:
     """Simulated power, type I error and stop-rule burden of the protocol's design.
@@ -161,7 +165,9 @@ def power(
     method
         The method whose rejection rate is ``power``: one of :data:`METHODS`.
     progress
-        Write a progress line to stderr (``nof1 power`` does, except with ``--json``).
+        Called as ``progress(done, total)`` after each batch of simulated trials (``nof1 power``
+        draws a progress line on stderr from it, except with ``--json``). Results do not depend
+        on it.
     methods
         The methods to run (default all; ``method`` always runs). Leaving out ``ar1``, by far
         the slowest, makes a run about 20 times faster.
@@ -190,12 +196,14 @@ def power(
     unknown = {method, *(methods or ())} - set(METHODS)
     if unknown:
         raise PlanningError(f"unknown method {sorted(unknown)}; choose {', '.join(METHODS)}")
-    target, sc = _scenario(
+    target, sc = build_scenario(
         protocol, outcome, effect, sd, rho, carryover_days, trend, missing, integer, baseline
     )
-    sims = _check_sims(sims)
+    sims = check_sims(sims)
     start = time.perf_counter()
-    setup, eff, null, burden = _run(protocol, target, sc, chosen, seed, sims, progress=progress)
+    setup, eff, null, burden = run_trials(
+        protocol, target, sc, chosen, seed, sims, progress=progress
+    )
     seconds = time.perf_counter() - start
     reasons = setup.reasons()
     by_method = {m: math.nan if m in reasons else eff.hits[m] / sims for m in chosen}

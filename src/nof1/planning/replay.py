@@ -26,7 +26,15 @@ if TYPE_CHECKING:
     from ..trial.protocol import Outcome, Protocol
     from ..trial.schedule import Schedule
 
-__all__ = ["METHODS", "Reference", "StopRuleTally", "reference_set"]
+__all__ = [
+    "METHODS",
+    "Reference",
+    "ReplaySetup",
+    "StopRuleTally",
+    "ar1_fit",
+    "method_pvalues",
+    "reference_set",
+]
 
 METHODS = ("paired-t", "wilcoxon", "randomization", "ar1", "bayes")
 RANDOMIZATION_EXACT_MAX = 4096
@@ -102,7 +110,7 @@ def reference_set(schedule: Schedule, paired: bool, seed: int) -> Reference:
 
 
 @dataclass(frozen=True)
-class _Setup:
+class ReplaySetup:
     """What the analysis of every batch of trials shares."""
 
     protocol: Protocol
@@ -116,7 +124,7 @@ class _Setup:
     reference: Reference
 
     @classmethod
-    def build(cls, protocol: Protocol, outcome: Outcome, methods, seed: int) -> _Setup:
+    def build(cls, protocol: Protocol, outcome: Outcome, methods, seed: int) -> ReplaySetup:
         schedule = protocol.schedule()
         arrays = schedule.day_arrays()
         paired = protocol.design.scheme != "random"
@@ -217,7 +225,7 @@ def _cycle_diffs(means: np.ndarray, treat: np.ndarray) -> np.ndarray:
     return np.where(t1 == t2, np.nan, np.where(t1, first - second, second - first))
 
 
-def _ar1_fit(setup: _Setup, values: np.ndarray, on: np.ndarray):
+def ar1_fit(setup: ReplaySetup, values: np.ndarray, on: np.ndarray):
     """The calibrated AR(1) test of every trial, on the days ``nof1 analyze`` gives the model."""
     from ..stats import ar1_profile_fit
 
@@ -227,8 +235,8 @@ def _ar1_fit(setup: _Setup, values: np.ndarray, on: np.ndarray):
     return ar1_profile_fit(y, x, trend=a.trend, method="reml", alpha=a.alpha)
 
 
-def _pvalues(
-    setup: _Setup,
+def method_pvalues(
+    setup: ReplaySetup,
     values: np.ndarray,
     treatment: np.ndarray,
     on: np.ndarray,
@@ -269,7 +277,7 @@ def _pvalues(
                 means, ref.allocations, treatment, better, paired=setup.paired, exact=ref.exact
             ).p_two_sided
     if "ar1" in methods:
-        out["ar1"] = _ar1_fit(setup, values, on).p_two_sided if ar1 is None else ar1
+        out["ar1"] = ar1_fit(setup, values, on).p_two_sided if ar1 is None else ar1
     return out
 
 

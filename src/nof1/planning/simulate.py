@@ -18,44 +18,41 @@ with ``on_t`` 1 on treatment days, exposure 0 before the first day, so ``sd`` is
 day-to-day SD and ``rho`` the lag-1 autocorrelation. Every choice is written down in
 ``docs/planning.md``.
 
-``power``, ``PowerResult``, ``compare_designs``, ``DesignComparison``, ``METHODS`` and
-``PlanningError`` are still importable from here, as they were before the planning code was split;
-they live in :mod:`nof1.planning.operating`, :mod:`nof1.planning.design`,
-:mod:`nof1.planning.replay` and :mod:`nof1.errors`.
+It also owns the checks of a simulation's settings (:func:`check_planning`, :func:`check_sims`) and
+the pieces that :mod:`nof1.planning.operating` and :mod:`nof1.planning.design` draw trials with
+(:func:`build_scenario`, :func:`allocation_pool`, :func:`draw_trials`).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import PlanningError
-from .replay import METHODS, _pvalues, _Setup
+from ..limits import MAX_SIMS, MAX_TRIAL_DAYS, MIN_SIMS
+from .replay import METHODS, ReplaySetup, method_pvalues
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from ..trial.protocol import Outcome, Protocol
     from ..trial.schedule import Schedule
-    from .design import DesignComparison, compare_designs
-    from .operating import PowerResult, power
 
-# Owned here: Scenario, SimulatedTrials, simulate. The rest are re-exported (see the docstring).
 __all__ = [
     "DEFAULT_RHO",
-    "METHODS",
-    "DesignComparison",
-    "PlanningError",
-    "PowerResult",
     "Scenario",
     "SimulatedTrials",
-    "compare_designs",
-    "power",
+    "allocation_pool",
+    "build_scenario",
+    "check_planning",
+    "check_sims",
+    "draw_trials",
     "simulate",
+    "target_outcome",
 ]
 
 DEFAULT_RHO = 0.4
@@ -117,8 +114,8 @@ class SimulatedTrials:
         """Every trial analysed as ``nof1 analyze`` would: per method a (sims,) array of
         two-sided p-values (``bayes``: posterior P(improvement)), NaN where a method cannot run,
         and ``estimate``, the headline effect."""
-        setup = _Setup.build(self.protocol, self.outcome, methods, self.seed)
-        return _pvalues(setup, self.values, self.treatment, self.treatment_days)
+        setup = ReplaySetup.build(self.protocol, self.outcome, methods, self.seed)
+        return method_pvalues(setup, self.values, self.treatment, self.treatment_days)
 
     def to_frame(self, trial: int = 0) -> pd.DataFrame:
         """One simulated trial as a diary-like table: day, period, arm, washout, exposure, value."""
@@ -175,10 +172,10 @@ class Scenario:
             raise PlanningError("; ".join(bad))
 
 
-def _scenario(
+def build_scenario(
     protocol, outcome, effect, sd, rho, carryover_days, trend, missing, integer, baseline
 ):
-    target = _outcome(protocol, outcome)
+    target = target_outcome(protocol, outcome)
     base = (target.min + target.max) / 2.0 if baseline is None else float(baseline)
     args = (effect, sd, rho, carryover_days, trend, missing)
     scenario = Scenario(*(float(x) for x in args), bool(integer), base)
@@ -186,14 +183,14 @@ def _scenario(
     return target, scenario
 
 
-def _check_sims(sims: int) -> int:
+def check_sims(sims: int) -> int:
     if isinstance(sims, bool) or not isinstance(sims, (int, np.integer)) or sims < 1:
         raise PlanningError(f"sims = {sims!r} must be a whole number >= 1")
     return int(sims)
 
 
 @dataclass(frozen=True)
-class _Draw:
+class DrawnTrials:
     """Everything random about a batch of trials, before the effect is added."""
 
     treatment: np.ndarray  # (sims, n_periods) allocation
@@ -209,7 +206,64 @@ class _Draw:
         return values if self.missing is None else np.where(self.missing, np.nan, values)
 
 
-def _outcome(protocol: Protocol, outcome: str | None) -> Outcome:
+def check_planning(
+    protocol: Protocol,
+    effect: float,
+    sd: float,
+    sims: int,
+    outcome: str | None = None,
+    trend: float = 0.0,
+    carryover_days: float = 0.0,
+) -> None:
+    """Refuse simulation settings that are absurd for the outcome's scale.
+
+    Called first by :func:`nof1.planning.operating.power` and
+    :func:`nof1.planning.design.compare_designs`, before anything is simulated. With the outcome's
+    scale ``width = max - min``: ``sims`` is a whole number in [:data:`MIN_SIMS`, :data:`MAX_SIMS`]
+    (fewer trials give a power whose Monte Carlo error is too large to read: with 10 trials, 1.0
+    with an SE of 0); ``effect`` is finite with ``|effect| <= width``; ``sd`` is finite with ``width
+    / 10^6 <= sd <= width``; ``trend`` (per day) finite with ``|trend| <= width``;
+    ``carryover_days`` at most :data:`MAX_TRIAL_DAYS`.
+
+    Raises
+    ------
+    PlanningError
+        Naming every setting that is out of range and the range allowed.
+    """
+    bad = []
+    whole = isinstance(sims, numbers.Integral) and not isinstance(sims, bool)
+    if not whole or not MIN_SIMS <= sims <= MAX_SIMS:
+        few = whole and sims < MIN_SIMS
+        bad.append(
+            f"sims = {sims!r} must be a whole number from {MIN_SIMS:,} to {MAX_SIMS:,}"
+            + (" (fewer simulated trials give a power too imprecise to read)" if few else "")
+        )
+    target = target_outcome(protocol, outcome)
+    width = target.max - target.min
+    scale = f"the scale of {target.name!r} is [{target.min:g}, {target.max:g}]"
+    limits = (  # name, value, bound on the size, the rule in words
+        ("effect", effect, lambda v: abs(v) <= width, f"at most {width:g} in absolute value"),
+        ("sd", sd, lambda v: width * 1e-6 <= v <= width, f"from {width * 1e-6:g} to {width:g}"),
+        ("trend", trend, lambda v: abs(v) <= width, f"at most {width:g} per day, in size"),
+        (
+            "carryover_days",
+            carryover_days,
+            lambda v: 0 <= v <= MAX_TRIAL_DAYS,
+            f"from 0 to {MAX_TRIAL_DAYS} days",
+        ),
+    )
+    for name, value, within, rule in limits:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            bad.append(f"{name} = {value!r} must be a number")
+        elif not (math.isfinite(value) and within(value)):
+            bad.append(f"{name} = {value!r} must be {rule}")
+    if bad:
+        on_scale = any(not b.startswith("sims") for b in bad)
+        raise PlanningError("; ".join(bad) + (f" ({scale})" if on_scale else ""))
+
+
+def target_outcome(protocol: Protocol, outcome: str | None) -> Outcome:
+    """The outcome a simulation draws: the named one, or the primary when ``outcome`` is None."""
     if outcome is None:
         return protocol.primary
     try:
@@ -219,11 +273,11 @@ def _outcome(protocol: Protocol, outcome: str | None) -> Outcome:
         raise PlanningError(f"outcome {outcome!r} is not in the protocol; choose {names}") from None
 
 
-def _allocation_pool(schedule: Schedule) -> np.ndarray | None:
+def allocation_pool(schedule: Schedule) -> np.ndarray | None:
     return schedule.allocations() if schedule.n_allocations <= POOL_MAX else None
 
 
-def _draw(schedule: Schedule, pool, rng, sims: int, sc: Scenario) -> _Draw:
+def draw_trials(schedule: Schedule, pool, rng, sims: int, sc: Scenario) -> DrawnTrials:
     """Allocations, exposure, noise and missing days of ``sims`` trials, in that order."""
     from scipy.signal import lfilter
 
@@ -244,7 +298,7 @@ def _draw(schedule: Schedule, pool, rng, sims: int, sc: Scenario) -> _Draw:
     noise = lfilter([1.0], [1.0, -sc.rho], z, axis=1) if sc.rho != 0 else z
     latent = sc.baseline + sc.trend * np.arange(n_days) + noise
     gone = rng.random((sims, n_days)) < sc.missing if sc.missing > 0 else None
-    return _Draw(treatment, on, exposure, latent, gone)
+    return DrawnTrials(treatment, on, exposure, latent, gone)
 
 
 def simulate(
@@ -309,31 +363,11 @@ def simulate(
     >>> trials.values.shape, trials.treatment.shape
     ((3, 119), (3, 8))
     """
-    target, sc = _scenario(
+    target, sc = build_scenario(
         protocol, outcome, effect, sd, rho, carryover_days, trend, missing, integer, baseline
     )
     schedule = protocol.schedule()
     rng = np.random.Generator(np.random.PCG64(seed))
-    draw = _draw(schedule, _allocation_pool(schedule), rng, _check_sims(sims), sc)
+    draw = draw_trials(schedule, allocation_pool(schedule), rng, check_sims(sims), sc)
     values = draw.values(sc.effect, sc, target)
     return SimulatedTrials(values, draw.treatment, draw.exposure, protocol, target, sc, seed)
-
-
-# -- names that moved out of this module -----------------------------------------------------------
-
-_MOVED = {
-    "power": "operating",
-    "PowerResult": "operating",
-    "compare_designs": "design",
-    "DesignComparison": "design",
-}
-
-
-def __getattr__(name: str) -> Any:
-    """Import a moved name on first use (the modules it moved to import this one)."""
-    module = _MOVED.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f".{module}", __package__), name)
-    globals()[name] = value
-    return value

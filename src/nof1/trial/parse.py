@@ -18,7 +18,7 @@ from .. import limits
 from ..errors import ProtocolError
 from .categories import parse_categories, parse_in, parse_within
 from .diary_options import DIARY_KEYS, parse_diary_options
-from .protocol import (
+from .model import (
     ACTIONS,
     BLINDINGS,
     COMPARISONS,

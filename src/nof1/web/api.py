@@ -41,7 +41,7 @@ DATE_FORMAT = {"date_format": (TEXT, None)}
 
 def power_options() -> dict[str, tuple[Any, Any]]:
     """The options of ``nof1 power``, as form fields with their converters and defaults."""
-    from ..planning.simulate import METHODS
+    from ..planning.replay import METHODS
 
     return {
         "effect": (NUMBER, REQUIRED),
@@ -66,14 +66,14 @@ def document(doc: Any, status: int = 200) -> Response:
 
 def run_power(protocol, options: dict[str, Any], methods: tuple[str, ...] | None = None):
     """``nof1 power`` on an uploaded protocol, refusing more than :data:`MAX_SIMS` trials."""
-    from ..planning.simulate import power
+    from ..planning.operating import power
 
     if options["sims"] > MAX_SIMS:
         raise InputError(
             f"sims = {options['sims']} is more than this page runs ({MAX_SIMS}); "
             "use nof1 power on the command line for more"
         )
-    return power(protocol, progress=False, methods=methods, **options)
+    return power(protocol, progress=None, methods=methods, **options)
 
 
 @api.post("/check")

@@ -27,7 +27,7 @@ from flask import (
 
 from ..errors import Nof1Error
 from .api import document, power_options, run_power
-from .app import REPORT_CSP
+from .csp import REPORT_CSP
 from .protocol_form import (
     CONDITIONS,
     DesignForm,
@@ -196,8 +196,8 @@ def _design_page(form: DesignForm, status: int = 200, load_error: str | None = N
 
 
 def _choices() -> dict[str, Any]:
-    from ..planning.simulate import METHODS
-    from ..trial.protocol import ACTIONS, BLINDINGS, DURINGS, PRIORS, SCHEMES
+    from ..planning.replay import METHODS
+    from ..trial.model import ACTIONS, BLINDINGS, DURINGS, PRIORS, SCHEMES
 
     return {
         "schemes": SCHEMES,
@@ -317,11 +317,12 @@ def _event_values(checked: MonitorResult) -> list[str]:
 @pages.post("/trial/report")
 def report() -> Response:
     from ..analysis.analyze import analyze
+    from ..report.clinician import render_html
 
     options = read_options({**TRIAL_OPTIONS, "audience": (choice("clinician", "patient"), None)})
     protocol, diary = load_trial(*_trial_uploads(), options["date_format"], allow_empty=False)
     audience = options["audience"] or "clinician"
-    response = Response(analyze(protocol, diary).to_html(audience=audience))
+    response = Response(render_html(analyze(protocol, diary), audience=audience))
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response
 
