@@ -97,7 +97,7 @@ def adherence_check(
         return None
     schedule = diary.schedule
     alpha = protocol.analysis.alpha
-    paired = protocol.design.scheme != "random"
+    paired = protocol.design.paired
     arrays = schedule.day_arrays()
     scheduled = arrays["arm"]
     recorded = daily.recorded

@@ -54,7 +54,9 @@ __all__ = [
     "reference_set",
 ]
 
-METHODS = ("paired_t", "wilcoxon", "randomization", "ar1", "bayes")
+METHODS = ("paired-t", "wilcoxon", "randomization", "ar1", "bayes")
+"""The methods run on every outcome, by the names ``nof1 power --method`` and ``to_frame`` use; an
+outcome's attribute and JSON key is the name with ``_`` for ``-`` (``paired_t``)."""
 MONTE_CARLO_DRAWS = 100_000
 
 
@@ -105,7 +107,7 @@ class OutcomeResult:
     """Per-protocol and as-treated re-estimates (a diary with an arm column only)."""
 
     def method(self, name: str):
-        """The result of a method by its name in :data:`METHODS` (``paired-t`` also accepted)."""
+        """The result of a method by its name in :data:`METHODS` (``paired_t`` also accepted)."""
         return getattr(self, name.replace("-", "_"))
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,12 +123,12 @@ class OutcomeResult:
             "periods": [p.to_dict() for p in self.periods],
         }
         for name in METHODS:
-            result = getattr(self, name)
+            key, result = name.replace("-", "_"), self.method(name)
             if result.reason is not None:
-                out[name] = None
-                out[f"{name}_reason"] = result.reason
+                out[key] = None
+                out[f"{key}_reason"] = result.reason
             else:
-                out[name] = result.to_dict()
+                out[key] = result.to_dict()
         out["nap"] = jsonable(self.nap)
         if self.nap_reason:
             out["nap_reason"] = self.nap_reason
@@ -161,7 +163,7 @@ class OutcomeResult:
         import pandas as pd
 
         rows = []
-        results = [(name.replace("_", "-"), getattr(self, name)) for name in METHODS]
+        results = [(name, self.method(name)) for name in METHODS]
         results.insert(METHODS.index("ar1") + 1, ("ar1-calibrated", self.ar1.calibrated))
         for name, r in results:
             estimate = {"bayes": "mean", "randomization": "observed"}.get(name, "estimate")
@@ -364,7 +366,7 @@ def _randomization(reference, means, treat, better, paired) -> RandomizationTest
 
 def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResult:
     schedule = diary.schedule
-    paired = protocol.design.scheme != "random"
+    paired = protocol.design.paired
     alpha = protocol.analysis.alpha
     min_days = protocol.analysis.min_days_per_period
     values = diary.days[outcome.name].to_numpy(dtype=float)

@@ -164,7 +164,7 @@ def verdict(
     level = f"{100 * (1 - alpha):.0f}%"
     t = r.paired_t
     name = r.label or r.name
-    paired = protocol.design.scheme != "random"
+    paired = protocol.design.paired
     unit = _plural(r.cycles_used, "cycle") if paired else "the periods that count"
     if not math.isfinite(r.effect):
         values = [p.days_with_data for p in r.periods]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..analysis.analyze import METHODS
 from ..analysis.periods import PeriodLayout, cycle_differences, period_means
 from ..safety.monitor import first_firing, threshold_condition  # shared with `nof1 monitor`
 from ..safety.rules import harm_probability, has_value, run_firing
@@ -36,7 +37,6 @@ __all__ = [
     "reference_set",
 ]
 
-METHODS = ("paired-t", "wilcoxon", "randomization", "ar1", "bayes")
 RANDOMIZATION_EXACT_MAX = 4096
 """Reference sets up to this size are enumerated for each simulated trial's randomization test."""
 RANDOMIZATION_DRAWS = 2000
@@ -127,7 +127,7 @@ class ReplaySetup:
     def build(cls, protocol: Protocol, outcome: Outcome, methods, seed: int) -> ReplaySetup:
         schedule = protocol.schedule()
         arrays = schedule.day_arrays()
-        paired = protocol.design.scheme != "random"
+        paired = protocol.design.paired
         return cls(
             protocol, schedule, outcome, PeriodLayout.from_schedule(schedule),
             arrays["period"] > 0, arrays["washout"], paired, tuple(methods),

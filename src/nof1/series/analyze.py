@@ -66,7 +66,7 @@ def stage1(trial: SeriesTrial, outcome: str) -> Stage1:
     """
     protocol, diary = trial.protocol, trial.diary
     schedule = diary.schedule
-    paired = protocol.design.scheme != "random"
+    paired = protocol.design.paired
     values = diary.days[outcome].to_numpy(dtype=float)
     means, _ = period_means(
         values, PeriodLayout.from_schedule(schedule), protocol.analysis.min_days_per_period

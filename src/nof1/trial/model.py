@@ -75,6 +75,12 @@ class Design:
     max_run: int | None = None
     sequence: str | None = None
 
+    @property
+    def paired(self) -> bool:
+        """Whether periods pair by cycle (one treatment, one control each): every scheme but
+        ``random``. Paired designs are analysed by cycle differences, the others by period means."""
+        return self.scheme != "random"
+
 
 @dataclass(frozen=True)
 class Outcome:
