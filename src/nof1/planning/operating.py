@@ -115,7 +115,7 @@ def run_trials(protocol, target, sc, methods, seed, sims, null_run=True, rules=T
                 values = draw.values(0.0, sc, target)
                 null.add(method_pvalues(setup, values, draw.treatment, draw.on, ar1[1]), alpha)
             done += draw.treatment.shape[0]
-            if progress is not None:
+            if progress:  # None (or a legacy False) draws nothing
                 progress(done, sims)
     return setup, effect, null, burden
 
