@@ -22,8 +22,8 @@ def best_of(fn, repeat: int = 5) -> float:
 
 def main() -> None:
     from nof1 import Protocol, analyze, example_paths, read_diary
-    from nof1.schedule import Schedule
     from nof1.stats import randomization_test
+    from nof1.trial.schedule import Schedule
 
     protocol_path, diary_path = example_paths()
     protocol = Protocol.load(protocol_path)

@@ -2,13 +2,13 @@
 
 Run from the repository root: ``python bench/bench_calibration.py [--sims 4000] [--seed 1]``.
 
-For each design (the packaged example's scheme, run-in, washout of 3 days and MCID, with 3-8
-cycles of 7- or 14-day periods) and each lag-1 autocorrelation rho, ``sims`` diaries with no
-treatment effect are simulated and analysed by ``nof1.operating.power`` with ``effect=0``: the
-same vectorized code path that is tested to equal ``nof1 analyze`` trial by trial
-(tests/test_simulate.py). A trial counts as a rejection when the two-sided p is at most 0.05
-(Bayes: P(improvement) >= 0.975, one-sided, so its nominal rate is 0.025). The last column is
-the maximum-likelihood Wald test of the AR(1) model (``ar1_profile_fit(method="ml")``, what R's
+For each design (the packaged example's scheme, run-in, washout of 3 days and MCID, with 3-8 cycles
+of 7- or 14-day periods) and each lag-1 autocorrelation rho, ``sims`` diaries with no treatment
+effect are simulated and analysed by ``nof1.planning.operating.power`` with ``effect=0``: the same
+vectorized code path that is tested to equal ``nof1 analyze`` trial by trial
+(tests/test_simulate.py). A trial counts as a rejection when the two-sided p is at most 0.05 (Bayes:
+P(improvement) >= 0.975, one-sided, so its nominal rate is 0.025). The last column is the
+maximum-likelihood Wald test of the AR(1) model (``ar1_profile_fit(method="ml")``, what R's
 ``arima`` gives) on the same diaries, for comparison with the calibrated AR(1) test.
 
 Prints a markdown table and, at the end, the goals checked: every rate at most 0.065, and at
@@ -29,9 +29,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from nof1 import Protocol, example_paths
-from nof1.design import _variant
-from nof1.operating import power
-from nof1.simulate import simulate
+from nof1.planning.design import _variant
+from nof1.planning.operating import power
+from nof1.planning.simulate import simulate
 from nof1.stats import ar1_profile_fit
 
 COLUMNS = ("paired-t", "wilcoxon", "randomization", "ar1", "bayes")
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--period-days", default="7,14")
     parser.add_argument("--rho", default="0,0.2,0.4,0.7")
     args = parser.parse_args()
-    from nof1.design import parse_values
+    from nof1.planning.design import parse_values
 
     cycles = parse_values(args.cycles, "cycles")
     periods = parse_values(args.period_days, "period_days")

@@ -28,8 +28,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from nof1 import Protocol, example_paths
-from nof1.operating import power
-from nof1.simulate import simulate
+from nof1.planning.operating import power
+from nof1.planning.simulate import simulate
 
 CYCLE_METHODS = ("paired-t", "wilcoxon", "randomization", "bayes")
 

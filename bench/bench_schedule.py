@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from nof1.protocol import Design
-from nof1.schedule import Schedule, _arms_matrix, _unrank
+from nof1.trial.protocol import Design
+from nof1.trial.schedule import Schedule, _arms_matrix, _unrank
 
 START = dt.date(2026, 1, 5)
 

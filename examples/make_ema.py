@@ -101,7 +101,7 @@ def ema_protocol_text() -> str:
 
 def ema_frame(seed: int = SEED) -> pd.DataFrame:
     """The app export: one row per prompt answered, in time order, with the app's headers."""
-    from nof1.protocol import Protocol
+    from nof1.trial.protocol import Protocol
 
     protocol = Protocol.loads(PROTOCOL)
     schedule = protocol.schedule()

@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))  # this checkout's nof1, not an installed one
 
-from nof1.protocol import Protocol  # noqa: E402
+from nof1.trial.protocol import Protocol  # noqa: E402
 
 SEED = 20260141  # the first seed from 20260105 up whose diary passes check() with run-in mean ~6
 PROTOCOL = ROOT / "src" / "nof1" / "data" / "kratom_protocol.toml"

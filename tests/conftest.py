@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "nof1" / "data"
 EXAMPLE_PROTOCOL = DATA / "kratom_protocol.toml"

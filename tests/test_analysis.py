@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nof1.analysis import analyze
-from nof1.diary import read_diary_text
-from nof1.protocol import Protocol
+from nof1.analysis.analyze import analyze
+from nof1.diary.read import read_diary_text
+from nof1.trial.protocol import Protocol
 
 # shared/validation/REFERENCE.md R1: nof1ins README series, periods A B A B of 7 days.
 R1 = [9, 9, 10, 11, 9, 7, 6, 6, 6, 6, 5, 5, 6, 4, 6, 6, 7, 7, 9, 8, 8, 7, None, 6, 6, 7, None, 8]

@@ -15,11 +15,11 @@ import pytest
 
 from browser_support import FLAGS
 from nof1 import analyze, read_diary
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 pytest.importorskip("matplotlib")
 
-from nof1 import report
+from nof1.report import clinician as report
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "nof1" / "data"
 BINARIES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")

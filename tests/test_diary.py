@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import EXAMPLE_DIARY, EXAMPLE_PROTOCOL
-from nof1.diary import read_diary, read_diary_text
+from nof1.diary.read import read_diary, read_diary_text
 from nof1.errors import DiaryError
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 PROTOCOL = Protocol.load(EXAMPLE_PROTOCOL)
 SCHEDULE = PROTOCOL.schedule()

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from nof1.cli import cli
 from nof1.example import example_paths
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 PROTOCOL, DIARY = (str(p) for p in example_paths())
 COLUMNS = ["date", "pain", "fatigue", "dose_g", "withdrawal", "adverse_event", "notes"]

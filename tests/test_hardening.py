@@ -34,13 +34,13 @@ from conftest import protocol_dict, protocol_toml
 from nof1.checking import CheckReport, check_files
 from nof1.cli import cli
 from nof1.csv_safe import safe_cell
-from nof1.design import compare_designs
-from nof1.diary import read_diary
+from nof1.diary.read import read_diary
 from nof1.errors import DiaryError, PlanningError, ProtocolError
 from nof1.example import example_paths
-from nof1.operating import power
-from nof1.protocol import Design, Protocol
-from nof1.schedule import Schedule, count_allocations, draw_index
+from nof1.planning.design import compare_designs
+from nof1.planning.operating import power
+from nof1.trial.protocol import Design, Protocol
+from nof1.trial.schedule import Schedule, count_allocations, draw_index
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL, DIARY = (str(p) for p in example_paths())
@@ -392,7 +392,7 @@ def test_csv_cells_that_would_run_as_formulas_are_neutralised(cell, written):
 def test_every_csv_nof1_writes_goes_through_the_rule(tmp_path, monkeypatch):
     # a trial whose text reaches the CSV: the arm names are fixed words, so feed the writer a
     # schedule frame with a hostile cell and read back what was written
-    import nof1.schedule as schedule_module
+    import nof1.trial.schedule as schedule_module
 
     protocol = Protocol.load(PROTOCOL)
     original = schedule_module.Schedule.to_frame
@@ -416,7 +416,7 @@ def test_every_csv_nof1_writes_goes_through_the_rule(tmp_path, monkeypatch):
 
 
 def test_the_template_writer_uses_the_shared_rule(tmp_path, monkeypatch):
-    import nof1.template as template_module
+    import nof1.diary.template as template_module
 
     protocol = Protocol.load(PROTOCOL)
     protocol = dataclasses.replace(protocol, diary_columns=("=cmd()", *protocol.diary_columns))
@@ -523,7 +523,7 @@ def test_messages_read_right(tmp_path):
     diary.write_text("date,pain,fatigue,dose_g,notes\n2026-01-05,3,3,lots,\n", encoding="utf-8")
     line = one_line_exit_2(run("analyze", str(path), str(diary)))
     assert "is a column compared with a number" in line and "an column" not in line
-    from nof1.verdict import fmt_prob
+    from nof1.analysis.verdict import fmt_prob
 
     assert [fmt_prob(p) for p in (0.999, 0.81, 0.001)] == ["P > 99%", "P = 81%", "P < 1%"]
 
@@ -560,9 +560,9 @@ def test_to_frame_keeps_nap_out_of_the_effect_column(example):
 
 
 def test_analysis_methods_have_docstrings_and_a_short_repr(example):
-    from nof1.analysis import Analysis
+    from nof1.analysis.analyze import Analysis
 
-    for name in ("to_frame", "to_html", "to_dict", "render_text"):
+    for name in ("to_frame", "to_dict", "render_text", "_repr_html_"):
         assert (getattr(Analysis, name).__doc__ or "").strip(), name
     assert len(repr(example)) < 500 and "KRATOM-FM-001" in repr(example)
     assert len(repr(example.primary)) < 500
@@ -581,8 +581,8 @@ def test_timeline_legend_shows_long_arm_names_whole(tmp_path):
     long = "low-dose naltrexone 4.5 mg at bedtime, titrated up from 1.5 mg over two weeks"
     path = example_with(tmp_path, 'treatment = "kratom leaf powder, 2 g twice daily"',
                         f'treatment = "{long}"')  # fmt: skip
-    from nof1.analysis import analyze
-    from nof1.plots import plot_timeline
+    from nof1.analysis.analyze import analyze
+    from nof1.report.plots import plot_timeline
 
     protocol = Protocol.load(path)
     ax = plot_timeline(analyze(protocol, read_diary(DIARY, protocol)), "pain", events=[])

@@ -11,13 +11,13 @@ import pytest
 
 from conftest import rewrite_diary
 from nof1 import analyze, read_diary
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 matplotlib = pytest.importorskip("matplotlib")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from nof1 import plots  # noqa: E402
+from nof1.report import plots  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "nof1" / "data"
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -109,7 +109,7 @@ def test_timeline_shades_both_arms_in_different_colours_and_breaks_at_missing_da
 
 
 def test_timeline_marks_safety_events_on_their_day(example):
-    from nof1.safety import monitor
+    from nof1.safety.monitor import monitor
 
     events = monitor(example.protocol, example.diary).events
     assert events, "the example fires review rules"
@@ -142,7 +142,9 @@ def test_unknown_kind_is_refused(example):
 
 
 def test_importing_plots_and_report_does_not_import_matplotlib():
-    code = "import sys, nof1.plots, nof1.report; print('matplotlib' in sys.modules)"
+    code = (
+        "import sys, nof1.report.plots, nof1.report.clinician; print('matplotlib' in sys.modules)"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

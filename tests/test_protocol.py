@@ -8,7 +8,7 @@ import pytest
 
 from conftest import protocol_dict, protocol_toml
 from nof1.errors import ProtocolError
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 
 def refusal(doc_or_text) -> ProtocolError:

@@ -24,7 +24,7 @@ from conftest import protocol_dict, protocol_toml
 from nof1 import analyze, monitor, read_diary
 from nof1.cli import cli
 from nof1.errors import DiaryError, ProtocolError
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -508,7 +508,9 @@ def test_several_entries_of_one_a_day_change_nothing(example, example_protocol):
 
 
 def test_report_shows_entries_deviations_and_adherence(result):
-    page = result.to_html()
+    from nof1.report.clinician import render_html
+
+    page = render_html(result)
     assert "<h3>Deviations from the schedule (4)</h3>" in page
     assert "<td>2026-02-02</td><td>control</td><td>treatment</td>" in page
     assert "per protocol" in page and "as treated" in page

@@ -10,12 +10,12 @@ import pytest
 
 from conftest import rewrite_diary
 from nof1 import analyze, read_diary
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 pytest.importorskip("matplotlib")
 
-from nof1 import report
-from nof1.report_cent import CENT_ITEMS, clinician_items
+from nof1.report import clinician as report
+from nof1.report.cent import CENT_ITEMS, clinician_items
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "nof1" / "data"
 SCRIPT = "<script>alert(1)</script>"
@@ -201,19 +201,19 @@ def test_methods_that_cannot_run_say_why(tmp_path):
 
 
 def test_report_degrades_without_the_safety_module(example, monkeypatch):
-    monkeypatch.setitem(sys.modules, "nof1.safety", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "nof1.safety.monitor", None)  # import raises ImportError
     page = report.render_html(example)
     assert "NOT CHECKED" in page
     assert report.render_html(example, audience="patient")
 
 
 def test_notebook_shows_verdicts_tables_and_plots(example):
-    fragment = example._repr_html_()
+    fragment = report.render_notebook(example)
     assert "<html" not in fragment and "<script" not in fragment
     assert fragment.count("<svg") == 4  # timeline and cycles of each outcome
     assert example.outcomes["pain"].verdict[:40] in fragment
     assert "paired-t" in fragment
-    ids = re.findall(r'\bid="([^"]+)"', fragment + example._repr_html_())
+    ids = re.findall(r'\bid="([^"]+)"', fragment + report.render_notebook(example))
     assert len(ids) == len(set(ids)), "two notebook outputs on one page must not share ids"
 
 

@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from nof1.diary import read_diary_text
+from nof1.diary.read import read_diary_text
 from nof1.errors import DiaryError, LogError
-from nof1.protocol import Protocol, StopRule
-from nof1.safety import (
+from nof1.safety.monitor import (
     check_rules,
     during_mask,
     first_firing,
@@ -23,6 +22,7 @@ from nof1.safety import (
     threshold_condition,
     verify_log,
 )
+from nof1.trial.protocol import Protocol, StopRule
 
 START = dt.date(2026, 1, 5)
 
@@ -471,7 +471,7 @@ def test_check_rules_warns():
 
 def test_packaged_example_monitors():
     from nof1 import example_paths
-    from nof1.diary import read_diary
+    from nof1.diary.read import read_diary
 
     protocol_path, diary_path = example_paths()
     if not diary_path.exists():
@@ -488,7 +488,7 @@ def test_packaged_example_monitors():
 
 
 def test_log_write_cut_short_leaves_the_file_as_it_was(tmp_path, monkeypatch):
-    from nof1 import safety_log
+    from nof1.safety import log as safety_log
 
     p, d, r, log = _logged(tmp_path)
     before = log.read_bytes()
@@ -529,7 +529,7 @@ def test_log_records_chain_and_verify(tmp_path):
 
 
 def test_run_firing_vectorized_over_diaries():
-    from nof1.safety_rules import run_firing
+    from nof1.safety.rules import run_firing
 
     # rows: 9, 9, gap, 9 (fires on day 3); 9, 9, fail, 9 (never); outside during breaks (never)
     holds = np.array([[1, 1, 0, 1], [1, 1, 0, 1], [1, 1, 0, 1]], dtype=bool)
@@ -543,7 +543,7 @@ def test_run_firing_vectorized_over_diaries():
 
 
 def test_harm_probability_degenerate_posterior():
-    from nof1.safety_rules import harm_probability
+    from nof1.safety.rules import harm_probability
 
     d = np.array([[4.0, 4.0, 4.0], [0.5, 0.5, np.nan], [4.0, np.nan, np.nan], [-4.0, -4.0, -4.0]])
     # all mass at the common value: a worsening of >= 1 (lower is better) has probability 1 or 0

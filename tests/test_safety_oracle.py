@@ -1,7 +1,7 @@
 """Stop rules: the engine against a brute-force oracle on hypothesis-generated trials.
 
-The oracle below is written independently of ``nof1.safety``: plain Python loops over calendar
-dates, the diary kept as raw CSV cells, no numpy and none of the engine's helpers. Only the
+The oracle below is written independently of ``nof1.safety.monitor``: plain Python loops over
+calendar dates, the diary kept as raw CSV cells, no numpy and none of the engine's helpers. Only the
 allocation (``protocol.schedule().arms``) is taken from the package, since drawing it is the
 schedule's job, not the stop rules'; the harm probability is SciPy's Student t.
 
@@ -24,10 +24,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from nof1 import safety
-from nof1.diary import read_diary_text
+from nof1.diary.read import read_diary_text
 from nof1.errors import DiaryError
-from nof1.protocol import Protocol
+from nof1.safety import monitor as safety
+from nof1.trial.protocol import Protocol
 
 START = dt.date(2026, 1, 5)
 

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from conftest import protocol_dict
 from nof1.errors import ProtocolError
-from nof1.protocol import Design, Protocol
-from nof1.schedule import Schedule
+from nof1.trial.protocol import Design, Protocol
+from nof1.trial.schedule import Schedule
 
 GOLDEN = Path(__file__).with_name("golden_schedules.json")
 START = dt.date(2026, 1, 5)
@@ -242,8 +242,8 @@ def test_max_run_counts_from_brute_force():
 _BEYOND_EXACT = """
 import itertools, math, sys
 sys.path.insert(0, {src!r})
-from nof1.protocol import Design
-from nof1.schedule import Schedule
+from nof1.trial.protocol import Design
+from nof1.trial.schedule import Schedule
 import datetime as dt
 for cycles, max_run in ((12, None), (12, 2), (20, None)):
     design = Design("random", cycles, 2, seed=8, max_run=max_run)

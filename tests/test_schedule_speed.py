@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from nof1.protocol import Design
-from nof1.schedule import (
+from nof1.trial.protocol import Design
+from nof1.trial.schedule import (
     EXACT_LIMIT,
     Schedule,
     _rank,

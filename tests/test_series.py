@@ -14,8 +14,8 @@ from scipy import stats as sps
 
 from conftest import DATA, protocol_dict, protocol_toml
 from nof1 import analyze
+from nof1.analysis.periods import PeriodLayout, headline_effect, period_means
 from nof1.errors import SeriesError
-from nof1.periods import PeriodLayout, headline_effect, period_means
 from nof1.series import Series, analyze_series, monitor_series
 from nof1.stats.meta import random_effects
 
@@ -39,7 +39,7 @@ def _diary_text(protocol, rng, effect: float, last_day: int | None = None, pain_
 
 def _form1(tmp_path: Path, designs: dict[str, dict], effects: dict[str, float], **extra) -> Path:
     """A form-1 series in tmp_path: one folder per patient with protocol.toml and diary.csv."""
-    from nof1.protocol import Protocol
+    from nof1.trial.protocol import Protocol
 
     rng = np.random.default_rng(5)
     lines = ['[series]\nid = "TEST-SERIES"\n']
@@ -316,7 +316,7 @@ def test_example_series_pooling_agrees_with_r(example_result):
 def test_forest_plot_draws_on_a_given_axes(example_result):
     from matplotlib.figure import Figure
 
-    from nof1.plots_series import plot_forest
+    from nof1.report.plots_series import plot_forest
 
     ax = Figure().add_subplot()
     assert plot_forest(example_result, "fatigue", ax=ax) is ax

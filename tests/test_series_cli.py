@@ -81,7 +81,7 @@ def test_monitor_without_diary_needs_a_series_file():
 
 
 def test_report_never_shows_not_checked_in_green(bad_series):
-    from nof1.report_series import render_series_html
+    from nof1.report.series import render_series_html
     from nof1.series import Series, analyze_series, monitor_series
 
     good = analyze_series(Series.load(DATA / "series" / "series.toml"))

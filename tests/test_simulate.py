@@ -11,14 +11,14 @@ import pytest
 from scipy import stats as sps
 
 from conftest import protocol_dict
-from nof1.analysis import analyze
-from nof1.design import compare_designs
-from nof1.diary import read_diary_text
+from nof1.analysis.analyze import analyze
+from nof1.diary.read import read_diary_text
 from nof1.errors import PlanningError
-from nof1.operating import power
-from nof1.protocol import Protocol
-from nof1.safety import monitor
-from nof1.simulate import simulate
+from nof1.planning.design import compare_designs
+from nof1.planning.operating import power
+from nof1.planning.simulate import simulate
+from nof1.safety.monitor import monitor
+from nof1.trial.protocol import Protocol
 
 
 def _mc_bound(p: float, n: int) -> float:
@@ -99,8 +99,8 @@ def test_stop_rules_replay_matches_monitor(example_protocol):
     trials = simulate(
         example_protocol, effect=2.0, sd=2.0, rho=0.6, sims=8, seed=9, missing=0.2, integer=True
     )
-    from nof1.replay import StopRuleTally, _Setup
-    from nof1.simulate import _Draw
+    from nof1.planning.replay import ReplaySetup, StopRuleTally
+    from nof1.planning.simulate import DrawnTrials
 
     doc = example_protocol.to_dict()
     simulated = {"Severe pain flare", "Pain well above run-in", "Diary not kept", "Likely harm"}
@@ -111,9 +111,9 @@ def test_stop_rules_replay_matches_monitor(example_protocol):
     for i in range(8):
         doc["design"]["sequence"] = trials.arms(i)
         protocol = Protocol.from_dict(doc)
-        setup = _Setup.build(protocol, protocol.primary, ("paired-t",), 1)
+        setup = ReplaySetup.build(protocol, protocol.primary, ("paired-t",), 1)
         tally = StopRuleTally(setup)
-        draw = _Draw(
+        draw = DrawnTrials(
             trials.treatment[i : i + 1], trials.treatment_days[i : i + 1], None, None, None
         )
         tally.add(trials.values[i : i + 1], draw)
@@ -194,11 +194,25 @@ def test_power_result_outputs(example_protocol):
     assert len(r.to_frame()) == 5
 
 
-def test_progress_only_when_asked(example_protocol, capsys):
-    power(example_protocol, effect=-1.0, sd=1.5, sims=1500, methods=("paired-t",))
-    assert capsys.readouterr().err == ""
-    power(example_protocol, effect=-1.0, sd=1.5, sims=1500, methods=("paired-t",), progress=True)
-    assert "1,500/1,500" in capsys.readouterr().err
+def test_progress_goes_to_the_callback_and_nothing_is_printed(example_protocol, capsys):
+    calls = []
+    kw = {"effect": -1.0, "sd": 1.5, "sims": 1500, "methods": ("paired-t",)}
+    quiet = power(example_protocol, **kw)
+    told = power(example_protocol, progress=lambda done, total: calls.append((done, total)), **kw)
+    assert capsys.readouterr() == ("", "")  # the library never prints
+    assert calls == [(1000, 1500), (1500, 1500)]  # one call per batch of 1000 trials
+    assert told.to_dict() | {"seconds": 0} == quiet.to_dict() | {"seconds": 0}
+
+
+def test_cli_draws_the_progress_line_on_stderr(capsys):
+    from nof1.cli import _progress_line
+
+    _progress_line(1000, 1500)
+    _progress_line(1500, 1500)
+    assert capsys.readouterr() == (
+        "",
+        "\rsimulating trials: 1,000/1,500\rsimulating trials: 1,500/1,500\n",
+    )
 
 
 def test_alternating_and_random_schemes():
@@ -242,7 +256,7 @@ def test_compare_designs(example_protocol, tmp_path):
 def test_calibrated_ar1_keeps_its_level_where_ml_wald_does_not(example_protocol):
     # a small seeded version of bench/bench_calibration.py (its 4,000-trial row for 3 cycles of
     # 7 days at rho 0.7: calibrated 0.061, ML Wald 0.136): 2,000 null trials, MC SE 0.0055
-    from nof1.design import _variant
+    from nof1.planning.design import _variant
     from nof1.stats import ar1_profile_fit
 
     # 7-day periods keep 4 post-washout days: let them count, as the benchmark does
@@ -265,7 +279,7 @@ def test_power_and_design_share_the_default_autocorrelation_and_print_it(
     import inspect
 
     from nof1.cli import cli
-    from nof1.simulate import DEFAULT_RHO
+    from nof1.planning.simulate import DEFAULT_RHO
 
     assert DEFAULT_RHO == 0.4
     for fn in (power, compare_designs, simulate):
@@ -284,16 +298,16 @@ def test_power_and_design_share_the_default_autocorrelation_and_print_it(
 def test_one_ar1_fit_serves_the_effect_and_the_no_effect_run(example_protocol):
     # power() fits the AR(1) model once per batch and shifts the treatment coefficient by the
     # effect (y + effect * x has the same residuals); against fitting the effect diaries
-    from nof1.operating import _shifted_ar1
-    from nof1.replay import _pvalues, _Setup
-    from nof1.simulate import _allocation_pool, _draw, _scenario
+    from nof1.planning.operating import _shifted_ar1
+    from nof1.planning.replay import ReplaySetup, method_pvalues
+    from nof1.planning.simulate import allocation_pool, build_scenario, draw_trials
 
-    target, sc = _scenario(example_protocol, None, -1.0, 1.5, 0.5, 0, 0, 0.1, False, None)
-    setup = _Setup.build(example_protocol, target, ("ar1",), 1)
+    target, sc = build_scenario(example_protocol, None, -1.0, 1.5, 0.5, 0, 0, 0.1, False, None)
+    setup = ReplaySetup.build(example_protocol, target, ("ar1",), 1)
     rng = np.random.Generator(np.random.PCG64(2))
-    draw = _draw(setup.schedule, _allocation_pool(setup.schedule), rng, 300, sc)
+    draw = draw_trials(setup.schedule, allocation_pool(setup.schedule), rng, 300, sc)
     shifted, null = _shifted_ar1(setup, draw, sc, target)
-    direct = _pvalues(setup, draw.values(-1.0, sc, target), draw.treatment, draw.on)["ar1"]
+    direct = method_pvalues(setup, draw.values(-1.0, sc, target), draw.treatment, draw.on)["ar1"]
     np.testing.assert_allclose(shifted, direct, rtol=1e-7, atol=1e-12)
-    direct0 = _pvalues(setup, draw.values(0.0, sc, target), draw.treatment, draw.on)["ar1"]
+    direct0 = method_pvalues(setup, draw.values(0.0, sc, target), draw.treatment, draw.on)["ar1"]
     np.testing.assert_array_equal(null, direct0)

@@ -336,7 +336,7 @@ def test_the_design_form_starts_from_the_example_and_downloads_it(client, monkey
     written.write_bytes(response.data)
     check = CliRunner().invoke(cli, ["check", str(written)])
     assert check.exit_code == 0, check.output
-    from nof1.protocol import Protocol
+    from nof1.trial.protocol import Protocol
 
     assert Protocol.load(written) == Protocol.load(EXAMPLE_PROTOCOL)  # every key came through
 

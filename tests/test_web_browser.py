@@ -19,7 +19,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from browser_support import CHROMEDRIVER, CHROMIUM, chromium, find, served
 from conftest import EXAMPLE_DIARY, EXAMPLE_PROTOCOL
 from nof1.cli import cli
-from nof1.protocol import Protocol
+from nof1.trial.protocol import Protocol
 
 if find(CHROMIUM) is None or find(CHROMEDRIVER) is None:
     pytest.skip("needs chromium and chromium-driver (Debian packages)", allow_module_level=True)

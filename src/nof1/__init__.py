@@ -1,8 +1,10 @@
 """nof1: N-of-1 trials for one patient.
 
-The pipeline, one module each: :mod:`~nof1.protocol` -> :mod:`~nof1.schedule` -> :mod:`~nof1.diary`
--> :mod:`~nof1.analysis` / :mod:`~nof1.safety` -> :mod:`~nof1.report`; :mod:`~nof1.simulate` plans a
-design before the first dose. Names are imported lazily, so ``import nof1`` stays instant.
+One subpackage per layer, imports running downward only: :mod:`~nof1.stats` (the statistics) ->
+:mod:`~nof1.trial` (protocol, schedule) -> :mod:`~nof1.diary` -> :mod:`~nof1.safety` ->
+:mod:`~nof1.analysis` -> :mod:`~nof1.planning` (power, designs) -> :mod:`~nof1.series` ->
+:mod:`~nof1.report` -> :mod:`~nof1.web` and the CLI. Names are imported lazily, so ``import nof1``
+stays instant.
 """
 
 from __future__ import annotations
@@ -13,19 +15,19 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Protocol": "protocol",
-    "Schedule": "schedule",
-    "Diary": "diary",
-    "read_diary": "diary",
-    "analyze": "analysis",
-    "Analysis": "analysis",
-    "monitor": "safety",
-    "MonitorResult": "safety",
-    "simulate": "simulate",
+    "Protocol": "trial.protocol",
+    "Schedule": "trial.schedule",
+    "Diary": "diary.read",
+    "read_diary": "diary.read",
+    "analyze": "analysis.analyze",
+    "Analysis": "analysis.analyze",
+    "monitor": "safety.monitor",
+    "MonitorResult": "safety.monitor",
+    "simulate": "planning.simulate",
     "Series": "series",
     "analyze_series": "series",
     "monitor_series": "series",
-    "power": "operating",
+    "power": "planning.operating",
     "example_paths": "example",
     "ProtocolError": "errors",
     "DiaryError": "errors",

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from .errors import DiaryError, ProtocolError
 
 if TYPE_CHECKING:
-    from .diary import Diary
-    from .protocol import Protocol
+    from .diary.read import Diary
+    from .trial.protocol import Protocol
 
 __all__ = [
     "MAX_DIARY_PROBLEMS",
@@ -62,7 +62,7 @@ class CheckReport:
 def protocol_warnings(protocol: Protocol) -> list[str]:
     """Warnings about a valid protocol: rules that can never fire, no stop rules, a design whose
     randomization test cannot reach alpha."""
-    from .safety import check_rules
+    from .safety.monitor import check_rules
 
     warnings = list(check_rules(protocol))
     if not protocol.stop_rules:
@@ -99,7 +99,7 @@ def check_files(
     diary_path
         A diary CSV to check against the protocol (optional).
     date_format
-        strptime format of non-ISO diary dates, as in :func:`nof1.diary.read_diary`.
+        strptime format of non-ISO diary dates, as in :func:`nof1.diary.read.read_diary`.
     max_bytes
         Size limit of each file (default: 1 MB for the protocol, 50 MB for the diary).
     sheet
@@ -118,8 +118,8 @@ def check_files(
     >>> check_files(*example_paths()).ok
     True
     """
-    from .diary import read_diary
-    from .protocol import Protocol
+    from .diary.read import read_diary
+    from .trial.protocol import Protocol
 
     def read(protocol: Protocol) -> Diary:
         return read_diary(
@@ -143,8 +143,8 @@ def check_texts(
 ) -> CheckReport:
     """Like :func:`check_files`, from the files' content (an upload); the names are used in
     messages only, never opened."""
-    from .diary import read_diary_text
-    from .protocol import Protocol
+    from .diary.read import read_diary_text
+    from .trial.protocol import Protocol
 
     def read(protocol: Protocol) -> Diary:
         return read_diary_text(
@@ -183,7 +183,7 @@ def _check(
                     "check again"
                 )
         else:
-            from .safety import unchecked_rule_columns
+            from .safety.monitor import unchecked_rule_columns
 
             # A stop rule on a column the diary lacks could not be checked: a problem, never a pass.
             problems += [str(e) for e in unchecked_rule_columns(protocol, loaded)]

@@ -76,7 +76,7 @@ def _emit_json(document: Any) -> None:
 
 
 def _load_protocol(path: str, max_bytes: int | None = None):
-    from .protocol import Protocol
+    from .trial.protocol import Protocol
 
     return Protocol.load(path, max_bytes=max_bytes)
 
@@ -89,7 +89,7 @@ def _load(
     max_bytes: int | None = None,
     sheet: str | None = None,
 ):
-    from .diary import read_diary
+    from .diary.read import read_diary
 
     protocol = _load_protocol(protocol_path, max_bytes)
     diary = read_diary(
@@ -232,7 +232,7 @@ def schedule(protocol: str, out: str | None, max_bytes: int | None, as_json: boo
 @_guard
 def template(protocol: str, out: str, force: bool, max_bytes: int | None) -> None:
     """Write an empty diary CSV with one row per scheduled day."""
-    from .template import write_template
+    from .diary.template import write_template
 
     if Path(out).exists() and not force:
         _fail(f"{out} exists; pass --force to overwrite it")
@@ -275,7 +275,8 @@ def analyze(
     cycle where the scheme pairs them), an AR(1) model of the daily values, a Bayesian model, NAP,
     and a verdict in words.
     """
-    from .analysis import analyze as run
+    from .analysis.analyze import analyze as run
+    from .report.clinician import render_html
 
     _check_extension(report, "--report", (".html", ".htm"))
     loaded, d = _load(
@@ -283,7 +284,7 @@ def analyze(
     )
     result = run(loaded, d)
     if report:
-        Path(report).write_text(result.to_html(audience=audience), encoding="utf-8")
+        Path(report).write_text(render_html(result, audience=audience), encoding="utf-8")
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -323,8 +324,8 @@ def monitor(
     verify-log). A log that cannot be written never hides the verdict: the verdict is printed,
     the failure goes to stderr, and the exit code stays 4 or 3 (else 2).
     """
-    from .safety import log_run
-    from .safety import monitor as run
+    from .safety.monitor import log_run
+    from .safety.monitor import monitor as run
 
     if diary is None:
         _monitor_series(protocol, as_of, log, date_format or sheet, as_json)
@@ -355,7 +356,7 @@ def monitor(
 @_guard
 def verify_log(log: str, as_json: bool) -> None:
     """Check the hash chain of a monitor log. Exit 0 intact, 2 naming the first bad line."""
-    from .safety import verify_log as run
+    from .safety.monitor import verify_log as run
 
     result = run(log)
     if as_json:
@@ -367,6 +368,11 @@ def verify_log(log: str, as_json: bool) -> None:
     if not result.intact:
         click.echo(f"nof1: {log}, line {result.line}: {result.problem}", err=True)
         sys.exit(EXIT_BAD_INPUT)
+
+
+def _progress_line(done: int, total: int) -> None:
+    """Draw the power simulation's progress on one stderr line, ending it when all are done."""
+    click.echo(f"\rsimulating trials: {done:,}/{total:,}", err=True, nl=done >= total)
 
 
 @cli.command()
@@ -396,9 +402,10 @@ def power(protocol: str, as_json: bool, max_bytes: int | None, **options: Any) -
 
     The JSON of two runs with the same arguments differs only in "seconds" (the compute time).
     """
-    from .simulate import power as run
+    from .planning.operating import power as run
 
-    result = run(_load_protocol(protocol, max_bytes), progress=not as_json, **options)
+    progress = None if as_json else _progress_line
+    result = run(_load_protocol(protocol, max_bytes), progress=progress, **options)
     if as_json:
         _emit_json(result.to_dict())
     else:
@@ -428,8 +435,7 @@ def design(
     Only designs that nof1 check would accept are compared; the others are listed with the
     reason. The JSON of two runs with the same arguments differs only in "seconds".
     """
-    from .design import PLOT_FORMATS
-    from .simulate import compare_designs
+    from .planning.design import PLOT_FORMATS, compare_designs
 
     _check_extension(plot_path, "--plot", PLOT_FORMATS)
     result = compare_designs(_load_protocol(protocol, max_bytes), **options)
@@ -482,7 +488,7 @@ def series(series_file: str, report: str | None, as_json: bool) -> None:
     loaded = Series.load(series_file)
     result = analyze_series(loaded)
     if report:
-        from .report_series import render_series_html
+        from .report.series import render_series_html
 
         html = render_series_html(result, monitor_series(loaded))
         Path(report).write_text(html, encoding="utf-8")
@@ -529,8 +535,8 @@ def import_redcap(
 
     Prints what was mapped, renamed, kept, dropped and left out, then checks the diary written.
     """
-    from .diary import read_diary
-    from .redcap import import_redcap as run
+    from .diary.read import read_diary
+    from .diary.redcap import import_redcap as run
 
     if Path(out).exists() and not force:
         _fail(f"{out} exists; pass --force to overwrite it")

@@ -21,14 +21,14 @@ def run_demo(out: Path) -> list[str]:
     list of str
         One line per step for the terminal.
     """
-    from .analysis import analyze
-    from .diary import read_diary
+    from .analysis.analyze import analyze
+    from .diary.read import read_diary
+    from .diary.template import write_template
     from .example import example_paths
-    from .protocol import Protocol
-    from .report import render_html
-    from .safety import monitor
-    from .simulate import power
-    from .template import write_template
+    from .planning.operating import power
+    from .report.clinician import render_html
+    from .safety.monitor import monitor
+    from .trial.protocol import Protocol
 
     out.mkdir(parents=True, exist_ok=True)
     protocol_src, diary_src = example_paths()
@@ -84,7 +84,7 @@ def run_demo(out: Path) -> list[str]:
 def _series_step(out: Path) -> list[str]:
     """The packaged example series (12 patients): pooled analysis, report and triage."""
     from .example import example_series_path
-    from .report_series import render_series_html
+    from .report.series import render_series_html
     from .series import Series, analyze_series, monitor_series
 
     folder = out / "series"

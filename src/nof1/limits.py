@@ -3,24 +3,16 @@
 This module owns the limits listed in docs/protocol.md ("Limits"): each is a plain constant, checked
 where the input is read, so that absurd or hostile input is refused with one clear message (naming
 the key or the file) instead of exhausting time or memory. It also owns the bounded reading of
-input files and the check of the TOML nesting depth before the TOML parser sees the text, and the
-check of the settings of a power simulation (:func:`check_planning`), called first by
-:func:`nof1.operating.power` and :func:`nof1.design.compare_designs`.
+input files and the check of the TOML nesting depth before the TOML parser sees the text. The
+bounds of a power simulation (:data:`MIN_SIMS`, :data:`MAX_SIMS`) are checked by
+:func:`nof1.planning.simulate.check_planning`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import math
-import numbers
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from .errors import PlanningError
-
-if TYPE_CHECKING:
-    from .protocol import Protocol
 
 __all__ = [
     "FIRST_DATE",
@@ -42,7 +34,6 @@ __all__ = [
     "MIN_ALPHA",
     "MIN_SIMS",
     "check_name",
-    "check_planning",
     "date_problem",
     "read_limited",
     "short_list",
@@ -184,60 +175,3 @@ def toml_depth(text: str) -> tuple[int, int]:
                 deepest, deepest_line = depth, line
         elif token in "]}":
             depth = max(0, depth - 1)
-
-
-def check_planning(
-    protocol: Protocol,
-    effect: float,
-    sd: float,
-    sims: int,
-    outcome: str | None = None,
-    trend: float = 0.0,
-    carryover_days: float = 0.0,
-) -> None:
-    """Refuse simulation settings that are absurd for the outcome's scale.
-
-    Called first by :func:`nof1.operating.power` and :func:`nof1.design.compare_designs`, before
-    anything is simulated. With the outcome's scale ``width = max - min``: ``sims`` is a whole
-    number in [:data:`MIN_SIMS`, :data:`MAX_SIMS`] (fewer trials give a power whose Monte Carlo
-    error is too large to read: with 10 trials, 1.0 with an SE of 0); ``effect`` is finite with
-    ``|effect| <= width``; ``sd`` is finite with ``width / 10^6 <= sd <= width``; ``trend`` (per
-    day) finite with ``|trend| <= width``; ``carryover_days`` at most :data:`MAX_TRIAL_DAYS`.
-
-    Raises
-    ------
-    PlanningError
-        Naming every setting that is out of range and the range allowed.
-    """
-    bad = []
-    whole = isinstance(sims, numbers.Integral) and not isinstance(sims, bool)
-    if not whole or not MIN_SIMS <= sims <= MAX_SIMS:
-        few = whole and sims < MIN_SIMS
-        bad.append(
-            f"sims = {sims!r} must be a whole number from {MIN_SIMS:,} to {MAX_SIMS:,}"
-            + (" (fewer simulated trials give a power too imprecise to read)" if few else "")
-        )
-    from .simulate import _outcome
-
-    target = _outcome(protocol, outcome)
-    width = target.max - target.min
-    scale = f"the scale of {target.name!r} is [{target.min:g}, {target.max:g}]"
-    limits = (  # name, value, bound on the size, the rule in words
-        ("effect", effect, lambda v: abs(v) <= width, f"at most {width:g} in absolute value"),
-        ("sd", sd, lambda v: width * 1e-6 <= v <= width, f"from {width * 1e-6:g} to {width:g}"),
-        ("trend", trend, lambda v: abs(v) <= width, f"at most {width:g} per day, in size"),
-        (
-            "carryover_days",
-            carryover_days,
-            lambda v: 0 <= v <= MAX_TRIAL_DAYS,
-            f"from 0 to {MAX_TRIAL_DAYS} days",
-        ),
-    )
-    for name, value, within, rule in limits:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            bad.append(f"{name} = {value!r} must be a number")
-        elif not (math.isfinite(value) and within(value)):
-            bad.append(f"{name} = {value!r} must be {rule}")
-    if bad:
-        on_scale = any(not b.startswith("sims") for b in bad)
-        raise PlanningError("; ".join(bad) + (f" ({scale})" if on_scale else ""))

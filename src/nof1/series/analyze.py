@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..analysis import MONTE_CARLO_DRAWS, reference_set
-from ..periods import PeriodLayout, headline_effect, period_means
+from ..analysis.analyze import MONTE_CARLO_DRAWS, reference_set
+from ..analysis.periods import PeriodLayout, headline_effect, period_means
 from ..stats.meta import random_effects
 from ..stats.mixed import arm_stats, mixed_model
 from ..stats.randomization import combined_randomization_test, randomization_test
@@ -66,7 +66,7 @@ def stage1(trial: SeriesTrial, outcome: str) -> Stage1:
     """
     protocol, diary = trial.protocol, trial.diary
     schedule = diary.schedule
-    paired = protocol.design.scheme != "random"
+    paired = protocol.design.paired
     values = diary.days[outcome].to_numpy(dtype=float)
     means, _ = period_means(
         values, PeriodLayout.from_schedule(schedule), protocol.analysis.min_days_per_period

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..diary import Diary, read_diary, read_diary_text
+from ..diary.read import Diary, read_diary, read_diary_text
 from ..errors import DiaryError, Nof1Error, ProtocolError, SeriesError
-from ..protocol import Protocol
+from ..trial.protocol import Protocol
 
-__all__ = ["Series", "SeriesTrial"]
+__all__ = ["Series", "SeriesTrial", "read_toml"]
 
 _SERIES_KEYS = ("series", "trials", "template", "patients", "diary")
 _HEADER_KEYS = ("id", "seed", "template", "patients", "diary")
@@ -121,7 +121,7 @@ class Series:
         12
         """
         path = Path(path)
-        raw, _ = _read_toml(path)
+        raw, _ = read_toml(path)
         if "series" not in raw:
             looks = " (this looks like a protocol)" if "trial" in raw else ""
             raise SeriesError(f"{path}: not a series file{looks}: it needs a [series] table")
@@ -173,7 +173,7 @@ class Series:
     def is_series_file(path: str | Path) -> bool:
         """True when ``path`` is a TOML file with a ``[series]`` table (False when unreadable)."""
         try:
-            return isinstance(_read_toml(Path(path))[0].get("series"), dict)
+            return isinstance(read_toml(Path(path))[0].get("series"), dict)
         except SeriesError:
             return False
 
@@ -210,7 +210,7 @@ def _toml():
     return tomllib
 
 
-def _read_toml(path: Path, what: str = "series file") -> tuple[dict[str, Any], bytes]:
+def read_toml(path: Path, what: str = "series file") -> tuple[dict[str, Any], bytes]:
     """The parsed TOML and the file's bytes."""
     try:
         data = path.read_bytes()
@@ -426,7 +426,7 @@ def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:
     tpath, ppath, dpath = (base / str(raw[k]) for k in ("template", "patients", "diary"))
     if dpath.suffix.lower() not in (".csv", ".txt", ".tsv"):
         raise SeriesError(f"{path}: diary {dpath.name!r}: only CSV long diaries are read so far")
-    template, tbytes = _read_toml(tpath, "template protocol")
+    template, tbytes = read_toml(tpath, "template protocol")
     sha = hashlib.sha256(tbytes).hexdigest()
     rows = _patients_table(ppath)
     ids = [r["patient"] for _, r in rows]

@@ -1,9 +1,9 @@
 """Series monitoring: every patient's stop rules with one as-of date, a triage list.
 
-Each readable trial goes through the single-trial :func:`nof1.safety.monitor`. A patient whose
-files could not be read or checked gets status ``not checked`` with the reason; it never hides
-the others, ranks after ``review`` and counts as review for the exit code (safety fails closed:
-a patient nobody could check never reads as "continue").
+Each readable trial goes through the single-trial :func:`nof1.safety.monitor.monitor`. A patient
+whose files could not be read or checked gets status ``not checked`` with the reason; it never hides
+the others, ranks after ``review`` and counts as review for the exit code (safety fails closed: a
+patient nobody could check never reads as "continue").
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Nof1Error
-from ..safety import EXIT_CODES, Event, monitor
+from ..safety.monitor import EXIT_CODES, Event, monitor
 from .load import Series
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ class PatientStatus:
     status
         ``stop``, ``review``, ``not checked`` or ``continue``.
     events
-        The rules that fired (see :class:`nof1.safety.Event`).
+        The rules that fired (see :class:`nof1.safety.monitor.Event`).
     reason
         Why the patient could not be checked, or which rules could not be evaluated; else None.
     """

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from ..verdict import fmt_p, fmt_pct
+from ..analysis.verdict import fmt_p, fmt_pct
 
 if TYPE_CHECKING:
     from .results import SeriesOutcome, SeriesResult

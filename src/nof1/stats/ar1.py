@@ -19,7 +19,7 @@ likelihood, tested equal to 1e-8).
 The calibrated test (``AR1Fit.calibrated``) estimates phi by restricted maximum likelihood
 (REML: -(n - p)/2 log RSS - 1/2 sum log v_k - 1/2 log det X'X after prewhitening), the effect by
 GLS at that phi with s2 = RSS / (n - p), and refers t = b1 / SE to Student t with Satterthwaite
-degrees of freedom (:func:`_reml_test`, shared by both fitters); docs/methods.md shows that it
+degrees of freedom (:func:`reml_test`, shared by both fitters); docs/methods.md shows that it
 keeps its level where the ML Wald test does not.
 
 Standard errors come from the observed information of the likelihood in (phi, b) with s2
@@ -40,7 +40,18 @@ from scipy import stats as sps
 
 from nof1.stats.results import AR1Calibrated, AR1Fit
 
-__all__ = ["fit_ar1"]
+# fit_ar1 is the entry point; the rest are the batch pieces that stats.ar1_batch builds on.
+__all__ = [
+    "Pieces",
+    "as_2d",
+    "fill_unfittable",
+    "fit_ar1",
+    "no_noise",
+    "prepare",
+    "reml_test",
+    "standard_errors",
+    "validity",
+]
 
 MIN_DAYS = 10
 PHI_MAX = 0.9999
@@ -61,7 +72,7 @@ class _Data(NamedTuple):
     firsts: tuple[np.ndarray, np.ndarray]  # rows, cols of first observed days
 
 
-def _prepare(Y: np.ndarray, x: np.ndarray, trend: bool) -> _Data:
+def prepare(Y: np.ndarray, x: np.ndarray, trend: bool) -> _Data:
     T, N = Y.shape
     obs = np.isfinite(Y) & np.isfinite(x)
     cols = [np.ones((T, N)), np.where(obs, x, 0.0)]
@@ -172,7 +183,7 @@ def _information(phi: np.ndarray, beta: np.ndarray, d: _Data) -> np.ndarray:
     return info
 
 
-class _Pieces(NamedTuple):
+class Pieces(NamedTuple):
     """What the REML test needs at one phi per trial (any implementation of the likelihood)."""
 
     rss: np.ndarray  # (T,) residual sum of squares of the prewhitened GLS fit
@@ -182,11 +193,11 @@ class _Pieces(NamedTuple):
     beta: np.ndarray  # (T, p) GLS coefficients
 
 
-def _pieces(phi: np.ndarray, d: _Data) -> _Pieces:
-    """:class:`_Pieces` from the prewhitened day-by-day arrays (one-trial fitter)."""
+def _pieces(phi: np.ndarray, d: _Data) -> Pieces:
+    """:class:`Pieces` from the prewhitened day-by-day arrays (one-trial fitter)."""
     c = _cross(phi, d)
     beta = _solve(c.XtX, c.Xty)
-    return _Pieces(
+    return Pieces(
         np.maximum(_rss(c, beta), 1e-300),
         c.logdet,
         np.linalg.slogdet(c.XtX)[1],
@@ -195,7 +206,7 @@ def _pieces(phi: np.ndarray, d: _Data) -> _Pieces:
     )
 
 
-def _restricted(pc: _Pieces, n: np.ndarray) -> np.ndarray:
+def _restricted(pc: Pieces, n: np.ndarray) -> np.ndarray:
     """Restricted (REML) log-likelihood of phi, sigma2 profiled out, up to a constant."""
     p = pc.beta.shape[1]
     return -0.5 * (n - p) * np.log(pc.rss) - 0.5 * pc.logdet_v - 0.5 * pc.logdet_xtx
@@ -213,10 +224,10 @@ class _REMLTest(NamedTuple):
     ok: np.ndarray
 
 
-def _reml_test(phi: np.ndarray, pieces, n: np.ndarray, alpha: float) -> _REMLTest:
+def reml_test(phi: np.ndarray, pieces, n: np.ndarray, alpha: float) -> _REMLTest:
     """t test of b1 at the REML phi with Satterthwaite degrees of freedom.
 
-    ``pieces(phi)`` returns :class:`_Pieces`. With s2 = RSS / (n - p), V = s2 h11 and the
+    ``pieces(phi)`` returns :class:`Pieces`. With s2 = RSS / (n - p), V = s2 h11 and the
     observed information J of the restricted likelihood in (log s2, phi) (second derivatives
     in phi by central differences), Var(log V) = a' J^-1 a with a = (1, d log h11 / d phi),
     and df = 2 / Var(log V), capped at n - p (the df when phi is known).
@@ -278,13 +289,13 @@ class _Series:
 
     def data(self, k: int) -> _Data:
         if k not in self._data:
-            self._data[k] = _prepare(np.repeat(self.Y, k, 0), np.repeat(self.x, k, 0), self.trend)
+            self._data[k] = prepare(np.repeat(self.Y, k, 0), np.repeat(self.x, k, 0), self.trend)
         return self._data[k]
 
     def profile(self, phis: np.ndarray) -> np.ndarray:
         return _profile(phis, self.data(phis.size))[0]
 
-    def pieces(self, phis: np.ndarray) -> _Pieces:
+    def pieces(self, phis: np.ndarray) -> Pieces:
         return _pieces(phis, self.data(phis.size))
 
 
@@ -299,11 +310,11 @@ NOT_PD = (
 SIGMA2_RTOL = 1e-10
 
 
-def _validity(Y: np.ndarray, x: np.ndarray, trend: bool, exact: bool = True) -> list[str | None]:
+def validity(Y: np.ndarray, x: np.ndarray, trend: bool, exact: bool = True) -> list[str | None]:
     """A reason per trial why the model cannot be fitted, or None (vectorized over trials).
 
     ``exact=False`` leaves out the check that the arm (and trend) explains y exactly; the batch
-    fitter relies on the check of the fitted innovation variance instead (:func:`_no_noise`).
+    fitter relies on the check of the fitted innovation variance instead (:func:`no_noise`).
     """
     obs = np.isfinite(Y) & np.isfinite(x)
     n = obs.sum(axis=1)
@@ -353,7 +364,7 @@ def _explained_by_design(Y: np.ndarray, x: np.ndarray, obs: np.ndarray, trend: b
     return (resid**2).sum(axis=1) <= SIGMA2_RTOL * (yc**2).sum(axis=1)
 
 
-def _as_2d(Y: npt.ArrayLike, x: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def as_2d(Y: npt.ArrayLike, x: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     Y2 = np.asarray(Y, dtype=float)
     if Y2.ndim == 1:
         Y2 = Y2[None, :]
@@ -365,7 +376,7 @@ def _as_2d(Y: npt.ArrayLike, x: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return Y2, np.broadcast_to(x2, Y2.shape)
 
 
-def _dummy(Y: np.ndarray, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fill_unfittable(Y: np.ndarray, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Replace trials that cannot be fitted by harmless data so batch algebra never fails."""
     if ok.all():
         return Y, x
@@ -376,7 +387,7 @@ def _dummy(Y: np.ndarray, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np
     return Y, x
 
 
-def _standard_errors(phi: np.ndarray, beta: np.ndarray, d: _Data) -> tuple[np.ndarray, np.ndarray]:
+def standard_errors(phi: np.ndarray, beta: np.ndarray, d: _Data) -> tuple[np.ndarray, np.ndarray]:
     """(T, 1 + p) standard errors of (phi, b0, b1, ...) and a (T,) flag: information positive
     definite. Where it is not (singular, indefinite or not finite) the standard errors are NaN.
     """
@@ -397,7 +408,7 @@ def _standard_errors(phi: np.ndarray, beta: np.ndarray, d: _Data) -> tuple[np.nd
     return out, pd
 
 
-def _no_noise(sigma2: np.ndarray, Y: np.ndarray) -> np.ndarray:
+def no_noise(sigma2: np.ndarray, Y: np.ndarray) -> np.ndarray:
     """True where the innovation variance is at most SIGMA2_RTOL times the variance of y
     (observed days; rows without data count as True)."""
     obs = np.isfinite(Y)
@@ -459,10 +470,10 @@ def fit_ar1(
     Satterthwaite degrees of freedom that account for the uncertainty in phi and s2 (see
     docs/methods.md). The ML Wald test above keeps its level only on long series.
     """
-    Y2, x2 = _as_2d(y, treatment)
+    Y2, x2 = as_2d(y, treatment)
     if Y2.shape[0] != 1:
         raise ValueError("fit_ar1 takes one series; use ar1_profile_fit for many")
-    reason = _validity(Y2, x2, trend)[0]
+    reason = validity(Y2, x2, trend)[0]
     n_obs = int((np.isfinite(Y2) & np.isfinite(x2)).sum())
     if reason is not None:
         return AR1Fit(n_obs=n_obs, reason=reason)
@@ -475,9 +486,9 @@ def fit_ar1(
     if abs(phi[0]) > 0.995:
         note = f"phi = {phi[0]:.4f} is at the edge of stationarity; standard errors unreliable"
     sigma2 = float(_rss(c, beta)[0]) / n_obs
-    if _no_noise(np.array([sigma2]), Y2)[0]:
+    if no_noise(np.array([sigma2]), Y2)[0]:
         return AR1Fit(n_obs=n_obs, reason=EXACT_FIT.format(trend=" and the trend" if trend else ""))
-    se, pd = _standard_errors(phi, beta, d)
+    se, pd = standard_errors(phi, beta, d)
     if not pd[0]:
         return AR1Fit(n_obs=n_obs, reason=NOT_PD)
     se = se[0]
@@ -516,7 +527,7 @@ def _calibrated_one(series: _Series, grid: np.ndarray, alpha: float) -> AR1Calib
         return _restricted(series.pieces(phis), n[0])
 
     phi = _argmax_one(restricted, grid)
-    r = _reml_test(np.array([phi]), series.pieces, n, alpha)
+    r = reml_test(np.array([phi]), series.pieces, n, alpha)
     if not r.ok[0]:
         return AR1Calibrated(phi=phi, reason=NOT_PD.replace("maximum likelihood", "REML"))
     est, half = float(r.estimate[0]), float(r.half_width[0])

@@ -116,7 +116,7 @@ def _sufficient(Y: np.ndarray, x: np.ndarray, trend: bool) -> _Suff:
 
 
 class _Eval(NamedTuple):
-    pieces: _one._Pieces
+    pieces: _one.Pieces
     d_rss: np.ndarray | None  # derivative of the profiled RSS in phi (None: not computed)
     d_logdet_v: np.ndarray | None
     d_logdet_xtx: np.ndarray | None
@@ -174,7 +174,7 @@ def _evaluate(phi: np.ndarray, s: _Suff, score: bool = True) -> _Eval:
     inv, logdet_xtx = np.linalg.inv(XtX), np.linalg.slogdet(XtX)[1]
     beta = (inv @ Xty[..., None])[..., 0]
     rss = np.maximum(Q[..., 0, 0] - (Xty * beta).sum(axis=-1), 1e-300)
-    pieces = _one._Pieces(rss, logdet_v, logdet_xtx, inv[..., 1, 1], beta)
+    pieces = _one.Pieces(rss, logdet_v, logdet_xtx, inv[..., 1, 1], beta)
     if not score:
         return _Eval(pieces, None, None, None)
     dQe, d_logdet_v = _derivative(phi, f, P, a, v, w, power, one, s)
@@ -204,7 +204,7 @@ def _reduce_two(Qe, logdet_v, phi, f, P, a, v, w, power, one, s: _Suff, score: b
     b0, b1 = (e5 * e1 - e4 * e2) / det, (e3 * e2 - e4 * e1) / det
     rss = np.maximum(e0 - e1 * b0 - e2 * b1, 1e-300)
     beta = np.stack([b0, b1], axis=-1)
-    pieces = _one._Pieces(rss, logdet_v, np.log(det), e3 / det, beta)
+    pieces = _one.Pieces(rss, logdet_v, np.log(det), e3 / det, beta)
     if not score:
         return _Eval(pieces, None, None, None)
     dQe, d_logdet_v = _derivative(phi, f, P, a, v, w, power, one, s)
@@ -314,12 +314,12 @@ def ar1_profile_fit(
     """
     if method not in ("ml", "reml"):
         raise ValueError(f"method must be 'ml' or 'reml', got {method!r}")
-    Y2, x2 = _one._as_2d(Y, x)
+    Y2, x2 = _one.as_2d(Y, x)
     g = np.linspace(-0.95, 0.95, 41) if grid is None else np.sort(np.asarray(grid, float))
     if g.ndim != 1 or g.size < 3 or np.any(np.abs(g) >= 1):
         raise ValueError("grid must hold at least 3 values strictly inside (-1, 1)")
-    ok = np.array([r is None for r in _one._validity(Y2, x2, trend, exact=False)])
-    Yd, xd = (np.ascontiguousarray(a) for a in _one._dummy(Y2, x2, ok))
+    ok = np.array([r is None for r in _one.validity(Y2, x2, trend, exact=False)])
+    Yd, xd = (np.ascontiguousarray(a) for a in _one.fill_unfittable(Y2, x2, ok))
     s = _sufficient(Yd, xd, trend)
     reml = method == "reml"
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -328,18 +328,18 @@ def ar1_profile_fit(
     value = _value_and_score(e, s.n, reml)[0]
     beta = e.pieces.beta
     if reml:
-        r = _one._reml_test(phi, lambda f: _evaluate(f, s, False).pieces, s.n, alpha)
+        r = _one.reml_test(phi, lambda f: _evaluate(f, s, False).pieces, s.n, alpha)
         est, se, p, df = r.estimate, r.se, r.p_two_sided, r.df
         ok &= r.ok
     else:
         uncentred = beta.copy()
         uncentred[:, 0] += s.ybar
-        se_all, pd = _one._standard_errors(phi, uncentred, _one._prepare(Yd, xd, trend))
+        se_all, pd = _one.standard_errors(phi, uncentred, _one.prepare(Yd, xd, trend))
         est, se, df = beta[:, 1], se_all[:, 2], np.full(phi.size, np.nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             p = 2.0 * sps.norm.sf(np.abs(est / se))
         ok &= pd
         value = value - 0.5 * s.n * (math.log(2.0 * math.pi) + 1.0 - np.log(s.n))
-    ok &= ~_one._no_noise(e.pieces.rss / s.n, Y2)
+    ok &= ~_one.no_noise(e.pieces.rss / s.n, Y2)
     nan = np.where(ok, 1.0, np.nan)
     return AR1Arrays(est * nan, se * nan, phi * nan, p * nan, value * nan, df * nan)

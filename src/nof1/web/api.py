@@ -53,7 +53,7 @@ DATE_FORMAT = {"date_format": (TEXT, None)}
 
 def power_options() -> dict[str, tuple[Any, Any]]:
     """The options of ``nof1 power``, as form fields with their converters and defaults."""
-    from ..simulate import METHODS
+    from ..planning.replay import METHODS
 
     return {
         "effect": (NUMBER, REQUIRED),
@@ -78,14 +78,14 @@ def document(doc: Any, status: int = 200) -> Response:
 
 def run_power(protocol, options: dict[str, Any], methods: tuple[str, ...] | None = None):
     """``nof1 power`` on an uploaded protocol, refusing more than :data:`MAX_SIMS` trials."""
-    from ..simulate import power
+    from ..planning.operating import power
 
     if options["sims"] > MAX_SIMS:
         raise InputError(
             f"sims = {options['sims']} is more than this page runs ({MAX_SIMS}); "
             "use nof1 power on the command line for more"
         )
-    return power(protocol, progress=False, methods=methods, **options)
+    return power(protocol, progress=None, methods=methods, **options)
 
 
 @api.post("/check")
@@ -107,7 +107,7 @@ def check() -> Response:
 
 @api.post("/schedule")
 def schedule() -> Response:
-    from ..protocol import Protocol
+    from ..trial.protocol import Protocol
 
     protocol = read_upload("protocol", "protocol.toml")
     read_options({})
@@ -116,7 +116,7 @@ def schedule() -> Response:
 
 @api.post("/analyze")
 def analyze() -> Response:
-    from ..analysis import analyze as run
+    from ..analysis.analyze import analyze as run
 
     protocol, diary = read_upload("protocol", "protocol.toml"), read_upload("diary", "diary.csv")
     options = read_options(DATE_FORMAT)
@@ -158,7 +158,7 @@ def series() -> Response:
 
 @api.post("/monitor")
 def monitor() -> Response:
-    from ..safety import monitor as run
+    from ..safety.monitor import monitor as run
 
     if "series" in request.files or "series_data" in request.form:
         return _monitor_series()
@@ -179,7 +179,7 @@ def _monitor_series() -> Response:
 
 @api.post("/power")
 def power() -> Response:
-    from ..protocol import Protocol
+    from ..trial.protocol import Protocol
 
     protocol = read_upload("protocol", "protocol.toml")
     options = read_options(power_options())

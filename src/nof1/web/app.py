@@ -26,6 +26,7 @@ from werkzeug.exceptions import HTTPException
 
 from .. import __version__
 from ..errors import Nof1Error
+from .csp import CSP
 from .series_zip import ZipRefused
 
 if TYPE_CHECKING:
@@ -38,22 +39,6 @@ DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 """Host names served when none are given: this machine only, on any port."""
-
-_POLICY = {
-    "default-src": "'none'",
-    "script-src": "'self'",
-    "connect-src": "'self'",
-    "style-src": "'self'",
-    "img-src": "'self' data:",
-    "form-action": "'self'",
-    "base-uri": "'none'",
-    "frame-ancestors": "'none'",
-}
-CSP = "; ".join(f"{k} {v}" for k, v in _POLICY.items())
-"""Content-Security-Policy of the app's pages: scripts, styles and images from the app only."""
-
-REPORT_CSP = CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-"""The report is one self-contained file: its CSS and its SVG plots' styles are inline."""
 
 _PUBLIC_ENDPOINTS = ("static", "pages.login")
 

@@ -29,7 +29,7 @@ from flask import (
 
 from ..errors import Nof1Error
 from .api import document, power_options, relative_document, run_power, unpacked
-from .app import REPORT_CSP
+from .csp import REPORT_CSP
 from .protocol_form import (
     CONDITIONS,
     DesignForm,
@@ -52,8 +52,8 @@ from .uploads import (
 
 if TYPE_CHECKING:
     from ..checking import CheckReport
-    from ..protocol import Protocol
-    from ..safety import MonitorResult
+    from ..safety.monitor import MonitorResult
+    from ..trial.protocol import Protocol
 
 __all__ = ["pages"]
 
@@ -125,7 +125,7 @@ def _example_form() -> DesignForm:
 def _designed(form: DesignForm) -> tuple[str, CheckReport, Protocol | None]:
     """The form's protocol as TOML, what ``nof1 check`` says of it, and the protocol if valid."""
     from ..checking import check_texts
-    from ..protocol import Protocol
+    from ..trial.protocol import Protocol
 
     text = protocol_toml(protocol_document(form))
     found = check_texts(text, PROTOCOL_NAME)
@@ -199,8 +199,8 @@ def _design_page(form: DesignForm, status: int = 200, load_error: str | None = N
 
 
 def _choices() -> dict[str, Any]:
-    from ..protocol import ACTIONS, BLINDINGS, DURINGS, PRIORS, SCHEMES
-    from ..simulate import METHODS
+    from ..planning.replay import METHODS
+    from ..trial.model import ACTIONS, BLINDINGS, DURINGS, PRIORS, SCHEMES
 
     return {
         "schemes": SCHEMES,
@@ -223,7 +223,7 @@ def _download(what: str, text: str, protocol: Protocol) -> Response:
         text = frame.to_csv(index=False, lineterminator="\n")
         return _attachment(text, "schedule.csv", "text/csv")
     if what == "diary":
-        from ..template import write_template
+        from ..diary.template import write_template
 
         with tempfile.TemporaryDirectory(prefix="nof1-") as folder:  # mode 700, removed after
             path = Path(folder) / "diary.csv"
@@ -283,8 +283,8 @@ def _result_page(
 
     ``relative`` rewrites an error message for display (a series' private folder removed).
     """
-    from ..analysis import analyze
-    from ..safety import monitor
+    from ..analysis.analyze import analyze
+    from ..safety.monitor import monitor
 
     checked = monitor(protocol, diary, as_of=as_of)
     analysis, analysis_error = None, None
@@ -311,7 +311,7 @@ def status_view(protocol: Protocol, checked: MonitorResult) -> dict[str, str]:
     A protocol without stop rules, or a "continue" with rules that could not be checked, reads
     "not checked", never "continue".
     """
-    from ..safety_render import verdict
+    from ..safety.render import verdict
 
     if not protocol.stop_rules:
         line = "The protocol sets no stop rules, so there is nothing to check."
@@ -328,27 +328,28 @@ def status_view(protocol: Protocol, checked: MonitorResult) -> dict[str, str]:
 
 
 def _event_values(checked: MonitorResult) -> list[str]:
-    from ..safety_render import format_values
+    from ..safety.render import format_values
 
     return [format_values(e) for e in checked.events]
 
 
 @pages.post("/trial/report")
 def report() -> Response:
-    from ..analysis import analyze
+    from ..analysis.analyze import analyze
+    from ..report.clinician import render_html
 
     options = read_options({**TRIAL_OPTIONS, "audience": (choice("clinician", "patient"), None)})
     protocol, diary = load_trial(*_trial_uploads(), options["date_format"], allow_empty=False)
     audience = options["audience"] or "clinician"
-    response = Response(analyze(protocol, diary).to_html(audience=audience))
+    response = Response(render_html(analyze(protocol, diary), audience=audience))
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response
 
 
 @pages.post("/trial/download")
 def trial_download() -> Response:
-    from ..analysis import analyze
-    from ..safety import monitor
+    from ..analysis.analyze import analyze
+    from ..safety.monitor import monitor
 
     options = read_options({**TRIAL_OPTIONS, "what": (choice("analysis", "monitor"), "analysis")})
     what = options["what"]
@@ -388,7 +389,7 @@ def _triage_rows(triage: Any, trials: dict[str, Any], relative: Any) -> list[dic
     A patient whose trial sets no stop rules, or whose "continue" leaves rules unchecked, reads
     "not checked" (and moves up with those), never "continue".
     """
-    from ..safety_render import format_values
+    from ..safety.render import format_values
     from ..series.monitor import NOT_CHECKED, RANK
 
     rows = []
@@ -455,7 +456,7 @@ def series() -> Any:
 
 @pages.post("/series/report")
 def series_report() -> Response:
-    from ..report_series import render_series_html
+    from ..report.series import render_series_html
     from ..series import analyze_series, monitor_series
 
     read_options(SERIES_OPTIONS)
@@ -499,8 +500,9 @@ PATIENT_OPTIONS = {
 @pages.post("/series/patient")
 def series_patient() -> Any:
     """One patient of the uploaded series: the single-trial status page, report or downloads."""
-    from ..analysis import analyze
-    from ..safety import monitor
+    from ..analysis.analyze import analyze
+    from ..report.clinician import render_html
+    from ..safety.monitor import monitor
     from ..series import monitor_series
 
     options = read_options(PATIENT_OPTIONS)
@@ -517,7 +519,8 @@ def series_patient() -> Any:
         what = options["what"]
         try:
             if what in ("clinician", "patient"):
-                response = Response(analyze(trial.protocol, trial.diary).to_html(audience=what))
+                analysis = analyze(trial.protocol, trial.diary)
+                response = Response(render_html(analysis, audience=what))
                 response.headers["Content-Security-Policy"] = REPORT_CSP
                 return response
             if what == "monitor":

@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ..protocol import Design, Outcome, Prior, Trial
+from ..trial.protocol import Design, Outcome, Prior, Trial
 
 __all__ = [
     "CONDITIONS",
@@ -53,7 +53,7 @@ EMPTY_ROWS = 2
 
 
 def _conditions() -> tuple[str, ...]:
-    from ..protocol import COMPARISONS
+    from ..trial.protocol import COMPARISONS
 
     extra = tuple(c for c in LIST_COMPARISONS if c not in COMPARISONS)
     return (*COMPARISONS, *extra, MISSING, HARM)

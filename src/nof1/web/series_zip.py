@@ -84,10 +84,10 @@ class SeriesFolder:
             raise ZipRefused(self.relative(str(exc))) from None
 
     def _check_named_paths(self) -> None:
-        from ..series.load import _read_toml
+        from ..series.load import read_toml
 
         try:
-            raw, _ = _read_toml(self.series_file)
+            raw, _ = read_toml(self.series_file)
         except Nof1Error as exc:
             raise ZipRefused(self.relative(str(exc))) from None
         named: list[Any] = []

@@ -22,8 +22,8 @@ from flask import request
 from ..errors import Nof1Error
 
 if TYPE_CHECKING:
-    from ..diary import Diary
-    from ..protocol import Protocol
+    from ..diary.read import Diary
+    from ..trial.protocol import Protocol
 
 __all__ = [
     "CARRIED",
@@ -178,8 +178,8 @@ def load_trial(
     protocol: Upload, diary: Upload, date_format: str | None, allow_empty: bool
 ) -> tuple[Protocol, Diary]:
     """The protocol, and the diary on its schedule, as ``analyze`` and ``monitor`` read them."""
-    from ..diary import read_diary_text
-    from ..protocol import Protocol
+    from ..diary.read import read_diary_text
+    from ..trial.protocol import Protocol
 
     loaded = Protocol.loads(protocol.data, protocol.name)
     return loaded, read_diary_text(diary.data, loaded, diary.name, date_format, allow_empty)

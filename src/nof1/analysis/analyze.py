@@ -1,0 +1,534 @@
+"""The pre-specified analysis of a finished (or ongoing) trial (docs/methods.md).
+
+This module owns the orchestration: for each outcome it reduces the diary to period means and cycle
+differences (:mod:`nof1.analysis.periods`), runs every method of :mod:`nof1.stats`, adds sensitivity
+and assumption checks, and words a verdict (:mod:`nof1.analysis.verdict`). A method that cannot run
+gives a result with a ``reason``; the rest of the analysis goes on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .. import __version__
+from ..stats import (
+    bayes_cycle,
+    fit_ar1,
+    holm,
+    mann_whitney_exact,
+    nap,
+    paired_t,
+    randomization_test,
+    welch_t,
+    wilcoxon_exact,
+)
+from ..stats.results import (
+    AR1Fit,
+    BayesResult,
+    PairedTest,
+    RandomizationTest,
+    RankTest,
+    jsonable,
+)
+from .adherence import AdherenceCheck, adherence_check, disagreement, entry_accounting
+from .periods import PeriodLayout, headline_effect, period_means
+from .sensitivity import Sensitivity, sensitivity
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..diary.read import Diary
+    from ..trial.protocol import Outcome, Protocol
+
+__all__ = [
+    "METHODS",
+    "Analysis",
+    "OutcomeResult",
+    "PeriodSummary",
+    "Sensitivity",
+    "analyze",
+    "reference_set",
+]
+
+METHODS = ("paired-t", "wilcoxon", "randomization", "ar1", "bayes")
+"""The methods run on every outcome, by the names ``nof1 power --method`` and ``to_frame`` use; an
+outcome's attribute and JSON key is the name with ``_`` for ``-`` (``paired_t``)."""
+MONTE_CARLO_DRAWS = 100_000
+
+
+@dataclass(frozen=True)
+class PeriodSummary:
+    """One period of one outcome: its dates, the days with data and its mean."""
+
+    period: int
+    cycle: int
+    arm: str
+    start: str
+    end: str
+    days_with_data: int
+    mean: float
+    counts: bool
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return jsonable(self.__dict__)
+
+
+@dataclass(frozen=True)
+class OutcomeResult:
+    """Every estimate of one outcome (docs/methods.md)."""
+
+    name: str
+    label: str
+    primary: bool
+    better: str
+    mcid: float
+    cycles_used: int
+    effect: float
+    periods: tuple[PeriodSummary, ...]
+    cycle_differences: tuple[float, ...]
+    paired_t: PairedTest
+    wilcoxon: RankTest
+    randomization: RandomizationTest
+    ar1: AR1Fit
+    bayes: BayesResult
+    nap: float
+    nap_reason: str | None
+    holm_p: float
+    sensitivity: Sensitivity
+    verdict: str = ""
+    direction: str = "unclear"
+    clinical: str = "uncertain"
+    adherence: AdherenceCheck | None = None
+    """Per-protocol and as-treated re-estimates (a diary with an arm column only)."""
+
+    def method(self, name: str):
+        """The result of a method by its name in :data:`METHODS` (``paired_t`` also accepted)."""
+        return getattr(self, name.replace("-", "_"))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON (docs/json.md): a method that could not run is null with ``<method>_reason``."""
+        out: dict[str, Any] = {
+            "label": self.label,
+            "primary": self.primary,
+            "better": self.better,
+            "mcid": self.mcid,
+            "cycles_used": self.cycles_used,
+            "effect": jsonable(self.effect),
+            "cycle_differences": jsonable(self.cycle_differences),
+            "periods": [p.to_dict() for p in self.periods],
+        }
+        for name in METHODS:
+            key, result = name.replace("-", "_"), self.method(name)
+            if result.reason is not None:
+                out[key] = None
+                out[f"{key}_reason"] = result.reason
+            else:
+                out[key] = result.to_dict()
+        out["nap"] = jsonable(self.nap)
+        if self.nap_reason:
+            out["nap_reason"] = self.nap_reason
+        out["holm_p"] = jsonable(self.holm_p)
+        if self.primary:
+            out["holm_p_reason"] = "primary outcome: judged alone, not adjusted"
+        out["sensitivity"] = self.sensitivity.to_dict()
+        if self.adherence is not None:
+            out.update(self.adherence.to_dict())
+        out["direction"] = self.direction
+        out["clinical"] = self.clinical
+        out["verdict"] = self.verdict
+        return out
+
+    def __repr__(self) -> str:
+        """Short: the name, the headline effect and the verdict's direction (not every field)."""
+        return (
+            f"OutcomeResult(name={self.name!r}, primary={self.primary}, effect={self.effect:.4g}, "
+            f"cycles_used={self.cycles_used}, paired_t_p={self.paired_t.p_two_sided:.4g}, "
+            f"direction={self.direction!r})"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy: one row per method with estimate, interval, p-values and reason.
+
+        The AR(1) model has two rows: ``ar1``, the ML Wald test, and ``ar1-calibrated``.
+        ``estimate``, ``ci_low`` and ``ci_high`` are effects in the outcome's units (treatment
+        minus control; the Bayesian posterior mean, the randomization test's observed effect).
+        The last row, method ``nap``, holds the non-overlap of all pairs in its own column
+        ``nap`` (a probability from 0 to 1, NaN in the other rows), never in ``estimate``.
+        """
+        import pandas as pd
+
+        rows = []
+        results = [(name, self.method(name)) for name in METHODS]
+        results.insert(METHODS.index("ar1") + 1, ("ar1-calibrated", self.ar1.calibrated))
+        for name, r in results:
+            estimate = {"bayes": "mean", "randomization": "observed"}.get(name, "estimate")
+            ci = getattr(r, "ci95", (math.nan, math.nan))
+            rows.append(
+                {
+                    "outcome": self.name,
+                    "method": name,
+                    "estimate": getattr(r, estimate, math.nan),
+                    "ci_low": ci[0],
+                    "ci_high": ci[1],
+                    "p_two_sided": getattr(r, "p_two_sided", math.nan),
+                    "p_improvement": getattr(r, "p_improvement", math.nan),
+                    "reason": r.reason,
+                }
+            )
+        rows.append(
+            {"outcome": self.name, "method": "nap", "nap": self.nap, "reason": self.nap_reason}
+        )
+        if self.adherence is not None:  # per-protocol and as-treated rows
+            rows += self.adherence.frame_rows(self.name)
+        return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """The analysis of one trial: per-outcome results plus the accounting of every diary row.
+
+    Use :func:`analyze` to build one. ``to_dict()`` is what ``nof1 analyze --json`` prints,
+    ``to_frame()`` a tidy table (one row per outcome x method), ``render_text()`` the summary
+    for the terminal and ``to_html()`` the clinician report.
+    """
+
+    protocol: Protocol
+    diary: Diary
+    outcomes: dict[str, OutcomeResult]
+    excluded: tuple[dict[str, Any], ...]
+    rows_used: int
+    benefit_harm: str
+    warnings: tuple[str, ...] = field(default=())
+    safety_not_checked: tuple[str, ...] = field(default=())
+    """Stop rules that could not be checked because the diary lacks their column (and why)."""
+    adverse_events: tuple[tuple[Any, str], ...] = field(default=())
+    """``(date, entry)`` of every diary row recording a real adverse event."""
+
+    @property
+    def primary(self) -> OutcomeResult:
+        """The result of the primary outcome."""
+        return next(o for o in self.outcomes.values() if o.primary)
+
+    def __repr__(self) -> str:
+        """Short (the protocol, diary and every estimate stay reachable as attributes)."""
+        p = self.primary
+        return (
+            f"Analysis(trial={self.protocol.trial.id!r}, outcomes={list(self.outcomes)}, "
+            f"primary={p.name!r}, effect={p.effect:.4g}, paired_t_p={p.paired_t.p_two_sided:.4g}"
+            f", rows_read={self.diary.rows_read}, rows_used={self.rows_used}, "
+            f"excluded={len(self.excluded)}, interim={any('interim' in w for w in self.warnings)})"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON of ``nof1 analyze --json`` (docs/json.md): ``nof1_version``, ``protocol``,
+        ``diary`` (with every excluded row and its reason), ``outcomes``, ``benefit_harm`` and
+        ``warnings``. Strict JSON: numbers that do not exist are None, never NaN."""
+        schedule = self.diary.schedule
+        out = {
+            "nof1_version": __version__,
+            "safety_rules_not_checked": list(self.safety_not_checked),
+            "protocol": {
+                "id": self.protocol.trial.id,
+                "path": self.protocol.path,
+                "sha256": self.protocol.sha256,
+                "schedule_fingerprint": schedule.fingerprint,
+                "scheme": self.protocol.design.scheme,
+                "allocation": schedule.allocation_text,
+                "alpha": self.protocol.analysis.alpha,
+            },
+            "diary": {
+                "path": self.diary.path,
+                "sha256": self.diary.sha256,
+                "rows_read": self.diary.rows_read,
+                "rows_used": self.rows_used,
+                "excluded": [dict(e) for e in self.excluded],
+                "notes": list(self.diary.notes),
+            },
+            "outcomes": {
+                name: self._outcome_dict(o, schedule) for name, o in self.outcomes.items()
+            },
+            "benefit_harm": self.benefit_harm,
+            "adverse_events": [
+                {"date": day.isoformat(), "value": value} for day, value in self.adverse_events
+            ],
+            "warnings": list(self.warnings),
+        }
+        daily = self.diary.daily
+        if daily is not None:  # real-world diaries: entries per day, deviations from the schedule
+            out["diary"].update(daily.to_dict(self.diary.days["date"]))
+            if daily.recorded is not None:
+                out["deviations"] = [dict(d) for d in daily.deviations]
+        return out
+
+    @staticmethod
+    def _outcome_dict(outcome: OutcomeResult, schedule) -> dict[str, Any]:
+        out = outcome.to_dict()
+        rand = out.get("randomization")
+        if rand is not None:
+            # allocations and min_p describe the design's reference set; the data may not
+            # reach min_p (ties, cycles that do not count): min_p_data; Monte Carlo: draws
+            rand["draws"] = None if rand["exact"] else rand["allocations"]
+            rand["allocations"] = schedule.n_allocations
+            rand["min_p_data"] = rand["min_p"]
+            rand["min_p"] = 1 / schedule.n_allocations
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy: one row per outcome x method (see :meth:`OutcomeResult.to_frame`).
+
+        Columns ``outcome, method, estimate, ci_low, ci_high, p_two_sided, p_improvement, reason,
+        nap``; effects are in each outcome's units, NAP (0 to 1) only in its own ``nap`` column.
+
+        Examples
+        --------
+        >>> from nof1 import Protocol, read_diary, analyze, example_paths
+        >>> protocol = Protocol.load(example_paths()[0])
+        >>> frame = analyze(protocol, read_diary(example_paths()[1], protocol)).to_frame()
+        >>> bool(frame.loc[frame.method == "nap", "estimate"].isna().all())
+        True
+        """
+        import pandas as pd
+
+        return pd.concat([o.to_frame() for o in self.outcomes.values()], ignore_index=True)
+
+    def render_text(self) -> str:
+        """The summary for the terminal (what ``nof1 analyze`` prints): per outcome the verdict in
+        words, the effect with its interval, every method's result, then the excluded rows."""
+        from .verdict import render_text
+
+        return render_text(self)
+
+    def _repr_html_(self) -> str:
+        """The tidy table of :meth:`to_frame` for Jupyter (the verdicts with plots are
+        :func:`nof1.report.clinician.render_notebook`, one layer up)."""
+        return self.to_frame().to_html(index=False, na_rep="")
+
+
+# -- the pipeline --------------------------------------------------------------------------------
+
+
+def _period_summaries(schedule, means, counts, min_days, last) -> tuple[PeriodSummary, ...]:
+    out = []
+    for info, mean, count in zip(schedule.periods(), means, counts, strict=True):
+        reason = None
+        if not np.isfinite(mean):
+            if last is None or info["counted_from"] > last:
+                reason = "not reached yet: the diary ends before its first counted day"
+            elif count == 0:
+                reason = "no post-washout day with data"
+            else:
+                reason = f"only {count} post-washout day(s) with data; {min_days} needed"
+        out.append(
+            PeriodSummary(
+                info["period"],
+                info["cycle"],
+                info["arm"],
+                info["start"].isoformat(),
+                info["end"].isoformat(),
+                int(count),
+                float(mean),
+                bool(np.isfinite(mean)),
+                reason,
+            )
+        )
+    return tuple(out)
+
+
+def reference_set(protocol: Protocol, schedule) -> tuple[np.ndarray | None, bool]:
+    """The allocations of the randomization test, built once per analysis.
+
+    Every admissible allocation up to 2^20 (exact), else a seeded Monte Carlo sample of
+    ``MONTE_CARLO_DRAWS``; None for the alternating scheme, which admits one allocation only.
+    The series analysis asks this too, so one rule decides the reference set of a trial.
+    """
+    if schedule.n_allocations == 1:
+        return None, True
+    if schedule.exact:
+        return schedule.allocations(), True
+    seed = protocol.design.seed or 0
+    return schedule.sample_allocations(MONTE_CARLO_DRAWS, seed), False
+
+
+def _randomization(reference, means, treat, better, paired) -> RandomizationTest:
+    allocations, exact = reference
+    if allocations is None:
+        return RandomizationTest(
+            reason="the 'alternating' scheme has one possible allocation, so no randomization "
+            "test is possible; use a randomized scheme for one"
+        )
+    return randomization_test(means, allocations, treat, better, paired=paired, exact=exact)
+
+
+def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResult:
+    schedule = diary.schedule
+    paired = protocol.design.paired
+    alpha = protocol.analysis.alpha
+    min_days = protocol.analysis.min_days_per_period
+    values = diary.days[outcome.name].to_numpy(dtype=float)
+    layout = PeriodLayout.from_schedule(schedule)
+    means, counts = period_means(values, layout, min_days)
+    treat = schedule.treatment_periods
+    effect, diffs = headline_effect(means, treat, paired)
+    used = diffs[np.isfinite(diffs)]
+    if paired:
+        t_test = paired_t(used, outcome.better, alpha)
+        rank = wilcoxon_exact(used, outcome.better, alpha)
+    else:
+        t_test = welch_t(means[treat], means[~treat], outcome.better, alpha)
+        rank = mann_whitney_exact(means[treat], means[~treat], outcome.better, alpha)
+    rand = _randomization(reference, means, treat, outcome.better, paired)
+
+    arrays = schedule.day_arrays()
+    in_cycles = arrays["phase"] == "cycle"
+    y = np.where(arrays["washout"], np.nan, values)[in_cycles]
+    x = arrays["treatment"][in_cycles].astype(float)
+    ar1 = fit_ar1(y, x, trend=protocol.analysis.trend, alpha=alpha)
+
+    if paired:
+        bayes = bayes_cycle(
+            used, outcome.better, outcome.mcid, protocol.bayes_prior(outcome), level=1 - alpha
+        )
+    else:
+        bayes = BayesResult(reason="the 'random' scheme has no cycle pairs to model")
+    counted = (arrays["period"] > 0) & ~arrays["washout"] & np.isfinite(values)
+    t_days = values[counted & arrays["treatment"]]
+    c_days = values[counted & ~arrays["treatment"]]
+    nap_reason = None if t_days.size and c_days.size else "an arm has no post-washout day with data"
+    nap_value = nap(t_days, c_days, outcome.better) if nap_reason is None else math.nan
+    checks = sensitivity(
+        protocol, schedule, values, outcome, effect, diffs, treat, paired, (y, x), ar1
+    )
+    cycles_used = int(used.size) if paired else int(np.isfinite(means).sum() // 2)
+    return OutcomeResult(
+        name=outcome.name,
+        label=outcome.label,
+        primary=outcome.primary,
+        better=outcome.better,
+        mcid=outcome.mcid,
+        cycles_used=cycles_used,
+        effect=effect,
+        periods=_period_summaries(schedule, means, counts, min_days, diary.last_entry_date),
+        cycle_differences=tuple(float(d) for d in diffs),
+        paired_t=t_test,
+        wilcoxon=rank,
+        randomization=rand,
+        ar1=ar1,
+        bayes=bayes,
+        nap=nap_value,
+        nap_reason=nap_reason,
+        holm_p=math.nan,
+        sensitivity=checks,
+        adherence=adherence_check(protocol, diary, outcome, values),
+    )
+
+
+def _accounting(protocol, diary, results) -> tuple[tuple[dict[str, Any], ...], int]:
+    """Every diary row: used for at least one outcome, or excluded with its reason(s)."""
+    excluded = [dict(e, outcome=None) for e in diary.excluded]
+    days = diary.days
+    used_rows = 0
+    for i in np.flatnonzero(days["has_row"].to_numpy()):
+        row = days.iloc[i]
+        line, date = int(row["line"]), row["date"].isoformat()
+        if row["phase"] == "run-in":
+            excluded.append(
+                {"line": line, "date": date, "reason": "run-in (baseline only)", "outcome": None}
+            )
+            continue
+        if row["washout"]:
+            excluded.append({"line": line, "date": date, "reason": "washout", "outcome": None})
+            continue
+        reasons = {}
+        for o in protocol.outcomes:
+            if not np.isfinite(row[o.name]):
+                reasons[o.name] = "missing value"
+                continue
+            period = results[o.name].periods[int(row["period"]) - 1]
+            if not period.counts:
+                reasons[o.name] = f"period {period.period} does not count: {period.reason}"
+        if len(reasons) < len(protocol.outcomes):
+            used_rows += 1
+        grouped = set(reasons.values())
+        if len(reasons) == len(protocol.outcomes) and len(grouped) == 1:
+            excluded.append({"line": line, "date": date, "reason": grouped.pop(), "outcome": None})
+        else:
+            for name, reason in reasons.items():
+                excluded.append({"line": line, "date": date, "reason": reason, "outcome": name})
+    excluded.sort(key=lambda e: (e["line"], e["outcome"] or ""))
+    return tuple(excluded), used_rows
+
+
+def analyze(protocol: Protocol, diary: Diary) -> Analysis:
+    """Analyse a trial: every method of docs/methods.md for every outcome.
+
+    Parameters
+    ----------
+    protocol
+        The validated protocol (:meth:`Protocol.load`).
+    diary
+        The diary laid on its schedule (:func:`read_diary`).
+
+    Returns
+    -------
+    Analysis
+        Per-outcome results (``analysis.outcomes["pain"].paired_t.p_two_sided`` ...), the rows
+        excluded with their reasons, the benefit/harm line and warnings.
+
+    Examples
+    --------
+    >>> from nof1 import Protocol, read_diary, analyze, example_paths
+    >>> protocol_path, diary_path = example_paths()
+    >>> protocol = Protocol.load(protocol_path)
+    >>> result = analyze(protocol, read_diary(diary_path, protocol))
+    >>> result.primary.name
+    'pain'
+    """
+    from ..safety.monitor import adverse_events, unchecked_rule_columns
+    from .verdict import benefit_harm, clinical, verdict
+
+    reference = reference_set(protocol, diary.schedule)
+    results = {o.name: _analyze_outcome(protocol, diary, o, reference) for o in protocol.outcomes}
+    secondary = [o.name for o in protocol.outcomes if not o.primary]
+    adjusted = holm([results[n].paired_t.p_two_sided for n in secondary]) if secondary else []
+    last = diary.last_entry_date  # a blank template row is not an entry
+    interim = last is None or last < diary.schedule.end
+    final = {}
+    for o in protocol.outcomes:
+        r = results[o.name]
+        holm_p = adjusted[secondary.index(o.name)] if o.name in secondary else math.nan
+        r = _replace(r, holm_p=float(holm_p))
+        r = _replace(r, clinical=clinical(r))
+        words, direction = verdict(r, protocol, diary.schedule, interim)
+        words += disagreement(r.paired_t, r.adherence, protocol.analysis.alpha)
+        final[o.name] = _replace(r, verdict=words, direction=direction)
+    excluded, used = entry_accounting(diary, *_accounting(protocol, diary, final))
+    warnings = []
+    if interim and last is not None:
+        warnings.append(
+            f"the diary ends on {last}, before the last scheduled day {diary.schedule.end}: "
+            "this is an interim analysis"
+        )
+    elif interim:
+        warnings.append("the diary has no entry yet (only blank rows): this is an interim analysis")
+    return Analysis(
+        protocol,
+        diary,
+        final,
+        excluded,
+        used,
+        benefit_harm(list(final.values())),
+        tuple(warnings),
+        tuple(e.message for e in unchecked_rule_columns(protocol, diary)),
+        adverse_events(protocol, diary),
+    )
+
+
+def _replace(result, **changes):
+    from dataclasses import replace
+
+    return replace(result, **changes)

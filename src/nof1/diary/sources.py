@@ -1,0 +1,248 @@
+"""Diaries that are not CSV files: Excel workbooks, Parquet files, DataFrames, open files.
+
+This module owns turning each of them into the one table of text cells that the strict CSV reader
+of :mod:`nof1.diary.read` checks, so the same nothing-lost rules hold for every format, and into the
+position of each cell in its source (sheet and row of a workbook, row of a Parquet file or a
+DataFrame) so that an error, and every excluded row, names where it is. Cells are written as text
+without loss: numbers in full precision, dates as ``YYYY-MM-DD``, timestamps as
+``YYYY-MM-DD HH:MM:SS``, missing values as blank cells.
+
+openpyxl and pyarrow are imported only when a workbook or a Parquet file is read.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import io
+import math
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DiaryError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .read import Diary
+
+__all__ = ["TableSource", "is_table_source", "load_table"]
+
+_XLSX_MAGIC = b"PK\x03\x04"
+_PARQUET_MAGIC = b"PAR1"
+
+
+@dataclass(frozen=True)
+class TableSource:
+    """A diary source turned into CSV text, with the way back to its own positions.
+
+    Attributes
+    ----------
+    text
+        The cells as comma-separated text (header first), for the strict reader; the file's
+        bytes themselves when it is CSV.
+    name
+        The file name (or ``<DataFrame>``) that messages and the analysis name.
+    sha256
+        SHA-256 of the source file's bytes (of ``text`` for a DataFrame).
+    kind
+        ``xlsx``, ``parquet``, ``frame`` or ``csv``.
+    sheet
+        The workbook sheet read, else None.
+    rows
+        The source row of each physical line of ``text`` (1-based; line 1 is the header).
+    """
+
+    text: str | bytes
+    name: str
+    sha256: str
+    kind: str
+    sheet: str | None = None
+    rows: tuple[int, ...] = ()
+
+    def row_of(self, line: int | None) -> int | None:
+        """The source row of a line of :attr:`text`."""
+        if line is None or self.kind == "csv" or not 1 <= line <= len(self.rows):
+            return line
+        row = self.rows[line - 1]
+        return None if row == 0 else row
+
+    def locate(self, error: DiaryError) -> DiaryError:
+        """The same error, naming the sheet and row of the source instead of a line of text."""
+        if self.kind == "csv":
+            return error
+        return DiaryError(
+            error.message,
+            self.name,
+            self.row_of(error.line),
+            error.column,
+            sheet=self.sheet,
+            unit="row",
+        )
+
+    def finish(self, diary: Diary) -> Diary:
+        """The diary with the source's name, hash and rows in place of the text's lines."""
+        if self.kind == "csv":
+            return replace(diary, path=self.name, sha256=self.sha256)
+        days = diary.days.copy()
+        days["line"] = [self.row_of(int(x)) if x else 0 for x in days["line"]]
+        rows = diary.rows.copy()
+        rows["line"] = [self.row_of(int(x)) for x in rows["line"]]
+        excluded = tuple(dict(e, line=self.row_of(e["line"])) for e in diary.excluded)
+        where = f"sheet {self.sheet!r}" if self.sheet else self.kind
+        return replace(
+            diary,
+            path=self.name,
+            sha256=self.sha256,
+            days=days,
+            rows=rows,
+            excluded=excluded,
+            delimiter=where,
+        )
+
+
+def is_table_source(source: Any) -> bool:
+    """True for what :func:`load_table` reads: a workbook or Parquet path, a DataFrame, a file."""
+    if isinstance(source, (str, Path)):
+        return Path(source).suffix.lower() in (".xlsx", ".parquet")
+    return True
+
+
+def load_table(source: Any, sheet: str | None = None) -> TableSource:
+    """Turn a diary source into CSV text with the way back to its rows.
+
+    Parameters
+    ----------
+    source
+        A path ending in ``.xlsx`` or ``.parquet``, a pandas DataFrame, or an open file (binary
+        or text) holding CSV, a workbook or Parquet.
+    sheet
+        The workbook sheet to read (default: the first).
+
+    Raises
+    ------
+    DiaryError
+        An unreadable file, a sheet that does not exist, a sheet given for a file that has none.
+    """
+    if _is_frame(source):
+        text, rows = _frame_text(source)
+        sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if sheet is not None:
+            raise DiaryError("--sheet applies to an .xlsx workbook only", "<DataFrame>")
+        return TableSource(text, "<DataFrame>", sha, "frame", rows=rows)
+    if isinstance(source, (str, Path)):
+        name = str(source)
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise DiaryError(f"cannot read the diary: {exc.strerror}", name) from None
+    else:
+        name = str(getattr(source, "name", "<file>"))
+        data = source.read()
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+    sha = hashlib.sha256(data).hexdigest()
+    if data.startswith(_XLSX_MAGIC):
+        return _workbook(data, name, sha, sheet)
+    if sheet is not None:
+        raise DiaryError("--sheet applies to an .xlsx workbook only", name)
+    if data.startswith(_PARQUET_MAGIC):
+        frame = _parquet(data, name)
+        text, rows = _frame_text(frame)
+        return TableSource(text, name, sha, "parquet", rows=rows)
+    if name.lower().endswith((".xlsx", ".parquet")):
+        kind = "an Excel workbook" if name.lower().endswith(".xlsx") else "a Parquet file"
+        raise DiaryError(f"not {kind} (its first bytes say otherwise); save it again", name)
+    return TableSource(data, name, sha, "csv")
+
+
+def _is_frame(source: Any) -> bool:
+    return type(source).__name__ == "DataFrame" and hasattr(source, "columns")
+
+
+def _cell(value: Any) -> str:
+    """A cell as text, without loss."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return "" if math.isnan(value) else repr(value)
+    if isinstance(value, _dt.datetime):
+        if value == value.replace(hour=0, minute=0, second=0, microsecond=0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, _dt.time):
+        return value.isoformat()
+    text = str(value)
+    return "" if text in ("NaT", "<NA>", "nan") and not isinstance(value, str) else text
+
+
+def _write(records, first_row: int) -> tuple[str, tuple[int, ...]]:
+    """CSV text of the records and the source row of each physical line."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    rows: list[int] = []
+    for i, record in enumerate(records):
+        cells = [_cell(v) for v in record]
+        writer.writerow(cells)
+        lines = 1 + sum(c.count("\n") + c.count("\r") for c in cells)
+        rows.extend([first_row + i] * lines)
+    return out.getvalue(), tuple(rows)
+
+
+def _frame_text(frame: pd.DataFrame) -> tuple[str, tuple[int, ...]]:
+    import pandas as pd
+
+    records = [[str(c) for c in frame.columns]]
+    values = frame.astype(object).where(pd.notna(frame), None)
+    records += values.itertuples(index=False, name=None)
+    # the first data row is row 1 (position 0 of the DataFrame); the header has no row number
+    return _write(records, 0)
+
+
+def _parquet(data: bytes, name: str) -> pd.DataFrame:
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DiaryError("reading Parquet needs pyarrow: pip install pyarrow", name) from None
+    try:
+        return pq.read_table(pa.BufferReader(data)).to_pandas()
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise DiaryError(f"not readable as Parquet: {exc}", name) from None
+
+
+def _workbook(data: bytes, name: str, sha: str, sheet: str | None) -> TableSource:
+    try:
+        import openpyxl
+    except ImportError:
+        raise DiaryError("reading .xlsx needs openpyxl: pip install openpyxl", name) from None
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise DiaryError(f"not readable as an Excel workbook: {exc}", name) from None
+    try:
+        if sheet is None:
+            ws = book.worksheets[0]
+        elif sheet in book.sheetnames:
+            ws = book[sheet]
+        else:
+            raise DiaryError(
+                f"no sheet {sheet!r}; the workbook has {', '.join(map(repr, book.sheetnames))}",
+                name,
+            )
+        records = [list(r) for r in ws.iter_rows(values_only=True)]
+        title = ws.title
+    finally:
+        book.close()
+    width = max((i + 1 for r in records for i, v in enumerate(r) if v is not None), default=0)
+    records = [r[:width] + [None] * (width - len(r)) for r in records]
+    while records and all(v is None for v in records[-1]):
+        records.pop()
+    text, rows = _write(records, 1)
+    return TableSource(text, name, sha, "xlsx", sheet=title, rows=rows)

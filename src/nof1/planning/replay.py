@@ -1,0 +1,365 @@
+"""Simulated trials put through ``nof1 analyze`` and ``nof1 monitor``, vectorized over trials.
+
+This module owns what happens to simulated diaries after they are drawn by
+:mod:`nof1.planning.simulate`: the randomization reference set a simulated trial is tested against
+(and the smallest p-value the design can ever give), the analysis of every trial with the
+definitions of ``nof1 analyze`` (docs/methods.md) - period means and cycle differences from
+:mod:`nof1.analysis.periods`, the tests from the vectorized functions of :mod:`nof1.stats` - and the
+replay of the stop rules on the simulated outcome with the helpers of :mod:`nof1.safety.monitor`.
+:mod:`nof1.planning.operating` tallies the results over trials; :mod:`nof1.planning.design` does so
+across designs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..analysis.analyze import METHODS
+from ..analysis.periods import PeriodLayout, cycle_differences, period_means
+from ..safety.monitor import first_firing, threshold_condition  # shared with `nof1 monitor`
+from ..safety.rules import harm_probability, has_value, run_firing
+
+if TYPE_CHECKING:
+    from ..trial.protocol import Outcome, Protocol
+    from ..trial.schedule import Schedule
+
+__all__ = [
+    "METHODS",
+    "Reference",
+    "ReplaySetup",
+    "StopRuleTally",
+    "ar1_fit",
+    "method_pvalues",
+    "reference_set",
+]
+
+RANDOMIZATION_EXACT_MAX = 4096
+"""Reference sets up to this size are enumerated for each simulated trial's randomization test."""
+RANDOMIZATION_DRAWS = 2000
+"""Beyond that, a seeded Monte Carlo sample of this many allocations is shared by the trials."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The randomization reference set of a design, for simulated trials.
+
+    Attributes
+    ----------
+    allocations
+        (n, n_periods) bool, or None when no randomization test is possible.
+    exact
+        True when ``allocations`` is every admissible allocation.
+    n_allocations
+        How many allocations the scheme admits.
+    min_p, min_p_one_sided
+        The smallest two-sided and one-sided p-values the design can give (NaN: no test).
+    reason
+        Why no randomization test is possible, or None.
+    """
+
+    allocations: np.ndarray | None
+    exact: bool
+    n_allocations: int
+    min_p: float
+    min_p_one_sided: float
+    reason: str | None = None
+
+
+def reference_set(schedule: Schedule, paired: bool, seed: int) -> Reference:
+    """Every admissible allocation (up to ``RANDOMIZATION_EXACT_MAX``), else a seeded sample.
+
+    Notes
+    -----
+    The smallest p-values are read off generic period means (no ties between allocations other
+    than an allocation and its mirror image): one-sided it is 1/n, two-sided 2/n when the mirror
+    image of every allocation is admissible (all schemes but ``alternating``) and 1 for
+    ``counterbalanced``, whose only two allocations are mirror images. With a Monte Carlo reference
+    set of n draws the smallest p is 1/(1 + n) (the observed allocation counts in).
+    """
+    from ..stats import randomization_test
+
+    n = schedule.n_allocations
+    if n == 1:
+        reason = (
+            "the 'alternating' scheme has one possible allocation, so no randomization test is "
+            "possible"
+        )
+        return Reference(None, True, 1, math.nan, math.nan, reason)
+    exact = n <= RANDOMIZATION_EXACT_MAX
+    if exact:
+        alloc = schedule.allocations()
+    else:
+        alloc = schedule.sample_allocations(RANDOMIZATION_DRAWS, seed)
+    generic = np.random.Generator(np.random.PCG64(20260105)).standard_normal(alloc.shape[1])
+    test = randomization_test(generic, alloc, alloc[0], "higher", paired=paired, exact=exact)
+    null = test.null_distribution[np.isfinite(test.null_distribution)]
+    if exact:
+        top = np.abs(null).max()
+        two = float(np.mean(np.abs(null) >= top * (1 - 1e-12)))
+        one = float(test.min_p)
+    else:
+        two = one = 1.0 / (1.0 + null.size)
+    return Reference(alloc, exact, n, two, one)
+
+
+# -- the analysis of every simulated trial ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplaySetup:
+    """What the analysis of every batch of trials shares."""
+
+    protocol: Protocol
+    schedule: Schedule
+    outcome: Outcome
+    layout: PeriodLayout
+    in_cycle: np.ndarray
+    washout: np.ndarray
+    paired: bool
+    methods: tuple[str, ...]
+    reference: Reference
+
+    @classmethod
+    def build(cls, protocol: Protocol, outcome: Outcome, methods, seed: int) -> ReplaySetup:
+        schedule = protocol.schedule()
+        arrays = schedule.day_arrays()
+        paired = protocol.design.paired
+        return cls(
+            protocol, schedule, outcome, PeriodLayout.from_schedule(schedule),
+            arrays["period"] > 0, arrays["washout"], paired, tuple(methods),
+            reference_set(schedule, paired, seed),
+        )  # fmt: skip
+
+    def reasons(self) -> dict[str, str]:
+        """Methods that cannot run on any trial of this design, and why."""
+        out = {}
+        if self.reference.allocations is None:
+            out["randomization"] = str(self.reference.reason)
+        if not self.paired:
+            out["bayes"] = "the 'random' scheme has no cycle pairs to model"
+        return out
+
+
+_RANK_CACHE: dict[tuple, float] = {}
+
+
+def _rank_pattern_p(keys: np.ndarray, one: Any) -> np.ndarray:
+    """Evaluate ``one(row)`` once per distinct row of ``keys`` (rank patterns are few)."""
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    p = np.empty(uniq.shape[0])
+    for i, row in enumerate(uniq):
+        key = (one.__name__, *row.tolist())
+        if key not in _RANK_CACHE:
+            _RANK_CACHE[key] = one(row)
+        p[i] = _RANK_CACHE[key]
+    return p[inverse.ravel()]
+
+
+def _wilcoxon_p(diffs: np.ndarray, better: str) -> np.ndarray:
+    """Two-sided exact Wilcoxon p of each row, as :func:`nof1.stats.wilcoxon_exact` gives it.
+
+    The test depends on the differences only through their signed ranks, so it is computed once
+    per distinct pattern of signed ranks (at most 2^k of them without ties) and looked up.
+    """
+    from scipy.stats import rankdata
+
+    from ..stats import wilcoxon_exact
+
+    d = np.where(np.isfinite(diffs) & (diffs != 0), diffs, np.nan)
+    ranks = rankdata(np.abs(d), axis=-1, nan_policy="omit")
+    signed = np.sort(np.where(np.isfinite(ranks), np.sign(d) * ranks, 0.0), axis=-1)
+
+    def wilcoxon(row: np.ndarray) -> float:
+        return wilcoxon_exact(row[row != 0], better).p_two_sided
+
+    return _rank_pattern_p(signed, wilcoxon)
+
+
+def _mann_whitney_p(means: np.ndarray, treat: np.ndarray, better: str) -> np.ndarray:
+    """Two-sided exact Mann-Whitney p of each row (``random`` scheme), once per rank pattern."""
+    from scipy.stats import rankdata
+
+    from ..stats import mann_whitney_exact
+
+    ranks = rankdata(means, axis=-1, nan_policy="omit")
+    ok = np.isfinite(ranks)
+    t = np.sort(np.where(ok & treat, ranks, 0.0), axis=-1)
+    c = np.sort(np.where(ok & ~treat, ranks, 0.0), axis=-1)
+    half = t.shape[1]
+
+    def mann_whitney(row: np.ndarray) -> float:
+        a, b = row[:half], row[half:]
+        return mann_whitney_exact(a[a > 0], b[b > 0], better).p_two_sided
+
+    return _rank_pattern_p(np.concatenate([t, c], axis=1), mann_whitney)
+
+
+def _welch(means: np.ndarray, treat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorized :func:`nof1.stats.welch_t`: estimate and two-sided p of each row."""
+    from scipy import stats as sps
+
+    ok = np.isfinite(means)
+    a, b = ok & treat, ok & ~treat
+    na, nb = a.sum(axis=1), b.sum(axis=1)
+    m0 = np.where(ok, means, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma, mb = (m0 * a).sum(axis=1) / na, (m0 * b).sum(axis=1) / nb
+        va = (np.where(a, means - ma[:, None], 0.0) ** 2).sum(axis=1) / (na - 1) / na
+        vb = (np.where(b, means - mb[:, None], 0.0) ** 2).sum(axis=1) / (nb - 1) / nb
+        se = np.sqrt(va + vb)
+        scale = np.abs(m0).max(axis=1, initial=0.0)
+        bad = (na < 2) | (nb < 2) | ~(se > 1e-12 * scale)
+        df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+        p = 2.0 * sps.t.sf(np.abs((ma - mb) / se), df)
+    return ma - mb, np.where(bad, np.nan, p)
+
+
+def _cycle_diffs(means: np.ndarray, treat: np.ndarray) -> np.ndarray:
+    """Treatment minus control mean of each cycle; NaN where a cycle's periods share an arm."""
+    first, second = means[:, 0::2], means[:, 1::2]
+    t1, t2 = treat[:, 0::2], treat[:, 1::2]
+    return np.where(t1 == t2, np.nan, np.where(t1, first - second, second - first))
+
+
+def ar1_fit(setup: ReplaySetup, values: np.ndarray, on: np.ndarray):
+    """The calibrated AR(1) test of every trial, on the days ``nof1 analyze`` gives the model."""
+    from ..stats import ar1_profile_fit
+
+    y = np.where(setup.washout, np.nan, values)[:, setup.in_cycle]
+    x = on[:, setup.in_cycle].astype(float)
+    a = setup.protocol.analysis
+    return ar1_profile_fit(y, x, trend=a.trend, method="reml", alpha=a.alpha)
+
+
+def method_pvalues(
+    setup: ReplaySetup,
+    values: np.ndarray,
+    treatment: np.ndarray,
+    on: np.ndarray,
+    ar1: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Per method, a (sims,) array of two-sided p-values (``bayes``: P(improvement)), NaN where the
+    method cannot run; plus ``estimate``, the headline effect. As ``nof1 analyze`` does. ``ar1``:
+    the AR(1) p-values when the caller already has them (see ``nof1.planning.operating``)."""
+    from ..stats import bayes_arrays, paired_t_arrays, randomization_pvalues
+
+    protocol, outcome, methods = setup.protocol, setup.outcome, setup.methods
+    better, alpha = outcome.better, protocol.analysis.alpha
+    means, _ = period_means(values, setup.layout, protocol.analysis.min_days_per_period)
+    out: dict[str, np.ndarray] = {}
+    nan = np.full(values.shape[0], np.nan)
+    if setup.paired:
+        diffs = cycle_differences(means, treatment)
+        ok = np.isfinite(diffs)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["estimate"] = np.where(ok, diffs, 0.0).sum(axis=1) / ok.sum(axis=1)
+        if "paired-t" in methods:
+            out["paired-t"] = paired_t_arrays(diffs, better, alpha).p_two_sided
+        if "wilcoxon" in methods:
+            out["wilcoxon"] = _wilcoxon_p(diffs, better)
+        if "bayes" in methods:
+            prior = protocol.bayes_prior(outcome)
+            out["bayes"] = bayes_arrays(diffs, better, outcome.mcid, prior).p_improvement
+    else:
+        out["estimate"], out["paired-t"] = _welch(means, treatment)
+        if "wilcoxon" in methods:
+            out["wilcoxon"] = _mann_whitney_p(means, treatment, better)
+        out["bayes"] = nan
+    if "randomization" in methods:
+        ref = setup.reference
+        out["randomization"] = nan
+        if ref.allocations is not None:
+            out["randomization"] = randomization_pvalues(
+                means, ref.allocations, treatment, better, paired=setup.paired, exact=ref.exact
+            ).p_two_sided
+    if "ar1" in methods:
+        out["ar1"] = ar1_fit(setup, values, on).p_two_sided if ar1 is None else ar1
+    return out
+
+
+# -- stop-rule burden ----------------------------------------------------------------------------
+
+
+class StopRuleTally:
+    """How often each stop rule fires over simulated trials, replayed as ``nof1 monitor`` does
+    at the end of a trial.
+
+    Threshold and harm rules on the simulated outcome are replayed; ``missing_days`` rules take a
+    simulated missing day as a day without a diary row; rules on other columns are listed in
+    ``skipped`` with the reason.
+    """
+
+    def __init__(self, setup) -> None:
+        self.setup = setup
+        self.fired: dict[str, float] = {}
+        self.skipped: dict[str, str] = {}
+        self.any_stop = 0.0
+        self.any_rule = 0.0
+        for rule in setup.protocol.stop_rules:
+            if rule.kind == "missing" or rule.column == setup.outcome.name:
+                self.fired[rule.name] = 0.0
+            else:
+                self.skipped[rule.name] = (
+                    f"on {rule.column!r}, which the simulation does not generate"
+                )
+
+    def rates(self, sims: int) -> dict[str, float]:
+        return {name: n / sims for name, n in self.fired.items()}
+
+    def _during(self, during: str, on: np.ndarray) -> np.ndarray:
+        in_cycle = self.setup.in_cycle
+        if during == "run-in":
+            return ~in_cycle[None, :]
+        if during == "treatment":
+            return in_cycle & on
+        if during == "control":
+            return in_cycle & ~on
+        return np.ones((1, in_cycle.size), dtype=bool)
+
+    def _harm(self, rule, values: np.ndarray, treatment: np.ndarray) -> np.ndarray:
+        s, o = self.setup, self.setup.outcome
+        means, _ = period_means(values, s.layout, s.protocol.analysis.min_days_per_period)
+        diffs = _cycle_diffs(means, treatment)
+        prior = s.protocol.bayes_prior(o)
+        fired = np.zeros(values.shape[0], dtype=bool)
+        for c in range(2, diffs.shape[1] + 1):  # at each completed cycle
+            d = diffs[:, :c]
+            harm = harm_probability(d, o.better, o.mcid, prior)  # as `nof1 monitor`
+            fired |= (np.isfinite(d).sum(axis=1) >= 2) & (harm >= rule.probability)
+        return fired
+
+    def add(self, values: np.ndarray, draw) -> None:
+        """Replay the rules over a batch of simulated diaries."""
+        o = self.setup.outcome
+        any_stop = np.zeros(values.shape[0], dtype=bool)
+        any_rule = any_stop.copy()
+        for rule in self.setup.protocol.stop_rules:
+            if rule.name in self.skipped:
+                continue
+            if rule.kind == "missing":
+                fired = first_firing(np.isnan(values), rule.missing_days) >= 0
+            elif rule.kind == "harm":
+                fired = self._harm(rule, values, draw.treatment)
+            else:
+                baseline = None
+                if rule.comparison == "above_baseline_by":
+                    run_in = values[:, ~self.setup.in_cycle]
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        baseline = np.nansum(run_in, axis=1) / np.isfinite(run_in).sum(axis=1)
+                # as `nof1 monitor`: a missing day neither counts nor breaks a run; a value that
+                # fails the condition, or a day outside `during`, breaks it
+                present = has_value(values)
+                cond = threshold_condition(values, rule, baseline, o.better) & present
+                look = self._during(rule.during, draw.on)
+                holds, breaks = cond & look, (present & ~cond) | ~look
+                fired = run_firing(holds, breaks, rule.for_days, rule.within_days) >= 0
+            self.fired[rule.name] += float(fired.sum())
+            any_rule |= fired
+            if rule.action == "stop":
+                any_stop |= fired
+        self.any_stop += float(any_stop.sum())
+        self.any_rule += float(any_rule.sum())

@@ -1,0 +1,90 @@
+"""The forest plot of a series: each patient's raw and shrunken effect, the pooled estimate.
+
+matplotlib is imported inside the function; the figure is a :class:`matplotlib.figure.Figure`
+(no pyplot state). The plot draws what the result holds and computes nothing but the interval
+ends from the stored estimates and standard errors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from .plots import COLORS
+
+if TYPE_CHECKING:
+    from ..series.results import SeriesResult
+
+__all__ = ["plot_forest"]
+
+_Z = 1.959963984540054  # normal 97.5% quantile: the forest plot's per-patient intervals
+
+
+def plot_forest(result: SeriesResult, outcome: str | None = None, ax=None):
+    """Forest plot: raw effect +- 1.96 SE (open squares), shrunken effect +- 1.96 SE (filled
+    dots), the pooled two-stage estimate with its CI (diamond) and prediction interval (line),
+    0 and the MCID on the side of improvement.
+
+    Parameters
+    ----------
+    result
+        From :func:`nof1.series.analyze_series`.
+    outcome
+        Outcome name (default: the primary).
+    ax
+        A matplotlib Axes to draw on (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    o = result.outcomes[outcome] if outcome else result.primary
+    patients = list(o.patients)
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        height = 1.6 + 0.32 * (len(patients) + 2)
+        ax = Figure(figsize=(7.2, height), layout="constrained").add_subplot()
+    n = len(patients)
+    ys = list(range(n + 1, 1, -1))  # patients top to bottom, the pooled row at y = 0
+    for y, p in zip(ys, patients, strict=True):
+        if math.isfinite(p.se):
+            lo, hi = p.effect - _Z * p.se, p.effect + _Z * p.se
+            ax.plot([lo, hi], [y + 0.15] * 2, color=COLORS["value"], lw=1)
+        ax.plot(p.effect, y + 0.15, "s", mfc="white", mec=COLORS["value"], ms=6, zorder=3)
+        if math.isfinite(p.shrunken):
+            lo, hi = p.shrunken - _Z * p.shrunken_se, p.shrunken + _Z * p.shrunken_se
+            ax.plot([lo, hi], [y - 0.15] * 2, color=COLORS["treatment"], lw=1.6)
+            ax.plot(p.shrunken, y - 0.15, "o", color=COLORS["treatment"], ms=5, zorder=3)
+    two = o.two_stage
+    labels = [p.patient for p in patients]
+    if not two.reason:
+        lo, hi = two.ci95
+        ax.fill(
+            [lo, two.estimate, hi, two.estimate],
+            [0, 0.3, 0, -0.3],
+            color=COLORS["treatment"],
+            zorder=3,
+        )
+        ax.plot(two.prediction95, [0, 0], color=COLORS["treatment"], lw=1, ls=(0, (4, 2)))
+    ax.axvline(0, color="#555555", lw=0.8)
+    sign = -1.0 if o.better == "lower" else 1.0
+    ax.axvline(sign * o.mcid, color=COLORS["better"], lw=1, ls="--")
+    ax.axvline(-sign * o.mcid, color=COLORS["worse"], lw=1, ls=":")
+    ax.set_yticks([*ys, 0], [*labels, "pooled"])
+    ax.set_ylim(-1, n + 2)
+    ax.set_xlabel(f"effect on {o.name}: treatment minus control ({o.better} is better)")
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], marker="s", mfc="white", mec=COLORS["value"], color=COLORS["value"],
+               lw=1, label="own trial"),
+        Line2D([], [], marker="o", color=COLORS["treatment"], lw=1.6, label="shrunken"),
+        Line2D([], [], color=COLORS["treatment"], lw=1, ls=(0, (4, 2)),
+               label="prediction interval"),
+        Line2D([], [], color=COLORS["better"], lw=1, ls="--", label="MCID improvement"),
+    ]  # fmt: skip
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.4 / (n + 3)),
+              ncol=4, frameon=False, fontsize=8)  # fmt: skip
+    ax.spines[["top", "right"]].set_visible(False)
+    return ax

@@ -1,0 +1,594 @@
+"""Safety: the clinician's stop rules, replayed day by day over the diary.
+
+This module owns the evaluation of the ``[[stop_rules]]`` of a protocol (docs/safety.md):
+``monitor`` replays every rule over the diary up to a date and says whether to continue, review or
+stop; ``check_rules`` warns about rules that can never fire or would fire on any diary;
+``unchecked_rule_columns`` finds rules whose column the diary lacks (refused: an unchecked rule
+never reads as "continue"); ``adverse_events`` lists the diary's real adverse events. The
+vectorized array helpers (``threshold_condition``, ``during_mask``, ``run_firing``,
+``first_firing``, ``has_value``, ``harm_probability``) live in :mod:`nof1.safety.rules`, shared
+with the planning code, and are re-exported here; the text and HTML output lives in
+:mod:`nof1.safety.render`, the hash-chained log (``log_run``, ``verify_log``) in
+:mod:`nof1.safety.log`.
+
+Every choice is written down in ``docs/safety.md``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import DiaryError
+from ..stats.results import jsonable
+from .log import log_run, verify_log
+from .rules import (
+    as_number,
+    during_mask,
+    first_firing,
+    harm_probability,
+    has_value,
+    run_days,
+    run_firing,
+    threshold_condition,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from ..diary.read import Diary
+    from ..trial.protocol import Protocol
+
+__all__ = [
+    "ADVERSE_EVENT_COLUMN",
+    "EXIT_CODES",
+    "Event",
+    "MonitorResult",
+    "adverse_events",
+    "check_rules",
+    "cycle_differences",
+    "during_mask",
+    "first_firing",
+    "has_value",
+    "log_run",
+    "monitor",
+    "run_firing",
+    "threshold_condition",
+    "unchecked_rule_columns",
+    "verify_log",
+]
+
+EXIT_CODES = {"continue": 0, "review": 3, "stop": 4}
+"""Exit code of ``nof1 monitor`` for each status."""
+
+
+# -- results -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """One rule that fired, on its first firing day.
+
+    ``values`` holds ``(key, value)`` pairs: for threshold rules the ISO date and the diary value of
+    each day of the run; for ``missing_days`` the ISO dates without a row (value None); for the
+    harm rule ``cycle N`` and its difference, then ``probability_of_harm``.
+    """
+
+    rule: str
+    action: str
+    date: _dt.date
+    values: tuple[tuple[str, Any], ...]
+    kind: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: rule, action, date, values (a mapping), kind, description."""
+        return {
+            "rule": self.rule,
+            "action": self.action,
+            "date": self.date.isoformat(),
+            "values": {k: jsonable(v) for k, v in self.values},
+            "kind": self.kind,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """What ``monitor`` found: the verdict, the events and what could not be checked.
+
+    Attributes
+    ----------
+    status
+        'continue', 'review' or 'stop'.
+    as_of
+        Diary days up to this date were checked.
+    events
+        One :class:`Event` per rule that fired, in date order (ties in protocol order).
+    not_checked
+        ``(rule name, reason)`` for each rule that could not be evaluated.
+    rules_checked
+        Names of the rules that were evaluated (fired or not).
+    """
+
+    status: str
+    as_of: _dt.date
+    events: tuple[Event, ...] = ()
+    not_checked: tuple[tuple[str, str], ...] = ()
+    rules_checked: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        """0 continue, 3 review, 4 stop."""
+        return EXIT_CODES[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``."""
+        return {
+            "status": self.status,
+            "as_of": self.as_of.isoformat(),
+            "events": [e.to_dict() for e in self.events],
+            "not_checked": [{"rule": r, "reason": why} for r, why in self.not_checked],
+            "rules_checked": list(self.rules_checked),
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per event: rule, action, kind, date, description, values (a dict)."""
+        import pandas as pd
+
+        cols = ["rule", "action", "kind", "date", "description", "values"]
+        return pd.DataFrame(
+            [
+                {c: getattr(e, c) for c in cols[:-1]} | {"values": dict(e.values)}
+                for e in self.events
+            ],
+            columns=cols,
+        )
+
+    def render_text(self) -> str:
+        """Text for the clinician: the verdict, the events, then what was not checked and why."""
+        from .render import render_text
+
+        return render_text(self)
+
+    def _repr_html_(self) -> str:
+        from .render import render_html
+
+        return render_html(self)
+
+
+# -- the engine ----------------------------------------------------------------------------------
+
+
+def _default_as_of(diary: Diary, today: _dt.date) -> _dt.date:
+    """The latest date with an entry, or the latest blank (template) row up to today."""
+    last, entry = diary.last_date, diary.last_entry_date
+    if last is None:
+        return diary.schedule.start - _dt.timedelta(days=1)
+    candidates = [d for d in (entry, min(last, today)) if d is not None]
+    return max(candidates)
+
+
+def _iso(day: Any) -> str:
+    return day.isoformat()
+
+
+def _py(value: Any) -> Any:
+    if isinstance(value, tuple):  # several entries of a text column in one day
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def _closest(name: str, header: list[str]) -> str | None:
+    """The header closest to ``name`` (difflib, ignoring case, spaces and underscores)."""
+    import difflib
+
+    def norm(text: str) -> str:
+        return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+    if not header:
+        return None
+    scored = [(difflib.SequenceMatcher(None, norm(name), norm(h)).ratio(), h) for h in header]
+    return max(scored, key=lambda pair: pair[0])[1]
+
+
+def unchecked_rule_columns(protocol: Protocol, diary: Diary) -> list[DiaryError]:
+    """One error per stop rule whose column is not in the diary's header.
+
+    Such a rule cannot be checked, and a rule that cannot be checked must never read as
+    "continue": ``monitor`` and ``nof1 check`` refuse the diary with the first of these errors,
+    ``analyze`` lists them at the top of its output. Each names the column and the closest header.
+    """
+    header = list(diary.entry_columns)
+    problems = []
+    for rule in protocol.stop_rules:
+        if rule.kind == "missing" or rule.column is None or rule.column in header:
+            continue
+        near = _closest(rule.column, header)
+        hint = f"; the closest header is {near!r}" if near else ""
+        problems.append(
+            DiaryError(
+                f"stop rule {rule.name!r} needs the column {rule.column!r}, which is not in the "
+                f"diary's header{hint}: rename the column (the rule cannot be checked without it)",
+                diary.path,
+                1,
+                rule.column,
+            )
+        )
+    return problems
+
+
+ADVERSE_EVENT_COLUMN = "adverse_event"
+"""The diary column whose entries are adverse events (the report, the plots and the JSON)."""
+
+
+def adverse_events(protocol: Protocol, diary: Diary) -> tuple[tuple[_dt.date, str], ...]:
+    """Every dated diary row (in the schedule or not) that records an adverse event, by date.
+
+    An entry of the ``adverse_event`` column is an adverse event unless it is blank or, when the
+    column declares categories, the first category (``none``: no event). Without declared
+    categories every non-blank entry counts, whatever it says.
+    """
+    if ADVERSE_EVENT_COLUMN not in diary.entry_columns:
+        return ()
+    categories = protocol.categories_of(ADVERSE_EVENT_COLUMN)
+    no_event = categories[0].casefold() if categories else None
+    out = []
+    for day, value in zip(diary.rows["date"], diary.rows[ADVERSE_EVENT_COLUMN], strict=True):
+        if not has_value(np.array([value], dtype=object))[0]:
+            continue
+        text = f"{value:g}" if isinstance(value, float) else str(value).strip()
+        if text.casefold() != no_event:
+            out.append((day, text))
+    return tuple(sorted(out))
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """Every calendar day from the first diary row (or the schedule's start) to ``as_of``."""
+
+    first: _dt.date
+    dates: list
+    arms: np.ndarray
+    n: int
+
+    @classmethod
+    def build(cls, diary: Diary, as_of: _dt.date) -> _Calendar:
+        start = diary.schedule.start
+        first = min([start, *[d for d in diary.rows["date"] if d <= as_of]])
+        n = max((as_of - first).days + 1, 0)
+        dates = [first + _dt.timedelta(days=i) for i in range(n)]
+        arms = np.full(n, "outside", dtype=object)
+        sched = diary.days["arm"].to_numpy()
+        offset = (start - first).days
+        k = max(min(n - offset, len(sched)), 0)
+        arms[offset : offset + k] = sched[:k]
+        return cls(first, dates, arms, n)
+
+    def values(self, protocol: Protocol, diary: Diary, column: str) -> np.ndarray:
+        """The column's value on each day (NaN / None without a value), rows in or out of the
+        schedule alike.
+
+        With several entries a day a number is the day's aggregate (the day table's, ordered by
+        the time column, on scheduled days), and a text is the tuple of the day's entries, so that
+        ``equals`` and ``in`` fire when any entry matches (see :meth:`matches`).
+        """
+        numeric = column in diary.numeric_columns
+        out = np.full(self.n, np.nan) if numeric else np.full(self.n, None, dtype=object)
+        several = protocol.reading.several
+        if several and not numeric:
+            for i, entries in enumerate(self._entries(diary, column)):
+                out[i] = entries or None
+            return out
+        if several:
+            rows = diary.rows[["date", column]].dropna()
+            by_day = rows.groupby("date", sort=False)[column].agg(
+                protocol.reading.aggregate_of(column)
+            )
+            pairs = zip(by_day.index, by_day.to_numpy(), strict=True)
+        else:
+            pairs = zip(diary.rows["date"], diary.rows[column], strict=True)
+        for day, value in pairs:
+            i = (day - self.first).days
+            if 0 <= i < self.n:
+                out[i] = value
+        if several:  # scheduled days: exactly the aggregated day the analysis uses
+            start = (diary.schedule.start - self.first).days
+            sched = diary.days[column].to_numpy(dtype=float)
+            k = max(min(self.n - start, len(sched)), 0)
+            out[start : start + k] = sched[:k]
+        return out
+
+    def _entries(self, diary: Diary, column: str) -> list[tuple[Any, ...]]:
+        """Per day, every non-blank entry of a text column, in the file's order."""
+        out: list[list[Any]] = [[] for _ in range(self.n)]
+        for day, value in zip(diary.rows["date"], diary.rows[column], strict=True):
+            i = (day - self.first).days
+            if 0 <= i < self.n and value is not None and str(value).strip():
+                out[i].append(value)
+        return [tuple(v) for v in out]
+
+
+def _condition(rule, values, baseline, better) -> np.ndarray:
+    """The rule's condition day by day; a day holding several text entries (a tuple) meets it
+    when any of them does."""
+    if values.dtype != object or not any(isinstance(v, tuple) for v in values):
+        return threshold_condition(values, rule, baseline, better)
+    out = np.zeros(len(values), dtype=bool)
+    for i, v in enumerate(values):
+        if isinstance(v, tuple):
+            out[i] = bool(threshold_condition(np.array(v, dtype=object), rule).any())
+    return out
+
+
+def _threshold(rule, protocol, diary, calendar):
+    """Evaluate one threshold rule over every dated day up to ``as_of``: Event, reason, or None."""
+    column = rule.column
+    if calendar.n == 0:
+        return f"nothing to check yet: the schedule starts on {calendar.first}"
+    last = _iso(calendar.dates[-1])
+    values = calendar.values(protocol, diary, column)
+    look = during_mask(calendar.arms, rule.during)
+    where = "" if rule.during == "any" else f" on {rule.during} days"
+    if not look.any():
+        return f"no {rule.during} day up to {last}"
+    present = has_value(values)
+    categorical = protocol.categories_of(column) is not None
+    if not categorical and not (present & look).any():
+        return f"no value of {column!r}{where} up to {last}"
+    baseline, better, description = None, None, rule.describe()
+    if rule.comparison == "above_baseline_by":
+        better = protocol.outcome(column).better
+        run_in = (calendar.arms == "run-in") & present
+        if not run_in.any():
+            return f"no run-in value of {column!r} yet, so no baseline to compare with"
+        baseline = values[run_in].astype(float).sum() / run_in.sum()
+        limit = baseline + rule.value if better == "lower" else baseline - rule.value
+        sign = ">=" if better == "lower" else "<="
+        description += f" (run-in mean {baseline:.4g}, so {column} {sign} {limit:.4g})"
+    cond = _condition(rule, values, baseline, better) & present
+    holds, breaks = cond & look, (present & ~cond) | ~look
+    hit = int(run_firing(holds, breaks, rule.for_days, rule.within_days))
+    if hit < 0:
+        return None
+    run = run_days(holds, breaks, hit, rule.for_days, rule.within_days)
+    vals = tuple((_iso(calendar.dates[i]), _py(values[i])) for i in run)
+    if calendar.arms[hit] == "outside":
+        description += " (a diary day outside the schedule)"
+    return Event(rule.name, rule.action, calendar.dates[hit], vals, rule.kind, description)
+
+
+def _missing(rule, diary, n):
+    if n == 0:
+        return "no scheduled day up to the as-of date"
+    cond = ~diary.has_entry[:n]
+    hit = int(first_firing(cond, rule.missing_days))
+    if hit < 0:
+        return None
+    dates = diary.days["date"]
+    vals = tuple((_iso(dates.iloc[i]), None) for i in range(hit - rule.missing_days + 1, hit + 1))
+    return Event(rule.name, rule.action, dates.iloc[hit], vals, rule.kind, rule.describe())
+
+
+def cycle_differences(protocol: Protocol, diary: Diary, column: str, cycles: int) -> np.ndarray:
+    """Treatment minus control period mean of the first ``cycles`` cycles (NaN = not counted).
+
+    A period counts with at least ``analysis.min_days_per_period`` post-washout days with a value;
+    a cycle needs one counting period of each arm (under the ``random`` scheme a cycle whose two
+    periods are on the same arm gives NaN).
+    """
+    days = diary.days
+    values = days[column].to_numpy(dtype=float)
+    period = days["period"].to_numpy()
+    keep = ~days["washout"].to_numpy(dtype=bool) & ~np.isnan(values)
+    arms = diary.schedule.arms
+    need = protocol.analysis.min_days_per_period
+    out = np.full(cycles, np.nan)
+    for c in range(1, cycles + 1):
+        means = {}
+        for p in (2 * c - 1, 2 * c):
+            sel = keep & (period == p)
+            if sel.sum() >= need:
+                means[arms[p - 1]] = values[sel].sum() / sel.sum()
+        if "T" in means and "C" in means:
+            out[c - 1] = means["T"] - means["C"]
+    return out
+
+
+def _harm(rule, protocol, diary, as_of):
+    """Evaluate the harm rule at each completed cycle."""
+    schedule, design = diary.schedule, protocol.design
+    ends = [
+        schedule.start + _dt.timedelta(days=design.run_in_days + 2 * c * design.period_days - 1)
+        for c in range(1, design.cycles + 1)
+    ]
+    complete = sum(end <= as_of for end in ends)
+    if complete < 2:
+        return f"fewer than 2 complete cycles ({complete} complete up to {as_of.isoformat()})"
+    outcome = protocol.outcome(rule.column)
+    prior = protocol.bayes_prior(outcome)
+    diffs = cycle_differences(protocol, diary, rule.column, complete)
+    for c in range(2, complete + 1):
+        used = diffs[:c][np.isfinite(diffs[:c])]
+        if used.size < 2:
+            continue
+        p = float(harm_probability(used, outcome.better, outcome.mcid, prior=prior))
+        if p >= rule.probability:
+            vals = tuple(
+                (f"cycle {i + 1}", float(d)) for i, d in enumerate(diffs[:c]) if np.isfinite(d)
+            )
+            return Event(
+                rule.name,
+                rule.action,
+                ends[c - 1],
+                (*vals, ("probability_of_harm", p)),
+                rule.kind,
+                f"{rule.describe()}: P = {p:.3f} after cycle {c}",
+            )
+    usable = int(np.isfinite(diffs).sum())
+    if usable < 2:
+        return (
+            f"only {usable} of {complete} complete cycles have both periods with at least "
+            f"{protocol.analysis.min_days_per_period} post-washout days with a value"
+        )
+    return None
+
+
+def monitor(
+    protocol: Protocol,
+    diary: Diary,
+    as_of: _dt.date | str | None = None,
+    today: _dt.date | None = None,
+) -> MonitorResult:
+    """Replay the protocol's stop rules over the diary, day by day, up to ``as_of``.
+
+    Parameters
+    ----------
+    protocol
+        The validated protocol (its ``stop_rules``).
+    diary
+        The diary read with :func:`nof1.read_diary` (a header-only diary is fine).
+    as_of
+        Only diary days up to this date count. Default: the latest diary date with an entry, or
+        the latest blank (template) row dated up to ``today`` when that is later (or the day
+        before the schedule starts when the diary has no rows). Pass today's date to let
+        ``missing_days`` rules catch a diary that stopped arriving.
+    today
+        Today's date (default: the computer's), only for the default ``as_of``.
+
+    Returns
+    -------
+    MonitorResult
+        ``status`` 'stop' if a stop rule fired, else 'review' if any rule fired, else 'continue';
+        one event per rule that fired (its first firing day), and the rules not checked and why.
+
+    Raises
+    ------
+    DiaryError
+        A rule names a column that is not in the diary (the message names the closest header):
+        such a rule cannot be checked, and an unchecked rule must not read as "continue".
+
+    Examples
+    --------
+    >>> from nof1 import Protocol, read_diary, example_paths
+    >>> protocol_path, diary_path = example_paths()
+    >>> protocol = Protocol.load(protocol_path)
+    >>> result = monitor(protocol, read_diary(diary_path, protocol))
+    >>> result.status in ("continue", "review", "stop")
+    True
+    """
+    problems = unchecked_rule_columns(protocol, diary)
+    if problems:
+        raise problems[0]
+    if isinstance(as_of, str):
+        as_of = _dt.date.fromisoformat(as_of)
+    elif isinstance(as_of, _dt.datetime):
+        as_of = as_of.date()
+    if as_of is None:
+        as_of = _default_as_of(diary, today or _dt.date.today())
+    days = diary.days
+    n = min(max((as_of - diary.schedule.start).days + 1, 0), len(days))
+    calendar = _Calendar.build(diary, as_of)
+    events: list[Event] = []
+    not_checked: list[tuple[str, str]] = []
+    checked: list[str] = []
+    for rule in protocol.stop_rules:
+        if rule.kind == "missing":
+            found = _missing(rule, diary, n)
+        elif rule.kind == "harm":
+            found = _harm(rule, protocol, diary, as_of)
+        else:
+            found = _threshold(rule, protocol, diary, calendar)
+        if isinstance(found, str):
+            not_checked.append((rule.name, found))
+            continue
+        checked.append(rule.name)
+        if found is not None:
+            events.append(found)
+    events.sort(key=lambda e: e.date)
+    if any(e.action == "stop" for e in events):
+        status = "stop"
+    elif events:
+        status = "review"
+    else:
+        status = "continue"
+    return MonitorResult(status, as_of, tuple(events), tuple(not_checked), tuple(checked))
+
+
+# -- the protocol check -------------------------------------------------------------------------
+
+
+def _longest_run(mask: np.ndarray) -> int:
+    best = run = 0
+    for flag in mask:
+        run = run + 1 if flag else 0
+        best = max(best, run)
+    return best
+
+
+def check_rules(protocol: Protocol) -> list[str]:
+    """Warnings about stop rules that can never fire, or would fire on any ordinary diary.
+
+    Checked: thresholds outside (or covering) an outcome's ``[min, max]``; ``above_baseline_by``
+    larger than the scale's range; text ``equals`` on a numeric outcome; ``for_days`` longer than
+    the longest stretch of days the rule looks at; ``missing_days`` longer than the schedule; a
+    harm rule with fewer than 2 cycles.
+    """
+    warnings: list[str] = []
+    schedule = protocol.schedule()
+    arms = schedule.day_arrays()["arm"]
+    outcomes = {o.name: o for o in protocol.outcomes}
+    for rule in protocol.stop_rules:
+        where = f"stop rule {rule.name!r}"
+        if rule.kind == "missing":
+            if rule.missing_days > schedule.n_days:
+                warnings.append(
+                    f"{where}: missing_days = {rule.missing_days} is more than the "
+                    f"{schedule.n_days} scheduled days; it can never fire"
+                )
+            continue
+        if rule.kind == "harm":
+            if protocol.design.cycles < 2:
+                warnings.append(
+                    f"{where}: the harm probability needs 2 complete cycles, the design has "
+                    f"{protocol.design.cycles}; it can never be checked"
+                )
+            continue
+        span = _longest_run(during_mask(arms, rule.during))
+        if rule.for_days > span:
+            on = "" if rule.during == "any" else f" {rule.during}"
+            warnings.append(
+                f"{where}: for_days = {rule.for_days} but the schedule has at most {span} "
+                f"consecutive{on} days; it can never fire"
+            )
+        outcome = outcomes.get(rule.column)
+        if outcome is None:
+            continue
+        lo, hi, v = outcome.min, outcome.max, rule.value
+        scale = f"{rule.column} lies in [{lo:g}, {hi:g}]"
+        never = always = False
+        if rule.comparison in ("equals", "in"):
+            numbers = [as_number(x) for x in (v if isinstance(v, tuple) else (v,))]
+            never = not any(x is not None and lo <= x <= hi for x in numbers)
+        elif rule.comparison == "above_baseline_by":
+            never = v > hi - lo
+        else:
+            never, always = {
+                "at_least": (v > hi, v <= lo),
+                "above": (v >= hi, v < lo),
+                "at_most": (v < lo, v >= hi),
+                "below": (v <= lo, v > hi),
+            }[rule.comparison]
+        if never:
+            warnings.append(f"{where}: {rule.describe()} can never fire: {scale}")
+        elif always:
+            warnings.append(
+                f"{where}: {rule.describe()} holds for every possible value ({scale}); it fires "
+                "as soon as the diary has enough days with a value"
+            )
+    return warnings

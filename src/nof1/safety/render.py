@@ -1,0 +1,114 @@
+"""Output of a monitor run: plain text for the terminal and HTML for Jupyter.
+
+The verdict comes first, in one line a busy clinician can act on; then one line per rule that
+fired; then the rules that could not be checked and why (a rule is never passed over silently).
+Numbers are formatted here and only here.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .monitor import Event, MonitorResult
+
+__all__ = ["format_values", "render_html", "render_text", "verdict"]
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "no row"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1 and value != 0 else f"{value:g}"
+    return str(value)
+
+
+def format_values(event: Event) -> str:
+    """The event's values in one short line, e.g. ``2026-02-01: 9, 2026-02-02: 10``."""
+    if event.kind == "missing":
+        dates = [k for k, _ in event.values]
+        return f"no diary entry on {', '.join(dates)}"
+    return ", ".join(f"{k}: {_value(v)}" for k, v in event.values)
+
+
+def verdict(result: MonitorResult) -> str:
+    """The one-line verdict: ``STOP: ...``, ``REVIEW: ...`` or ``CONTINUE: ...``."""
+    as_of = result.as_of.isoformat()
+    if result.status == "continue" and not result.rules_checked and not result.not_checked:
+        return (
+            f"CONTINUE: the protocol has no stop rules, so there was nothing to check. Diary read "
+            f"up to {as_of}."
+        )
+    if result.status == "continue":
+        line = f"CONTINUE: no rule fired up to {as_of}"
+        if result.not_checked:
+            n = len(result.not_checked)
+            line += f" ({n} rule{'s' if n > 1 else ''} could not be checked, see below)"
+        return line
+    stops = [e for e in result.events if e.action == "stop"]
+    reviews = [e for e in result.events if e.action == "review"]
+    if result.status == "stop":
+        first = stops[0]
+        line = f"STOP: {first.rule!r} fired on {first.date.isoformat()}"
+        if len(stops) > 1:
+            line += f" (and {len(stops) - 1} more stop rule{'s' if len(stops) > 2 else ''})"
+        if reviews:
+            line += f"; {len(reviews)} review rule{'s' if len(reviews) > 1 else ''} also fired"
+    else:
+        first = reviews[0]
+        line = f"REVIEW: {first.rule!r} fired on {first.date.isoformat()}"
+        if len(reviews) > 1:
+            line += f" (and {len(reviews) - 1} more)"
+        line += "; the clinician should look before the trial goes on"
+    return line + f". Diary checked up to {as_of}."
+
+
+def render_text(result: MonitorResult) -> str:
+    """Plain text: verdict, one line per event, then the rules not checked and why."""
+    lines = [verdict(result)]
+    if result.events:
+        lines.append("")
+        lines.append("Rules that fired (first day each):")
+        for e in result.events:
+            lines.append(
+                f"  {e.date.isoformat()}  {e.action.upper():<6}  {e.rule}: {e.description}"
+                f" [{format_values(e)}]"
+            )
+    if result.not_checked:
+        lines.append("")
+        lines.append("Not checked:")
+        for rule, reason in result.not_checked:
+            lines.append(f"  {rule}: {reason}")
+    if result.rules_checked:
+        fired = {e.rule for e in result.events}
+        quiet = [r for r in result.rules_checked if r not in fired]
+        if quiet:
+            lines.append("")
+            lines.append(f"Checked, did not fire: {', '.join(quiet)}")
+    return "\n".join(lines) + "\n"
+
+
+def render_html(result: MonitorResult) -> str:
+    """An HTML block for Jupyter: the verdict, a table of events, the rules not checked."""
+    esc = html.escape
+    colour = {"stop": "#b00020", "review": "#a15c00", "continue": "#1b5e20"}[result.status]
+    parts = [f'<div><p style="font-weight:bold;color:{colour}">{esc(verdict(result))}</p>']
+    if result.events:
+        parts.append(
+            "<table><thead><tr><th>date</th><th>action</th><th>rule</th><th>condition</th>"
+            "<th>values</th></tr></thead><tbody>"
+        )
+        for e in result.events:
+            parts.append(
+                f"<tr><td>{e.date.isoformat()}</td><td>{esc(e.action)}</td><td>{esc(e.rule)}</td>"
+                f"<td>{esc(e.description)}</td><td>{esc(format_values(e))}</td></tr>"
+            )
+        parts.append("</tbody></table>")
+    if result.not_checked:
+        parts.append("<p>Not checked:</p><ul>")
+        for rule, reason in result.not_checked:
+            parts.append(f"<li><b>{esc(rule)}</b>: {esc(reason)}</li>")
+        parts.append("</ul>")
+    parts.append("</div>")
+    return "".join(parts)
