@@ -7,16 +7,13 @@ patients' own diaries), which the R agreement tests of test_series.py anchor ind
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from conftest import DATA, protocol_dict, protocol_toml
-from nof1.errors import SeriesError
 from nof1.series import Series, analyze_series
-from nof1.series.engine import analyze_loaded, analyze_path
+from nof1.series.engine import analyze_loaded
 
 SERIES_DIR = DATA / "series"
 TOL = 1e-9

@@ -21,7 +21,7 @@ from ..stats.mixed import ArmStats, arm_stats
 from ..stats.randomization import _statistics, combined_randomization_test
 from .analyze import Stage1
 
-__all__ = ["DayTable", "PATIENT_DRAWS", "stage1_rows", "vector_stage1"]
+__all__ = ["PATIENT_DRAWS", "DayTable", "stage1_rows", "vector_stage1"]
 
 #: Budget of the sharp-null Monte Carlo test: patients x draws. Up to 5,000 patients it draws the
 #: usual 100,000 combinations (the same numbers as the per-patient path); beyond, fewer draws
