@@ -7,13 +7,16 @@ patients' own diaries), which the R agreement tests of test_series.py anchor ind
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import DATA, protocol_dict, protocol_toml
+from nof1.errors import SeriesError
 from nof1.series import Series, analyze_series
-from nof1.series.engine import analyze_loaded
+from nof1.series.engine import analyze_loaded, analyze_path
 
 SERIES_DIR = DATA / "series"
 TOL = 1e-9
@@ -26,7 +29,7 @@ LOOSE = {"df": 1e-7}
 def assert_same(a, b, where: str = "") -> None:
     """Two JSON-like documents equal, numbers to TOL (NaN equal to NaN)."""
     if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), where
+        assert isinstance(b, dict) and set(a) == set(b), where
         for k in a:
             assert_same(a[k], b[k], f"{where}.{k}")
     elif isinstance(a, list | tuple):
@@ -111,3 +114,102 @@ def test_stage1_rows_equal_to_1e9(tmp_path):
             assert row.cycles_used == ref.cycles_used and row.reason == ref.reason
             for x, y in ((row.effect, ref.effect), (row.se, ref.se)):
                 assert (math.isnan(x) and math.isnan(y)) or abs(x - y) < TOL
+
+
+def _long_copy(tmp_path: Path) -> Path:
+    """The packaged example series copied into tmp_path (to edit its files)."""
+    for name in ("series.toml", "protocol.toml", "patients.csv", "diary.csv"):
+        shutil.copy(SERIES_DIR / name, tmp_path / name)
+    return tmp_path / "series.toml"
+
+
+def _slow_error(path: Path) -> str:
+    with pytest.raises(SeriesError) as info:
+        Series.load(path).check()
+    return str(info.value)
+
+
+def test_column_wise_reading_equals_per_patient_on_the_example():
+    path = SERIES_DIR / "series.toml"
+    assert_same(analyze_path(path).to_dict(), analyze_series(Series.load(path)).to_dict())
+
+
+@pytest.mark.parametrize("form", ["file", "dataset"])
+def test_parquet_diary_equals_the_csv(tmp_path, form):
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    path = _long_copy(tmp_path)
+    table = pcsv.read_csv(tmp_path / "diary.csv")
+    if form == "file":
+        pq.write_table(table, tmp_path / "diary.parquet")
+        target = "diary.parquet"
+    else:  # partitioned by patient: one directory per patient
+        pq.write_to_dataset(table, tmp_path / "dataset", partition_cols=["patient"])
+        target = "dataset"
+    text = path.read_text(encoding="utf-8").replace('"diary.csv"', f'"{target}"')
+    (tmp_path / "parquet.toml").write_text(text, encoding="utf-8")
+    fast = analyze_path(tmp_path / "parquet.toml").to_dict()
+    assert_same(fast, analyze_series(Series.load(path)).to_dict())
+
+
+def _edit_diary(path: Path, line: int, column: str, value: str) -> None:
+    diary = path.parent / "diary.csv"
+    lines = diary.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    cells = lines[line - 1].split(",")
+    cells[header.index(column)] = value
+    lines[line - 1] = ",".join(cells)
+    diary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expect"),
+    [
+        ("pain", "severe", "not a number"),
+        ("pain", "12", "outside the scale"),
+        ("date", "2026-13-01", "not a date"),
+        ("withdrawal", "x", "not a number"),
+        ("patient", "P-99", "not in the patients table"),
+    ],
+)
+def test_a_bad_cell_names_patient_line_and_column(tmp_path, column, value, expect):
+    path = _long_copy(tmp_path)
+    _edit_diary(path, 130, column, value)
+    with pytest.raises(SeriesError) as info:
+        analyze_path(path)
+    message = str(info.value)
+    assert message == _slow_error(path)
+    assert expect in message and "line 130" in message
+    if column != "patient":
+        assert message.startswith("patient P-02:") and f"column '{column}'" in message
+
+
+def test_a_bad_patients_row_is_named(tmp_path):
+    path = _long_copy(tmp_path)
+    patients = tmp_path / "patients.csv"
+    patients.write_text(
+        patients.read_text(encoding="utf-8").replace("2026-02-13", "2026-02-30"), "utf-8"
+    )
+    with pytest.raises(SeriesError, match=r"patient P-06:.*line 7.*start") as info:
+        analyze_path(path)
+    assert str(info.value) == _slow_error(path)
+
+
+def test_rows_outside_the_schedule_and_a_sequence_go_the_per_patient_way(tmp_path):
+    """Rows the column checks cannot vouch for are read per patient, with the same result."""
+    path = _long_copy(tmp_path)
+    diary = tmp_path / "diary.csv"
+    diary.write_text(
+        diary.read_text(encoding="utf-8") + "P-01,2025-12-01,5,5,0,0,none,before the start\n",
+        encoding="utf-8",
+    )
+    patients = tmp_path / "patients.csv"
+    text = patients.read_text(encoding="utf-8").replace(
+        "patient,start,seed", "patient,start,seed,sequence"
+    )
+    lines = [line + "," for line in text.splitlines()]
+    lines[0] = lines[0][:-1]
+    lines[3] = "P-03,2026-01-22,,TC CT TC CT"
+    patients.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_same(analyze_path(path).to_dict(), analyze_series(Series.load(path)).to_dict())
