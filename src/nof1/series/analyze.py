@@ -98,15 +98,20 @@ def stage1(trial: SeriesTrial, outcome: str) -> Stage1:
 def _share(mu: float, tau: float, mcid: float, better: str) -> float:
     """P(an effect is an improvement of at least the MCID) under N(mu, tau^2): the share of
     responders (mu, tau of the population) or one patient's probability (shrunken, its SE)."""
-    from scipy.stats import norm
+    return float(_shares(np.array([mu]), np.array([tau]), mcid, better)[0])
 
-    if not (math.isfinite(mu) and math.isfinite(tau)):
-        return math.nan
+
+def _shares(mu: np.ndarray, tau: np.ndarray, mcid: float, better: str) -> np.ndarray:
+    """:func:`_share` of many (mu, tau) pairs at once (the normal CDF is ``scipy.special.ndtr``,
+    as in ``scipy.stats.norm.cdf``)."""
+    from scipy.special import ndtr
+
+    mu, tau = np.asarray(mu, dtype=float), np.asarray(tau, dtype=float)
     # improvement of at least mcid: effect <= -mcid (lower is better) or >= mcid (higher)
     z = (-mcid - mu) if better == "lower" else (mu - mcid)
-    if tau == 0:
-        return 1.0 if z >= 0 else 0.0
-    return float(norm.cdf(z / tau))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(tau == 0, (z >= 0).astype(float), ndtr(z / tau))
+    return np.where(np.isfinite(mu) & np.isfinite(tau), out, np.nan)
 
 
 def _randomization(trials: list[SeriesTrial], rows: list[Stage1], better: str, seed: int):
@@ -188,7 +193,12 @@ def pool_outcome(protocol, name: str, rows: list[Stage1], stats, randomize) -> S
     own = dict(zip(order, one.own_effects, strict=False)) if one.reason is None else {}
 
     patients = []
-    for _, r in with_effect:
+    pairs = [shrunk.get(r.patient, (math.nan, math.nan)) for _, r in with_effect]
+    p_mcid = _shares(
+        np.array([a for a, _ in pairs]), np.array([b for _, b in pairs]), outcome.mcid,
+        outcome.better,
+    )  # fmt: skip
+    for j, (_, r) in enumerate(with_effect):
         note = None
         if not math.isfinite(r.se):
             note = (
@@ -199,8 +209,7 @@ def pool_outcome(protocol, name: str, rows: list[Stage1], stats, randomize) -> S
             )
         elif r.se == 0:
             note = "all cycle differences equal (SE 0): in the one-stage model only"
-        s, s_se = shrunk.get(r.patient, (math.nan, math.nan))
-        p_mcid = _share(s, s_se, outcome.mcid, outcome.better)
+        s, s_se = pairs[j]
         patients.append(
             PatientEffect(
                 patient=r.patient,
@@ -211,7 +220,7 @@ def pool_outcome(protocol, name: str, rows: list[Stage1], stats, randomize) -> S
                 shrunken=s,
                 shrunken_se=s_se,
                 one_stage_effect=float(own.get(r.patient, math.nan)),
-                p_mcid_improvement=p_mcid,
+                p_mcid_improvement=float(p_mcid[j]),
                 note=note,
             )
         )
