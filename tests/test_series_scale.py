@@ -213,3 +213,36 @@ def test_rows_outside_the_schedule_and_a_sequence_go_the_per_patient_way(tmp_pat
     lines[3] = "P-03,2026-01-22,,TC CT TC CT"
     patients.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert_same(analyze_path(path).to_dict(), analyze_series(Series.load(path)).to_dict())
+
+
+def test_cli_progress_bar_on_stderr_for_a_large_series(monkeypatch):
+    from click.testing import CliRunner
+
+    import nof1.cli
+    from nof1.cli import cli
+
+    monkeypatch.setattr(nof1.cli, "PROGRESS_BYTES", 0)  # the example counts as large
+    result = CliRunner().invoke(cli, ["series", str(SERIES_DIR / "series.toml"), "--json"])
+    assert result.exit_code == 0
+    assert "100%" in result.stderr and "[####################]" in result.stderr
+    assert "%" not in result.stdout.split('"series"')[0]  # stdout is the JSON only
+
+
+def test_cli_scheduler_needs_the_dask_engine():
+    from click.testing import CliRunner
+
+    from nof1.cli import cli
+
+    args = ["series", str(SERIES_DIR / "series.toml"), "--scheduler", "tcp://x:1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "--engine dask" in result.stderr
+
+
+def test_counts_past_a_float_render_and_serialize():
+    import json
+
+    from nof1.series.results import count_text
+
+    assert count_text(16**12) == "2.81e+14"
+    assert count_text(16**100_000) == "9.96e+120411"  # log10(16) * 1e5 = 120411.998
+    assert json.dumps({"combinations": count_text(16**100_000)})

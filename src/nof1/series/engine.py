@@ -112,11 +112,35 @@ def analyze_loaded(series: Series, progress: Progress = None) -> SeriesResult:
     )
 
 
-def analyze_path(path: str | Path, progress: Progress = None) -> SeriesResult:
+def _part(progress: Progress, first: float, span: float) -> Progress:
+    """Map a stage's ``(done, total)`` to thousandths of the whole run."""
+    if progress is None:
+        return None
+    return lambda done, total: progress(round(1000 * (first + span * done / total)), 1000)
+
+
+def analyze_path(
+    path: str | Path,
+    progress: Progress = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+) -> SeriesResult:
     """Read and analyse a series file, column-wise for the long form.
 
     The long form (template, patients table, one long CSV or Parquet diary or a Parquet dataset
     directory) is read column-wise; any other series is loaded and analysed per patient.
+
+    Parameters
+    ----------
+    path
+        The series file.
+    progress
+        Called as ``progress(done, 1000)`` as the work advances (reading, then each outcome).
+    engine
+        ``"local"`` (this process) or ``"dask"``: stage 1 of a Parquet long diary on a Dask
+        cluster (:mod:`nof1.series.dask_engine`), pooling here.
+    scheduler
+        The Dask scheduler's address (``tcp://host:8786``); None starts a local cluster.
 
     Raises
     ------
@@ -124,10 +148,16 @@ def analyze_path(path: str | Path, progress: Progress = None) -> SeriesResult:
         The series file cannot be used, or a patient's trial cannot be read (naming the
         patient, file, line and column), as :meth:`Series.load` and :meth:`Series.check`.
     """
-    from .arrow import load_long
+    if engine == "dask":
+        from .dask_engine import load_on_dask
 
-    fast = load_long(Path(path), progress)
+        fast = load_on_dask(Path(path), scheduler, _part(progress, 0.0, 0.5))
+    else:
+        from .arrow import load_long
+
+        fast = load_long(Path(path), _part(progress, 0.0, 0.4))
     if fast is None:
-        return analyze_loaded(Series.load(path), progress)
+        return analyze_loaded(Series.load(path), _part(progress, 0.0, 1.0))
     series, table, first, reference = fast
-    return pool_table(series, table, first, reference, list(table.patients), progress)
+    pooling = _part(progress, 0.5 if engine == "dask" else 0.4, 0.5 if engine == "dask" else 0.6)
+    return pool_table(series, table, first, reference, list(table.patients), pooling)

@@ -21,7 +21,21 @@ from ..stats.results import RandomizationTest, jsonable
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PatientEffect", "SeriesOutcome", "SeriesResult"]
+__all__ = ["PatientEffect", "SeriesOutcome", "SeriesResult", "count_text"]
+
+_JSON_DIGITS = 4000  # Python refuses to turn longer integers into text by default
+
+
+def count_text(n: int) -> str:
+    """A count that may be astronomically large (combinations of allocations) in 3 digits:
+    ``6.67e+240``, and ``1.23e+120411`` past the range of a float."""
+    if n < 10**300:
+        return f"{n:.3g}"
+    exponent = math.log10(n)
+    mantissa = 10 ** (exponent - math.floor(exponent))
+    if round(mantissa, 2) >= 10:
+        mantissa, exponent = 1.0, exponent + 1
+    return f"{mantissa:.2f}e+{math.floor(exponent)}"
 
 
 @dataclass(frozen=True)
@@ -153,7 +167,11 @@ class SeriesOutcome:
             },
             "randomization": {
                 "p_two_sided": jsonable(rand.p_two_sided),
-                "combinations": self.combinations,
+                "combinations": (
+                    self.combinations
+                    if self.combinations < 10**_JSON_DIGITS
+                    else count_text(self.combinations)
+                ),
                 "exact": rand.exact,
                 "p_improvement": jsonable(rand.p_improvement),
                 "observed": jsonable(rand.observed),
