@@ -178,22 +178,16 @@ def _read_parquet(dpath: Path, names: list[str]):
     import pyarrow.dataset as ds
 
     dataset = ds.dataset(dpath, format="parquet", partitioning="hive")
-    have = set(dataset.schema.names)
-    missing = [n for n in names if n not in have]
-    if missing:
-        what = ", ".join(missing)
-        raise SeriesError(f"{dpath}, line 1: the long diary has no column(s) {what}")
     return dataset.to_table(columns=names), dataset
 
 
-def _parquet_text(dataset, pid: str) -> tuple[str, list[int]]:
-    """One patient's rows of a Parquet diary as CSV text (without the patient column) and the
-    line of each (row number + 1, the header being line 1)."""
+def _parquet_text(table, pid: str) -> tuple[str, list[int]]:
+    """One patient's rows of a Parquet diary (the whole table) as CSV text without the patient
+    column, and the line of each (row number + 1, the header being line 1)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
 
-    table = dataset.to_table()
     where = np.flatnonzero(np.asarray(pc.fill_null(pc.equal(table["patient"], pid), False)))
     part = table.take(pa.array(where)).drop_columns(
         [n for n in table.column_names if n == "patient" or n == "bucket"]
@@ -207,28 +201,42 @@ def _flag(code: np.ndarray, rows: np.ndarray, flagged: np.ndarray) -> None:
     flagged[np.unique(code[rows])] = True
 
 
-def load_long(
-    path: Path, progress: Callable[[int, int], None] | None = None
-) -> tuple[Series, DayTable, Any, Callable] | None:
-    """Read the long form column-wise.
+@dataclasses.dataclass
+class Context:
+    """Everything known before the long diary is read: the template, the patients table, each
+    patient's start and allocation, and which patients need the per-patient reader anyway."""
 
-    Returns
-    -------
-    (series, table, first, reference) or None
-        ``series`` names the series (its trials are not materialized), ``table`` holds every
-        usable patient's days, ``first`` is the template protocol and ``reference(i)`` gives
-        patient i's randomization reference set. None when the series is not in the long form
-        or needs the per-patient reader.
+    path: Path
+    series: Series
+    tpath: Path
+    ppath: Path
+    dpath: Path
+    parquet: bool
+    template: dict
+    sha: str
+    rows: list[tuple[int, dict[str, str]]]
+    first: Any
+    ids: list[str]
+    flagged: np.ndarray
+    start: np.ndarray
+    schedules: list[Schedule | None]
+    arms: np.ndarray
+    numeric: list[str]
+    categories: dict[str, tuple[str, ...]]
 
-    Raises
-    ------
-    SeriesError
-        As :meth:`Series.load` and :meth:`Series.check`: the first patient (in table order) whose
-        trial cannot be read, naming the patient, file, line and column.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    @property
+    def n_days(self) -> int:
+        d = self.first.design
+        return d.run_in_days + 2 * d.cycles * d.period_days
 
+    @property
+    def columns(self) -> list[str]:
+        return ["patient", "date", *self.numeric, *self.categories]
+
+
+def prepare(path: Path) -> Context | None:
+    """Read the series file, the template and the patients table; None when the series is
+    not the long form or needs the per-patient reader."""
     raw, header, seed = _header(path)
     if "trials" in raw or not all(k in raw for k in ("template", "patients", "diary")):
         return None
@@ -252,8 +260,16 @@ def load_long(
         for r in first.stop_rules
         if r.kind == "threshold" and r.comparison not in ("equals", "in")
     }
+    numeric = outcomes + sorted(c for c in rule_columns if c not in outcomes)
+    categories = dict(first.categories)
     if parquet:
-        names = None
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        try:
+            have = set(ds.dataset(dpath, format="parquet", partitioning="hive").schema.names)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise SeriesError(f"{dpath}: cannot read the Parquet diary: {exc}") from None
     else:
         names = _header_names(dpath)
         allowed = {"patient", "date", *first.columns}
@@ -264,134 +280,201 @@ def load_long(
             or not {"patient", "date", *outcomes} <= set(names)
         ):
             return None
-    present = set(names) if names is not None else None
+        have = set(names)
+    missing = [c for c in ("patient", "date", *outcomes) if c not in have]
+    if missing:
+        raise SeriesError(f"{dpath}, line 1: the long diary has no column(s) {', '.join(missing)}")
+    numeric = [c for c in numeric if c in have]
+    categories = {c: v for c, v in categories.items() if c in have}
 
-    # -- the patients table -------------------------------------------------------------------
     n = len(rows)
-    ids = [r["patient"] for _, r in rows]
     flagged = np.zeros(n, dtype=bool)
     start = np.zeros(n, dtype=np.int64)
     schedules: list[Schedule | None] = [None] * n
-    width = 2 * first.design.cycles
-    arms = np.zeros((n, width), dtype=bool)
     design = first.design
+    arms = np.zeros((n, 2 * design.cycles), dtype=bool)
     for i, (_, r) in enumerate(rows):
         s, sd = r["start"], r.get("seed", "")
-        if not (_PSEUDONYM.match(r["patient"]) and _DATE.match(s) and _SEED.match(sd)) or r.get(
-            "sequence"
-        ):
-            flagged[i] = True
-            continue
-        try:
-            day = _dt.date.fromisoformat(s)
-        except ValueError:
-            flagged[i] = True
-            continue
-        if date_problem(day):
+        usual = _PSEUDONYM.match(r["patient"]) and _DATE.match(s) and _SEED.match(sd)
+        day = _date(s) if usual and not r.get("sequence") else None
+        if day is None:
             flagged[i] = True
             continue
         schedule = Schedule.from_design(dataclasses.replace(design, seed=int(sd)), day)
         schedules[i] = schedule
         start[i] = day.toordinal() - _EPOCH
         arms[i] = np.frombuffer(schedule.arms.encode(), dtype=np.uint8) == ord("T")
-    if progress is not None:
-        progress(1, 4)
+    series = Series(header["id"], str(path), "table", (), (), seed)
+    return Context(
+        path, series, tpath, ppath, dpath, parquet, template, sha, rows, first,
+        [r["patient"] for _, r in rows], flagged, start, schedules, arms, numeric, categories,
+    )  # fmt: skip
 
-    # -- the long diary, column-wise ----------------------------------------------------------
-    numeric = outcomes + sorted(c for c in rule_columns if c not in outcomes)
-    categories = dict(first.categories)
-    dataset = None
-    if parquet:
-        try:
-            import pyarrow.dataset as ds
 
-            have = set(ds.dataset(dpath, format="parquet", partitioning="hive").schema.names)
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise SeriesError(f"{dpath}: cannot read the Parquet diary: {exc}") from None
-        numeric = [c for c in numeric if c in have or c in outcomes]
-        categories = {c: v for c, v in categories.items() if c in have}
-        table, dataset = _read_parquet(dpath, ["patient", "date", *numeric, *categories])
-        malformed: list[str] = []
-    else:
-        numeric = [c for c in numeric if c in present]
-        categories = {c: v for c, v in categories.items() if c in present}
-        table, malformed = _read_csv(dpath, ["patient", "date", *numeric, *categories])
-    cols = _columns(table, numeric, categories)
-    del table
-    if progress is not None:
-        progress(2, 4)
-
-    code_arr = pc.index_in(cols.patient, value_set=pa.array(ids, pa.string()))
-    unknown = np.asarray(pc.is_null(code_arr))
-    if unknown.any() or malformed:
-        if parquet:
-            row = int(np.flatnonzero(unknown)[0]) if unknown.any() else 0
-            pid = cols.patient[row].as_py()
-            raise SeriesError(
-                f"{dpath}, line {row + 2}, column 'patient': {pid!r} is not in the patients table"
-                if pid
-                else f"{dpath}, line {row + 2}, column 'patient': blank; each row needs its patient"
-            )
-        # the per-patient reader names the row (line numbers need the CSV's own reading)
-        _split_diary(dpath, set(ids), only=set())
+def _date(text: str) -> _dt.date | None:
+    try:
+        day = _dt.date.fromisoformat(text)
+    except ValueError:
         return None
+    return None if date_problem(day) else day
+
+
+def check_rows(
+    ctx: Context, cols: _Columns, line_of=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Patient code and schedule day of every row, and the patients whose rows the column
+    checks cannot vouch for (a bad cell, a date outside the schedule or twice, a value off the
+    scale). A row of a patient not in the table raises (``line_of(row)`` its line), or returns
+    codes None for a CSV diary (the per-patient reader then names it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    code_arr = pc.index_in(cols.patient, value_set=pa.array(ctx.ids, pa.string()))
+    unknown = np.asarray(pc.is_null(code_arr))
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        pid = cols.patient[row].as_py()
+        line = line_of(row) if line_of else row + 2
+        raise SeriesError(
+            f"{ctx.dpath}, line {line}, column 'patient': {pid!r} is not in the patients table"
+            if pid
+            else f"{ctx.dpath}, line {line}, column 'patient': blank; each row needs its patient"
+        )
     code = code_arr.to_numpy(zero_copy_only=False).astype(np.int64)
-    day = cols.day - start[code]
-    n_days = design.run_in_days + width * design.period_days
+    n_days = ctx.n_days
+    day = cols.day - ctx.start[code]
     outside = (day < 0) | (day >= n_days)
+    flagged = np.zeros(len(ctx.ids), dtype=bool)
     _flag(code, cols.bad | outside, flagged)
     key = code * n_days + np.clip(day, 0, n_days - 1)
     order = np.argsort(key, kind="stable")
     twice = np.flatnonzero(key[order][1:] == key[order][:-1])
     _flag(code, order[twice], flagged)
-    for o in first.outcomes:
+    for o in ctx.first.outcomes:
         v = cols.values[o.name]
         _flag(code, (v < o.min) | (v > o.max), flagged)
+    return code, np.clip(day, 0, n_days - 1), flagged
 
-    # -- patients the column-wise checks cannot vouch for: the per-patient reader -------------
-    where = [f"{ppath}, line {line}" for line, _ in rows]
+
+def exact_trials(ctx: Context, flagged: np.ndarray, dataset=None) -> dict[int, SeriesTrial]:
+    """The patients in ``flagged`` read by the per-patient reader; the first (in table order)
+    that cannot be read raises its error, naming the patient, file, line and column."""
     exact: dict[int, SeriesTrial] = {}
-    if flagged.any():
-        pids = {ids[i] for i in np.flatnonzero(flagged)}
-        texts = (
-            {p: _parquet_text(dataset, p) for p in pids}
-            if parquet
-            else _split_diary(dpath, set(ids), only=pids)[0]
-        )
-        for i in np.flatnonzero(flagged):
-            trial = _table_trial(template, tpath, sha, where[i], rows[i][1], dpath, texts[ids[i]])
-            if trial.error is not None:
-                raise trial.error
-            exact[int(i)] = trial
-    if progress is not None:
-        progress(3, 4)
+    if not flagged.any():
+        return exact
+    pids = {ctx.ids[i] for i in np.flatnonzero(flagged)}
+    if ctx.parquet:
+        import pyarrow.dataset as ds
 
+        dataset = dataset or ds.dataset(ctx.dpath, format="parquet", partitioning="hive")
+        whole = dataset.to_table()
+        texts = {p: _parquet_text(whole, p) for p in pids}
+    else:
+        texts = _split_diary(ctx.dpath, set(ctx.ids), only=pids)[0]
+    for i in np.flatnonzero(flagged):
+        where = f"{ctx.ppath}, line {ctx.rows[i][0]}"
+        trial = _table_trial(
+            ctx.template, ctx.tpath, ctx.sha, where, ctx.rows[i][1], ctx.dpath, texts[ctx.ids[i]]
+        )
+        if trial.error is not None:
+            raise trial.error
+        exact[int(i)] = trial
+        ctx.schedules[i] = trial.diary.schedule
+        ctx.arms[i] = trial.diary.schedule.treatment_periods
+    return exact
+
+
+def day_table(ctx: Context, pieces, exact: dict[int, SeriesTrial], sums=None) -> DayTable:
+    """The :class:`DayTable` of the column-wise rows ``pieces`` ((code, day, values) of the
+    patients not flagged) and of the trials read per patient."""
+    first = ctx.first
+    outcomes = [o.name for o in first.outcomes]
     layout = PeriodLayout.from_schedule(first.schedule())
     counted = np.where(layout.washout, 0, layout.period)
-    keep = ~flagged[code]
-    codes, periods = [code[keep]], [counted[day[keep]]]
-    values = {name: [cols.values[name][keep]] for name in outcomes}
+    codes, periods = [], []
+    values: dict[str, list[np.ndarray]] = {name: [] for name in outcomes}
+    for code, day, vals in pieces:
+        codes.append(code)
+        periods.append(counted[day])
+        for name in outcomes:
+            values[name].append(vals[name])
     for i, trial in exact.items():
         lay = PeriodLayout.from_schedule(trial.diary.schedule)
         codes.append(np.full(lay.period.size, i, dtype=np.int64))
         periods.append(np.where(lay.washout, 0, lay.period))
         for name in outcomes:
             values[name].append(trial.diary.days[name].to_numpy(dtype=float))
-        schedules[i] = trial.diary.schedule
-        arms[i] = trial.diary.schedule.treatment_periods
-    table = DayTable(
-        patients=ids,
-        code=np.concatenate(codes),
-        period=np.concatenate(periods),
-        values={k: np.concatenate(v) for k, v in values.items()},
-        arms=arms,
+    n, width = ctx.arms.shape
+    empty = np.zeros(0, dtype=np.int64)
+    return DayTable(
+        patients=ctx.ids,
+        code=np.concatenate(codes) if codes else empty,
+        period=np.concatenate(periods) if periods else empty,
+        values={k: np.concatenate(v) if v else np.zeros(0) for k, v in values.items()},
+        arms=ctx.arms,
         n_periods=np.full(n, width),
-        paired=np.full(n, design.scheme != "random"),
+        paired=np.full(n, first.design.scheme != "random"),
         min_days=np.full(n, first.analysis.min_days_per_period),
-        schemes=[design.scheme] * n,
+        schemes=[first.design.scheme] * n,
+        sums=sums,
     )
-    series = Series(header["id"], str(path), "table", (), (), seed)
-    return series, table, first, _reference(schedules)
+
+
+def load_long(
+    path: Path, progress: Callable[[int, int], None] | None = None
+) -> tuple[Series, DayTable, Any, Callable] | None:
+    """Read the long form column-wise.
+
+    Returns
+    -------
+    (series, table, first, reference) or None
+        ``series`` names the series (its trials are not materialized), ``table`` holds every
+        usable patient's days, ``first`` is the template protocol and ``reference(i)`` gives
+        patient i's randomization reference set. None when the series is not in the long form
+        or needs the per-patient reader.
+
+    Raises
+    ------
+    SeriesError
+        As :meth:`Series.load` and :meth:`Series.check`: the first patient (in table order) whose
+        trial cannot be read, naming the patient, file, line and column.
+    """
+    ctx = prepare(path)
+    if ctx is None:
+        return None
+    if progress is not None:
+        progress(1, 4)
+    dataset = None
+    if ctx.parquet:
+        table, dataset = _read_parquet(ctx.dpath, ctx.columns)
+        malformed: list[str] = []
+    else:
+        table, malformed = _read_csv(ctx.dpath, ctx.columns)
+    cols = _columns(table, ctx.numeric, ctx.categories)
+    del table
+    if progress is not None:
+        progress(2, 4)
+    if malformed:
+        # the per-patient reader names the row (line numbers need the CSV's own reading)
+        _split_diary(ctx.dpath, set(ctx.ids), only=set())
+        return None
+    try:
+        code, day, flagged = check_rows(ctx, cols)
+    except SeriesError:
+        if ctx.parquet:
+            raise
+        _split_diary(ctx.dpath, set(ctx.ids), only=set())  # names the CSV's own line
+        return None
+    flagged |= ctx.flagged
+    exact = exact_trials(ctx, flagged, dataset)
+    if progress is not None:
+        progress(3, 4)
+    keep = ~flagged[code]
+    values = {o.name: cols.values[o.name][keep] for o in ctx.first.outcomes}
+    result = day_table(ctx, [(code[keep], day[keep], values)], exact)
+    if progress is not None:
+        progress(4, 4)
+    return ctx.series, result, ctx.first, _reference(ctx.schedules)
 
 
 def _reference(schedules: list[Schedule]):

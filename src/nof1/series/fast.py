@@ -57,6 +57,9 @@ class DayTable:
         Per patient: ``min_days_per_period``.
     schemes
         Per patient: the scheme's name.
+    sums
+        Per outcome, already summed ``(sums, counts)`` of each patient's period (n_patients,
+        max periods), e.g. by a Dask cluster; then the day arrays are not used.
     """
 
     patients: Sequence[str]
@@ -68,6 +71,7 @@ class DayTable:
     paired: np.ndarray
     min_days: np.ndarray
     schemes: Sequence[str]
+    sums: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,17 @@ def _masked_mean_var(x: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nd
     return n, mean, var
 
 
+def period_sums(
+    code: np.ndarray, period: np.ndarray, value: np.ndarray, n: int, width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sum and count of the counted days with a value of each patient's period, (n, width)."""
+    ok = (period > 0) & np.isfinite(value)
+    idx = code[ok].astype(np.int64) * width + period[ok] - 1
+    sums = np.bincount(idx, weights=value[ok], minlength=n * width).reshape(n, width)
+    counts = np.bincount(idx, minlength=n * width).reshape(n, width)
+    return sums, counts
+
+
 def vector_stage1(table: DayTable, outcome: str) -> VectorStage1:
     """Period means, effect, SE and cycles used of every patient for one outcome.
 
@@ -98,11 +113,10 @@ def vector_stage1(table: DayTable, outcome: str) -> VectorStage1:
     period means, SE ``sqrt(s_T^2 / n_T + s_C^2 / n_C)`` (NaN with fewer than 2 on an arm).
     """
     n, width = table.arms.shape
-    value = table.values[outcome]
-    ok = (table.period > 0) & np.isfinite(value)
-    idx = table.code[ok].astype(np.int64) * width + table.period[ok] - 1
-    sums = np.bincount(idx, weights=value[ok], minlength=n * width).reshape(n, width)
-    counts = np.bincount(idx, minlength=n * width).reshape(n, width)
+    if table.sums is not None:
+        sums, counts = table.sums[outcome]
+    else:
+        sums, counts = period_sums(table.code, table.period, table.values[outcome], n, width)
     with np.errstate(invalid="ignore", divide="ignore"):
         means = sums / counts
     means = np.where(counts >= np.maximum(table.min_days, 1)[:, None], means, np.nan)
