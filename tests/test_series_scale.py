@@ -246,3 +246,63 @@ def test_counts_past_a_float_render_and_serialize():
     assert count_text(16**12) == "2.81e+14"
     assert count_text(16**100_000) == "9.96e+120411"  # log10(16) * 1e5 = 120411.998
     assert json.dumps({"combinations": count_text(16**100_000)})
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def _example_dataset(tmp_path: Path) -> Path:
+    """The example series with its diary as a Parquet dataset partitioned by patient."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    path = _long_copy(tmp_path)
+    table = pcsv.read_csv(tmp_path / "diary.csv")
+    pq.write_to_dataset(table, tmp_path / "dataset", partition_cols=["patient"])
+    text = path.read_text(encoding="utf-8").replace('"diary.csv"', '"dataset"')
+    (tmp_path / "dataset.toml").write_text(text, encoding="utf-8")
+    return tmp_path / "dataset.toml"
+
+
+def test_dask_engine_equals_the_local_engine(tmp_path, dask_client):
+    from nof1.series.dask_engine import load_on_dask
+    from nof1.series.engine import pool_table
+
+    path = _example_dataset(tmp_path)
+    series, table, first, reference = load_on_dask(path, client=dask_client)
+    on_dask = pool_table(series, table, first, reference, list(table.patients), None)
+    assert_same(on_dask.to_dict(), analyze_path(path).to_dict())
+    slow = analyze_series(Series.load(tmp_path / "series.toml")).to_dict()
+    slow["series"] = on_dask.to_dict()["series"]  # the path differs
+    assert_same(on_dask.to_dict(), slow)
+
+
+def test_dask_engine_names_a_bad_cell(tmp_path, dask_client):
+    import pyarrow.parquet as pq
+
+    from nof1.series.dask_engine import load_on_dask
+
+    path = _example_dataset(tmp_path)
+    part = next((tmp_path / "dataset" / "patient=P-02").glob("*.parquet"))
+    table = pq.read_table(part)
+    pain = table.column("pain").to_pylist()
+    pain[5] = 42.0
+    pq.write_table(table.set_column(table.column_names.index("pain"), "pain", [pain]), part)
+    with pytest.raises(SeriesError, match=r"patient P-02: .*line \d+, column 'pain'.*outside"):
+        load_on_dask(path, client=dask_client)
+
+
+def test_dask_engine_refuses_a_csv_diary(dask_client):
+    from nof1.series.dask_engine import load_on_dask
+
+    with pytest.raises(SeriesError, match="Parquet"):
+        load_on_dask(SERIES_DIR / "series.toml", client=dask_client)

@@ -384,13 +384,26 @@ def exact_trials(ctx: Context, flagged: np.ndarray, dataset=None) -> dict[int, S
     return exact
 
 
+def _counted_periods(ctx: Context) -> np.ndarray:
+    """Per schedule day: the period number when the day counts (after the washout), else 0."""
+    layout = PeriodLayout.from_schedule(ctx.first.schedule())
+    return np.where(layout.washout, 0, layout.period)
+
+
+def _trial_periods(trial: SeriesTrial, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Code i and the counted period of every day of a trial read per patient."""
+    layout = PeriodLayout.from_schedule(trial.diary.schedule)
+    return np.full(layout.period.size, i, dtype=np.int64), np.where(
+        layout.washout, 0, layout.period
+    )
+
+
 def day_table(ctx: Context, pieces, exact: dict[int, SeriesTrial], sums=None) -> DayTable:
     """The :class:`DayTable` of the column-wise rows ``pieces`` ((code, day, values) of the
     patients not flagged) and of the trials read per patient."""
     first = ctx.first
     outcomes = [o.name for o in first.outcomes]
-    layout = PeriodLayout.from_schedule(first.schedule())
-    counted = np.where(layout.washout, 0, layout.period)
+    counted = _counted_periods(ctx)
     codes, periods = [], []
     values: dict[str, list[np.ndarray]] = {name: [] for name in outcomes}
     for code, day, vals in pieces:
@@ -399,9 +412,9 @@ def day_table(ctx: Context, pieces, exact: dict[int, SeriesTrial], sums=None) ->
         for name in outcomes:
             values[name].append(vals[name])
     for i, trial in exact.items():
-        lay = PeriodLayout.from_schedule(trial.diary.schedule)
-        codes.append(np.full(lay.period.size, i, dtype=np.int64))
-        periods.append(np.where(lay.washout, 0, lay.period))
+        code, period = _trial_periods(trial, i)
+        codes.append(code)
+        periods.append(period)
         for name in outcomes:
             values[name].append(trial.diary.days[name].to_numpy(dtype=float))
     n, width = ctx.arms.shape
