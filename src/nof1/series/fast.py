@@ -23,10 +23,10 @@ from .analyze import Stage1
 
 __all__ = ["PATIENT_DRAWS", "DayTable", "stage1_rows", "vector_stage1"]
 
-#: Budget of the sharp-null Monte Carlo test: patients x draws. Up to 2,000 patients it draws the
+#: Budget of the sharp-null Monte Carlo test: patients x draws. Up to 1,000 patients it draws the
 #: usual 100,000 combinations (the same numbers as the per-patient path); beyond, fewer draws
-#: (2,000 for 100,000 patients, at least 1,000), so that the test stays a few seconds.
-PATIENT_DRAWS = 200_000_000
+#: (1,000 for 100,000 patients, never fewer), so that the test stays a few seconds.
+PATIENT_DRAWS = 100_000_000
 
 _NO_CYCLE = "no cycle with both periods counted"
 _NO_ARM = "no counted period on one of the arms"
