@@ -475,18 +475,74 @@ def _monitor_series(path: str, as_of: str | None, log: str | None, date_format, 
     sys.exit(result.exit_code)
 
 
+#: A series whose files add up to more than this shows a progress bar on stderr.
+PROGRESS_BYTES = 20_000_000
+
+
+def _series_size(path: str) -> int:
+    """Bytes of a series file's folder (the long diary dominates); 0 when unreadable."""
+    try:
+        return sum(f.stat().st_size for f in Path(path).resolve().parent.rglob("*") if f.is_file())
+    except OSError:
+        return 0
+
+
+def _progress_bar(path: str):
+    """A progress callback drawing a bar on stderr for a large series, else None."""
+    if _series_size(path) <= PROGRESS_BYTES:
+        return None
+    state = {"last": -1}
+
+    def show(done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if percent == state["last"]:
+            return
+        state["last"] = percent
+        bar = "#" * (percent // 5)
+        end = "\n" if done >= total else ""
+        click.echo(f"\rnof1 series: [{bar:<20}] {percent:3d}%", err=True, nl=False)
+        if end:
+            click.echo("", err=True)
+
+    return show
+
+
 @cli.command()
 @click.argument("series_file", metavar="SERIES.toml", type=FILE)
 @click.option("--report", type=FILE, default=None, help="Write the HTML series report here.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where stage 1 runs: this process, or a Dask cluster (a Parquet long diary; "
+    "needs the nof1[dask] extra).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Address of a running Dask scheduler (tcp://host:8786); default a local cluster.",
+)
 @json_option
 @_guard
-def series(series_file: str, report: str | None, as_json: bool) -> None:
+def series(
+    series_file: str, report: str | None, engine: str, scheduler: str | None, as_json: bool
+) -> None:
     """Pool a series of N-of-1 trials: average effect, heterogeneity, shrunken effects."""
-    from .series import Series, analyze_series, monitor_series
+    from .series import Series, monitor_series
 
     _check_extension(report, "--report", (".html", ".htm"))
-    loaded = Series.load(series_file)
-    result = analyze_series(loaded)
+    if scheduler and engine != "dask":
+        _fail("--scheduler is for --engine dask")
+    # scale hook (issue 14): the long form is read column-wise and stage 1 is vectorized
+    from .series.engine import analyze_loaded, analyze_path
+
+    if report:
+        loaded = Series.load(series_file)
+        result = analyze_loaded(loaded)
+    else:
+        result = analyze_path(series_file, _progress_bar(series_file), engine, scheduler)
     if report:
         from .report.series import render_series_html
 

@@ -32,10 +32,11 @@ if TYPE_CHECKING:
     from ..trial.schedule import Schedule
     from .daily import DailySummary
 
-__all__ = ["Diary", "read_diary", "read_diary_text"]
+__all__ = ["NUMBER", "Diary", "read_diary", "read_diary_text"]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+"""A plain decimal number as a diary cell holds it (the column-wise series reader uses it too)."""
 _DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
@@ -263,7 +264,7 @@ def _parse_number(text: str, decimal_comma: bool) -> float | None:
         if "." in value or value.count(",") > 1:
             raise ValueError(value)
         value = value.replace(",", ".")
-    if not _NUMBER.match(value):
+    if not NUMBER.match(value):
         raise ValueError(value)
     number = float(value)
     if not math.isfinite(number):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..analysis.verdict import fmt_p, fmt_pct
+from ..series.counts import count_text
 from ..series.render import heterogeneity_words, pooled_words, responder_words
 from .clinician import CSS
 from .html import Num, esc, fmt_ci, fmt_num, html_page, kv_table, svg, table
@@ -72,7 +73,7 @@ def _models(o: SeriesOutcome) -> str:
         how = "exact" if rand.exact else f"Monte Carlo, {rand.allocations} draws"
         rand_text = (
             f"p {fmt_p(rand.p_two_sided)} two-sided, {fmt_p(rand.p_improvement)} for "
-            f"improvement ({how}; {o.combinations:.3g} combinations of allocations)"
+            f"improvement ({how}; {count_text(o.combinations)} combinations of allocations)"
         )
     return (
         '<div class="kvgrid"><div><h3>Two-stage meta-analysis</h3>'

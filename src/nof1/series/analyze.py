@@ -98,15 +98,20 @@ def stage1(trial: SeriesTrial, outcome: str) -> Stage1:
 def _share(mu: float, tau: float, mcid: float, better: str) -> float:
     """P(an effect is an improvement of at least the MCID) under N(mu, tau^2): the share of
     responders (mu, tau of the population) or one patient's probability (shrunken, its SE)."""
-    from scipy.stats import norm
+    return float(_shares(np.array([mu]), np.array([tau]), mcid, better)[0])
 
-    if not (math.isfinite(mu) and math.isfinite(tau)):
-        return math.nan
+
+def _shares(mu: np.ndarray, tau: np.ndarray, mcid: float, better: str) -> np.ndarray:
+    """:func:`_share` of many (mu, tau) pairs at once (the normal CDF is ``scipy.special.ndtr``,
+    as in ``scipy.stats.norm.cdf``)."""
+    from scipy.special import ndtr
+
+    mu, tau = np.asarray(mu, dtype=float), np.asarray(tau, dtype=float)
     # improvement of at least mcid: effect <= -mcid (lower is better) or >= mcid (higher)
     z = (-mcid - mu) if better == "lower" else (mu - mcid)
-    if tau == 0:
-        return 1.0 if z >= 0 else 0.0
-    return float(norm.cdf(z / tau))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(tau == 0, (z >= 0).astype(float), ndtr(z / tau))
+    return np.where(np.isfinite(mu) & np.isfinite(tau), out, np.nan)
 
 
 def _randomization(trials: list[SeriesTrial], rows: list[Stage1], better: str, seed: int):
@@ -134,10 +139,45 @@ def _randomization(trials: list[SeriesTrial], rows: list[Stage1], better: str, s
 
 
 def _outcome(series: Series, trials: list[SeriesTrial], name: str) -> SeriesOutcome:
-    outcome = trials[0].protocol.outcome(name)
-    level = 1.0 - trials[0].protocol.analysis.alpha
+    protocol = trials[0].protocol
     rows = [stage1(t, name) for t in trials]
-    with_effect = [(t, r) for t, r in zip(trials, rows, strict=True) if r.reason is None]
+    outcome = protocol.outcome(name)
+
+    def randomize(used: list[int]):
+        return _randomization(
+            [trials[i] for i in used], [rows[i] for i in used], outcome.better, series.seed
+        )
+
+    return pool_outcome(protocol, name, rows, _one_stage_stats(rows), randomize)
+
+
+def _one_stage_stats(rows: list[Stage1]):
+    """The one-stage model's sufficient statistics: every counted period mean of every patient."""
+    codes, arms, values, n = [], [], [], 0
+    for r in rows:
+        ok = np.isfinite(r.means)
+        if ok.any():
+            codes.append(np.full(int(ok.sum()), n))
+            arms.append(r.treatment[ok].astype(int))
+            values.append(r.means[ok])
+            n += 1
+    if not codes:
+        return arm_stats([], [], [])
+    return arm_stats(np.concatenate(codes), np.concatenate(arms), np.concatenate(values))
+
+
+def pool_outcome(protocol, name: str, rows: list[Stage1], stats, randomize) -> SeriesOutcome:
+    """Pool the stage-1 rows of one outcome (the local and the fast engine share this).
+
+    ``stats`` are the one-stage model's :func:`~nof1.stats.mixed.arm_stats` over the patients
+    with a counted period, in the order of ``rows``; ``randomize(indices)`` gives the
+    randomization test of the sharp null over the rows with an effect and the number of
+    combinations.
+    """
+    outcome = protocol.outcome(name)
+    level = 1.0 - protocol.analysis.alpha
+    used = [i for i, r in enumerate(rows) if r.reason is None]
+    with_effect = [(None, rows[i]) for i in used]
     excluded = tuple((r.patient, r.reason) for r in rows if r.reason is not None)
 
     pooled = [r for _, r in with_effect if math.isfinite(r.se) and r.se > 0]
@@ -148,24 +188,17 @@ def _outcome(series: Series, trials: list[SeriesTrial], name: str) -> SeriesOutc
         if two.reason is None
     }
 
-    # One stage: every counted period mean of every patient.
-    codes, arms, values, order = [], [], [], []
-    for r in rows:
-        ok = np.isfinite(r.means)
-        if ok.any():
-            codes.append(np.full(int(ok.sum()), len(order)))
-            arms.append(r.treatment[ok].astype(int))
-            values.append(r.means[ok])
-            order.append(r.patient)
-    if order:
-        stats = arm_stats(np.concatenate(codes), np.concatenate(arms), np.concatenate(values))
-        one = mixed_model(stats, level=level)
-    else:
-        one = mixed_model(arm_stats([], [], []), level=level)
+    one = mixed_model(stats, level=level)
+    order = [r.patient for r in rows if np.isfinite(r.means).any()]
     own = dict(zip(order, one.own_effects, strict=False)) if one.reason is None else {}
 
     patients = []
-    for _, r in with_effect:
+    pairs = [shrunk.get(r.patient, (math.nan, math.nan)) for _, r in with_effect]
+    p_mcid = _shares(
+        np.array([a for a, _ in pairs]), np.array([b for _, b in pairs]), outcome.mcid,
+        outcome.better,
+    )  # fmt: skip
+    for j, (_, r) in enumerate(with_effect):
         note = None
         if not math.isfinite(r.se):
             note = (
@@ -176,8 +209,7 @@ def _outcome(series: Series, trials: list[SeriesTrial], name: str) -> SeriesOutc
             )
         elif r.se == 0:
             note = "all cycle differences equal (SE 0): in the one-stage model only"
-        s, s_se = shrunk.get(r.patient, (math.nan, math.nan))
-        p_mcid = _share(s, s_se, outcome.mcid, outcome.better)
+        s, s_se = pairs[j]
         patients.append(
             PatientEffect(
                 patient=r.patient,
@@ -188,14 +220,12 @@ def _outcome(series: Series, trials: list[SeriesTrial], name: str) -> SeriesOutc
                 shrunken=s,
                 shrunken_se=s_se,
                 one_stage_effect=float(own.get(r.patient, math.nan)),
-                p_mcid_improvement=p_mcid,
+                p_mcid_improvement=float(p_mcid[j]),
                 note=note,
             )
         )
     if with_effect:
-        rand, combinations = _randomization(
-            [t for t, _ in with_effect], [r for _, r in with_effect], outcome.better, series.seed
-        )
+        rand, combinations = randomize(used)
     else:
         from ..stats.results import RandomizationTest
 
@@ -259,17 +289,24 @@ def analyze_series(
         outcomes[name] = _outcome(series, trials, name)
         if progress is not None:
             progress(i, len(names))
+    return assemble(series, [t.patient for t in trials], first, outcomes)
+
+
+def assemble(series: Series, patients: list[str], first, outcomes: dict) -> SeriesResult:
+    """The series result from the pooled outcomes (the primary first); every patient without an
+    effect on any outcome is listed as excluded with the reason."""
+    names = list(outcomes)
     usable = {p.patient for o in outcomes.values() for p in o.patients}
     why = dict(outcomes[names[0]].excluded)
     excluded = tuple(
-        (t.patient, f"no usable cycle on any outcome ({why.get(t.patient, 'no data')})")
-        for t in trials
-        if t.patient not in usable
+        (p, f"no usable cycle on any outcome ({why.get(p, 'no data')})")
+        for p in patients
+        if p not in usable
     )
     return SeriesResult(
         id=series.id,
         path=series.path,
-        trials=len(trials),
+        trials=len(patients),
         patients_analysed=len(usable),
         excluded=excluded,
         outcomes=outcomes,

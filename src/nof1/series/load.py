@@ -121,34 +121,7 @@ class Series:
         12
         """
         path = Path(path)
-        raw, _ = read_toml(path)
-        if "series" not in raw:
-            looks = " (this looks like a protocol)" if "trial" in raw else ""
-            raise SeriesError(f"{path}: not a series file{looks}: it needs a [series] table")
-        unknown = sorted(set(raw) - set(_SERIES_KEYS))
-        if unknown:
-            raise SeriesError(
-                f"{path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(_SERIES_KEYS)}"
-            )
-        header = raw.get("series")
-        if not isinstance(header, dict) or not isinstance(header.get("id"), str):
-            raise SeriesError(f'{path}: needs a [series] table with id = "..."')
-        bad = sorted(set(header) - set(_HEADER_KEYS))
-        if bad:
-            raise SeriesError(
-                f"{path}: unknown key(s) in [series]: {', '.join(bad)}; valid: "
-                + ", ".join(_HEADER_KEYS)
-            )
-        # template, patients and diary may sit in [series] (as written after its header) or at
-        # the top of the file
-        for key in ("template", "patients", "diary"):
-            if key in header:
-                if key in raw:
-                    raise SeriesError(f"{path}: {key} is given twice")
-                raw[key] = header[key]
-        seed = header.get("seed", 0)
-        if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-            raise SeriesError(f"{path}: [series] seed must be a non-negative integer")
+        raw, header, seed = _header(path)
         table_keys = [k for k in ("template", "patients", "diary") if k in raw]
         if "trials" in raw and table_keys:
             raise SeriesError(
@@ -221,6 +194,40 @@ def read_toml(path: Path, what: str = "series file") -> tuple[dict[str, Any], by
         return toml.loads(data.decode("utf-8-sig")), data
     except (UnicodeDecodeError, toml.TOMLDecodeError) as exc:
         raise SeriesError(f"{path}: not a valid TOML file: {exc}") from None
+
+
+def _header(path: Path) -> tuple[dict[str, Any], dict[str, Any], int]:
+    """The series file's tables (template, patients and diary moved to the top), its
+    ``[series]`` table and its seed."""
+    raw, _ = read_toml(path)
+    if "series" not in raw:
+        looks = " (this looks like a protocol)" if "trial" in raw else ""
+        raise SeriesError(f"{path}: not a series file{looks}: it needs a [series] table")
+    unknown = sorted(set(raw) - set(_SERIES_KEYS))
+    if unknown:
+        raise SeriesError(
+            f"{path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(_SERIES_KEYS)}"
+        )
+    header = raw.get("series")
+    if not isinstance(header, dict) or not isinstance(header.get("id"), str):
+        raise SeriesError(f'{path}: needs a [series] table with id = "..."')
+    bad = sorted(set(header) - set(_HEADER_KEYS))
+    if bad:
+        raise SeriesError(
+            f"{path}: unknown key(s) in [series]: {', '.join(bad)}; valid: "
+            + ", ".join(_HEADER_KEYS)
+        )
+    # template, patients and diary may sit in [series] (as written after its header) or at
+    # the top of the file
+    for key in ("template", "patients", "diary"):
+        if key in header:
+            if key in raw:
+                raise SeriesError(f"{path}: {key} is given twice")
+            raw[key] = header[key]
+    seed = header.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise SeriesError(f"{path}: [series] seed must be a non-negative integer")
+    return raw, header, seed
 
 
 def _signature(protocol: Protocol) -> dict[str, Any]:
@@ -356,9 +363,12 @@ def _patient_protocol(
     return Protocol.from_dict(raw, f"{tpath} (patient {row['patient']})", sha)
 
 
-def _split_diary(path: Path, patients: set[str]) -> tuple[dict[str, tuple[str, list[int]]], str]:
+def _split_diary(
+    path: Path, patients: set[str], only: set[str] | None = None
+) -> tuple[dict[str, tuple[str, list[int]]], str]:
     """The long diary split by patient: per patient the CSV text without the patient column and
-    the original line number of each of its lines (the header is line 1)."""
+    the original line number of each of its lines (the header is line 1). Every row's patient
+    is checked; only the patients in ``only`` (default: all) are returned."""
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -380,6 +390,7 @@ def _split_diary(path: Path, patients: set[str]) -> tuple[dict[str, tuple[str, l
     col = names.index("patient")
     keep = [h for j, h in enumerate(header) if j != col]
     groups: dict[str, list[tuple[int, list[str]]]] = {p: [] for p in patients}
+    kept = patients if only is None else only
     previous = 1
     try:
         for record in reader:
@@ -394,11 +405,14 @@ def _split_diary(path: Path, patients: set[str]) -> tuple[dict[str, tuple[str, l
                     if pid
                     else f"{path}, line {line}, column 'patient': blank; each row needs its patient"
                 )
-            groups[pid].append((line, [c for j, c in enumerate(record) if j != col]))
+            if pid in kept:
+                groups[pid].append((line, [c for j, c in enumerate(record) if j != col]))
     except csv.Error as exc:
         raise SeriesError(f"{path}, line {reader.line_num}: not readable as CSV: {exc}") from None
     out = {}
     for pid, rows in groups.items():
+        if pid not in kept:
+            continue
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
         writer.writerow(keep)
@@ -421,40 +435,60 @@ def _relined(diary: Diary, lines: list[int]) -> Diary:
     return replace(diary, days=days, rows=rows, excluded=excluded)
 
 
-def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:
+def _table_paths(path: Path, raw: dict[str, Any]) -> tuple[Path, Path, Path]:
+    """The template, patients table and long diary of the table form."""
     base = path.parent
     tpath, ppath, dpath = (base / str(raw[k]) for k in ("template", "patients", "diary"))
+    return tpath, ppath, dpath
+
+
+def _checked_rows(ppath: Path) -> list[tuple[int, dict[str, str]]]:
+    """The patients table's rows, refused when a patient is blank or appears twice."""
+    rows = _patients_table(ppath)
+    first: dict[str, int] = {}
+    for line, r in rows:
+        if not r["patient"]:
+            raise SeriesError(f"{ppath}, line {line}, column 'patient': blank")
+        if r["patient"] in first:
+            raise SeriesError(f"{ppath}, line {line}: patient {r['patient']!r} appears twice")
+        first[r["patient"]] = line
+    return rows
+
+
+def _table_trial(
+    template: dict, tpath: Path, sha: str, where: str, row: dict[str, str], dpath: Path, diary
+) -> SeriesTrial:
+    """One patient of the table form: the protocol from the template and the patient's row,
+    the diary from the patient's part of the long diary (``diary`` = (CSV text, line numbers))."""
+    pid = row["patient"]
+    try:
+        protocol = _patient_protocol(template, tpath, sha, row, where)
+    except Nof1Error as exc:
+        return SeriesTrial(pid, error=SeriesError(str(exc), pid, exc))
+    text, lines = diary
+    try:
+        read = read_diary_text(text, protocol, str(dpath), allow_empty=True)
+    except DiaryError as exc:
+        line_no = lines[exc.line - 1] if exc.line and exc.line <= len(lines) else exc.line
+        cause = DiaryError(exc.message, str(dpath), line_no, exc.column)
+        return SeriesTrial(pid, protocol, error=SeriesError(str(cause), pid, cause))
+    except Nof1Error as exc:
+        return SeriesTrial(pid, protocol, error=SeriesError(str(exc), pid, exc))
+    return SeriesTrial(pid, protocol, _relined(read, lines))
+
+
+def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:
+    tpath, ppath, dpath = _table_paths(path, raw)
     if dpath.suffix.lower() not in (".csv", ".txt", ".tsv"):
         raise SeriesError(f"{path}: diary {dpath.name!r}: only CSV long diaries are read so far")
     template, tbytes = read_toml(tpath, "template protocol")
     sha = hashlib.sha256(tbytes).hexdigest()
-    rows = _patients_table(ppath)
-    ids = [r["patient"] for _, r in rows]
-    for line, r in rows:
-        if not r["patient"]:
-            raise SeriesError(f"{ppath}, line {line}, column 'patient': blank")
-        if ids.count(r["patient"]) > 1:
-            raise SeriesError(f"{ppath}, line {line}: patient {r['patient']!r} appears twice")
-    diaries, _ = _split_diary(dpath, set(ids))
+    rows = _checked_rows(ppath)
+    diaries, _ = _split_diary(dpath, {r["patient"] for _, r in rows})
     out = []
     for i, (line, r) in enumerate(rows, start=1):
-        pid = r["patient"]
-        try:
-            protocol = _patient_protocol(template, tpath, sha, r, f"{ppath}, line {line}")
-        except Nof1Error as exc:
-            out.append(SeriesTrial(pid, error=SeriesError(str(exc), pid, exc)))
-        else:
-            text, lines = diaries[pid]
-            try:
-                diary = read_diary_text(text, protocol, str(dpath), allow_empty=True)
-            except DiaryError as exc:
-                line_no = lines[exc.line - 1] if exc.line and exc.line <= len(lines) else exc.line
-                cause = DiaryError(exc.message, str(dpath), line_no, exc.column)
-                out.append(SeriesTrial(pid, protocol, error=SeriesError(str(cause), pid, cause)))
-            except Nof1Error as exc:
-                out.append(SeriesTrial(pid, protocol, error=SeriesError(str(exc), pid, exc)))
-            else:
-                out.append(SeriesTrial(pid, protocol, _relined(diary, lines)))
+        where = f"{ppath}, line {line}"
+        out.append(_table_trial(template, tpath, sha, where, r, dpath, diaries[r["patient"]]))
         if progress is not None:
             progress(i, len(rows))
     return out

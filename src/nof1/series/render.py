@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from ..analysis.verdict import fmt_p, fmt_pct
+from .counts import count_text
 
 if TYPE_CHECKING:
     from .results import SeriesOutcome, SeriesResult
@@ -102,7 +103,7 @@ def _outcome_text(o: SeriesOutcome) -> list[str]:
         lines.append(
             f"  randomization test of no effect in any patient: p {fmt_p(rand.p_two_sided)} "
             f"two-sided, {fmt_p(rand.p_improvement)} for improvement ({how}, "
-            f"{o.combinations:.3g} combinations)"
+            f"{count_text(o.combinations)} combinations)"
         )
     lines.append("")
     width = max([len(p.patient) for p in o.patients] + [7])

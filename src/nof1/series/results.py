@@ -17,11 +17,12 @@ from .. import __version__
 from ..stats.meta import MetaAnalysis
 from ..stats.mixed import MixedModel
 from ..stats.results import RandomizationTest, jsonable
+from .counts import JSON_DIGITS, count_text
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["PatientEffect", "SeriesOutcome", "SeriesResult"]
+__all__ = ["PatientEffect", "SeriesOutcome", "SeriesResult", "count_text"]
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,11 @@ class SeriesOutcome:
             },
             "randomization": {
                 "p_two_sided": jsonable(rand.p_two_sided),
-                "combinations": self.combinations,
+                "combinations": (
+                    self.combinations
+                    if self.combinations < 10**JSON_DIGITS
+                    else count_text(self.combinations)
+                ),
                 "exact": rand.exact,
                 "p_improvement": jsonable(rand.p_improvement),
                 "observed": jsonable(rand.observed),

@@ -27,6 +27,7 @@ from nof1.stats.results import RandomizationTest
 
 __all__ = [
     "RandomizationPValues",
+    "allocation_statistics",
     "combined_randomization_test",
     "randomization_pvalues",
     "randomization_test",
@@ -55,7 +56,7 @@ def _check_allocations(allocations: npt.ArrayLike, n_periods: int, paired: bool)
     return a
 
 
-def _statistics(means: np.ndarray, alloc: np.ndarray, paired: bool) -> np.ndarray:
+def allocation_statistics(means: np.ndarray, alloc: np.ndarray, paired: bool) -> np.ndarray:
     """Statistic of every trial (rows of ``means``) under every allocation.
 
     Parameters
@@ -228,8 +229,8 @@ def randomization_test(
             se=0.0 if exact else float("nan"),
             reason="one arm has no counted period; the randomization test needs both arms",
         )
-    stats = _statistics(m[None, :], a, paired)
-    t_obs = _statistics(m[None, :], obs[None, :], paired)[:, 0]
+    stats = allocation_statistics(m[None, :], a, paired)
+    t_obs = allocation_statistics(m[None, :], obs[None, :], paired)[:, 0]
     p1, p2, n_def = _pvalues(stats, t_obs, better, exact, weights)
     # the most favourable allocation's own p
     best = np.nanmin(stats) if better == "lower" else np.nanmax(stats)
@@ -296,7 +297,7 @@ def randomization_pvalues(
     rows = max(1, (1 << 22) // a.shape[0])  # bound the (trials x allocations) block
     for s in range(0, n_trials, rows):
         mm, oo = m[s : s + rows], obs[s : s + rows]
-        stats = _statistics(mm, a, paired)
+        stats = allocation_statistics(mm, a, paired)
         if paired:
             sign = np.where(oo[:, 0::2], 1.0, -1.0)
             delta = mm[:, 0::2] - mm[:, 1::2]

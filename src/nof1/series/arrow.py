@@ -1,0 +1,509 @@
+"""The long form of a series read column-wise with pyarrow (CSV, Parquet, Parquet dataset).
+
+The long diary is read as a few typed columns (patient, date, the outcomes and the columns that
+stop rules compare with numbers), and every check of the per-patient reader that can fail on a
+row is done on whole columns: dates and numbers that do not parse, values outside an outcome's
+scale, categories not declared, two rows for a patient's date, dates outside the patient's
+schedule, rows of a patient not in the table. A patient whose rows fail any of these checks (or
+whose row of the patients table is unusual) is read again by the per-patient reader, which keeps
+or refuses it with the same error naming the patient, file, line and column as
+:meth:`Series.load`: nothing is dropped silently. For a Parquet diary the line of a row is its
+row number in the dataset plus 1 (as if a header were line 1).
+
+:func:`load_long` returns None when the series is not the long form or uses a diary option the
+column-wise reader does not implement (several entries a day, renamed headers, the arm taken);
+the caller then loads the series per patient.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as _dt
+import hashlib
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..analysis.analyze import MONTE_CARLO_DRAWS
+from ..analysis.periods import PeriodLayout
+from ..diary.read import NUMBER
+from ..errors import Nof1Error, SeriesError
+from ..limits import date_problem
+from ..trial.schedule import Schedule
+from .fast import DayTable
+from .load import (
+    Series,
+    SeriesTrial,
+    _checked_rows,
+    _header,
+    _patient_protocol,
+    _split_diary,
+    _table_paths,
+    _table_trial,
+    read_toml,
+)
+
+__all__ = ["load_long"]
+
+_PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SEED = re.compile(r"^[0-9]{1,18}$")
+_EPOCH = _dt.date(1970, 1, 1).toordinal()
+
+
+@dataclasses.dataclass
+class _Columns:
+    """The long diary's needed columns as numpy arrays, one entry per row."""
+
+    patient: Any  # pyarrow string array
+    day: np.ndarray  # days since 1970-01-01; -2**40 where the date is bad
+    values: dict[str, np.ndarray]  # NaN where blank
+    bad: np.ndarray  # a cell the per-patient reader would refuse
+    categories: dict[str, Any]  # pyarrow string arrays of the declared-category columns
+
+
+def _header_names(dpath: Path) -> list[str] | None:
+    """The long CSV diary's header, or None when it is not comma-delimited UTF-8."""
+    try:
+        with dpath.open("rb") as fh:
+            first = fh.readline(1 << 20).decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        return None
+    if max((",", ";", "\t"), key=first.count) != ",":
+        return None
+    return [h.strip() for h in next(csv.reader([first]))]
+
+
+def _strings_to_numbers(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers of a text column as the per-patient reader parses them; (values, bad)."""
+    text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    blank = pc.fill_null(pc.equal(text, ""), True)
+    ok = pc.fill_null(pc.match_substring_regex(text, NUMBER.pattern), False)
+    values = pc.cast(pc.if_else(ok, text, pa.scalar(None, pa.string())), pa.float64())
+    values = values.to_numpy(zero_copy_only=False)
+    bad = ~np.asarray(blank) & ~np.asarray(ok)
+    return np.where(np.isfinite(values), values, np.nan), bad | np.isinf(values)
+
+
+def _days(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
+    """Days since 1970-01-01 of a date column (date, timestamp or ISO text); (days, bad)."""
+    if pa.types.is_date(column.type) or pa.types.is_timestamp(column.type):
+        days = pc.cast(pc.cast(column, pa.date32()), pa.int32())
+        out = days.to_numpy(zero_copy_only=False)
+        bad = np.asarray(pc.is_null(days))
+        return np.where(bad, -(2**40), out).astype(np.int64), bad
+    text = pc.utf8_trim_whitespace(column.cast(pa.string()))
+    ok = pc.fill_null(pc.match_substring_regex(text, _DATE.pattern), False)
+    parsed = pc.strptime(
+        pc.if_else(ok, text, pa.scalar(None, pa.string())),
+        format="%Y-%m-%d",
+        unit="s",
+        error_is_null=True,
+    )
+    days = pc.cast(pc.cast(parsed, pa.date32()), pa.int32())
+    bad = np.asarray(pc.is_null(days))
+    return np.where(bad, -(2**40), days.to_numpy(zero_copy_only=False)).astype(np.int64), bad
+
+
+def _columns(table, numeric: list[str], categories: dict[str, tuple[str, ...]]) -> _Columns:
+    """Typed arrays of the needed columns, and which rows hold a cell the reader refuses."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    day, bad = _days(pc, pa, table.column("date").combine_chunks())
+    values = {}
+    for name in numeric:
+        column = table.column(name).combine_chunks()
+        if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+            v = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            bad |= np.isinf(v) | (np.isnan(v) & ~np.asarray(pc.is_null(column)))
+            values[name] = v
+        elif pa.types.is_null(column.type):
+            values[name] = np.full(len(column), np.nan)
+        else:
+            values[name], wrong = _strings_to_numbers(pc, pa, column)
+            bad |= wrong
+    texts = {}
+    for name, allowed in categories.items():
+        text = pc.utf8_lower(pc.utf8_trim_whitespace(table.column(name).cast(pa.string())))
+        known = pa.array(sorted({c.casefold() for c in allowed} | {""}))
+        bad |= ~np.asarray(pc.fill_null(pc.is_in(text, value_set=known), True))
+        texts[name] = text
+    patient = table.column("patient").combine_chunks().cast(pa.string())
+    return _Columns(patient, day, values, bad, texts)
+
+
+def _read_csv(dpath: Path, names: list[str]):
+    """The needed columns of the long CSV diary; malformed rows are reported, not dropped."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    malformed: list[str] = []
+
+    def on_invalid(row) -> str:
+        malformed.append(row.text)
+        return "skip"
+
+    def read(typed: bool):
+        types = {n: pa.string() for n in names}
+        if typed:
+            types.update({n: pa.float64() for n in names[2:]}, date=pa.date32())
+        return pcsv.read_csv(
+            dpath,
+            read_options=pcsv.ReadOptions(block_size=1 << 24),
+            parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid),
+            convert_options=pcsv.ConvertOptions(
+                include_columns=names,
+                column_types=types,
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+
+    try:
+        table = read(typed=True)
+    except pa.ArrowInvalid:  # a cell that does not parse: read text, find it column-wise
+        malformed.clear()
+        table = read(typed=False)
+    return table, malformed
+
+
+def _read_parquet(dpath: Path, names: list[str]):
+    import pyarrow.dataset as ds
+
+    dataset = ds.dataset(dpath, format="parquet", partitioning="hive")
+    return dataset.to_table(columns=names), dataset
+
+
+def _parquet_text(table, pid: str) -> tuple[str, list[int]]:
+    """One patient's rows of a Parquet diary (the whole table) as CSV text without the patient
+    column, and the line of each (row number + 1, the header being line 1)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    where = np.flatnonzero(np.asarray(pc.fill_null(pc.equal(table["patient"], pid), False)))
+    part = table.take(pa.array(where)).drop_columns(
+        [n for n in table.column_names if n == "patient" or n == "bucket"]
+    )
+    buffer = io.BytesIO()
+    pcsv.write_csv(part, buffer, pcsv.WriteOptions(quoting_style="needed"))
+    return buffer.getvalue().decode("utf-8"), [1, *(int(w) + 2 for w in where)]
+
+
+def _flag(code: np.ndarray, rows: np.ndarray, flagged: np.ndarray) -> None:
+    flagged[np.unique(code[rows])] = True
+
+
+@dataclasses.dataclass
+class Context:
+    """Everything known before the long diary is read: the template, the patients table, each
+    patient's start and allocation, and which patients need the per-patient reader anyway."""
+
+    path: Path
+    series: Series
+    tpath: Path
+    ppath: Path
+    dpath: Path
+    parquet: bool
+    template: dict
+    sha: str
+    rows: list[tuple[int, dict[str, str]]]
+    first: Any
+    ids: list[str]
+    flagged: np.ndarray
+    start: np.ndarray
+    schedules: list[Schedule | None]
+    arms: np.ndarray
+    numeric: list[str]
+    categories: dict[str, tuple[str, ...]]
+
+    @property
+    def n_days(self) -> int:
+        d = self.first.design
+        return d.run_in_days + 2 * d.cycles * d.period_days
+
+    @property
+    def columns(self) -> list[str]:
+        return ["patient", "date", *self.numeric, *self.categories]
+
+
+def prepare(path: Path) -> Context | None:
+    """Read the series file, the template and the patients table; None when the series is
+    not the long form or needs the per-patient reader."""
+    raw, header, seed = _header(path)
+    if "trials" in raw or not all(k in raw for k in ("template", "patients", "diary")):
+        return None
+    tpath, ppath, dpath = _table_paths(path, raw)
+    parquet = dpath.is_dir() or dpath.suffix.lower() == ".parquet"
+    if not parquet and dpath.suffix.lower() != ".csv":
+        return None
+    template, tbytes = read_toml(tpath, "template protocol")
+    sha = hashlib.sha256(tbytes).hexdigest()
+    rows = _checked_rows(ppath)
+    try:
+        dummy = {"patient": "template", "start": "2026-01-01", "seed": "1", "sequence": ""}
+        first = _patient_protocol(template, tpath, sha, dummy, f"{tpath}")
+    except Nof1Error:
+        return None  # the per-patient reader names the problem for each patient
+    if first.reading != type(first.reading)():
+        return None
+    outcomes = [o.name for o in first.outcomes]
+    rule_columns = {
+        r.column
+        for r in first.stop_rules
+        if r.kind == "threshold" and r.comparison not in ("equals", "in")
+    }
+    numeric = outcomes + sorted(c for c in rule_columns if c not in outcomes)
+    categories = dict(first.categories)
+    if parquet:
+        import pyarrow as pa
+        import pyarrow.dataset as ds
+
+        try:
+            have = set(ds.dataset(dpath, format="parquet", partitioning="hive").schema.names)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise SeriesError(f"{dpath}: cannot read the Parquet diary: {exc}") from None
+    else:
+        names = _header_names(dpath)
+        allowed = {"patient", "date", *first.columns}
+        if (
+            names is None
+            or len(set(names)) != len(names)
+            or not set(names) <= allowed
+            or not {"patient", "date", *outcomes} <= set(names)
+        ):
+            return None
+        have = set(names)
+    missing = [c for c in ("patient", "date", *outcomes) if c not in have]
+    if missing:
+        raise SeriesError(f"{dpath}, line 1: the long diary has no column(s) {', '.join(missing)}")
+    numeric = [c for c in numeric if c in have]
+    categories = {c: v for c, v in categories.items() if c in have}
+
+    n = len(rows)
+    flagged = np.zeros(n, dtype=bool)
+    start = np.zeros(n, dtype=np.int64)
+    schedules: list[Schedule | None] = [None] * n
+    design = first.design
+    arms = np.zeros((n, 2 * design.cycles), dtype=bool)
+    for i, (_, r) in enumerate(rows):
+        s, sd = r["start"], r.get("seed", "")
+        usual = _PSEUDONYM.match(r["patient"]) and _DATE.match(s) and _SEED.match(sd)
+        day = _date(s) if usual and not r.get("sequence") else None
+        if day is None:
+            flagged[i] = True
+            continue
+        schedule = Schedule.from_design(dataclasses.replace(design, seed=int(sd)), day)
+        schedules[i] = schedule
+        start[i] = day.toordinal() - _EPOCH
+        arms[i] = np.frombuffer(schedule.arms.encode(), dtype=np.uint8) == ord("T")
+    series = Series(header["id"], str(path), "table", (), (), seed)
+    return Context(
+        path, series, tpath, ppath, dpath, parquet, template, sha, rows, first,
+        [r["patient"] for _, r in rows], flagged, start, schedules, arms, numeric, categories,
+    )  # fmt: skip
+
+
+def _date(text: str) -> _dt.date | None:
+    try:
+        day = _dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+    return None if date_problem(day) else day
+
+
+def check_rows(
+    ctx: Context, cols: _Columns, line_of=None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Patient code and schedule day of every row, and the patients whose rows the column
+    checks cannot vouch for (a bad cell, a date outside the schedule or twice, a value off the
+    scale). A row of a patient not in the table raises (``line_of(row)`` its line), or returns
+    codes None for a CSV diary (the per-patient reader then names it)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    code_arr = pc.index_in(cols.patient, value_set=pa.array(ctx.ids, pa.string()))
+    unknown = np.asarray(pc.is_null(code_arr))
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        pid = cols.patient[row].as_py()
+        line = line_of(row) if line_of else row + 2
+        raise SeriesError(
+            f"{ctx.dpath}, line {line}, column 'patient': {pid!r} is not in the patients table"
+            if pid
+            else f"{ctx.dpath}, line {line}, column 'patient': blank; each row needs its patient"
+        )
+    code = code_arr.to_numpy(zero_copy_only=False).astype(np.int64)
+    n_days = ctx.n_days
+    day = cols.day - ctx.start[code]
+    outside = (day < 0) | (day >= n_days)
+    flagged = np.zeros(len(ctx.ids), dtype=bool)
+    _flag(code, cols.bad | outside, flagged)
+    key = code * n_days + np.clip(day, 0, n_days - 1)
+    order = np.argsort(key, kind="stable")
+    twice = np.flatnonzero(key[order][1:] == key[order][:-1])
+    _flag(code, order[twice], flagged)
+    for o in ctx.first.outcomes:
+        v = cols.values[o.name]
+        _flag(code, (v < o.min) | (v > o.max), flagged)
+    return code, np.clip(day, 0, n_days - 1), flagged
+
+
+def exact_trials(ctx: Context, flagged: np.ndarray, dataset=None) -> dict[int, SeriesTrial]:
+    """The patients in ``flagged`` read by the per-patient reader; the first (in table order)
+    that cannot be read raises its error, naming the patient, file, line and column."""
+    exact: dict[int, SeriesTrial] = {}
+    if not flagged.any():
+        return exact
+    pids = {ctx.ids[i] for i in np.flatnonzero(flagged)}
+    if ctx.parquet:
+        import pyarrow.dataset as ds
+
+        dataset = dataset or ds.dataset(ctx.dpath, format="parquet", partitioning="hive")
+        whole = dataset.to_table()
+        texts = {p: _parquet_text(whole, p) for p in pids}
+    else:
+        texts = _split_diary(ctx.dpath, set(ctx.ids), only=pids)[0]
+    for i in np.flatnonzero(flagged):
+        where = f"{ctx.ppath}, line {ctx.rows[i][0]}"
+        trial = _table_trial(
+            ctx.template, ctx.tpath, ctx.sha, where, ctx.rows[i][1], ctx.dpath, texts[ctx.ids[i]]
+        )
+        if trial.error is not None:
+            raise trial.error
+        exact[int(i)] = trial
+        ctx.schedules[i] = trial.diary.schedule
+        ctx.arms[i] = trial.diary.schedule.treatment_periods
+    return exact
+
+
+def _counted_periods(ctx: Context) -> np.ndarray:
+    """Per schedule day: the period number when the day counts (after the washout), else 0."""
+    layout = PeriodLayout.from_schedule(ctx.first.schedule())
+    return np.where(layout.washout, 0, layout.period)
+
+
+def _trial_periods(trial: SeriesTrial, i: int) -> tuple[np.ndarray, np.ndarray]:
+    """Code i and the counted period of every day of a trial read per patient."""
+    layout = PeriodLayout.from_schedule(trial.diary.schedule)
+    return np.full(layout.period.size, i, dtype=np.int64), np.where(
+        layout.washout, 0, layout.period
+    )
+
+
+def day_table(ctx: Context, pieces, exact: dict[int, SeriesTrial], sums=None) -> DayTable:
+    """The :class:`DayTable` of the column-wise rows ``pieces`` ((code, day, values) of the
+    patients not flagged) and of the trials read per patient."""
+    first = ctx.first
+    outcomes = [o.name for o in first.outcomes]
+    counted = _counted_periods(ctx)
+    codes, periods = [], []
+    values: dict[str, list[np.ndarray]] = {name: [] for name in outcomes}
+    for code, day, vals in pieces:
+        codes.append(code)
+        periods.append(counted[day])
+        for name in outcomes:
+            values[name].append(vals[name])
+    for i, trial in exact.items():
+        code, period = _trial_periods(trial, i)
+        codes.append(code)
+        periods.append(period)
+        for name in outcomes:
+            values[name].append(trial.diary.days[name].to_numpy(dtype=float))
+    n, width = ctx.arms.shape
+    empty = np.zeros(0, dtype=np.int64)
+    return DayTable(
+        patients=ctx.ids,
+        code=np.concatenate(codes) if codes else empty,
+        period=np.concatenate(periods) if periods else empty,
+        values={k: np.concatenate(v) if v else np.zeros(0) for k, v in values.items()},
+        arms=ctx.arms,
+        n_periods=np.full(n, width),
+        paired=np.full(n, first.design.scheme != "random"),
+        min_days=np.full(n, first.analysis.min_days_per_period),
+        schemes=[first.design.scheme] * n,
+        sums=sums,
+    )
+
+
+def load_long(
+    path: Path, progress: Callable[[int, int], None] | None = None
+) -> tuple[Series, DayTable, Any, Callable] | None:
+    """Read the long form column-wise.
+
+    Returns
+    -------
+    (series, table, first, reference) or None
+        ``series`` names the series (its trials are not materialized), ``table`` holds every
+        usable patient's days, ``first`` is the template protocol and ``reference(i)`` gives
+        patient i's randomization reference set. None when the series is not in the long form
+        or needs the per-patient reader.
+
+    Raises
+    ------
+    SeriesError
+        As :meth:`Series.load` and :meth:`Series.check`: the first patient (in table order) whose
+        trial cannot be read, naming the patient, file, line and column.
+    """
+    ctx = prepare(path)
+    if ctx is None:
+        return None
+    if progress is not None:
+        progress(1, 4)
+    dataset = None
+    if ctx.parquet:
+        table, dataset = _read_parquet(ctx.dpath, ctx.columns)
+        malformed: list[str] = []
+    else:
+        table, malformed = _read_csv(ctx.dpath, ctx.columns)
+    cols = _columns(table, ctx.numeric, ctx.categories)
+    del table
+    if progress is not None:
+        progress(2, 4)
+    if malformed:
+        # the per-patient reader names the row (line numbers need the CSV's own reading)
+        _split_diary(ctx.dpath, set(ctx.ids), only=set())
+        return None
+    try:
+        code, day, flagged = check_rows(ctx, cols)
+    except SeriesError:
+        if ctx.parquet:
+            raise
+        _split_diary(ctx.dpath, set(ctx.ids), only=set())  # names the CSV's own line
+        return None
+    flagged |= ctx.flagged
+    exact = exact_trials(ctx, flagged, dataset)
+    if progress is not None:
+        progress(3, 4)
+    keep = ~flagged[code]
+    values = {o.name: cols.values[o.name][keep] for o in ctx.first.outcomes}
+    result = day_table(ctx, [(code[keep], day[keep], values)], exact)
+    if progress is not None:
+        progress(4, 4)
+    return ctx.series, result, ctx.first, _reference(ctx.schedules)
+
+
+def _reference(schedules: list[Schedule]):
+    """``reference(i)``: the same reference set as the per-patient analysis."""
+    shared: dict[str, Any] = {}
+
+    def reference(i: int):
+        schedule = schedules[i]
+        n = schedule.n_allocations
+        if n == 1:
+            return "one", None, True, 1
+        if schedule.exact:
+            if "exact" not in shared:
+                shared["exact"] = schedule.allocations()
+            return "exact", shared["exact"], True, n
+        sample = schedule.sample_allocations(MONTE_CARLO_DRAWS, schedule.design.seed or 0)
+        return ("sample", i), sample, False, n
+
+    return reference

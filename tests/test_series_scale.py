@@ -1,0 +1,308 @@
+"""The series at scale: vectorized stage 1, column-wise reading, the Dask engine.
+
+Every fast result is compared with the per-patient path (``analyze_series`` looping over the
+patients' own diaries), which the R agreement tests of test_series.py anchor independently.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import DATA, protocol_dict, protocol_toml
+from nof1.errors import SeriesError
+from nof1.series import Series, analyze_series
+from nof1.series.engine import analyze_loaded, analyze_path
+
+SERIES_DIR = DATA / "series"
+TOL = 1e-9
+# The one-stage Satterthwaite df comes from numerical second derivatives of the REML criterion:
+# period means that differ in the last bit (a grouped sum adds the days in another order than
+# the per-patient matrix product) move it by about 1e-9 relative; every other number meets TOL.
+LOOSE = {"df": 1e-7}
+
+
+def assert_same(a, b, where: str = "") -> None:
+    """Two JSON-like documents equal, numbers to TOL (NaN equal to NaN)."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), where
+        for k in a:
+            assert_same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list | tuple):
+        assert isinstance(b, list | tuple) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and not isinstance(b, str):
+        if b is None or (isinstance(b, float) and math.isnan(b)):
+            assert math.isnan(a), where
+        else:
+            tol = LOOSE.get(where.rsplit(".", 1)[-1], TOL)
+            assert abs(a - b) <= tol * max(1.0, abs(a)), f"{where}: {a} != {b}"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def _mixed_series(tmp_path: Path, n: int = 9, seed: int = 3) -> Path:
+    """A form-1 series of n patients with every scheme, missing days and short diaries."""
+    from nof1.trial.protocol import Protocol
+
+    rng = np.random.default_rng(seed)
+    schemes = ["randomized-pairs", "alternating", "random", "counterbalanced"]
+    lines = ['[series]\nid = "MIXED"\nseed = 7\n']
+    for i in range(n):
+        pid = f"M{i:02d}"
+        design = {"scheme": schemes[i % 4], "cycles": int(rng.integers(2, 5)), "seed": 100 + i}
+        if design["scheme"] == "random":
+            design["max_run"] = 2
+        folder = tmp_path / pid
+        folder.mkdir()
+        doc = protocol_dict(trial={"patient": pid, "start": "2026-03-02"}, design=design)
+        (folder / "protocol.toml").write_text(protocol_toml(doc), encoding="utf-8")
+        protocol = Protocol.load(folder / "protocol.toml")
+        schedule = protocol.schedule()
+        treat = schedule.day_arrays()["treatment"]
+        effect = rng.normal(-1, 1)
+        last = None if i % 5 else int(rng.integers(10, len(treat)))
+        rows = ["date,pain,fatigue,dose_g,notes"]
+        for d, date in enumerate(schedule.dates()[:last]):
+            if rng.random() < 0.15:
+                continue  # a missing day
+            pain = float(np.clip(5 + effect * treat[d] + rng.normal(0, 1.3), 0, 10))
+            fatigue = "" if rng.random() < 0.1 else f"{rng.uniform(0, 10):.2f}"
+            rows.append(f"{date.isoformat()},{pain:.3f},{fatigue},0,")
+        (folder / "diary.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        lines.append(f'[[trials]]\nprotocol = "{pid}/protocol.toml"\ndiary = "{pid}/diary.csv"\n')
+    path = tmp_path / "series.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_vectorized_stage1_equals_per_patient_on_the_example():
+    series = Series.load(SERIES_DIR / "series.toml")
+    assert_same(analyze_loaded(series).to_dict(), analyze_series(series).to_dict())
+
+
+def test_vectorized_stage1_equals_per_patient_on_mixed_schemes(tmp_path):
+    series = Series.load(_mixed_series(tmp_path))
+    slow = analyze_series(series)
+    assert {p.scheme for p in slow.primary.patients} == {
+        "randomized-pairs", "alternating", "random", "counterbalanced"
+    }  # fmt: skip
+    assert slow.primary.excluded or any(p.cycles_used < 4 for p in slow.primary.patients)
+    assert_same(analyze_loaded(series).to_dict(), slow.to_dict())
+
+
+def test_stage1_rows_equal_to_1e9(tmp_path):
+    """Per patient: means, effect, SE and cycles of the vectorized stage 1."""
+    from nof1.series.analyze import stage1
+    from nof1.series.engine import table_of_trials
+    from nof1.series.fast import stage1_rows, vector_stage1
+
+    series = Series.load(_mixed_series(tmp_path, n=12, seed=11))
+    trials = list(series.trials)
+    table = table_of_trials(trials, ["pain", "fatigue"])
+    for name in ("pain", "fatigue"):
+        fast = stage1_rows(table, vector_stage1(table, name))
+        for t, row in zip(trials, fast, strict=True):
+            ref = stage1(t, name)
+            np.testing.assert_allclose(row.means, ref.means, rtol=0, atol=TOL)
+            assert (row.treatment == ref.treatment).all()
+            assert row.cycles_used == ref.cycles_used and row.reason == ref.reason
+            for x, y in ((row.effect, ref.effect), (row.se, ref.se)):
+                assert (math.isnan(x) and math.isnan(y)) or abs(x - y) < TOL
+
+
+def _long_copy(tmp_path: Path) -> Path:
+    """The packaged example series copied into tmp_path (to edit its files)."""
+    for name in ("series.toml", "protocol.toml", "patients.csv", "diary.csv"):
+        shutil.copy(SERIES_DIR / name, tmp_path / name)
+    return tmp_path / "series.toml"
+
+
+def _slow_error(path: Path) -> str:
+    with pytest.raises(SeriesError) as info:
+        Series.load(path).check()
+    return str(info.value)
+
+
+def test_column_wise_reading_equals_per_patient_on_the_example():
+    path = SERIES_DIR / "series.toml"
+    assert_same(analyze_path(path).to_dict(), analyze_series(Series.load(path)).to_dict())
+
+
+@pytest.mark.parametrize("form", ["file", "dataset"])
+def test_parquet_diary_equals_the_csv(tmp_path, form):
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    path = _long_copy(tmp_path)
+    table = pcsv.read_csv(tmp_path / "diary.csv")
+    if form == "file":
+        pq.write_table(table, tmp_path / "diary.parquet")
+        target = "diary.parquet"
+    else:  # partitioned by patient: one directory per patient
+        pq.write_to_dataset(table, tmp_path / "dataset", partition_cols=["patient"])
+        target = "dataset"
+    text = path.read_text(encoding="utf-8").replace('"diary.csv"', f'"{target}"')
+    (tmp_path / "parquet.toml").write_text(text, encoding="utf-8")
+    fast = analyze_path(tmp_path / "parquet.toml").to_dict()
+    assert_same(fast, analyze_series(Series.load(path)).to_dict())
+
+
+def _edit_diary(path: Path, line: int, column: str, value: str) -> None:
+    diary = path.parent / "diary.csv"
+    lines = diary.read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    cells = lines[line - 1].split(",")
+    cells[header.index(column)] = value
+    lines[line - 1] = ",".join(cells)
+    diary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "expect"),
+    [
+        ("pain", "severe", "not a number"),
+        ("pain", "12", "outside the scale"),
+        ("date", "2026-13-01", "not a date"),
+        ("withdrawal", "x", "not a number"),
+        ("patient", "P-99", "not in the patients table"),
+    ],
+)
+def test_a_bad_cell_names_patient_line_and_column(tmp_path, column, value, expect):
+    path = _long_copy(tmp_path)
+    _edit_diary(path, 130, column, value)
+    with pytest.raises(SeriesError) as info:
+        analyze_path(path)
+    message = str(info.value)
+    assert message == _slow_error(path)
+    assert expect in message and "line 130" in message
+    if column != "patient":
+        assert message.startswith("patient P-02:") and f"column '{column}'" in message
+
+
+def test_a_bad_patients_row_is_named(tmp_path):
+    path = _long_copy(tmp_path)
+    patients = tmp_path / "patients.csv"
+    patients.write_text(
+        patients.read_text(encoding="utf-8").replace("2026-02-13", "2026-02-30"), "utf-8"
+    )
+    with pytest.raises(SeriesError, match=r"patient P-06:.*line 7.*start") as info:
+        analyze_path(path)
+    assert str(info.value) == _slow_error(path)
+
+
+def test_rows_outside_the_schedule_and_a_sequence_go_the_per_patient_way(tmp_path):
+    """Rows the column checks cannot vouch for are read per patient, with the same result."""
+    path = _long_copy(tmp_path)
+    diary = tmp_path / "diary.csv"
+    diary.write_text(
+        diary.read_text(encoding="utf-8") + "P-01,2025-12-01,5,5,0,0,none,before the start\n",
+        encoding="utf-8",
+    )
+    patients = tmp_path / "patients.csv"
+    text = patients.read_text(encoding="utf-8").replace(
+        "patient,start,seed", "patient,start,seed,sequence"
+    )
+    lines = [line + "," for line in text.splitlines()]
+    lines[0] = lines[0][:-1]
+    lines[3] = "P-03,2026-01-22,,TC CT TC CT"
+    patients.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert_same(analyze_path(path).to_dict(), analyze_series(Series.load(path)).to_dict())
+
+
+def test_cli_progress_bar_on_stderr_for_a_large_series(monkeypatch):
+    from click.testing import CliRunner
+
+    import nof1.cli
+    from nof1.cli import cli
+
+    monkeypatch.setattr(nof1.cli, "PROGRESS_BYTES", 0)  # the example counts as large
+    result = CliRunner().invoke(cli, ["series", str(SERIES_DIR / "series.toml"), "--json"])
+    assert result.exit_code == 0
+    assert "100%" in result.stderr and "[####################]" in result.stderr
+    assert "%" not in result.stdout.split('"series"')[0]  # stdout is the JSON only
+
+
+def test_cli_scheduler_needs_the_dask_engine():
+    from click.testing import CliRunner
+
+    from nof1.cli import cli
+
+    args = ["series", str(SERIES_DIR / "series.toml"), "--scheduler", "tcp://x:1"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2 and "--engine dask" in result.stderr
+
+
+def test_counts_past_a_float_render_and_serialize():
+    import json
+
+    from nof1.series.counts import count_text
+
+    assert count_text(16**12) == "2.81e+14"
+    assert count_text(16**100_000) == "9.96e+120411"  # log10(16) * 1e5 = 120411.998
+    assert json.dumps({"combinations": count_text(16**100_000)})
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    )
+    client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def _example_dataset(tmp_path: Path) -> Path:
+    """The example series with its diary as a Parquet dataset partitioned by patient."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    path = _long_copy(tmp_path)
+    table = pcsv.read_csv(tmp_path / "diary.csv")
+    pq.write_to_dataset(table, tmp_path / "dataset", partition_cols=["patient"])
+    text = path.read_text(encoding="utf-8").replace('"diary.csv"', '"dataset"')
+    (tmp_path / "dataset.toml").write_text(text, encoding="utf-8")
+    return tmp_path / "dataset.toml"
+
+
+def test_dask_engine_equals_the_local_engine(tmp_path, dask_client):
+    from nof1.series.dask_engine import load_on_dask
+    from nof1.series.engine import pool_table
+
+    path = _example_dataset(tmp_path)
+    series, table, first, reference = load_on_dask(path, client=dask_client)
+    on_dask = pool_table(series, table, first, reference, list(table.patients), None)
+    assert_same(on_dask.to_dict(), analyze_path(path).to_dict())
+    slow = analyze_series(Series.load(tmp_path / "series.toml")).to_dict()
+    slow["series"] = on_dask.to_dict()["series"]  # the path differs
+    assert_same(on_dask.to_dict(), slow)
+
+
+def test_dask_engine_names_a_bad_cell(tmp_path, dask_client):
+    import pyarrow.parquet as pq
+
+    from nof1.series.dask_engine import load_on_dask
+
+    path = _example_dataset(tmp_path)
+    part = next((tmp_path / "dataset" / "patient=P-02").glob("*.parquet"))
+    table = pq.read_table(part)
+    pain = table.column("pain").to_pylist()
+    pain[5] = 42.0
+    pq.write_table(table.set_column(table.column_names.index("pain"), "pain", [pain]), part)
+    with pytest.raises(SeriesError, match=r"patient P-02: .*line \d+, column 'pain'.*outside"):
+        load_on_dask(path, client=dask_client)
+
+
+def test_dask_engine_refuses_a_csv_diary(dask_client):
+    from nof1.series.dask_engine import load_on_dask
+
+    with pytest.raises(SeriesError, match="Parquet"):
+        load_on_dask(SERIES_DIR / "series.toml", client=dask_client)
