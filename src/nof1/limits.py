@@ -115,10 +115,7 @@ def read_limited(path: str | Path, max_bytes: int, what: str) -> bytes:
     with open(path, "rb") as handle:
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ValueError(
-            f"the file is larger than {max_bytes:,} bytes, the limit for a {what}; is it the "
-            "right file? (raise the limit with --max-bytes)"
-        )
+        raise ValueError(_too_large(max_bytes, what))
     return data
 
 
@@ -128,10 +125,14 @@ def check_size(source: object, max_bytes: int, what: str) -> None:
     if not isinstance(source, (str, Path)) or not Path(source).is_file():
         return
     if Path(source).stat().st_size > max_bytes:
-        raise ValueError(
-            f"the file is larger than {max_bytes:,} bytes, the limit for a {what}; is it the "
-            "right file? (raise the limit with --max-bytes)"
-        )
+        raise ValueError(_too_large(max_bytes, what))
+
+
+def _too_large(max_bytes: int, what: str) -> str:
+    return (
+        f"the file is larger than {max_bytes:,} bytes, the limit for a {what}; is it the "
+        "right file? (raise the limit with --max-bytes)"
+    )
 
 
 _TOML_TOKEN = re.compile(r"\"\"\"|'''|[\"'#\[\]{}\n\\]")

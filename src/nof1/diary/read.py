@@ -177,7 +177,7 @@ def read_diary(
         2200, the same date twice, text in a numeric column, a value outside an outcome's
         ``[min, max]``, a row with the wrong number of fields.
     """
-    from ..limits import MAX_DIARY_BYTES, check_size
+    from ..limits import MAX_DIARY_BYTES, check_size, read_limited
 
     if sheet is not None or is_table_source(path):  # nof1.diary.sources: xlsx, Parquet, DataFrame
         try:
@@ -192,8 +192,6 @@ def read_diary(
         except DiaryError as exc:
             raise exc.remapped(lambda e: source.locate(exported_column(e, protocol))) from None
         return source.finish(diary)
-    from ..limits import read_limited
-
     path = Path(path)
     try:
         data = read_limited(path, max_bytes or MAX_DIARY_BYTES, "diary")
