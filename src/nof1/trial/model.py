@@ -18,7 +18,7 @@ __all__ = [
     "PRIORS",
     "RESERVED",
     "SCHEMES",
-    "Analysis",
+    "AnalysisPlan",
     "Design",
     "Outcome",
     "Prior",
@@ -121,7 +121,7 @@ class Prior:
 
 
 @dataclass(frozen=True)
-class Analysis:
+class AnalysisPlan:
     """The pre-specified analysis: the ``[analysis]`` table."""
 
     alpha: float = 0.05

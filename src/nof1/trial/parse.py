@@ -26,7 +26,7 @@ from .model import (
     PRIORS,
     RESERVED,
     SCHEMES,
-    Analysis,
+    AnalysisPlan,
     Design,
     Outcome,
     Prior,
@@ -299,7 +299,7 @@ def _parse_outcomes(raw: Any, chk: _Checker) -> tuple[Outcome, ...]:
     return tuple(outcomes)
 
 
-def _parse_analysis(raw: Mapping[str, Any], chk: _Checker, design: Design | None) -> Analysis:
+def _parse_analysis(raw: Mapping[str, Any], chk: _Checker, design: Design | None) -> AnalysisPlan:
     chk.unknown(raw, "[analysis]", _TABLE_KEYS["analysis"])
     alpha = chk.number(raw, "alpha", "analysis", default=0.05)
     if alpha is not None and not limits.MIN_ALPHA <= alpha <= limits.MAX_ALPHA:
@@ -327,7 +327,7 @@ def _parse_analysis(raw: Mapping[str, Any], chk: _Checker, design: Design | None
             chk.add("analysis.prior must be a table ([analysis.prior])")
         else:
             prior = _parse_prior(raw_prior, chk) or prior
-    return Analysis(alpha or 0.05, min_days or 1, trend, prior)
+    return AnalysisPlan(alpha or 0.05, min_days or 1, trend, prior)
 
 
 def _parse_prior(raw: Mapping[str, Any], chk: _Checker) -> Prior | None:
@@ -526,7 +526,7 @@ def parse(
     Trial,
     Design,
     tuple[Outcome, ...],
-    Analysis,
+    AnalysisPlan,
     tuple[str, ...],
     tuple[StopRule, ...],
     tuple[tuple[str, tuple[str, ...]], ...],

@@ -24,7 +24,7 @@ from .model import (
     COMPARISONS,
     DURINGS,
     SCHEMES,
-    Analysis,
+    AnalysisPlan,
     Design,
     Outcome,
     Prior,
@@ -41,7 +41,7 @@ __all__ = [
     "COMPARISONS",
     "DURINGS",
     "SCHEMES",
-    "Analysis",
+    "AnalysisPlan",
     "Design",
     "Outcome",
     "Prior",
@@ -68,7 +68,7 @@ class Protocol:
     trial: Trial
     design: Design
     outcomes: tuple[Outcome, ...]
-    analysis: Analysis = field(default_factory=Analysis)
+    analysis: AnalysisPlan = field(default_factory=AnalysisPlan)
     diary_columns: tuple[str, ...] = ()
     stop_rules: tuple[StopRule, ...] = ()
     path: str | None = field(default=None, compare=False)
