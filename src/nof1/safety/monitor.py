@@ -112,6 +112,13 @@ class MonitorResult:
         ``(rule name, reason)`` for each rule that could not be evaluated.
     rules_checked
         Names of the rules that were evaluated (fired or not).
+    missing_data
+        The rules of ``not_checked`` that could not be evaluated for lack of diary data (no value
+        of the column on the days the rule looks at, no run-in value once the run-in is over, too
+        few cycles with enough values for the harm rule). Each makes the status at least
+        ``review``: a rule the diary leaves unchecked never reads as "continue". The other rules
+        of ``not_checked`` are not due yet (the schedule, the rule's arm or the second complete
+        cycle has not begun).
     """
 
     status: str
@@ -119,6 +126,7 @@ class MonitorResult:
     events: tuple[Event, ...] = ()
     not_checked: tuple[tuple[str, str], ...] = ()
     rules_checked: tuple[str, ...] = ()
+    missing_data: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -131,7 +139,10 @@ class MonitorResult:
             "status": self.status,
             "as_of": self.as_of.isoformat(),
             "events": [e.to_dict() for e in self.events],
-            "not_checked": [{"rule": r, "reason": why} for r, why in self.not_checked],
+            "not_checked": [
+                {"rule": r, "reason": why, "missing_data": r in self.missing_data}
+                for r, why in self.not_checked
+            ],
             "rules_checked": list(self.rules_checked),
         }
 
@@ -161,6 +172,12 @@ class MonitorResult:
 
 
 # -- the engine ----------------------------------------------------------------------------------
+
+
+class Gap(str):
+    """Why a rule could not be checked when the reason is missing diary data, not "not due yet"."""
+
+    __slots__ = ()
 
 
 def _default_as_of(diary: Diary, today: _dt.date) -> _dt.date:
@@ -340,13 +357,18 @@ def _threshold(rule, protocol, diary, calendar):
     present = has_value(values)
     categorical = protocol.categories_of(column) is not None
     if not categorical and not (present & look).any():
-        return f"no value of {column!r}{where} up to {last}"
+        why = f"no value of {column!r}{where} up to {last}"
+        # a measurement never recorded is missing data; a text column that an `equals` or `in`
+        # rule watches for an event, left blank, is the diary of days without that event
+        return why if rule.comparison in ("equals", "in") else Gap(why)
     baseline, better, description = None, None, rule.describe()
     if rule.comparison == "above_baseline_by":
         better = protocol.outcome(column).better
         run_in = (calendar.arms == "run-in") & present
         if not run_in.any():
-            return f"no run-in value of {column!r} yet, so no baseline to compare with"
+            if calendar.arms[-1] == "run-in":  # the run-in is still under way
+                return f"no run-in value of {column!r} yet, so no baseline to compare with"
+            return Gap(f"no run-in value of {column!r}, so no baseline to compare with")
         baseline = values[run_in].astype(float).sum() / run_in.sum()
         limit = baseline + rule.value if better == "lower" else baseline - rule.value
         sign = ">=" if better == "lower" else "<="
@@ -432,7 +454,7 @@ def _harm(rule, protocol, diary, as_of):
             )
     usable = int(np.isfinite(diffs).sum())
     if usable < 2:
-        return (
+        return Gap(
             f"only {usable} of {complete} complete cycles have both periods with at least "
             f"{protocol.analysis.min_days_per_period} post-washout days with a value"
         )
@@ -497,6 +519,7 @@ def monitor(
     events: list[Event] = []
     not_checked: list[tuple[str, str]] = []
     checked: list[str] = []
+    gaps: list[str] = []
     for rule in protocol.stop_rules:
         if rule.kind == "missing":
             found = _missing(rule, diary, n)
@@ -505,7 +528,9 @@ def monitor(
         else:
             found = _threshold(rule, protocol, diary, calendar)
         if isinstance(found, str):
-            not_checked.append((rule.name, found))
+            not_checked.append((rule.name, str(found)))
+            if isinstance(found, Gap):
+                gaps.append(rule.name)
             continue
         checked.append(rule.name)
         if found is not None:
@@ -513,11 +538,13 @@ def monitor(
     events.sort(key=lambda e: e.date)
     if any(e.action == "stop" for e in events):
         status = "stop"
-    elif events:
-        status = "review"
+    elif events or gaps:
+        status = "review"  # fails closed: a rule the diary left unchecked is not "continue"
     else:
         status = "continue"
-    return MonitorResult(status, as_of, tuple(events), tuple(not_checked), tuple(checked))
+    return MonitorResult(
+        status, as_of, tuple(events), tuple(not_checked), tuple(checked), tuple(gaps)
+    )
 
 
 # -- the protocol check -------------------------------------------------------------------------
