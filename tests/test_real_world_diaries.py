@@ -361,6 +361,27 @@ def test_first_and_last_follow_the_time_not_the_file_order(protocol):
     assert diary.daily.entries[0] == 3
 
 
+def test_last_follows_the_time_on_days_outside_the_schedule_too(protocol):
+    # pain 9 at 21:00 then 2 at 08:00 in the file, on two days after the last scheduled day:
+    # the day's last entry by time is 9, so "Severe pain" (>= 9 on 2 days in a row) fires; by
+    # file order it would read 2 and stay silent
+    doc = protocol.to_dict()
+    doc["diary"]["aggregate"] = "last"
+    doc["outcomes"][1].pop("aggregate")
+    last = Protocol.from_dict(doc)
+    end = last.schedule().end
+    after = [(end + _dt.timedelta(days=k)).isoformat() for k in (1, 2)]
+    frame = _entries(
+        [(f"{end.isoformat()} 08:00", 5, "no", "none")]
+        + [(f"{d} {t}", v, "no", "none") for d in after for t, v in (("21:00", 9), ("08:00", 2))]
+    )
+    result = monitor(last, read_diary(frame, last))
+    fired = {e.rule: e for e in result.events}
+    pain = next(r for r in last.stop_rules if r.column == "pain" and r.for_days == 2).name
+    assert fired[pain].date == end + _dt.timedelta(days=2)
+    assert dict(fired[pain].values) == {after[0]: 9.0, after[1]: 9.0}
+
+
 def test_a_day_recording_both_arms_is_its_own_deviation(protocol):
     frame = _entries(
         [

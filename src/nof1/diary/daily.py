@@ -253,14 +253,20 @@ def lay_entries(diary: Diary, protocol: Protocol, stamps: dict[int, Any]) -> Dia
     days = diary.days.copy()
     n = len(days)
     index = {d: i for i, d in enumerate(days["date"])}
-    rows = diary.rows[diary.rows["in_schedule"]]
+    every = diary.rows
+    if options.several and len(every):
+        # every row in entry order (date, time, line), days outside the schedule included, so
+        # that the stop rules' `first` and `last` there follow the time as they do on scheduled
+        # days
+        every = _entry_order(every, options, stamps, diary.path)
+    rows = every[every["in_schedule"]]
     columns = [c for c in diary.rows.columns if c not in ("line", "date", "in_schedule")]
     position = np.array([index[d] for d in rows["date"]], dtype=np.int64)
     entries = np.bincount(position, minlength=n) if len(rows) else np.zeros(n, dtype=np.int64)
     aggregates: list[tuple[str, str]] = []
     texts: dict[str, tuple[tuple[str, ...], ...]] = {}
     if options.several and len(rows):
-        ordered = _entry_order(rows, options, stamps, diary.path)
+        ordered = rows
         groups = ordered.groupby("date", sort=False)
         at = np.array([index[d] for d in groups.size().index], dtype=np.int64)
         line = days["line"].to_numpy().copy()
@@ -283,7 +289,7 @@ def lay_entries(diary: Diary, protocol: Protocol, stamps: dict[int, Any]) -> Dia
     daily = DailySummary(
         options.entries_per_day, entries, tuple(aggregates), texts, recorded, deviations
     )
-    return replace(diary, days=days, daily=daily)
+    return replace(diary, rows=every, days=days, daily=daily)
 
 
 def _distinct(ordered, name: str, index, n: int) -> tuple[tuple[str, ...], ...]:
