@@ -145,6 +145,20 @@ def test_upload_over_the_limit_is_413():
     assert "larger than the limit" in response.get_json()["error"]
 
 
+def test_the_limit_is_per_file_so_the_report_buttons_work_just_under_it():
+    # both example files are under 5,000 bytes; the result page sends them back as base64 (a third
+    # larger, over 5,000 together): the report buttons must still work, and a larger file is 413
+    small = create_app(max_upload_bytes=5000).test_client()
+    status, html = trial_page(small, **files())
+    assert status == 200
+    hidden = {k: v for k, v in field_values(html).items() if k not in ("audience", "what")}
+    assert len(hidden["diary_data"]) + len(hidden["protocol_data"]) > 5000
+    report = small.post("/trial/report", data={**hidden, "audience": "clinician"})
+    assert report.status_code == 200 and "<html" in report.get_data(as_text=True)
+    big = small.post("/api/analyze", data=files(diary=EXAMPLE_DIARY.read_bytes() + b"\n" * 3000))
+    assert big.status_code == 413 and "larger than the limit" in big.get_json()["error"]
+
+
 def test_a_file_name_with_a_path_is_used_in_messages_only(client):
     data = {"protocol": (io.BytesIO(b"not toml ["), "../../../../etc/passwd")}
     response = client.post("/api/schedule", data=data)

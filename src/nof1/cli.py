@@ -619,7 +619,11 @@ def import_redcap(
     help="Require this token (needed for any other host); or set NOF1_TOKEN.",
 )
 @click.option(
-    "--max-upload-mb", type=float, default=20.0, show_default=True, help="Largest upload accepted."
+    "--max-upload-mb",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Largest uploaded file accepted.",
 )
 @_guard
 def serve(port: int, host: str, no_browser: bool, token: str | None, max_upload_mb: float) -> None:

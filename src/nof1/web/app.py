@@ -63,7 +63,9 @@ def create_app(
         When given, every request must carry ``Authorization: Bearer TOKEN`` or come from a
         session opened with the login form.
     max_upload_bytes
-        Requests larger than this are refused with 413.
+        An uploaded file larger than this is refused with 413. A request may be a third larger
+        (see :func:`request_budget`), so that the result page's buttons, which send the files
+        back as base64 text, still work for a file just under the limit.
     served_hosts
         The Host header values the app answers: ``host:port`` matches exactly, a bare host name
         matches any port. Anything else is refused (DNS rebinding).
@@ -76,8 +78,8 @@ def create_app(
     app.request_class = _InMemoryRequest
     app.config.update(
         SECRET_KEY=secrets.token_bytes(32),
-        MAX_CONTENT_LENGTH=max_upload_bytes,
-        MAX_FORM_MEMORY_SIZE=max_upload_bytes,
+        MAX_CONTENT_LENGTH=request_budget(max_upload_bytes),
+        MAX_FORM_MEMORY_SIZE=request_budget(max_upload_bytes),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
         NOF1_TOKEN=token,
@@ -217,6 +219,12 @@ def _bad_input(exc: Nof1Error) -> Response:
 
 def _zip_refused(exc: ZipRefused) -> Response:
     return refuse(exc.status, str(exc))
+
+
+def request_budget(max_upload_bytes: int) -> int:
+    """The largest request accepted: a file at the limit sent back as base64 (4/3 of its size),
+    plus 4 MiB for the protocol (at most 1 MB, also base64) and the other form fields."""
+    return max_upload_bytes * 4 // 3 + 4 * 1024 * 1024
 
 
 def _http_error(exc: HTTPException) -> Any:

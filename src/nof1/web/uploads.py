@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from flask import request
+from flask import abort, current_app, request
 
 from ..errors import Nof1Error
 
@@ -81,19 +81,28 @@ def read_upload(field: str, default_name: str, required: bool = True) -> Upload 
     """The file sent as ``field`` (or carried back as ``field_data``), or None when optional."""
     sent = request.files.get(field)
     if sent is not None and (sent.filename or "").strip():
-        return Upload(safe_name(sent.filename, default_name), sent.read())
+        return _within_limit(Upload(safe_name(sent.filename, default_name), sent.read()))
     carried = request.form.get(f"{field}_data")
     if carried:
         try:
             data = base64.b64decode(carried, validate=True)
         except (binascii.Error, ValueError):
             raise InputError(f"the field {field}_data is not base64 text") from None
-        return Upload(safe_name(request.form.get(f"{field}_name"), default_name), data)
+        name = safe_name(request.form.get(f"{field}_name"), default_name)
+        return _within_limit(Upload(name, data))
     if field in request.form:
         raise InputError(f"{field} must be an uploaded file (multipart/form-data), not text")
     if required:
         raise InputError(f"no {field} file was uploaded (multipart field {field!r})")
     return None
+
+
+def _within_limit(upload: Upload) -> Upload:
+    """The upload, or 413 when the file itself is larger than the app's upload limit (the request
+    may be larger: files sent back as base64 grow by a third)."""
+    if len(upload.data) > current_app.config["NOF1_MAX_UPLOAD"]:
+        abort(413)
+    return upload
 
 
 def _number(kind: type) -> Callable[[str, str], Any]:
