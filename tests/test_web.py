@@ -159,6 +159,34 @@ def test_the_limit_is_per_file_so_the_report_buttons_work_just_under_it():
     assert big.status_code == 413 and "larger than the limit" in big.get_json()["error"]
 
 
+@pytest.mark.parametrize("kind", ["xlsx", "parquet"])
+def test_a_workbook_or_parquet_diary_gives_the_csv_numbers(client, tmp_path, kind):
+    import pandas as pd
+
+    frame = pd.read_csv(EXAMPLE_DIARY, dtype=str, keep_default_na=False)
+    path = tmp_path / f"diary.{kind}"
+    if kind == "xlsx":
+        frame.to_excel(path, index=False, sheet_name="Diary")
+    else:
+        frame.to_parquet(path, index=False)
+    csv_doc = client.post("/api/analyze", data=files()).get_json()
+    data = files()
+    data["diary"] = (io.BytesIO(path.read_bytes()), path.name)
+    doc = client.post("/api/analyze", data=data).get_json()
+    assert doc["outcomes"] == csv_doc["outcomes"] and doc["diary"]["rows_used"] > 0
+    frame.loc[3, "pain"] = "lots"  # a bad cell: named by sheet/row and column
+    if kind == "xlsx":
+        frame.to_excel(path, index=False, sheet_name="Diary")
+    else:
+        frame.to_parquet(path, index=False)
+    data = files()
+    data["diary"] = (io.BytesIO(path.read_bytes()), path.name)
+    bad = client.post("/api/analyze", data=data)
+    assert bad.status_code == 400 and "pain" in bad.get_json()["error"]
+    where = "sheet 'Diary', row 5" if kind == "xlsx" else "row 4"  # header row 1; Parquet rows
+    assert where in bad.get_json()["error"], bad.get_json()["error"]
+
+
 def test_a_file_name_with_a_path_is_used_in_messages_only(client):
     data = {"protocol": (io.BytesIO(b"not toml ["), "../../../../etc/passwd")}
     response = client.post("/api/schedule", data=data)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as _dt
+import io
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -186,11 +187,19 @@ def read_options(
 def load_trial(
     protocol: Upload, diary: Upload, date_format: str | None, allow_empty: bool
 ) -> tuple[Protocol, Diary]:
-    """The protocol, and the diary on its schedule, as ``analyze`` and ``monitor`` read them."""
-    from ..diary.read import read_diary_text
+    """The protocol, and the diary on its schedule, as ``analyze`` and ``monitor`` read them.
+
+    The diary may be CSV, an Excel workbook (first sheet) or a Parquet file, told apart by their
+    first bytes as on the command line; errors name the sheet and row of a workbook.
+    """
+    from ..diary.read import read_diary, read_diary_text
     from ..trial.protocol import Protocol
 
     loaded = Protocol.loads(protocol.data, protocol.name)
+    if diary.data[:4] in (b"PK\x03\x04", b"PAR1"):  # an .xlsx workbook (a zip) or Parquet
+        opened = io.BytesIO(diary.data)
+        opened.name = diary.name
+        return loaded, read_diary(opened, loaded, date_format, allow_empty)
     return loaded, read_diary_text(diary.data, loaded, diary.name, date_format, allow_empty)
 
 
