@@ -164,8 +164,9 @@ def test_alpha_sets_the_level_of_both_intervals():
 
 def test_json_randomization_describes_the_design_and_the_data():
     doc = run(R1).to_dict()["outcomes"]["y"]["randomization"]
-    assert doc["allocations"] == 4 and doc["min_p"] == 0.25 and doc["draws"] is None
-    assert doc["min_p_data"] == 0.25
+    # 2 randomized pairs: 4 allocations, two-sided 2/4 (an allocation and its mirror image)
+    assert doc["allocations"] == 4 and doc["min_p"] == 0.5 and doc["draws"] is None
+    assert doc["min_p_one_sided"] == 0.25 and doc["min_p_data"] == 0.5
 
 
 def test_secondary_outcome_needs_holm_to_be_called_improved():

@@ -10,6 +10,7 @@ import math
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from ..trial.reference import design_min_p, reaches_alpha
 from .adherence import diary_lines, outcome_lines
 
 if TYPE_CHECKING:
@@ -110,32 +111,39 @@ def reach(r: OutcomeResult, level: str) -> str:
     }[r.clinical]
 
 
-def _randomization_limit(r: OutcomeResult, protocol: Protocol, schedule: Schedule, interim: bool):
-    """Why the randomization test cannot reach alpha on these data, or None when it can."""
+def _randomization_limit(
+    r: OutcomeResult, protocol: Protocol, schedule: Schedule, interim: bool
+) -> str | None:
+    """Why the randomization test cannot reach alpha, or None when it can.
+
+    "Can reach" is :func:`nof1.trial.reference.reaches_alpha` of the smallest two-sided p: first
+    of the design (``nof1 check`` warns of the same designs), then of these data (cycles that do
+    not count, tied cycle differences).
+    """
     alpha = protocol.analysis.alpha
     rand = r.randomization
-    if rand.reason is not None or rand.min_p <= alpha:
+    if rand.reason is not None or reaches_alpha(rand.min_p, alpha):
         return None
-    design_min = 1 / schedule.n_allocations
+    design_min, _ = design_min_p(schedule.n_allocations)
     if protocol.design.scheme == "counterbalanced":
         return (
             "The counterbalanced scheme admits only 2 allocations, so its randomization test can "
             "never go below 0.5; randomized pairs would allow a conclusive one."
         )
-    if design_min > alpha:
+    if not reaches_alpha(design_min, alpha):
         return (
-            f"This design cannot reach p < {alpha:g} by randomization: the smallest p it can "
-            f"give is {design_min:.4g}. More cycles would allow a conclusive test."
+            f"This design cannot reach p <= {alpha:g} by randomization: the smallest two-sided "
+            f"p it can give is {design_min:.4g}. More cycles would allow a conclusive test."
         )
     if interim or r.cycles_used < protocol.design.cycles:
         return (
-            f"On these data the randomization test cannot go below {rand.min_p:.4g}: only "
-            f"{r.cycles_used} of {protocol.design.cycles} cycles count"
+            f"On these data the randomization test cannot go below two-sided p {rand.min_p:.4g}: "
+            f"only {r.cycles_used} of {protocol.design.cycles} cycles count"
             + (" so far (interim)." if interim else ".")
         )
     return (
-        f"On these data the randomization test cannot go below {rand.min_p:.4g} (tied cycle "
-        f"differences), although the design could reach {design_min:.4g}."
+        f"On these data the randomization test cannot go below two-sided p {rand.min_p:.4g} "
+        f"(tied cycle differences), although the design could reach {design_min:.4g}."
     )
 
 
