@@ -1,4 +1,4 @@
-"""One reference-set rule: the analysis, planning, `nof1 check`, the verdict and `nof1 design` agree.
+"""One reference-set rule: analysis, planning, `nof1 check`, the verdict and `nof1 design` agree.
 
 The sets and smallest p-values are checked against allocations enumerated by hand here
 (itertools), independent of the schedule's unranking, and against the statistic recomputed from

@@ -277,6 +277,7 @@ def analyze(
     """
     from .analysis.analyze import analyze as run
     from .report.clinician import render_html
+    from .report.text import render_text
 
     _check_extension(report, "--report", (".html", ".htm"))
     loaded, d = _load(
@@ -288,7 +289,7 @@ def analyze(
     if as_json:
         _emit_json(result.to_dict())
     else:
-        click.echo(result.render_text())
+        click.echo(render_text(result))
     if report:
         click.echo(f"wrote {report}", err=True)
 

@@ -191,9 +191,10 @@ class OutcomeResult:
 class Analysis:
     """The analysis of one trial: per-outcome results plus the accounting of every diary row.
 
-    Use :func:`analyze` to build one. ``to_dict()`` is what ``nof1 analyze --json`` prints,
-    ``to_frame()`` a tidy table (one row per outcome x method), ``render_text()`` the summary
-    for the terminal and ``to_html()`` the clinician report.
+    Use :func:`analyze` to build one. ``to_dict()`` is what ``nof1 analyze --json`` prints and
+    ``to_frame()`` a tidy table (one row per outcome x method); one layer up,
+    :func:`nof1.report.text.render_text` is the summary for the terminal and
+    :func:`nof1.report.clinician.render_html` the clinician report.
     """
 
     protocol: Protocol
@@ -295,13 +296,6 @@ class Analysis:
         import pandas as pd
 
         return pd.concat([o.to_frame() for o in self.outcomes.values()], ignore_index=True)
-
-    def render_text(self) -> str:
-        """The summary for the terminal (what ``nof1 analyze`` prints): per outcome the verdict in
-        words, the effect with its interval, every method's result, then the excluded rows."""
-        from .verdict import render_text
-
-        return render_text(self)
 
     def _repr_html_(self) -> str:
         """The tidy table of :meth:`to_frame` for Jupyter (the verdicts with plots are
