@@ -186,7 +186,11 @@ def check(
     sheet: str | None,
     as_json: bool,
 ) -> None:
-    """Validate PROTOCOL (and DIARY) and list every problem found."""
+    """Validate PROTOCOL (and DIARY) and list every problem found.
+
+    Warnings include a design whose randomization test cannot reach alpha: its smallest two-sided
+    p (2 / allocations) is above the protocol's alpha, so add cycles.
+    """
     from .checking import check_files
 
     report = check_files(protocol, diary, date_format, max_bytes, sheet)
@@ -434,7 +438,9 @@ def design(
     """Compare designs: power and trial length across cycles and period lengths.
 
     Only designs that nof1 check would accept are compared; the others are listed with the
-    reason. The JSON of two runs with the same arguments differs only in "seconds".
+    reason. Designs whose randomization test cannot reach alpha (smallest two-sided p above
+    alpha, as nof1 check warns) are flagged. The JSON of two runs with the same arguments differs
+    only in "seconds".
     """
     from .planning.design import PLOT_FORMATS, compare_designs
 

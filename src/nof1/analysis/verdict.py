@@ -92,7 +92,8 @@ def _randomization_limit(
     if protocol.design.scheme == "counterbalanced":
         return (
             "The counterbalanced scheme admits only 2 allocations, so its randomization test can "
-            "never go below 0.5; randomized pairs would allow a conclusive one."
+            "never go below two-sided p 1 (one-sided 0.5); randomized pairs would allow a "
+            "conclusive one."
         )
     if not reaches_alpha(design_min, alpha):
         return (
