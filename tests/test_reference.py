@@ -22,6 +22,7 @@ from nof1.planning.replay import ReplaySetup
 from nof1.stats.randomization import allocation_statistics
 from nof1.trial.protocol import Protocol
 from nof1.trial.reference import (
+    MONTE_CARLO_DRAWS,
     PLANNING_ALLOCATIONS,
     design_min_p,
     planning_reference,
@@ -151,6 +152,14 @@ def test_planning_samples_the_same_set_past_its_budget():
     assert not plan.exact and plan.allocations.shape[0] == PLANNING_ALLOCATIONS
     assert as_strings(plan.allocations) <= as_strings(full.allocations)
     assert (plan.min_p, plan.min_p_one_sided) == (full.min_p, full.min_p_one_sided)  # the design's
+
+
+def test_planning_takes_the_first_rows_of_the_analysis_sample():
+    schedule = protocol("randomized-pairs", 21).schedule()  # 2^21 allocations: Monte Carlo
+    full, plan = reference_set(schedule), planning_reference(schedule)
+    assert not full.exact and full.draws == MONTE_CARLO_DRAWS
+    np.testing.assert_array_equal(plan.allocations, full.allocations[:PLANNING_ALLOCATIONS])
+    assert plan.min_p == full.min_p == 1 / (1 + MONTE_CARLO_DRAWS)
 
 
 def test_five_pairs_cannot_reach_alpha_everywhere():

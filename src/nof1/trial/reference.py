@@ -41,7 +41,8 @@ Planning
 ``nof1 power`` and ``nof1 design`` test every simulated trial against the same set the analysis
 would use, as long as it has at most :data:`PLANNING_ALLOCATIONS` allocations. Beyond, for speed,
 power's randomization p is estimated against :data:`PLANNING_ALLOCATIONS` allocations drawn from
-the same set (the first rows of the analysis's own seeded sample); ``min_p`` stays the design's own.
+the same set (uniformly, with replacement, seeded by ``design.seed``: past :data:`EXACT_LIMIT`, the
+first rows of the analysis's own sample); ``min_p`` stays the design's own.
 """
 
 from __future__ import annotations
