@@ -11,6 +11,7 @@ from scipy import stats
 
 from nof1.analysis.analyze import analyze
 from nof1.diary.read import read_diary_text
+from nof1.report.text import render_text
 from nof1.trial.protocol import Protocol
 
 # shared/validation/REFERENCE.md R1: nof1ins README series, periods A B A B of 7 days.
@@ -100,7 +101,7 @@ def test_bad_cases_give_reasons_not_crashes(values, kwargs, method, words):
     assert words in getattr(y, method).reason and words in y.verdict
     doc = result.to_dict()
     assert doc["outcomes"]["y"][method] is None and doc["outcomes"]["y"][f"{method}_reason"]
-    result.render_text()
+    render_text(result)
 
 
 def test_all_values_missing_in_an_arm():
@@ -164,8 +165,9 @@ def test_alpha_sets_the_level_of_both_intervals():
 
 def test_json_randomization_describes_the_design_and_the_data():
     doc = run(R1).to_dict()["outcomes"]["y"]["randomization"]
-    assert doc["allocations"] == 4 and doc["min_p"] == 0.25 and doc["draws"] is None
-    assert doc["min_p_data"] == 0.25
+    # 2 randomized pairs: 4 allocations, two-sided 2/4 (an allocation and its mirror image)
+    assert doc["allocations"] == 4 and doc["min_p"] == 0.5 and doc["draws"] is None
+    assert doc["min_p_one_sided"] == 0.25 and doc["min_p_data"] == 0.5
 
 
 def test_secondary_outcome_needs_holm_to_be_called_improved():

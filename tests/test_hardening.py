@@ -523,7 +523,7 @@ def test_messages_read_right(tmp_path):
     diary.write_text("date,pain,fatigue,dose_g,notes\n2026-01-05,3,3,lots,\n", encoding="utf-8")
     line = one_line_exit_2(run("analyze", str(path), str(diary)))
     assert "is a column compared with a number" in line and "an column" not in line
-    from nof1.analysis.verdict import fmt_prob
+    from nof1.format import fmt_prob
 
     assert [fmt_prob(p) for p in (0.999, 0.81, 0.001)] == ["P > 99%", "P = 81%", "P < 1%"]
 
@@ -562,7 +562,7 @@ def test_to_frame_keeps_nap_out_of_the_effect_column(example):
 def test_analysis_methods_have_docstrings_and_a_short_repr(example):
     from nof1.analysis.analyze import Analysis
 
-    for name in ("to_frame", "to_dict", "render_text", "_repr_html_"):
+    for name in ("to_frame", "to_dict", "_repr_html_"):
         assert (getattr(Analysis, name).__doc__ or "").strip(), name
     assert len(repr(example)) < 500 and "KRATOM-FM-001" in repr(example)
     assert len(repr(example.primary)) < 500

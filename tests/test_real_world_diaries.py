@@ -24,6 +24,7 @@ from conftest import protocol_dict, protocol_toml
 from nof1 import analyze, monitor, read_diary
 from nof1.cli import cli
 from nof1.errors import DiaryError, ProtocolError
+from nof1.report.text import render_text
 from nof1.trial.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +126,7 @@ def test_entries_per_day_in_json_and_text(result, frame):
     # nothing lost: every entry is used or excluded (run-in) with its own line
     lines = {e["line"] for e in doc["diary"]["excluded"]}
     assert doc["diary"]["rows_read"] == len(frame) == doc["diary"]["rows_used"] + len(lines)
-    text = result.render_text()
+    text = render_text(result)
     assert f"entries: {len(frame)} on 70 scheduled days" in text
     assert "pain mean, fatigue max" in text
 
@@ -143,7 +144,7 @@ def test_deviations_are_exactly_the_drifted_days(result, protocol):
     ]
     assert len(expected) == 4
     assert result.to_dict()["deviations"] == expected
-    assert "deviations: 4 day(s) off schedule" in result.render_text()
+    assert "deviations: 4 day(s) off schedule" in render_text(result)
 
 
 def test_per_protocol_and_as_treated_by_hand(result, protocol, frame):

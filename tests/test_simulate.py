@@ -111,7 +111,7 @@ def test_stop_rules_replay_matches_monitor(example_protocol):
     for i in range(8):
         doc["design"]["sequence"] = trials.arms(i)
         protocol = Protocol.from_dict(doc)
-        setup = ReplaySetup.build(protocol, protocol.primary, ("paired-t",), 1)
+        setup = ReplaySetup.build(protocol, protocol.primary, ("paired-t",))
         tally = StopRuleTally(setup)
         draw = DrawnTrials(
             trials.treatment[i : i + 1], trials.treatment_days[i : i + 1], None, None, None
@@ -303,7 +303,7 @@ def test_one_ar1_fit_serves_the_effect_and_the_no_effect_run(example_protocol):
     from nof1.planning.simulate import allocation_pool, build_scenario, draw_trials
 
     target, sc = build_scenario(example_protocol, None, -1.0, 1.5, 0.5, 0, 0, 0.1, False, None)
-    setup = ReplaySetup.build(example_protocol, target, ("ar1",), 1)
+    setup = ReplaySetup.build(example_protocol, target, ("ar1",))
     rng = np.random.Generator(np.random.PCG64(2))
     draw = draw_trials(setup.schedule, allocation_pool(setup.schedule), rng, 300, sc)
     shifted, null = _shifted_ar1(setup, draw, sc, target)

@@ -103,7 +103,8 @@ def test_r1_randomization_p():
     assert r.allocations == 4
     assert r.p_improvement == pytest.approx(0.25)
     assert r.observed == pytest.approx(-1.885714, abs=1e-6)
-    assert r.min_p == pytest.approx(0.25)
+    assert r.min_p_one_sided == pytest.approx(0.25)
+    assert r.min_p == pytest.approx(0.5)  # two-sided: the extreme allocation and its mirror
     assert r.exact and r.se == 0
     assert r.null_distribution.shape == (4,)
     assert "null_distribution" not in r.to_dict()
@@ -147,16 +148,19 @@ def test_unpaired_vs_brute_force_with_nan(better):
 
 @pytest.mark.parametrize("k", [2, 3, 4, 6])
 def test_min_p_is_two_to_minus_k(k):
-    # shared/validation/REFERENCE.md R3 and R4: randomized pairs, k cycles -> min p = 2^-k
+    # shared/validation/REFERENCE.md R3 and R4: randomized pairs, k cycles -> min one-sided
+    # p = 2^-k; two-sided 2 * 2^-k (the allocation and its mirror image tie in |T|)
     rng = np.random.default_rng(k)
     means = rng.normal(size=2 * k)
     allocs = enumerate_pairs(k)
     r = randomization_test(means, allocs, allocs[0], "lower")
     assert r.allocations == 2**k
-    assert r.min_p == pytest.approx(2.0**-k)
-    # the most favourable allocation really gets p = 2^-k
-    best = allocs[np.argmin(r.null_distribution)]
-    assert randomization_test(means, allocs, best, "lower").p_improvement == pytest.approx(2.0**-k)
+    assert r.min_p_one_sided == pytest.approx(2.0**-k)
+    assert r.min_p == pytest.approx(2.0 ** (1 - k))
+    # the most favourable allocation really gets these p-values
+    best = randomization_test(means, allocs, allocs[np.argmin(r.null_distribution)], "lower")
+    assert best.p_improvement == pytest.approx(2.0**-k)
+    assert best.p_two_sided == pytest.approx(2.0 ** (1 - k))
 
 
 def test_flipping_one_cycle_negates_its_difference():
@@ -182,7 +186,8 @@ def test_random_scheme_count_and_min_p():
     means = np.random.default_rng(6).normal(size=12)  # distinct values: no ties
     r = randomization_test(means, allocs, allocs[100], "higher", paired=False)
     assert r.allocations == 924
-    assert r.min_p == pytest.approx(1 / 924)
+    assert r.min_p_one_sided == pytest.approx(1 / 924)
+    assert r.min_p == pytest.approx(2 / 924)  # the complement is admissible and ties in |T|
 
 
 def test_monte_carlo_counts_observed_in():
@@ -198,7 +203,7 @@ def test_monte_carlo_counts_observed_in():
     p = (1 + np.sum(stats <= obs + 1e-9)) / 201
     assert r.p_improvement == pytest.approx(p)
     assert r.se == pytest.approx(math.sqrt(p * (1 - p) / 200))
-    assert not r.exact and r.min_p == pytest.approx(1 / 201)
+    assert not r.exact and r.min_p == r.min_p_one_sided == pytest.approx(1 / 201)
 
 
 def test_null_weights():
@@ -265,4 +270,5 @@ def test_speed_two_to_the_twenty():
     start = time.perf_counter()
     r = randomization_test(means, allocs, allocs[12345], "lower")
     assert time.perf_counter() - start < 3.0
-    assert r.allocations == 2**20 and r.min_p == pytest.approx(2.0**-20)
+    assert r.allocations == 2**20 and r.min_p_one_sided == pytest.approx(2.0**-20)
+    assert r.min_p == pytest.approx(2.0**-19)

@@ -70,15 +70,17 @@ def protocol_warnings(protocol: Protocol) -> list[str]:
             "the protocol has no stop rules: nof1 monitor has nothing to check; add "
             "[[stop_rules]] for the harms the clinician watches for"
         )
-    schedule = protocol.schedule()
+    from .trial.reference import design_min_p, reaches_alpha
+
+    n = protocol.schedule().n_allocations
     alpha = protocol.analysis.alpha
-    if schedule.n_allocations == 1:
+    min_p, _ = design_min_p(n)
+    if n == 1:
         warnings.append("the 'alternating' scheme allows no randomization test")
-    elif 1 / schedule.n_allocations > alpha:
+    elif not reaches_alpha(min_p, alpha):
         warnings.append(
-            f"with {schedule.n_allocations} admissible allocations no randomization test can "
-            f"reach p < {alpha:g} (smallest one-sided p {1 / schedule.n_allocations:.4g}); add "
-            "cycles"
+            f"with {n} admissible allocations no randomization test can reach p <= {alpha:g} "
+            f"(smallest two-sided p {min_p:.4g}); add cycles"
         )
     return warnings
 

@@ -186,7 +186,11 @@ def check(
     sheet: str | None,
     as_json: bool,
 ) -> None:
-    """Validate PROTOCOL (and DIARY) and list every problem found."""
+    """Validate PROTOCOL (and DIARY) and list every problem found.
+
+    Warnings include a design whose randomization test cannot reach alpha: its smallest two-sided
+    p (2 / allocations) is above the protocol's alpha, so add cycles.
+    """
     from .checking import check_files
 
     report = check_files(protocol, diary, date_format, max_bytes, sheet)
@@ -277,6 +281,7 @@ def analyze(
     """
     from .analysis.analyze import analyze as run
     from .report.clinician import render_html
+    from .report.text import render_text
 
     _check_extension(report, "--report", (".html", ".htm"))
     loaded, d = _load(
@@ -288,7 +293,7 @@ def analyze(
     if as_json:
         _emit_json(result.to_dict())
     else:
-        click.echo(result.render_text())
+        click.echo(render_text(result))
     if report:
         click.echo(f"wrote {report}", err=True)
 
@@ -433,7 +438,9 @@ def design(
     """Compare designs: power and trial length across cycles and period lengths.
 
     Only designs that nof1 check would accept are compared; the others are listed with the
-    reason. The JSON of two runs with the same arguments differs only in "seconds".
+    reason. Designs whose randomization test cannot reach alpha (smallest two-sided p above
+    alpha, as nof1 check warns) are flagged. The JSON of two runs with the same arguments differs
+    only in "seconds".
     """
     from .planning.design import PLOT_FORMATS, compare_designs
 

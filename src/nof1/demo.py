@@ -27,6 +27,7 @@ def run_demo(out: Path) -> list[str]:
     from .example import example_paths
     from .planning.operating import power
     from .report.clinician import render_html
+    from .report.text import render_text
     from .safety.monitor import monitor
     from .trial.protocol import Protocol
 
@@ -55,7 +56,7 @@ def run_demo(out: Path) -> list[str]:
     diary = read_diary(diary_path, protocol)
     result = analyze(protocol, diary)
     (out / "analysis.json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-    (out / "analysis.txt").write_text(result.render_text() + "\n", encoding="utf-8")
+    (out / "analysis.txt").write_text(render_text(result) + "\n", encoding="utf-8")
     lines.append(f"  analysis       {out / 'analysis.txt'} and {out / 'analysis.json'}")
 
     safety = monitor(protocol, diary)
@@ -77,7 +78,7 @@ def run_demo(out: Path) -> list[str]:
     )
     lines.extend(_series_step(out))
     lines.append("")
-    lines.append(result.render_text())
+    lines.append(render_text(result))
     return lines
 
 

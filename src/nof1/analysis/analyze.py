@@ -34,6 +34,7 @@ from ..stats.results import (
     RankTest,
     jsonable,
 )
+from ..trial.reference import Reference, design_min_p, reference_set
 from .adherence import AdherenceCheck, adherence_check, disagreement, entry_accounting
 from .periods import PeriodLayout, headline_effect, period_means
 from .sensitivity import Sensitivity, sensitivity
@@ -51,13 +52,11 @@ __all__ = [
     "PeriodSummary",
     "Sensitivity",
     "analyze",
-    "reference_set",
 ]
 
 METHODS = ("paired-t", "wilcoxon", "randomization", "ar1", "bayes")
 """The methods run on every outcome, by the names ``nof1 power --method`` and ``to_frame`` use; an
 outcome's attribute and JSON key is the name with ``_`` for ``-`` (``paired_t``)."""
-MONTE_CARLO_DRAWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -192,9 +191,10 @@ class OutcomeResult:
 class Analysis:
     """The analysis of one trial: per-outcome results plus the accounting of every diary row.
 
-    Use :func:`analyze` to build one. ``to_dict()`` is what ``nof1 analyze --json`` prints,
-    ``to_frame()`` a tidy table (one row per outcome x method), ``render_text()`` the summary
-    for the terminal and ``to_html()`` the clinician report.
+    Use :func:`analyze` to build one. ``to_dict()`` is what ``nof1 analyze --json`` prints and
+    ``to_frame()`` a tidy table (one row per outcome x method); one layer up,
+    :func:`nof1.report.text.render_text` is the summary for the terminal and
+    :func:`nof1.report.clinician.render_html` the clinician report.
     """
 
     protocol: Protocol
@@ -270,12 +270,13 @@ class Analysis:
         out = outcome.to_dict()
         rand = out.get("randomization")
         if rand is not None:
-            # allocations and min_p describe the design's reference set; the data may not
-            # reach min_p (ties, cycles that do not count): min_p_data; Monte Carlo: draws
+            # allocations and min_p describe the design's reference set (nof1.trial.reference);
+            # the data may not reach min_p (ties, cycles that do not count): min_p_data, the
+            # smallest two-sided p on these data; Monte Carlo: draws
             rand["draws"] = None if rand["exact"] else rand["allocations"]
             rand["allocations"] = schedule.n_allocations
             rand["min_p_data"] = rand["min_p"]
-            rand["min_p"] = 1 / schedule.n_allocations
+            rand["min_p"], rand["min_p_one_sided"] = design_min_p(schedule.n_allocations)
         return out
 
     def to_frame(self) -> pd.DataFrame:
@@ -295,13 +296,6 @@ class Analysis:
         import pandas as pd
 
         return pd.concat([o.to_frame() for o in self.outcomes.values()], ignore_index=True)
-
-    def render_text(self) -> str:
-        """The summary for the terminal (what ``nof1 analyze`` prints): per outcome the verdict in
-        words, the effect with its interval, every method's result, then the excluded rows."""
-        from .verdict import render_text
-
-        return render_text(self)
 
     def _repr_html_(self) -> str:
         """The tidy table of :meth:`to_frame` for Jupyter (the verdicts with plots are
@@ -339,29 +333,12 @@ def _period_summaries(schedule, means, counts, min_days, last) -> tuple[PeriodSu
     return tuple(out)
 
 
-def reference_set(protocol: Protocol, schedule) -> tuple[np.ndarray | None, bool]:
-    """The allocations of the randomization test, built once per analysis.
-
-    Every admissible allocation up to 2^20 (exact), else a seeded Monte Carlo sample of
-    ``MONTE_CARLO_DRAWS``; None for the alternating scheme, which admits one allocation only.
-    The series analysis asks this too, so one rule decides the reference set of a trial.
-    """
-    if schedule.n_allocations == 1:
-        return None, True
-    if schedule.exact:
-        return schedule.allocations(), True
-    seed = protocol.design.seed or 0
-    return schedule.sample_allocations(MONTE_CARLO_DRAWS, seed), False
-
-
-def _randomization(reference, means, treat, better, paired) -> RandomizationTest:
-    allocations, exact = reference
-    if allocations is None:
-        return RandomizationTest(
-            reason="the 'alternating' scheme has one possible allocation, so no randomization "
-            "test is possible; use a randomized scheme for one"
-        )
-    return randomization_test(means, allocations, treat, better, paired=paired, exact=exact)
+def _randomization(reference: Reference, means, treat, better, paired) -> RandomizationTest:
+    if reference.allocations is None:
+        return RandomizationTest(reason=f"{reference.reason}; use a randomized scheme for one")
+    return randomization_test(
+        means, reference.allocations, treat, better, paired=paired, exact=reference.exact
+    )
 
 
 def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResult:
@@ -491,7 +468,7 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
     from ..safety.monitor import adverse_events, unchecked_rule_columns
     from .verdict import benefit_harm, clinical, verdict
 
-    reference = reference_set(protocol, diary.schedule)
+    reference = reference_set(diary.schedule)  # one rule: nof1.trial.reference
     results = {o.name: _analyze_outcome(protocol, diary, o, reference) for o in protocol.outcomes}
     secondary = [o.name for o in protocol.outcomes if not o.primary]
     adjusted = holm([results[n].paired_t.p_two_sided for n in secondary]) if secondary else []

@@ -1,73 +1,38 @@
-"""Plain words for the clinician: the verdict per outcome, the benefit/harm line, the text summary.
+"""The decision on each outcome and its plain words for the clinician.
 
-This module owns wording only; every number comes from :mod:`nof1.analysis.analyze`. Formatting of
-p-values and intervals happens here and in the report, never in the result objects.
+This module owns the verdict rule (direction from the 1 - alpha interval, Holm for secondary
+outcomes; clinical importance against the MCID; whether the randomization test can reach alpha,
+asked of :mod:`nof1.trial.reference`) and the sentences that say it, per outcome and as one
+benefit/harm line. Every number comes from :mod:`nof1.analysis.analyze`; numbers become text with
+:mod:`nof1.format`. The terminal summary that shows these words with the method table is
+:func:`nof1.report.text.render_text`, one layer up.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .adherence import diary_lines, outcome_lines
+from ..format import fmt_pct, p_is, plural
+from ..trial.reference import design_min_p, reaches_alpha
 
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
     from ..trial.schedule import Schedule
-    from .analyze import Analysis, OutcomeResult
+    from .analyze import OutcomeResult
 
 __all__ = [
     "benefit_harm",
     "clinical",
-    "fmt_p",
-    "fmt_pct",
-    "fmt_prob",
     "reach",
-    "render_text",
     "verdict",
 ]
 
 
-def fmt_p(p: float) -> str:
-    """A p-value or probability for reading: ``0.043``, ``< 0.001``, ``NA``."""
-    if p is None or not math.isfinite(p):
-        return "NA"
-    if p < 0.001:
-        return "< 0.001"
-    return f"{p:.3f}"
-
-
-def fmt_pct(p: float) -> str:
-    """A probability as a rounded percentage: ``81%``, ``< 1%``, ``> 99%``, ``NA``."""
-    if p is None or not math.isfinite(p):
-        return "NA"
-    if p < 0.01:
-        return "< 1%"
-    if p > 0.99:
-        return "> 99%"
-    return f"{100 * p:.0f}%"
-
-
-def fmt_prob(p: float) -> str:
-    """A posterior probability as words: ``P = 81%``, ``P > 99%``, ``P < 1%``, ``P NA``."""
-    text = fmt_pct(p)
-    return f"P {text}" if text[0] in "<>N" else f"P = {text}"
-
-
-def _amount(effect: float, better: str) -> tuple[float, str]:
-    word = "lower" if effect < 0 else "higher"
-    return abs(effect), word
-
-
-def p_is(p: float) -> str:
-    """``p = 0.022`` or ``p < 0.001`` for running text."""
-    text = fmt_p(p)
-    return f"p {text}" if text.startswith("<") else f"p = {text}"
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
+def _amount(effect: float) -> tuple[float, str]:
+    """The size of an effect and its direction in words (``lower``/``higher``); whether that is
+    better is said beside it, from the outcome's ``better``."""
+    return abs(effect), "lower" if effect < 0 else "higher"
 
 
 def _side(lo: float, hi: float, better: str) -> str:
@@ -110,32 +75,40 @@ def reach(r: OutcomeResult, level: str) -> str:
     }[r.clinical]
 
 
-def _randomization_limit(r: OutcomeResult, protocol: Protocol, schedule: Schedule, interim: bool):
-    """Why the randomization test cannot reach alpha on these data, or None when it can."""
+def _randomization_limit(
+    r: OutcomeResult, protocol: Protocol, schedule: Schedule, interim: bool
+) -> str | None:
+    """Why the randomization test cannot reach alpha, or None when it can.
+
+    "Can reach" is :func:`nof1.trial.reference.reaches_alpha` of the smallest two-sided p: first
+    of the design (``nof1 check`` warns of the same designs), then of these data (cycles that do
+    not count, tied cycle differences).
+    """
     alpha = protocol.analysis.alpha
     rand = r.randomization
-    if rand.reason is not None or rand.min_p <= alpha:
+    if rand.reason is not None or reaches_alpha(rand.min_p, alpha):
         return None
-    design_min = 1 / schedule.n_allocations
+    design_min, _ = design_min_p(schedule.n_allocations)
     if protocol.design.scheme == "counterbalanced":
         return (
             "The counterbalanced scheme admits only 2 allocations, so its randomization test can "
-            "never go below 0.5; randomized pairs would allow a conclusive one."
+            "never go below two-sided p 1 (one-sided 0.5); randomized pairs would allow a "
+            "conclusive one."
         )
-    if design_min > alpha:
+    if not reaches_alpha(design_min, alpha):
         return (
-            f"This design cannot reach p < {alpha:g} by randomization: the smallest p it can "
-            f"give is {design_min:.4g}. More cycles would allow a conclusive test."
+            f"This design cannot reach p <= {alpha:g} by randomization: the smallest two-sided "
+            f"p it can give is {design_min:.4g}. More cycles would allow a conclusive test."
         )
     if interim or r.cycles_used < protocol.design.cycles:
         return (
-            f"On these data the randomization test cannot go below {rand.min_p:.4g}: only "
-            f"{r.cycles_used} of {protocol.design.cycles} cycles count"
+            f"On these data the randomization test cannot go below two-sided p {rand.min_p:.4g}: "
+            f"only {r.cycles_used} of {protocol.design.cycles} cycles count"
             + (" so far (interim)." if interim else ".")
         )
     return (
-        f"On these data the randomization test cannot go below {rand.min_p:.4g} (tied cycle "
-        f"differences), although the design could reach {design_min:.4g}."
+        f"On these data the randomization test cannot go below two-sided p {rand.min_p:.4g} "
+        f"(tied cycle differences), although the design could reach {design_min:.4g}."
     )
 
 
@@ -165,7 +138,7 @@ def verdict(
     t = r.paired_t
     name = r.label or r.name
     paired = protocol.design.paired
-    unit = _plural(r.cycles_used, "cycle") if paired else "the periods that count"
+    unit = plural(r.cycles_used, "cycle") if paired else "the periods that count"
     if not math.isfinite(r.effect):
         values = [p.days_with_data for p in r.periods]
         why = (
@@ -174,7 +147,7 @@ def verdict(
             else t.reason or "no cycle had both periods with enough data"
         )
         return (f"{name}: the effect could not be estimated ({why}).", "not estimable")
-    size, word = _amount(r.effect, r.better)
+    size, word = _amount(r.effect)
     arms = (protocol.trial.treatment, protocol.trial.control)
     lines = [
         f"{name}: over {unit}, {r.name} was {size:.2f} points {word} on {arms[0]} than on "
@@ -299,84 +272,3 @@ def benefit_harm(results: list[OutcomeResult]) -> str:
     if unknown:
         line += f" Not estimable: {', '.join(unknown)}."
     return line
-
-
-def render_text(analysis: Analysis) -> str:
-    """The terminal summary of ``nof1 analyze``: verdicts first, then the numbers."""
-    p = analysis.protocol
-    s = analysis.diary.schedule
-    out = [f"safety rules not checked: {why}" for why in analysis.safety_not_checked]
-    out += [
-        f"nof1 analysis of {p.trial.id} (patient {p.trial.patient or 'n/a'})",
-        f"design: {p.design.scheme}, {p.design.cycles} cycles of 2 x {p.design.period_days} days, "
-        f"washout {p.design.washout_days} days; allocation {s.allocation_text} "
-        f"(fingerprint {s.fingerprint})",
-        f"diary: {analysis.diary.rows_read} rows read, {analysis.rows_used} used in estimates",
-        *diary_lines(analysis.diary),  # nof1.analysis.adherence: entries per day, deviations
-        "",
-    ]
-    interval = f"{100 * (1 - p.analysis.alpha):.0f}% interval"
-    for r in analysis.outcomes.values():
-        tag = "primary" if r.primary else "secondary"
-        out.append(f"== {r.name} ({tag}) ==")
-        out.append(r.verdict)
-        out.append("")
-        out.append(
-            f"  {'method':<14}{'estimate':>10}  {interval:<22}{'p two-sided':>12}{'p improve':>11}"
-        )
-        for m, res in _table_rows(r):
-            label = _TABLE_LABELS.get(m, getattr(res, "method", m.replace("_", "-")))
-            if res.reason is not None:
-                out.append(f"  {label:<14}  not run: {res.reason}")
-                continue
-            est = getattr(
-                res, {"bayes": "mean", "randomization": "observed"}.get(m, "estimate"), math.nan
-            )
-            ci = getattr(res, "ci95", None)
-            ci_text = f"{ci[0]:+.2f} to {ci[1]:+.2f}" if ci and math.isfinite(ci[0]) else ""
-            reached = getattr(res, "ci_level", math.nan)
-            if ci_text and reached < 1 - p.analysis.alpha - 1e-12:
-                ci_text += f" ({100 * reached:.3g}%)"
-            est_text = f"{est:+.2f}" if math.isfinite(est) else ""
-            p_two = fmt_p(getattr(res, "p_two_sided", math.nan)) if m != "bayes" else ""
-            p_imp = getattr(res, "p_improvement", math.nan)
-            p_imp = fmt_prob(p_imp) if m == "bayes" else fmt_p(p_imp)
-            out.append(f"  {label:<14}{est_text:>10}  {ci_text:<22}{p_two:>12}{p_imp:>11}")
-        out.append(f"  {'NAP':<14}{r.nap:>10.3f}" if math.isfinite(r.nap) else "  NAP not run")
-        out.extend(outcome_lines(r.adherence))  # per protocol, as treated
-        out.append("")
-    out.append("Benefit/harm: " + analysis.benefit_harm)
-    reasons = Counter(e["reason"].split(":")[0] for e in analysis.excluded)
-    if reasons:
-        out.append(
-            "Excluded rows: "
-            + ", ".join(f"{n} {reason}" for reason, n in reasons.most_common())
-            + " (line numbers in --json)"
-        )
-    if analysis.adverse_events:
-        listed = ", ".join(f"{day} {value}" for day, value in analysis.adverse_events)
-        out.append(f"Adverse events ({len(analysis.adverse_events)}): {listed}")
-    out.extend(f"Warning: {w}" for w in analysis.warnings)
-    out.append(
-        "Cycle-level tests are the answer; day-level comparisons treat autocorrelated days as "
-        "independent and overstate certainty."
-    )
-    out.append(AR1_ROWS_NOTE)
-    return "\n".join(out)
-
-
-_TABLE_LABELS = {"ar1": "ar1 ML Wald", "ar1_calibrated": "ar1 REML t"}
-AR1_ROWS_NOTE = (
-    "AR(1) daily model: 'ar1 REML t' is the calibrated test (REML, t reference with "
-    "Satterthwaite df; it keeps its level on short trials); 'ar1 ML Wald' is the maximum "
-    "likelihood fit with a normal reference, as R's arima, anti-conservative on short trials. "
-    "Wilcoxon: Hodges-Lehmann estimate with its exact interval (its confidence in brackets "
-    "when the design cannot reach the nominal level)."
-)
-
-
-def _table_rows(r: OutcomeResult) -> list[tuple[str, Any]]:
-    """(name, result) per row of the method table: the calibrated AR(1) test above the ML fit."""
-    rows = [(m, getattr(r, m)) for m in ("paired_t", "wilcoxon", "randomization")]
-    rows += [("ar1_calibrated", r.ar1.calibrated), ("ar1", r.ar1), ("bayes", r.bayes)]
-    return rows

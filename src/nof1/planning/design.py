@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import PlanningError, ProtocolError
 from ..stats.results import jsonable
+from ..trial.reference import reaches_alpha
 from .operating import run_trials
 from .replay import METHODS
 from .simulate import DEFAULT_RHO, build_scenario, check_planning, check_sims
@@ -243,8 +244,9 @@ def compare_designs(
     Returns
     -------
     DesignComparison
-        One row per design; ``randomization_reaches_alpha`` is False when even the most extreme
-        allocation's two-sided randomization p exceeds alpha.
+        One row per design; ``min_p`` is the smallest two-sided randomization p the design can
+        give and ``randomization_reaches_alpha`` is False when it exceeds alpha
+        (:func:`nof1.trial.reference.reaches_alpha`).
     """
     if method not in METHODS:
         raise PlanningError(f"method = {method!r} is not known; choose {', '.join(METHODS)}")
@@ -278,7 +280,7 @@ def compare_designs(
                     "mc_se": math.sqrt(power * (1 - power) / sims),
                     "n_allocations": ref.n_allocations,
                     "min_p": ref.min_p,
-                    "randomization_reaches_alpha": bool(ref.min_p <= alpha),
+                    "randomization_reaches_alpha": reaches_alpha(ref.min_p, alpha),
                     "current": c == protocol.design.cycles and p == protocol.design.period_days,
                 }
             )

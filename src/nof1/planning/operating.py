@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import PlanningError
 from ..stats.results import jsonable
+from ..trial.reference import reaches_alpha
 from .replay import METHODS, ReplaySetup, StopRuleTally, ar1_fit, method_pvalues
 from .simulate import (
     DEFAULT_RHO,
@@ -95,7 +96,7 @@ def run_trials(protocol, target, sc, methods, seed, sims, null_run=True, rules=T
     from the same random numbers, and the stop-rule burden (``rules``). ``progress``, if given, is
     called with (trials done, trials in all) after each batch.
     """
-    setup = ReplaySetup.build(protocol, target, methods, seed)
+    setup = ReplaySetup.build(protocol, target, methods)
     pool = allocation_pool(setup.schedule)
     rng = np.random.Generator(np.random.PCG64(seed))
     alpha = protocol.analysis.alpha
@@ -271,6 +272,12 @@ class PowerResult:
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def randomization_reaches_alpha(self) -> bool:
+        """Whether the design's randomization test can reach the protocol's alpha
+        (:func:`nof1.trial.reference.reaches_alpha`: smallest two-sided p at most alpha)."""
+        return reaches_alpha(self.min_p, self.settings["alpha"])
+
+    @property
     def mc_se(self) -> float:
         """Monte Carlo standard error of ``power``."""
         p = self.power
@@ -408,7 +415,7 @@ def _render_power(r: PowerResult) -> str:
             f"{r.bias:+.2f})."
         )
     if math.isfinite(r.min_p):
-        verdict = "so it can never reach" if r.min_p > alpha else "below"
+        verdict = "below" if r.randomization_reaches_alpha else "so it can never reach"
         lines.append(
             f"The randomization test can give p as small as {r.min_p:.3g} (two-sided), "
             f"{verdict} alpha {alpha:g}."

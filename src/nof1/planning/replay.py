@@ -1,18 +1,17 @@
 """Simulated trials put through ``nof1 analyze`` and ``nof1 monitor``, vectorized over trials.
 
 This module owns what happens to simulated diaries after they are drawn by
-:mod:`nof1.planning.simulate`: the randomization reference set a simulated trial is tested against
-(and the smallest p-value the design can ever give), the analysis of every trial with the
-definitions of ``nof1 analyze`` (docs/methods.md) - period means and cycle differences from
-:mod:`nof1.analysis.periods`, the tests from the vectorized functions of :mod:`nof1.stats` - and the
-replay of the stop rules on the simulated outcome with the helpers of :mod:`nof1.safety.monitor`.
+:mod:`nof1.planning.simulate`: the analysis of every trial with the definitions of ``nof1 analyze``
+(docs/methods.md) - period means and cycle differences from :mod:`nof1.analysis.periods`, the tests
+from the vectorized functions of :mod:`nof1.stats`, the randomization test against the reference
+set :mod:`nof1.trial.reference` gives planning - and the replay of the stop rules on the simulated
+outcome with the helpers of :mod:`nof1.safety.monitor`.
 :mod:`nof1.planning.operating` tallies the results over trials; :mod:`nof1.planning.design` does so
 across designs.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from ..analysis.analyze import METHODS
 from ..analysis.periods import PeriodLayout, cycle_differences, period_means
 from ..safety.monitor import first_firing, threshold_condition  # shared with `nof1 monitor`
 from ..safety.rules import harm_probability, has_value, run_firing
+from ..trial.reference import Reference, planning_reference
 
 if TYPE_CHECKING:
     from ..trial.protocol import Outcome, Protocol
@@ -29,81 +29,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "METHODS",
-    "Reference",
     "ReplaySetup",
     "StopRuleTally",
     "ar1_fit",
     "method_pvalues",
-    "reference_set",
 ]
-
-RANDOMIZATION_EXACT_MAX = 4096
-"""Reference sets up to this size are enumerated for each simulated trial's randomization test."""
-RANDOMIZATION_DRAWS = 2000
-"""Beyond that, a seeded Monte Carlo sample of this many allocations is shared by the trials."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The randomization reference set of a design, for simulated trials.
-
-    Attributes
-    ----------
-    allocations
-        (n, n_periods) bool, or None when no randomization test is possible.
-    exact
-        True when ``allocations`` is every admissible allocation.
-    n_allocations
-        How many allocations the scheme admits.
-    min_p, min_p_one_sided
-        The smallest two-sided and one-sided p-values the design can give (NaN: no test).
-    reason
-        Why no randomization test is possible, or None.
-    """
-
-    allocations: np.ndarray | None
-    exact: bool
-    n_allocations: int
-    min_p: float
-    min_p_one_sided: float
-    reason: str | None = None
-
-
-def reference_set(schedule: Schedule, paired: bool, seed: int) -> Reference:
-    """Every admissible allocation (up to ``RANDOMIZATION_EXACT_MAX``), else a seeded sample.
-
-    Notes
-    -----
-    The smallest p-values are read off generic period means (no ties between allocations other
-    than an allocation and its mirror image): one-sided it is 1/n, two-sided 2/n when the mirror
-    image of every allocation is admissible (all schemes but ``alternating``) and 1 for
-    ``counterbalanced``, whose only two allocations are mirror images. With a Monte Carlo reference
-    set of n draws the smallest p is 1/(1 + n) (the observed allocation counts in).
-    """
-    from ..stats import randomization_test
-
-    n = schedule.n_allocations
-    if n == 1:
-        reason = (
-            "the 'alternating' scheme has one possible allocation, so no randomization test is "
-            "possible"
-        )
-        return Reference(None, True, 1, math.nan, math.nan, reason)
-    exact = n <= RANDOMIZATION_EXACT_MAX
-    if exact:
-        alloc = schedule.allocations()
-    else:
-        alloc = schedule.sample_allocations(RANDOMIZATION_DRAWS, seed)
-    generic = np.random.Generator(np.random.PCG64(20260105)).standard_normal(alloc.shape[1])
-    test = randomization_test(generic, alloc, alloc[0], "higher", paired=paired, exact=exact)
-    null = test.null_distribution[np.isfinite(test.null_distribution)]
-    if exact:
-        top = np.abs(null).max()
-        two = float(np.mean(np.abs(null) >= top * (1 - 1e-12)))
-        one = float(test.min_p)
-    else:
-        two = one = 1.0 / (1.0 + null.size)
-    return Reference(alloc, exact, n, two, one)
 
 
 # -- the analysis of every simulated trial ---------------------------------------------------------
@@ -124,14 +54,17 @@ class ReplaySetup:
     reference: Reference
 
     @classmethod
-    def build(cls, protocol: Protocol, outcome: Outcome, methods, seed: int) -> ReplaySetup:
+    def build(cls, protocol: Protocol, outcome: Outcome, methods) -> ReplaySetup:
+        """The setup of a protocol's simulated trials; the randomization reference set is the
+        analysis's own, or a sample of it past a speed budget
+        (:func:`nof1.trial.reference.planning_reference`)."""
         schedule = protocol.schedule()
         arrays = schedule.day_arrays()
         paired = protocol.design.paired
         return cls(
             protocol, schedule, outcome, PeriodLayout.from_schedule(schedule),
             arrays["period"] > 0, arrays["washout"], paired, tuple(methods),
-            reference_set(schedule, paired, seed),
+            planning_reference(schedule),
         )  # fmt: skip
 
     def reasons(self) -> dict[str, str]:

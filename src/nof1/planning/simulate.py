@@ -114,7 +114,7 @@ class SimulatedTrials:
         """Every trial analysed as ``nof1 analyze`` would: per method a (sims,) array of
         two-sided p-values (``bayes``: posterior P(improvement)), NaN where a method cannot run,
         and ``estimate``, the headline effect."""
-        setup = ReplaySetup.build(self.protocol, self.outcome, methods, self.seed)
+        setup = ReplaySetup.build(self.protocol, self.outcome, methods)
         return method_pvalues(setup, self.values, self.treatment, self.treatment_days)
 
     def to_frame(self, trial: int = 0) -> pd.DataFrame:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..analysis.verdict import fmt_p
+from ..format import fmt_p
 from .html import Num, esc, fmt_num, kv_table, table
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ import itertools
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from ..analysis.verdict import fmt_p, fmt_pct, fmt_prob
+from ..format import fmt_p, fmt_pct, fmt_prob
 from .html import (
     Num,
     esc,

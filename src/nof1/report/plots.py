@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..analysis.verdict import fmt_p, fmt_pct
+from ..format import fmt_p, fmt_pct
 
 if TYPE_CHECKING:
     from ..analysis.analyze import Analysis

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from ..analysis.verdict import fmt_p
+from ..format import fmt_p
 from .adherence import adherence_html
 from .html import Num, esc, fmt_num, is_blank, kv_table, table
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from ..analysis.verdict import fmt_p, fmt_pct
+from ..format import fmt_p, fmt_pct
 from ..series.counts import count_text
 from ..series.render import heterogeneity_words, pooled_words, responder_words
 from .clinician import CSS

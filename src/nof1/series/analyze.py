@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..analysis.analyze import MONTE_CARLO_DRAWS, reference_set
 from ..analysis.periods import PeriodLayout, headline_effect, period_means
 from ..stats.meta import random_effects
 from ..stats.mixed import arm_stats, mixed_model
 from ..stats.randomization import combined_randomization_test, randomization_test
+from ..trial.reference import EXACT_LIMIT, MONTE_CARLO_DRAWS
+from ..trial.reference import reference_allocations as reference_set
 from .load import Series, SeriesTrial
 from .results import PatientEffect, SeriesOutcome, SeriesResult
 
@@ -133,7 +134,7 @@ def _randomization(trials: list[SeriesTrial], rows: list[Stage1], better: str, s
             complete.append(exact)
         observed.append(row.effect)
     test = combined_randomization_test(
-        nulls, observed, complete, better, draws=MONTE_CARLO_DRAWS, seed=seed
+        nulls, observed, complete, better, EXACT_LIMIT, MONTE_CARLO_DRAWS, seed
     )
     return test, combinations
 

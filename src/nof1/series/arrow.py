@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from ..analysis.analyze import MONTE_CARLO_DRAWS
 from ..analysis.periods import PeriodLayout
 from ..diary.read import NUMBER
 from ..errors import Nof1Error, SeriesError
 from ..limits import date_problem
+from ..trial.reference import MONTE_CARLO_DRAWS
 from ..trial.schedule import Schedule
 from .fast import DayTable
 from .load import (

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analysis.analyze import reference_set
 from ..analysis.periods import PeriodLayout
+from ..trial.reference import reference_allocations as reference_set
 from .analyze import assemble, pool_outcome
 from .fast import DayTable, combined_test, stats_for, vector_stage1
 from .load import Series, SeriesTrial

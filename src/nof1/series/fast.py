@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..analysis.analyze import MONTE_CARLO_DRAWS
 from ..stats.mixed import ArmStats, arm_stats
 from ..stats.randomization import allocation_statistics, combined_randomization_test
+from ..trial.reference import EXACT_LIMIT, MONTE_CARLO_DRAWS
 from .analyze import Stage1
 
 __all__ = ["PATIENT_DRAWS", "DayTable", "stage1_rows", "vector_stage1"]
@@ -227,6 +227,7 @@ def combined_test(
         [float(stage.effect[i]) for i in used],
         [complete[i] for i in used],
         better,
+        exact_limit=EXACT_LIMIT,
         draws=draws,
         seed=seed,
     )

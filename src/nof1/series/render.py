@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from ..analysis.verdict import fmt_p, fmt_pct
+from ..format import fmt_p, fmt_pct
 from .counts import count_text
 
 if TYPE_CHECKING:

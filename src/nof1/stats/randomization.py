@@ -140,6 +140,21 @@ def _pvalues(
     return np.where(bad, np.nan, p1), np.where(bad, np.nan, p2), n
 
 
+def _min_p(
+    stats: np.ndarray, better: str, exact: bool, weights: np.ndarray | None, n: float
+) -> tuple[float, float]:
+    """The smallest (two-sided, one-sided) p these data can give: the p of the allocation with
+    the largest absolute statistic, and of the most favourable one; 1/(1 + n) for a sample."""
+    if not exact:
+        return 1.0 / (1.0 + n), 1.0 / (1.0 + n)
+    row = stats[0]
+    best = np.nanmin(row) if better == "lower" else np.nanmax(row)
+    far = row[np.nanargmax(np.abs(row))]
+    one = _pvalues(stats, np.array([best]), better, exact, weights)[0][0]
+    two = _pvalues(stats, np.array([far]), better, exact, weights)[1][0]
+    return float(two), float(one)
+
+
 def randomization_test(
     period_means: npt.ArrayLike,
     allocations: npt.ArrayLike,
@@ -185,10 +200,13 @@ def randomization_test(
     -----
     p_improvement = share of allocations a with T(a) <= T(obs) (lower is better; >= when
     higher), p_two_sided = share with |T(a)| >= |T(obs)|, both with a relative tolerance of
-    1e-12 for float ties. ``min_p`` is the one-sided p the most favourable allocation would get
-    (1/n_alloc unless ties make it larger; 1/(1 + n) for Monte Carlo). Monte Carlo standard
-    error: sqrt(p (1 - p) / n). Allocations under which the statistic is undefined (an arm
-    without counted periods, unpaired only) are left out of the reference set.
+    1e-12 for float ties. ``min_p`` is the smallest two-sided p these data can give (the
+    allocation with the largest absolute statistic: 2/n_alloc when the set is closed under mirror
+    images, unless ties make it larger), ``min_p_one_sided`` the one-sided p of the most
+    favourable allocation (1/n_alloc unless ties make it larger); both 1/(1 + n) for Monte
+    Carlo. Monte Carlo standard error: sqrt(p (1 - p) / n). Allocations under which the
+    statistic is undefined (an arm without counted periods, unpaired only) are left out of the
+    reference set.
     Edgington & Onghena (2007), *Randomization Tests*, 4th ed., ch. 11 (single-case designs).
     """
     del seed
@@ -232,11 +250,7 @@ def randomization_test(
     stats = allocation_statistics(m[None, :], a, paired)
     t_obs = allocation_statistics(m[None, :], obs[None, :], paired)[:, 0]
     p1, p2, n_def = _pvalues(stats, t_obs, better, exact, weights)
-    # the most favourable allocation's own p
-    best = np.nanmin(stats) if better == "lower" else np.nanmax(stats)
-    pmin, _, _ = _pvalues(stats, np.array([best]), better, exact, weights)
-    if not exact:
-        pmin = np.array([1.0 / (1.0 + n_def[0])])
+    min_two, min_one = _min_p(stats, better, exact, weights, n_def[0])
     p = float(p1[0])
     se = 0.0 if exact else float(np.sqrt(p * (1.0 - p) / n_def[0]))
     return RandomizationTest(
@@ -244,7 +258,8 @@ def randomization_test(
         p_two_sided=float(p2[0]),
         p_improvement=p,
         allocations=n_alloc,
-        min_p=float(pmin[0]),
+        min_p=min_two,
+        min_p_one_sided=min_one,
         exact=exact,
         se=se,
         null_distribution=stats[0],
@@ -401,17 +416,15 @@ def combined_randomization_test(
     stats = (sums / len(arrays))[None, :]
     obs = np.array([t_obs])
     p1, p2, n_def = _pvalues(stats, obs, better, exact, None)
-    best = np.nanmin(stats) if better == "lower" else np.nanmax(stats)
-    pmin = _pvalues(stats, np.array([best]), better, exact, None)[0][0]
-    if not exact:
-        pmin = 1.0 / (1.0 + n_def[0])
+    min_two, min_one = _min_p(stats, better, exact, None, n_def[0])
     p = float(p1[0])
     return RandomizationTest(
         observed=t_obs,
         p_two_sided=float(p2[0]),
         p_improvement=p,
         allocations=int(n_comb) if exact else draws,
-        min_p=float(pmin),
+        min_p=min_two,
+        min_p_one_sided=min_one,
         exact=exact,
         se=0.0 if exact else float(np.sqrt(p * (1.0 - p) / n_def[0])),
         null_distribution=stats[0],

@@ -211,7 +211,9 @@ class RandomizationTest(_Result):
     allocations
         Number of allocations in the reference set (or in the Monte Carlo sample).
     min_p
-        The smallest one-sided p the design can give on these data.
+        The smallest two-sided p the reference set can give on these data.
+    min_p_one_sided
+        The smallest one-sided p the reference set can give on these data.
     exact
         True for full enumeration, False for a Monte Carlo sample.
     se
@@ -227,6 +229,7 @@ class RandomizationTest(_Result):
     p_improvement: float = math.nan
     allocations: int = 0
     min_p: float = math.nan
+    min_p_one_sided: float = math.nan
     exact: bool = True
     se: float = math.nan
     null_distribution: np.ndarray = field(default_factory=lambda: np.empty(0))

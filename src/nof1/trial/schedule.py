@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .reference import EXACT_LIMIT  # the reference-set rule lives there
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -48,10 +50,6 @@ __all__ = [
     "draw_index",
     "parse_sequence",
 ]
-
-EXACT_LIMIT = 2**20
-"""Reference sets up to this size are enumerated; larger ones are sampled (Monte Carlo)."""
-
 
 # -- counting and unranking admissible allocations -----------------------------------------------
 
