@@ -32,9 +32,10 @@ ESCAPED = html.escape(HOSTILE)  # independent: the standard library's escaping
 
 
 def _hostile_protocol(text: str) -> str:
-    """The example protocol with hostile treatment, outcome labels and stop-rule names."""
+    """The example protocol with hostile treatment, clinician, outcome labels and rule names."""
     quoted = json.dumps(HOSTILE)[1:-1]  # a TOML basic string escapes as JSON does
     text = re.sub(r'^treatment = ".*"', f'treatment = "T {quoted}"', text, flags=re.M)
+    text = re.sub(r'^clinician = ".*"', f'clinician = "Dr. {quoted}"', text, flags=re.M)
     text = re.sub(r'^label = "(.*)"', rf'label = "\1 {quoted}"', text, flags=re.M)
     # stop-rule names (outcome names, plain identifiers, have no space)
     text = re.sub(r'^name = "(.* .*)"', rf'name = "\1 {quoted}"', text, flags=re.M)
@@ -74,7 +75,8 @@ def hostile_analysis(tmp_path_factory):
 def test_clinician_report_escapes_labels_rules_and_diary_text(hostile_analysis):
     page = render_html(hostile_analysis)
     _assert_escaped(page, "clinician")
-    for shown in ("T ", "Average pain today (0-10) ", "Severe pain flare ", "AE ", "note "):
+    shown_as = ("T ", "Dr. ", "Average pain today (0-10) ", "Severe pain flare ", "AE ", "note ")
+    for shown in shown_as:
         assert shown + ESCAPED in page, shown
 
 
@@ -82,6 +84,7 @@ def test_patient_page_escapes_the_treatment(hostile_analysis):
     page = render_html(hostile_analysis, audience="patient")
     _assert_escaped(page, "patient")
     assert f"Your trial: T {ESCAPED} or no kratom?" in page
+    assert f"clinician Dr. {ESCAPED}." in page
 
 
 def test_notebook_escapes_the_treatment(hostile_analysis):
