@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..analysis.analyze import Analysis
 
 __all__ = [
+    "FILTERS",
     "TEMPLATES",
     "environment",
     "figure",
@@ -39,6 +40,7 @@ __all__ = [
     "render",
     "replay_safety",
     "svg",
+    "svg_figure",
 ]
 
 TEMPLATES = Path(__file__).parent / "templates"
