@@ -1,4 +1,5 @@
-"""The clinician report and the patient page: self-contained, complete, escaped."""
+"""The clinician report and the patient page: self-contained and complete (escaping: see
+test_report_templates.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ from nof1.report import clinician as report
 from nof1.report.cent import CENT_ITEMS, clinician_items
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "nof1" / "data"
-SCRIPT = "<script>alert(1)</script>"
-IMG = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
@@ -141,38 +140,6 @@ def test_patient_page_is_large_type(pages):
 def test_unknown_audience_is_refused(example):
     with pytest.raises(ValueError, match="patient"):
         report.render_html(example, audience="press")
-
-
-def test_diary_and_protocol_text_is_escaped(tmp_path):
-    text = (DATA / "kratom_protocol.toml").read_text(encoding="utf-8")
-    text = text.replace(
-        'treatment = "kratom leaf powder, 2 g twice daily"', f'treatment = "kratom {IMG}"'
-    ).replace('clinician = "Dr. Example"', f'clinician = "Dr. {SCRIPT}"')
-    # free text in the adverse-event column (declared categories would refuse the markup)
-    text = "\n".join(line for line in text.splitlines() if not line.startswith("categories ="))
-    (tmp_path / "p.toml").write_text(text, encoding="utf-8")
-    protocol = Protocol.load(tmp_path / "p.toml")
-    assert IMG in protocol.trial.treatment
-
-    def inject(row):
-        if row["date"] in ("2026-01-27", "2026-02-10"):
-            row["notes"] = f'{SCRIPT} and "quotes" & {IMG}'
-            row["adverse_event"] = f"{IMG}{SCRIPT}"
-        return row
-
-    diary = rewrite_diary(DATA / "kratom_diary.csv", tmp_path / "d.csv", inject)
-    analysis = analyze(protocol, read_diary(diary, protocol))
-    assert any(SCRIPT in note for note in analysis.diary.days["notes"].dropna())
-    for page in (
-        report.render_html(analysis),
-        report.render_html(analysis, audience="patient"),
-        report.render_notebook(analysis),
-    ):
-        for raw in (SCRIPT, IMG, "<script", "<img", "onerror=alert(1)>"):
-            assert raw not in page, raw
-    page = report.render_html(analysis)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "&lt;img src=x onerror=alert(1)&gt;" in page
 
 
 def test_methods_that_cannot_run_say_why(tmp_path):

@@ -8,10 +8,9 @@ report section that answers it or the note that the clinician has to write it.
 
 from __future__ import annotations
 
-import html
 from typing import NamedTuple
 
-__all__ = ["CENT_ITEMS", "CentItem", "clinician_items", "render_cent"]
+__all__ = ["CENT_ITEMS", "SECTIONS", "CentItem", "cent_view", "clinician_items", "render_cent"]
 
 SECTIONS = {
     "summary": "Summary",
@@ -251,24 +250,17 @@ def clinician_items() -> list[str]:
     ]
 
 
+def cent_view() -> list[dict]:
+    """The checklist for ``_cent.html``: each item with the ``(anchor, heading)`` pairs of the
+    report sections that answer it."""
+    return [
+        {**item._asdict(), "sections": [(s, SECTIONS[s]) for s in item.sections]}
+        for item in CENT_ITEMS
+    ]
+
+
 def render_cent() -> str:
     """The checklist as an HTML table: item, topic, wording, where answered (links) and notes."""
-    rows = []
-    for item in CENT_ITEMS:
-        if item.sections:
-            where = ", ".join(
-                f'<a href="#{s}">{html.escape(SECTIONS[s])}</a>' for s in item.sections
-            )
-        elif "not applicable" in item.note:
-            where = "not applicable"
-        else:
-            where = '<span class="todo">for the clinician to write</span>'
-        note = f'<br><span class="muted">{html.escape(item.note)}</span>' if item.note else ""
-        rows.append(
-            f"<tr><td>{html.escape(item.number)}</td><td>{html.escape(item.topic)}</td>"
-            f"<td>{html.escape(item.text)}</td><td>{where}{note}</td></tr>"
-        )
-    return (
-        '<table class="cent"><thead><tr><th>Item</th><th>Topic</th><th>Checklist item</th>'
-        "<th>Where in this report</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-    )
+    from .html import render
+
+    return render("_cent.html", cent=cent_view())

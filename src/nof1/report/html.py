@@ -1,45 +1,50 @@
-"""HTML building blocks shared by the report's pages: escaping, numbers, tables, figures, the page.
+"""The report's Jinja2 templates and the pieces its pages are assembled from.
 
-This module owns the small pieces that :mod:`nof1.report.clinician`, :mod:`nof1.report.sections` and
-:mod:`nof1.report.patient` assemble their pages from: text escaped for HTML (None and NaN as
-blank), numbers formatted at render time, tables whose number cells are right-aligned, plots as
-inline SVG, the ``<!DOCTYPE html>`` shell, and the stop-rule replay that every page reports on (or
-the reason it is missing). matplotlib and :mod:`nof1.safety.monitor` are imported only when called.
+This module owns the one Jinja2 environment that renders every HTML page of the report (the
+clinician report, the patient page, the notebook fragment and the series report) from the
+templates in ``nof1/report/templates/``. Everything a template prints is escaped (autoescape, with
+None and NaN printed as blank); only the inline SVG plots are passed in as already-safe markup.
+Numbers reach the templates as numbers and are formatted there by the filters ``fmt_num``,
+``fmt_ci``, ``fmt_p``, ``fmt_pct``, ``fmt_prob`` and ``g``. The module also owns the inline SVG of
+a plot and the stop-rule replay that every page reports on (or the reason it is missing).
+jinja2, matplotlib and :mod:`nof1.safety.monitor` are imported only when called.
 """
 
 from __future__ import annotations
 
-import html
+import functools
 import io
 import math
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..format import fmt_p, fmt_pct, fmt_prob
 
 if TYPE_CHECKING:
+    import jinja2
+
     from ..analysis.analyze import Analysis
 
 __all__ = [
-    "Num",
-    "esc",
+    "FILTERS",
+    "TEMPLATES",
+    "environment",
     "figure",
     "fmt_ci",
     "fmt_num",
-    "html_page",
     "is_blank",
-    "kv_table",
+    "join_lines",
+    "join_lines_extension",
+    "render",
     "replay_safety",
     "svg",
-    "table",
+    "svg_figure",
 ]
 
-
-def esc(value: Any) -> str:
-    """Text for HTML: escaped, None and NaN as an empty string."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return html.escape(str(value))
+TEMPLATES = Path(__file__).parent / "templates"
+"""The folder of the report's templates (shared with the web page)."""
 
 
 def is_blank(value: Any) -> bool:
@@ -63,39 +68,96 @@ def fmt_ci(ci: tuple[float, float]) -> str:
     return f"{ci[0]:+.2f} to {ci[1]:+.2f}"
 
 
-class Num(str):
-    """A table cell that holds a number: right-aligned."""
+# -- the environment -----------------------------------------------------------------------------
 
 
-def table(head: list[str], rows: list, cls: str = "") -> str:
-    """An HTML table; cells are HTML already (escape text with :func:`esc`), a row given as a str is
-    inserted as is."""
-    attr = f' class="{cls}"' if cls else ""
-    th = "".join(f"<th>{h}</th>" for h in head)
-    body = []
-    for row in rows:
-        if isinstance(row, str):
-            body.append(row)
+def join_lines(source: str) -> str:
+    """A template's source on one line: each line stripped, then joined.
+
+    Lines meet with no space where either side is a tag (``>`` ends the line before, ``<`` starts
+    the next) or a Jinja statement or comment, and with one space where text meets text, so a
+    template can be indented and wrapped like ordinary HTML while the page keeps the compact,
+    stable bytes of one long line. Where a space is wanted between a tag and text, keep them on
+    one line.
+    """
+    out = ""
+    for raw in source.splitlines():
+        line = raw.strip()
+        if not line:
             continue
-        tds = (f"<td class='num'>{c}</td>" if isinstance(c, Num) else f"<td>{c}</td>" for c in row)
-        body.append("<tr>" + "".join(tds) + "</tr>")
-    return f"<table{attr}><thead><tr>{th}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        if out and not (out.endswith((">", "%}", "#}")) or line.startswith(("<", "{%", "{#"))):
+            out += " "
+        out += line
+    return out
 
 
-def kv_table(rows: list[tuple[str, str]]) -> str:
-    """A two-column table of ``(label, HTML value)`` rows."""
-    cells = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-    return f'<table class="kv">{cells}</table>'
+@functools.cache
+def join_lines_extension() -> type[jinja2.ext.Extension]:
+    """A Jinja2 extension applying :func:`join_lines` to the report's ``.html`` templates.
+
+    Only files inside :data:`TEMPLATES` are joined, so an environment that also loads other
+    templates (the web page's) leaves those as they are.
+    """
+    from jinja2.ext import Extension
+
+    class JoinLines(Extension):
+        def preprocess(self, source: str, name: str | None, filename: str | None = None) -> str:
+            if name and name.endswith(".html") and filename and Path(filename).parent == TEMPLATES:
+                return join_lines(source)
+            return source
+
+    return JoinLines
 
 
-def html_page(title: str, css: str, body: str) -> str:
-    """The whole document: doctype, charset, viewport, generator, title, inline CSS and ``body``."""
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="generator" content="nof1 {esc(__version__)}">'
-        f"<title>{esc(title)}</title><style>{css}</style></head><body>{body}</body></html>\n"
+def _finalize(value: Any) -> Any:
+    """What ``{{ value }}`` prints: None and NaN as blank, text escaped as :func:`html.escape`
+    does (quotes as ``&quot;`` and ``&#x27;``), markup marked safe as it is."""
+    from html import escape
+
+    from markupsafe import Markup
+
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return Markup("")
+    if hasattr(value, "__html__"):
+        return value
+    return Markup(escape(str(value)))
+
+
+FILTERS = {
+    "fmt_num": fmt_num,
+    "fmt_ci": fmt_ci,
+    "fmt_p": fmt_p,
+    "fmt_pct": fmt_pct,
+    "fmt_prob": fmt_prob,
+    "g": lambda x: f"{x:g}",
+}
+"""The number formats the templates use (and the web page may use)."""
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The report's Jinja2 environment (built once): autoescape, strict undefined names."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        finalize=_finalize,
+        extensions=[join_lines_extension()],
     )
+    env.filters.update(FILTERS)
+    env.globals["version"] = __version__
+    return env
+
+
+def render(name: str, **context: Any) -> str:
+    """The template ``name`` rendered with ``context``."""
+    return environment().get_template(name).render(**context)
+
+
+# -- plots ---------------------------------------------------------------------------------------
 
 
 def svg(ax, prefix: str = "f") -> str:
@@ -124,17 +186,29 @@ def svg(ax, prefix: str = "f") -> str:
     return text.replace("<svg ", '<svg role="img" ', 1)
 
 
-def figure(analysis: Analysis, outcome: str, kind: str, prefix: str, caption: str, **kw) -> str:
-    """One plot of :mod:`nof1.report.plots` in a ``<figure>`` as inline SVG, or why it is
-    missing."""
-    from . import plots
+def svg_figure(draw, prefix: str, caption: str, what: str) -> dict:
+    """A figure for the ``figure`` macro: ``draw()`` as safe inline SVG, or why it is missing.
+
+    ``what`` names the plot in the message shown when ``draw`` fails; a figure that cannot be
+    drawn must not hide the numbers around it.
+    """
+    from markupsafe import Markup
 
     try:
-        ax = plots.plot(analysis, outcome, kind=kind, **kw)
-        body = svg(ax, prefix)
+        return {"svg": Markup(svg(draw(), prefix)), "error": "", "caption": caption}
     except Exception as exc:
-        body = f'<p class="notrun">The {kind} plot could not be drawn: {esc(exc)}</p>'
-    return f"<figure>{body}<figcaption>{esc(caption)}</figcaption></figure>"
+        return {
+            "svg": None,
+            "error": f"The {what} plot could not be drawn: {exc}",
+            "caption": caption,
+        }
+
+
+def figure(analysis: Analysis, outcome: str, kind: str, prefix: str, caption: str, **kw) -> dict:
+    """One plot of :mod:`nof1.report.plots` for the ``figure`` macro (see :func:`svg_figure`)."""
+    from . import plots
+
+    return svg_figure(lambda: plots.plot(analysis, outcome, kind=kind, **kw), prefix, caption, kind)
 
 
 def replay_safety(analysis: Analysis):

@@ -50,6 +50,18 @@ class _InMemoryRequest(Request):
         return io.BytesIO()
 
 
+def _share_report_templates(app: Flask) -> None:
+    """Let the page's templates import the report's (``_macros.html``): its own folder first, then
+    the report's, with the report's number filters and its line joining for its own files."""
+    from jinja2 import ChoiceLoader, FileSystemLoader
+
+    from ..report.html import FILTERS, TEMPLATES, join_lines_extension
+
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(TEMPLATES)])
+    app.jinja_env.add_extension(join_lines_extension())
+    app.jinja_env.filters.update(FILTERS)
+
+
 def create_app(
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
@@ -88,6 +100,7 @@ def create_app(
         NOF1_VERSION=__version__,
     )
     app.jinja_env.globals["csrf_token"] = csrf_token
+    _share_report_templates(app)
     app.before_request(_check_host)
     app.before_request(_check_token)
     app.before_request(_check_csrf)
