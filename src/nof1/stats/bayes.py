@@ -390,7 +390,7 @@ def bayes_cycle(
         None (reference prior p(mu, s2) ~ 1/s2), a :class:`NIGPrior` or a
         :class:`ScepticalPrior`.
     level
-        Credible level of ``ci95`` (0.95 by default).
+        Credible level of ``ci``, stored as the result's ``level`` (0.95 by default).
 
     Returns
     -------
@@ -430,7 +430,8 @@ def bayes_cycle(
                 reason += "degenerate" if prior is None else "improper"
     return BayesResult(
         mean=float(r.mean),
-        ci95=(float(r.ci_low), float(r.ci_high)),
+        ci=(float(r.ci_low), float(r.ci_high)),
+        level=level,
         p_improvement=float(r.p_improvement),
         p_mcid_improvement=float(r.p_mcid_improvement),
         p_mcid_worsening=float(r.p_mcid_worsening),

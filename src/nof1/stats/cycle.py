@@ -116,7 +116,7 @@ def paired_t(diffs: npt.ArrayLike, better: str, alpha: float = 0.05) -> PairedTe
     better
         ``"lower"`` or ``"higher"``: which direction is an improvement.
     alpha
-        The interval ``ci95`` has level ``1 - alpha``.
+        The interval ``ci`` has level ``1 - alpha`` (stored as ``level``).
 
     Returns
     -------
@@ -145,7 +145,8 @@ def paired_t(diffs: npt.ArrayLike, better: str, alpha: float = 0.05) -> PairedTe
         reason = "all cycle differences are equal (sd = 0); the t statistic is undefined"
     return PairedTest(
         estimate=float(r.estimate) if n >= 1 else float("nan"),
-        ci95=(float(r.ci_low), float(r.ci_high)),
+        ci=(float(r.ci_low), float(r.ci_high)),
+        level=1.0 - alpha,
         t=float(r.t),
         df=float(r.df),
         p_two_sided=float(r.p_two_sided),
@@ -173,7 +174,7 @@ def welch_t(
     better
         ``"lower"`` or ``"higher"``.
     alpha
-        The interval ``ci95`` has level ``1 - alpha``.
+        The interval ``ci`` has level ``1 - alpha`` (stored as ``level``).
 
     Returns
     -------
@@ -193,6 +194,7 @@ def welch_t(
     if na < 2 or nb < 2:
         return PairedTest(
             estimate=est,
+            level=1.0 - alpha,
             n=na + nb,
             method="welch-t",
             reason=f"{na} treatment and {nb} control periods; the Welch t-test needs 2 of each",
@@ -203,6 +205,7 @@ def welch_t(
     if se <= 1e-12 * scale:
         return PairedTest(
             estimate=est,
+            level=1.0 - alpha,
             n=na + nb,
             method="welch-t",
             reason="both arms are constant (sd = 0); the t statistic is undefined",
@@ -213,7 +216,8 @@ def welch_t(
     p_imp = sps.t.cdf(t, df) if better == "lower" else sps.t.sf(t, df)
     return PairedTest(
         estimate=est,
-        ci95=(est - half, est + half),
+        ci=(est - half, est + half),
+        level=1.0 - alpha,
         t=float(t),
         df=df,
         p_two_sided=float(2.0 * sps.t.sf(abs(t), df)),

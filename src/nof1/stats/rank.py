@@ -226,13 +226,13 @@ def wilcoxon_exact(diffs: npt.ArrayLike, better: str, alpha: float = 0.05) -> Ra
     better
         ``"lower"`` or ``"higher"``.
     alpha
-        The interval ``ci95`` aims at confidence ``1 - alpha``.
+        The interval ``ci`` aims at confidence ``level = 1 - alpha``.
 
     Returns
     -------
     RankTest
         ``statistic`` is W+ (sum of the midranks of |d| over the positive differences); ``n``
-        the number of non-zero differences. ``estimate``, ``ci95`` and ``ci_level``: the
+        the number of non-zero differences. ``estimate``, ``ci`` and ``ci_level``: the
         Hodges-Lehmann estimate and its exact interval (:func:`hodges_lehmann_signed`). ``note``
         says when zeros were dropped, ties were present or the interval falls short of
         ``1 - alpha``.
@@ -269,6 +269,7 @@ def wilcoxon_exact(diffs: npt.ArrayLike, better: str, alpha: float = 0.05) -> Ra
         notes.append("tied absolute differences: midranks, exact null distribution of the midranks")
     if n < 1:
         return RankTest(
+            level=1.0 - alpha,
             n=0,
             method="wilcoxon",
             note="; ".join(notes) or None,
@@ -287,7 +288,8 @@ def wilcoxon_exact(diffs: npt.ArrayLike, better: str, alpha: float = 0.05) -> Ra
     return RankTest(
         statistic=w2 / 2.0,
         estimate=est,
-        ci95=ci,
+        ci=ci,
+        level=1.0 - alpha,
         ci_level=level,
         p_two_sided=p_two,
         p_improvement=p_imp,
@@ -309,13 +311,13 @@ def mann_whitney_exact(
     better
         ``"lower"`` or ``"higher"``.
     alpha
-        The interval ``ci95`` aims at confidence ``1 - alpha``.
+        The interval ``ci`` aims at confidence ``level = 1 - alpha``.
 
     Returns
     -------
     RankTest
         ``statistic`` is U of the treatment sample (ties count one half); ``estimate``,
-        ``ci95``, ``ci_level`` the Hodges-Lehmann shift and its exact interval
+        ``ci``, ``ci_level`` the Hodges-Lehmann shift and its exact interval
         (:func:`hodges_lehmann_shift`); ``note`` flags ties and a short interval.
 
     Notes
@@ -334,6 +336,7 @@ def mann_whitney_exact(
     a, b = finite_values(treatment), finite_values(control)
     if a.size < 1 or b.size < 1:
         return RankTest(
+            level=1.0 - alpha,
             n=int(a.size + b.size),
             method="mann-whitney",
             reason=f"{a.size} treatment and {b.size} control periods; the test needs 1 of each",
@@ -357,7 +360,8 @@ def mann_whitney_exact(
     return RankTest(
         statistic=u,
         estimate=est,
-        ci95=ci,
+        ci=ci,
+        level=1.0 - alpha,
         ci_level=level,
         p_two_sided=p_two,
         p_improvement=p_imp,
