@@ -175,8 +175,8 @@ class MetaAnalysis(IntervalAlias):
 
     @property
     def prediction95(self) -> tuple[float, float]:
-        """The prediction interval ``prediction`` under its old name, kept so that notebooks
-        keep working. It is at ``level``, which need not be 95%."""
+        """The old name of the prediction interval ``prediction`` (at ``level``), kept so that
+        notebooks keep working."""
         return self.prediction
 
     def to_dict(self) -> dict[str, Any]:

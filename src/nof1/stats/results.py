@@ -79,10 +79,8 @@ class IntervalAlias:
 
     @property
     def ci95(self) -> tuple[float, float]:
-        """The interval ``ci`` under its old name, kept so that notebooks keep working.
-
-        It is the interval at ``level``, which need not be 95%.
-        """
+        """The old name of the interval ``ci`` (at ``level``), kept so that notebooks keep
+        working."""
         return self.ci
 
 
