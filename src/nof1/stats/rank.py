@@ -284,13 +284,13 @@ def wilcoxon_exact(diffs: npt.ArrayLike, better: str, alpha: float = 0.05) -> Ra
         p_imp, p_two = float(one.pvalue), float(two.pvalue)
     else:
         p_imp, p_two = _one_and_two(*_shares(_signed_rank_null(twice), w2), better)
-    est, ci, level, short = hodges_lehmann_signed(d, alpha)
+    est, ci, achieved, short = hodges_lehmann_signed(d, alpha)
     return RankTest(
         statistic=w2 / 2.0,
         estimate=est,
         ci=ci,
         level=1.0 - alpha,
-        ci_level=level,
+        ci_level=achieved,
         p_two_sided=p_two,
         p_improvement=p_imp,
         n=n,
@@ -356,13 +356,13 @@ def mann_whitney_exact(
         p_imp, p_two = float(one.pvalue), float(two.pvalue)
     else:
         p_imp, p_two = _one_and_two(*_shares(_rank_sum_null(twice, n1), r2), better)
-    est, ci, level, short = hodges_lehmann_shift(a, b, alpha)
+    est, ci, achieved, short = hodges_lehmann_shift(a, b, alpha)
     return RankTest(
         statistic=u,
         estimate=est,
         ci=ci,
         level=1.0 - alpha,
-        ci_level=level,
+        ci_level=achieved,
         p_two_sided=p_two,
         p_improvement=p_imp,
         n=n,
