@@ -1,4 +1,4 @@
-"""Tests of nof1.stats.cycle: paired/Welch t, exact rank tests, NAP, Holm."""
+"""Tests of nof1.stats.cycle and nof1.stats.rank: paired/Welch t, exact rank tests, NAP, Holm."""
 
 from __future__ import annotations
 
