@@ -54,7 +54,7 @@ def test_reference_r1_through_analyze():
     assert y.randomization.p_improvement == pytest.approx(0.25)  # REFERENCE.md R1
     # R3: reference prior P(improvement) = 1 - one-sided paired-t p; CrI = CI
     assert y.bayes.p_improvement == pytest.approx(1 - y.paired_t.p_improvement, abs=1e-9)
-    np.testing.assert_allclose(y.bayes.ci95, y.paired_t.ci95, atol=1e-9)
+    np.testing.assert_allclose(y.bayes.ci, y.paired_t.ci, atol=1e-9)
 
 
 def test_r1_daily_welch_is_only_a_contrast():
@@ -158,9 +158,30 @@ def test_alpha_sets_the_level_of_both_intervals():
     y = analyze(protocol, read_diary_text(diary_text(R1), protocol)).outcomes["y"]
     diffs = [-3.285714285714286, -0.4857142857142858]
     ref = stats.ttest_1samp(diffs, 0).confidence_interval(0.90)  # SciPy, 90% CI
-    np.testing.assert_allclose(y.paired_t.ci95, (ref.low, ref.high), atol=1e-9)
-    np.testing.assert_allclose(y.bayes.ci95, y.paired_t.ci95, atol=1e-9)  # REFERENCE.md R3
+    np.testing.assert_allclose(y.paired_t.ci, (ref.low, ref.high), atol=1e-9)
+    np.testing.assert_allclose(y.bayes.ci, y.paired_t.ci, atol=1e-9)  # REFERENCE.md R3
     assert "90% CI" in y.verdict
+
+
+def test_results_and_json_record_the_level_at_alpha_010():
+    protocol = Protocol.loads(protocol_text(cycles=3, extra="[analysis]\nalpha = 0.10\n"))
+    rng = np.random.default_rng(7)
+    values = list(rng.integers(4, 10, size=42))  # 3 cycles of control then treatment weeks
+    result = analyze(protocol, read_diary_text(diary_text(values), protocol))
+    y = result.outcomes["y"]
+    d = np.asarray(y.cycle_differences, dtype=float)
+    d = d[np.isfinite(d)]
+    # scipy.stats.t directly: mean +- t_{0.95, k-1} sd / sqrt(k), the 90% interval
+    half = stats.t.ppf(0.95, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
+    np.testing.assert_allclose(y.paired_t.ci, (d.mean() - half, d.mean() + half), atol=1e-12)
+    for r in (y.paired_t, y.wilcoxon, y.ar1, y.ar1.calibrated, y.bayes):
+        assert r.level == pytest.approx(0.90) and r.ci95 == r.ci
+    doc = result.to_dict()["outcomes"]["y"]
+    for name in ("paired_t", "wilcoxon", "ar1", "bayes"):
+        keys = list(doc[name])
+        assert keys[keys.index("ci95") + 1] == "level" and doc[name]["level"] == 0.9, name
+    assert doc["ar1"]["calibrated"]["level"] == 0.9
+    np.testing.assert_allclose(doc["paired_t"]["ci95"], (d.mean() - half, d.mean() + half))
 
 
 def test_json_randomization_describes_the_design_and_the_data():

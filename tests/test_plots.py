@@ -170,3 +170,14 @@ def test_posterior_under_the_sceptical_prior_is_drawn():
     y = np.asarray(curve.get_ydata(), dtype=float)
     assert len(y) > 50 and np.nanmax(y) > 0
     assert not any("No posterior" in t.get_text() for t in ax.texts)
+
+
+def test_posterior_legend_names_the_level_of_the_interval():
+    # alpha = 0.10 in the protocol: the credible interval is 90%, and the legend says so
+    text = (DATA / "kratom_protocol.toml").read_text(encoding="utf-8")
+    assert "alpha = 0.05" in text
+    protocol = Protocol.loads(text.replace("alpha = 0.05", "alpha = 0.10"))
+    result = analyze(protocol, read_diary(DATA / "kratom_diary.csv", protocol))
+    assert result.outcomes["pain"].bayes.level == pytest.approx(0.90)
+    legend = [t.get_text() for t in plots.plot_posterior(result, "pain").get_legend().get_texts()]
+    assert "90% credible interval" in legend and not any("95%" in t for t in legend)

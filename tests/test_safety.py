@@ -572,7 +572,7 @@ def test_harm_probability_degenerate_posterior():
     got = harm_probability(d, "lower", 1.0)
     assert got[0] == 1.0 and got[1] == 0.0 and np.isnan(got[2]) and got[3] == 0.0
     assert harm_probability(d, "higher", 1.0)[3] == 1.0  # the mirror
-    from nof1.stats.bayes import ScepticalPrior
+    from nof1.stats.priors import ScepticalPrior
 
     assert harm_probability(d[0], "lower", 1.0, ScepticalPrior.from_mcid(1.0)) == 1.0
     # spread differences keep the Student t: SciPy, df 1, loc 4.5, scale 0.5

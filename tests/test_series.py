@@ -92,7 +92,7 @@ def test_stage1_matches_the_single_trial_analysis(form1, form1_result):
         p = by_patient[trial.patient]
         assert p.effect == pytest.approx(single.effect, abs=1e-12)
         t = single.paired_t
-        se = (t.ci95[1] - t.estimate) / sps.t.ppf(0.975, t.df)
+        se = (t.ci[1] - t.estimate) / sps.t.ppf(0.975, t.df)
         if math.isnan(se):  # B's cycle differences happen to be all equal: SE 0, not pooled
             assert p.se == 0 and "SE 0" in p.note and math.isnan(p.shrunken)
         else:
@@ -163,6 +163,9 @@ def test_json_has_the_documented_keys(form1_result):
         "estimate", "se", "ci95", "p_two_sided", "tau2", "i2", "q", "q_p", "prediction95",
     }  # fmt: skip
     assert set(o["one_stage"]) >= {"estimate", "se", "df", "ci95", "p_two_sided", "tau", "sigma"}
+    for model in ("two_stage", "one_stage"):  # the level of the intervals, right after ci95
+        keys = list(o[model])
+        assert keys[keys.index("ci95") + 1] == "level" and o[model]["level"] == o["level"]
     assert set(o["responders"]) >= {"share_mcid_improvement"}
     assert set(o["randomization"]) >= {"p_two_sided", "combinations", "exact"}
 
@@ -300,7 +303,7 @@ def test_example_series_pooling_agrees_with_r(example_result):
     two, one = o.two_stage, o.one_stage
     assert two.estimate == pytest.approx(meta[("", "estimate")], abs=1e-9)
     assert two.tau2 == pytest.approx(meta[("", "tau2")], abs=1e-9)
-    assert two.prediction95 == pytest.approx((meta[("", "pi_low")], meta[("", "pi_high")]))
+    assert two.prediction == pytest.approx((meta[("", "pi_low")], meta[("", "pi_high")]))
     for p in o.patients:
         if math.isfinite(p.shrunken):
             assert p.shrunken == pytest.approx(meta[(p.patient, "blup")], abs=1e-9)
@@ -341,3 +344,25 @@ def test_the_example_series_is_what_its_script_makes():
         [sys.executable, str(script), "--check"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_series_at_alpha_010_records_its_level_everywhere(tmp_path):
+    # the series' level is 1 - alpha of its protocols; every interval and the plot follow it
+    from matplotlib.figure import Figure
+    from scipy import stats as sps
+
+    from nof1.report.plots_series import plot_forest
+
+    analysis = {"analysis": protocol_dict(analysis={"alpha": 0.10})["analysis"]}
+    path = _form1(tmp_path, DESIGNS, EFFECTS, **{pid: analysis for pid in DESIGNS})
+    result = analyze_series(Series.load(path))
+    o = result.primary
+    assert o.level == pytest.approx(0.90)
+    assert o.two_stage.level == o.one_stage.level == o.level
+    doc = o.to_dict()
+    assert doc["two_stage"]["level"] == doc["one_stage"]["level"] == pytest.approx(0.90)
+    ax = plot_forest(result, ax=Figure().add_subplot())
+    first = next(p for p in o.patients if math.isfinite(p.se))
+    z = sps.norm.ppf(0.95)  # SciPy: the normal quantile of a 90% interval
+    ends = [tuple(line.get_xdata()) for line in ax.lines if len(line.get_xdata()) == 2]
+    assert ends[0] == pytest.approx((first.effect - z * first.se, first.effect + z * first.se))

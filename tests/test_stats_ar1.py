@@ -73,7 +73,7 @@ def test_agrees_with_statsmodels_arima(y, x):
     assert f.loglik == pytest.approx(ref.llf, abs=1e-5)  # our optimum is at least as good
     assert f.loglik >= ref.llf - 1e-8
     assert f.n_obs == int(np.isfinite(y).sum())
-    assert f.ci95[0] == pytest.approx(f.estimate - 1.959964 * f.se, rel=1e-6)
+    assert f.ci[0] == pytest.approx(f.estimate - 1.959964 * f.se, rel=1e-6)
 
 
 def test_trend_agrees_with_statsmodels():
@@ -255,7 +255,7 @@ def test_calibrated_agrees_with_nlme_gls_reml(y, x, b1, se, phi):
     assert c.estimate == pytest.approx(b1, abs=2e-6)
     assert c.se == pytest.approx(se, abs=2e-6)
     assert c.phi == pytest.approx(phi, abs=1e-6)  # nlme's optimizer stops at ~3e-8
-    assert c.ci95[1] - c.estimate == pytest.approx(stats.t.ppf(0.975, c.df) * c.se, rel=1e-12)
+    assert c.ci[1] - c.estimate == pytest.approx(stats.t.ppf(0.975, c.df) * c.se, rel=1e-12)
 
 
 def dense_satterthwaite(y, x, phi, s2):

@@ -31,7 +31,7 @@ def test_reference_prior_matches_paired_t(better):
         d = rng.normal(-0.4, 1.3, size=k)
         b, t = bayes_cycle(d, better, mcid=1.0), paired_t(d, better)
         assert b.p_improvement == pytest.approx(1 - t.p_improvement, abs=1e-12)
-        np.testing.assert_allclose(b.ci95, t.ci95, rtol=1e-12)
+        np.testing.assert_allclose(b.ci, t.ci, rtol=1e-12)
         assert b.mean == pytest.approx(t.estimate) and b.df == k - 1
         assert b.reason is None and b.prior == "reference"
 
@@ -103,7 +103,7 @@ def test_nig_posterior_against_conjugate_draws():
     ]:
         assert abs(p_post - p_mc) < 4 * math.sqrt(max(p_mc * (1 - p_mc), 1e-6) / 200_000)
     lo, hi = np.quantile(mu, [0.025, 0.975])
-    assert b.ci95[0] == pytest.approx(lo, abs=0.02) and b.ci95[1] == pytest.approx(hi, abs=0.02)
+    assert b.ci[0] == pytest.approx(lo, abs=0.02) and b.ci[1] == pytest.approx(hi, abs=0.02)
     assert b.df == 2 * an and b.n == 5
 
 
@@ -116,7 +116,7 @@ def test_vectorized_equals_loop():
         for i in range(40):
             b = bayes_cycle(d[i], "lower", 1.0, prior=prior)
             np.testing.assert_allclose(arr.p_improvement[i], b.p_improvement, equal_nan=True)
-            np.testing.assert_allclose(arr.ci_high[i], b.ci95[1], equal_nan=True)
+            np.testing.assert_allclose(arr.ci_high[i], b.ci[1], equal_nan=True)
     big = rng.normal(size=(10_000, 4))
     assert bayes_arrays(big, "higher", 0.5).p_mcid_worsening.shape == (10_000,)
 
@@ -250,7 +250,7 @@ def test_sceptical_review_example():
     # towards no effect. Numbers from direct quadrature (quadrature_posterior above).
     d = [-4.0, -1.0, -3.5, -0.5]
     ref = bayes_cycle(d, "lower", 1.0)
-    assert ref.ci95 == pytest.approx((-5.0441, 0.5441), abs=1e-4)
+    assert ref.ci == pytest.approx((-5.0441, 0.5441), abs=1e-4)
     assert ref.p_improvement == pytest.approx(0.95849, abs=1e-5)
     b = bayes_cycle(d, "lower", 1.0, ScepticalPrior.from_mcid(1.0))
     cdf, mean, _ = quadrature_posterior(d)
@@ -262,9 +262,9 @@ def test_sceptical_review_example():
     assert b.p_improvement == pytest.approx(0.758108, abs=1e-6)
     assert b.p_mcid_improvement == pytest.approx(cdf(-1.0), abs=1e-9)
     assert b.p_mcid_worsening == pytest.approx(1 - cdf(1.0), abs=1e-9)
-    assert cdf(b.ci95[0]) == pytest.approx(0.025, abs=1e-9)
-    assert cdf(b.ci95[1]) == pytest.approx(0.975, abs=1e-9)
-    assert b.ci95 == pytest.approx((-2.349920, 0.667870), abs=1e-5)
+    assert cdf(b.ci[0]) == pytest.approx(0.025, abs=1e-9)
+    assert cdf(b.ci[1]) == pytest.approx(0.975, abs=1e-9)
+    assert b.ci == pytest.approx((-2.349920, 0.667870), abs=1e-5)
     assert probability_of_harm(d, "lower", 1.0, ScepticalPrior.from_mcid(1.0)) == pytest.approx(
         b.p_mcid_worsening
     )
@@ -298,10 +298,10 @@ def test_sceptical_against_quadrature(d, better, level, df):
     assert b.p_improvement == pytest.approx(below0, abs=1e-9)
     assert b.p_mcid_improvement == pytest.approx(below1, abs=1e-9)
     assert b.p_mcid_worsening == pytest.approx(above1, abs=1e-9)
-    assert cdf(b.ci95[0]) == pytest.approx((1 - level) / 2, abs=1e-8)
-    assert cdf(b.ci95[1]) == pytest.approx((1 + level) / 2, abs=1e-8)
+    assert cdf(b.ci[0]) == pytest.approx((1 - level) / 2, abs=1e-8)
+    assert cdf(b.ci[1]) == pytest.approx((1 + level) / 2, abs=1e-8)
     # the density for plots is the normalized t x t product
-    x = np.linspace(b.ci95[0], b.ci95[1], 5)
+    x = np.linspace(b.ci[0], b.ci[1], 5)
     dens = posterior_pdf(d, x, prior)
     np.testing.assert_allclose(dens, [pdf(v) for v in x], rtol=1e-8)
 
@@ -342,7 +342,7 @@ def test_sceptical_against_importance_sampling(d, better):
     order = np.argsort(mu)
     cum = np.cumsum(w[order])
     lo, hi = mu[order][np.searchsorted(cum, [0.025, 0.975])]
-    assert b.ci95[0] == pytest.approx(lo, abs=0.03) and b.ci95[1] == pytest.approx(hi, abs=0.03)
+    assert b.ci[0] == pytest.approx(lo, abs=0.03) and b.ci[1] == pytest.approx(hi, abs=0.03)
 
 
 def test_sceptical_shrinks_towards_no_effect():
@@ -420,6 +420,6 @@ def test_sceptical_vectorized_is_fast_and_shaped():
     assert arr.p_improvement.shape == (3, 2000) and np.all(np.isnan(arr.df))
     one = bayes_cycle(d[2, 17], "lower", 1.0, ScepticalPrior(SCALE))
     assert arr.mean[2, 17] == pytest.approx(one.mean, rel=1e-12)
-    assert arr.ci_low[2, 17] == pytest.approx(one.ci95[0], rel=1e-12)
+    assert arr.ci_low[2, 17] == pytest.approx(one.ci[0], rel=1e-12)
     moved = bayes_arrays(np.moveaxis(d, -1, 0), "lower", 1.0, ScepticalPrior(SCALE), axis=0)
     np.testing.assert_allclose(moved.p_mcid_worsening, arr.p_mcid_worsening, rtol=1e-12)

@@ -1,4 +1,4 @@
-"""Tests of nof1.stats.cycle: paired/Welch t, exact rank tests, NAP, Holm."""
+"""Tests of nof1.stats.cycle and nof1.stats.rank: paired/Welch t, exact rank tests, NAP, Holm."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_paired_t_matches_scipy(better):
             sps.ttest_1samp(d, 0.0, alternative=alt).pvalue, rel=1e-10
         )
         ci = ref.confidence_interval(0.95)
-        np.testing.assert_allclose(r.ci95, (ci.low, ci.high), rtol=1e-10)
+        np.testing.assert_allclose(r.ci, (ci.low, ci.high), rtol=1e-10)
 
 
 def test_paired_t_arrays_vectorized_with_nan():
@@ -106,7 +106,7 @@ def test_welch_matches_scipy():
         assert r.df == pytest.approx(ref.df, rel=1e-10)
         assert r.p_two_sided == pytest.approx(ref.pvalue, rel=1e-10)
         ci = ref.confidence_interval()
-        np.testing.assert_allclose(r.ci95, (ci.low, ci.high), rtol=1e-10)
+        np.testing.assert_allclose(r.ci, (ci.low, ci.high), rtol=1e-10)
         greater = sps.ttest_ind(a, b, equal_var=False, alternative="greater").pvalue
         assert r.p_improvement == pytest.approx(greater, rel=1e-10)
 
@@ -123,7 +123,7 @@ def test_welch_matches_scipy():
 def test_paired_t_bad_cases_give_reason(diffs, fragment):
     r = paired_t(diffs, "lower")
     assert fragment in r.reason
-    assert math.isnan(r.t) and math.isnan(r.p_two_sided) and math.isnan(r.ci95[0])
+    assert math.isnan(r.t) and math.isnan(r.p_two_sided) and math.isnan(r.ci[0])
     json.dumps(r.to_dict(), allow_nan=False)  # NaN -> None
 
 
@@ -360,10 +360,10 @@ def brute_shift_interval(a, b, alpha=0.05):
 def test_hodges_lehmann_signed_matches_r_and_brute_force(d, est, low, high):
     r = wilcoxon_exact(d, "lower")
     assert r.estimate == pytest.approx(est, abs=1e-9)  # R
-    assert r.ci95 == pytest.approx((low, high), abs=1e-9)  # R
+    assert r.ci == pytest.approx((low, high), abs=1e-9)  # R
     b_est, b_ci, b_level = brute_signed_interval(d)
     assert r.estimate == pytest.approx(b_est, abs=1e-12)
-    assert r.ci95 == pytest.approx(b_ci, abs=1e-12)
+    assert r.ci == pytest.approx(b_ci, abs=1e-12)
     assert r.ci_level == pytest.approx(b_level, abs=1e-12)
     assert r.to_dict()["ci_level"] == pytest.approx(b_level)
 
@@ -372,20 +372,63 @@ def test_hodges_lehmann_signed_matches_r_and_brute_force(d, est, low, high):
 def test_hodges_lehmann_shift_matches_r_and_brute_force(t, c, est, low, high):
     r = mann_whitney_exact(t, c, "lower")
     assert r.estimate == pytest.approx(est, abs=1e-9)  # R
-    assert r.ci95 == pytest.approx((low, high), abs=1e-9)  # R
+    assert r.ci == pytest.approx((low, high), abs=1e-9)  # R
     b_est, b_ci, b_level = brute_shift_interval(t, c)
     assert r.estimate == pytest.approx(b_est, abs=1e-12)
-    assert r.ci95 == pytest.approx(b_ci, abs=1e-12)
+    assert r.ci == pytest.approx(b_ci, abs=1e-12)
     assert r.ci_level == pytest.approx(b_level, abs=1e-12)
 
 
 def test_hodges_lehmann_short_design_says_so():
     # 4 cycles: the widest interval (min to max) has 1 - 2/16 = 87.5% confidence (brute force)
     r = wilcoxon_exact([-4, -1, -3.5, -0.5], "lower")
-    assert r.ci95 == (-4.0, -0.5) and r.ci_level == 0.875
+    assert r.ci == (-4.0, -0.5) and r.ci_level == 0.875
     assert "87.5%" in r.note and "95%" in r.note
     assert r.estimate == pytest.approx(-2.25)  # median of the 10 Walsh averages
     # 6 cycles reach 95%: q = 1 has P(W+ <= 0) = 1/64 < 0.025, so the interval is the widest,
     # with 1 - 2/64 = 96.9% confidence (brute force above)
     six = wilcoxon_exact([-1.35, 0.42, -0.88, -2.71, -0.05, -1.62], "lower")
     assert six.ci_level == pytest.approx(1 - 2 * 1 / 64) and six.note is None
+
+
+# -- the level each result records -----------------------------------------------------------------
+
+
+def test_paired_and_welch_record_the_level_asked_for():
+    d = np.array([-3.2, -0.4, -1.9, 0.7, -2.6])
+    r = paired_t(d, "lower", alpha=0.10)
+    # scipy.stats.t directly: mean +- t_{0.95, n-1} sd / sqrt(n)
+    half = sps.t.ppf(0.95, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
+    assert r.level == pytest.approx(0.90)
+    assert r.ci == pytest.approx((d.mean() - half, d.mean() + half), abs=1e-12)
+    t, c = [3.1, 4.6, 2.2, 5.0], [5.9, 6.3, 4.1, 7.2]
+    w = welch_t(t, c, "lower", alpha=0.10)
+    ref = sps.ttest_ind(t, c, equal_var=False).confidence_interval(0.90)  # SciPy
+    assert w.level == pytest.approx(0.90) and w.ci == pytest.approx((ref.low, ref.high))
+    # a test that cannot run still says which level it was asked for
+    assert paired_t([1.0], "lower", alpha=0.10).level == pytest.approx(0.90)
+    assert welch_t([1.0], [2.0], "lower", alpha=0.10).level == pytest.approx(0.90)
+
+
+def test_rank_interval_records_nominal_and_achieved_level():
+    d = HL_ONE[3][0]
+    r = wilcoxon_exact(d, "higher", alpha=0.10)
+    _, b_ci, b_level = brute_signed_interval(d, alpha=0.10)  # brute force over 2^12 flips
+    assert r.level == pytest.approx(0.90)  # asked for
+    assert r.ci == pytest.approx(b_ci, abs=1e-12)
+    assert r.ci_level == pytest.approx(b_level, abs=1e-12) and r.ci_level >= 0.90  # achieved
+    m = mann_whitney_exact(*HL_TWO[2][:2], "lower", alpha=0.10)
+    assert m.level == pytest.approx(0.90) and m.ci_level >= 0.90
+    assert wilcoxon_exact([0.0, 0.0], "lower", alpha=0.10).level == pytest.approx(0.90)
+
+
+def test_ci95_is_the_old_name_of_ci_and_stays_the_json_key():
+    r = paired_t([-1.0, -2.0, -0.5], "lower", alpha=0.10)
+    assert r.ci95 == r.ci
+    assert "old name" in type(r).ci95.__doc__ and "95" not in type(r).ci95.__doc__
+    d = r.to_dict()
+    keys = list(d)
+    assert "ci" not in d and keys[keys.index("ci95") + 1] == "level"
+    assert d["level"] == pytest.approx(0.90) and d["ci95"] == list(r.ci)
+    with pytest.raises(AttributeError):
+        r.ci95 = (0.0, 1.0)  # read-only

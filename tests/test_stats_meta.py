@@ -37,8 +37,8 @@ def test_agrees_with_metafor(name):
     pooled = {
         "estimate": m.estimate,
         "se": m.se,
-        "ci_low": m.ci95[0],
-        "ci_high": m.ci95[1],
+        "ci_low": m.ci[0],
+        "ci_high": m.ci[1],
         "t": m.t,
         "df": m.df,
         "p": m.p_two_sided,
@@ -46,8 +46,8 @@ def test_agrees_with_metafor(name):
         "i2": m.i2,
         "q": m.q,
         "q_p": m.q_p,
-        "pi_low": m.prediction95[0],
-        "pi_high": m.prediction95[1],
+        "pi_low": m.prediction[0],
+        "pi_high": m.prediction[1],
     }
     for key, value in pooled.items():
         assert value == pytest.approx(r[("", key)], abs=1e-8, rel=1e-8), key
@@ -65,7 +65,7 @@ def test_tau2_at_zero_gives_the_fixed_effect_answer():
     w = 1 / effects.sei.to_numpy() ** 2
     assert m.tau2 == 0.0 and m.i2 == 0.0
     assert m.estimate == pytest.approx(np.sum(w * effects.yi) / w.sum(), abs=1e-12)
-    assert m.prediction95 == pytest.approx(m.ci95, abs=1e-12)
+    assert m.prediction == pytest.approx(m.ci, abs=1e-12)
     np.testing.assert_allclose(m.shrunken, m.estimate, atol=1e-12)
 
 
@@ -93,7 +93,7 @@ def test_hksj_interval_by_hand():
     mu = np.sum(w * y) / w.sum()
     var = np.sum(w * (y - mu) ** 2) / (3 * w.sum())
     half = sps.t.ppf(0.95, 3) * math.sqrt(var)
-    assert m.ci95 == pytest.approx((mu - half, mu + half), abs=1e-12)
+    assert m.ci == pytest.approx((mu - half, mu + half), abs=1e-12)
     assert m.level == 0.9
 
 
@@ -115,3 +115,20 @@ def test_bad_input_is_refused():
         random_effects([1.0, 2.0], [0.5, 0.0])
     with pytest.raises(ValueError, match="differ in length"):
         random_effects([1.0, 2.0], [0.5])
+
+
+def test_intervals_and_prediction_follow_the_level():
+    # R: metafor's mu, se and tau^2 (meta_R.csv, "hetero"); the 90% intervals from them with
+    # scipy.stats.t directly: mu +- t_{0.95, k-1} se and mu +- t_{0.95, k-1} sqrt(se^2 + tau^2)
+    effects = pd.read_csv(REF / "hetero_effects.csv")
+    r = _r_values("hetero")
+    m = random_effects(effects.yi, effects.sei, level=0.90)
+    mu, se, tau2 = r[("", "estimate")], r[("", "se")], r[("", "tau2")]
+    crit = sps.t.ppf(0.95, len(effects) - 1)
+    assert m.level == 0.90
+    assert m.ci == pytest.approx((mu - crit * se, mu + crit * se), abs=1e-8)
+    half = crit * math.sqrt(se**2 + tau2)
+    assert m.prediction == pytest.approx((mu - half, mu + half), abs=1e-8)
+    assert m.ci95 == m.ci and m.prediction95 == m.prediction  # the old names
+    keys = list(m.to_dict())
+    assert keys[keys.index("ci95") + 1] == "level" and "prediction95" in keys

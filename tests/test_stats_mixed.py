@@ -55,7 +55,7 @@ def test_agrees_with_lmertest_at_its_optimum(fits, name):
     r = _r_values(f"{name}_tight")
     for key, attr in FIELDS.items():
         assert getattr(m, attr) == pytest.approx(r[("", key)], abs=1e-4, rel=1e-5), key
-    assert m.ci95 == pytest.approx((r[("", "ci_low")], r[("", "ci_high")]), abs=1e-5)
+    assert m.ci == pytest.approx((r[("", "ci_low")], r[("", "ci_high")]), abs=1e-5)
     assert m.singular == bool(r[("", "singular")])
     own = r.xs("own_effect", level="quantity").reindex(patients).to_numpy()
     np.testing.assert_allclose(m.own_effects, own, atol=1e-5)

@@ -100,8 +100,9 @@ def _series_step(out: Path) -> list[str]:
     two = pain.two_stage
     return [
         f"  series         {folder / 'report.html'}: {result.trials} patients, pooled effect on "
-        f"{pain.name} {two.estimate:+.2f} (95% CI {two.ci95[0]:+.2f} to {two.ci95[1]:+.2f}), "
-        f"prediction interval {two.prediction95[0]:+.2f} to {two.prediction95[1]:+.2f}",
+        f"{pain.name} {two.estimate:+.2f} ({100 * two.level:g}% CI {two.ci[0]:+.2f} to "
+        f"{two.ci[1]:+.2f}), prediction interval {two.prediction[0]:+.2f} to "
+        f"{two.prediction[1]:+.2f}",
         f"  series safety  {folder / 'monitor.json'}: "
         + ", ".join(f"{n} {s}" for s, n in triage.counts.items() if n),
     ]

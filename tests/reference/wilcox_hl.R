@@ -1,4 +1,4 @@
-# Reference values for the Hodges-Lehmann estimates and exact intervals of nof1.stats.cycle
+# Reference values for the Hodges-Lehmann estimates and exact intervals of nof1.stats.rank
 # (tests/test_stats_cycle.py). Run: Rscript tests/reference/wilcox_hl.R
 # R 4.2.2: wilcox.test(..., conf.int = TRUE, exact = TRUE), data without ties or zeros.
 one <- list(

@@ -62,7 +62,8 @@ class AdherenceCheck:
             r = getattr(self, name)
             out[name] = {
                 "effect": jsonable(r.estimate),
-                "ci95": jsonable(r.ci95),
+                "ci95": jsonable(r.ci),
+                "level": r.level,
                 "p_two_sided": jsonable(r.p_two_sided),
                 "method": r.method,
                 "n": r.n,
@@ -78,8 +79,8 @@ class AdherenceCheck:
                 "outcome": outcome,
                 "method": name,
                 "estimate": r.estimate,
-                "ci_low": r.ci95[0],
-                "ci_high": r.ci95[1],
+                "ci_low": r.ci[0],
+                "ci_high": r.ci[1],
                 "p_two_sided": r.p_two_sided,
                 "p_improvement": r.p_improvement,
                 "reason": r.reason,
@@ -142,9 +143,9 @@ def disagreement(primary: PairedTest, check: AdherenceCheck | None, alpha: float
     for label, test in (("per protocol", check.per_protocol), ("as treated", check.as_treated)):
         other = _conclusion(test, alpha)
         if other is not None and other != base:
-            low, high = test.ci95
+            low, high = test.ci
             differ.append(
-                f"{label} the effect is {test.estimate:+.2f} ({(1 - alpha):.0%} CI {low:+.2f} to "
+                f"{label} the effect is {test.estimate:+.2f} ({test.level:.0%} CI {low:+.2f} to "
                 f"{high:+.2f}, p = {test.p_two_sided:.3f})"
             )
     if not differ:
@@ -223,7 +224,7 @@ def outcome_lines(check: AdherenceCheck | None) -> list[str]:
         if test.reason is not None:
             out.append(f"  {label:<14}  not run: {test.reason}")
             continue
-        low, high = test.ci95
+        low, high = test.ci
         p = test.p_two_sided
         p_text = "< 0.001" if p < 0.001 else f"{p:.3f}"
         out.append(

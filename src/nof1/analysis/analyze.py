@@ -166,7 +166,7 @@ class OutcomeResult:
         results.insert(METHODS.index("ar1") + 1, ("ar1-calibrated", self.ar1.calibrated))
         for name, r in results:
             estimate = {"bayes": "mean", "randomization": "observed"}.get(name, "estimate")
-            ci = getattr(r, "ci95", (math.nan, math.nan))
+            ci = getattr(r, "ci", (math.nan, math.nan))
             rows.append(
                 {
                     "outcome": self.name,
@@ -371,7 +371,9 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
             used, outcome.better, outcome.mcid, protocol.bayes_prior(outcome), level=1 - alpha
         )
     else:
-        bayes = BayesResult(reason="the 'random' scheme has no cycle pairs to model")
+        bayes = BayesResult(
+            level=1 - alpha, reason="the 'random' scheme has no cycle pairs to model"
+        )
     counted = (arrays["period"] > 0) & ~arrays["washout"] & np.isfinite(values)
     t_days = values[counted & arrays["treatment"]]
     c_days = values[counted & ~arrays["treatment"]]

@@ -327,6 +327,9 @@ def plot_cycles(analysis: Analysis, outcome: str, ax=None):
 def plot_posterior(analysis: Analysis, outcome: str, ax=None):
     """The posterior of the effect with 0 and +/-MCID, P(improvement >= MCID) shaded.
 
+    The credible interval is drawn at the result's ``level`` (``1 - alpha``), and the legend
+    names that level.
+
     A Student t (reference and normal-inverse-gamma priors) drawn from the result's ``df``,
     ``mean`` and ``scale``; under the sceptical prior, whose posterior is not Student t (``df``
     and ``scale`` NaN), the density from :func:`nof1.stats.bayes.posterior_pdf` of the cycle
@@ -348,7 +351,7 @@ def plot_posterior(analysis: Analysis, outcome: str, ax=None):
     if math.isfinite(b.mean) and math.isnan(b.df) and math.isnan(b.scale):
         from ..stats.bayes import posterior_pdf
 
-        ci_lo, ci_hi = b.ci95
+        ci_lo, ci_hi = b.ci
         if not (math.isfinite(ci_lo) and math.isfinite(ci_hi)):
             return _no_plot(ax, no_distribution)
         margin = 0.6 * (ci_hi - ci_lo)
@@ -401,11 +404,15 @@ def plot_posterior(analysis: Analysis, outcome: str, ax=None):
     marks = ax.secondary_xaxis("top")  # above the axes: never over the curve or the legend
     marks.set_xticks([-mcid, mcid], ["−MCID", "+MCID"], fontsize=7)
     marks.tick_params(length=2, pad=1)
-    ci = b.ci95
+    ci = b.ci
     if all(math.isfinite(c) for c in ci):
-        level = 0.03 * float(y.max())
         ax.hlines(
-            level, ci[0], ci[1], color=COLORS["treatment"], lw=4, label="95% credible interval"
+            0.03 * float(y.max()),
+            ci[0],
+            ci[1],
+            color=COLORS["treatment"],
+            lw=4,
+            label=f"{100 * b.level:g}% credible interval",
         )
     ax.set_ylim(bottom=0)
     ax.set_xlim(lo, hi)

@@ -17,13 +17,14 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_forest"]
 
-_Z = 1.959963984540054  # normal 97.5% quantile: the forest plot's per-patient intervals
-
 
 def plot_forest(result: SeriesResult, outcome: str | None = None, ax=None):
-    """Forest plot: raw effect +- 1.96 SE (open squares), shrunken effect +- 1.96 SE (filled
-    dots), the pooled two-stage estimate with its CI (diamond) and prediction interval (line),
-    0 and the MCID on the side of improvement.
+    """Forest plot: raw effect +- z SE (open squares), shrunken effect +- z SE (filled dots),
+    the pooled two-stage estimate with its CI (diamond) and prediction interval (line), 0 and
+    the MCID on the side of improvement.
+
+    Every interval is at the outcome's ``level`` (``1 - alpha`` of the series): z is the normal
+    quantile at ``(1 + level) / 2`` (1.96 at 95%), and the pooled intervals are the result's.
 
     Parameters
     ----------
@@ -38,7 +39,10 @@ def plot_forest(result: SeriesResult, outcome: str | None = None, ax=None):
     -------
     matplotlib.axes.Axes
     """
+    from scipy import stats as sps
+
     o = result.outcomes[outcome] if outcome else result.primary
+    z = float(sps.norm.ppf(0.5 + o.level / 2.0))
     patients = list(o.patients)
     if ax is None:
         from matplotlib.figure import Figure
@@ -49,24 +53,24 @@ def plot_forest(result: SeriesResult, outcome: str | None = None, ax=None):
     ys = list(range(n + 1, 1, -1))  # patients top to bottom, the pooled row at y = 0
     for y, p in zip(ys, patients, strict=True):
         if math.isfinite(p.se):
-            lo, hi = p.effect - _Z * p.se, p.effect + _Z * p.se
+            lo, hi = p.effect - z * p.se, p.effect + z * p.se
             ax.plot([lo, hi], [y + 0.15] * 2, color=COLORS["value"], lw=1)
         ax.plot(p.effect, y + 0.15, "s", mfc="white", mec=COLORS["value"], ms=6, zorder=3)
         if math.isfinite(p.shrunken):
-            lo, hi = p.shrunken - _Z * p.shrunken_se, p.shrunken + _Z * p.shrunken_se
+            lo, hi = p.shrunken - z * p.shrunken_se, p.shrunken + z * p.shrunken_se
             ax.plot([lo, hi], [y - 0.15] * 2, color=COLORS["treatment"], lw=1.6)
             ax.plot(p.shrunken, y - 0.15, "o", color=COLORS["treatment"], ms=5, zorder=3)
     two = o.two_stage
     labels = [p.patient for p in patients]
     if not two.reason:
-        lo, hi = two.ci95
+        lo, hi = two.ci
         ax.fill(
             [lo, two.estimate, hi, two.estimate],
             [0, 0.3, 0, -0.3],
             color=COLORS["treatment"],
             zorder=3,
         )
-        ax.plot(two.prediction95, [0, 0], color=COLORS["treatment"], lw=1, ls=(0, (4, 2)))
+        ax.plot(two.prediction, [0, 0], color=COLORS["treatment"], lw=1, ls=(0, (4, 2)))
     ax.axvline(0, color="#555555", lw=0.8)
     sign = -1.0 if o.better == "lower" else 1.0
     ax.axvline(sign * o.mcid, color=COLORS["better"], lw=1, ls="--")

@@ -37,7 +37,7 @@ def pooled_words(o: SeriesOutcome) -> str:
     pct = round(100 * o.level)
     return (
         f"On average {o.name} was {abs(two.estimate):.2f} points {direction} on treatment than on "
-        f"control ({pct}% CI {_ci(two.ci95)}, p {fmt_p(two.p_two_sided)}; "
+        f"control ({pct}% CI {_ci(two.ci)}, p {fmt_p(two.p_two_sided)}; "
         f"{two.k} patients with a standard error)."
     )
 
@@ -54,7 +54,7 @@ def heterogeneity_words(o: SeriesOutcome) -> str:
     figures = (
         f"I\u00b2 = {two.i2:.0f}%, between-patient SD tau = {two.tau:.2f}, Q p {fmt_p(two.q_p)}"
     )
-    pi = two.prediction95
+    pi = two.prediction
     return (
         f"{lead} ({figures}); a new patient's effect would likely lie between {_num(pi[0])} "
         f"and {_num(pi[1])} ({round(100 * o.level)}% prediction interval)."
@@ -83,16 +83,16 @@ def _outcome_text(o: SeriesOutcome) -> list[str]:
     lines.append("")
     if not two.reason:
         lines.append(
-            f"  two-stage (REML, Hartung-Knapp): {_num(two.estimate)} ({pct}% CI {_ci(two.ci95)}, "
+            f"  two-stage (REML, Hartung-Knapp): {_num(two.estimate)} ({pct}% CI {_ci(two.ci)}, "
             f"p {fmt_p(two.p_two_sided)}), tau^2 {_num(two.tau2, False)}, I^2 {two.i2:.0f}%, "
-            f"Q {two.q:.2f} (p {fmt_p(two.q_p)}), prediction {_ci(two.prediction95)}"
+            f"Q {two.q:.2f} (p {fmt_p(two.q_p)}), prediction {_ci(two.prediction)}"
         )
     if one.reason:
         lines.append(f"  one-stage mixed model: not fitted ({one.reason})")
     else:
         singular = " (singular fit)" if one.singular else ""
         lines.append(
-            f"  one-stage mixed model: {_num(one.estimate)} ({pct}% CI {_ci(one.ci95)}, "
+            f"  one-stage mixed model: {_num(one.estimate)} ({pct}% CI {_ci(one.ci)}, "
             f"df {one.df:.1f}, p {fmt_p(one.p_two_sided)}), SD of effects {_num(one.tau, False)}"
             f", residual SD {_num(one.sigma, False)}{singular}"
         )

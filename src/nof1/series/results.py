@@ -127,9 +127,10 @@ class SeriesOutcome:
             "two_stage": {
                 **{
                     k: jsonable(getattr(two, k))
-                    for k in ("estimate", "se", "ci95", "p_two_sided", "tau2", "i2", "q", "q_p")
+                    for k in ("estimate", "se", "ci95", "level", "p_two_sided", "tau2", "i2", "q")
                 },
-                "prediction95": jsonable(two.prediction95),
+                "q_p": jsonable(two.q_p),
+                "prediction95": jsonable(two.prediction),
                 "df": jsonable(two.df),
                 "tau": jsonable(two.tau),
                 "patients": two.k,
@@ -138,8 +139,9 @@ class SeriesOutcome:
             "one_stage": {
                 **{
                     k: jsonable(getattr(one, k))
-                    for k in ("estimate", "se", "df", "ci95", "p_two_sided", "tau", "sigma")
+                    for k in ("estimate", "se", "df", "ci95", "level", "p_two_sided", "tau")
                 },
+                "sigma": jsonable(one.sigma),
                 "intercept": jsonable(one.intercept),
                 "tau_intercept": jsonable(one.tau_intercept),
                 "correlation": jsonable(one.correlation),
@@ -267,9 +269,9 @@ class SeriesResult:
             for p in o.patients
         )
         summary = (
-            f"two-stage {num(two.estimate)} [{num(two.ci95[0])}, {num(two.ci95[1])}], "
+            f"two-stage {num(two.estimate)} [{num(two.ci[0])}, {num(two.ci[1])}], "
             f"tau^2 {num(two.tau2)}, I^2 {num(two.i2)}%; one-stage {num(one.estimate)} "
-            f"[{num(one.ci95[0])}, {num(one.ci95[1])}]"
+            f"[{num(one.ci[0])}, {num(one.ci[1])}]"
         )
         return (
             f"<p><b>{html.escape(self.id)}</b>: {html.escape(o.name)}, {len(o.patients)} patients"

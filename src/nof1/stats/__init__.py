@@ -1,4 +1,4 @@
-"""Statistics core of nof1: cycle-level tests, randomization test, AR(1) model, Bayes.
+"""Statistics core of nof1: cycle-level and rank tests, randomization test, AR(1) model, Bayes.
 
 Everything here takes numbers (period means, cycle differences, daily series) and returns frozen
 result objects; the analysis module builds those numbers from a protocol and a diary. The
@@ -10,8 +10,6 @@ from nof1.stats.ar1 import fit_ar1
 from nof1.stats.ar1_batch import AR1Arrays, ar1_profile_fit
 from nof1.stats.bayes import (
     BayesArrays,
-    NIGPrior,
-    ScepticalPrior,
     bayes_arrays,
     bayes_cycle,
     posterior_pdf,
@@ -19,20 +17,23 @@ from nof1.stats.bayes import (
 )
 from nof1.stats.cycle import (
     PairedTArrays,
-    hodges_lehmann_shift,
-    hodges_lehmann_signed,
     holm,
-    mann_whitney_exact,
     nap,
     paired_t,
     paired_t_arrays,
     welch_t,
-    wilcoxon_exact,
 )
+from nof1.stats.priors import NIGPrior, ScepticalPrior
 from nof1.stats.randomization import (
     RandomizationPValues,
     randomization_pvalues,
     randomization_test,
+)
+from nof1.stats.rank import (
+    hodges_lehmann_shift,
+    hodges_lehmann_signed,
+    mann_whitney_exact,
+    wilcoxon_exact,
 )
 from nof1.stats.results import (
     AR1Calibrated,

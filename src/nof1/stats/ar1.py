@@ -438,7 +438,8 @@ def fit_ar1(
     trend
         Add a linear trend b2 * t, t = 0, 1, ... in days.
     alpha
-        The interval ``ci95`` has level ``1 - alpha``.
+        The interval ``ci`` (and the calibrated one) has level ``1 - alpha``, stored as
+        ``level``.
     calibrated
         Also compute the calibrated test (``calibrated``); False leaves it out (with a reason),
         for callers that need the ML estimate only.
@@ -475,8 +476,9 @@ def fit_ar1(
         raise ValueError("fit_ar1 takes one series; use ar1_profile_fit for many")
     reason = validity(Y2, x2, trend)[0]
     n_obs = int((np.isfinite(Y2) & np.isfinite(x2)).sum())
+    level = 1.0 - alpha
     if reason is not None:
-        return AR1Fit(n_obs=n_obs, reason=reason)
+        return AR1Fit(n_obs=n_obs, level=level, reason=reason)
     series = _Series(Y2, x2, trend)
     d = series.data(1)
     grid = np.linspace(-0.99, 0.99, 81)
@@ -487,10 +489,11 @@ def fit_ar1(
         note = f"phi = {phi[0]:.4f} is at the edge of stationarity; standard errors unreliable"
     sigma2 = float(_rss(c, beta)[0]) / n_obs
     if no_noise(np.array([sigma2]), Y2)[0]:
-        return AR1Fit(n_obs=n_obs, reason=EXACT_FIT.format(trend=" and the trend" if trend else ""))
+        exact = EXACT_FIT.format(trend=" and the trend" if trend else "")
+        return AR1Fit(n_obs=n_obs, level=level, reason=exact)
     se, pd = standard_errors(phi, beta, d)
     if not pd[0]:
-        return AR1Fit(n_obs=n_obs, reason=NOT_PD)
+        return AR1Fit(n_obs=n_obs, level=level, reason=NOT_PD)
     se = se[0]
     b = beta[0]
     est, se1 = float(b[1]), float(se[2])
@@ -500,7 +503,8 @@ def fit_ar1(
     return AR1Fit(
         estimate=est,
         se=se1,
-        ci95=(est - q * se1, est + q * se1),
+        ci=(est - q * se1, est + q * se1),
+        level=level,
         z=z,
         p_two_sided=float(2.0 * sps.norm.sf(abs(z))),
         phi=float(phi[0]),
@@ -515,7 +519,7 @@ def fit_ar1(
         note=note,
         calibrated=_calibrated_one(series, grid, alpha)
         if calibrated
-        else AR1Calibrated(reason="not computed (calibrated=False)"),
+        else AR1Calibrated(level=level, reason="not computed (calibrated=False)"),
     )
 
 
@@ -529,13 +533,14 @@ def _calibrated_one(series: _Series, grid: np.ndarray, alpha: float) -> AR1Calib
     phi = _argmax_one(restricted, grid)
     r = reml_test(np.array([phi]), series.pieces, n, alpha)
     if not r.ok[0]:
-        return AR1Calibrated(phi=phi, reason=NOT_PD.replace("maximum likelihood", "REML"))
+        reason = NOT_PD.replace("maximum likelihood", "REML")
+        return AR1Calibrated(phi=phi, level=1.0 - alpha, reason=reason)
     est, half = float(r.estimate[0]), float(r.half_width[0])
     return AR1Calibrated(
         estimate=est,
         se=float(r.se[0]),
         df=float(r.df[0]),
-        ci95=(est - half, est + half),
+        ci=(est - half, est + half),
         t=float(r.t[0]),
         p_two_sided=float(r.p_two_sided[0]),
         phi=phi,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from nof1.stats.results import jsonable
+from nof1.stats.results import IntervalAlias, jsonable
 
 __all__ = ["MetaAnalysis", "empirical_bayes", "random_effects", "reml_tau2"]
 
@@ -120,7 +120,7 @@ def empirical_bayes(
 
 
 @dataclass(frozen=True, eq=False)
-class MetaAnalysis:
+class MetaAnalysis(IntervalAlias):
     """A random-effects meta-analysis of per-patient effects.
 
     Attributes
@@ -129,8 +129,11 @@ class MetaAnalysis:
         Pooled effect and its Hartung-Knapp-Sidik-Jonkman standard error.
     df
         Degrees of freedom of the t reference distribution, ``k - 1``.
-    ci95
-        Confidence interval of the pooled effect at ``level``.
+    ci
+        Confidence interval of the pooled effect at ``level`` (JSON key ``ci95``; also readable
+        as ``ci95``, its old name).
+    level
+        Confidence level the intervals were asked for, ``1 - alpha`` (0.95 by default).
     t, p_two_sided
         t statistic and its two-sided p-value.
     tau2, tau
@@ -139,14 +142,14 @@ class MetaAnalysis:
         I^2 in percent: the share of the total variance that is between patients.
     q, q_df, q_p
         Cochran's Q (fixed-effect weights), its degrees of freedom and chi-square p-value.
-    prediction95
-        Interval at ``level`` for the true effect of a new patient like these.
+    prediction
+        Prediction interval for the true effect of a new patient like these, at the same
+        ``level`` as ``ci``: it follows the series' alpha, 95% only at the default alpha 0.05
+        (JSON key ``prediction95``; also readable as ``prediction95``, its old name).
     k
         Number of patients pooled.
     shrunken, shrunken_se
         Each patient's empirical-Bayes effect and its standard error, in input order.
-    level
-        Confidence level of the intervals.
     reason
         Why the meta-analysis could not be computed, else None.
     """
@@ -154,7 +157,8 @@ class MetaAnalysis:
     estimate: float = math.nan
     se: float = math.nan
     df: float = math.nan
-    ci95: tuple[float, float] = (math.nan, math.nan)
+    ci: tuple[float, float] = (math.nan, math.nan)
+    level: float = 0.95
     t: float = math.nan
     p_two_sided: float = math.nan
     tau2: float = math.nan
@@ -163,23 +167,28 @@ class MetaAnalysis:
     q: float = math.nan
     q_df: int = 0
     q_p: float = math.nan
-    prediction95: tuple[float, float] = (math.nan, math.nan)
+    prediction: tuple[float, float] = (math.nan, math.nan)
     k: int = 0
     shrunken: np.ndarray = field(default_factory=lambda: np.empty(0))
     shrunken_se: np.ndarray = field(default_factory=lambda: np.empty(0))
-    level: float = 0.95
     reason: str | None = None
+
+    @property
+    def prediction95(self) -> tuple[float, float]:
+        """The old name of the prediction interval ``prediction`` (at ``level``), kept so that
+        notebooks keep working."""
+        return self.prediction
 
     def to_dict(self) -> dict[str, Any]:
         """The pooled figures as JSON types (the per-patient arrays are left to the caller)."""
-        keys = ("estimate", "se", "df", "ci95", "t", "p_two_sided", "tau2", "tau", "i2", "q")
+        keys = ("estimate", "se", "df", "ci95", "level", "t", "p_two_sided", "tau2", "tau", "i2")
         out = {key: jsonable(getattr(self, key)) for key in keys}
         out.update(
+            q=jsonable(self.q),
             q_df=self.q_df,
             q_p=jsonable(self.q_p),
-            prediction95=jsonable(self.prediction95),
+            prediction95=jsonable(self.prediction),
             k=self.k,
-            level=self.level,
             reason=self.reason,
         )
         return out
@@ -195,7 +204,7 @@ def random_effects(y: npt.ArrayLike, se: npt.ArrayLike, level: float = 0.95) -> 
     se
         Their standard errors (finite, > 0).
     level
-        Confidence level of the interval and of the prediction interval.
+        Confidence level of the interval and of the prediction interval (both follow it).
 
     Returns
     -------
@@ -261,7 +270,7 @@ def random_effects(y: npt.ArrayLike, se: npt.ArrayLike, level: float = 0.95) -> 
         estimate=mu,
         se=se_mu,
         df=float(df),
-        ci95=(mu - crit * se_mu, mu + crit * se_mu),
+        ci=(mu - crit * se_mu, mu + crit * se_mu),
         t=t,
         p_two_sided=p,
         tau2=tau2,
@@ -270,7 +279,7 @@ def random_effects(y: npt.ArrayLike, se: npt.ArrayLike, level: float = 0.95) -> 
         q=q,
         q_df=df,
         q_p=float(sps.chi2.sf(q, df)),
-        prediction95=(mu - half_pi, mu + half_pi),
+        prediction=(mu - half_pi, mu + half_pi),
         k=k,
         shrunken=shrunken,
         shrunken_se=shrunken_se,

@@ -39,7 +39,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from nof1.stats.results import jsonable
+from nof1.stats.results import IntervalAlias, jsonable
 
 __all__ = ["ArmStats", "MixedModel", "arm_stats", "mixed_model", "reml_criterion"]
 
@@ -213,7 +213,7 @@ def _satterthwaite(varpar: np.ndarray, stats: ArmStats) -> float:
 
 
 @dataclass(frozen=True, eq=False)
-class MixedModel:
+class MixedModel(IntervalAlias):
     """The one-stage mixed model fitted by REML.
 
     Attributes
@@ -223,8 +223,11 @@ class MixedModel:
         of ``[(X'V^-1X)^-1]_{22}``.
     df
         Satterthwaite degrees of freedom.
-    ci95, t, p_two_sided
-        t interval at ``level``, t statistic and two-sided p-value on ``df``.
+    ci, t, p_two_sided
+        t interval at ``level`` (JSON key ``ci95``; also readable as ``ci95``, its old name),
+        t statistic and two-sided p-value on ``df``.
+    level
+        Confidence level the interval was asked for, ``1 - alpha`` (0.95 by default).
     intercept
         Fixed intercept (the average control-period mean).
     tau
@@ -244,8 +247,6 @@ class MixedModel:
         Profiled REML criterion at the optimum (constants dropped).
     n_obs, n_patients
         Period means and patients in the model.
-    level
-        Confidence level of the interval.
     reason
         Why the model could not be fitted, else None.
     """
@@ -253,7 +254,8 @@ class MixedModel:
     estimate: float = math.nan
     se: float = math.nan
     df: float = math.nan
-    ci95: tuple[float, float] = (math.nan, math.nan)
+    ci: tuple[float, float] = (math.nan, math.nan)
+    level: float = 0.95
     t: float = math.nan
     p_two_sided: float = math.nan
     intercept: float = math.nan
@@ -267,15 +269,13 @@ class MixedModel:
     deviance: float = math.nan
     n_obs: int = 0
     n_patients: int = 0
-    level: float = 0.95
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The fixed-effect and variance figures as JSON types (``own_effects`` left out)."""
         keys = (
-            "estimate", "se", "df", "ci95", "t", "p_two_sided", "intercept", "tau",
-            "tau_intercept", "correlation", "sigma", "singular", "n_obs", "n_patients", "level",
-            "reason",
+            "estimate", "se", "df", "ci95", "level", "t", "p_two_sided", "intercept", "tau",
+            "tau_intercept", "correlation", "sigma", "singular", "n_obs", "n_patients", "reason",
         )  # fmt: skip
         return {key: jsonable(getattr(self, key)) for key in keys}
 
@@ -389,7 +389,7 @@ def mixed_model(stats: ArmStats, level: float = 0.95) -> MixedModel:
         estimate=b1,
         se=se,
         df=df,
-        ci95=(b1 - crit * se, b1 + crit * se),
+        ci=(b1 - crit * se, b1 + crit * se),
         t=t,
         p_two_sided=float(2.0 * sps.t.sf(abs(t), df)),
         intercept=b0,

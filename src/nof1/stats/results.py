@@ -23,9 +23,11 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "JSON_KEYS",
     "AR1Calibrated",
     "AR1Fit",
     "BayesResult",
+    "IntervalAlias",
     "PairedTest",
     "RandomizationTest",
     "RankTest",
@@ -65,6 +67,23 @@ def jsonable(value: Any) -> Any:
     raise TypeError(f"cannot convert {type(value).__name__} to JSON")
 
 
+JSON_KEYS = {"ci": "ci95"}
+"""Field names whose JSON key differs: the interval ``ci`` is ``ci95`` in JSON (a documented key
+from when every interval was at 95%; the ``level`` key next to it says its real level)."""
+
+
+class IntervalAlias:
+    """Mixin of the results with an interval: the read-only ``ci95``, the old name of ``ci``."""
+
+    ci: tuple[float, float]
+
+    @property
+    def ci95(self) -> tuple[float, float]:
+        """The old name of the interval ``ci`` (at ``level``), kept so that notebooks keep
+        working."""
+        return self.ci
+
+
 @dataclass(frozen=True)
 class _Result:
     """Shared behaviour: ``to_dict``, ``to_frame`` and ``_repr_html_``."""
@@ -73,9 +92,12 @@ class _Result:
     _skip_in_dict: tuple[str, ...] = field(default=(), init=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the result as a JSON-able dict (NaN -> None, tuples -> lists)."""
+        """Return the result as a JSON-able dict (NaN -> None, tuples -> lists).
+
+        The interval ``ci`` keeps its documented JSON key ``ci95`` (whatever its ``level``).
+        """
         return {
-            f.name: jsonable(getattr(self, f.name))
+            JSON_KEYS.get(f.name, f.name): jsonable(getattr(self, f.name))
             for f in fields(self)
             if not f.name.startswith("_") and f.name not in self._skip_in_dict
         }
@@ -111,15 +133,18 @@ class _Result:
 
 
 @dataclass(frozen=True)
-class PairedTest(_Result):
+class PairedTest(IntervalAlias, _Result):
     """A t-test of the effect (treatment minus control).
 
     Attributes
     ----------
     estimate
         Mean cycle difference (paired) or difference of arm means (Welch).
-    ci95
-        ``(low, high)`` confidence interval at level ``1 - alpha`` (95% by default).
+    ci
+        ``(low, high)`` confidence interval at ``level`` (JSON key ``ci95``; also readable as
+        ``ci95``, its old name).
+    level
+        Confidence level the interval was asked for, ``1 - alpha`` (0.95 by default).
     t, df
         t statistic and degrees of freedom (Welch-Satterthwaite for the two-sample test).
     p_two_sided
@@ -135,7 +160,8 @@ class PairedTest(_Result):
     """
 
     estimate: float = math.nan
-    ci95: tuple[float, float] = (math.nan, math.nan)
+    ci: tuple[float, float] = (math.nan, math.nan)
+    level: float = 0.95
     t: float = math.nan
     df: float = math.nan
     p_two_sided: float = math.nan
@@ -149,7 +175,7 @@ class PairedTest(_Result):
 
 
 @dataclass(frozen=True)
-class RankTest(_Result):
+class RankTest(IntervalAlias, _Result):
     """An exact rank test (Wilcoxon signed-rank or Mann-Whitney).
 
     Attributes
@@ -161,13 +187,17 @@ class RankTest(_Result):
         Hodges-Lehmann estimate of the effect: the median of the Walsh averages (d_i + d_j)/2,
         i <= j, of the cycle differences (Wilcoxon), or of the differences t_i - c_j between
         treatment and control period means (Mann-Whitney).
-    ci95
+    ci
         Exact confidence interval for the effect: order statistics of those averages or
-        differences, chosen from the exact null distribution of the statistic.
+        differences, chosen from the exact null distribution of the statistic (JSON key
+        ``ci95``; also readable as ``ci95``, its old name).
+    level
+        The nominal level: the confidence the interval was asked for, ``1 - alpha``.
     ci_level
-        The confidence the interval actually has (at least the requested level when the design
-        can reach it; with few cycles, less: then ``ci95`` is the widest interval, from the
-        smallest to the largest average, and ``note`` says so).
+        The confidence the interval actually has. Rank statistics are discrete, so it is the
+        smallest achievable level at or above ``level`` when the design can reach ``level``;
+        with few cycles it is less: then ``ci`` is the widest interval, from the smallest to
+        the largest average, and ``note`` says so.
     p_two_sided, p_improvement
         Two-sided p and one-sided p in the direction of improvement.
     n
@@ -183,7 +213,8 @@ class RankTest(_Result):
 
     statistic: float = math.nan
     estimate: float = math.nan
-    ci95: tuple[float, float] = (math.nan, math.nan)
+    ci: tuple[float, float] = (math.nan, math.nan)
+    level: float = 0.95
     ci_level: float = math.nan
     p_two_sided: float = math.nan
     p_improvement: float = math.nan
@@ -239,21 +270,22 @@ class RandomizationTest(_Result):
 
 
 @dataclass(frozen=True)
-class AR1Calibrated(_Result):
+class AR1Calibrated(IntervalAlias, _Result):
     """The calibrated test of the AR(1) daily model: REML phi, t reference, Satterthwaite df.
 
     Attributes
     ----------
     method
         What was done, in words.
-    estimate, se, ci95, t, df, p_two_sided
+    estimate, se, ci, t, df, p_two_sided
         Treatment coefficient b1 by GLS at the REML phi, its standard error (innovation
-        variance RSS / (n - p)), t interval at ``level``, t statistic, Satterthwaite degrees of
-        freedom and two-sided p.
+        variance RSS / (n - p)), t interval at ``level`` (JSON key ``ci95``; also readable as
+        ``ci95``, its old name), t statistic, Satterthwaite degrees of freedom and two-sided p.
     phi
         The REML estimate of the AR(1) coefficient.
     level
-        Confidence level of ``ci95``.
+        Confidence level the interval was asked for, ``1 - alpha`` (after ``phi``, where it
+        has always been in the JSON).
     reason
         Why the test could not be computed, else None.
     """
@@ -261,7 +293,7 @@ class AR1Calibrated(_Result):
     method: str = "REML, t with Satterthwaite df"
     estimate: float = math.nan
     se: float = math.nan
-    ci95: tuple[float, float] = (math.nan, math.nan)
+    ci: tuple[float, float] = (math.nan, math.nan)
     t: float = math.nan
     df: float = math.nan
     p_two_sided: float = math.nan
@@ -272,15 +304,18 @@ class AR1Calibrated(_Result):
 
 
 @dataclass(frozen=True)
-class AR1Fit(_Result):
+class AR1Fit(IntervalAlias, _Result):
     """Regression with AR(1) errors fitted by exact Gaussian maximum likelihood.
 
     Attributes
     ----------
-    estimate, se, ci95, z, p_two_sided
-        Treatment coefficient b1, its Hessian-based standard error, Wald interval, z statistic
-        and two-sided normal p-value (exact Gaussian ML, as R's ``arima``; anti-conservative
-        on short series: read ``calibrated``).
+    estimate, se, ci, z, p_two_sided
+        Treatment coefficient b1, its Hessian-based standard error, Wald interval at ``level``
+        (JSON key ``ci95``; also readable as ``ci95``, its old name), z statistic and two-sided
+        normal p-value (exact Gaussian ML, as R's ``arima``; anti-conservative on short series:
+        read ``calibrated``).
+    level
+        Confidence level the interval was asked for, ``1 - alpha`` (0.95 by default).
     phi, phi_se
         AR(1) coefficient and its standard error.
     intercept, trend_coef
@@ -303,7 +338,8 @@ class AR1Fit(_Result):
 
     estimate: float = math.nan
     se: float = math.nan
-    ci95: tuple[float, float] = (math.nan, math.nan)
+    ci: tuple[float, float] = (math.nan, math.nan)
+    level: float = 0.95
     z: float = math.nan
     p_two_sided: float = math.nan
     phi: float = math.nan
@@ -324,7 +360,9 @@ class AR1Fit(_Result):
     def __post_init__(self) -> None:
         # a model that could not be fitted has no calibrated test either, for the same reason
         if self.reason is not None and self.calibrated.reason is None:
-            object.__setattr__(self, "calibrated", AR1Calibrated(reason=self.reason))
+            object.__setattr__(
+                self, "calibrated", AR1Calibrated(level=self.level, reason=self.reason)
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """The ML fit's fields, and ``calibrated`` as a nested dict (None with its reason)."""
@@ -337,7 +375,7 @@ class AR1Fit(_Result):
 
 
 @dataclass(frozen=True)
-class BayesResult(_Result):
+class BayesResult(IntervalAlias, _Result):
     """Posterior of the mean cycle difference mu (treatment minus control).
 
     Attributes
@@ -345,8 +383,12 @@ class BayesResult(_Result):
     mean
         Posterior location of mu: for a Student t posterior its median (its mean when
         ``df > 1``); under the sceptical prior the posterior mean.
-    ci95
-        Equal-tailed credible interval at ``level`` (95% by default).
+    ci
+        Equal-tailed credible interval at ``level`` (JSON key ``ci95``; also readable as
+        ``ci95``, its old name).
+    level
+        Credible level the interval was asked for (0.95 by default; ``1 - alpha`` in an
+        analysis).
     p_improvement
         Posterior probability that the treatment improves the outcome (mu < 0 when lower is
         better, mu > 0 when higher is better).
@@ -366,7 +408,8 @@ class BayesResult(_Result):
     """
 
     mean: float = math.nan
-    ci95: tuple[float, float] = (math.nan, math.nan)
+    ci: tuple[float, float] = (math.nan, math.nan)
+    level: float = 0.95
     p_improvement: float = math.nan
     p_mcid_improvement: float = math.nan
     p_mcid_worsening: float = math.nan

@@ -163,14 +163,14 @@ class Protocol:
     def bayes_prior(self, outcome: Outcome):
         """The pre-specified prior of the Bayesian model for ``outcome``.
 
-        Returns None for the reference prior, a :class:`nof1.stats.bayes.ScepticalPrior` for the
+        Returns None for the reference prior, a :class:`nof1.stats.priors.ScepticalPrior` for the
         ``sceptical`` kind (mu ~ Student t(3 df, centre 0, scale mcid / 2.3534) from the
-        outcome's MCID, 1/sigma^2 on the variance), else a :class:`nof1.stats.bayes.NIGPrior`.
+        outcome's MCID, 1/sigma^2 on the variance), else a :class:`nof1.stats.priors.NIGPrior`.
         """
         prior = self.analysis.prior
         if prior.kind == "reference":
             return None
-        from ..stats.bayes import NIGPrior, ScepticalPrior
+        from ..stats.priors import NIGPrior, ScepticalPrior
 
         if prior.kind == "sceptical":
             return ScepticalPrior.from_mcid(outcome.mcid)
