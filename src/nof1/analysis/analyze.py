@@ -210,6 +210,12 @@ class Analysis:
     """``(date, entry)`` of every diary row recording a real adverse event."""
 
     @property
+    def level(self) -> float:
+        """The level of every interval in these results (1 - the protocol's alpha), which each
+        result also records as its own ``level``."""
+        return 1.0 - self.protocol.analysis.alpha
+
+    @property
     def primary(self) -> OutcomeResult:
         """The result of the primary outcome."""
         return next(o for o in self.outcomes.values() if o.primary)

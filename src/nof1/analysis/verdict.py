@@ -52,7 +52,7 @@ def clinical(r: OutcomeResult) -> str:
     t = r.paired_t
     if t.reason is not None:
         return "uncertain"
-    lo, hi = t.ci95
+    lo, hi = t.ci
     if not (math.isfinite(lo) and math.isfinite(hi)):
         return "uncertain"
     m = r.mcid
@@ -154,7 +154,7 @@ def verdict(
         f"{arms[1]} ({r.better} is better"
     ]
     if t.reason is None:
-        lo, hi = t.ci95
+        lo, hi = t.ci
         lines[0] += f"; {level} CI {lo:+.2f} to {hi:+.2f})."
         direction = _side(lo, hi, r.better)
         matters = reach(r, level)
@@ -205,7 +205,7 @@ def verdict(
             lines.append(limit)
     cal = r.ar1.calibrated
     if t.reason is not None and cal.reason is None:
-        lo, hi = cal.ci95
+        lo, hi = cal.ci
         lines.append(
             f"AR(1) daily model (REML, t with {cal.df:.0f} df): {cal.estimate:+.2f} ({level} CI "
             f"{lo:+.2f} to {hi:+.2f}, {p_is(cal.p_two_sided)}); NAP {r.nap:.2f}."

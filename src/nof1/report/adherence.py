@@ -55,5 +55,5 @@ def adherence_view(analysis: Analysis) -> dict | None:
             else [[d["date"], d["scheduled"], d["recorded"]] for d in daily.deviations]
         ),
         "tests": tests,
-        "level": 100 * (1 - analysis.protocol.analysis.alpha),
+        "level": 100 * analysis.level,
     }

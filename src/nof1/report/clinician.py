@@ -86,7 +86,7 @@ def _clinician(analysis: Analysis) -> str:
         last=d.last_date.isoformat() if d.last_date else "no rows yet",
         outcomes=list(analysis.outcomes.values()),
         sections=SECTIONS,
-        level=100 * (1 - p.analysis.alpha),
+        level=100 * analysis.level,
         plots=_plots(analysis, events),
         data=data_view(analysis),
         safety=safety_view(analysis, result, reason),

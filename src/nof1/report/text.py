@@ -47,7 +47,7 @@ def render_text(analysis: Analysis) -> str:
         *diary_lines(analysis.diary),  # nof1.analysis.adherence: entries per day, deviations
         "",
     ]
-    interval = f"{100 * (1 - p.analysis.alpha):.0f}% interval"
+    interval = f"{100 * analysis.level:.0f}% interval"
     for r in analysis.outcomes.values():
         tag = "primary" if r.primary else "secondary"
         out.append(f"== {r.name} ({tag}) ==")
@@ -64,10 +64,10 @@ def render_text(analysis: Analysis) -> str:
             est = getattr(
                 res, {"bayes": "mean", "randomization": "observed"}.get(m, "estimate"), math.nan
             )
-            ci = getattr(res, "ci95", None)
+            ci = getattr(res, "ci", None)
             ci_text = f"{ci[0]:+.2f} to {ci[1]:+.2f}" if ci and math.isfinite(ci[0]) else ""
             reached = getattr(res, "ci_level", math.nan)
-            if ci_text and reached < 1 - p.analysis.alpha - 1e-12:
+            if ci_text and reached < analysis.level - 1e-12:
                 ci_text += f" ({100 * reached:.3g}%)"
             est_text = f"{est:+.2f}" if math.isfinite(est) else ""
             p_two = fmt_p(getattr(res, "p_two_sided", math.nan)) if m != "bayes" else ""
