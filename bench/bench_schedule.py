@@ -5,7 +5,7 @@ Run from the repository root: ``python bench/bench_schedule.py [--subset 20000]`
 Goals: ``Schedule.allocations()`` for any scheme up to 2^20 rows, and
 ``Schedule.sample_allocations(100_000, seed)`` for the ``random`` scheme, each well under a second.
 
-"Before" is the former code, measured in the same run: one pure-Python ``_unrank`` per row (timed
+"Before" is the former code, measured in the same run: one pure-Python ``unrank`` per row (timed
 on the first ``--subset`` ranks, or ``--sample-subset`` draws, and extrapolated), and for
 ``randomized-pairs`` the former (already vectorized, int64 (N, k)) enumeration, timed in full.
 """
@@ -23,8 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from nof1.trial.allocations import arms_matrix, unrank
 from nof1.trial.protocol import Design
-from nof1.trial.schedule import Schedule, _arms_matrix, _unrank
+from nof1.trial.schedule import Schedule
 
 START = dt.date(2026, 1, 5)
 
@@ -49,7 +50,7 @@ def old_allocations(schedule: Schedule, limit: int) -> np.ndarray:
         out[:, 0::2] = bits == 0
         out[:, 1::2] = bits == 1
         return out
-    return _arms_matrix([_unrank(design, r) for r in range(n)])
+    return arms_matrix([unrank(design, r) for r in range(n)])
 
 
 def old_sample(schedule: Schedule, n: int, seed: int) -> np.ndarray:
@@ -60,7 +61,7 @@ def old_sample(schedule: Schedule, n: int, seed: int) -> np.ndarray:
     ranks = [
         (int(a) << 189 | int(b) << 126 | int(c) << 63 | int(d)) % total for a, b, c, d in words
     ]
-    return _arms_matrix([_unrank(schedule.design, r) for r in ranks])
+    return arms_matrix([unrank(schedule.design, r) for r in ranks])
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The vectorized enumeration and sampling of allocations agree with the row-by-row reference.
 
 ``Schedule.allocations()`` and ``Schedule.sample_allocations()`` unrank many rows at once; here they
-are checked against ``_unrank`` (one row at a time, the code the golden schedules were frozen
+are checked against ``unrank`` (one row at a time, the code the golden schedules were frozen
 with) and against the former row-by-row sampler, whose random stream must be kept. No timing
 assertions: speed is measured by ``bench/bench_schedule.py``.
 """
@@ -17,16 +17,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from nof1.trial.allocations import _ranks_from_words, _t_ways, count_allocations, rank, unrank
 from nof1.trial.protocol import Design
-from nof1.trial.schedule import (
-    EXACT_LIMIT,
-    Schedule,
-    _rank,
-    _ranks_from_words,
-    _t_ways,
-    _unrank,
-    count_allocations,
-)
+from nof1.trial.schedule import EXACT_LIMIT, Schedule
 
 START = dt.date(2026, 1, 5)
 
@@ -54,7 +47,7 @@ def old_sample(s: Schedule, n: int, seed: int) -> np.ndarray:
         (int(a) << 189 | int(b) << 126 | int(c) << 63 | int(d)) % s.n_allocations
         for a, b, c, d in words
     ]
-    return as_matrix([_unrank(s.design, r) for r in ranks], k)
+    return as_matrix([unrank(s.design, r) for r in ranks], k)
 
 
 def longest_runs(rows: np.ndarray) -> np.ndarray:
@@ -90,7 +83,7 @@ def admissible(rows: np.ndarray, design: Design) -> np.ndarray:
 def test_random_allocations_equal_row_by_row_unranking(cycles, max_run):
     s = schedule("random", cycles, max_run)
     n = s.n_allocations
-    expected = as_matrix([_unrank(s.design, r) for r in range(n)], cycles)
+    expected = as_matrix([unrank(s.design, r) for r in range(n)], cycles)
     rows = s.allocations()
     assert rows.dtype == bool and rows.shape == (n, 2 * cycles) and rows.flags.c_contiguous
     assert np.array_equal(rows, expected)
@@ -102,7 +95,7 @@ def test_random_allocations_equal_row_by_row_unranking(cycles, max_run):
 def test_other_schemes_equal_row_by_row_unranking(scheme, cycles):
     s = schedule(scheme, cycles)
     n = s.n_allocations
-    expected = as_matrix([_unrank(s.design, r) for r in range(n)], cycles)
+    expected = as_matrix([unrank(s.design, r) for r in range(n)], cycles)
     rows = s.allocations()
     assert rows.dtype == bool and rows.shape == (n, 2 * cycles) and rows.flags.c_contiguous
     assert np.array_equal(rows, expected)
@@ -121,7 +114,7 @@ def test_other_schemes_equal_row_by_row_unranking(scheme, cycles):
 )
 def test_large_enumerations_are_the_canonical_order(scheme, cycles, max_run):
     # n distinct admissible rows in strictly increasing canonical order, n = the exact count:
-    # that is the whole canonical list. Spot-check some rows against _unrank too.
+    # that is the whole canonical list. Spot-check some rows against unrank too.
     s = schedule(scheme, cycles, max_run)
     rows = s.allocations()
     n = s.n_allocations
@@ -137,8 +130,8 @@ def test_large_enumerations_are_the_canonical_order(scheme, cycles, max_run):
     assert np.all((hi[1:] > hi[:-1]) | ((hi[1:] == hi[:-1]) & (lo[1:] > lo[:-1])))
     picks = np.unique(np.r_[0, n - 1, s.index, np.random.default_rng(0).integers(0, n, 200)])
     for r in picks:
-        assert "".join("T" if t else "C" for t in rows[r]) == _unrank(s.design, int(r))
-        assert _rank(s.design, _unrank(s.design, int(r))) == r
+        assert "".join("T" if t else "C" for t in rows[r]) == unrank(s.design, int(r))
+        assert rank(s.design, unrank(s.design, int(r))) == r
 
 
 @cache

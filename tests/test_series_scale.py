@@ -218,10 +218,10 @@ def test_rows_outside_the_schedule_and_a_sequence_go_the_per_patient_way(tmp_pat
 def test_cli_progress_bar_on_stderr_for_a_large_series(monkeypatch):
     from click.testing import CliRunner
 
-    import nof1.cli
+    import nof1.cli.series
     from nof1.cli import cli
 
-    monkeypatch.setattr(nof1.cli, "PROGRESS_BYTES", 0)  # the example counts as large
+    monkeypatch.setattr(nof1.cli.series, "PROGRESS_BYTES", 0)  # the example counts as large
     result = CliRunner().invoke(cli, ["series", str(SERIES_DIR / "series.toml"), "--json"])
     assert result.exit_code == 0
     assert "100%" in result.stderr and "[####################]" in result.stderr

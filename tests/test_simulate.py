@@ -205,7 +205,7 @@ def test_progress_goes_to_the_callback_and_nothing_is_printed(example_protocol, 
 
 
 def test_cli_draws_the_progress_line_on_stderr(capsys):
-    from nof1.cli import _progress_line
+    from nof1.cli.planning import _progress_line
 
     _progress_line(1000, 1500)
     _progress_line(1500, 1500)

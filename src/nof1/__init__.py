@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Protocol": "trial.protocol",
     "Schedule": "trial.schedule",
-    "Diary": "diary.read",
+    "Diary": "diary.model",
     "read_diary": "diary.read",
     "analyze": "analysis.analyze",
     "Analysis": "analysis.analyze",

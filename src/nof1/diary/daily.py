@@ -23,7 +23,7 @@ from ..errors import DiaryError
 if TYPE_CHECKING:
     from ..trial.diary_options import DiaryOptions
     from ..trial.protocol import Protocol
-    from .read import Diary
+    from .model import Diary
 
 __all__ = [
     "DailySummary",

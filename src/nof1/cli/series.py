@@ -1,0 +1,186 @@
+"""Commands beyond one trial: series (pool a series of trials), import (exports of other systems
+to diaries) and serve (the local web page).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .options import (
+    FILE,
+    _check_extension,
+    _emit_json,
+    _fail,
+    _guard,
+    _load_protocol,
+    json_option,
+)
+
+__all__ = ["import_group", "series", "serve"]
+
+
+#: A series whose files add up to more than this shows a progress bar on stderr.
+PROGRESS_BYTES = 20_000_000
+
+
+def _series_size(path: str) -> int:
+    """Bytes of a series file's folder (the long diary dominates); 0 when unreadable."""
+    try:
+        return sum(f.stat().st_size for f in Path(path).resolve().parent.rglob("*") if f.is_file())
+    except OSError:
+        return 0
+
+
+def _progress_bar(path: str):
+    """A progress callback drawing a bar on stderr for a large series, else None."""
+    if _series_size(path) <= PROGRESS_BYTES:
+        return None
+    state = {"last": -1}
+
+    def show(done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if percent == state["last"]:
+            return
+        state["last"] = percent
+        bar = "#" * (percent // 5)
+        end = "\n" if done >= total else ""
+        click.echo(f"\rnof1 series: [{bar:<20}] {percent:3d}%", err=True, nl=False)
+        if end:
+            click.echo("", err=True)
+
+    return show
+
+
+@click.command()
+@click.argument("series_file", metavar="SERIES.toml", type=FILE)
+@click.option("--report", type=FILE, default=None, help="Write the HTML series report here.")
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "dask"]),
+    default="local",
+    show_default=True,
+    help="Where stage 1 runs: this process, or a Dask cluster (a Parquet long diary; "
+    "needs the nof1[dask] extra).",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Address of a running Dask scheduler (tcp://host:8786); default a local cluster.",
+)
+@json_option
+@_guard
+def series(
+    series_file: str, report: str | None, engine: str, scheduler: str | None, as_json: bool
+) -> None:
+    """Pool a series of N-of-1 trials: average effect, heterogeneity, shrunken effects."""
+    from ..series import Series, monitor_series
+
+    _check_extension(report, "--report", (".html", ".htm"))
+    if scheduler and engine != "dask":
+        _fail("--scheduler is for --engine dask")
+    # scale hook (issue 14): the long form is read column-wise and stage 1 is vectorized
+    from ..series.engine import analyze_loaded, analyze_path
+
+    if report:
+        loaded = Series.load(series_file)
+        result = analyze_loaded(loaded)
+    else:
+        result = analyze_path(series_file, _progress_bar(series_file), engine, scheduler)
+    if report:
+        from ..report.series import render_series_html
+
+        html = render_series_html(result, monitor_series(loaded))
+        Path(report).write_text(html, encoding="utf-8")
+    if as_json:
+        _emit_json(result.to_dict())
+    else:
+        click.echo(result.render_text(), nl=False)
+    if report:
+        click.echo(f"wrote {report}", err=True)
+
+
+# -- import: exports of other systems to diaries -------------------------------------------------
+
+
+@click.group(name="import")
+def import_group() -> None:
+    """Turn an export of another system into a nof1 diary CSV."""
+
+
+@import_group.command(name="redcap")
+@click.argument("export", type=FILE)
+@click.option("--record", required=True, help="The record ID of the patient.")
+@click.option("--date-field", required=True, help="The daily instrument's date field.")
+@click.option("--protocol", required=True, type=FILE, help="The trial's protocol.")
+@click.option("--out", type=FILE, required=True, help="The diary CSV to write.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@json_option
+@_guard
+def import_redcap(
+    export: str,
+    record: str,
+    date_field: str,
+    protocol: str,
+    out: str,
+    force: bool,
+    as_json: bool,
+) -> None:
+    """A REDCap "CSV (raw data)" export of a repeating daily instrument -> a diary of one record.
+
+    Prints what was mapped, renamed, kept, dropped and left out, then checks the diary written.
+    """
+    from ..diary.read import read_diary
+    from ..diary.redcap import import_redcap as run
+
+    if Path(out).exists() and not force:
+        _fail(f"{out} exists; pass --force to overwrite it")
+    loaded = _load_protocol(protocol)
+    result = run(export, loaded, record, date_field)
+    Path(out).write_text(result.text, encoding="utf-8")
+    diary = read_diary(out, loaded)
+    if as_json:
+        _emit_json({"out": out, **result.to_dict(), "notes": list(diary.notes)})
+        return
+    for line in result.summary():
+        click.echo(line)
+    click.echo(f"wrote {out}: {result.rows} row(s); it reads as a diary of {loaded.trial.id}")
+
+
+@click.command()
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+@click.option(
+    "--token",
+    default=None,
+    envvar="NOF1_TOKEN",
+    help="Require this token (needed for any other host); or set NOF1_TOKEN.",
+)
+@click.option(
+    "--max-upload-mb",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help="Largest uploaded file accepted.",
+)
+@_guard
+def serve(port: int, host: str, no_browser: bool, token: str | None, max_upload_mb: float) -> None:
+    """Start the local web page for clinicians (design a protocol, check a trial)."""
+    from ..web.server import make_server, url_of
+
+    server = make_server(host, port, token, int(max_upload_mb * 1024 * 1024))
+    url = url_of(host, server.server_port)
+    click.echo(f"nof1 web page on {url} (Ctrl+C to stop)", err=True)
+    if not no_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
