@@ -128,6 +128,40 @@ def _read(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, body
 
 
+@dataclass(frozen=True)
+class _Export:
+    """A read export: its file name, header, non-blank rows ``(line, cells)``, column positions."""
+
+    name: str
+    header: list[str]
+    body: list[tuple[int, list[str]]]
+    col: dict[str, int]
+
+    @classmethod
+    def read(cls, path: Path) -> _Export:
+        header, body = _read(path)
+        return cls(str(path), header, body, {h: i for i, h in enumerate(header)})
+
+    @property
+    def id_field(self) -> str:
+        return self.header[0]
+
+    def cell(self, row: list[str], column: str) -> str:
+        """The trimmed cell of ``row`` under ``column``."""
+        return row[self.col[column]].strip()
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """What becomes of the export's columns: the pairs ``(field, column)`` written, and why not."""
+
+    mapped: tuple[tuple[str, str], ...]
+    renamed: tuple[tuple[str, str], ...]
+    kept: tuple[str, ...]
+    dropped: tuple[tuple[str, str], ...]
+    written: tuple[tuple[str, str], ...]
+
+
 def import_redcap(
     path: str | Path, protocol: Protocol, record: str, date_field: str
 ) -> RedcapImport:
@@ -151,45 +185,74 @@ def import_redcap(
         a record or a date field that is not there, a row of another shape, an instance without
         a date.
     """
-    path = Path(path)
-    name = str(path)
-    header, body = _read(path)
-    id_field = header[0]
+    export = _Export.read(Path(path))
+    _check_columns(export, date_field)
+    mine = _rows_of_record(export, record)
+    instrument = _daily_instrument(export, mine, record=record, date_field=date_field)
+    daily = [(line, r) for line, r in mine if _instrument_of(export, r) == instrument]
+    _check_dated(export, daily, instrument=instrument, date_field=date_field)
+    fields = _map_fields(export, daily, protocol, instrument=instrument, date_field=date_field)
+    return RedcapImport(
+        _diary_text(export, daily, fields.written, date_field),
+        record,
+        instrument,
+        len(daily),
+        fields.mapped,
+        fields.renamed,
+        fields.kept,
+        fields.dropped,
+        _left_out(export, mine, daily),
+        _events(export, daily),
+    )
+
+
+def _check_columns(export: _Export, date_field: str) -> None:
+    """The columns of a repeating instrument's export, and the date field, are in the header."""
     for column in ("redcap_repeat_instrument", "redcap_repeat_instance"):
-        if column not in header:
+        if column not in export.header:
             raise DiaryError(
                 f"no {column!r} column: this is not an export of a repeating instrument (enable "
                 "repeating instruments and export the raw data as CSV)",
-                name,
+                export.name,
                 1,
                 column,
             )
-    if date_field not in header:
+    if date_field not in export.header:
+        fields = (h for h in export.header if h not in REDCAP_COLUMNS and h != export.id_field)
         raise DiaryError(
-            f"no date field {date_field!r} in the export; its fields are "
-            f"{', '.join(h for h in header if h not in REDCAP_COLUMNS and h != id_field)}",
-            name,
+            f"no date field {date_field!r} in the export; its fields are {', '.join(fields)}",
+            export.name,
             1,
             date_field,
         )
-    col = {h: i for i, h in enumerate(header)}
-    mine = [(line, r) for line, r in body if r[0].strip() == record]
+
+
+def _rows_of_record(export: _Export, record: str) -> list[tuple[int, list[str]]]:
+    """The rows of ``record`` (of every instrument), in file order; an error when there are none."""
+    mine = [(line, r) for line, r in export.body if r[0].strip() == record]
     if not mine:
-        records = sorted({r[0].strip() for _, r in body})
+        records = sorted({r[0].strip() for _, r in export.body})
         raise DiaryError(
             f"record {record!r} is not in the export; its records are "
             f"{', '.join(records[:20]) or 'none'}",
-            name,
+            export.name,
             None,
-            id_field,
+            export.id_field,
         )
-    left_out: list[tuple[int, str]] = []
-    others = len(body) - len(mine)
-    if others:
-        left_out.append((others, "other records"))
-    instrument_of = {line: r[col["redcap_repeat_instrument"]].strip() for line, r in mine}
-    dated = [(line, r) for line, r in mine if r[col[date_field]].strip()]
-    instruments = sorted({instrument_of[line] for line, _ in dated} - {""})
+    return mine
+
+
+def _instrument_of(export: _Export, row: list[str]) -> str:
+    """The repeating instrument of a row (blank on a record's base row)."""
+    return export.cell(row, "redcap_repeat_instrument")
+
+
+def _daily_instrument(
+    export: _Export, mine: list[tuple[int, list[str]]], *, record: str, date_field: str
+) -> str:
+    """The one repeating instrument whose rows of the record fill in the date field."""
+    dated = [r for _, r in mine if export.cell(r, date_field)]
+    instruments = sorted({_instrument_of(export, r) for r in dated} - {""})
     if len(instruments) != 1:
         raise DiaryError(
             f"the date field {date_field!r} of record {record!r} is filled in "
@@ -199,40 +262,66 @@ def import_redcap(
                 else "no repeating instrument; "
             )
             + "name the date field of the daily repeating instrument",
-            name,
+            export.name,
             None,
             date_field,
         )
-    instrument = instruments[0]
-    daily = [(line, r) for line, r in mine if instrument_of[line] == instrument]
-    base = sum(1 for line, _ in mine if not instrument_of[line])
+    return instruments[0]
+
+
+def _check_dated(
+    export: _Export, daily: list[tuple[int, list[str]]], *, instrument: str, date_field: str
+) -> None:
+    """Every instance of the daily instrument has a date."""
+    for line, r in daily:
+        if not export.cell(r, date_field):
+            raise DiaryError(
+                f"instance {r[export.col['redcap_repeat_instance']]} of {instrument!r} has no date",
+                export.name,
+                line,
+                date_field,
+            )
+
+
+def _left_out(
+    export: _Export, mine: list[tuple[int, list[str]]], daily: list[tuple[int, list[str]]]
+) -> tuple[tuple[int, str], ...]:
+    """``(rows, reason)`` for the rows not written: other records, the base row, other forms."""
+    left_out: list[tuple[int, str]] = []
+    others = len(export.body) - len(mine)
+    if others:
+        left_out.append((others, "other records"))
+    base = sum(1 for _, r in mine if not _instrument_of(export, r))
     if base:
         left_out.append((base, "the record's base row (non-repeating instruments)"))
     other_forms = len(mine) - len(daily) - base
     if other_forms:
         left_out.append((other_forms, "other repeating instruments"))
-    for line, r in daily:
-        if not r[col[date_field]].strip():
-            raise DiaryError(
-                f"instance {r[col['redcap_repeat_instance']]} of {instrument!r} has no date",
-                name,
-                line,
-                date_field,
-            )
+    return tuple(left_out)
 
+
+def _map_fields(
+    export: _Export,
+    daily: list[tuple[int, list[str]]],
+    protocol: Protocol,
+    *,
+    instrument: str,
+    date_field: str,
+) -> _Fields:
+    """Which field becomes which diary column, which are dropped and why; every outcome found."""
     names = {o.name for o in protocol.outcomes} | set(protocol.diary_columns)
     if protocol.reading.time_column:
         names.add(protocol.reading.time_column)
     rename = dict(protocol.reading.rename)
     mapped = [(date_field, "date")]
     renamed, kept, dropped, fields = [], [], [], []
-    for h in header:
+    for h in export.header:
         if h == date_field:
             continue
-        if h == id_field or h in REDCAP_COLUMNS:
+        if h == export.id_field or h in REDCAP_COLUMNS:
             dropped.append((h, "REDCap's own column"))
         elif h.endswith("_complete"):
-            statuses = sorted({r[col[h]].strip() for _, r in daily} - {""})
+            statuses = sorted({export.cell(r, h) for _, r in daily} - {""})
             note = f"form status {', '.join(statuses)}" if statuses else "form status"
             dropped.append((h, f"{note}; 0 incomplete, 1 unverified, 2 complete"))
         elif h in names:
@@ -241,7 +330,7 @@ def import_redcap(
         elif rename.get(h) in names:
             renamed.append((h, rename[h]))
             fields.append((h, rename[h]))
-        elif not any(r[col[h]].strip() for _, r in daily):
+        elif not any(export.cell(r, h) for _, r in daily):
             dropped.append((h, f"blank in every instance of {instrument!r}"))
         else:
             kept.append(h)
@@ -251,32 +340,36 @@ def import_redcap(
         raise DiaryError(
             f"no field for the outcome(s) {', '.join(missing)}; name the field after the outcome "
             "or map it with [diary] rename",
-            name,
+            export.name,
             1,
             missing[0],
         )
+    return _Fields(tuple(mapped), tuple(renamed), tuple(kept), tuple(dropped), tuple(fields))
 
-    def order(item):
+
+def _diary_text(
+    export: _Export,
+    daily: list[tuple[int, list[str]]],
+    fields: tuple[tuple[str, str], ...],
+    date_field: str,
+) -> str:
+    """The diary CSV: ``date`` and the written fields, one row per instance in date order."""
+
+    def order(item: tuple[int, list[str]]) -> tuple[str, int, int]:
         line, r = item
-        instance = r[col["redcap_repeat_instance"]].strip()
-        return (r[col[date_field]].strip(), int(instance) if instance.isdigit() else 0, line)
+        instance = export.cell(r, "redcap_repeat_instance")
+        return (export.cell(r, date_field), int(instance) if instance.isdigit() else 0, line)
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["date", *(c for _, c in fields)])
     for _, r in sorted(daily, key=order):
-        writer.writerow([r[col[date_field]].strip(), *(r[col[h]] for h, _ in fields)])
-    return RedcapImport(
-        out.getvalue(),
-        record,
-        instrument,
-        len(daily),
-        tuple(mapped),
-        tuple(renamed),
-        tuple(kept),
-        tuple(dropped),
-        tuple(left_out),
-        tuple(sorted({r[col["redcap_event_name"]].strip() for _, r in daily} - {""}))
-        if "redcap_event_name" in col
-        else (),
-    )
+        writer.writerow([export.cell(r, date_field), *(r[export.col[h]] for h, _ in fields)])
+    return out.getvalue()
+
+
+def _events(export: _Export, daily: list[tuple[int, list[str]]]) -> tuple[str, ...]:
+    """The events of the instances written (longitudinal projects), else empty."""
+    if "redcap_event_name" not in export.col:
+        return ()
+    return tuple(sorted({export.cell(r, "redcap_event_name") for _, r in daily} - {""}))

@@ -144,6 +144,30 @@ def _arm_values(raw: Any, problems: list[str]) -> tuple[tuple[str, tuple[str, ..
     return tuple(out)
 
 
+@dataclass(frozen=True)
+class _Document:
+    """The parts of a protocol document the reading keys are checked against."""
+
+    diary: dict[str, Any]
+    raw_outcomes: Any
+    outcomes: list[str]
+    columns: list[str]
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> _Document:
+        diary = raw.get("diary", {})
+        diary = diary if isinstance(diary, dict) else {}
+        raw_outcomes = raw.get("outcomes")
+        outcomes = [
+            e["name"]
+            for e in (raw_outcomes if isinstance(raw_outcomes, list) else [])
+            if isinstance(e, dict) and isinstance(e.get("name"), str)
+        ]
+        columns = diary.get("columns", [])
+        columns = [c for c in columns if isinstance(c, str)] if isinstance(columns, list) else []
+        return cls(diary, raw_outcomes, outcomes, columns)
+
+
 def parse_diary_options(raw: Mapping[str, Any]) -> tuple[DiaryOptions, list[str]]:
     """Check the reading keys of a parsed protocol document.
 
@@ -159,17 +183,30 @@ def parse_diary_options(raw: Mapping[str, Any]) -> tuple[DiaryOptions, list[str]
         key and what would be valid.
     """
     problems: list[str] = []
-    diary = raw.get("diary", {})
-    diary = diary if isinstance(diary, dict) else {}
-    raw_outcomes = raw.get("outcomes")
-    outcomes = [
-        e["name"]
-        for e in (raw_outcomes if isinstance(raw_outcomes, list) else [])
-        if isinstance(e, dict) and isinstance(e.get("name"), str)
-    ]
-    columns = diary.get("columns", [])
-    columns = [c for c in columns if isinstance(c, str)] if isinstance(columns, list) else []
+    doc = _Document.of(raw)
+    entries, aggregate = _entries_and_aggregate(doc.diary, problems)
+    per_outcome = _outcome_aggregates(doc.raw_outcomes, problems)
+    if entries == "one":
+        _check_one_entry(doc.diary, per_outcome, problems)
+    time_column = _time_column(doc, entries, problems)
+    if time_column is None and entries == "several":
+        _check_order_needed([aggregate, *(a for _, a in per_outcome)], problems)
+    arm_column, arm_values = _arm(doc, problems)
+    rename = _rename(doc, time_column, problems)
+    options = DiaryOptions(
+        entries,
+        aggregate,
+        tuple(per_outcome),
+        time_column,
+        arm_column,
+        arm_values,
+        rename,
+    )
+    return options, problems
 
+
+def _entries_and_aggregate(diary: Mapping[str, Any], problems: list[str]) -> tuple[str, str]:
+    """``entries_per_day`` and ``aggregate`` (their defaults when invalid)."""
     entries = diary.get("entries_per_day", "one")
     if entries not in ENTRIES_PER_DAY:
         problems.append(
@@ -183,66 +220,91 @@ def parse_diary_options(raw: Mapping[str, Any]) -> tuple[DiaryOptions, list[str]
             f"{', '.join(AGGREGATES)}"
         )
         aggregate = "mean"
-    per_outcome = _outcome_aggregates(raw_outcomes, problems)
+    return entries, aggregate
+
+
+def _check_one_entry(
+    diary: Mapping[str, Any], per_outcome: list[tuple[str, str]], problems: list[str]
+) -> None:
+    """With one entry a day, no aggregate may be given (neither ``[diary]`` nor an outcome's)."""
+    given = ["diary.aggregate"] * ("aggregate" in diary) + [
+        f"outcome {name!r} aggregate" for name, _ in per_outcome
+    ]
+    if given:
+        problems.append(
+            f"{', '.join(given)} applies only to several entries a day; set diary."
+            "entries_per_day = 'several' or remove it"
+        )
+
+
+def _time_column(doc: _Document, entries: str, problems: list[str]) -> str | None:
+    """``time_column``: a column name, not an outcome, for several entries a day."""
+    time_column = doc.diary.get("time_column")
+    if time_column is None:
+        return None
+    if not isinstance(time_column, str) or not time_column.strip():
+        problems.append("diary.time_column must be a column name in quotes")
+        return None
+    if time_column in doc.outcomes:
+        problems.append(
+            f"diary.time_column = {time_column!r} is an outcome; name the column holding the "
+            "time of each entry (or 'date' when it holds timestamps)"
+        )
+        return None
     if entries == "one":
-        given = ["diary.aggregate"] * ("aggregate" in diary) + [
-            f"outcome {name!r} aggregate" for name, _ in per_outcome
-        ]
-        if given:
-            problems.append(
-                f"{', '.join(given)} applies only to several entries a day; set diary."
-                "entries_per_day = 'several' or remove it"
-            )
-    time_column = diary.get("time_column")
-    if time_column is not None:
-        if not isinstance(time_column, str) or not time_column.strip():
-            problems.append("diary.time_column must be a column name in quotes")
-            time_column = None
-        elif time_column in outcomes:
-            problems.append(
-                f"diary.time_column = {time_column!r} is an outcome; name the column holding the "
-                "time of each entry (or 'date' when it holds timestamps)"
-            )
-            time_column = None
-        elif entries == "one":
-            problems.append(
-                "diary.time_column orders several entries of a day; set diary.entries_per_day = "
-                "'several' or remove it"
-            )
-    if time_column is None and entries == "several":
-        needs = sorted({a for a in [aggregate, *(a for _, a in per_outcome)] if a in AGG_ORDERED})
-        if needs:
-            problems.append(
-                f"aggregate {' and '.join(needs)} needs diary.time_column to order a day's "
-                "entries (use 'date' when the date column holds timestamps)"
-            )
+        problems.append(
+            "diary.time_column orders several entries of a day; set diary.entries_per_day = "
+            "'several' or remove it"
+        )
+    return time_column
 
+
+def _check_order_needed(aggregates: list[str], problems: list[str]) -> None:
+    """Without a time column, no aggregate may need the entries of a day in time order."""
+    needs = sorted({a for a in aggregates if a in AGG_ORDERED})
+    if needs:
+        problems.append(
+            f"aggregate {' and '.join(needs)} needs diary.time_column to order a day's "
+            "entries (use 'date' when the date column holds timestamps)"
+        )
+
+
+def _arm(
+    doc: _Document, problems: list[str]
+) -> tuple[str | None, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """``arm_column`` (a declared column) and the ``arm_values`` that go with it."""
+    diary = doc.diary
     arm_column = diary.get("arm_column")
-    arm_values: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    if arm_column is not None:
-        if not isinstance(arm_column, str) or arm_column not in columns:
-            problems.append(
-                f"diary.arm_column = {arm_column!r} must be one of the diary.columns "
-                f"({', '.join(columns) or 'none declared'}); declare the column that records the "
-                "arm taken"
-            )
-            arm_column = None
-        if "arm_values" not in diary:
-            problems.append(
-                "diary.arm_values is missing; say which cells record each arm, e.g. "
-                '{ treatment = ["1", "yes"], control = ["0", "no"] }'
-            )
-        else:
-            arm_values = _arm_values(diary["arm_values"], problems)
-    elif "arm_values" in diary:
-        problems.append("diary.arm_values needs diary.arm_column, the column it applies to")
+    if arm_column is None:
+        if "arm_values" in diary:
+            problems.append("diary.arm_values needs diary.arm_column, the column it applies to")
+        return None, ()
+    if not isinstance(arm_column, str) or arm_column not in doc.columns:
+        problems.append(
+            f"diary.arm_column = {arm_column!r} must be one of the diary.columns "
+            f"({', '.join(doc.columns) or 'none declared'}); declare the column that records the "
+            "arm taken"
+        )
+        arm_column = None
+    if "arm_values" not in diary:
+        problems.append(
+            "diary.arm_values is missing; say which cells record each arm, e.g. "
+            '{ treatment = ["1", "yes"], control = ["0", "no"] }'
+        )
+        return arm_column, ()
+    return arm_column, _arm_values(diary["arm_values"], problems)
 
-    rename: list[tuple[str, str]] = []
-    raw_rename = diary.get("rename", {})
+
+def _rename(
+    doc: _Document, time_column: str | None, problems: list[str]
+) -> tuple[tuple[str, str], ...]:
+    """``rename``: each export header to one distinct name of the date, an outcome or a column."""
+    raw_rename = doc.diary.get("rename", {})
     if not isinstance(raw_rename, dict):
         problems.append('diary.rename must be a table, e.g. { "Pain score" = "pain" }')
         raw_rename = {}
-    targets = {"date", *outcomes, *columns, *([time_column] if time_column else [])}
+    targets = {"date", *doc.outcomes, *doc.columns, *([time_column] if time_column else [])}
+    rename: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     for source, target in raw_rename.items():
         if not isinstance(target, str) or target not in targets:
@@ -258,13 +320,4 @@ def parse_diary_options(raw: Mapping[str, Any]) -> tuple[DiaryOptions, list[str]
         else:
             seen[target] = source
             rename.append((source.strip(), target))
-    options = DiaryOptions(
-        entries,
-        aggregate,
-        tuple(per_outcome),
-        time_column,
-        arm_column,
-        arm_values,
-        tuple(rename),
-    )
-    return options, problems
+    return tuple(rename)

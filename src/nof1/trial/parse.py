@@ -1,28 +1,25 @@
 """Parsing and validation of the protocol TOML: every problem found in one pass.
 
 This module owns the checks of the protocol file (docs/protocol.md): each table's keys, their types
-and ranges (the bounds themselves live in :mod:`nof1.limits`), the stop-rule syntax.
-:meth:`nof1.trial.protocol.Protocol.from_dict` calls :func:`parse`; problems are collected (not
-raised one by one) so a clinician fixes the file once.
+and ranges (the bounds themselves live in :mod:`nof1.limits`; the stop rules are checked by
+:mod:`nof1.trial.stop_rules`). :meth:`nof1.trial.protocol.Protocol.from_dict` calls :func:`parse`;
+problems are collected (not raised one by one) so a clinician fixes the file once.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import math
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from .. import limits
 from ..errors import ProtocolError
-from .categories import parse_categories, parse_in, parse_within
+from .categories import parse_categories
+from .checker import Checker, is_int
 from .diary_options import DIARY_KEYS, parse_diary_options
 from .model import (
-    ACTIONS,
     BLINDINGS,
-    COMPARISONS,
-    DURINGS,
     PRIORS,
     RESERVED,
     SCHEMES,
@@ -33,6 +30,7 @@ from .model import (
     StopRule,
     Trial,
 )
+from .stop_rules import RuleScope, parse_rules
 
 __all__ = ["parse"]
 
@@ -51,18 +49,6 @@ _TABLE_KEYS: dict[str, tuple[str, ...]] = {
     "diary": ("columns", "categories"),
     "analysis": ("alpha", "min_days_per_period", "trend", "prior"),
     "outcomes": ("name", "label", "min", "max", "better", "mcid", "primary"),
-    "stop_rules": (
-        "name",
-        "action",
-        "column",
-        "outcome",
-        *COMPARISONS,
-        "for_days",
-        "within_days",
-        "during",
-        "missing_days",
-        "probability_of_harm_at_least",
-    ),
     "prior": ("kind", "mu0", "kappa0", "alpha0", "beta0"),
 }
 _TOP_KEYS = ("trial", "design", "diary", "analysis", "outcomes", "stop_rules")
@@ -73,82 +59,7 @@ _TABLE_KEYS["diary"] += DIARY_KEYS
 _TABLE_KEYS["outcomes"] += ("aggregate",)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
-
-
-class _Checker:
-    """Collects problems instead of stopping at the first one."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def add(self, message: str) -> None:
-        self.problems.append(message)
-
-    def unknown(self, table: Mapping[str, Any], where: str, allowed: tuple[str, ...]) -> None:
-        for key in table:
-            if key not in allowed:
-                self.add(f"{where}: unknown key {key!r}; valid keys are {', '.join(allowed)}")
-
-    def text(self, table: Mapping[str, Any], key: str, where: str, default: str | None = None):
-        value = table.get(key, default)
-        if value is None:
-            self.add(f"{where}.{key} is missing; it must be text")
-            return None
-        if not isinstance(value, str):
-            self.add(f"{where}.{key} = {value!r} must be text (in quotes)")
-            return default
-        return value
-
-    def choice(self, table, key, where, options, default=None):
-        value = table.get(key, default)
-        if value is None:
-            self.add(f"{where}.{key} is missing; valid values are {', '.join(options)}")
-            return None
-        if value not in options:
-            self.add(
-                f"{where}.{key} = {value!r} is not valid; valid values are {', '.join(options)}"
-            )
-            return None
-        return value
-
-    def integer(self, table, key, where, minimum, default=None, required=True, maximum=None):
-        value = table.get(key, default)
-        rule = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        if value is None:
-            if required:
-                self.add(f"{where}.{key} is missing; it must be a whole number {rule}")
-            return None
-        if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
-            self.add(f"{where}.{key} = {value!r} must be a whole number {rule}")
-            return None
-        return value
-
-    def name(self, name: str, where: str) -> bool:
-        """Check an outcome or column name is a plain identifier; False (and a problem) if not."""
-        why = limits.check_name(name)
-        if why is not None:
-            self.add(f"{where}: the name {name[:80]!r} {why}")
-        return why is None
-
-    def number(self, table, key, where, default=None, required=True):
-        value = table.get(key, default)
-        if value is None:
-            if required:
-                self.add(f"{where}.{key} is missing; it must be a number")
-            return None
-        if not _is_number(value):
-            self.add(f"{where}.{key} = {value!r} must be a finite number")
-            return None
-        return float(value)
-
-
-def _parse_trial(raw: Mapping[str, Any], chk: _Checker) -> Trial | None:
+def _parse_trial(raw: Mapping[str, Any], chk: Checker) -> Trial | None:
     chk.unknown(raw, "[trial]", _TABLE_KEYS["trial"])
     trial_id = chk.text(raw, "id", "trial")
     start = raw.get("start")
@@ -183,7 +94,7 @@ def _parse_trial(raw: Mapping[str, Any], chk: _Checker) -> Trial | None:
     return Trial(id=trial_id, start=start, blinding=blinding, **texts)
 
 
-def _parse_design(raw: Mapping[str, Any], chk: _Checker) -> Design | None:
+def _parse_design(raw: Mapping[str, Any], chk: Checker) -> Design | None:
     chk.unknown(raw, "[design]", _TABLE_KEYS["design"])
     scheme = chk.choice(raw, "scheme", "design", SCHEMES)
     cycles = chk.integer(raw, "cycles", "design", 1, maximum=limits.MAX_CYCLES)
@@ -201,7 +112,7 @@ def _parse_design(raw: Mapping[str, Any], chk: _Checker) -> Design | None:
         chk.add(f'design.sequence = {sequence!r} must be text such as "TC CT"')
         sequence = None
     seed = raw.get("seed")
-    if seed is not None and not _is_int(seed):
+    if seed is not None and not is_int(seed):
         chk.add(f"design.seed = {seed!r} must be a whole number")
         seed = None
     elif seed is None and scheme not in (None, "alternating") and sequence is None:
@@ -230,7 +141,7 @@ def _parse_design(raw: Mapping[str, Any], chk: _Checker) -> Design | None:
     return design
 
 
-def _parse_outcomes(raw: Any, chk: _Checker) -> tuple[Outcome, ...]:
+def _parse_outcomes(raw: Any, chk: Checker) -> tuple[Outcome, ...]:
     if not isinstance(raw, list) or not raw:
         chk.add("[[outcomes]] is missing; declare at least one outcome with name, min, max, better")
         return ()
@@ -299,7 +210,7 @@ def _parse_outcomes(raw: Any, chk: _Checker) -> tuple[Outcome, ...]:
     return tuple(outcomes)
 
 
-def _parse_analysis(raw: Mapping[str, Any], chk: _Checker, design: Design | None) -> AnalysisPlan:
+def _parse_analysis(raw: Mapping[str, Any], chk: Checker, design: Design | None) -> AnalysisPlan:
     chk.unknown(raw, "[analysis]", _TABLE_KEYS["analysis"])
     alpha = chk.number(raw, "alpha", "analysis", default=0.05)
     if alpha is not None and not limits.MIN_ALPHA <= alpha <= limits.MAX_ALPHA:
@@ -330,7 +241,7 @@ def _parse_analysis(raw: Mapping[str, Any], chk: _Checker, design: Design | None
     return AnalysisPlan(alpha or 0.05, min_days or 1, trend, prior)
 
 
-def _parse_prior(raw: Mapping[str, Any], chk: _Checker) -> Prior | None:
+def _parse_prior(raw: Mapping[str, Any], chk: Checker) -> Prior | None:
     chk.unknown(raw, "[analysis.prior]", _TABLE_KEYS["prior"])
     kind = chk.choice(raw, "kind", "analysis.prior", PRIORS, default="reference")
     if kind is None:
@@ -355,156 +266,7 @@ def _parse_prior(raw: Mapping[str, Any], chk: _Checker) -> Prior | None:
     return Prior(kind=kind, mu0=mu0, **values)
 
 
-def _parse_rule(
-    entry: Mapping[str, Any],
-    i: int,
-    chk: _Checker,
-    outcomes: Mapping[str, Outcome],
-    columns: tuple[str, ...],
-    declared: frozenset[str] = frozenset(),
-) -> StopRule | None:
-    where = f"stop_rules[{i}]"
-    name = entry.get("name")
-    if not isinstance(name, str) or not name.strip():
-        chk.add(f"{where}.name is missing; give each rule a name the clinician will recognise")
-        name = f"rule {i}"
-    else:
-        where = f"stop_rules[{i}] ({name})"
-    chk.unknown(entry, where, _TABLE_KEYS["stop_rules"])
-    action = chk.choice(entry, "action", where, ACTIONS)
-    comparisons = [key for key in COMPARISONS if key in entry]
-    has_missing = "missing_days" in entry
-    has_harm = "probability_of_harm_at_least" in entry
-    kinds = len(comparisons) + has_missing + has_harm
-    if kinds == 0:
-        chk.add(
-            f"{where} has no condition; give one of {', '.join(COMPARISONS)}, missing_days or "
-            "probability_of_harm_at_least"
-        )
-        return None
-    if kinds > 1:
-        given = comparisons + ["missing_days"] * has_missing
-        given += ["probability_of_harm_at_least"] * has_harm
-        chk.add(f"{where} has {', '.join(given)}; a rule takes exactly one condition")
-        return None
-
-    if has_missing:
-        for key in ("column", "outcome", "for_days", "within_days", "during"):
-            if key in entry:
-                chk.add(f"{where}: {key} does not apply to a missing_days rule; remove it")
-        days = chk.integer(entry, "missing_days", where, 1)
-        if action is None or days is None:
-            return None
-        return StopRule(name, action, "missing", missing_days=days)
-
-    if has_harm:
-        target = entry.get("outcome", entry.get("column"))
-        for key in ("for_days", "within_days", "during"):
-            if key in entry:
-                chk.add(f"{where}: {key} does not apply to a probability_of_harm rule; remove it")
-        if target in declared and target not in outcomes:
-            target = None  # the outcome itself is invalid; that problem is already reported
-        elif target not in outcomes:
-            chk.add(
-                f"{where}.outcome = {target!r} must name an outcome: "
-                f"{', '.join(outcomes) or '(none declared)'}"
-            )
-            target = None
-        prob = chk.number(entry, "probability_of_harm_at_least", where)
-        if prob is not None and not 0 < prob < 1:
-            chk.add(
-                f"{where}.probability_of_harm_at_least = {prob:g} must lie strictly between 0 and 1"
-            )
-            prob = None
-        if None in (action, target, prob):
-            return None
-        return StopRule(name, action, "harm", column=target, probability=prob)
-
-    comparison = comparisons[0]
-    if "column" in entry and "outcome" in entry:
-        chk.add(f"{where} has both column and outcome; give one")
-    column = entry.get("column", entry.get("outcome"))
-    if not isinstance(column, str):
-        chk.add(f"{where}.column is missing; name an outcome or a column declared in [diary]")
-        column = None
-    elif column in declared and column not in outcomes:
-        column = None  # the outcome itself is invalid; that problem is already reported
-    elif column not in outcomes and column not in columns:
-        valid = list(outcomes) + list(columns)
-        chk.add(
-            f"{where}.column = {column!r} is neither an outcome nor declared under [diary] "
-            f"columns; valid columns are {limits.short_list(valid) or '(none)'}"
-        )
-        column = None
-    value = entry[comparison]
-    if comparison == "equals":
-        if not (isinstance(value, str) or _is_number(value)):
-            chk.add(f"{where}.equals = {value!r} must be text or a number")
-            value = None
-    elif comparison == "in":
-        value = parse_in(value, where, chk)
-    elif not _is_number(value):
-        chk.add(f"{where}.{comparison} = {value!r} must be a number")
-        value = None
-    elif comparison == "above_baseline_by":
-        if column is not None and column not in outcomes:
-            chk.add(
-                f"{where}: above_baseline_by needs an outcome (it uses the outcome's 'better' "
-                f"direction); {column!r} is a diary column"
-            )
-        if value <= 0:
-            chk.add(f"{where}.above_baseline_by = {value:g} must be greater than 0")
-        value = float(value)
-    else:
-        value = float(value)
-    for_days = chk.integer(entry, "for_days", where, 1, default=1)
-    within = parse_within(entry, where, chk, for_days)
-    during = chk.choice(entry, "during", where, DURINGS, default="any")
-    if None in (action, column, value, for_days, during) or within is False:
-        return None
-    return StopRule(
-        name, action, "threshold", column, comparison, value, for_days, during, within_days=within
-    )
-
-
-def _parse_rules(raw, chk, outcomes, columns, design, declared) -> tuple[StopRule, ...]:
-    if raw is None:
-        return ()
-    if not isinstance(raw, list):
-        chk.add("stop_rules must be an array of tables ([[stop_rules]])")
-        return ()
-    if len(raw) > limits.MAX_STOP_RULES:
-        chk.add(f"[[stop_rules]]: {len(raw)} rules; at most {limits.MAX_STOP_RULES}")
-        return ()
-    by_name = {o.name: o for o in outcomes}
-    rules = []
-    seen: set[str] = set()
-    for i, entry in enumerate(raw, start=1):
-        if not isinstance(entry, dict):
-            chk.add(f"stop_rules[{i}] must be a table ([[stop_rules]])")
-            continue
-        rule = _parse_rule(entry, i, chk, by_name, columns, declared)
-        if rule is None:
-            continue
-        if rule.name in seen:
-            chk.add(f"stop_rules[{i}]: the name {rule.name!r} is used twice; names must be unique")
-        seen.add(rule.name)
-        if rule.kind == "threshold" and rule.comparison == "above_baseline_by" and design:
-            if design.run_in_days == 0:
-                chk.add(
-                    f"stop_rules[{i}] ({rule.name}): above_baseline_by compares with the run-in "
-                    "mean, but design.run_in_days = 0; add a run-in or use a fixed threshold"
-                )
-        if rule.kind == "threshold" and rule.during == "run-in" and design:
-            if design.run_in_days == 0:
-                chk.add(
-                    f"stop_rules[{i}] ({rule.name}): during = 'run-in' but design.run_in_days = 0"
-                )
-        rules.append(rule)
-    return tuple(rules)
-
-
-def _check_length(trial: Trial, design: Design, chk: _Checker) -> None:
+def _check_length(trial: Trial, design: Design, chk: Checker) -> None:
     """The whole schedule: at most ten years, and ending by 2200-12-31."""
     days = design.run_in_days + 2 * design.cycles * design.period_days
     if days > limits.MAX_TRIAL_DAYS:
@@ -538,7 +300,7 @@ def parse(
     ProtocolError
         Listing every problem found, each naming its key and what would be valid.
     """
-    chk = _Checker()
+    chk = Checker()
     chk.unknown(raw, "protocol", _TOP_KEYS)
     tables = {}
     for name in ("trial", "design", "diary", "analysis"):
@@ -584,7 +346,8 @@ def parse(
         for entry in (raw_outcomes if isinstance(raw_outcomes, list) else [])
         if isinstance(entry, dict) and isinstance(entry.get("name"), str)
     )
-    rules = _parse_rules(raw.get("stop_rules"), chk, outcomes, tuple(columns), design, declared)
+    scope = RuleScope({o.name: o for o in outcomes}, tuple(columns), declared)
+    rules = parse_rules(raw.get("stop_rules"), chk, scope, design)
     categories = parse_categories(tables["diary"], chk, columns, outcomes, rules)
     if trial is not None and design is not None:
         _check_length(trial, design, chk)
