@@ -241,6 +241,19 @@ def test_syntax_error_names_its_line():
             ),
             ["probability_of_harm_at_least"],
         ),
+        (
+            protocol_dict(
+                stop_rules=[
+                    {
+                        "name": "X",
+                        "outcome": ["pain"],  # a list: refused, not a crash (exit 1 before)
+                        "probability_of_harm_at_least": 0.8,
+                        "action": "stop",
+                    }
+                ]
+            ),
+            ["outcome = ['pain'] must be the name of one outcome"],
+        ),
     ],
     ids=[
         "cycles<1",
@@ -264,6 +277,7 @@ def test_syntax_error_names_its_line():
         "min-days>counted",
         "baseline-on-column",
         "probability",
+        "harm-outcome-list",
     ],
 )
 def test_refusals_name_the_key(doc, names):

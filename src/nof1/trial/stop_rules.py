@@ -169,7 +169,13 @@ def _harm_rule(
     for key in ("for_days", "within_days", "during"):
         if key in entry:
             chk.add(f"{where}: {key} does not apply to a probability_of_harm rule; remove it")
-    if target in scope.declared and target not in scope.outcomes:
+    if target is not None and not isinstance(target, str):
+        chk.add(
+            f"{where}.outcome = {target!r} must be the name of one outcome: "
+            f"{', '.join(scope.outcomes) or '(none declared)'}"
+        )
+        target = None
+    elif target in scope.declared and target not in scope.outcomes:
         target = None  # the outcome itself is invalid; that problem is already reported
     elif target not in scope.outcomes:
         chk.add(
