@@ -26,11 +26,14 @@ _STATUS_CLASS = {"stop": "stop", "review": "review", "not checked": "unknown", "
 
 def _outcome(result: SeriesResult, o: SeriesOutcome, i: int) -> dict:
     """One outcome's words, forest plot and the numbers its tables need."""
+    from statistics import NormalDist
+
     from .plots_series import plot_forest
 
+    z = f"{NormalDist().inv_cdf((1 + o.level) / 2):.3g}"  # the forest plot's quantile: 1.96 at 95%
     caption = (
-        "Each patient's own-trial effect (open square, \u00b1 1.96 SE) and shrunken effect (dot, "
-        "\u00b1 1.96 SE, borrowing strength from the others); the diamond is the pooled estimate "
+        f"Each patient's own-trial effect (open square, \u00b1 {z} SE) and shrunken effect (dot, "
+        f"\u00b1 {z} SE, borrowing strength from the others); the diamond is the pooled estimate "
         "with its confidence interval, the dashed line the prediction interval for a new "
         f"patient; the green dashed line marks an improvement of the MCID ({o.mcid:g})."
     )
