@@ -1,4 +1,6 @@
-"""Screenshots of every page of ``nof1 serve`` into docs/img/web-*.png (headless Chromium).
+"""Screenshots of every page of ``nof1 serve`` into docs/img/web-*.png, and of the clinician
+report and patient page of the packaged example into docs/img/report.png and patient.png
+(headless Chromium).
 
 Run from the repository root: ``python docs/img/web_screenshots.py`` (needs the Debian packages
 chromium and chromium-driver, and selenium).
@@ -59,9 +61,28 @@ def series(driver, url: str, tmp: Path) -> None:
     full_page(driver, OUT / "web-series.png", 1200)
 
 
+def reports(driver, tmp: Path, protocol: Path, diary: Path) -> None:
+    """The top of the clinician report and the whole patient page, as `nof1 analyze` writes."""
+    from nof1 import analyze, read_diary
+    from nof1.report.clinician import render_html
+    from nof1.trial.protocol import Protocol
+
+    loaded = Protocol.load(protocol)
+    analysis = analyze(loaded, read_diary(diary, loaded))
+    for name, audience, height in (("report", "clinician", 2300), ("patient", "patient", 1400)):
+        page = tmp / f"{name}.html"
+        page.write_text(render_html(analysis, audience=audience), encoding="utf-8")
+        driver.set_window_size(1000, height)
+        driver.get(page.as_uri())
+        driver.save_screenshot(str(OUT / f"{name}.png"))
+        shrink(OUT / f"{name}.png")
+        print(f"wrote docs/img/{name}.png")
+
+
 def main() -> None:
     protocol, diary = example_paths()
     with tempfile.TemporaryDirectory() as tmp, served() as url, chromium(Path(tmp) / "p") as d:
+        reports(d, Path(tmp), protocol, diary)
         for name, path, width in (
             ("home", "/", 1100),
             ("design", "/design", 1280),
