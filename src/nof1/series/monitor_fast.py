@@ -191,11 +191,10 @@ def _header(ctx) -> list[str] | None:
         types = {f.name: str(f.type) for f in schema}
         if types.get("date") not in ("date32[day]", *_TEXT_TYPES):
             return None
-        numeric = set(ctx.numeric)
-        for name, kind in types.items():
-            if name not in ("patient", "date", "bucket") and name not in numeric:
-                if kind not in _TEXT_TYPES:
-                    return None
+        # a text rule's column must hold text, as the per-patient reader sees it in CSV
+        compared = {r.column for r in ctx.first.stop_rules} - set(ctx.numeric)
+        if any(types.get(name, "string") not in _TEXT_TYPES for name in compared):
+            return None
         names = [n for n in schema.names if n not in ("patient", "bucket")]
     else:
         from .arrow import _header_names
