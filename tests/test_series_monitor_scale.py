@@ -61,9 +61,10 @@ def _rules(rng) -> list[dict]:
 def _template(rng) -> str:
     scheme = SCHEMES[int(rng.integers(len(SCHEMES)))]
     period = int(rng.integers(3, 7))
+    cycles = int(rng.choice([2, 4])) if scheme == "counterbalanced" else int(rng.integers(2, 5))
     design = {
         "scheme": scheme,
-        "cycles": int(rng.choice([2, 4])) if scheme == "counterbalanced" else int(rng.integers(2, 5)),
+        "cycles": cycles,
         "period_days": period,
         "run_in_days": int(rng.integers(0, 4)),
         "washout_days": int(rng.integers(0, 2)),
