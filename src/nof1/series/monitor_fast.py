@@ -344,13 +344,20 @@ class _Found:
 def _evaluate(ctx, grid: _Grid, cols, text, keep, filled, progress, total) -> _Found:
     """Every stop rule over the grid, in protocol order."""
     found = _Found(grid.shape[0])
+    numbers: dict[str, np.ndarray] = {}  # a column's grid, built once for all its rules
+
+    def column(name: str) -> np.ndarray:
+        if name not in numbers:
+            numbers[name] = grid.numbers(cols.values[name][keep])
+        return numbers[name]
+
     for step, rule in enumerate(ctx.first.stop_rules, start=3):
         if rule.kind == "missing":
             _missing(rule, grid, grid.numbers(filled[keep].astype(float)) == 1, found)
         elif rule.kind == "harm":
-            _harm(rule, ctx, grid, grid.numbers(cols.values[rule.column][keep]), found)
+            _harm(rule, ctx, grid, column(rule.column), found)
         elif rule.column in ctx.numeric:
-            _threshold(rule, ctx, grid, grid.numbers(cols.values[rule.column][keep]), None, found)
+            _threshold(rule, ctx, grid, column(rule.column), None, found)
         else:
             t = text[rule.column]
             _threshold(rule, ctx, grid, grid.codes(t.code[keep]), t.texts, found)
