@@ -287,3 +287,16 @@ def test_parquet_error_names_the_patient_and_row(tmp_path):
     assert line.status == "not checked"
     assert "line 7" in line.reason and "'pain'" in line.reason and "P-01" in line.reason
     assert fast.to_dict() == monitor_series(Series.load(path)).to_dict()
+
+
+def test_patients_in_chunks_give_the_same_triage(tmp_path, monkeypatch):
+    import nof1.series.monitor_fast as fast
+
+    info = make_series(tmp_path, 5)
+    as_of = info["first"] + dt.timedelta(days=20)
+    whole = monitor_long(tmp_path / "series.toml", as_of).to_dict()
+    monkeypatch.setattr(fast, "GRID_CELLS", 1)  # one patient at a time
+    seen = []
+    chunked = monitor_long(tmp_path / "series.toml", as_of, lambda d, t: seen.append(d / t))
+    assert chunked.to_dict() == whole
+    assert seen == sorted(seen) and seen[-1] == 1.0

@@ -5,7 +5,8 @@ Two forms (paths relative to the series file):
 - ``[[trials]]`` tables, each with a ``protocol`` and a ``diary`` (an optional ``patient`` names
   the trial while its protocol cannot be read);
 - ``template`` (one protocol for everybody), ``patients`` (a CSV with ``patient``, ``start`` and
-  ``seed`` or ``sequence``) and ``diary`` (one long CSV with a ``patient`` column).
+  ``seed`` or ``sequence``) and ``diary`` (one long CSV, Parquet file or folder of Parquet files
+  with a ``patient`` column).
 
 A trial whose files cannot be read keeps its error instead of stopping the load, so the series
 monitor can still check everybody else; :meth:`Series.check` raises the first one, naming the

@@ -63,12 +63,15 @@ from .monitor import (
     triage,
 )
 
-__all__ = ["monitor_long", "monitor_path", "row_sums"]
+__all__ = ["GRID_CELLS", "monitor_long", "monitor_path", "row_sums"]
 
 Progress = Callable[[int, int], None] | None
 _EPOCH = _dt.date(1970, 1, 1).toordinal()
 _ARMS = np.array(["run-in", "treatment", "control", "outside"], dtype=object)
 _TEXT_TYPES = ("string", "large_string", "null")
+
+GRID_CELLS = 16_000_000
+"""Patients x days evaluated at once (about 128 MB a grid of numbers); more go in chunks."""
 
 
 def monitor_path(
@@ -83,7 +86,8 @@ def monitor_path(
     as_of
         As :func:`~nof1.series.monitor.monitor_series`.
     progress
-        Called as ``progress(done, total)`` as the work advances.
+        Called as ``progress(done, total)`` as the work advances (thousandths for the long
+        form, patients for the per-patient path).
 
     Returns
     -------
@@ -238,7 +242,6 @@ def monitor_long(
         return None
     ctx, names = prepared
     rules = ctx.first.stop_rules
-    total = 3 + len(rules)
     texts = [n for n in names if n != "date" and n not in ctx.numeric]
     columns = ["patient", "date", *ctx.numeric, *texts]
     if ctx.parquet:
@@ -251,7 +254,7 @@ def monitor_long(
     text = {n: _Text(table.column(n).combine_chunks()) for n in texts}
     del table
     if progress is not None:
-        progress(1, total)
+        progress(100, 1000)
     try:
         code, day, flagged = check_rows(ctx, cols)
     except SeriesError:
@@ -275,7 +278,7 @@ def monitor_long(
             flagged |= has_number & ~has_text
     exact = _exact_trials(ctx, flagged)
     if progress is not None:
-        progress(2, total)
+        progress(200, 1000)
 
     sel = np.flatnonzero(~flagged)
     keep = ~flagged[code]
@@ -287,21 +290,38 @@ def monitor_long(
         as_of = max(dates) if dates else None
     statuses: dict[int, PatientStatus] = {i: patient_status(t, as_of) for i, t in exact.items()}
     if as_of is not None and sel.size:
-        keep &= day_of <= as_of.toordinal() - _EPOCH
+        rows = np.flatnonzero(keep & (day_of <= as_of.toordinal() - _EPOCH))
         gi = np.full(n, -1, dtype=np.int64)
         gi[sel] = np.arange(sel.size)
-        grid = _Grid(ctx, sel, gi[code[keep]], day[keep], as_of)
-        found = _evaluate(ctx, grid, cols, text, keep, filled, progress, total)
-        for j, i in enumerate(sel):
-            events = sorted(found.events[j], key=lambda e: e.date)
-            status = verdict(e.action for e in events)
-            statuses[int(i)] = checked_status(ctx.ids[i], status, tuple(events), found.why[j])
+        rows = rows[np.argsort(gi[code[rows]], kind="stable")]  # by patient, file order within
+        g = gi[code[rows]]
+        chunk = max(1, GRID_CELLS // ctx.n_days)
+        parts = -(-sel.size // chunk)
+        for a in range(0, sel.size, chunk):
+            b = min(a + chunk, sel.size)
+            lo, hi = np.searchsorted(g, [a, b])
+            part = rows[lo:hi]
+            grid = _Grid(ctx, sel[a:b], g[lo:hi] - a, day[part], as_of)
+            step = _step(progress, a // chunk, parts, len(rules))
+            found = _evaluate(ctx, grid, cols, text, part, filled, step)
+            for j, i in enumerate(sel[a:b]):
+                events = sorted(found.events[j], key=lambda e: e.date)
+                status = verdict(e.action for e in events)
+                statuses[int(i)] = checked_status(ctx.ids[i], status, tuple(events), found.why[j])
     elif sel.size:
         for i in sel:
             statuses[int(i)] = patient_status(_NoEntries(ctx.ids[i]), None)
     if progress is not None:
-        progress(total, total)
+        progress(1000, 1000)
     return triage(ctx.series.id, as_of, [statuses[i] for i in range(n)])
+
+
+def _step(progress: Progress, part: int, parts: int, n_rules: int) -> Progress:
+    """Rule k of chunk ``part`` done, as thousandths of the whole run (the rules take 20% to
+    99%)."""
+    if progress is None:
+        return None
+    return lambda k, _: progress(200 + 790 * (part * n_rules + k) // (parts * n_rules), 1000)
 
 
 class _NoEntries:
@@ -341,7 +361,7 @@ class _Found:
             self.why[j].append((rule.name, texts(j)))
 
 
-def _evaluate(ctx, grid: _Grid, cols, text, keep, filled, progress, total) -> _Found:
+def _evaluate(ctx, grid: _Grid, cols, text, keep, filled, progress) -> _Found:
     """Every stop rule over the grid, in protocol order."""
     found = _Found(grid.shape[0])
     numbers: dict[str, np.ndarray] = {}  # a column's grid, built once for all its rules
@@ -351,7 +371,7 @@ def _evaluate(ctx, grid: _Grid, cols, text, keep, filled, progress, total) -> _F
             numbers[name] = grid.numbers(cols.values[name][keep])
         return numbers[name]
 
-    for step, rule in enumerate(ctx.first.stop_rules, start=3):
+    for step, rule in enumerate(ctx.first.stop_rules, start=1):
         if rule.kind == "missing":
             _missing(rule, grid, grid.numbers(filled[keep].astype(float)) == 1, found)
         elif rule.kind == "harm":
@@ -362,7 +382,7 @@ def _evaluate(ctx, grid: _Grid, cols, text, keep, filled, progress, total) -> _F
             t = text[rule.column]
             _threshold(rule, ctx, grid, grid.codes(t.code[keep]), t.texts, found)
         if progress is not None:
-            progress(step, total)
+            progress(step, len(ctx.first.stop_rules))
     return found
 
 
