@@ -79,6 +79,24 @@ def loop_baseline(folder: Path, sample: int) -> float:
     return (time.perf_counter() - start) / len(patients)
 
 
+def big_series(folder: Path | None, patients: int) -> tuple[Path, int]:
+    """The folder of the seeded series of ``make_big_series.py`` (written once) and its number
+    of diary rows."""
+    from make_big_series import make
+
+    folder = folder or Path(tempfile.gettempdir()) / f"nof1-bench-series-{patients}"
+    if not (folder / "series_dataset.toml").exists():
+        t = time.perf_counter()
+        make(folder, patients)
+        print(f"wrote the series in {time.perf_counter() - t:.1f} s: {folder}")
+    import pyarrow.parquet as pq
+
+    rows = pq.ParquetFile(folder / "diary.parquet").metadata.num_rows
+    csv_mb = (folder / "diary.csv").stat().st_size / 1e6
+    print(f"{patients} patients, {rows} diary rows ({csv_mb:.0f} MB of CSV)")
+    return folder, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=100_000)
@@ -87,18 +105,7 @@ def main() -> None:
     parser.add_argument("--dask", action="store_true", help="also run --engine dask")
     args = parser.parse_args()
 
-    from make_big_series import make
-
-    folder = args.dir or Path(tempfile.gettempdir()) / f"nof1-bench-series-{args.patients}"
-    if not (folder / "series_dataset.toml").exists():
-        t = time.perf_counter()
-        make(folder, args.patients)
-        print(f"wrote the series in {time.perf_counter() - t:.1f} s: {folder}")
-    import pyarrow.parquet as pq
-
-    rows = pq.ParquetFile(folder / "diary.parquet").metadata.num_rows
-    csv_mb = (folder / "diary.csv").stat().st_size / 1e6
-    print(f"{args.patients} patients, {rows} diary rows ({csv_mb:.0f} MB of CSV)")
+    folder, rows = big_series(args.dir, args.patients)
 
     per_patient = loop_baseline(folder, args.sample)
     loop = per_patient * args.patients

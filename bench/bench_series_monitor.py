@@ -21,11 +21,10 @@ import argparse
 import datetime as dt
 import os
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from bench_series import run_cli  # also puts this checkout's src on sys.path
+from bench_series import big_series, run_cli  # also puts this checkout's src on sys.path
 
 
 def sample_series(folder: Path, sample: int) -> Path:
@@ -72,20 +71,8 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None, help="reuse or write the data here")
     args = parser.parse_args()
 
-    from make_big_series import make
-
-    folder = args.dir or Path(tempfile.gettempdir()) / f"nof1-bench-series-{args.patients}"
-    if not (folder / "series_dataset.toml").exists():
-        t = time.perf_counter()
-        make(folder, args.patients)
-        print(f"wrote the series in {time.perf_counter() - t:.1f} s: {folder}")
-    import pyarrow.parquet as pq
-
-    rows = pq.ParquetFile(folder / "diary.parquet").metadata.num_rows
-    csv_mb = (folder / "diary.csv").stat().st_size / 1e6
-    print(
-        f"{args.patients} patients, {rows} diary rows ({csv_mb:.0f} MB of CSV), as of {args.as_of}"
-    )
+    folder, rows = big_series(args.dir, args.patients)
+    print(f"as of {args.as_of}")
     print("load:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     print(f"cores: {os.cpu_count()}")
 
