@@ -214,13 +214,34 @@ def test_above_baseline_by_higher_is_better_mirrors():
     assert events(monitor(p, d))["down"].date == day(4)
 
 
-def test_above_baseline_by_without_run_in_values_is_not_checked():
+def test_above_baseline_by_without_run_in_values_is_not_checked_and_fails_closed():
     rule = {"name": "up", "column": "pain", "above_baseline_by": 2, "action": "review"}
     p = make_protocol([rule], run_in=2)
     d = make_diary(p, {1: "", 3: 9, 4: 9})
     r = monitor(p, d)
-    assert r.status == "continue" and r.not_checked[0][0] == "up"
-    assert "baseline" in r.not_checked[0][1]
+    # the run-in is over and gave no value: the rule can never be checked, so never "continue"
+    assert r.status == "review" and r.not_checked[0][0] == "up" and r.missing_data == ("up",)
+    assert "baseline" in r.not_checked[0][1] and r.exit_code == 3
+    assert r.render_text().startswith(
+        "REVIEW: 1 rule could not be checked for lack of diary data ('up'"
+    )
+    assert r.to_dict()["not_checked"] == [
+        {"rule": "up", "reason": r.not_checked[0][1], "missing_data": True}
+    ]
+    # a rule whose days have not come yet is not due: continue, and said so
+    p = make_protocol([flare(during="treatment")], run_in=2)
+    r = monitor(p, make_diary(p, {1: 3, 2: 3}))
+    assert r.status == "continue" and r.missing_data == () and r.not_checked[0][0] == "flare"
+    assert "1 rule not due yet" in r.render_text()
+
+
+def test_a_column_never_recorded_fails_closed():
+    p = make_protocol([flare()])
+    d = make_diary(p, {1: "", 2: "", 3: ""}, ae={1: "x", 2: "x", 3: "x"})  # entries, no pain
+    r = monitor(p, d)
+    assert r.status == "review" and r.missing_data == ("flare",) and r.events == ()
+    assert "no value of 'pain'" in r.not_checked[0][1]
+    assert "(missing diary data: counts as review)" in r.render_text()
 
 
 # -- missing days, as_of, empty and unordered diaries --------------------------------------------
@@ -357,6 +378,7 @@ def test_harm_periods_need_min_days():
     pains[2] = ""  # period 1 has only 3 days with a value
     r = monitor(p, make_diary(p, pains))
     assert "only 1 of 2 complete cycles" in r.not_checked[0][1]
+    assert r.missing_data == ("harm",) and r.status == "review"  # fails closed
 
 
 # -- array helpers -------------------------------------------------------------------------------

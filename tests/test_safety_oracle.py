@@ -174,13 +174,14 @@ def oracle_threshold(sc, rule, rows, every_day, arm_of):
     if not categorical and not any(
         v is not None and ok for v, ok in zip(values, look, strict=True)
     ):
-        return ("not_checked",)
+        text = any(k in rule for k in ("equals", "in"))
+        return ("not_checked",) if text else ("not_checked", "missing data")
     comparison = next(k for k in rule if k in safety_comparisons)
     target = rule[comparison]
     if comparison == "above_baseline_by":
         base = [float(v) for v, a in zip(values, arm, strict=True) if a == "run-in" and v]
         if not base:
-            return ("not_checked",)
+            return ("not_checked", "not due" if arm[-1] == "run-in" else "missing data")
         baseline = sum(base) / len(base)
 
     def holds(v):
@@ -252,7 +253,7 @@ def oracle_harm(sc, arms, rule, rows, as_of):
             got["probability_of_harm"] = p
             return ("fired", ends[c - 1], got)
     if len([d for d in diffs if d is not None]) < 2:
-        return ("not_checked",)
+        return ("not_checked", "missing data")
     return ("checked",)
 
 
@@ -404,6 +405,7 @@ def compare(sc):
     for name, want in expected.items():
         if want[0] == "not_checked":
             assert name in not_checked, (name, result)
+            assert (name in result.missing_data) == (want[1:] == ("missing data",)), (name, result)
         elif want[0] == "checked":
             assert name in result.rules_checked and name not in fired, (name, result)
         else:
@@ -416,7 +418,14 @@ def compare(sc):
                 assert same_value(got[key], want[2][key]), (name, key, want, event)
     actions = {r["name"]: r["action"] for r in sc["rules"]}
     fired_actions = [actions[n] for n, w in expected.items() if w[0] == "fired"]
-    status = "stop" if "stop" in fired_actions else "review" if fired_actions else "continue"
+    gaps = [n for n, w in expected.items() if w[1:] == ("missing data",)]
+    status = (
+        "stop"
+        if "stop" in fired_actions
+        else "review"
+        if fired_actions or gaps  # a rule the diary left unchecked fails closed
+        else "continue"
+    )
     assert result.status == status
     assert [e.date for e in result.events] == sorted(e.date for e in result.events)
 

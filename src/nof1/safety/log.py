@@ -129,7 +129,7 @@ def log_run(
             "diary_sha256": diary.sha256,
             "status": result.status,
             "events": [e.to_dict() for e in result.events],
-            "not_checked": [{"rule": r, "reason": why} for r, why in result.not_checked],
+            "not_checked": result.to_dict()["not_checked"],
             "prev_sha256": _sha(lines[-1]) if lines else None,
         }
         if repaired:

@@ -38,6 +38,7 @@ from .rules import (
 from .texts import (
     NO_SCHEDULED_DAY,
     OUTSIDE_SCHEDULE,
+    Gap,
     baseline_description,
     cycle_end_offsets,
     event_value,
@@ -127,6 +128,13 @@ class MonitorResult:
         ``(rule name, reason)`` for each rule that could not be evaluated.
     rules_checked
         Names of the rules that were evaluated (fired or not).
+    missing_data
+        The rules of ``not_checked`` that could not be evaluated for lack of diary data (no value
+        of the column on the days the rule looks at, no run-in value once the run-in is over, too
+        few cycles with enough values for the harm rule). Each makes the status at least
+        ``review``: a rule the diary leaves unchecked never reads as "continue". The other rules
+        of ``not_checked`` are not due yet (the schedule, the rule's arm or the second complete
+        cycle has not begun).
     """
 
     status: str
@@ -134,6 +142,7 @@ class MonitorResult:
     events: tuple[Event, ...] = ()
     not_checked: tuple[tuple[str, str], ...] = ()
     rules_checked: tuple[str, ...] = ()
+    missing_data: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
@@ -146,7 +155,10 @@ class MonitorResult:
             "status": self.status,
             "as_of": self.as_of.isoformat(),
             "events": [e.to_dict() for e in self.events],
-            "not_checked": [{"rule": r, "reason": why} for r, why in self.not_checked],
+            "not_checked": [
+                {"rule": r, "reason": why, "missing_data": r in self.missing_data}
+                for r, why in self.not_checked
+            ],
             "rules_checked": list(self.rules_checked),
         }
 
@@ -352,7 +364,7 @@ def _threshold(rule, protocol, diary, calendar):
         better = protocol.outcome(column).better
         run_in = (calendar.arms == "run-in") & present
         if not run_in.any():
-            return no_baseline(rule)
+            return no_baseline(rule, under_way=calendar.arms[-1] == "run-in")
         baseline = values[run_in].astype(float).sum() / run_in.sum()
         description = baseline_description(rule, baseline, better)
     cond = _condition(rule, values, baseline, better) & present
@@ -495,6 +507,7 @@ def monitor(
     events: list[Event] = []
     not_checked: list[tuple[str, str]] = []
     checked: list[str] = []
+    gaps: list[str] = []
     for rule in protocol.stop_rules:
         if rule.kind == "missing":
             found = _missing(rule, diary, n)
@@ -503,14 +516,18 @@ def monitor(
         else:
             found = _threshold(rule, protocol, diary, calendar)
         if isinstance(found, str):
-            not_checked.append((rule.name, found))
+            not_checked.append((rule.name, str(found)))
+            if isinstance(found, Gap):
+                gaps.append(rule.name)
             continue
         checked.append(rule.name)
         if found is not None:
             events.append(found)
     events.sort(key=lambda e: e.date)
-    status = verdict(e.action for e in events)
-    return MonitorResult(status, as_of, tuple(events), tuple(not_checked), tuple(checked))
+    status = verdict((e.action for e in events), gaps=bool(gaps))
+    return MonitorResult(
+        status, as_of, tuple(events), tuple(not_checked), tuple(checked), tuple(gaps)
+    )
 
 
 # -- the protocol check -------------------------------------------------------------------------

@@ -44,10 +44,16 @@ def verdict(result: MonitorResult) -> str:
         line = f"CONTINUE: no rule fired up to {as_of}"
         if result.not_checked:
             n = len(result.not_checked)
-            line += f" ({n} rule{'s' if n > 1 else ''} could not be checked, see below)"
+            line += f" ({n} rule{'s' if n > 1 else ''} not due yet, see below)"
         return line
     stops = [e for e in result.events if e.action == "stop"]
     reviews = [e for e in result.events if e.action == "review"]
+    gaps = len(result.missing_data)
+    unchecked = (
+        f"{gaps} rule{'s' if gaps > 1 else ''} could not be checked for lack of diary data"
+        if gaps
+        else ""
+    )
     if result.status == "stop":
         first = stops[0]
         line = f"STOP: {first.rule!r} fired on {first.date.isoformat()}"
@@ -55,11 +61,21 @@ def verdict(result: MonitorResult) -> str:
             line += f" (and {len(stops) - 1} more stop rule{'s' if len(stops) > 2 else ''})"
         if reviews:
             line += f"; {len(reviews)} review rule{'s' if len(reviews) > 1 else ''} also fired"
+        if unchecked:
+            line += f"; {unchecked}"
+    elif not reviews:
+        names = ", ".join(repr(r) for r in result.missing_data)
+        line = (
+            f"REVIEW: {unchecked} ({names}, see below); the clinician should look before the "
+            "trial goes on"
+        )
     else:
         first = reviews[0]
         line = f"REVIEW: {first.rule!r} fired on {first.date.isoformat()}"
         if len(reviews) > 1:
             line += f" (and {len(reviews) - 1} more)"
+        if unchecked:
+            line += f"; {unchecked}"
         line += "; the clinician should look before the trial goes on"
     return line + f". Diary checked up to {as_of}."
 
@@ -79,7 +95,8 @@ def render_text(result: MonitorResult) -> str:
         lines.append("")
         lines.append("Not checked:")
         for rule, reason in result.not_checked:
-            lines.append(f"  {rule}: {reason}")
+            gap = " (missing diary data: counts as review)" if rule in result.missing_data else ""
+            lines.append(f"  {rule}: {reason}{gap}")
     if result.rules_checked:
         fired = {e.rule for e in result.events}
         quiet = [r for r in result.rules_checked if r not in fired]

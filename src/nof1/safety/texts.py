@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NO_SCHEDULED_DAY",
     "OUTSIDE_SCHEDULE",
+    "Gap",
     "baseline_description",
     "cycle_end_offsets",
     "event_value",
@@ -31,6 +32,14 @@ __all__ = [
     "nothing_yet",
     "verdict",
 ]
+
+
+class Gap(str):
+    """Why a rule could not be checked when the reason is missing diary data, not "not due yet"
+    (such a rule makes the status at least review)."""
+
+    __slots__ = ()
+
 
 NO_SCHEDULED_DAY = "no scheduled day up to the as-of date"
 """Why a ``missing_days`` rule is not checked before the schedule starts."""
@@ -50,14 +59,20 @@ def no_day(rule: StopRule, last: str) -> str:
 
 
 def no_value(rule: StopRule, last: str) -> str:
-    """Why a rule is not checked when its column has no value on the days it looks at."""
+    """Why a rule is not checked when its column has no value on the days it looks at: missing
+    data (a :class:`Gap`), except for an ``equals`` or ``in`` rule, whose blank text column is
+    the diary of days without the event it watches for."""
     where = "" if rule.during == "any" else f" on {rule.during} days"
-    return f"no value of {rule.column!r}{where} up to {last}"
+    why = f"no value of {rule.column!r}{where} up to {last}"
+    return why if rule.comparison in ("equals", "in") else Gap(why)
 
 
-def no_baseline(rule: StopRule) -> str:
-    """Why an ``above_baseline_by`` rule is not checked without a run-in value."""
-    return f"no run-in value of {rule.column!r} yet, so no baseline to compare with"
+def no_baseline(rule: StopRule, under_way: bool) -> str:
+    """Why an ``above_baseline_by`` rule is not checked without a run-in value: not due yet
+    while the run-in is ``under_way``, else missing data (a :class:`Gap`)."""
+    if under_way:
+        return f"no run-in value of {rule.column!r} yet, so no baseline to compare with"
+    return Gap(f"no run-in value of {rule.column!r}, so no baseline to compare with")
 
 
 def baseline_description(rule: StopRule, baseline: float, better: str) -> str:
@@ -79,8 +94,8 @@ def few_cycles(complete: int, as_of: _dt.date) -> str:
 
 
 def few_usable_cycles(usable: int, complete: int, min_days: int) -> str:
-    """Why the harm rule is not checked with fewer than 2 usable cycles."""
-    return (
+    """Why the harm rule is not checked with fewer than 2 usable cycles (missing data)."""
+    return Gap(
         f"only {usable} of {complete} complete cycles have both periods with at least "
         f"{min_days} post-washout days with a value"
     )
@@ -100,9 +115,10 @@ def event_value(value: Any) -> Any:
     return value
 
 
-def verdict(actions: Iterable[str]) -> str:
-    """'stop' when a stop rule fired, else 'review' when any rule fired, else 'continue'."""
+def verdict(actions: Iterable[str], gaps: bool = False) -> str:
+    """'stop' when a stop rule fired, else 'review' when any rule fired or a rule could not be
+    checked for lack of diary data (``gaps``: fails closed), else 'continue'."""
     actions = list(actions)
     if "stop" in actions:
         return "stop"
-    return "review" if actions else "continue"
+    return "review" if actions or gaps else "continue"

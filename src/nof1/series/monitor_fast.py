@@ -39,6 +39,7 @@ from ..safety.rules import (
 )
 from ..safety.texts import (
     NO_SCHEDULED_DAY,
+    Gap,
     baseline_description,
     cycle_end_offsets,
     event_value,
@@ -306,7 +307,8 @@ def monitor_long(
             found = _evaluate(ctx, grid, cols, text, part, filled, step)
             for j, i in enumerate(sel[a:b]):
                 events = sorted(found.events[j], key=lambda e: e.date)
-                status = verdict(e.action for e in events)
+                gaps = any(isinstance(why, Gap) for _, why in found.why[j])
+                status = verdict((e.action for e in events), gaps=gaps)
                 statuses[int(i)] = checked_status(ctx.ids[i], status, tuple(events), found.why[j])
     elif sel.size:
         for i in sel:
@@ -418,7 +420,10 @@ def _threshold(rule, ctx, grid: _Grid, values, vocab, found: _Found) -> None:
         sums, counts = row_sums(np.where(np.isnan(values), 0.0, values), present & (grid.arm == 0))
         with np.errstate(invalid="ignore", divide="ignore"):
             baseline = sums / counts
-        reason[(reason == None) & (counts == 0)] = no_baseline(rule)  # noqa: E711
+        missing = (reason == None) & (counts == 0)  # noqa: E711
+        under_way = (grid.n_cal >= 1) & (grid.n_cal <= ctx.first.design.run_in_days)
+        reason[missing & under_way] = no_baseline(rule, under_way=True)
+        reason[missing & ~under_way] = no_baseline(rule, under_way=False)
     reason[~started] = None
     cond = _condition(rule, values, vocab, present, baseline, better)
     holds, breaks = cond & look, (present & ~cond) | ~look
