@@ -40,6 +40,7 @@ from .texts import (
     OUTSIDE_SCHEDULE,
     Gap,
     baseline_description,
+    closest_header,
     cycle_end_offsets,
     event_value,
     few_cycles,
@@ -203,19 +204,6 @@ def _iso(day: Any) -> str:
     return day.isoformat()
 
 
-def _closest(name: str, header: list[str]) -> str | None:
-    """The header closest to ``name`` (difflib, ignoring case, spaces and underscores)."""
-    import difflib
-
-    def norm(text: str) -> str:
-        return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-    if not header:
-        return None
-    scored = [(difflib.SequenceMatcher(None, norm(name), norm(h)).ratio(), h) for h in header]
-    return max(scored, key=lambda pair: pair[0])[1]
-
-
 def unchecked_rule_columns(protocol: Protocol, diary: Diary) -> list[DiaryError]:
     """One error per stop rule whose column is not in the diary's header.
 
@@ -228,7 +216,7 @@ def unchecked_rule_columns(protocol: Protocol, diary: Diary) -> list[DiaryError]
     for rule in protocol.stop_rules:
         if rule.kind == "missing" or rule.column is None or rule.column in header:
             continue
-        near = _closest(rule.column, header)
+        near = closest_header(rule.column, header)
         hint = f"; the closest header is {near!r}" if near else ""
         problems.append(
             DiaryError(

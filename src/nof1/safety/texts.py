@@ -21,6 +21,7 @@ __all__ = [
     "OUTSIDE_SCHEDULE",
     "Gap",
     "baseline_description",
+    "closest_header",
     "cycle_end_offsets",
     "event_value",
     "few_cycles",
@@ -46,6 +47,19 @@ NO_SCHEDULED_DAY = "no scheduled day up to the as-of date"
 
 OUTSIDE_SCHEDULE = " (a diary day outside the schedule)"
 """Added to an event's description when it fired on a day outside the schedule."""
+
+
+def closest_header(name: str, header: list[str]) -> str | None:
+    """The header closest to ``name`` (difflib, ignoring case, spaces and underscores)."""
+    import difflib
+
+    def norm(text: str) -> str:
+        return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+    if not header:
+        return None
+    scored = [(difflib.SequenceMatcher(None, norm(name), norm(h)).ratio(), h) for h in header]
+    return max(scored, key=lambda pair: pair[0])[1]
 
 
 def nothing_yet(first: _dt.date) -> str:
