@@ -30,19 +30,20 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-def run_cli(series: Path, *extra: str) -> tuple[float, float]:
-    """Wall seconds and peak memory (GiB) of ``nof1 series SERIES --json`` in a child."""
+def run_cli(series: Path, *extra: str, command: str = "series") -> tuple[float, float]:
+    """Wall seconds and peak memory (GiB) of ``nof1 COMMAND SERIES --json`` in a child (exit
+    codes 0, 3 and 4 are verdicts of ``nof1 monitor``, not failures)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    cmd = [sys.executable, "-m", "nof1", "series", str(series), "--json", *extra]
+    cmd = [sys.executable, "-m", "nof1", command, str(series), "--json", *extra]
     start = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode != 0:
+        if child.returncode not in (0, 3, 4):
             err.seek(0)
-            raise SystemExit(f"nof1 series failed ({child.returncode}): {err.read()[-2000:]}")
+            raise SystemExit(f"nof1 {command} failed ({child.returncode}): {err.read()[-2000:]}")
     return wall, usage.ru_maxrss / 2**20  # KiB -> GiB
 
 
@@ -78,6 +79,24 @@ def loop_baseline(folder: Path, sample: int) -> float:
     return (time.perf_counter() - start) / len(patients)
 
 
+def big_series(folder: Path | None, patients: int) -> tuple[Path, int]:
+    """The folder of the seeded series of ``make_big_series.py`` (written once) and its number
+    of diary rows."""
+    from make_big_series import make
+
+    folder = folder or Path(tempfile.gettempdir()) / f"nof1-bench-series-{patients}"
+    if not (folder / "series_dataset.toml").exists():
+        t = time.perf_counter()
+        make(folder, patients)
+        print(f"wrote the series in {time.perf_counter() - t:.1f} s: {folder}")
+    import pyarrow.parquet as pq
+
+    rows = pq.ParquetFile(folder / "diary.parquet").metadata.num_rows
+    csv_mb = (folder / "diary.csv").stat().st_size / 1e6
+    print(f"{patients} patients, {rows} diary rows ({csv_mb:.0f} MB of CSV)")
+    return folder, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=100_000)
@@ -86,18 +105,7 @@ def main() -> None:
     parser.add_argument("--dask", action="store_true", help="also run --engine dask")
     args = parser.parse_args()
 
-    from make_big_series import make
-
-    folder = args.dir or Path(tempfile.gettempdir()) / f"nof1-bench-series-{args.patients}"
-    if not (folder / "series_dataset.toml").exists():
-        t = time.perf_counter()
-        make(folder, args.patients)
-        print(f"wrote the series in {time.perf_counter() - t:.1f} s: {folder}")
-    import pyarrow.parquet as pq
-
-    rows = pq.ParquetFile(folder / "diary.parquet").metadata.num_rows
-    csv_mb = (folder / "diary.csv").stat().st_size / 1e6
-    print(f"{args.patients} patients, {rows} diary rows ({csv_mb:.0f} MB of CSV)")
+    folder, rows = big_series(args.dir, args.patients)
 
     per_patient = loop_baseline(folder, args.sample)
     loop = per_patient * args.patients

@@ -218,14 +218,19 @@ def test_rows_outside_the_schedule_and_a_sequence_go_the_per_patient_way(tmp_pat
 def test_cli_progress_bar_on_stderr_for_a_large_series(monkeypatch):
     from click.testing import CliRunner
 
-    import nof1.cli.series
+    import nof1.cli.options
     from nof1.cli import cli
 
-    monkeypatch.setattr(nof1.cli.series, "PROGRESS_BYTES", 0)  # the example counts as large
+    monkeypatch.setattr(nof1.cli.options, "PROGRESS_BYTES", 0)  # the example counts as large
     result = CliRunner().invoke(cli, ["series", str(SERIES_DIR / "series.toml"), "--json"])
     assert result.exit_code == 0
     assert "100%" in result.stderr and "[####################]" in result.stderr
+    assert "nof1 series:" in result.stderr
     assert "%" not in result.stdout.split('"series"')[0]  # stdout is the JSON only
+    triage = CliRunner().invoke(cli, ["monitor", str(SERIES_DIR / "series.toml"), "--json"])
+    assert triage.exit_code == 4  # the example series has a patient to stop
+    assert "nof1 monitor: [####################] 100%" in triage.stderr
+    assert triage.stdout.lstrip().startswith("{")
 
 
 def test_cli_scheduler_needs_the_dask_engine():

@@ -156,3 +156,35 @@ sheet_option = click.option(
     "--sheet", default=None, metavar="NAME", help="Sheet of an .xlsx diary (default: the first)."
 )
 FILE = click.Path(dir_okay=False)
+
+
+#: A series whose files add up to more than this shows a progress bar on stderr.
+PROGRESS_BYTES = 20_000_000
+
+
+def _series_size(path: str) -> int:
+    """Bytes of a series file's folder (the long diary dominates); 0 when unreadable."""
+    try:
+        return sum(f.stat().st_size for f in Path(path).resolve().parent.rglob("*") if f.is_file())
+    except OSError:
+        return 0
+
+
+def _progress_bar(path: str, label: str = "nof1 series"):
+    """A progress callback drawing a bar on stderr for a large series, else None."""
+    if _series_size(path) <= PROGRESS_BYTES:
+        return None
+    state = {"last": -1}
+
+    def show(done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if percent == state["last"]:
+            return
+        state["last"] = percent
+        bar = "#" * (percent // 5)
+        end = "\n" if done >= total else ""
+        click.echo(f"\r{label}: [{bar:<20}] {percent:3d}%", err=True, nl=False)
+        if end:
+            click.echo("", err=True)
+
+    return show

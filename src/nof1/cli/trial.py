@@ -21,6 +21,7 @@ from .options import (
     _load,
     _load_protocol,
     _parse_date,
+    _progress_bar,
     date_format_option,
     json_option,
     max_bytes_option,
@@ -232,14 +233,16 @@ def monitor(
 
 def _monitor_series(path: str, as_of: str | None, log: str | None, date_format, as_json) -> None:
     """``nof1 monitor SERIES.toml``: the series triage; exit with the worst status."""
-    from ..series import Series, monitor_series
+    from ..series import Series, monitor_path
 
     if log or date_format:
         option = "--log" if log else "--date-format or --sheet"
         _fail(f"{option} is for one trial; give PROTOCOL DIARY, or leave it out for a series")
     if not Series.is_series_file(path):
         _fail(f"{path}: give PROTOCOL DIARY, or a series file with a [series] table")
-    result = monitor_series(Series.load(path), as_of=_parse_date(as_of, "--as-of"))
+    # the long form is triaged column-wise (every patient's rules at once)
+    day = _parse_date(as_of, "--as-of")
+    result = monitor_path(path, as_of=day, progress=_progress_bar(path, "nof1 monitor"))
     if as_json:
         _emit_json(result.to_dict())
     else:

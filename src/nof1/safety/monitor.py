@@ -35,6 +35,23 @@ from .rules import (
     run_firing,
     threshold_condition,
 )
+from .texts import (
+    NO_SCHEDULED_DAY,
+    OUTSIDE_SCHEDULE,
+    Gap,
+    baseline_description,
+    closest_header,
+    cycle_end_offsets,
+    event_value,
+    few_cycles,
+    few_usable_cycles,
+    harm_description,
+    no_baseline,
+    no_day,
+    no_value,
+    nothing_yet,
+    verdict,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -174,12 +191,6 @@ class MonitorResult:
 # -- the engine ----------------------------------------------------------------------------------
 
 
-class Gap(str):
-    """Why a rule could not be checked when the reason is missing diary data, not "not due yet"."""
-
-    __slots__ = ()
-
-
 def _default_as_of(diary: Diary, today: _dt.date) -> _dt.date:
     """The latest date with an entry, or the latest blank (template) row up to today."""
     last, entry = diary.last_date, diary.last_entry_date
@@ -191,27 +202,6 @@ def _default_as_of(diary: Diary, today: _dt.date) -> _dt.date:
 
 def _iso(day: Any) -> str:
     return day.isoformat()
-
-
-def _py(value: Any) -> Any:
-    if isinstance(value, tuple):  # several entries of a text column in one day
-        return "; ".join(str(v) for v in value)
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
-
-
-def _closest(name: str, header: list[str]) -> str | None:
-    """The header closest to ``name`` (difflib, ignoring case, spaces and underscores)."""
-    import difflib
-
-    def norm(text: str) -> str:
-        return "".join(ch for ch in text.casefold() if ch.isalnum())
-
-    if not header:
-        return None
-    scored = [(difflib.SequenceMatcher(None, norm(name), norm(h)).ratio(), h) for h in header]
-    return max(scored, key=lambda pair: pair[0])[1]
 
 
 def unchecked_rule_columns(protocol: Protocol, diary: Diary) -> list[DiaryError]:
@@ -226,7 +216,7 @@ def unchecked_rule_columns(protocol: Protocol, diary: Diary) -> list[DiaryError]
     for rule in protocol.stop_rules:
         if rule.kind == "missing" or rule.column is None or rule.column in header:
             continue
-        near = _closest(rule.column, header)
+        near = closest_header(rule.column, header)
         hint = f"; the closest header is {near!r}" if near else ""
         problems.append(
             DiaryError(
@@ -347,47 +337,39 @@ def _threshold(rule, protocol, diary, calendar):
     """Evaluate one threshold rule over every dated day up to ``as_of``: Event, reason, or None."""
     column = rule.column
     if calendar.n == 0:
-        return f"nothing to check yet: the schedule starts on {calendar.first}"
+        return nothing_yet(calendar.first)
     last = _iso(calendar.dates[-1])
     values = calendar.values(protocol, diary, column)
     look = during_mask(calendar.arms, rule.during)
-    where = "" if rule.during == "any" else f" on {rule.during} days"
     if not look.any():
-        return f"no {rule.during} day up to {last}"
+        return no_day(rule, last)
     present = has_value(values)
     categorical = protocol.categories_of(column) is not None
     if not categorical and not (present & look).any():
-        why = f"no value of {column!r}{where} up to {last}"
-        # a measurement never recorded is missing data; a text column that an `equals` or `in`
-        # rule watches for an event, left blank, is the diary of days without that event
-        return why if rule.comparison in ("equals", "in") else Gap(why)
+        return no_value(rule, last)
     baseline, better, description = None, None, rule.describe()
     if rule.comparison == "above_baseline_by":
         better = protocol.outcome(column).better
         run_in = (calendar.arms == "run-in") & present
         if not run_in.any():
-            if calendar.arms[-1] == "run-in":  # the run-in is still under way
-                return f"no run-in value of {column!r} yet, so no baseline to compare with"
-            return Gap(f"no run-in value of {column!r}, so no baseline to compare with")
+            return no_baseline(rule, under_way=calendar.arms[-1] == "run-in")
         baseline = values[run_in].astype(float).sum() / run_in.sum()
-        limit = baseline + rule.value if better == "lower" else baseline - rule.value
-        sign = ">=" if better == "lower" else "<="
-        description += f" (run-in mean {baseline:.4g}, so {column} {sign} {limit:.4g})"
+        description = baseline_description(rule, baseline, better)
     cond = _condition(rule, values, baseline, better) & present
     holds, breaks = cond & look, (present & ~cond) | ~look
     hit = int(run_firing(holds, breaks, rule.for_days, rule.within_days))
     if hit < 0:
         return None
     run = run_days(holds, breaks, hit, rule.for_days, rule.within_days)
-    vals = tuple((_iso(calendar.dates[i]), _py(values[i])) for i in run)
+    vals = tuple((_iso(calendar.dates[i]), event_value(values[i])) for i in run)
     if calendar.arms[hit] == "outside":
-        description += " (a diary day outside the schedule)"
+        description += OUTSIDE_SCHEDULE
     return Event(rule.name, rule.action, calendar.dates[hit], vals, rule.kind, description)
 
 
 def _missing(rule, diary, n):
     if n == 0:
-        return "no scheduled day up to the as-of date"
+        return NO_SCHEDULED_DAY
     cond = ~diary.has_entry[:n]
     hit = int(first_firing(cond, rule.missing_days))
     if hit < 0:
@@ -425,13 +407,10 @@ def cycle_differences(protocol: Protocol, diary: Diary, column: str, cycles: int
 def _harm(rule, protocol, diary, as_of):
     """Evaluate the harm rule at each completed cycle."""
     schedule, design = diary.schedule, protocol.design
-    ends = [
-        schedule.start + _dt.timedelta(days=design.run_in_days + 2 * c * design.period_days - 1)
-        for c in range(1, design.cycles + 1)
-    ]
+    ends = [schedule.start + _dt.timedelta(days=int(d)) for d in cycle_end_offsets(design)]
     complete = sum(end <= as_of for end in ends)
     if complete < 2:
-        return f"fewer than 2 complete cycles ({complete} complete up to {as_of.isoformat()})"
+        return few_cycles(complete, as_of)
     outcome = protocol.outcome(rule.column)
     prior = protocol.bayes_prior(outcome)
     diffs = cycle_differences(protocol, diary, rule.column, complete)
@@ -450,14 +429,11 @@ def _harm(rule, protocol, diary, as_of):
                 ends[c - 1],
                 (*vals, ("probability_of_harm", p)),
                 rule.kind,
-                f"{rule.describe()}: P = {p:.3f} after cycle {c}",
+                harm_description(rule, p, c),
             )
     usable = int(np.isfinite(diffs).sum())
     if usable < 2:
-        return Gap(
-            f"only {usable} of {complete} complete cycles have both periods with at least "
-            f"{protocol.analysis.min_days_per_period} post-washout days with a value"
-        )
+        return few_usable_cycles(usable, complete, protocol.analysis.min_days_per_period)
     return None
 
 
@@ -536,12 +512,7 @@ def monitor(
         if found is not None:
             events.append(found)
     events.sort(key=lambda e: e.date)
-    if any(e.action == "stop" for e in events):
-        status = "stop"
-    elif events or gaps:
-        status = "review"  # fails closed: a rule the diary left unchecked is not "continue"
-    else:
-        status = "continue"
+    status = verdict((e.action for e in events), gaps=bool(gaps))
     return MonitorResult(
         status, as_of, tuple(events), tuple(not_checked), tuple(checked), tuple(gaps)
     )

@@ -3,12 +3,14 @@
 :class:`Series` reads a series file (every trial checked as for one trial);
 :func:`analyze_series` pools the patients' effects (two-stage meta-analysis, one-stage mixed
 model, responders, randomization test of the sharp null); :func:`monitor_series` replays every
-patient's stop rules with one as-of date and triages the patients.
+patient's stop rules with one as-of date and triages the patients; :func:`monitor_path` does
+the same from a series file, every patient's rules at once for the long form.
 """
 
 from nof1.series.analyze import analyze_series
 from nof1.series.load import Series, SeriesTrial
 from nof1.series.monitor import PatientStatus, SeriesMonitor, monitor_series
+from nof1.series.monitor_fast import monitor_path
 from nof1.series.results import PatientEffect, SeriesOutcome, SeriesResult
 
 __all__ = [
@@ -20,5 +22,6 @@ __all__ = [
     "SeriesResult",
     "SeriesTrial",
     "analyze_series",
+    "monitor_path",
     "monitor_series",
 ]

@@ -138,8 +138,9 @@ def _columns(table, numeric: list[str], categories: dict[str, tuple[str, ...]]) 
     return _Columns(patient, day, values, bad, texts)
 
 
-def _read_csv(dpath: Path, names: list[str]):
-    """The needed columns of the long CSV diary; malformed rows are reported, not dropped."""
+def _read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
+    """The needed columns of the long CSV diary (those after patient and date as numbers,
+    except ``text``); malformed rows are reported, not dropped."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -152,7 +153,8 @@ def _read_csv(dpath: Path, names: list[str]):
     def read(typed: bool):
         types = {n: pa.string() for n in names}
         if typed:
-            types.update({n: pa.float64() for n in names[2:]}, date=pa.date32())
+            types.update({n: pa.float64() for n in names[2:] if n not in text})
+            types["date"] = pa.date32()
         return pcsv.read_csv(
             dpath,
             read_options=pcsv.ReadOptions(block_size=1 << 24),

@@ -5,7 +5,8 @@ Two forms (paths relative to the series file):
 - ``[[trials]]`` tables, each with a ``protocol`` and a ``diary`` (an optional ``patient`` names
   the trial while its protocol cannot be read);
 - ``template`` (one protocol for everybody), ``patients`` (a CSV with ``patient``, ``start`` and
-  ``seed`` or ``sequence``) and ``diary`` (one long CSV with a ``patient`` column).
+  ``seed`` or ``sequence``) and ``diary`` (one long CSV, Parquet file or folder of Parquet files
+  with a ``patient`` column).
 
 A trial whose files cannot be read keeps its error instead of stopping the load, so the series
 monitor can still check everybody else; :meth:`Series.check` raises the first one, naming the
@@ -25,11 +26,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..diary.read import Diary, read_diary, read_diary_text
 from ..errors import DiaryError, Nof1Error, ProtocolError, SeriesError
 from ..trial.protocol import Protocol
 
-__all__ = ["Series", "SeriesTrial", "read_toml"]
+__all__ = ["Series", "SeriesTrial", "is_parquet", "read_parquet", "read_toml", "split_parquet"]
 
 _SERIES_KEYS = ("series", "trials", "template", "patients", "diary")
 _HEADER_KEYS = ("id", "seed", "template", "patients", "diary")
@@ -421,6 +424,65 @@ def _split_diary(
     return out, delimiter
 
 
+def is_parquet(dpath: Path) -> bool:
+    """True when a long diary is a Parquet file or a folder of Parquet files (a dataset)."""
+    return dpath.is_dir() or dpath.suffix.lower() == ".parquet"
+
+
+def read_parquet(dpath: Path, columns: list[str] | None = None):
+    """The Parquet long diary (a file, or a dataset folder partitioned hive-style) as a
+    pyarrow table; ``columns`` None reads them all."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        dataset = ds.dataset(dpath, format="parquet", partitioning="hive")
+        return dataset.to_table(columns=columns)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise SeriesError(f"{dpath}: cannot read the Parquet diary: {exc}") from None
+
+
+def split_parquet(
+    dpath: Path, patients: set[str], only: set[str] | None = None
+) -> tuple[dict[str, tuple[str, list[int]]], str]:
+    """As :func:`_split_diary` for a Parquet long diary: per patient its rows as CSV text
+    without the patient column (nor a ``bucket`` partition column), and the line of each (its
+    row number in the dataset plus 1, the header being line 1)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    table = read_parquet(dpath)
+    if "patient" not in table.column_names:
+        raise SeriesError(f"{dpath}, line 1: the long diary needs a 'patient' column")
+    pid = table.column("patient").cast(pa.string()).combine_chunks()
+    ids = sorted(patients)
+    code = pc.index_in(pid, value_set=pa.array(ids, pa.string()))
+    unknown = np.asarray(pc.is_null(code))
+    if unknown.any():
+        row = int(np.flatnonzero(unknown)[0])
+        name = pid[row].as_py()
+        raise SeriesError(
+            f"{dpath}, line {row + 2}, column 'patient': {name!r} is not in the patients table"
+            if name
+            else f"{dpath}, line {row + 2}, column 'patient': blank; each row needs its patient"
+        )
+    code = code.to_numpy(zero_copy_only=False)
+    rest = table.drop_columns([n for n in table.column_names if n in ("patient", "bucket")])
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange(len(ids) + 1))
+    out = {}
+    for j, name in enumerate(ids):
+        if only is not None and name not in only:
+            continue
+        where = order[bounds[j] : bounds[j + 1]]
+        buffer = io.BytesIO()
+        part = rest.take(pa.array(where, pa.int64()))
+        pcsv.write_csv(part, buffer, pcsv.WriteOptions(quoting_style="needed"))
+        out[name] = (buffer.getvalue().decode("utf-8"), [1, *(int(w) + 2 for w in where)])
+    return out, ","
+
+
 def _relined(diary: Diary, lines: list[int]) -> Diary:
     """The diary with its line numbers mapped back to the long file's."""
 
@@ -479,12 +541,17 @@ def _table_trial(
 
 def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:
     tpath, ppath, dpath = _table_paths(path, raw)
-    if dpath.suffix.lower() not in (".csv", ".txt", ".tsv"):
-        raise SeriesError(f"{path}: diary {dpath.name!r}: only CSV long diaries are read so far")
+    parquet = is_parquet(dpath)
+    if not parquet and dpath.suffix.lower() not in (".csv", ".txt", ".tsv"):
+        raise SeriesError(
+            f"{path}: diary {dpath.name!r}: a long diary is a CSV file (.csv, .txt, .tsv), a "
+            "Parquet file (.parquet) or a folder of Parquet files"
+        )
     template, tbytes = read_toml(tpath, "template protocol")
     sha = hashlib.sha256(tbytes).hexdigest()
     rows = _checked_rows(ppath)
-    diaries, _ = _split_diary(dpath, {r["patient"] for _, r in rows})
+    split = split_parquet if parquet else _split_diary
+    diaries, _ = split(dpath, {r["patient"] for _, r in rows})
     out = []
     for i, (line, r) in enumerate(rows, start=1):
         where = f"{ppath}, line {line}"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Nof1Error
 from ..safety.monitor import EXIT_CODES, Event, monitor
-from .load import Series
+from .load import Series, SeriesTrial
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,6 +24,7 @@ __all__ = ["PatientStatus", "SeriesMonitor", "monitor_series"]
 
 NOT_CHECKED = "not checked"
 RANK = {"stop": 0, "review": 1, NOT_CHECKED: 2, "continue": 3}
+NO_ENTRIES = "no diary entries in the series"
 
 
 @dataclass(frozen=True)
@@ -195,29 +196,44 @@ def monitor_series(
     """
     day = _as_date(as_of)
     if day is None:
-        dates = [t.diary.last_date for t in series.trials if t.ok and t.diary.last_date]
-        day = max(dates) if dates else None
+        day = latest_date(series.trials)
     out = []
     for i, trial in enumerate(series.trials, start=1):
-        if not trial.ok:
-            out.append(PatientStatus(trial.patient, NOT_CHECKED, reason=str(trial.error)))
-        elif day is None:
-            out.append(
-                PatientStatus(trial.patient, NOT_CHECKED, reason="no diary entries in the series")
-            )
-        else:
-            try:
-                result = monitor(trial.protocol, trial.diary, as_of=day)
-            except (Nof1Error, ValueError) as exc:
-                out.append(PatientStatus(trial.patient, NOT_CHECKED, reason=str(exc)))
-            else:
-                reason = "; ".join(
-                    f"rule {r!r} not checked: {why}" for r, why in result.not_checked
-                )
-                out.append(
-                    PatientStatus(trial.patient, result.status, result.events, reason or None)
-                )
+        out.append(patient_status(trial, day))
         if progress is not None:
             progress(i, len(series.trials))
-    out.sort(key=lambda p: RANK[p.status])  # stable: series order within a status
-    return SeriesMonitor(series.id, day, tuple(out))
+    return triage(series.id, day, out)
+
+
+def latest_date(trials) -> _dt.date | None:
+    """The default as-of date: the latest diary date of any readable trial."""
+    dates = [t.diary.last_date for t in trials if t.ok and t.diary.last_date]
+    return max(dates) if dates else None
+
+
+def patient_status(trial: SeriesTrial, day: _dt.date | None) -> PatientStatus:
+    """One trial's line of the triage: the single-trial monitor up to ``day``, or ``not
+    checked`` with the reason when its files could not be read or checked."""
+    if not trial.ok:
+        return PatientStatus(trial.patient, NOT_CHECKED, reason=str(trial.error))
+    if day is None:
+        return PatientStatus(trial.patient, NOT_CHECKED, reason=NO_ENTRIES)
+    try:
+        result = monitor(trial.protocol, trial.diary, as_of=day)
+    except (Nof1Error, ValueError) as exc:
+        return PatientStatus(trial.patient, NOT_CHECKED, reason=str(exc))
+    return checked_status(trial.patient, result.status, result.events, result.not_checked)
+
+
+def checked_status(
+    patient: str, status: str, events: tuple[Event, ...], not_checked
+) -> PatientStatus:
+    """The line of a patient whose rules were replayed (``not_checked``: (rule, why) pairs)."""
+    reason = "; ".join(f"rule {r!r} not checked: {why}" for r, why in not_checked)
+    return PatientStatus(patient, status, events, reason or None)
+
+
+def triage(series_id: str, day: _dt.date | None, statuses: list[PatientStatus]) -> SeriesMonitor:
+    """The patients ordered stop, review, not checked, continue (series order within each)."""
+    statuses.sort(key=lambda p: RANK[p.status])  # stable: series order within a status
+    return SeriesMonitor(series_id, day, tuple(statuses))
