@@ -383,6 +383,17 @@ def test_last_follows_the_time_on_days_outside_the_schedule_too(protocol):
     assert dict(fired[pain].values) == {after[0]: 9.0, after[1]: 9.0}
 
 
+def test_a_diary_with_no_rows_yet_reads_with_several_entries_a_day(protocol, tmp_path):
+    # a header and no rows: read (it crashed with KeyError 'date'), and the diary is not kept
+    path = tmp_path / "empty.csv"
+    path.write_text("timestamp,Pain (0-10),Took capsule,Side effect,Fatigue (0-10)\n")
+    diary = read_diary(path, protocol)
+    assert diary.daily.entries.sum() == 0
+    start = protocol.schedule().start
+    result = monitor(protocol, diary, as_of=start + _dt.timedelta(days=10))
+    assert result.status in ("review", "stop") and result.exit_code != 0
+
+
 def test_a_day_recording_both_arms_is_its_own_deviation(protocol):
     frame = _entries(
         [

@@ -254,14 +254,17 @@ def lay_entries(diary: Diary, protocol: Protocol, stamps: dict[int, Any]) -> Dia
     n = len(days)
     index = {d: i for i, d in enumerate(days["date"])}
     every = diary.rows
-    if options.several and len(every):
-        # every row in entry order (date, time, line), days outside the schedule included, so
-        # that the stop rules' `first` and `last` there follow the time as they do on scheduled
-        # days
-        every = _entry_order(every, options, stamps, diary.path)
-    rows = every[every["in_schedule"]]
+    if len(every) == 0:  # a diary with a header and no rows yet (its frame has no columns)
+        rows, position = every, np.zeros(0, dtype=np.int64)
+    else:
+        if options.several:
+            # every row in entry order (date, time, line), days outside the schedule included,
+            # so that the stop rules' `first` and `last` there follow the time as they do on
+            # scheduled days
+            every = _entry_order(every, options, stamps, diary.path)
+        rows = every[every["in_schedule"]]
+        position = np.array([index[d] for d in rows["date"]], dtype=np.int64)
     columns = [c for c in diary.rows.columns if c not in ("line", "date", "in_schedule")]
-    position = np.array([index[d] for d in rows["date"]], dtype=np.int64)
     entries = np.bincount(position, minlength=n) if len(rows) else np.zeros(n, dtype=np.int64)
     aggregates: list[tuple[str, str]] = []
     texts: dict[str, tuple[tuple[str, ...], ...]] = {}
