@@ -12,6 +12,7 @@ import pytest
 from scipy import stats as sps
 
 from nof1.stats import (
+    cycle_differences,
     holm,
     mann_whitney_exact,
     nap,
@@ -432,3 +433,40 @@ def test_ci95_is_the_old_name_of_ci_and_stays_the_json_key():
     assert d["level"] == pytest.approx(0.90) and d["ci95"] == list(r.ci)
     with pytest.raises(AttributeError):
         r.ci95 = (0.0, 1.0)  # read-only
+
+
+# -- the one definition of a cycle difference ----------------------------------------------------
+
+
+def test_cycle_differences_by_hand():
+    # cycles (T, C), (C, T), (T, C): differences T - C written out by hand; NaN stays NaN
+    means = [5.0, 3.0, 2.0, 4.5, np.nan, 1.0]
+    treatment = [True, False, False, True, True, False]
+    np.testing.assert_array_equal(cycle_differences(means, treatment), [2.0, 2.5, np.nan])
+    # the random scheme can put both periods of a cycle on one arm: no difference there
+    same = [True, False, True, True, False, False]
+    with pytest.raises(ValueError, match="same arm"):
+        cycle_differences(means, same)
+    np.testing.assert_array_equal(
+        cycle_differences(means, same, same_arm="nan"), [2.0, np.nan, np.nan]
+    )
+    # many trials at once (the power simulations, a series): row by row the same
+    rows = np.array([means, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]])
+    np.testing.assert_array_equal(
+        cycle_differences(rows, treatment), [[2.0, 2.5, np.nan], [-1.0, 1.0, -1.0]]
+    )
+
+
+def test_the_harm_rule_and_the_analysis_give_the_same_cycle_differences():
+    # on the packaged example; the harm rule recomputes the period means from the diary on its own
+    from nof1 import analyze, example_paths, read_diary
+    from nof1.safety.monitor import cycle_differences as harm_differences
+    from nof1.trial.protocol import Protocol
+
+    protocol_path, diary_path = example_paths()
+    protocol = Protocol.load(protocol_path)
+    diary = read_diary(diary_path, protocol)
+    result = analyze(protocol, diary)
+    for name, outcome in result.outcomes.items():
+        harm = harm_differences(protocol, diary, name, protocol.design.cycles)
+        np.testing.assert_array_equal(harm, outcome.cycle_differences)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..stats.cycle import cycle_differences  # the one definition; re-exported here
+
 __all__ = ["PeriodLayout", "cycle_differences", "headline_effect", "period_means"]
 
 
@@ -81,26 +83,6 @@ def period_means(
         means = sums / counts
     means = np.where(counts >= max(min_days, 1), means, np.nan)
     return means, counts.astype(int)
-
-
-def cycle_differences(means: np.ndarray, treatment: np.ndarray) -> np.ndarray:
-    """Treatment minus control period mean of each cycle, NaN when either period does not count.
-
-    Parameters
-    ----------
-    means
-        Period means, shape ``(..., 2 * cycles)`` in time order.
-    treatment
-        Bool, shape broadcastable to ``means``: True where the period is on treatment. Each cycle
-        (periods ``2i`` and ``2i + 1``) must hold one of each.
-    """
-    means = np.asarray(means, dtype=float)
-    treatment = np.broadcast_to(np.asarray(treatment, dtype=bool), means.shape)
-    first, second = means[..., 0::2], means[..., 1::2]
-    first_is_t = treatment[..., 0::2]
-    if np.any(first_is_t == treatment[..., 1::2]):
-        raise ValueError("a cycle has both periods on the same arm; it has no difference")
-    return np.where(first_is_t, first - second, second - first)
 
 
 def headline_effect(means: np.ndarray, treat: np.ndarray, paired: bool) -> tuple[float, np.ndarray]:

@@ -151,13 +151,6 @@ def _welch(means: np.ndarray, treat: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return ma - mb, np.where(bad, np.nan, p)
 
 
-def _cycle_diffs(means: np.ndarray, treat: np.ndarray) -> np.ndarray:
-    """Treatment minus control mean of each cycle; NaN where a cycle's periods share an arm."""
-    first, second = means[:, 0::2], means[:, 1::2]
-    t1, t2 = treat[:, 0::2], treat[:, 1::2]
-    return np.where(t1 == t2, np.nan, np.where(t1, first - second, second - first))
-
-
 def ar1_fit(setup: ReplaySetup, values: np.ndarray, on: np.ndarray):
     """The calibrated AR(1) test of every trial, on the days ``nof1 analyze`` gives the model."""
     from ..stats import ar1_profile_fit
@@ -256,7 +249,7 @@ class StopRuleTally:
     def _harm(self, rule, values: np.ndarray, treatment: np.ndarray) -> np.ndarray:
         s, o = self.setup, self.setup.outcome
         means, _ = period_means(values, s.layout, s.protocol.analysis.min_days_per_period)
-        diffs = _cycle_diffs(means, treatment)
+        diffs = cycle_differences(means, treatment, same_arm="nan")
         prior = s.protocol.bayes_prior(o)
         fired = np.zeros(values.shape[0], dtype=bool)
         for c in range(2, diffs.shape[1] + 1):  # at each completed cycle

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import DiaryError
+from ..stats.cycle import cycle_differences as differences_of_means
 from ..stats.results import jsonable
 from .log import log_run, verify_log
 from .rules import (
@@ -390,18 +391,14 @@ def cycle_differences(protocol: Protocol, diary: Diary, column: str, cycles: int
     values = days[column].to_numpy(dtype=float)
     period = days["period"].to_numpy()
     keep = ~days["washout"].to_numpy(dtype=bool) & ~np.isnan(values)
-    arms = diary.schedule.arms
     need = protocol.analysis.min_days_per_period
-    out = np.full(cycles, np.nan)
-    for c in range(1, cycles + 1):
-        means = {}
-        for p in (2 * c - 1, 2 * c):
-            sel = keep & (period == p)
-            if sel.sum() >= need:
-                means[arms[p - 1]] = values[sel].sum() / sel.sum()
-        if "T" in means and "C" in means:
-            out[c - 1] = means["T"] - means["C"]
-    return out
+    means = np.full(2 * cycles, np.nan)
+    for p in range(1, 2 * cycles + 1):
+        sel = keep & (period == p)
+        if sel.sum() >= need:
+            means[p - 1] = values[sel].sum() / sel.sum()
+    treatment = np.array(list(diary.schedule.arms[: 2 * cycles])) == "T"
+    return differences_of_means(means, treatment, same_arm="nan")
 
 
 def _harm(rule, protocol, diary, as_of):

@@ -33,7 +33,7 @@ from ..analysis.periods import PeriodLayout
 from ..diary.read import NUMBER
 from ..errors import Nof1Error, SeriesError
 from ..limits import date_problem
-from ..trial.reference import MONTE_CARLO_DRAWS
+from ..trial.reference import reference_set
 from ..trial.schedule import Schedule
 from .fast import DayTable
 from .load import (
@@ -428,7 +428,7 @@ def day_table(ctx: Context, pieces, exact: dict[int, SeriesTrial], sums=None) ->
         values={k: np.concatenate(v) if v else np.zeros(0) for k, v in values.items()},
         arms=ctx.arms,
         n_periods=np.full(n, width),
-        paired=np.full(n, first.design.scheme != "random"),
+        paired=np.full(n, first.design.paired),
         min_days=np.full(n, first.analysis.min_days_per_period),
         schemes=[first.design.scheme] * n,
         sums=sums,
@@ -501,11 +501,10 @@ def _reference(schedules: list[Schedule]):
         n = schedule.n_allocations
         if n == 1:
             return "one", None, True, 1
-        if schedule.exact:
+        if schedule.exact:  # every patient of the long form shares the template's design
             if "exact" not in shared:
-                shared["exact"] = schedule.allocations()
+                shared["exact"] = reference_set(schedule).allocations
             return "exact", shared["exact"], True, n
-        sample = schedule.sample_allocations(MONTE_CARLO_DRAWS, schedule.design.seed or 0)
-        return ("sample", i), sample, False, n
+        return ("sample", i), reference_set(schedule).allocations, False, n
 
     return reference

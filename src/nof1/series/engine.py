@@ -48,7 +48,7 @@ def table_of_trials(trials: list[SeriesTrial], names: list[str]) -> DayTable:
         values={n: np.concatenate(v) for n, v in values.items()},
         arms=arms,
         n_periods=n_periods,
-        paired=np.array([t.protocol.design.scheme != "random" for t in trials]),
+        paired=np.array([t.protocol.design.paired for t in trials]),
         min_days=np.array([t.protocol.analysis.min_days_per_period for t in trials]),
         schemes=[t.protocol.design.scheme for t in trials],
     )

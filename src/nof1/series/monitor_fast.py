@@ -52,6 +52,7 @@ from ..safety.texts import (
     nothing_yet,
     verdict,
 )
+from ..stats.cycle import cycle_differences
 from .load import Series, _split_diary, _table_trial, read_parquet, split_parquet
 from .monitor import (
     PatientStatus,
@@ -473,10 +474,7 @@ def _cycle_differences(ctx, grid: _Grid, values: np.ndarray) -> np.ndarray:
     need = ctx.first.analysis.min_days_per_period
     with np.errstate(invalid="ignore", divide="ignore"):
         means = np.where(counts >= need, sums / counts, np.nan).reshape(-1, n_periods)
-    arms = ctx.arms[grid.sel]
-    a1, a2 = arms[:, 0::2], arms[:, 1::2]
-    m1, m2 = means[:, 0::2], means[:, 1::2]
-    return np.where(a1 != a2, np.where(a1, m1 - m2, m2 - m1), np.nan)
+    return cycle_differences(means, ctx.arms[grid.sel], same_arm="nan")
 
 
 def _harm(rule, ctx, grid: _Grid, values: np.ndarray, found: _Found) -> None:

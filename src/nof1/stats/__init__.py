@@ -17,6 +17,7 @@ from nof1.stats.bayes import (
 )
 from nof1.stats.cycle import (
     PairedTArrays,
+    cycle_differences,
     holm,
     nap,
     paired_t,
@@ -60,6 +61,7 @@ __all__ = [
     "ar1_profile_fit",
     "bayes_arrays",
     "bayes_cycle",
+    "cycle_differences",
     "fit_ar1",
     "hodges_lehmann_shift",
     "hodges_lehmann_signed",

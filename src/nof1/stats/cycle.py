@@ -23,6 +23,7 @@ from nof1.stats.results import PairedTest
 __all__ = [
     "PairedTArrays",
     "check_better",
+    "cycle_differences",
     "finite_values",
     "holm",
     "nap",
@@ -30,6 +31,42 @@ __all__ = [
     "paired_t_arrays",
     "welch_t",
 ]
+
+
+def cycle_differences(
+    means: npt.ArrayLike, treatment: npt.ArrayLike, *, same_arm: str = "raise"
+) -> np.ndarray:
+    """Treatment minus control period mean of each cycle, NaN when either period does not count.
+
+    The one definition of a cycle difference; the analysis, the harm stop rule (one trial and a
+    whole series at once) and the power simulations all ask it.
+
+    Parameters
+    ----------
+    means
+        Period means, shape ``(..., 2 * cycles)`` in time order; NaN for a period that does not
+        count.
+    treatment
+        Bool, broadcastable to ``means``: True where the period is on treatment.
+    same_arm
+        What a cycle whose two periods are on the same arm gives (possible under the ``random``
+        scheme only): ``"raise"`` a ValueError, or ``"nan"`` (no difference).
+
+    Examples
+    --------
+    >>> cycle_differences([5.0, 3.0, 2.0, 4.0], [True, False, False, True])
+    array([ 2., -2.])
+    """
+    if same_arm not in ("raise", "nan"):
+        raise ValueError(f"same_arm must be 'raise' or 'nan', got {same_arm!r}")
+    means = np.asarray(means, dtype=float)
+    treatment = np.broadcast_to(np.asarray(treatment, dtype=bool), means.shape)
+    first, second = means[..., 0::2], means[..., 1::2]
+    first_is_t, second_is_t = treatment[..., 0::2], treatment[..., 1::2]
+    same = first_is_t == second_is_t
+    if same_arm == "raise" and np.any(same):
+        raise ValueError("a cycle has both periods on the same arm; it has no difference")
+    return np.where(same, np.nan, np.where(first_is_t, first - second, second - first))
 
 
 def check_better(better: str) -> str:
