@@ -4,7 +4,6 @@ test_report_templates.py)."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -167,11 +166,18 @@ def test_methods_that_cannot_run_say_why(tmp_path):
     assert "could not compare your pain" in patient
 
 
-def test_report_degrades_without_the_safety_module(example, monkeypatch):
-    monkeypatch.setitem(sys.modules, "nof1.safety.monitor", None)  # import raises ImportError
-    page = report.render_html(example)
-    assert "NOT CHECKED" in page
-    assert report.render_html(example, audience="patient")
+def test_report_shows_rules_that_could_not_be_checked_as_not_checked(example):
+    # the report draws the stop rules from the analysis, never runs them: an analysis whose rules
+    # could not be checked reads NOT CHECKED with the reason, never a green "continue"
+    from dataclasses import replace
+
+    why = "stop rule 'Serious adverse event' names the column 'adverse_event', not in the diary"
+    unchecked = replace(example, safety=None, safety_not_checked=(why,))
+    page = report.render_html(unchecked)
+    assert "NOT CHECKED" in page and "adverse_event" in page
+    assert "the stop rules could not be checked" in unchecked.safety_reason
+    assert report.render_html(unchecked, audience="patient")
+    assert example.safety is not None and example.safety_reason == ""
 
 
 def test_notebook_shows_verdicts_tables_and_plots(example):

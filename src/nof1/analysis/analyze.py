@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..diary.read import Diary
+    from ..safety.monitor import MonitorResult
     from ..trial.protocol import Outcome, Protocol
 
 __all__ = [
@@ -208,6 +209,19 @@ class Analysis:
     """Stop rules that could not be checked because the diary lacks their column (and why)."""
     adverse_events: tuple[tuple[Any, str], ...] = field(default=())
     """``(date, entry)`` of every diary row recording a real adverse event."""
+    safety: MonitorResult | None = None
+    """The stop rules replayed over the diary (:func:`nof1.safety.monitor.monitor`, as of its
+    default date), or None when they could not be checked (``safety_not_checked`` says why). The
+    reports draw the events from here; they never run the rules themselves."""
+
+    @property
+    def safety_reason(self) -> str:
+        """Why ``safety`` is None, in words; empty when the rules were replayed."""
+        if self.safety is not None:
+            return ""
+        return "the stop rules could not be checked: " + (
+            "; ".join(self.safety_not_checked) or "the analysis was built without them"
+        )
 
     @property
     def level(self) -> float:
@@ -473,7 +487,7 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
     >>> result.primary.name
     'pain'
     """
-    from ..safety.monitor import adverse_events, unchecked_rule_columns
+    from ..safety.monitor import adverse_events, monitor, unchecked_rule_columns
     from .verdict import benefit_harm, clinical, verdict
 
     reference = reference_set(diary.schedule)  # one rule: nof1.trial.reference
@@ -492,6 +506,8 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
         words += disagreement(r.paired_t, r.adherence, protocol.analysis.alpha)
         final[o.name] = _replace(r, verdict=words, direction=direction)
     excluded, used = entry_accounting(diary, *_accounting(protocol, diary, final))
+    unchecked = tuple(e.message for e in unchecked_rule_columns(protocol, diary))
+    safety = None if unchecked else monitor(protocol, diary)  # a rule's column missing: refused
     warnings = []
     if interim and last is not None:
         warnings.append(
@@ -508,8 +524,9 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
         used,
         benefit_harm(list(final.values())),
         tuple(warnings),
-        tuple(e.message for e in unchecked_rule_columns(protocol, diary)),
+        unchecked,
         adverse_events(protocol, diary),
+        safety,
     )
 
 

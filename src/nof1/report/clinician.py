@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING
 
-from .html import figure, render, replay_safety, svg
+from .html import figure, render, svg
 from .patient import render_patient
 from .sections import data_view, safety_view
 
@@ -70,7 +70,7 @@ def _clinician(analysis: Analysis) -> str:
     source = "given in the protocol" if s.source == "sequence" else "drawn from the seed"
     if s.source == "seed" and design.seed is not None:
         source += f" {design.seed}"
-    result, reason = replay_safety(analysis)
+    result, reason = analysis.safety, analysis.safety_reason
     events = tuple(result.events) if result is not None else ()
     return render(
         "clinician.html",
@@ -132,7 +132,7 @@ def render_html(analysis: Analysis, audience: str = "clinician") -> str:
 def render_notebook(analysis: Analysis) -> str:
     """An HTML fragment for Jupyter: verdicts, methods tables, timeline and cycles plots."""
     n = next(_NOTEBOOK_IDS)
-    result, _ = replay_safety(analysis)
+    result = analysis.safety
     events = tuple(result.events) if result is not None else ()
     figures = [
         (

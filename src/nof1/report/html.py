@@ -38,7 +38,6 @@ __all__ = [
     "join_lines",
     "join_lines_extension",
     "render",
-    "replay_safety",
     "svg",
     "svg_figure",
 ]
@@ -209,15 +208,3 @@ def figure(analysis: Analysis, outcome: str, kind: str, prefix: str, caption: st
     from . import plots
 
     return svg_figure(lambda: plots.plot(analysis, outcome, kind=kind, **kw), prefix, caption, kind)
-
-
-def replay_safety(analysis: Analysis):
-    """``(MonitorResult or None, reason)``: the stop-rule replay, or why it is missing."""
-    try:
-        from ..safety.monitor import monitor
-    except ImportError:
-        return None, "the safety module is not available in this installation"
-    try:
-        return monitor(analysis.protocol, analysis.diary), ""
-    except Exception as exc:
-        return None, f"the safety check failed: {exc}"

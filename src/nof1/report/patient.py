@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from .html import render, replay_safety
+from .html import render
 
 if TYPE_CHECKING:
     from ..analysis.analyze import Analysis, OutcomeResult
@@ -81,7 +81,7 @@ def render_patient(analysis: Analysis) -> str:
     p = analysis.protocol
     s = analysis.diary.schedule
     last = analysis.diary.last_date
-    result, _ = replay_safety(analysis)
+    result = analysis.safety
     order = sorted(analysis.outcomes.values(), key=lambda r: not r.primary)
     return render(
         "patient.html",

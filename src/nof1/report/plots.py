@@ -92,16 +92,9 @@ def _date_num(days) -> np.ndarray:
 
 
 def _safety_events(analysis: Analysis) -> tuple:
-    """The stop-rule events of ``nof1.safety.monitor.monitor``, or () when it is unavailable or
-    fails."""
-    try:
-        from ..safety.monitor import monitor
-    except ImportError:
-        return ()
-    try:
-        return tuple(monitor(analysis.protocol, analysis.diary).events)
-    except Exception:
-        return ()
+    """The stop-rule events the analysis replayed, or () when its rules could not be checked (the
+    report then says so first)."""
+    return tuple(analysis.safety.events) if analysis.safety is not None else ()
 
 
 def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from ..safety.render import format_values
 from .adherence import adherence_view
 from .html import is_blank
 
@@ -84,21 +85,12 @@ def data_view(analysis: Analysis) -> dict:
 # -- safety --------------------------------------------------------------------------------------
 
 
-def _format_values(event) -> str:
-    try:
-        from ..safety.render import format_values
-
-        return format_values(event)
-    except Exception:
-        return ", ".join(f"{k}: {v}" for k, v in event.values)
-
-
 def safety_view(analysis: Analysis, result, reason: str) -> dict:
     """The safety section: the replay (or why it is missing), the rules, withdrawal, diary text."""
     events = []
     if result is not None:
         events = [
-            [ev.date, ev.action, ev.rule, getattr(ev, "description", ""), _format_values(ev)]
+            [ev.date, ev.action, ev.rule, getattr(ev, "description", ""), format_values(ev)]
             for ev in result.events
         ]
     adverse = {day for day, _ in analysis.adverse_events}

@@ -162,7 +162,6 @@ def randomization_test(
     better: str,
     paired: bool = True,
     exact: bool = True,
-    seed: int | None = None,
     null_weights: npt.ArrayLike | None = None,
 ) -> RandomizationTest:
     """Randomization test of the headline effect against the trial's own allocation scheme.
@@ -182,10 +181,9 @@ def randomization_test(
         True for the paired schemes (statistic = mean cycle difference), False for ``random``.
     exact
         True when ``allocations`` is the full reference set; False for a Monte Carlo sample
-        (then the observed allocation is counted in: p = (1 + #as extreme) / (1 + n)).
-    seed
-        Recorded for the caller's convenience only: the sample is drawn by the caller (the
-        schedule module), so this function is deterministic. Accepted for a uniform signature.
+        (then the observed allocation is counted in: p = (1 + #as extreme) / (1 + n)). The
+        caller draws the sample (:mod:`nof1.trial.reference`), so this function is deterministic
+        and takes no seed.
     null_weights
         Optional (n_alloc,) non-negative probabilities of the allocations when they are not
         equally likely (exact test only).
@@ -209,7 +207,6 @@ def randomization_test(
     reference set.
     Edgington & Onghena (2007), *Randomization Tests*, 4th ed., ch. 11 (single-case designs).
     """
-    del seed
     check_better(better)
     m = np.asarray(period_means, dtype=float)
     if m.ndim != 1:
