@@ -25,29 +25,29 @@ __all__ = [
     "EXIT_REVIEW",
     "EXIT_STOP",
     "FILE",
-    "_check_extension",
-    "_emit_json",
-    "_fail",
-    "_guard",
-    "_load",
-    "_load_protocol",
-    "_parse_date",
+    "check_extension",
     "date_format_option",
+    "emit_json",
+    "fail",
+    "guard",
     "json_option",
+    "load",
+    "load_protocol",
     "max_bytes_option",
+    "parse_date",
     "sheet_option",
 ]
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_REVIEW, EXIT_STOP = 0, 2, 3, 4
 
 
-def _fail(message: str, error: Exception | None = None) -> None:
+def fail(message: str, error: Exception | None = None) -> None:
     """One line on stderr and exit 2; with ``--json`` also the error as JSON on stdout."""
     click.echo(f"nof1: {message}", err=True)
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.params.get("as_json"):
         path = error.filename if isinstance(error, OSError) else getattr(error, "path", None)
-        _emit_json(
+        emit_json(
             {
                 "error": message,
                 "file": None if path is None else str(path),
@@ -58,7 +58,7 @@ def _fail(message: str, error: Exception | None = None) -> None:
     sys.exit(EXIT_BAD_INPUT)
 
 
-def _guard(command):
+def guard(command):
     """Turn library errors into one line on stderr and exit 2; never show a traceback."""
 
     @functools.wraps(command)
@@ -66,10 +66,10 @@ def _guard(command):
         try:
             return command(*args, **kwargs)
         except Nof1Error as exc:
-            _fail(str(exc), exc)
+            fail(str(exc), exc)
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
-            _fail(f"{where}{exc.strerror or exc}", exc)
+            fail(f"{where}{exc.strerror or exc}", exc)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
             raise
         except Exception as exc:  # a bug: say so plainly, keep the traceback for developers
@@ -85,17 +85,17 @@ def _guard(command):
     return wrapper
 
 
-def _emit_json(document: Any) -> None:
+def emit_json(document: Any) -> None:
     click.echo(json.dumps(document, indent=2, allow_nan=False, default=str))
 
 
-def _load_protocol(path: str, max_bytes: int | None = None):
+def load_protocol(path: str, max_bytes: int | None = None):
     from ..trial.protocol import Protocol
 
     return Protocol.load(path, max_bytes=max_bytes)
 
 
-def _load(
+def load(
     protocol_path: str,
     diary_path: str,
     date_format: str | None,
@@ -105,14 +105,14 @@ def _load(
 ):
     from ..diary.read import read_diary
 
-    protocol = _load_protocol(protocol_path, max_bytes)
+    protocol = load_protocol(protocol_path, max_bytes)
     diary = read_diary(
         diary_path, protocol, date_format, allow_empty, max_bytes=max_bytes, sheet=sheet
     )
     return protocol, diary
 
 
-def _parse_date(value: str | None, option: str) -> _dt.date | None:
+def parse_date(value: str | None, option: str) -> _dt.date | None:
     from ..limits import date_problem
 
     if value is None:
@@ -122,17 +122,17 @@ def _parse_date(value: str | None, option: str) -> _dt.date | None:
     try:
         day = _dt.date.fromisoformat(value)
     except ValueError:
-        _fail(f"{option} {value!r} is not a date; expected YYYY-MM-DD or 'today'")
+        fail(f"{option} {value!r} is not a date; expected YYYY-MM-DD or 'today'")
         return None
     if date_problem(day):
-        _fail(f"{option} {value} {date_problem(day)}")
+        fail(f"{option} {value} {date_problem(day)}")
     return day
 
 
-def _check_extension(path: str | None, option: str, allowed: tuple[str, ...]) -> None:
+def check_extension(path: str | None, option: str, allowed: tuple[str, ...]) -> None:
     """Refuse an output file whose extension names a format nof1 does not write."""
     if path is not None and Path(path).suffix.lower() not in allowed:
-        _fail(
+        fail(
             f"{option} {path}: the file name must end in {' or '.join(allowed)} (the format "
             "is taken from it)"
         )
@@ -170,7 +170,7 @@ def _series_size(path: str) -> int:
         return 0
 
 
-def _progress_bar(path: str, label: str = "nof1 series"):
+def progress_bar(path: str, label: str = "nof1 series"):
     """A progress callback drawing a bar on stderr for a large series, else None."""
     if _series_size(path) <= PROGRESS_BYTES:
         return None

@@ -10,11 +10,11 @@ import click
 
 from .options import (
     FILE,
-    _check_extension,
-    _emit_json,
-    _guard,
-    _load_protocol,
+    check_extension,
+    emit_json,
+    guard,
     json_option,
+    load_protocol,
     max_bytes_option,
 )
 
@@ -47,7 +47,7 @@ def _progress_line(done: int, total: int) -> None:
 @click.option("--outcome", default=None, help="Outcome to simulate (default: the primary).")
 @max_bytes_option
 @json_option
-@_guard
+@guard
 def power(protocol: str, as_json: bool, max_bytes: int | None, **options: Any) -> None:
     """Simulated power, type I error and stop-rule burden of the protocol's design.
 
@@ -56,9 +56,9 @@ def power(protocol: str, as_json: bool, max_bytes: int | None, **options: Any) -
     from ..planning.operating import power as run
 
     progress = None if as_json else _progress_line
-    result = run(_load_protocol(protocol, max_bytes), progress=progress, **options)
+    result = run(load_protocol(protocol, max_bytes), progress=progress, **options)
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
 
@@ -77,7 +77,7 @@ def power(protocol: str, as_json: bool, max_bytes: int | None, **options: Any) -
 )
 @max_bytes_option
 @json_option
-@_guard
+@guard
 def design(
     protocol: str, as_json: bool, plot_path: str | None, max_bytes: int | None, **options: Any
 ) -> None:
@@ -90,11 +90,11 @@ def design(
     """
     from ..planning.design import PLOT_FORMATS, compare_designs
 
-    _check_extension(plot_path, "--plot", PLOT_FORMATS)
-    result = compare_designs(_load_protocol(protocol, max_bytes), **options)
+    check_extension(plot_path, "--plot", PLOT_FORMATS)
+    result = compare_designs(load_protocol(protocol, max_bytes), **options)
     if plot_path:
         result.plot_to(plot_path)
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
     else:
         click.echo(result.render_text())

@@ -10,13 +10,13 @@ import click
 
 from .options import (
     FILE,
-    _check_extension,
-    _emit_json,
-    _fail,
-    _guard,
-    _load_protocol,
-    _progress_bar,
+    check_extension,
+    emit_json,
+    fail,
+    guard,
     json_option,
+    load_protocol,
+    progress_bar,
 )
 
 __all__ = ["import_group", "series", "serve"]
@@ -40,16 +40,16 @@ __all__ = ["import_group", "series", "serve"]
     help="Address of a running Dask scheduler (tcp://host:8786); default a local cluster.",
 )
 @json_option
-@_guard
+@guard
 def series(
     series_file: str, report: str | None, engine: str, scheduler: str | None, as_json: bool
 ) -> None:
     """Pool a series of N-of-1 trials: average effect, heterogeneity, shrunken effects."""
     from ..series import Series, monitor_series
 
-    _check_extension(report, "--report", (".html", ".htm"))
+    check_extension(report, "--report", (".html", ".htm"))
     if scheduler and engine != "dask":
-        _fail("--scheduler is for --engine dask")
+        fail("--scheduler is for --engine dask")
     # scale hook (issue 14): the long form is read column-wise and stage 1 is vectorized
     from ..series.engine import analyze_loaded, analyze_path
 
@@ -57,14 +57,14 @@ def series(
         loaded = Series.load(series_file)
         result = analyze_loaded(loaded)
     else:
-        result = analyze_path(series_file, _progress_bar(series_file), engine, scheduler)
+        result = analyze_path(series_file, progress_bar(series_file), engine, scheduler)
     if report:
         from ..report.series import render_series_html
 
         html = render_series_html(result, monitor_series(loaded))
         Path(report).write_text(html, encoding="utf-8")
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
     else:
         click.echo(result.render_text(), nl=False)
     if report:
@@ -87,7 +87,7 @@ def import_group() -> None:
 @click.option("--out", type=FILE, required=True, help="The diary CSV to write.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @json_option
-@_guard
+@guard
 def import_redcap(
     export: str,
     record: str,
@@ -105,13 +105,13 @@ def import_redcap(
     from ..diary.redcap import import_redcap as run
 
     if Path(out).exists() and not force:
-        _fail(f"{out} exists; pass --force to overwrite it")
-    loaded = _load_protocol(protocol)
+        fail(f"{out} exists; pass --force to overwrite it")
+    loaded = load_protocol(protocol)
     result = run(export, loaded, record, date_field)
     Path(out).write_text(result.text, encoding="utf-8")
     diary = read_diary(out, loaded)
     if as_json:
-        _emit_json({"out": out, **result.to_dict(), "notes": list(diary.notes)})
+        emit_json({"out": out, **result.to_dict(), "notes": list(diary.notes)})
         return
     for line in result.summary():
         click.echo(line)
@@ -135,7 +135,7 @@ def import_redcap(
     show_default=True,
     help="Largest uploaded file accepted.",
 )
-@_guard
+@guard
 def serve(port: int, host: str, no_browser: bool, token: str | None, max_upload_mb: float) -> None:
     """Start the local web page for clinicians (design a protocol, check a trial)."""
     from ..web.server import make_server, url_of

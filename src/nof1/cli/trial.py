@@ -14,17 +14,17 @@ from ..errors import Nof1Error
 from .options import (
     EXIT_BAD_INPUT,
     FILE,
-    _check_extension,
-    _emit_json,
-    _fail,
-    _guard,
-    _load,
-    _load_protocol,
-    _parse_date,
-    _progress_bar,
+    check_extension,
     date_format_option,
+    emit_json,
+    fail,
+    guard,
     json_option,
+    load,
+    load_protocol,
     max_bytes_option,
+    parse_date,
+    progress_bar,
     sheet_option,
 )
 
@@ -34,14 +34,14 @@ __all__ = ["analyze", "check", "demo", "init", "monitor", "schedule", "template"
 @click.command()
 @click.argument("path", type=FILE)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-@_guard
+@guard
 def init(path: str, force: bool) -> None:
     """Write a commented example protocol to PATH, ready to edit."""
     from ..example import example_protocol_text
 
     target = Path(path)
     if target.exists() and not force:
-        _fail(f"{path} exists; pass --force to overwrite it")
+        fail(f"{path} exists; pass --force to overwrite it")
     target.write_text(example_protocol_text(), encoding="utf-8")
     click.echo(f"wrote {path}: edit it, then run: nof1 check {path}")
 
@@ -53,7 +53,7 @@ def init(path: str, force: bool) -> None:
 @max_bytes_option
 @sheet_option
 @json_option
-@_guard
+@guard
 def check(
     protocol: str,
     diary: str | None,
@@ -71,7 +71,7 @@ def check(
 
     report = check_files(protocol, diary, date_format, max_bytes, sheet)
     if as_json:
-        _emit_json(report.to_dict())
+        emit_json(report.to_dict())
     else:
         for p in report.problems:
             click.echo(f"problem: {p}", err=True)
@@ -89,10 +89,10 @@ def check(
 @click.option("--out", type=FILE, default=None, help="Write the CSV here instead of stdout.")
 @max_bytes_option
 @json_option
-@_guard
+@guard
 def schedule(protocol: str, out: str | None, max_bytes: int | None, as_json: bool) -> None:
     """Print the day-by-day schedule (day, date, phase, cycle, period, arm, washout)."""
-    sched = _load_protocol(protocol, max_bytes).schedule()
+    sched = load_protocol(protocol, max_bytes).schedule()
     text = json.dumps(sched.to_dict(), indent=2) if as_json else sched.to_csv()
     if out:
         Path(out).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
@@ -109,14 +109,14 @@ def schedule(protocol: str, out: str | None, max_bytes: int | None, as_json: boo
 @click.option("--out", type=FILE, required=True, help="The diary CSV to write.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 @max_bytes_option
-@_guard
+@guard
 def template(protocol: str, out: str, force: bool, max_bytes: int | None) -> None:
     """Write an empty diary CSV with one row per scheduled day."""
     from ..diary.template import write_template
 
     if Path(out).exists() and not force:
-        _fail(f"{out} exists; pass --force to overwrite it")
-    loaded = _load_protocol(protocol, max_bytes)
+        fail(f"{out} exists; pass --force to overwrite it")
+    loaded = load_protocol(protocol, max_bytes)
     n, blind = write_template(loaded, out)
     note = " (blinded: the arm is not shown)" if blind else ""
     click.echo(f"wrote {out}: {n} days to fill in{note}")
@@ -138,7 +138,7 @@ def template(protocol: str, out: str, force: bool, max_bytes: int | None) -> Non
 @max_bytes_option
 @sheet_option
 @json_option
-@_guard
+@guard
 def analyze(
     protocol: str,
     diary: str,
@@ -159,15 +159,15 @@ def analyze(
     from ..report.clinician import render_html
     from ..report.text import render_text
 
-    _check_extension(report, "--report", (".html", ".htm"))
-    loaded, d = _load(
+    check_extension(report, "--report", (".html", ".htm"))
+    loaded, d = load(
         protocol, diary, date_format, allow_empty=False, max_bytes=max_bytes, sheet=sheet
     )
     result = run(loaded, d)
     if report:
         Path(report).write_text(render_html(result, audience=audience), encoding="utf-8")
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
     else:
         click.echo(render_text(result))
     if report:
@@ -185,7 +185,7 @@ def analyze(
 @max_bytes_option
 @sheet_option
 @json_option
-@_guard
+@guard
 def monitor(
     protocol: str,
     diary: str | None,
@@ -211,10 +211,10 @@ def monitor(
     if diary is None:
         _monitor_series(protocol, as_of, log, date_format or sheet, as_json)
         return
-    loaded, d = _load(
+    loaded, d = load(
         protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes, sheet=sheet
     )
-    result = run(loaded, d, as_of=_parse_date(as_of, "--as-of"))
+    result = run(loaded, d, as_of=parse_date(as_of, "--as-of"))
     log_failure = None
     if log:
         try:
@@ -222,7 +222,7 @@ def monitor(
         except Nof1Error as exc:
             log_failure = str(exc)
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
     if log_failure:
@@ -237,14 +237,14 @@ def _monitor_series(path: str, as_of: str | None, log: str | None, date_format, 
 
     if log or date_format:
         option = "--log" if log else "--date-format or --sheet"
-        _fail(f"{option} is for one trial; give PROTOCOL DIARY, or leave it out for a series")
+        fail(f"{option} is for one trial; give PROTOCOL DIARY, or leave it out for a series")
     if not Series.is_series_file(path):
-        _fail(f"{path}: give PROTOCOL DIARY, or a series file with a [series] table")
+        fail(f"{path}: give PROTOCOL DIARY, or a series file with a [series] table")
     # the long form is triaged column-wise (every patient's rules at once)
-    day = _parse_date(as_of, "--as-of")
-    result = monitor_path(path, as_of=day, progress=_progress_bar(path, "nof1 monitor"))
+    day = parse_date(as_of, "--as-of")
+    result = monitor_path(path, as_of=day, progress=progress_bar(path, "nof1 monitor"))
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
     sys.exit(result.exit_code)
@@ -253,14 +253,14 @@ def _monitor_series(path: str, as_of: str | None, log: str | None, date_format, 
 @click.command("verify-log")
 @click.argument("log", type=FILE)
 @json_option
-@_guard
+@guard
 def verify_log(log: str, as_json: bool) -> None:
     """Check the hash chain of a monitor log. Exit 0 intact, 2 naming the first bad line."""
     from ..safety.monitor import verify_log as run
 
     result = run(log)
     if as_json:
-        _emit_json(result.to_dict())
+        emit_json(result.to_dict())
     elif result.intact:
         click.echo(
             f"intact: {log}, {result.records} records; last line SHA-256 {result.last_sha256}"
@@ -272,7 +272,7 @@ def verify_log(log: str, as_json: bool) -> None:
 
 @click.command()
 @click.option("--out", type=click.Path(file_okay=False), default="nof1-demo", show_default=True)
-@_guard
+@guard
 def demo(out: str) -> None:
     """Run the whole pipeline on the packaged example trial and say where the files are."""
     from ..demo import run_demo

@@ -39,13 +39,13 @@ from .fast import DayTable
 from .load import (
     Series,
     SeriesTrial,
-    _checked_rows,
-    _header,
-    _patient_protocol,
-    _split_diary,
-    _table_paths,
-    _table_trial,
+    checked_rows,
+    patient_protocol,
     read_toml,
+    series_tables,
+    split_diary,
+    table_paths,
+    table_trial,
 )
 
 __all__ = ["load_long"]
@@ -67,7 +67,7 @@ class _Columns:
     categories: dict[str, Any]  # pyarrow string arrays of the declared-category columns
 
 
-def _header_names(dpath: Path) -> list[str] | None:
+def header_names(dpath: Path) -> list[str] | None:
     """The long CSV diary's header, or None when it is not comma-delimited UTF-8."""
     try:
         with dpath.open("rb") as fh:
@@ -110,7 +110,7 @@ def _days(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
     return np.where(bad, -(2**40), days.to_numpy(zero_copy_only=False)).astype(np.int64), bad
 
 
-def _columns(table, numeric: list[str], categories: dict[str, tuple[str, ...]]) -> _Columns:
+def typed_columns(table, numeric: list[str], categories: dict[str, tuple[str, ...]]) -> _Columns:
     """Typed arrays of the needed columns, and which rows hold a cell the reader refuses."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -138,7 +138,7 @@ def _columns(table, numeric: list[str], categories: dict[str, tuple[str, ...]]) 
     return _Columns(patient, day, values, bad, texts)
 
 
-def _read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
+def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
     """The needed columns of the long CSV diary (those after patient and date as numbers,
     except ``text``); malformed rows are reported, not dropped."""
     import pyarrow as pa
@@ -239,19 +239,19 @@ class Context:
 def prepare(path: Path) -> Context | None:
     """Read the series file, the template and the patients table; None when the series is
     not the long form or needs the per-patient reader."""
-    raw, header, seed = _header(path)
+    raw, header, seed = series_tables(path)
     if "trials" in raw or not all(k in raw for k in ("template", "patients", "diary")):
         return None
-    tpath, ppath, dpath = _table_paths(path, raw)
+    tpath, ppath, dpath = table_paths(path, raw)
     parquet = dpath.is_dir() or dpath.suffix.lower() == ".parquet"
     if not parquet and dpath.suffix.lower() != ".csv":
         return None
     template, tbytes = read_toml(tpath, "template protocol")
     sha = hashlib.sha256(tbytes).hexdigest()
-    rows = _checked_rows(ppath)
+    rows = checked_rows(ppath)
     try:
         dummy = {"patient": "template", "start": "2026-01-01", "seed": "1", "sequence": ""}
-        first = _patient_protocol(template, tpath, sha, dummy, f"{tpath}")
+        first = patient_protocol(template, tpath, sha, dummy, f"{tpath}")
     except Nof1Error:
         return None  # the per-patient reader names the problem for each patient
     if first.reading != type(first.reading)():
@@ -273,7 +273,7 @@ def prepare(path: Path) -> Context | None:
         except (OSError, pa.ArrowInvalid) as exc:
             raise SeriesError(f"{dpath}: cannot read the Parquet diary: {exc}") from None
     else:
-        names = _header_names(dpath)
+        names = header_names(dpath)
         allowed = {"patient", "date", *first.columns}
         if (
             names is None
@@ -372,10 +372,10 @@ def exact_trials(ctx: Context, flagged: np.ndarray, dataset=None) -> dict[int, S
         whole = dataset.to_table()
         texts = {p: _parquet_text(whole, p) for p in pids}
     else:
-        texts = _split_diary(ctx.dpath, set(ctx.ids), only=pids)[0]
+        texts = split_diary(ctx.dpath, set(ctx.ids), only=pids)[0]
     for i in np.flatnonzero(flagged):
         where = f"{ctx.ppath}, line {ctx.rows[i][0]}"
-        trial = _table_trial(
+        trial = table_trial(
             ctx.template, ctx.tpath, ctx.sha, where, ctx.rows[i][1], ctx.dpath, texts[ctx.ids[i]]
         )
         if trial.error is not None:
@@ -386,13 +386,13 @@ def exact_trials(ctx: Context, flagged: np.ndarray, dataset=None) -> dict[int, S
     return exact
 
 
-def _counted_periods(ctx: Context) -> np.ndarray:
+def counted_periods(ctx: Context) -> np.ndarray:
     """Per schedule day: the period number when the day counts (after the washout), else 0."""
     layout = PeriodLayout.from_schedule(ctx.first.schedule())
     return np.where(layout.washout, 0, layout.period)
 
 
-def _trial_periods(trial: SeriesTrial, i: int) -> tuple[np.ndarray, np.ndarray]:
+def trial_periods(trial: SeriesTrial, i: int) -> tuple[np.ndarray, np.ndarray]:
     """Code i and the counted period of every day of a trial read per patient."""
     layout = PeriodLayout.from_schedule(trial.diary.schedule)
     return np.full(layout.period.size, i, dtype=np.int64), np.where(
@@ -405,7 +405,7 @@ def day_table(ctx: Context, pieces, exact: dict[int, SeriesTrial], sums=None) ->
     patients not flagged) and of the trials read per patient."""
     first = ctx.first
     outcomes = [o.name for o in first.outcomes]
-    counted = _counted_periods(ctx)
+    counted = counted_periods(ctx)
     codes, periods = [], []
     values: dict[str, list[np.ndarray]] = {name: [] for name in outcomes}
     for code, day, vals in pieces:
@@ -414,7 +414,7 @@ def day_table(ctx: Context, pieces, exact: dict[int, SeriesTrial], sums=None) ->
         for name in outcomes:
             values[name].append(vals[name])
     for i, trial in exact.items():
-        code, period = _trial_periods(trial, i)
+        code, period = trial_periods(trial, i)
         codes.append(code)
         periods.append(period)
         for name in outcomes:
@@ -464,21 +464,21 @@ def load_long(
         table, dataset = _read_parquet(ctx.dpath, ctx.columns)
         malformed: list[str] = []
     else:
-        table, malformed = _read_csv(ctx.dpath, ctx.columns)
-    cols = _columns(table, ctx.numeric, ctx.categories)
+        table, malformed = read_csv(ctx.dpath, ctx.columns)
+    cols = typed_columns(table, ctx.numeric, ctx.categories)
     del table
     if progress is not None:
         progress(2, 4)
     if malformed:
         # the per-patient reader names the row (line numbers need the CSV's own reading)
-        _split_diary(ctx.dpath, set(ctx.ids), only=set())
+        split_diary(ctx.dpath, set(ctx.ids), only=set())
         return None
     try:
         code, day, flagged = check_rows(ctx, cols)
     except SeriesError:
         if ctx.parquet:
             raise
-        _split_diary(ctx.dpath, set(ctx.ids), only=set())  # names the CSV's own line
+        split_diary(ctx.dpath, set(ctx.ids), only=set())  # names the CSV's own line
         return None
     flagged |= ctx.flagged
     exact = exact_trials(ctx, flagged, dataset)
@@ -489,10 +489,10 @@ def load_long(
     result = day_table(ctx, [(code[keep], day[keep], values)], exact)
     if progress is not None:
         progress(4, 4)
-    return ctx.series, result, ctx.first, _reference(ctx.schedules)
+    return ctx.series, result, ctx.first, patient_references(ctx.schedules)
 
 
-def _reference(schedules: list[Schedule]):
+def patient_references(schedules: list[Schedule]):
     """``reference(i)``: the same reference set as the per-patient analysis."""
     shared: dict[str, Any] = {}
 

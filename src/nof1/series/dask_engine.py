@@ -23,14 +23,14 @@ import numpy as np
 from ..errors import SeriesError
 from .arrow import (
     Context,
-    _columns,
-    _counted_periods,
-    _reference,
-    _trial_periods,
     check_rows,
+    counted_periods,
     day_table,
     exact_trials,
+    patient_references,
     prepare,
+    trial_periods,
+    typed_columns,
 )
 from .fast import period_sums
 
@@ -45,14 +45,14 @@ def _fragment_sums(ctx: Context, files: list[str]) -> dict[str, Any]:
         files, format="parquet", partitioning="hive", partition_base_dir=str(ctx.dpath)
     )
     table = part.to_table(columns=ctx.columns)
-    cols = _columns(table, ctx.numeric, ctx.categories)
+    cols = typed_columns(table, ctx.numeric, ctx.categories)
     code, day, flagged = check_rows(ctx, cols)
     flagged |= ctx.flagged
     keep = ~flagged[code]
     here = np.unique(code[keep])
     local = np.searchsorted(here, code[keep])
     width = ctx.arms.shape[1]
-    period = _counted_periods(ctx)[day[keep]]
+    period = counted_periods(ctx)[day[keep]]
     sums = {
         o.name: period_sums(local, period, cols.values[o.name][keep], here.size, width)
         for o in ctx.first.outcomes
@@ -152,10 +152,10 @@ def load_on_dask(
     exact = exact_trials(ctx, flagged)
     for i, trial in exact.items():
         for name, (s, c) in sums.items():
-            code, period = _trial_periods(trial, i)
+            code, period = trial_periods(trial, i)
             ts, tc = period_sums(
                 np.zeros_like(code), period, trial.diary.days[name].to_numpy(dtype=float), 1, width
             )
             s[i], c[i] = ts[0], tc[0]
     table = day_table(ctx, [], {}, sums=sums)
-    return ctx.series, table, ctx.first, _reference(ctx.schedules)
+    return ctx.series, table, ctx.first, patient_references(ctx.schedules)

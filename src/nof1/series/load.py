@@ -124,7 +124,7 @@ class Series:
         12
         """
         path = Path(path)
-        raw, header, seed = _header(path)
+        raw, header, seed = series_tables(path)
         table_keys = [k for k in ("template", "patients", "diary") if k in raw]
         if "trials" in raw and table_keys:
             raise SeriesError(
@@ -199,7 +199,7 @@ def read_toml(path: Path, what: str = "series file") -> tuple[dict[str, Any], by
         raise SeriesError(f"{path}: not a valid TOML file: {exc}") from None
 
 
-def _header(path: Path) -> tuple[dict[str, Any], dict[str, Any], int]:
+def series_tables(path: Path) -> tuple[dict[str, Any], dict[str, Any], int]:
     """The series file's tables (template, patients and diary moved to the top), its
     ``[series]`` table and its seed."""
     raw, _ = read_toml(path)
@@ -336,7 +336,7 @@ def _patients_table(path: Path) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def _patient_protocol(
+def patient_protocol(
     template: dict, tpath: Path, sha: str, row: dict[str, str], where: str
 ) -> Protocol:
     """The template with this patient's pseudonym, start and allocation."""
@@ -366,7 +366,7 @@ def _patient_protocol(
     return Protocol.from_dict(raw, f"{tpath} (patient {row['patient']})", sha)
 
 
-def _split_diary(
+def split_diary(
     path: Path, patients: set[str], only: set[str] | None = None
 ) -> tuple[dict[str, tuple[str, list[int]]], str]:
     """The long diary split by patient: per patient the CSV text without the patient column and
@@ -445,7 +445,7 @@ def read_parquet(dpath: Path, columns: list[str] | None = None):
 def split_parquet(
     dpath: Path, patients: set[str], only: set[str] | None = None
 ) -> tuple[dict[str, tuple[str, list[int]]], str]:
-    """As :func:`_split_diary` for a Parquet long diary: per patient its rows as CSV text
+    """As :func:`split_diary` for a Parquet long diary: per patient its rows as CSV text
     without the patient column (nor a ``bucket`` partition column), and the line of each (its
     row number in the dataset plus 1, the header being line 1)."""
     import pyarrow as pa
@@ -497,14 +497,14 @@ def _relined(diary: Diary, lines: list[int]) -> Diary:
     return replace(diary, days=days, rows=rows, excluded=excluded)
 
 
-def _table_paths(path: Path, raw: dict[str, Any]) -> tuple[Path, Path, Path]:
+def table_paths(path: Path, raw: dict[str, Any]) -> tuple[Path, Path, Path]:
     """The template, patients table and long diary of the table form."""
     base = path.parent
     tpath, ppath, dpath = (base / str(raw[k]) for k in ("template", "patients", "diary"))
     return tpath, ppath, dpath
 
 
-def _checked_rows(ppath: Path) -> list[tuple[int, dict[str, str]]]:
+def checked_rows(ppath: Path) -> list[tuple[int, dict[str, str]]]:
     """The patients table's rows, refused when a patient is blank or appears twice."""
     rows = _patients_table(ppath)
     first: dict[str, int] = {}
@@ -517,14 +517,14 @@ def _checked_rows(ppath: Path) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def _table_trial(
+def table_trial(
     template: dict, tpath: Path, sha: str, where: str, row: dict[str, str], dpath: Path, diary
 ) -> SeriesTrial:
     """One patient of the table form: the protocol from the template and the patient's row,
     the diary from the patient's part of the long diary (``diary`` = (CSV text, line numbers))."""
     pid = row["patient"]
     try:
-        protocol = _patient_protocol(template, tpath, sha, row, where)
+        protocol = patient_protocol(template, tpath, sha, row, where)
     except Nof1Error as exc:
         return SeriesTrial(pid, error=SeriesError(str(exc), pid, exc))
     text, lines = diary
@@ -540,7 +540,7 @@ def _table_trial(
 
 
 def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:
-    tpath, ppath, dpath = _table_paths(path, raw)
+    tpath, ppath, dpath = table_paths(path, raw)
     parquet = is_parquet(dpath)
     if not parquet and dpath.suffix.lower() not in (".csv", ".txt", ".tsv"):
         raise SeriesError(
@@ -549,13 +549,13 @@ def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:
         )
     template, tbytes = read_toml(tpath, "template protocol")
     sha = hashlib.sha256(tbytes).hexdigest()
-    rows = _checked_rows(ppath)
-    split = split_parquet if parquet else _split_diary
+    rows = checked_rows(ppath)
+    split = split_parquet if parquet else split_diary
     diaries, _ = split(dpath, {r["patient"] for _, r in rows})
     out = []
     for i, (line, r) in enumerate(rows, start=1):
         where = f"{ppath}, line {line}"
-        out.append(_table_trial(template, tpath, sha, where, r, dpath, diaries[r["patient"]]))
+        out.append(table_trial(template, tpath, sha, where, r, dpath, diaries[r["patient"]]))
         if progress is not None:
             progress(i, len(rows))
     return out

@@ -158,7 +158,7 @@ class SeriesMonitor:
         )
 
 
-def _as_date(value: _dt.date | str | None) -> _dt.date | None:
+def as_date(value: _dt.date | str | None) -> _dt.date | None:
     if value is None or isinstance(value, _dt.date):
         return value
     return _dt.date.fromisoformat(value)
@@ -194,7 +194,7 @@ def monitor_series(
     >>> triage.patients[0].status
     'stop'
     """
-    day = _as_date(as_of)
+    day = as_date(as_of)
     if day is None:
         day = latest_date(series.trials)
     out = []

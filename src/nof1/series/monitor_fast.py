@@ -53,11 +53,11 @@ from ..safety.texts import (
     verdict,
 )
 from ..stats.cycle import cycle_differences
-from .load import Series, _split_diary, _table_trial, read_parquet, split_parquet
+from .load import Series, read_parquet, split_diary, split_parquet, table_trial
 from .monitor import (
     PatientStatus,
     SeriesMonitor,
-    _as_date,
+    as_date,
     checked_status,
     latest_date,
     monitor_series,
@@ -101,7 +101,7 @@ def monitor_path(
     SeriesError
         The series file itself cannot be used (as :meth:`Series.load`).
     """
-    fast = monitor_long(Path(path), _as_date(as_of), progress)
+    fast = monitor_long(Path(path), as_date(as_of), progress)
     if fast is not None:
         return fast
     return monitor_series(Series.load(path), as_of, progress)
@@ -187,7 +187,7 @@ def _reads_as_number(cell: str) -> bool:
     return bool(cell) and bool(NUMBER.match(cell)) and math.isfinite(float(cell))
 
 
-def _header(ctx) -> list[str] | None:
+def series_tables(ctx) -> list[str] | None:
     """The long diary's columns besides patient (and a Parquet ``bucket`` partition), or None
     when a column is not one the column-wise reader takes as the per-patient reader would."""
     if ctx.parquet:
@@ -203,9 +203,9 @@ def _header(ctx) -> list[str] | None:
             return None
         names = [n for n in schema.names if n not in ("patient", "bucket")]
     else:
-        from .arrow import _header_names
+        from .arrow import header_names
 
-        names = [n for n in _header_names(ctx.dpath) or () if n != "patient"]
+        names = [n for n in header_names(ctx.dpath) or () if n != "patient"]
     if not set(names) <= {"date", *ctx.first.columns}:
         return None
     return names
@@ -220,7 +220,7 @@ def _prepared(path: Path):
         return None
     if ctx is None:
         return None
-    names = _header(ctx)
+    names = series_tables(ctx)
     if names is None:
         return None
     rules = ctx.first.stop_rules
@@ -237,7 +237,7 @@ def monitor_long(
     Returns None when the series is not in the long form or needs the per-patient path
     (see the module's docstring); :func:`monitor_path` then loads it per patient.
     """
-    from .arrow import _columns, _read_csv, check_rows
+    from .arrow import check_rows, read_csv, typed_columns
 
     prepared = _prepared(path)
     if prepared is None:
@@ -249,10 +249,10 @@ def monitor_long(
     if ctx.parquet:
         table, malformed = read_parquet(ctx.dpath, columns), []
     else:
-        table, malformed = _read_csv(ctx.dpath, columns, tuple(texts))
+        table, malformed = read_csv(ctx.dpath, columns, tuple(texts))
     if malformed:
         return None  # the per-patient reader names the row
-    cols = _columns(table, ctx.numeric, ctx.categories)
+    cols = typed_columns(table, ctx.numeric, ctx.categories)
     text = {n: _Text(table.column(n).combine_chunks()) for n in texts}
     del table
     if progress is not None:
@@ -341,12 +341,12 @@ def _exact_trials(ctx, flagged: np.ndarray) -> dict:
     if not flagged.any():
         return {}
     pids = {ctx.ids[i] for i in np.flatnonzero(flagged)}
-    split = split_parquet if ctx.parquet else _split_diary
+    split = split_parquet if ctx.parquet else split_diary
     texts = split(ctx.dpath, set(ctx.ids), only=pids)[0]
     out = {}
     for i in np.flatnonzero(flagged):
         where = f"{ctx.ppath}, line {ctx.rows[i][0]}"
-        out[int(i)] = _table_trial(
+        out[int(i)] = table_trial(
             ctx.template, ctx.tpath, ctx.sha, where, ctx.rows[i][1], ctx.dpath, texts[ctx.ids[i]]
         )
     return out
