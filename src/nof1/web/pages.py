@@ -308,8 +308,9 @@ def _result_page(
 def status_view(protocol: Protocol, checked: MonitorResult) -> dict[str, str]:
     """The headline of the stop-rule check, failing closed.
 
-    A protocol without stop rules, or a "continue" with rules that could not be checked, reads
-    "not checked", never "continue".
+    A protocol without stop rules, or a "continue" with rules not due yet (their arm or the second
+    complete cycle has not begun), reads "not checked", never "continue". A rule the diary left
+    unchecked makes the library's status "review" already.
     """
     from ..safety.render import verdict
 
@@ -319,7 +320,7 @@ def status_view(protocol: Protocol, checked: MonitorResult) -> dict[str, str]:
     if checked.status == "continue" and checked.not_checked:
         n = len(checked.not_checked)
         line = (
-            f"{n} stop rule{'s' if n > 1 else ''} could not be checked (below); no rule that "
+            f"{n} stop rule{'s are' if n > 1 else ' is'} not due yet (below); no rule that "
             "could be checked fired."
         )
         return {"kind": "unknown", "word": "NOT CHECKED", "line": line}
