@@ -51,7 +51,7 @@ from .texts import (
     no_day,
     no_value,
     nothing_yet,
-    verdict,
+    status_of,
 )
 
 if TYPE_CHECKING:
@@ -509,7 +509,7 @@ def monitor(
         if found is not None:
             events.append(found)
     events.sort(key=lambda e: e.date)
-    status = verdict((e.action for e in events), gaps=bool(gaps))
+    status = status_of((e.action for e in events), gaps=bool(gaps))
     return MonitorResult(
         status, as_of, tuple(events), tuple(not_checked), tuple(checked), tuple(gaps)
     )

@@ -31,7 +31,7 @@ __all__ = [
     "no_day",
     "no_value",
     "nothing_yet",
-    "verdict",
+    "status_of",
 ]
 
 
@@ -129,7 +129,7 @@ def event_value(value: Any) -> Any:
     return value
 
 
-def verdict(actions: Iterable[str], gaps: bool = False) -> str:
+def status_of(actions: Iterable[str], gaps: bool = False) -> str:
     """'stop' when a stop rule fired, else 'review' when any rule fired or a rule could not be
     checked for lack of diary data (``gaps``: fails closed), else 'continue'."""
     actions = list(actions)

@@ -50,7 +50,7 @@ from ..safety.texts import (
     no_day,
     no_value,
     nothing_yet,
-    verdict,
+    status_of,
 )
 from ..stats.cycle import cycle_differences
 from .load import Series, read_parquet, split_diary, split_parquet, table_trial
@@ -309,7 +309,7 @@ def monitor_long(
             for j, i in enumerate(sel[a:b]):
                 events = sorted(found.events[j], key=lambda e: e.date)
                 gaps = any(isinstance(why, Gap) for _, why in found.why[j])
-                status = verdict((e.action for e in events), gaps=gaps)
+                status = status_of((e.action for e in events), gaps=gaps)
                 statuses[int(i)] = checked_status(ctx.ids[i], status, tuple(events), found.why[j])
     elif sel.size:
         for i in sel:
