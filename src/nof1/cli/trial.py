@@ -255,7 +255,7 @@ def _monitor_series(path: str, as_of: str | None, log: str | None, date_format, 
 @json_option
 @guard
 def verify_log(log: str, as_json: bool) -> None:
-    """Check the hash chain of a monitor log. Exit 0 intact, 2 naming the first bad line."""
+    """Check the hash chain of a monitor log. Exit 0 intact, 2 naming every bad line."""
     from ..safety.monitor import verify_log as run
 
     result = run(log)
@@ -265,8 +265,13 @@ def verify_log(log: str, as_json: bool) -> None:
         click.echo(
             f"intact: {log}, {result.records} records; last line SHA-256 {result.last_sha256}"
         )
+    else:
+        click.echo(
+            f"{result.status}: {log}, {result.records} records, {len(result.problems)} problem(s)"
+        )
+    for problem in result.problems:
+        click.echo(f"nof1: {log}, line {problem.line}: {problem.problem}", err=True)
     if not result.intact:
-        click.echo(f"nof1: {log}, line {result.line}: {result.problem}", err=True)
         sys.exit(EXIT_BAD_INPUT)
 
 
