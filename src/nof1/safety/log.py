@@ -205,12 +205,13 @@ class LogProblem:
     Attributes
     ----------
     line
-        The line it concerns (1-based).
+        The line it concerns (1-based), or None when it concerns no one line (a kept anchor's
+        SHA-256 that no line has).
     problem
         What is wrong, in words.
     """
 
-    line: int
+    line: int | None
     problem: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -224,21 +225,28 @@ class LogCheck:
     Attributes
     ----------
     status
-        ``"intact"``: every line whole, unchanged and chained to the one before it.
-        ``"broken"``: at least one problem.
+        ``"intact"``: at least one record, every line whole, unchanged and chained to the one
+        before it, and the kept anchor (if given) still in place. ``"empty"``: the file has no
+        record, and no anchor says it should (an emptied log cannot be told from a new one
+        without an anchor). ``"broken"``: at least one problem.
     records
         Complete lines read.
     problems
-        Every problem found, in line order.
+        Every problem found, in line order (a problem with the anchor last).
     last_sha256
-        When intact, the SHA-256 of the last line: note it elsewhere, and a later check can tell
-        that no line was removed from the end.
+        When intact, the SHA-256 of the last line: keep it with ``records`` elsewhere (the
+        clinical record), and a later check with them as the anchor finds lines removed from the
+        end, or a log emptied.
+    anchor_line
+        When a kept anchor was given and is in place: the line it pins (the line with its
+        SHA-256, or line ``expect_records``).
     """
 
     status: str
     records: int
     problems: tuple[LogProblem, ...] = ()
     last_sha256: str | None = None
+    anchor_line: int | None = None
 
     @property
     def intact(self) -> bool:
@@ -264,7 +272,11 @@ class LogCheck:
             "line": self.line,
             "problem": self.problem,
             "last_sha256": self.last_sha256,
+            "anchor_line": self.anchor_line,
         }
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def _chain_problem(i: int, claimed: Any) -> str:
@@ -278,27 +290,83 @@ def _chain_problem(i: int, claimed: Any) -> str:
     )
 
 
-def verify_log(path: str | Path) -> LogCheck:
-    """Check the hash chain of a monitor log.
+def _anchor_problems(
+    records: int, at_count: str | None, found: int | None, sha: str | None, count: int | None
+) -> list[LogProblem]:
+    """Whether the line a previous verification ended on is still there, unchanged."""
+    if count is not None and records < count:
+        return [
+            LogProblem(
+                count,
+                f"missing: the kept anchor says the log had {count} records, and only {records} "
+                "are left (lines were removed from the end, or the log was emptied)",
+            )
+        ]
+    if sha is None:
+        return []
+    if count is not None and at_count != sha:
+        return [
+            LogProblem(
+                count,
+                f"its SHA-256 is not the kept anchor's {sha}: this line was changed, or lines "
+                "before it were removed or added",
+            )
+        ]
+    if count is None and found is None:
+        return [
+            LogProblem(
+                None,
+                f"no line has the kept anchor's SHA-256 {sha}: the line it pins was changed or "
+                "removed, or the log was emptied",
+            )
+        ]
+    return []
+
+
+def verify_log(
+    path: str | Path, expect_sha256: str | None = None, expect_records: int | None = None
+) -> LogCheck:
+    """Check the hash chain of a monitor log, and that a kept anchor is still in place.
 
     Parameters
     ----------
     path
         The monitor log.
+    expect_sha256
+        The last line's SHA-256 that an earlier verification reported (``last_sha256``): a line
+        with that SHA-256 must still be in the log (with ``expect_records``: line
+        ``expect_records``).
+    expect_records
+        The records an earlier verification counted: the log must still hold at least that many
+        (later runs may have appended more).
 
     Returns
     -------
     LogCheck
-        Every problem found, not only the first. A line after a changed line is not also
-        reported for not following it (its link to the changed line cannot be checked).
+        ``"empty"`` for a file without a line (and no anchor), never ``"intact"``; every problem
+        found, not only the first. A line after a changed line is not also reported for not
+        following it (its link to the changed line cannot be checked).
 
     Raises
     ------
     LogError
-        The file cannot be read.
+        The file cannot be read, or an anchor is not a SHA-256 or a count.
     """
     path = Path(path)
+    if expect_sha256 is not None:
+        expect_sha256 = expect_sha256.strip().lower()
+        if not _SHA256.fullmatch(expect_sha256):
+            raise LogError(
+                f"{path}: the expected SHA-256 must be 64 hexadecimal digits, as verify-log "
+                f"prints it; got {expect_sha256!r}"
+            )
+    if expect_records is not None and expect_records < 1:
+        raise LogError(
+            f"{path}: the expected number of records must be 1 or more (the records an earlier "
+            f"verification counted); got {expect_records}"
+        )
     problems: list[LogProblem] = []
+    found = at_count = None  # the line with the anchor's SHA-256; line expect_records's SHA-256
     records, prev, prev_changed, tail = 0, None, False, b""
     try:
         with open(path, "rb") as handle:
@@ -310,6 +378,10 @@ def verify_log(path: str | Path) -> LogCheck:
                 records += 1
                 line = line[:-1]
                 sha = _sha(line)
+                if sha == expect_sha256 and found is None:
+                    found = records
+                if records == expect_records:
+                    at_count = sha
                 mark = _TAIL.search(line)
                 sealed = mark is not None and _sha(line[: mark.start()]) == mark.group(1).decode()
                 if not sealed or not _is_record(line):
@@ -331,6 +403,10 @@ def verify_log(path: str | Path) -> LogCheck:
                 "incomplete: a write that did not finish (the next monitor --log run cuts it off)",
             )
         )
+    problems += _anchor_problems(records, at_count, found, expect_sha256, expect_records)
     if problems:
         return LogCheck("broken", records, tuple(problems))
-    return LogCheck("intact", records, last_sha256=prev)
+    if records == 0:
+        return LogCheck("empty", 0)
+    anchor = expect_records if expect_records is not None else found
+    return LogCheck("intact", records, last_sha256=prev, anchor_line=anchor)
