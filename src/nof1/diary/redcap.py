@@ -80,7 +80,7 @@ class RedcapImport:
     carried: tuple[Carried, ...] = ()
 
     def summary(self) -> list[str]:
-        """What was mapped, renamed, kept, dropped and left out, one line each."""
+        """What was mapped, renamed, kept, carried, dropped and left out, one line each."""
         where = f" in event(s) {', '.join(self.events)}" if self.events else ""
         instances = self.rows - sum(c.new_rows for c in self.carried)
         out = [f"record {self.record}: {instances} instance(s) of {self.instrument!r}{where}"]
