@@ -83,6 +83,14 @@ def import_group() -> None:
 @click.argument("export", type=FILE)
 @click.option("--record", required=True, help="The record ID of the patient.")
 @click.option("--date-field", required=True, help="The daily instrument's date field.")
+@click.option(
+    "--event-date-field",
+    "event_date_fields",
+    multiple=True,
+    metavar="FIELD",
+    help="The date field of another instrument (an adverse event form's ae_date) whose values "
+    "of protocol columns are carried onto their dates; repeat for several instruments.",
+)
 @click.option("--protocol", required=True, type=FILE, help="The trial's protocol.")
 @click.option("--out", type=FILE, required=True, help="The diary CSV to write.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
@@ -92,6 +100,7 @@ def import_redcap(
     export: str,
     record: str,
     date_field: str,
+    event_date_fields: tuple[str, ...],
     protocol: str,
     out: str,
     force: bool,
@@ -99,7 +108,10 @@ def import_redcap(
 ) -> None:
     """A REDCap "CSV (raw data)" export of a repeating daily instrument -> a diary of one record.
 
-    Prints what was mapped, renamed, kept, dropped and left out, then checks the diary written.
+    Values of protocol columns kept in another instrument (an adverse event form) are carried
+    onto their dates, by --event-date-field or the instrument's only date field; without one the
+    import stops, naming the instrument. Prints what was mapped, renamed, kept, carried, dropped
+    and left out, then checks the diary written.
     """
     from ..diary.read import read_diary
     from ..diary.redcap import import_redcap as run
@@ -107,7 +119,7 @@ def import_redcap(
     if Path(out).exists() and not force:
         fail(f"{out} exists; pass --force to overwrite it")
     loaded = load_protocol(protocol)
-    result = run(export, loaded, record, date_field)
+    result = run(export, loaded, record, date_field, event_date_fields)
     Path(out).write_text(result.text, encoding="utf-8")
     diary = read_diary(out, loaded)
     if as_json:

@@ -252,21 +252,66 @@ def _monitor_series(path: str, as_of: str | None, log: str | None, date_format, 
 
 @click.command("verify-log")
 @click.argument("log", type=FILE)
+@click.option(
+    "--expect-sha256",
+    metavar="SHA",
+    default=None,
+    help="The last line's SHA-256 an earlier verify-log printed: that line must still be there.",
+)
+@click.option(
+    "--expect-records",
+    metavar="N",
+    type=int,
+    default=None,
+    help="The records an earlier verify-log counted: the log must still hold at least N (with "
+    "--expect-sha256, line N must be that line).",
+)
 @json_option
 @guard
-def verify_log(log: str, as_json: bool) -> None:
-    """Check the hash chain of a monitor log. Exit 0 intact, 2 naming the first bad line."""
+def verify_log(
+    log: str, expect_sha256: str | None, expect_records: int | None, as_json: bool
+) -> None:
+    """Check the hash chain of a monitor log. Exit 0 intact, 2 naming every bad line.
+
+    An empty log is reported as empty (exit 2), never as intact: an emptied log cannot be told
+    from a new one. Keep the records and the last line's SHA-256 that an intact check prints, and
+    give them next time as --expect-records and --expect-sha256, so that lines removed from the
+    end, or a log emptied, are found.
+    """
     from ..safety.monitor import verify_log as run
 
-    result = run(log)
+    result = run(log, expect_sha256=expect_sha256, expect_records=expect_records)
     if as_json:
         emit_json(result.to_dict())
     elif result.intact:
+        anchor = (
+            ""
+            if result.anchor_line is None
+            else f"; the kept anchor (line {result.anchor_line}) is in place"
+        )
         click.echo(
             f"intact: {log}, {result.records} records; last line SHA-256 {result.last_sha256}"
+            f"{anchor}\n"
+            f"keep as the anchor: --expect-records {result.records} --expect-sha256 "
+            f"{result.last_sha256}"
+        )
+    elif result.status == "empty":
+        click.echo(f"empty: {log}, 0 records")
+    else:
+        click.echo(
+            f"{result.status}: {log}, {result.records} records, {len(result.problems)} problem(s)"
+        )
+    for problem in result.problems:
+        where = "" if problem.line is None else f", line {problem.line}"
+        click.echo(f"nof1: {log}{where}: {problem.problem}", err=True)
+    if result.status == "empty":
+        click.echo(
+            f"nof1: {log}: empty: no record to verify, and an emptied log cannot be told from a "
+            "new one; check it with the anchor kept from its last verification "
+            "(--expect-records N --expect-sha256 SHA)",
+            err=True,
         )
     if not result.intact:
-        click.echo(f"nof1: {log}, line {result.line}: {result.problem}", err=True)
         sys.exit(EXIT_BAD_INPUT)
 
 

@@ -4,8 +4,9 @@ Modules: :mod:`~nof1.diary.model` (the :class:`~nof1.diary.model.Diary` every re
 :mod:`~nof1.diary.read` (the file read in named stages to typed rows, every row used or excluded
 with a reason), :mod:`~nof1.diary.align` (rows laid on the schedule), :mod:`~nof1.diary.sources`
 (file formats), :mod:`~nof1.diary.daily` (several entries a day to one day; the arm taken),
-:mod:`~nof1.diary.template` (an empty diary for the schedule) and :mod:`~nof1.diary.redcap`
-(imports from other systems). This layer imports :mod:`nof1.trial`
+:mod:`~nof1.diary.template` (an empty diary for the schedule), :mod:`~nof1.diary.redcap`
+(imports from other systems) and :mod:`~nof1.diary.redcap_carry` (values of another REDCap
+instrument carried onto their dates). This layer imports :mod:`nof1.trial`
 and nothing above it.
 """
 

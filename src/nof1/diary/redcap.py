@@ -8,18 +8,21 @@ project: the record ID field first, then ``redcap_event_name`` in longitudinal p
 by side (blank outside their own instrument) and one ``<instrument>_complete`` status per
 instrument (0 incomplete, 1 unverified, 2 complete). :func:`import_redcap` keeps the rows of one
 record's repeating instrument, turns its date field into ``date`` and its fields into the
-protocol's columns, and says what was mapped, renamed, kept or dropped.
+protocol's columns, carries values of protocol columns kept in another instrument (an adverse
+event form) onto their dates, and says what was mapped, renamed, kept, carried or dropped.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DiaryError
+from .redcap_carry import Carried, carry
 
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
@@ -47,7 +50,7 @@ class RedcapImport:
     record, instrument
         The record ID and the repeating instrument read.
     rows
-        Diary rows written (instances of the instrument).
+        Diary rows written (instances of the instrument, and rows added for carried values).
     mapped
         ``(field, column)``: fields written under a protocol name (the date field as ``date``).
     renamed
@@ -60,6 +63,8 @@ class RedcapImport:
         ``(rows, reason)``: rows of the export not written, grouped by reason.
     events
         The events of the instances written (longitudinal projects), else empty.
+    carried
+        Rows of other instruments whose protocol columns were carried onto their dates.
     """
 
     text: str
@@ -72,14 +77,17 @@ class RedcapImport:
     dropped: tuple[tuple[str, str], ...]
     left_out: tuple[tuple[int, str], ...]
     events: tuple[str, ...] = ()
+    carried: tuple[Carried, ...] = ()
 
     def summary(self) -> list[str]:
-        """What was mapped, renamed, kept, dropped and left out, one line each."""
+        """What was mapped, renamed, kept, carried, dropped and left out, one line each."""
         where = f" in event(s) {', '.join(self.events)}" if self.events else ""
-        out = [f"record {self.record}: {self.rows} instance(s) of {self.instrument!r}{where}"]
+        instances = self.rows - sum(c.new_rows for c in self.carried)
+        out = [f"record {self.record}: {instances} instance(s) of {self.instrument!r}{where}"]
         out += [f"mapped: {f} -> {c}" for f, c in self.mapped]
         out += [f"renamed: {f} -> {c}" for f, c in self.renamed]
         out += [f"kept: {f} (not in the protocol; kept, not analysed)" for f in self.kept]
+        out += [c.describe() for c in self.carried]
         out += [f"dropped: {c} ({why})" for c, why in self.dropped]
         out += [f"left out: {n} row(s), {why}" for n, why in self.left_out]
         return out
@@ -96,6 +104,7 @@ class RedcapImport:
             "dropped": dict(self.dropped),
             "left_out": [{"rows": n, "reason": why} for n, why in self.left_out],
             "events": list(self.events),
+            "carried": [c.to_dict() for c in self.carried],
         }
 
 
@@ -163,7 +172,11 @@ class _Fields:
 
 
 def import_redcap(
-    path: str | Path, protocol: Protocol, record: str, date_field: str
+    path: str | Path,
+    protocol: Protocol,
+    record: str,
+    date_field: str,
+    event_date_fields: Sequence[str] = (),
 ) -> RedcapImport:
     """Turn one record of a REDCap "CSV (raw data)" export into a diary for ``protocol``.
 
@@ -177,37 +190,57 @@ def import_redcap(
         The record ID (the value in the export's first column) of the patient.
     date_field
         The instrument's date (or date-time) field, written as the diary's ``date``.
+    event_date_fields
+        Date fields of other instruments (an adverse event form's ``ae_date``): a row of another
+        instrument that holds a value for a protocol column is carried onto the day this field
+        gives. Without one, an instrument's own date field is used when it has exactly one.
 
     Raises
     ------
     DiaryError
         Naming the file and, where there is one, the line and column: no repeating instrument,
         a record or a date field that is not there, a row of another shape, an instance without
-        a date.
+        a date; another instrument holding values for a protocol column without one date field
+        to carry them by, or two values for one day of a one-entry-a-day diary.
     """
     export = _Export.read(Path(path))
-    _check_columns(export, date_field)
+    _check_columns(export, date_field, event_date_fields)
     mine = _rows_of_record(export, record)
     instrument = _daily_instrument(export, mine, record=record, date_field=date_field)
     daily = [(line, r) for line, r in mine if _instrument_of(export, r) == instrument]
     _check_dated(export, daily, instrument=instrument, date_field=date_field)
     fields = _map_fields(export, daily, protocol, instrument=instrument, date_field=date_field)
+    others: dict[str, list[tuple[int, list[str]]]] = {}
+    for line, r in mine:
+        if _instrument_of(export, r) != instrument:
+            others.setdefault(_instrument_of(export, r), []).append((line, r))
+    rows, carried, lines = carry(
+        export,
+        daily,
+        others,
+        [h for h, _ in fields.mapped[1:] + fields.renamed],
+        not_dates={*REDCAP_COLUMNS, export.id_field},
+        several=protocol.reading.several,
+        date_field=date_field,
+        event_date_fields=event_date_fields,
+    )
     return RedcapImport(
-        _diary_text(export, daily, fields.written, date_field),
+        _diary_text(export, rows, fields.written, date_field),
         record,
         instrument,
-        len(daily),
+        len(rows),
         fields.mapped,
         fields.renamed,
         fields.kept,
-        fields.dropped,
-        _left_out(export, mine, daily),
+        _dated_by(fields.dropped, carried),
+        _left_out(export, mine, daily, carried=lines),
         _events(export, daily),
+        carried,
     )
 
 
-def _check_columns(export: _Export, date_field: str) -> None:
-    """The columns of a repeating instrument's export, and the date field, are in the header."""
+def _check_columns(export: _Export, date_field: str, event_date_fields: Sequence[str] = ()) -> None:
+    """The columns of a repeating instrument's export, and the date fields, are in the header."""
     for column in ("redcap_repeat_instrument", "redcap_repeat_instance"):
         if column not in export.header:
             raise DiaryError(
@@ -225,6 +258,16 @@ def _check_columns(export: _Export, date_field: str) -> None:
             1,
             date_field,
         )
+    for field in event_date_fields:
+        if field == date_field or field not in export.header:
+            why = "is the daily date field" if field == date_field else "is not in the export"
+            raise DiaryError(
+                f"the event date field {field!r} {why}; name the date field of the instrument "
+                "whose rows hold the events (an adverse event form's date)",
+                export.name,
+                1,
+                field,
+            )
 
 
 def _rows_of_record(export: _Export, record: str) -> list[tuple[int, list[str]]]:
@@ -283,18 +326,35 @@ def _check_dated(
             )
 
 
+def _dated_by(
+    dropped: tuple[tuple[str, str], ...], carried: tuple[Carried, ...]
+) -> tuple[tuple[str, str], ...]:
+    """The dropped columns, a carried instrument's date field saying what it dated."""
+    dates = {c.date_field: c for c in carried}
+    return tuple(
+        (h, f"the date of the carried rows of {dates[h].where}") if h in dates else (h, why)
+        for h, why in dropped
+    )
+
+
 def _left_out(
-    export: _Export, mine: list[tuple[int, list[str]]], daily: list[tuple[int, list[str]]]
+    export: _Export,
+    mine: list[tuple[int, list[str]]],
+    daily: list[tuple[int, list[str]]],
+    carried: frozenset[int] = frozenset(),
 ) -> tuple[tuple[int, str], ...]:
-    """``(rows, reason)`` for the rows not written: other records, the base row, other forms."""
+    """``(rows, reason)`` for the rows not written: other records, the base row, other forms.
+
+    Rows whose values were carried onto their dates (their ``carried`` lines) are not left out.
+    """
     left_out: list[tuple[int, str]] = []
     others = len(export.body) - len(mine)
     if others:
         left_out.append((others, "other records"))
-    base = sum(1 for _, r in mine if not _instrument_of(export, r))
+    base = sum(1 for line, r in mine if not _instrument_of(export, r) and line not in carried)
     if base:
         left_out.append((base, "the record's base row (non-repeating instruments)"))
-    other_forms = len(mine) - len(daily) - base
+    other_forms = len(mine) - len(daily) - base - len(carried)
     if other_forms:
         left_out.append((other_forms, "other repeating instruments"))
     return tuple(left_out)

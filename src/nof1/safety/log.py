@@ -1,12 +1,14 @@
 """The monitor log: an append-only, hash-chained record of every ``nof1 monitor --log`` run.
 
 This module owns writing and verifying the log. Each run appends one line of
-ASCII-escaped JSON, written whole or not at all; each line carries ``prev_sha256``, the SHA-256 of
-the line before it, and ends with ``sha256``, the SHA-256 of the line up to that member, so that
-:func:`verify_log` finds the first line that was changed, removed or reordered. A partial line
-left by a write that did not finish is cut off before the next record, and that record says so.
-The log may not be one of the run's input files, a symbolic link, or an existing file that is not
-a monitor log.
+ASCII-escaped JSON, written whole or not at all, under an exclusive lock on the file
+(``fcntl.flock``) so that runs at the same moment append one after the other; each line carries
+``prev_sha256``, the SHA-256 of the line before it (read inside the lock), and ends with
+``sha256``, the SHA-256 of the line up to that member, so that :func:`verify_log` lists every line
+that was changed, removed or reordered. A partial line left by a write that did not finish is cut
+off before the next record, and that record says so. The log may not be one of the run's input
+files, a symbolic link, or an existing file that is not a monitor log. Where the platform has no
+``fcntl.flock`` (Windows) nothing is appended: the run is refused with a :class:`LogError`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from ..trial.protocol import Protocol
     from .monitor import MonitorResult
 
-__all__ = ["LOG_MARK", "LogCheck", "log_run", "verify_log"]
+__all__ = ["LOG_MARK", "LogCheck", "LogProblem", "log_run", "verify_log"]
 
 LOG_MARK = "nof1 monitor log"
 """The ``log`` member of every record: how a monitor log is told from any other file."""
@@ -77,6 +79,48 @@ def _refuse(path: Path, inputs: list[str | None]) -> None:
         )
 
 
+def _lock(fd: int, path: Path, exclusive: bool) -> None:
+    """Wait for the lock on the open log: exclusive to append, shared to read.
+
+    The lock is held until the descriptor is closed. Without ``fcntl.flock`` (Windows) an append
+    is refused, since two runs at the same moment could break the chain; a read goes on unlocked
+    (an append caught halfway then reads as an incomplete last line, never as intact).
+    """
+    try:
+        import fcntl
+    except ImportError:
+        if exclusive:
+            raise LogError(
+                f"{path}: this platform has no file lock (fcntl.flock), so two runs at the same "
+                "moment could break the monitor log's chain; nothing was appended"
+            ) from None
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+    except OSError as exc:
+        raise LogError(f"{path}: cannot lock the monitor log: {exc.strerror or exc}") from None
+
+
+def _end_of(fd: int) -> tuple[int, bytes | None, bytes]:
+    """The log's size, its last complete line (None if it has none) and the partial line after it.
+
+    Read backwards from the end, so a long log costs no more to append to than a short one.
+    """
+    size = os.fstat(fd).st_size
+    found, start = b"", size
+    while start > 0:  # until the last newline and the one before it are in, or the file's start
+        end = found.rfind(b"\n")
+        if end > 0 and found.rfind(b"\n", 0, end) >= 0:
+            break
+        step = min(start, 1 << 16)
+        start -= step
+        found = os.pread(fd, step, start) + found
+    end = found.rfind(b"\n")
+    if end < 0:
+        return size, None, found
+    return size, found[found.rfind(b"\n", 0, end) + 1 : end], found[end + 1 :]
+
+
 def log_run(
     path: str | Path, result: MonitorResult, protocol: Protocol, diary: Diary
 ) -> dict[str, Any]:
@@ -85,7 +129,9 @@ def log_run(
     The line holds ``log`` (``"nof1 monitor log"``), ``time`` (UTC, ISO 8601), ``nof1_version``,
     ``as_of``, ``protocol_id``, ``protocol_sha256``, ``diary_sha256``, ``status``, ``events``,
     ``not_checked``, ``prev_sha256`` (the SHA-256 of the previous line, null on the first),
-    ``repaired_tail`` when a partial line was cut off first, and last ``sha256``.
+    ``repaired_tail`` when a partial line was cut off first, and last ``sha256``. The previous
+    line is read, and the line written, under an exclusive lock on the file, so runs at the same
+    moment append one after the other.
 
     Returns
     -------
@@ -96,7 +142,8 @@ def log_run(
     ------
     LogError
         The path is an input file, a symbolic link or an existing file that is not a monitor
-        log, or the line could not be written whole (the file is then left as it was).
+        log; the file cannot be locked (or the platform has no ``fcntl.flock``); or the line
+        could not be written whole (the file is then left as it was).
     """
     from .. import __version__
 
@@ -108,17 +155,13 @@ def log_run(
     except OSError as exc:
         raise LogError(f"{path}: cannot open the monitor log: {exc.strerror}") from None
     try:
-        with os.fdopen(os.dup(fd), "rb") as reader:
-            content = reader.read()
-        size = len(content)
+        _lock(fd, path, exclusive=True)
+        size, last, tail = _end_of(fd)
         repaired = None
-        if content and not content.endswith(b"\n"):
-            keep = content.rfind(b"\n") + 1
-            tail = content[keep:]
+        if tail:
             repaired = {"removed_bytes": len(tail), "removed_sha256": _sha(tail)}
-            os.ftruncate(fd, keep)
-            content, size = content[:keep], keep
-        lines = content.splitlines()
+            size -= len(tail)
+            os.ftruncate(fd, size)
         record: dict[str, Any] = {
             "log": LOG_MARK,
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -130,7 +173,7 @@ def log_run(
             "status": result.status,
             "events": [e.to_dict() for e in result.events],
             "not_checked": result.to_dict()["not_checked"],
-            "prev_sha256": _sha(lines[-1]) if lines else None,
+            "prev_sha256": None if last is None else _sha(last),
         }
         if repaired:
             record["repaired_tail"] = repaired
@@ -151,8 +194,28 @@ def log_run(
     except OSError as exc:
         raise LogError(f"{path}: cannot append to the monitor log: {exc.strerror or exc}") from None
     finally:
-        os.close(fd)
+        os.close(fd)  # releases the lock
     return json.loads(data)
+
+
+@dataclass(frozen=True)
+class LogProblem:
+    """One thing :func:`verify_log` found wrong.
+
+    Attributes
+    ----------
+    line
+        The line it concerns (1-based), or None when it concerns no one line (a kept anchor's
+        SHA-256 that no line has).
+    problem
+        What is wrong, in words.
+    """
+
+    line: int | None
+    problem: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "problem": self.problem}
 
 
 @dataclass(frozen=True)
@@ -161,70 +224,189 @@ class LogCheck:
 
     Attributes
     ----------
-    intact
-        True when every line is whole, unchanged and chained to the one before it.
+    status
+        ``"intact"``: at least one record, every line whole, unchanged and chained to the one
+        before it, and the kept anchor (if given) still in place. ``"empty"``: the file has no
+        record, and no anchor says it should (an emptied log cannot be told from a new one
+        without an anchor). ``"broken"``: at least one problem.
     records
-        Lines read.
-    line
-        The first line found changed, removed before or reordered (1-based), or None.
-    problem
-        What is wrong with that line, or None.
+        Complete lines read.
+    problems
+        Every problem found, in line order (a problem with the anchor last).
     last_sha256
-        The SHA-256 of the last line: note it elsewhere, and a later check can tell that no line
-        was removed from the end.
+        When intact, the SHA-256 of the last line: keep it with ``records`` elsewhere (the
+        clinical record), and a later check with them as the anchor finds lines removed from the
+        end, or a log emptied.
+    anchor_line
+        When a kept anchor was given and is in place: the line it pins (the line with its
+        SHA-256, or line ``expect_records``).
     """
 
-    intact: bool
+    status: str
     records: int
-    line: int | None = None
-    problem: str | None = None
+    problems: tuple[LogProblem, ...] = ()
     last_sha256: str | None = None
+    anchor_line: int | None = None
+
+    @property
+    def intact(self) -> bool:
+        """True only when the status is ``"intact"``."""
+        return self.status == "intact"
+
+    @property
+    def line(self) -> int | None:
+        """The line of the first problem, or None."""
+        return self.problems[0].line if self.problems else None
+
+    @property
+    def problem(self) -> str | None:
+        """The first problem in words, or None."""
+        return self.problems[0].problem if self.problems else None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {
+            "status": self.status,
+            "intact": self.intact,
+            "records": self.records,
+            "problems": [p.to_dict() for p in self.problems],
+            "line": self.line,
+            "problem": self.problem,
+            "last_sha256": self.last_sha256,
+            "anchor_line": self.anchor_line,
+        }
 
 
-def verify_log(path: str | Path) -> LogCheck:
-    """Check the hash chain of a monitor log.
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _chain_problem(i: int, claimed: Any) -> str:
+    if i == 1:
+        return "the lines before it were removed (it has a prev_sha256)"
+    if claimed is None:
+        return "it claims to start a log: lines before it were added or reordered"
+    return (
+        f"it does not follow line {i - 1}: a line between them was removed, or the lines were "
+        "reordered"
+    )
+
+
+def _anchor_problems(
+    records: int, at_count: str | None, found: int | None, sha: str | None, count: int | None
+) -> list[LogProblem]:
+    """Whether the line a previous verification ended on is still there, unchanged."""
+    if count is not None and records < count:
+        return [
+            LogProblem(
+                count,
+                f"missing: the kept anchor says the log had {count} records, and only {records} "
+                "are left (lines were removed from the end, or the log was emptied)",
+            )
+        ]
+    if sha is None:
+        return []
+    if count is not None and at_count != sha:
+        return [
+            LogProblem(
+                count,
+                f"its SHA-256 is not the kept anchor's {sha}: this line was changed, or lines "
+                "before it were removed or added",
+            )
+        ]
+    if count is None and found is None:
+        return [
+            LogProblem(
+                None,
+                f"no line has the kept anchor's SHA-256 {sha}: the line it pins was changed or "
+                "removed, or the log was emptied",
+            )
+        ]
+    return []
+
+
+def verify_log(
+    path: str | Path, expect_sha256: str | None = None, expect_records: int | None = None
+) -> LogCheck:
+    """Check the hash chain of a monitor log, and that a kept anchor is still in place.
+
+    Parameters
+    ----------
+    path
+        The monitor log.
+    expect_sha256
+        The last line's SHA-256 that an earlier verification reported (``last_sha256``): a line
+        with that SHA-256 must still be in the log (with ``expect_records``: line
+        ``expect_records``).
+    expect_records
+        The records an earlier verification counted: the log must still hold at least that many
+        (later runs may have appended more).
+
+    Returns
+    -------
+    LogCheck
+        ``"empty"`` for a file without a line (and no anchor), never ``"intact"``; every problem
+        found, not only the first. A line after a changed line is not also reported for not
+        following it (its link to the changed line cannot be checked).
 
     Raises
     ------
     LogError
-        The file cannot be read.
+        The file cannot be read, or an anchor is not a SHA-256 or a count.
     """
     path = Path(path)
+    if expect_sha256 is not None:
+        expect_sha256 = expect_sha256.strip().lower()
+        if not _SHA256.fullmatch(expect_sha256):
+            raise LogError(
+                f"{path}: the expected SHA-256 must be 64 hexadecimal digits, as verify-log "
+                f"prints it; got {expect_sha256!r}"
+            )
+    if expect_records is not None and expect_records < 1:
+        raise LogError(
+            f"{path}: the expected number of records must be 1 or more (the records an earlier "
+            f"verification counted); got {expect_records}"
+        )
+    problems: list[LogProblem] = []
+    found = at_count = None  # the line with the anchor's SHA-256; line expect_records's SHA-256
+    records, prev, prev_changed, tail = 0, None, False, b""
     try:
-        content = path.read_bytes()
+        with open(path, "rb") as handle:
+            _lock(handle.fileno(), path, exclusive=False)
+            for line in handle:
+                if not line.endswith(b"\n"):
+                    tail = line
+                    break
+                records += 1
+                line = line[:-1]
+                sha = _sha(line)
+                if sha == expect_sha256 and found is None:
+                    found = records
+                if records == expect_records:
+                    at_count = sha
+                mark = _TAIL.search(line)
+                sealed = mark is not None and _sha(line[: mark.start()]) == mark.group(1).decode()
+                if not sealed or not _is_record(line):
+                    problems.append(
+                        LogProblem(records, "changed: its content does not match its sha256")
+                    )
+                    prev, prev_changed = sha, True
+                    continue
+                claimed = json.loads(line).get("prev_sha256")
+                if claimed != prev and not prev_changed:
+                    problems.append(LogProblem(records, _chain_problem(records, claimed)))
+                prev, prev_changed = sha, False
     except OSError as exc:
         raise LogError(f"{path}: cannot read the monitor log: {exc.strerror}") from None
-    lines = content.split(b"\n")
-    complete, tail = lines[:-1], lines[-1]
-    prev = None
-    for i, line in enumerate(complete, start=1):
-        found = _TAIL.search(line)
-        sealed = found is not None and _sha(line[: found.start()]) == found.group(1).decode()
-        if not sealed or not _is_record(line):
-            return LogCheck(
-                False, len(complete), i, "changed: its content does not match its sha256"
-            )
-        claimed = json.loads(line).get("prev_sha256")
-        if claimed != prev:
-            if i == 1:
-                what = "the lines before it were removed (it has a prev_sha256)"
-            elif claimed is None:
-                what = "it claims to start a log: lines before it were added or reordered"
-            else:
-                what = (
-                    f"it does not follow line {i - 1}: a line between them was removed, or the "
-                    "lines were reordered"
-                )
-            return LogCheck(False, len(complete), i, what)
-        prev = _sha(line)
     if tail:
-        return LogCheck(
-            False,
-            len(complete),
-            len(complete) + 1,
-            "incomplete: a write that did not finish (the next monitor --log run cuts it off)",
+        problems.append(
+            LogProblem(
+                records + 1,
+                "incomplete: a write that did not finish (the next monitor --log run cuts it off)",
+            )
         )
-    return LogCheck(True, len(complete), last_sha256=prev)
+    problems += _anchor_problems(records, at_count, found, expect_sha256, expect_records)
+    if problems:
+        return LogCheck("broken", records, tuple(problems))
+    if records == 0:
+        return LogCheck("empty", 0)
+    anchor = expect_records if expect_records is not None else found
+    return LogCheck("intact", records, last_sha256=prev, anchor_line=anchor)
