@@ -70,11 +70,14 @@ class DiaryError(Nof1Error):
     Attributes
     ----------
     problems
-        Every problem found when the reader was asked to collect them
-        (``read_diary(..., max_problems=50)``), in line order, this one first; else just this one.
+        The problems found, in line order, this one first: up to ``max_problems`` of
+        ``read_diary(..., max_problems=50)``; else just this one.
+    more
+        How many more problems were found than ``problems`` lists (0 when it lists them all).
     """
 
     problems: tuple[DiaryError, ...]
+    more: int
 
     def __init__(
         self,
@@ -103,6 +106,7 @@ class DiaryError(Nof1Error):
             where.append(f"column {column!r}")
         prefix = ", ".join(where)
         self.problems = (self,)
+        self.more = 0
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
     def remapped(self, change: Callable[[DiaryError], DiaryError]) -> DiaryError:
@@ -110,6 +114,7 @@ class DiaryError(Nof1Error):
         renamed column or a spreadsheet's row instead of a line of text)."""
         first = change(self)
         first.problems = tuple(first if p is self else change(p) for p in self.problems)
+        first.more = self.more
         return first
 
 

@@ -1,0 +1,123 @@
+"""What a new user tripped on (issue 20): every diary problem in one run, messages that say what
+is wrong.
+
+The expected lines and columns are counted by hand from the diaries written here (the header is
+line 1), never taken from the reader's own output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from nof1.checking import check_files
+from nof1.cli import cli
+from nof1.diary.read import read_diary
+from nof1.errors import DiaryError
+from nof1.example import example_paths
+from nof1.trial.protocol import Protocol
+
+PROTOCOL, DIARY = (str(p) for p in example_paths())
+HEADER = "date,pain,fatigue,dose_g,withdrawal,adverse_event,notes"
+
+# line 3: pain 11 outside [0, 10]; lines 5 and 6: not a declared category; line 7: 5 fields of 7;
+# line 8: a date that is not one, and a fatigue of 12 on the same row
+SEVERAL_PROBLEMS = f"""{HEADER}
+2026-01-05,6,7,0,1,,
+2026-01-06,11,7,0,3,,
+2026-01-07,6,6,0,2,,"tired, poor sleep"
+2026-01-08,6,7,0,3,Sever,
+2026-01-09,6,5,0,0,awful,
+2026-01-10,6,7,0,3
+2026-01-1x,6,12,0,3,,
+2026-01-12,8,7,0,2,,
+"""
+EXPECTED = [
+    (3, "pain"),
+    (5, "adverse_event"),
+    (6, "adverse_event"),
+    (7, None),
+    (8, "date"),
+    (8, "fatigue"),
+]
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def where(problem: str) -> tuple[int, str | None]:
+    """Line and column named by one problem line."""
+    line = int(re.search(r"line (\d+)", problem).group(1))
+    column = re.search(r"column '(\w+)'", problem)
+    return line, column.group(1) if column else None
+
+
+@pytest.fixture
+def several(tmp_path):
+    path = tmp_path / "diary.csv"
+    path.write_text(SEVERAL_PROBLEMS, encoding="utf-8")
+    return str(path)
+
+
+# -- item 4: every row problem in one run ----------------------------------------------------
+
+
+def test_check_lists_every_row_problem_in_one_run(several):
+    result = run("check", PROTOCOL, several)
+    assert result.exit_code == 2
+    problems = [ln for ln in result.stderr.splitlines() if ln.startswith("problem:")]
+    assert [where(p) for p in problems] == EXPECTED, problems
+    assert "11 is outside the scale of 'pain'" in problems[0]
+    assert "'Sever' is not a category of 'adverse_event'" in problems[1]
+    assert "'awful' is not a category of 'adverse_event'" in problems[2]
+    assert "5 fields where the header has 7" in problems[3]
+    assert "12 is outside the scale of 'fatigue'" in problems[5]
+
+
+def test_check_json_lists_every_row_problem_in_one_run(several):
+    result = run("check", PROTOCOL, several, "--json")
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    assert [where(p) for p in document["problems"]] == EXPECTED
+
+
+def test_analyze_and_monitor_name_the_first_problem_and_count_the_others(several):
+    for command in ("analyze", "monitor"):
+        result = run(command, PROTOCOL, several)
+        assert result.exit_code == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in result.stderr
+        assert "line 3, column 'pain': 11 is outside" in lines[0]
+        assert "(and 5 more problems: nof1 check lists them all)" in lines[0]
+
+
+def test_the_first_problem_is_the_first_in_line_order(tmp_path):
+    # a bad category on line 3 is found after the wrong field count of line 4 (later stage)
+    path = tmp_path / "diary.csv"
+    path.write_text(f"{HEADER}\n2026-01-05,6,7,0,1,,\n2026-01-06,6,7,0,1,bad,\n2026-01-07,6\n")
+    with pytest.raises(DiaryError) as exc:
+        read_diary(path, Protocol.load(PROTOCOL))
+    assert (exc.value.line, exc.value.column) == (3, "adverse_event")
+    assert exc.value.more == 1 and "(and 1 more problem: " in str(exc.value)
+
+
+def test_check_lists_50_and_counts_the_rest(tmp_path):
+    # 70 rows, each with pain 11: 70 problems, the first 50 listed (lines 2 to 51), 20 more
+    rows = [f"2026-01-{d:02d},11,4" for d in range(5, 32)] + [
+        f"2026-02-{d:02d},11,4" for d in range(1, 29)
+    ]
+    rows += [f"2026-03-{d:02d},11,4" for d in range(1, 16)]
+    assert len(rows) == 70
+    path = tmp_path / "diary.csv"
+    path.write_text("date,pain,fatigue\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    report = check_files(PROTOCOL, path)
+    assert len(report.problems) == 51
+    assert [where(p)[0] for p in report.problems[:50]] == list(range(2, 52))
+    assert report.problems[-1].endswith(
+        "stopped after 50 problems (and 20 more); fix these and check again"
+    )
