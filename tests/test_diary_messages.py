@@ -121,3 +121,20 @@ def test_check_lists_50_and_counts_the_rest(tmp_path):
     assert report.problems[-1].endswith(
         "stopped after 50 problems (and 20 more); fix these and check again"
     )
+
+
+# -- item 6: messages that mislead -----------------------------------------------------------
+
+
+def test_more_than_one_primary_outcome_names_them():
+    from nof1.errors import ProtocolError
+
+    doc = Protocol.load(PROTOCOL).to_dict()
+    for outcome in doc["outcomes"]:
+        outcome["primary"] = True
+    with pytest.raises(ProtocolError) as exc:
+        Protocol.from_dict(doc)
+    assert (
+        "more than one outcome has primary = true (pain, fatigue); mark exactly one as primary"
+        in exc.value.problems
+    )
