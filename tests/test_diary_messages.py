@@ -126,6 +126,45 @@ def test_check_lists_50_and_counts_the_rest(tmp_path):
 # -- item 6: messages that mislead -----------------------------------------------------------
 
 
+def read_text(text: str, tmp_path, protocol: Protocol | None = None, **options) -> DiaryError:
+    """The error of reading ``text`` as a diary (of the example protocol unless given)."""
+    path = tmp_path / "diary.csv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DiaryError) as exc:
+        read_diary(path, protocol or Protocol.load(PROTOCOL), **options)
+    return exc.value
+
+
+@pytest.mark.parametrize(
+    ("cell", "date_format", "why"),
+    [
+        ("2026-02-30", None, "February 2026 has 28 days"),  # 2026 is not a leap year
+        ("2024-02-30", None, "February 2024 has 29 days"),  # 2024 is
+        ("2026-04-31", None, "April 2026 has 30 days"),
+        ("2026-13-01", None, "there is no month 13"),
+        ("30/02/2026", "%d/%m/%Y", "the day is past the end of its month"),
+    ],
+)
+def test_a_date_that_does_not_exist_is_told_so(tmp_path, cell, date_format, why):
+    first = "05/01/2026" if date_format else "2026-01-05"
+    error = read_text(
+        f"date,pain,fatigue\n{first},3,4\n{cell},3,4\n", tmp_path, date_format=date_format
+    )
+    assert (error.line, error.column) == (3, "date")
+    assert error.message == f"{cell!r} is not a date that exists: {why}"
+
+
+def test_a_date_that_does_not_exist_is_told_so_with_several_entries_a_day(tmp_path):
+    doc = Protocol.load(PROTOCOL).to_dict()
+    doc["diary"]["entries_per_day"] = "several"
+    several = Protocol.from_dict(doc)
+    error = read_text(f"{HEADER}\n2026-02-30 08:00,3,4,0,1,,\n", tmp_path, several)
+    assert (error.line, error.column) == (2, "date")
+    assert (
+        error.message == "'2026-02-30 08:00' is not a date that exists: February 2026 has 28 days"
+    )
+
+
 def test_more_than_one_primary_outcome_names_them():
     from nof1.errors import ProtocolError
 

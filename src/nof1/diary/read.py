@@ -28,7 +28,7 @@ from ..errors import DiaryError
 from ..limits import date_problem, short_list
 from ..trial.model import RESERVED
 from .align import align
-from .daily import entry_date, exported_column, lay_entries, renamed_header
+from .daily import absent_day, entry_date, exported_column, lay_entries, renamed_header
 from .model import DELIMITERS, Diary, DiaryText, Records
 from .sources import is_table_source, load_table
 from .template import GUIDE_COLUMNS
@@ -540,8 +540,10 @@ def _parse_date(text: str, date_format: str | None, path: str, line: int) -> _dt
             day = _dt.datetime.strptime(value, date_format).date()
         elif _ISO_DATE.match(value):
             day = _dt.date.fromisoformat(value)
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if why := absent_day(value, date_format, exc):
+            message = f"{value!r} is not a date that exists: {why}"
+            raise DiaryError(message, path, line, "date") from None
     if day is not None:
         if date_problem(day):
             raise DiaryError(f"{value!r} {date_problem(day)}", path, line, "date")
