@@ -165,6 +165,24 @@ def test_a_date_that_does_not_exist_is_told_so_with_several_entries_a_day(tmp_pa
     )
 
 
+def test_an_unquoted_decimal_comma_gets_the_decimal_comma_hint(tmp_path):
+    error = read_text("date,pain,fatigue\n2026-01-05,3,5,4\n", tmp_path)
+    assert error.line == 2
+    assert "4 fields where the header has 3" in error.message
+    assert "a text value with a comma in it must be in double quotes" in error.message
+    assert (
+        "a number must be written with a decimal point (3.5, not 3,5): a decimal comma is "
+        "accepted only in a ';'-delimited diary"
+    ) in error.message
+
+
+def test_an_extra_text_field_gets_no_decimal_comma_hint(tmp_path):
+    # no two numbers side by side that a decimal comma could have split
+    error = read_text(f"{HEADER}\n2026-01-05,3,,0,,,tired, poor sleep\n", tmp_path)
+    assert "8 fields where the header has 7" in error.message
+    assert "decimal comma" not in error.message
+
+
 def test_more_than_one_primary_outcome_names_them():
     from nof1.errors import ProtocolError
 

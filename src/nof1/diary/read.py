@@ -17,6 +17,7 @@ import csv
 import datetime as _dt
 import hashlib
 import io
+import itertools
 import math
 import re
 from pathlib import Path
@@ -369,7 +370,8 @@ def parse_rows(
             problems.add(
                 DiaryError(
                     f"{len(record)} fields where the header has {len(header)}; a text value with "
-                    f"a {DELIMITERS[records.source.delimiter]} in it must be in double quotes",
+                    f"a {DELIMITERS[records.source.delimiter]} in it must be in double quotes"
+                    f"{_decimal_comma_hint(record, header, records.source.delimiter)}",
                     path,
                     line,
                 )
@@ -401,6 +403,23 @@ def parse_rows(
     if own:
         problems.raise_found()
     return parsed, stamps
+
+
+_SPLIT_NUMBER = (re.compile(r"^\s*[+-]?[0-9]+$"), re.compile(r"^[0-9]+\s*$"))
+
+
+def _decimal_comma_hint(record: list[str], header: list[str], delimiter: str) -> str:
+    """For a comma-delimited row with too many fields, two of them side by side that a decimal
+    comma may have split (``3,5`` read as ``3`` and ``5``): the hint; else nothing."""
+    if delimiter != "," or len(record) <= len(header):
+        return ""
+    whole, fraction = _SPLIT_NUMBER
+    if any(whole.match(a) and fraction.match(b) for a, b in itertools.pairwise(record)):
+        return (
+            ", and a number must be written with a decimal point (3.5, not 3,5): a decimal comma "
+            "is accepted only in a ';'-delimited diary"
+        )
+    return ""
 
 
 def type_columns(
