@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -181,6 +182,47 @@ def test_an_extra_text_field_gets_no_decimal_comma_hint(tmp_path):
     error = read_text(f"{HEADER}\n2026-01-05,3,,0,,,tired, poor sleep\n", tmp_path)
     assert "8 fields where the header has 7" in error.message
     assert "decimal comma" not in error.message
+
+
+def test_a_date_twice_in_a_file_names_lines_both_times(tmp_path):
+    rows = [f"2026-01-{d:02d},3,4" for d in (5, 6, 7, 8, 9, 5)]  # lines 2 to 7
+    error = read_text("date,pain,fatigue\n" + "\n".join(rows) + "\n", tmp_path)
+    assert str(error).endswith(
+        "line 7, column 'date': 2026-01-05 appears twice (first on line 2); keep one row a day"
+    )
+
+
+def test_a_date_twice_in_a_dataframe_names_rows_both_times():
+    import pandas as pd
+
+    dates = [f"2026-01-{d:02d}" for d in (5, 6, 7, 8, 9, 5)]  # rows 1 to 6, as pandas counts + 1
+    frame = pd.DataFrame({"date": dates, "pain": [3] * 6, "fatigue": [4] * 6})
+    with pytest.raises(DiaryError) as exc:
+        read_diary(frame, Protocol.load(PROTOCOL))
+    assert str(exc.value) == (
+        "<DataFrame>, row 6, column 'date': 2026-01-05 appears twice (first on row 1); keep one "
+        "row a day"
+    )
+
+
+def test_a_date_twice_in_a_long_series_diary_names_its_lines(tmp_path):
+    import shutil
+
+    from nof1.series import Series
+
+    folder = tmp_path / "series"
+    shutil.copytree(Path(DIARY).parent / "series", folder)
+    lines = (folder / "diary.csv").read_text(encoding="utf-8").splitlines()
+    p02 = [i + 1 for i, line in enumerate(lines) if line.startswith("P-02,")]
+    # P-02's first row again, at the end of the long diary
+    lines.append(lines[p02[0] - 1])
+    (folder / "diary.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    trial = next(t for t in Series.load(folder / "series.toml").trials if t.patient == "P-02")
+    message = str(trial.error)
+    day = lines[p02[0] - 1].split(",")[1]
+    assert f"line {len(lines)}, column 'date': {day} appears twice (first on line {p02[0]})" in (
+        message
+    )
 
 
 def test_more_than_one_primary_outcome_names_them():

@@ -111,12 +111,13 @@ def exported_column(error: DiaryError, protocol: Protocol) -> DiaryError:
         return error
     old = inverse[error.column]
     return DiaryError(
-        f"{error.message} (the column {old!r} is read as {error.column!r})",
+        f"{error.template} (the column {old!r} is read as {error.column!r})",
         error.path,
         error.line,
         old,
         sheet=error.sheet,
         unit=error.unit,
+        earlier=error.earlier,
     )
 
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import DiaryError
+from ..errors import EARLIER, DiaryError
 from ..limits import date_problem, short_list
 from ..trial.model import RESERVED
 from .align import align
@@ -164,12 +164,13 @@ class Problems:
         if more and self.limit == 1:
             s = "s" if more > 1 else ""
             first = DiaryError(
-                f"{first.message} (and {more} more problem{s}: nof1 check lists them all)",
+                f"{first.template} (and {more} more problem{s}: nof1 check lists them all)",
                 first.path,
                 first.line,
                 first.column,
                 sheet=first.sheet,
                 unit=first.unit,
+                earlier=first.earlier,
             )
         first.problems = (first, *listed[1:])
         first.more = more
@@ -389,11 +390,11 @@ def parse_rows(
         if day is not None and day in seen and not several:
             problems.add(
                 DiaryError(
-                    f"{day.isoformat()} appears twice (first on line {seen[day]}); keep one row "
-                    "a day",
+                    f"{day.isoformat()} appears twice (first on {EARLIER}); keep one row a day",
                     path,
                     line,
                     "date",
+                    earlier=seen[day],
                 )
             )
         elif day is not None:
