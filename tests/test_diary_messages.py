@@ -237,3 +237,27 @@ def test_more_than_one_primary_outcome_names_them():
         "more than one outcome has primary = true (pain, fatigue); mark exactly one as primary"
         in exc.value.problems
     )
+
+
+def test_adverse_events_are_echoed_as_the_declared_category(tmp_path):
+    from nof1 import analyze, monitor
+
+    text = Path(DIARY).read_text(encoding="utf-8").splitlines()
+    assert text[0] == HEADER
+    # the example's own adverse events, and three typed otherwise on days 2026-01-06, -07, -08
+    typed = {"2026-01-06": " Mild ", "2026-01-07": "MODERATE", "2026-01-08": "Serious"}
+    for i, line in enumerate(text):
+        cells = line.split(",")
+        if cells[0] in typed:
+            cells[5] = typed[cells[0]]
+            text[i] = ",".join(cells)
+    path = tmp_path / "diary.csv"
+    path.write_text("\n".join(text) + "\n", encoding="utf-8")
+    protocol = Protocol.load(PROTOCOL)
+    diary = read_diary(path, protocol)
+    events = dict(analyze(protocol, diary).adverse_events)
+    got = {day.isoformat(): events[day] for day in events if day.isoformat() in typed}
+    assert got == {"2026-01-06": "mild", "2026-01-07": "moderate", "2026-01-08": "serious"}
+    # the stop rule on adverse_event echoes the category as declared too
+    stop = next(e for e in monitor(protocol, diary).events if e.rule == "Serious adverse event")
+    assert stop.values == (("2026-01-08", "serious"),)

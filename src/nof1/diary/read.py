@@ -27,6 +27,7 @@ import numpy as np
 
 from ..errors import EARLIER, DiaryError
 from ..limits import date_problem, short_list
+from ..trial.categories import declared_category
 from ..trial.model import RESERVED
 from .align import align
 from .daily import absent_day, entry_date, exported_column, lay_entries, renamed_header
@@ -528,17 +529,21 @@ def _check_categories(
     path: str,
     problems: Problems,
 ) -> None:
-    """Note each cell of a column with declared categories that is none of them (nor blank).
+    """Read each cell of a column with declared categories as the category it names, and note
+    each that is none of them (nor blank).
 
-    Matching is trimmed and case-insensitive: ``" Serious "`` is the category ``serious``.
+    Matching is trimmed and case-insensitive: ``" Serious "`` is the category ``serious``, and
+    is read (then reported, monitored and shown) as ``serious``.
     """
     for column, categories in protocol.categories:
         if column not in header:
             continue
-        known = {c.casefold() for c in categories}
         for row in parsed:
             cell = row[column].strip()
-            if cell and cell.casefold() not in known:
+            declared = declared_category(categories, cell) if cell else None
+            if declared is not None:
+                row[column] = declared
+            elif cell:
                 problems.add(
                     DiaryError(
                         f"{cell!r} is not a category of {column!r}; write one of "
