@@ -171,6 +171,9 @@ def oracle_threshold(sc, rule, rows, every_day, arm_of):
         return ("not_checked",)
     values = [cell_value(rows.get(day), column) for day in every_day]
     categorical = column == "ae" and sc["categories"]
+    if categorical:  # an entry reads as the category it names, spelled as declared (issue 20)
+        spelled = {c.casefold(): c for c in AE_CATEGORIES}
+        values = [None if v is None else spelled[v.casefold()] for v in values]
     if not categorical and not any(
         v is not None and ok for v, ok in zip(values, look, strict=True)
     ):

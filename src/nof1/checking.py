@@ -2,10 +2,10 @@
 
 This module owns the list of problems (the files cannot be used) and warnings (they can, but
 something deserves a look) of :func:`check_files`: every protocol problem at once, every diary
-problem up to :data:`MAX_DIARY_PROBLEMS`, the stop rules that can never fire, a design whose
-randomization test cannot reach alpha, a protocol without stop rules. It reads files
-(:func:`check_files`) or their content (:func:`check_texts`, for uploads), so the command line and
-the web page give the same messages.
+problem (the first :data:`MAX_DIARY_PROBLEMS` listed, the others counted), the stop rules that
+can never fire, a design whose randomization test cannot reach alpha, a protocol without stop
+rules. It reads files (:func:`check_files`) or their content (:func:`check_texts`, for uploads),
+so the command line and the web page give the same messages.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 MAX_DIARY_PROBLEMS = 50
-"""The diary is read on past a bad row until this many problems are found."""
+"""The diary problems listed (the first in line order); the others are counted."""
 
 
 @dataclass(frozen=True)
@@ -179,10 +179,10 @@ def _check(
             loaded = read(protocol)
         except DiaryError as exc:
             problems += [str(e) for e in exc.problems]
-            if len(exc.problems) >= MAX_DIARY_PROBLEMS:
+            if exc.more:
                 problems.append(
-                    f"{diary_name}: stopped after {MAX_DIARY_PROBLEMS} problems; fix these and "
-                    "check again"
+                    f"{diary_name}: stopped after {len(exc.problems)} problems (and {exc.more} "
+                    "more); fix these and check again"
                 )
         else:
             from .safety.monitor import unchecked_rule_columns

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 __all__ = [
+    "EARLIER",
     "DiaryError",
     "InsufficientDataWarning",
     "LogError",
@@ -54,6 +55,10 @@ class ProtocolError(Nof1Error):
         super().__init__(message)
 
 
+EARLIER = "{earlier}"
+"""Where a :class:`DiaryError` message names its ``earlier`` line (``first on {earlier}``)."""
+
+
 class DiaryError(Nof1Error):
     """A diary file that cannot be loaded.
 
@@ -66,15 +71,23 @@ class DiaryError(Nof1Error):
     sheet, unit
         A spreadsheet's sheet, and what ``line`` counts: ``line`` in a text file, ``row`` in a
         spreadsheet, a Parquet file or a DataFrame.
+    earlier
+        Another line the message refers to (the first row of a date given twice): the message
+        names it where it holds :data:`EARLIER`, counted as ``line`` is (``line 2``, ``row 1``).
 
     Attributes
     ----------
     problems
-        Every problem found when the reader was asked to collect them
-        (``read_diary(..., max_problems=50)``), in line order, this one first; else just this one.
+        The problems found, in line order, this one first: up to ``max_problems`` of
+        ``read_diary(..., max_problems=50)``; else just this one.
+    more
+        How many more problems were found than ``problems`` lists (0 when it lists them all).
+    template
+        The message as given, :data:`EARLIER` not yet replaced (to name the error elsewhere).
     """
 
     problems: tuple[DiaryError, ...]
+    more: int
 
     def __init__(
         self,
@@ -85,7 +98,12 @@ class DiaryError(Nof1Error):
         *,
         sheet: str | None = None,
         unit: str = "line",
+        earlier: int | None = None,
     ) -> None:
+        self.template = message
+        self.earlier = earlier
+        if earlier is not None:
+            message = message.replace(EARLIER, f"{unit} {earlier}")
         self.message = message
         self.path = path
         self.line = line
@@ -103,6 +121,7 @@ class DiaryError(Nof1Error):
             where.append(f"column {column!r}")
         prefix = ", ".join(where)
         self.problems = (self,)
+        self.more = 0
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
     def remapped(self, change: Callable[[DiaryError], DiaryError]) -> DiaryError:
@@ -110,6 +129,7 @@ class DiaryError(Nof1Error):
         renamed column or a spreadsheet's row instead of a line of text)."""
         first = change(self)
         first.problems = tuple(first if p is self else change(p) for p in self.problems)
+        first.more = self.more
         return first
 
 

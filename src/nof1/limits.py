@@ -10,6 +10,7 @@ bounds of a power simulation (:data:`MIN_SIMS`, :data:`MAX_SIMS`) are checked by
 
 from __future__ import annotations
 
+import calendar
 import datetime as _dt
 import re
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "MIN_SIMS",
     "check_name",
     "date_problem",
+    "no_such_day",
     "read_limited",
     "short_list",
     "toml_depth",
@@ -101,6 +103,34 @@ def date_problem(value: _dt.date) -> str | None:
     if FIRST_DATE <= value <= LAST_DATE:
         return None
     return f"is outside the years {FIRST_DATE.year} to {LAST_DATE.year}"
+
+
+_MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def no_such_day(text: str) -> str | None:
+    """Why a date written ``YYYY-MM-DD`` (perhaps with a time after it) is no day of the
+    calendar, such as ``2026-02-30`` or ``2026-13-01``; None when it is one, or not so written.
+
+    Examples
+    --------
+    >>> no_such_day("2026-02-30")
+    'February 2026 has 28 days'
+    """
+    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})", text.strip())
+    if match is None:
+        return None
+    year, month, day = (int(g) for g in match.groups())
+    if year < 1:
+        return "there is no year 0"
+    if not 1 <= month <= 12:
+        return f"there is no month {month}"
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        return f"{_MONTHS[month - 1]} {year} has {days} days"
+    return None
 
 
 def read_limited(path: str | Path, max_bytes: int, what: str) -> bytes:

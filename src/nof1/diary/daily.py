@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import DiaryError
+from ..limits import no_such_day
 
 if TYPE_CHECKING:
     from ..trial.diary_options import DiaryOptions
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DailySummary",
+    "absent_day",
     "entry_date",
     "exported_column",
     "lay_entries",
@@ -109,12 +111,13 @@ def exported_column(error: DiaryError, protocol: Protocol) -> DiaryError:
         return error
     old = inverse[error.column]
     return DiaryError(
-        f"{error.message} (the column {old!r} is read as {error.column!r})",
+        f"{error.template} (the column {old!r} is read as {error.column!r})",
         error.path,
         error.line,
         old,
         sheet=error.sheet,
         unit=error.unit,
+        earlier=error.earlier,
     )
 
 
@@ -137,11 +140,23 @@ def entry_date(
                 return _dt.date.fromisoformat(value), None
             stamp = _dt.datetime.fromisoformat(value)
             return stamp.date(), stamp
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if why := absent_day(value, date_format, exc):
+            message = f"{value!r} is not a date that exists: {why}"
+            raise DiaryError(message, path, line, "date") from None
     expected = f"the format {date_format!r}" if date_format else "YYYY-MM-DD or YYYY-MM-DD HH:MM:SS"
     message = f"{value!r} is not a date or timestamp; expected {expected}"
     raise DiaryError(message, path, line, "date")
+
+
+def absent_day(value: str, date_format: str | None, error: ValueError) -> str | None:
+    """Why a date cell that did not parse names no day of the calendar (``2026-02-30``, or
+    ``30/02/2026`` with ``date_format``), or None when it is not a date at all."""
+    if date_format:
+        if "out of range" in str(error):  # strptime: "day is out of range for month"
+            return "the day is past the end of its month"
+        return None
+    return no_such_day(value)
 
 
 def parse_time(value: Any) -> _dt.time | None:

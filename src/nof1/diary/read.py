@@ -17,6 +17,7 @@ import csv
 import datetime as _dt
 import hashlib
 import io
+import itertools
 import math
 import re
 from pathlib import Path
@@ -24,11 +25,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import DiaryError
+from ..errors import EARLIER, DiaryError
 from ..limits import date_problem, short_list
+from ..trial.categories import declared_category
 from ..trial.model import RESERVED
 from .align import align
-from .daily import entry_date, exported_column, lay_entries, renamed_header
+from .daily import absent_day, entry_date, exported_column, lay_entries, renamed_header
 from .model import DELIMITERS, Diary, DiaryText, Records
 from .sources import is_table_source, load_table
 from .template import GUIDE_COLUMNS
@@ -80,8 +82,9 @@ def read_diary(
     max_bytes
         Refuse a larger file (default :data:`nof1.limits.MAX_DIARY_BYTES`, 50 MB).
     max_problems
-        Go on past a bad row or cell until this many problems are found; the error raised is the
-        first (in line order) and its ``problems`` lists them all (``nof1 check`` uses 50).
+        Every row and cell is read, whatever problems come first; the error raised is the first
+        in line order, its ``problems`` lists the first ``max_problems`` (``nof1 check`` uses
+        50) and its ``more`` counts the others. With 1, its message says how many more.
     sheet
         The sheet of an ``.xlsx`` workbook (default: the first).
 
@@ -128,28 +131,51 @@ def read_diary(
 
 
 class Problems:
-    """Problems of a diary, raised at once or gathered up to a limit (then raised together).
+    """Problems of a diary, gathered through every stage, then raised together.
 
-    Every stage that may go on past a bad row or cell takes one; by default the first problem
-    is raised at once.
+    Every stage that may go on past a bad row or cell takes one, so that one reading finds every
+    problem. :meth:`raise_found` raises the first in line order carrying the first ``limit``
+    (``problems``) and the count of the others (``more``); with a limit of 1 the message also
+    says how many more there are. A stage called without one raises its own problems at its end.
     """
 
     def __init__(self, limit: int = 1) -> None:
         self.limit = max(1, limit)
-        self.found: list[DiaryError] = []
+        self.found: list[DiaryError] = []  # the earliest lines only, once there are many
+        self.count = 0
 
     def add(self, error: DiaryError) -> None:
-        """Note a problem; raise (with all found) once the limit is reached."""
+        """Note a problem (only the ``limit`` earliest are kept; all are counted)."""
+        self.count += 1
         self.found.append(error)
-        if len(self.found) >= self.limit:
-            self.raise_found()
+        if len(self.found) >= 2 * self.limit + 100:
+            self.found = self._in_line_order()[: self.limit]
+
+    def _in_line_order(self) -> list[DiaryError]:
+        return sorted(self.found, key=lambda e: e.line or 0)
 
     def raise_found(self) -> None:
-        """Raise the first problem in line order, carrying them all; nothing when none."""
-        if self.found:
-            found = sorted(self.found, key=lambda e: e.line or 0)
-            found[0].problems = tuple(found)
-            raise found[0]
+        """Raise the first problem in line order, carrying the first ``limit``; nothing when
+        none."""
+        if not self.found:
+            return
+        listed = self._in_line_order()[: self.limit]
+        more = self.count - len(listed)
+        first = listed[0]
+        if more and self.limit == 1:
+            s = "s" if more > 1 else ""
+            first = DiaryError(
+                f"{first.template} (and {more} more problem{s}: nof1 check lists them all)",
+                first.path,
+                first.line,
+                first.column,
+                sheet=first.sheet,
+                unit=first.unit,
+                earlier=first.earlier,
+            )
+        first.problems = (first, *listed[1:])
+        first.more = more
+        raise first
 
 
 def read_diary_text(
@@ -168,7 +194,7 @@ def read_diary_text(
     rows, stamps = parse_rows(records, header, protocol, date_format, problems)
     if not rows and not allow_empty and not problems.found:
         raise DiaryError("the diary has a header but no data rows", path, 1)
-    _check_categories(protocol, rows, header, path)
+    _check_categories(protocol, rows, header, path, problems)
     columns = [h for h in header if h != "date" and h not in GUIDE_COLUMNS]
     decimal_comma = records.source.delimiter == ";"
     numeric = type_columns(rows, columns, protocol, path, decimal_comma, problems)
@@ -323,7 +349,9 @@ def parse_rows(
     """Stage 4: one row per data record: ``line``, ``date`` and the cells as written.
 
     Blank lines are skipped. With several entries a day, a timestamp gives the date and the
-    time of each entry is returned by line; otherwise a date may appear once.
+    time of each entry is returned by line; otherwise a date may appear once. Problems go to
+    ``problems`` (raised at the end when none is given); a row whose date is refused is still
+    returned, so that its cells are checked too, and the diary is refused when they are raised.
 
     Returns
     -------
@@ -331,6 +359,7 @@ def parse_rows(
         The rows in file order, and the timestamp of each entry by line (several entries a day).
     """
     path = records.source.path
+    own = problems is None
     problems = problems or Problems()
     parsed: list[dict[str, Any]] = []
     seen: dict[_dt.date, int] = {}
@@ -343,36 +372,56 @@ def parse_rows(
             problems.add(
                 DiaryError(
                     f"{len(record)} fields where the header has {len(header)}; a text value with "
-                    f"a {DELIMITERS[records.source.delimiter]} in it must be in double quotes",
+                    f"a {DELIMITERS[records.source.delimiter]} in it must be in double quotes"
+                    f"{_decimal_comma_hint(record, header, records.source.delimiter)}",
                     path,
                     line,
                 )
             )
             continue
         cells = dict(zip(header, record, strict=True))
+        day: _dt.date | None = None
         try:
             if several:  # nof1.diary.daily: several entries a day; a timestamp gives the date
                 day, stamps[line] = entry_date(cells["date"], date_format, path, line)
             else:
                 day = _parse_date(cells["date"], date_format, path, line)
         except DiaryError as exc:
-            problems.add(exc)
-            continue
-        if day in seen and not several:
+            problems.add(exc)  # the row's cells are still checked: every problem in one reading
+        if day is not None and day in seen and not several:
             problems.add(
                 DiaryError(
-                    f"{day.isoformat()} appears twice (first on line {seen[day]}); keep one row "
-                    "a day",
+                    f"{day.isoformat()} appears twice (first on {EARLIER}); keep one row a day",
                     path,
                     line,
                     "date",
+                    earlier=seen[day],
                 )
             )
-            continue
-        seen[day] = line
+        elif day is not None:
+            seen[day] = line
         del cells["date"]
         parsed.append({"line": line, "date": day, **cells})
+    if own:
+        problems.raise_found()
     return parsed, stamps
+
+
+_SPLIT_NUMBER = (re.compile(r"^\s*[+-]?[0-9]+$"), re.compile(r"^[0-9]+\s*$"))
+
+
+def _decimal_comma_hint(record: list[str], header: list[str], delimiter: str) -> str:
+    """For a comma-delimited row with too many fields, two of them side by side that a decimal
+    comma may have split (``3,5`` read as ``3`` and ``5``): the hint; else nothing."""
+    if delimiter != "," or len(record) <= len(header):
+        return ""
+    whole, fraction = _SPLIT_NUMBER
+    if any(whole.match(a) and fraction.match(b) for a, b in itertools.pairwise(record)):
+        return (
+            ", and a number must be written with a decimal point (3.5, not 3,5): a decimal comma "
+            "is accepted only in a ';'-delimited diary"
+        )
+    return ""
 
 
 def type_columns(
@@ -389,6 +438,7 @@ def type_columns(
     values must lie within its ``[min, max]``. Other columns are numbers when every filled cell
     is one, text otherwise (blank = None).
     """
+    own = problems is None
     problems = problems or Problems()
     outcomes = {o.name: o for o in protocol.outcomes}
     numeric_rules = {
@@ -424,6 +474,8 @@ def type_columns(
                     )
                 )
             row[name] = np.nan if value is None else value
+    if own:
+        problems.raise_found()
     return numeric
 
 
@@ -470,24 +522,36 @@ def _not_a_number(
     )
 
 
-def _check_categories(protocol: Protocol, parsed: list[dict[str, Any]], header, path: str) -> None:
-    """Refuse a cell of a column with declared categories that is none of them (nor blank).
+def _check_categories(
+    protocol: Protocol,
+    parsed: list[dict[str, Any]],
+    header: list[str],
+    path: str,
+    problems: Problems,
+) -> None:
+    """Read each cell of a column with declared categories as the category it names, and note
+    each that is none of them (nor blank).
 
-    Matching is trimmed and case-insensitive: ``" Serious "`` is the category ``serious``.
+    Matching is trimmed and case-insensitive: ``" Serious "`` is the category ``serious``, and
+    is read (then reported, monitored and shown) as ``serious``.
     """
     for column, categories in protocol.categories:
         if column not in header:
             continue
-        known = {c.casefold() for c in categories}
         for row in parsed:
             cell = row[column].strip()
-            if cell and cell.casefold() not in known:
-                raise DiaryError(
-                    f"{cell!r} is not a category of {column!r}; write one of "
-                    f"{', '.join(categories)}, or leave the cell blank",
-                    path,
-                    row["line"],
-                    column,
+            declared = declared_category(categories, cell) if cell else None
+            if declared is not None:
+                row[column] = declared
+            elif cell:
+                problems.add(
+                    DiaryError(
+                        f"{cell!r} is not a category of {column!r}; write one of "
+                        f"{', '.join(categories)}, or leave the cell blank",
+                        path,
+                        row["line"],
+                        column,
+                    )
                 )
 
 
@@ -501,8 +565,10 @@ def _parse_date(text: str, date_format: str | None, path: str, line: int) -> _dt
             day = _dt.datetime.strptime(value, date_format).date()
         elif _ISO_DATE.match(value):
             day = _dt.date.fromisoformat(value)
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if why := absent_day(value, date_format, exc):
+            message = f"{value!r} is not a date that exists: {why}"
+            raise DiaryError(message, path, line, "date") from None
     if day is not None:
         if date_problem(day):
             raise DiaryError(f"{value!r} {date_problem(day)}", path, line, "date")

@@ -74,12 +74,13 @@ class TableSource:
         if self.kind == "csv":
             return error
         return DiaryError(
-            error.message,
+            error.template,
             self.name,
             self.row_of(error.line),
             error.column,
             sheet=self.sheet,
             unit="row",
+            earlier=self.row_of(error.earlier),
         )
 
     def finish(self, diary: Diary) -> Diary:

@@ -530,9 +530,10 @@ def table_trial(
     text, lines = diary
     try:
         read = read_diary_text(text, protocol, str(dpath), allow_empty=True)
-    except DiaryError as exc:
-        line_no = lines[exc.line - 1] if exc.line and exc.line <= len(lines) else exc.line
-        cause = DiaryError(exc.message, str(dpath), line_no, exc.column)
+    except DiaryError as exc:  # its lines (and the first of a date twice) in the long diary
+        at = (exc.line, exc.earlier)
+        line, earlier = (lines[n - 1] if n and n <= len(lines) else n for n in at)
+        cause = DiaryError(exc.template, str(dpath), line, exc.column, earlier=earlier)
         return SeriesTrial(pid, protocol, error=SeriesError(str(cause), pid, cause))
     except Nof1Error as exc:
         return SeriesTrial(pid, protocol, error=SeriesError(str(exc), pid, exc))

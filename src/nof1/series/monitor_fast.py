@@ -53,6 +53,7 @@ from ..safety.texts import (
     status_of,
 )
 from ..stats.cycle import cycle_differences
+from ..trial.categories import declared_category
 from .load import Series, read_parquet, split_diary, split_parquet, table_trial
 from .monitor import (
     PatientStatus,
@@ -161,15 +162,18 @@ class _Grid:
 
 class _Text:
     """A text column: each row's code into the column's distinct cells (-1 when null), with
-    each distinct cell's trimmed text (None when blank) and what it reads as."""
+    each distinct cell's trimmed text (None when blank; a declared category as the protocol
+    spells it, as the per-patient reader reads it) and what it reads as."""
 
-    def __init__(self, column):
+    def __init__(self, column, categories: tuple[str, ...] | None = None):
         import pyarrow as pa
         import pyarrow.compute as pc
 
         encoded = pc.dictionary_encode(column.cast(pa.string()))
         self.code = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
         cells = [c.strip() for c in encoded.dictionary.to_pylist()]
+        if categories:  # a cell naming a declared category reads as the protocol spells it
+            cells = [declared_category(categories, c) or c for c in cells]
         # the sentinel at the end is the null cell (code -1)
         self.texts = np.array([c or None for c in cells] + [None], dtype=object)
         self.filled = np.array([bool(c) for c in cells] + [False])
@@ -253,7 +257,7 @@ def monitor_long(
     if malformed:
         return None  # the per-patient reader names the row
     cols = typed_columns(table, ctx.numeric, ctx.categories)
-    text = {n: _Text(table.column(n).combine_chunks()) for n in texts}
+    text = {n: _Text(table.column(n).combine_chunks(), ctx.first.categories_of(n)) for n in texts}
     del table
     if progress is not None:
         progress(100, 1000)

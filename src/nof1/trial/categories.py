@@ -2,7 +2,8 @@
 
 This module owns the parts of the protocol's validation that the fail-closed stop rules added:
 ``[diary] categories`` (each a declared text column with distinct categories, and rules on it
-naming only those), the ``in = [...]`` list of a rule and its ``within_days`` window. The checks
+naming only those), the ``in = [...]`` list of a rule and its ``within_days`` window; and which
+declared category a diary cell names (:func:`declared_category`). The checks
 add their problems to the collector of :func:`nof1.trial.parse.parse`, so every problem is still
 listed in one pass.
 """
@@ -16,12 +17,22 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .protocol import Outcome, StopRule
 
-__all__ = ["parse_categories", "parse_in", "parse_within"]
+__all__ = ["declared_category", "parse_categories", "parse_in", "parse_within"]
 
 
 def _is_number(value: Any) -> bool:
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
     return number and math.isfinite(value)
+
+
+def declared_category(categories: tuple[str, ...], cell: str) -> str | None:
+    """The declared category a diary cell names, as the protocol spells it, or None.
+
+    Matching is trimmed and case-insensitive: ``" Mild "`` is the category ``mild``, and is read
+    (and shown) as ``mild``.
+    """
+    folded = cell.strip().casefold()
+    return next((c for c in categories if c.casefold() == folded), None)
 
 
 def parse_in(value: Any, where: str, chk: Any) -> tuple[str, ...] | None:

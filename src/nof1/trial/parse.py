@@ -194,9 +194,13 @@ def _parse_outcomes(raw: Any, chk: Checker) -> tuple[Outcome, ...]:
             primary = False
         if None not in (name, lo, hi, better, mcid):
             outcomes.append(Outcome(name, lo, hi, better, mcid, label or name, primary))
-    n_primary = sum(o.primary for o in outcomes)
+    primaries = [o.name for o in outcomes if o.primary]
+    n_primary = len(primaries)
     if n_primary > 1:
-        chk.add("more than one outcome has primary = true; mark exactly one as primary")
+        chk.add(
+            f"more than one outcome has primary = true ({', '.join(primaries)}); mark exactly "
+            "one as primary"
+        )
     elif n_primary == 0 and len(outcomes) > 1:
         chk.add(
             "no outcome has primary = true; with several outcomes mark exactly one as primary "
