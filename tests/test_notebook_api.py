@@ -1,0 +1,120 @@
+"""The Python API a notebook user meets: tidy tables, one name per method, summaries, series from
+DataFrames, DataFrames with the date as index, plotting onto one's own Axes."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+
+from nof1 import Protocol, analyze
+from nof1.diary.read import read_diary_text
+from nof1.report.clinician import render_html
+from nof1.report.text import render_text
+
+
+def _text_methods(text: str) -> dict[str, list[str]]:
+    """The method column of every outcome's table in the text summary, read off the text."""
+    out: dict[str, list[str]] = {}
+    outcome, rows = None, None
+    for line in text.splitlines():
+        head = re.match(r"== (\w+) \(", line)
+        if head:
+            outcome = head.group(1)
+        elif line.startswith("  method ") and outcome:
+            rows = out.setdefault(outcome, [])
+        elif rows is not None and line.startswith("  ") and line.strip():
+            rows.append(line.split()[0])
+        else:
+            rows = None if not line.strip() else rows
+    return out
+
+
+def test_frame_has_each_rows_actual_interval_level(example):
+    frame = example.to_frame().set_index(["outcome", "method"])
+    assert "level" in frame.columns
+    # 4 cycle differences: the exact Wilcoxon null puts 1/16 on W+ = 0 and 1/16 on W+ = 10, so
+    # the widest interval (smallest to largest Walsh average) has 1 - 2/16 = 87.5% confidence
+    assert frame.loc[("pain", "wilcoxon"), "level"] == pytest.approx(1 - 2 / 2**4)
+    assert frame.loc[("fatigue", "wilcoxon"), "level"] == pytest.approx(0.875)
+    for method in ("paired-t", "ar1-reml-t", "ar1-ml-wald", "bayes"):  # alpha = 0.05
+        assert frame.loc[("pain", method), "level"] == pytest.approx(0.95)
+    assert math.isnan(frame.loc[("pain", "randomization"), "level"])  # no interval
+    assert math.isnan(frame.loc[("pain", "nap"), "level"])
+
+
+def test_frame_level_follows_alpha():
+    protocol = Protocol.loads(_protocol_text(cycles=2, extra="[analysis]\nalpha = 0.10\n"))
+    values = [9, 8, 9, 8, 9, 8, 9, 6, 5, 6, 5, 6, 5, 6, 8, 8, 9, 8, 9, 8, 8, 6, 6, 5, 6, 6, 5, 7]
+    result = analyze(protocol, read_diary_text(_diary_text(values), protocol))
+    frame = result.to_frame().set_index("method")
+    assert frame.loc["paired-t", "level"] == pytest.approx(0.90)  # 1 - alpha
+    # 2 cycle differences: no Wilcoxon interval reaches 90%; the widest has 1 - 2/4 = 50%
+    assert frame.loc["wilcoxon", "level"] == pytest.approx(0.5)
+
+
+def _protocol_text(scheme="randomized-pairs", cycles=3, extra=""):
+    return (
+        '[trial]\nid = "N"\nstart = 2026-03-02\n'
+        f'[design]\nscheme = "{scheme}"\ncycles = {cycles}\nperiod_days = 7\n'
+        f'run_in_days = 0\nwashout_days = 0\nsequence = "{"CT" * cycles}"\n'
+        '[[outcomes]]\nname = "y"\nmin = 0\nmax = 20\nbetter = "lower"\nmcid = 1\n' + extra
+    )
+
+
+def _diary_text(values):
+    import datetime as dt
+
+    start = dt.date(2026, 3, 2)
+    rows = [f"{start + dt.timedelta(days=i)},{v}" for i, v in enumerate(values)]
+    return "date,y\n" + "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("scheme", ["randomized-pairs", "random"])
+def test_frame_text_html_and_json_call_each_method_the_same(scheme, example):
+    if scheme == "random":
+        protocol = Protocol.loads(_protocol_text("random"))
+        values = [9, 8, 9, 8, 9, 8, 9, 6, 5, 6, 5, 6, 5, 6, 8, 9, 8, 7, 8, 9, 8, 5, 6, 5, 4, 5, 6, 5]
+        result = analyze(protocol, read_diary_text(_diary_text(values), protocol))
+        first = ["welch-t", "mann-whitney"]  # the two-sample tests that ran, named as such
+    else:
+        result = example
+        first = ["paired-t", "wilcoxon"]
+    frame = result.to_frame()
+    text = _text_methods(render_text(result))
+    page = render_html(result)
+    doc = result.to_dict()["outcomes"]
+    for name, outcome in result.outcomes.items():
+        names = list(frame.loc[frame.outcome == name, "method"])
+        assert names[:2] == first
+        assert names == text[name]  # the text table, row for row
+        assert names == [*first, "randomization", "ar1-reml-t", "ar1-ml-wald", "bayes", "nap"]
+        for method in names:
+            assert f"<td>{method}</td>" in page
+        labels = [doc[name][k]["method"] for k in ("paired_t", "wilcoxon", "randomization")]
+        labels += [doc[name]["ar1"]["calibrated"]["method"], doc[name]["ar1"]["method"]]
+        labels += [doc[name]["bayes"]["method"]] if outcome.bayes.reason is None else []
+        assert labels == names[: len(labels)]
+    json.dumps(doc, allow_nan=False)  # strict JSON still
+
+
+def test_analysis_summary_is_the_text_report_and_prints_nothing(example, capsys):
+    summary = example.summary()
+    assert capsys.readouterr().out == ""
+    assert isinstance(summary, str) and summary == render_text(example)
+    assert repr(summary) == summary  # a notebook shows it laid out, not as a quoted string
+    assert summary.as_text() == summary
+    assert str(summary).splitlines()[0] == "nof1 analysis of KRATOM-FM-001 (patient P-001)"
+
+
+def test_series_summary_is_its_text(capsys):
+    from nof1 import Series, analyze_series
+    from nof1.example import example_series_path
+
+    result = analyze_series(Series.load(example_series_path()))
+    summary = result.summary()
+    assert capsys.readouterr().out == ""
+    assert summary == result.render_text() and repr(summary) == summary
+    assert "KRATOM-FM-SERIES" in summary
