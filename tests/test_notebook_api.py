@@ -118,3 +118,42 @@ def test_series_summary_is_its_text(capsys):
     assert capsys.readouterr().out == ""
     assert summary == result.render_text() and repr(summary) == summary
     assert "KRATOM-FM-SERIES" in summary
+
+
+def _example_frame():
+    import pandas as pd
+
+    from nof1 import example_paths
+
+    return Protocol.load(example_paths()[0]), pd.read_csv(example_paths()[1])
+
+
+@pytest.mark.parametrize("as_datetime", [False, True])
+def test_a_date_index_is_refused_with_reset_index_suggested(as_datetime):
+    import pandas as pd
+
+    from nof1 import DiaryError, read_diary
+
+    protocol, frame = _example_frame()
+    if as_datetime:
+        frame["date"] = pd.to_datetime(frame["date"])
+    with pytest.raises(DiaryError) as caught:
+        read_diary(frame.set_index("date"), protocol)
+    message = str(caught.value)
+    assert caught.value.column == "date" and "\n" not in message
+    assert "no 'date' column" in message and "frame.reset_index()" in message
+    # and the advice works: the same frame with its index made a column reads as the CSV does
+    diary = read_diary(frame.set_index("date").reset_index(), protocol)
+    assert diary.rows_read == len(frame)
+
+
+def test_an_unnamed_index_of_dates_gets_rename_axis_advice():
+    import pandas as pd
+
+    from nof1 import DiaryError, read_diary
+
+    protocol, frame = _example_frame()
+    dated = frame.set_index(pd.DatetimeIndex(pd.to_datetime(frame.pop("date"))).rename(None))
+    with pytest.raises(DiaryError, match=r"rename_axis\('date'\)\.reset_index\(\)"):
+        read_diary(dated, protocol)
+    assert read_diary(dated.rename_axis("date").reset_index(), protocol).rows_read == len(frame)
