@@ -76,7 +76,36 @@ def _diary_text(values):
 def test_frame_text_html_and_json_call_each_method_the_same(scheme, example):
     if scheme == "random":
         protocol = Protocol.loads(_protocol_text("random"))
-        values = [9, 8, 9, 8, 9, 8, 9, 6, 5, 6, 5, 6, 5, 6, 8, 9, 8, 7, 8, 9, 8, 5, 6, 5, 4, 5, 6, 5]
+        values = [
+            9,
+            8,
+            9,
+            8,
+            9,
+            8,
+            9,
+            6,
+            5,
+            6,
+            5,
+            6,
+            5,
+            6,
+            8,
+            9,
+            8,
+            7,
+            8,
+            9,
+            8,
+            5,
+            6,
+            5,
+            4,
+            5,
+            6,
+            5,
+        ]
         result = analyze(protocol, read_diary_text(_diary_text(values), protocol))
         first = ["welch-t", "mann-whitney"]  # the two-sample tests that ran, named as such
     else:
@@ -157,3 +186,136 @@ def test_an_unnamed_index_of_dates_gets_rename_axis_advice():
     with pytest.raises(DiaryError, match=r"rename_axis\('date'\)\.reset_index\(\)"):
         read_diary(dated, protocol)
     assert read_diary(dated.rename_axis("date").reset_index(), protocol).rows_read == len(frame)
+
+
+# -- a series from DataFrames -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def series_frames():
+    import pandas as pd
+
+    from nof1.example import example_series_path
+
+    folder = example_series_path().parent
+    return folder, pd.read_csv(folder / "patients.csv"), pd.read_csv(folder / "diary.csv")
+
+
+def test_series_from_frames_analyses_as_the_packaged_files(series_frames):
+    from nof1 import Series, analyze_series
+    from nof1.example import example_series_path
+
+    folder, patients, diary = series_frames
+    files = analyze_series(Series.load(example_series_path()))
+    series = Series.from_frames(folder / "protocol.toml", patients, diary, id="KRATOM-FM-SERIES")
+    assert series.form == "table" and [t.patient for t in series.trials] == list(patients.patient)
+    frames = analyze_series(series)
+    assert frames.to_dict() == files.to_dict()  # every number and word of `nof1 series --json`
+    for name in files.outcomes:
+        assert frames.to_frame(name).equals(files.to_frame(name))
+
+
+def test_series_from_frames_takes_a_protocol_as_template(series_frames):
+    from nof1 import Series, analyze_series
+    from nof1.series.load import read_toml
+
+    folder, patients, diary = series_frames
+    raw, _ = read_toml(folder / "protocol.toml")
+    # the template file leaves start and seed to the patients table; a Protocol needs them, and
+    # the table's replace them
+    raw["trial"]["start"], raw["design"]["seed"] = dt_date(2026, 1, 1), 1
+    template = Protocol.from_dict(raw)
+    by_object = analyze_series(Series.from_frames(template, patients, diary)).to_dict()
+    by_path = analyze_series(Series.from_frames(folder / "protocol.toml", patients, diary))
+    assert by_object == by_path.to_dict()
+
+
+def dt_date(*args):
+    import datetime as dt
+
+    return dt.date(*args)
+
+
+def _file_and_frame_errors(folder, tmp_path, patients, diary):
+    """The error of Series.load on these tables written as files, and of Series.from_frames."""
+    import shutil
+
+    from nof1 import Series
+    from nof1.errors import SeriesError
+
+    copy = tmp_path / "series"
+    shutil.copytree(folder, copy)
+    patients.to_csv(copy / "patients.csv", index=False)
+    diary.to_csv(copy / "diary.csv", index=False)
+    errors = []
+    for load in (
+        lambda: Series.load(copy / "series.toml").check(),
+        lambda: Series.from_frames(folder / "protocol.toml", patients, diary).check(),
+    ):
+        with pytest.raises(SeriesError) as caught:
+            load()
+        errors.append(str(caught.value))
+    return errors
+
+
+@pytest.mark.parametrize(
+    "change, in_file, in_frame, rest",
+    [
+        # a diary cell: position 5 of the DataFrame is its row 6, line 7 of the CSV
+        (
+            lambda p, d: d.loc.__setitem__((5, "pain"), "lots"),
+            "diary.csv, line 7, column 'pain'",
+            "<diary DataFrame>, row 6, column 'pain'",
+            ": 'lots' is not a number",
+        ),
+        (
+            lambda p, d: d.loc.__setitem__((40, "pain"), 12),
+            "diary.csv, line 42, column 'pain'",
+            "<diary DataFrame>, row 41, column 'pain'",
+            ": 12 is outside the scale of 'pain', [0, 10]",
+        ),
+        (
+            lambda p, d: d.loc.__setitem__((9, "patient"), "X-9"),
+            "diary.csv, line 11, column 'patient'",
+            "<diary DataFrame>, row 10, column 'patient'",
+            ": 'X-9' is not in the patients table",
+        ),
+        (
+            lambda p, d: p.loc.__setitem__((3, "patient"), "P-01"),
+            "patients.csv, line 5",
+            "<patients DataFrame>, row 4",
+            ": patient 'P-01' appears twice",
+        ),
+        (
+            lambda p, d: p.loc.__setitem__((2, "start"), "2026-13-01"),
+            "patients.csv, line 4, column 'start'",
+            "<patients DataFrame>, row 3, column 'start'",
+            ": '2026-13-01' is not a date YYYY-MM-DD",
+        ),
+    ],
+)
+def test_series_from_frames_refuses_what_the_files_refuse(
+    series_frames, tmp_path, change, in_file, in_frame, rest
+):
+    folder, patients, diary = series_frames
+    patients, diary = patients.astype(object), diary.astype(object)
+    change(patients, diary)
+    by_file, by_frame = _file_and_frame_errors(folder, tmp_path, patients, diary)
+    assert in_file + rest in by_file  # the same message, the same place in each source's terms
+    assert in_frame + rest in by_frame and "\n" not in by_frame
+
+
+def test_series_from_frames_names_a_missing_or_index_column(series_frames):
+    from nof1 import Series
+    from nof1.errors import SeriesError
+
+    folder, patients, diary = series_frames
+    template = folder / "protocol.toml"
+    with pytest.raises(SeriesError, match=r"^<patients DataFrame>: .* column\(s\) start$"):
+        Series.from_frames(template, patients.drop(columns="start"), diary)
+    with pytest.raises(SeriesError, match=r"^<diary DataFrame>, column 'patient': .*reset_index"):
+        Series.from_frames(template, patients, diary.set_index(["patient", "date"]))
+    with pytest.raises(SeriesError, match=r"^<patients DataFrame>, column 'patient'.*reset_index"):
+        Series.from_frames(template, patients.set_index("patient"), diary)
+    with pytest.raises(SeriesError, match="expected a pandas DataFrame"):
+        Series.from_frames(template, patients, str(folder / "diary.csv"))

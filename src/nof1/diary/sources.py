@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from .read import Diary
 
-__all__ = ["TableSource", "is_table_source", "load_table"]
+__all__ = ["TableSource", "cell_text", "index_hints", "is_table_source", "load_table"]
 
 _XLSX_MAGIC = b"PK\x03\x04"
 _PARQUET_MAGIC = b"PAR1"
@@ -202,7 +202,7 @@ def index_hints(frame: pd.DataFrame) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """A cell as text, without loss."""
     if value is None:
         return ""
@@ -228,7 +228,7 @@ def _write(records, first_row: int) -> tuple[str, tuple[int, ...]]:
     writer = csv.writer(out, lineterminator="\n")
     rows: list[int] = []
     for i, record in enumerate(records):
-        cells = [_cell(v) for v in record]
+        cells = [cell_text(v) for v in record]
         writer.writerow(cells)
         lines = 1 + sum(c.count("\n") + c.count("\r") for c in cells)
         rows.extend([first_row + i] * lines)
