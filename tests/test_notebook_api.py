@@ -319,3 +319,32 @@ def test_series_from_frames_names_a_missing_or_index_column(series_frames):
         Series.from_frames(template, patients.set_index("patient"), diary)
     with pytest.raises(SeriesError, match="expected a pandas DataFrame"):
         Series.from_frames(template, patients, str(folder / "diary.csv"))
+
+
+# -- the README's "From Python" section runs as written -----------------------------------------
+
+
+def test_readme_from_python_runs_and_plots_onto_your_own_axes(capsys):
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # no window
+    import matplotlib.pyplot as plt
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## From Python", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) >= 2
+    namespace: dict = {}
+    try:
+        for block in blocks:
+            exec(block, namespace)  # the README's own code, in order
+        ax, fig = namespace["ax"], namespace["fig"]
+        assert ax.figure is fig and fig.axes == [ax]  # drawn on the reader's Axes, no new one
+        assert ax.lines  # the cycles plot: one line per cycle joining its two period means
+        again = namespace["plot"](namespace["result"], "pain", kind="timeline", ax=ax)
+        assert again is ax  # and returns the Axes it drew on
+        assert capsys.readouterr().out.startswith("nof1 analysis of KRATOM-FM-001")  # summary()
+    finally:
+        plt.close("all")
