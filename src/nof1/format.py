@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["fmt_p", "fmt_pct", "fmt_prob", "p_is", "plural"]
+__all__ = ["Summary", "fmt_p", "fmt_pct", "fmt_prob", "p_is", "plural"]
 
 
 def fmt_p(p: float) -> str:
@@ -48,3 +48,24 @@ def p_is(p: float) -> str:
 def plural(n: int, word: str) -> str:
     """``1 cycle``, ``3 cycles``."""
     return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+class Summary(str):
+    """A result's summary for reading: the text itself, shown as laid out.
+
+    A :class:`str` (``print(result.summary())`` prints it, ``str.splitlines`` and ``in`` work)
+    whose ``repr``, and so a notebook cell's display, is the text rather than a quoted string
+    full of ``\\n``, as statsmodels' ``summary()`` shows.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:  # IPython's display
+        printer.text(str(self))
+
+    def as_text(self) -> str:
+        """The summary as a plain :class:`str` (statsmodels' name for it)."""
+        return str(self)

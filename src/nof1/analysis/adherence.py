@@ -81,6 +81,7 @@ class AdherenceCheck:
                 "estimate": r.estimate,
                 "ci_low": r.ci[0],
                 "ci_high": r.ci[1],
+                "level": r.level if math.isfinite(r.ci[0]) else math.nan,
                 "p_two_sided": r.p_two_sided,
                 "p_improvement": r.p_improvement,
                 "reason": r.reason,

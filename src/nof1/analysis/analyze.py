@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import __version__
+from ..format import Summary
 from ..stats import (
     bayes_cycle,
     fit_ar1,
@@ -36,6 +37,7 @@ from ..stats.results import (
 )
 from ..trial.reference import Reference, design_min_p, reference_set
 from .adherence import AdherenceCheck, adherence_check, disagreement, entry_accounting
+from .methods import METHODS, NAP, method_rows
 from .periods import PeriodLayout, headline_effect, period_means
 from .sensitivity import Sensitivity, sensitivity
 
@@ -54,10 +56,6 @@ __all__ = [
     "Sensitivity",
     "analyze",
 ]
-
-METHODS = ("paired-t", "wilcoxon", "randomization", "ar1", "bayes")
-"""The methods run on every outcome, by the names ``nof1 power --method`` and ``to_frame`` use; an
-outcome's attribute and JSON key is the name with ``_`` for ``-`` (``paired_t``)."""
 
 
 @dataclass(frozen=True)
@@ -122,13 +120,17 @@ class OutcomeResult:
             "cycle_differences": jsonable(self.cycle_differences),
             "periods": [p.to_dict() for p in self.periods],
         }
+        names = self.method_names
         for name in METHODS:
             key, result = name.replace("-", "_"), self.method(name)
             if result.reason is not None:
                 out[key] = None
                 out[f"{key}_reason"] = result.reason
-            else:
+            else:  # every method object says its name (nof1.analysis.methods), as reports do
                 out[key] = result.to_dict()
+                out[key]["method"] = names[key]
+        if out["ar1"] is not None and out["ar1"]["calibrated"] is not None:
+            out["ar1"]["calibrated"]["method"] = names["ar1_calibrated"]
         out["nap"] = jsonable(self.nap)
         if self.nap_reason:
             out["nap_reason"] = self.nap_reason
@@ -151,37 +153,45 @@ class OutcomeResult:
             f"direction={self.direction!r})"
         )
 
-    def to_frame(self) -> pd.DataFrame:
-        """Tidy: one row per method with estimate, interval, p-values and reason.
+    @property
+    def method_names(self) -> dict[str, str]:
+        """The name of each method by where its result sits (``paired_t``, ``wilcoxon``,
+        ``randomization``, ``ar1_calibrated``, ``ar1``, ``bayes``, ``nap``): the one name the
+        tidy table, the JSON, the text and the HTML report use (:mod:`nof1.analysis.methods`)."""
+        return {row.slot: row.name for row in method_rows(self)} | {"nap": NAP}
 
-        The AR(1) model has two rows: ``ar1``, the ML Wald test, and ``ar1-calibrated``.
-        ``estimate``, ``ci_low`` and ``ci_high`` are effects in the outcome's units (treatment
-        minus control; the Bayesian posterior mean, the randomization test's observed effect).
-        The last row, method ``nap``, holds the non-overlap of all pairs in its own column
-        ``nap`` (a probability from 0 to 1, NaN in the other rows), never in ``estimate``.
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy: one row per method with estimate, interval, its level, p-values and reason.
+
+        Methods by their one name (:func:`nof1.analysis.methods.method_rows`): ``paired-t``
+        (``welch-t`` under the ``random`` scheme), ``wilcoxon`` (``mann-whitney``),
+        ``randomization``, ``ar1-reml-t`` (the calibrated AR(1) test), ``ar1-ml-wald`` (its
+        maximum likelihood fit), ``bayes``. ``estimate``, ``ci_low`` and ``ci_high`` are effects
+        in the outcome's units (treatment minus control; the Bayesian posterior mean, the
+        randomization test's observed effect); ``level`` is the level the row's interval
+        actually has (the rank test's ``ci_level``, below 1 - alpha with few cycles; NaN
+        without an interval). The last row, method ``nap``, holds the non-overlap of all pairs
+        in its own column ``nap`` (a probability from 0 to 1, NaN in the other rows), never in
+        ``estimate``.
         """
         import pandas as pd
 
-        rows = []
-        results = [(name, self.method(name)) for name in METHODS]
-        results.insert(METHODS.index("ar1") + 1, ("ar1-calibrated", self.ar1.calibrated))
-        for name, r in results:
-            estimate = {"bayes": "mean", "randomization": "observed"}.get(name, "estimate")
-            ci = getattr(r, "ci", (math.nan, math.nan))
-            rows.append(
-                {
-                    "outcome": self.name,
-                    "method": name,
-                    "estimate": getattr(r, estimate, math.nan),
-                    "ci_low": ci[0],
-                    "ci_high": ci[1],
-                    "p_two_sided": getattr(r, "p_two_sided", math.nan),
-                    "p_improvement": getattr(r, "p_improvement", math.nan),
-                    "reason": r.reason,
-                }
-            )
+        rows = [
+            {
+                "outcome": self.name,
+                "method": row.name,
+                "estimate": row.estimate,
+                "ci_low": row.ci[0],
+                "ci_high": row.ci[1],
+                "level": row.level,
+                "p_two_sided": getattr(row.result, "p_two_sided", math.nan),
+                "p_improvement": getattr(row.result, "p_improvement", math.nan),
+                "reason": row.result.reason,
+            }
+            for row in method_rows(self)
+        ]
         rows.append(
-            {"outcome": self.name, "method": "nap", "nap": self.nap, "reason": self.nap_reason}
+            {"outcome": self.name, "method": NAP, "nap": self.nap, "reason": self.nap_reason}
         )
         if self.adherence is not None:  # per-protocol and as-treated rows
             rows += self.adherence.frame_rows(self.name)
@@ -244,6 +254,27 @@ class Analysis:
             f"excluded={len(self.excluded)}, interim={any('interim' in w for w in self.warnings)})"
         )
 
+    def summary(self) -> Summary:
+        """The summary ``nof1 analyze`` prints: verdicts first, then every method's numbers.
+
+        Returns
+        -------
+        Summary
+            The text of :func:`nof1.report.text.render_text` (a :class:`str`); ``print`` it, or
+            leave it last in a notebook cell. Nothing is printed here.
+
+        Examples
+        --------
+        >>> from nof1 import Protocol, read_diary, analyze, example_paths
+        >>> protocol = Protocol.load(example_paths()[0])
+        >>> result = analyze(protocol, read_diary(example_paths()[1], protocol))
+        >>> result.summary().splitlines()[0]
+        'nof1 analysis of KRATOM-FM-001 (patient P-001)'
+        """
+        from ..report.text import render_text
+
+        return Summary(render_text(self))
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``nof1 analyze --json`` (docs/json.md): ``nof1_version``, ``protocol``,
         ``diary`` (with every excluded row and its reason), ``outcomes``, ``benefit_harm`` and
@@ -302,8 +333,9 @@ class Analysis:
     def to_frame(self) -> pd.DataFrame:
         """Tidy: one row per outcome x method (see :meth:`OutcomeResult.to_frame`).
 
-        Columns ``outcome, method, estimate, ci_low, ci_high, p_two_sided, p_improvement, reason,
-        nap``; effects are in each outcome's units, NAP (0 to 1) only in its own ``nap`` column.
+        Columns ``outcome, method, estimate, ci_low, ci_high, level, p_two_sided, p_improvement,
+        reason, nap``; effects are in each outcome's units, ``level`` is each row's actual
+        interval level, NAP (0 to 1) only in its own ``nap`` column.
 
         Examples
         --------

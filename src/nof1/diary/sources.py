@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from .read import Diary
 
-__all__ = ["TableSource", "is_table_source", "load_table"]
+__all__ = ["TableSource", "cell_text", "index_hints", "is_table_source", "load_table"]
 
 _XLSX_MAGIC = b"PK\x03\x04"
 _PARQUET_MAGIC = b"PAR1"
@@ -53,6 +53,9 @@ class TableSource:
         The workbook sheet read, else None.
     rows
         The source row of each physical line of ``text`` (1-based; line 1 is the header).
+    index_hints
+        ``(column, what to do)`` for a DataFrame whose index holds a column the reader looks for
+        (``date`` as the index): an error about that column says how to make it a column.
     """
 
     text: str | bytes
@@ -61,6 +64,7 @@ class TableSource:
     kind: str
     sheet: str | None = None
     rows: tuple[int, ...] = ()
+    index_hints: tuple[tuple[str, str], ...] = ()
 
     def row_of(self, line: int | None) -> int | None:
         """The source row of a line of :attr:`text`."""
@@ -70,11 +74,13 @@ class TableSource:
         return None if row == 0 else row
 
     def locate(self, error: DiaryError) -> DiaryError:
-        """The same error, naming the sheet and row of the source instead of a line of text."""
+        """The same error, naming the sheet and row of the source instead of a line of text (and,
+        for a column that is the DataFrame's index, saying how to make it a column)."""
         if self.kind == "csv":
             return error
+        hint = dict(self.index_hints).get(error.column or "") if error.line == 1 else None
         return DiaryError(
-            error.template,
+            error.template + (f"; {hint}" if hint else ""),
             self.name,
             self.row_of(error.line),
             error.column,
@@ -132,7 +138,9 @@ def load_table(source: Any, sheet: str | None = None) -> TableSource:
         sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
         if sheet is not None:
             raise DiaryError("--sheet applies to an .xlsx workbook only", "<DataFrame>")
-        return TableSource(text, "<DataFrame>", sha, "frame", rows=rows)
+        return TableSource(
+            text, "<DataFrame>", sha, "frame", rows=rows, index_hints=index_hints(source)
+        )
     if isinstance(source, (str, Path)):
         name = str(source)
         try:
@@ -163,7 +171,39 @@ def _is_frame(source: Any) -> bool:
     return type(source).__name__ == "DataFrame" and hasattr(source, "columns")
 
 
-def _cell(value: Any) -> str:
+def index_hints(frame: pd.DataFrame) -> tuple[tuple[str, str], ...]:
+    """``(column, what to do)`` for each named index level that is not also a column, and for
+    an unnamed index of dates when the frame has no ``date`` column (the reader reads columns
+    only; the index is never read, so a ``date`` index is refused with this advice)."""
+    import pandas as pd
+
+    columns = {str(c).strip().lower() for c in frame.columns}
+    out = []
+    for name in frame.index.names:
+        if name is not None and str(name).strip().lower() not in columns:
+            out.append(
+                (
+                    str(name),
+                    f"{str(name)!r} is the DataFrame's index, not a column: pass "
+                    "frame.reset_index() to make it one",
+                )
+            )
+    unnamed_dates = frame.index.names == [None] and (
+        isinstance(frame.index, pd.DatetimeIndex)
+        or (len(frame.index) > 0 and isinstance(frame.index[0], _dt.date))
+    )
+    if unnamed_dates and "date" not in columns:
+        out.append(
+            (
+                "date",
+                "the dates are the DataFrame's index, not a column: pass "
+                "frame.rename_axis('date').reset_index() to make them one",
+            )
+        )
+    return tuple(out)
+
+
+def cell_text(value: Any) -> str:
     """A cell as text, without loss."""
     if value is None:
         return ""
@@ -189,7 +229,7 @@ def _write(records, first_row: int) -> tuple[str, tuple[int, ...]]:
     writer = csv.writer(out, lineterminator="\n")
     rows: list[int] = []
     for i, record in enumerate(records):
-        cells = [_cell(v) for v in record]
+        cells = [cell_text(v) for v in record]
         writer.writerow(cells)
         lines = 1 + sum(c.count("\n") + c.count("\r") for c in cells)
         rows.extend([first_row + i] * lines)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..analysis.adherence import diary_lines, outcome_lines
+from ..analysis.methods import AR1_ML, AR1_REML, NAP, method_rows
 from ..format import fmt_p, fmt_prob
 
 if TYPE_CHECKING:
-    from ..analysis.analyze import Analysis, OutcomeResult
+    from ..analysis.analyze import Analysis
 
 __all__ = ["AR1_ROWS_NOTE", "render_text"]
 
@@ -56,25 +57,25 @@ def render_text(analysis: Analysis) -> str:
         out.append(
             f"  {'method':<14}{'estimate':>10}  {interval:<22}{'p two-sided':>12}{'p improve':>11}"
         )
-        for m, res in _table_rows(r):
-            label = _TABLE_LABELS.get(m, getattr(res, "method", m.replace("_", "-")))
+        for row in method_rows(r):  # nof1.analysis.methods: the names to_frame uses too
+            res = row.result
             if res.reason is not None:
-                out.append(f"  {label:<14}  not run: {res.reason}")
+                out.append(f"  {row.name:<14}  not run: {res.reason}")
                 continue
-            est = getattr(
-                res, {"bayes": "mean", "randomization": "observed"}.get(m, "estimate"), math.nan
-            )
-            ci = getattr(res, "ci", None)
-            ci_text = f"{ci[0]:+.2f} to {ci[1]:+.2f}" if ci and math.isfinite(ci[0]) else ""
-            reached = getattr(res, "ci_level", math.nan)
-            if ci_text and reached < analysis.level - 1e-12:
-                ci_text += f" ({100 * reached:.3g}%)"
-            est_text = f"{est:+.2f}" if math.isfinite(est) else ""
-            p_two = fmt_p(getattr(res, "p_two_sided", math.nan)) if m != "bayes" else ""
+            ci = row.ci
+            ci_text = f"{ci[0]:+.2f} to {ci[1]:+.2f}" if math.isfinite(ci[0]) else ""
+            if ci_text and row.level < analysis.level - 1e-12:
+                ci_text += f" ({100 * row.level:.3g}%)"
+            est_text = f"{row.estimate:+.2f}" if math.isfinite(row.estimate) else ""
+            bayes = row.slot == "bayes"
+            p_two = fmt_p(getattr(res, "p_two_sided", math.nan)) if not bayes else ""
             p_imp = getattr(res, "p_improvement", math.nan)
-            p_imp = fmt_prob(p_imp) if m == "bayes" else fmt_p(p_imp)
-            out.append(f"  {label:<14}{est_text:>10}  {ci_text:<22}{p_two:>12}{p_imp:>11}")
-        out.append(f"  {'NAP':<14}{r.nap:>10.3f}" if math.isfinite(r.nap) else "  NAP not run")
+            p_imp = fmt_prob(p_imp) if bayes else fmt_p(p_imp)
+            out.append(f"  {row.name:<14}{est_text:>10}  {ci_text:<22}{p_two:>12}{p_imp:>11}")
+        if math.isfinite(r.nap):
+            out.append(f"  {NAP:<14}{r.nap:>10.3f}")
+        else:
+            out.append(f"  {NAP:<14}  not run: {r.nap_reason}")
         out.extend(outcome_lines(r.adherence))  # per protocol, as treated
         out.append("")
     out.append("Benefit/harm: " + analysis.benefit_harm)
@@ -97,18 +98,10 @@ def render_text(analysis: Analysis) -> str:
     return "\n".join(out)
 
 
-_TABLE_LABELS = {"ar1": "ar1 ML Wald", "ar1_calibrated": "ar1 REML t"}
 AR1_ROWS_NOTE = (
-    "AR(1) daily model: 'ar1 REML t' is the calibrated test (REML, t reference with "
-    "Satterthwaite df; it keeps its level on short trials); 'ar1 ML Wald' is the maximum "
-    "likelihood fit with a normal reference, as R's arima, anti-conservative on short trials. "
-    "Wilcoxon: Hodges-Lehmann estimate with its exact interval (its confidence in brackets "
-    "when the design cannot reach the nominal level)."
+    f"AR(1) daily model: '{AR1_REML}' is the calibrated test (REML, t reference with "
+    f"Satterthwaite df; it keeps its level on short trials); '{AR1_ML}' is the maximum "
+    "likelihood fit with a normal (Wald) reference, as R's arima, anti-conservative on short "
+    "trials. Wilcoxon: Hodges-Lehmann estimate with its exact interval (its confidence in "
+    "brackets when the design cannot reach the nominal level)."
 )
-
-
-def _table_rows(r: OutcomeResult) -> list[tuple[str, Any]]:
-    """(name, result) per row of the method table: the calibrated AR(1) test above the ML fit."""
-    rows = [(m, getattr(r, m)) for m in ("paired_t", "wilcoxon", "randomization")]
-    rows += [("ar1_calibrated", r.ar1.calibrated), ("ar1", r.ar1), ("bayes", r.bayes)]
-    return rows

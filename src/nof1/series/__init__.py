@@ -1,6 +1,7 @@
 """A series of N-of-1 trials: the same comparison in many patients (docs/series.md).
 
-:class:`Series` reads a series file (every trial checked as for one trial);
+:class:`Series` reads a series file (every trial checked as for one trial), or a long-form
+series from DataFrames (:meth:`Series.from_frames`, the same checks);
 :func:`analyze_series` pools the patients' effects (two-stage meta-analysis, one-stage mixed
 model, responders, randomization test of the sharp null); :func:`monitor_series` replays every
 patient's stop rules with one as-of date and triages the patients; :func:`monitor_path` does

@@ -24,15 +24,27 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..diary.read import Diary, read_diary, read_diary_text
+from ..diary.sources import TableSource
 from ..errors import DiaryError, Nof1Error, ProtocolError, SeriesError
 from ..trial.protocol import Protocol
 
-__all__ = ["Series", "SeriesTrial", "is_parquet", "read_parquet", "read_toml", "split_parquet"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "Series",
+    "SeriesTrial",
+    "is_parquet",
+    "mismatches",
+    "read_parquet",
+    "read_toml",
+    "split_parquet",
+]
 
 _SERIES_KEYS = ("series", "trials", "template", "patients", "diary")
 _HEADER_KEYS = ("id", "seed", "template", "patients", "diary")
@@ -143,7 +155,71 @@ class Series:
             if t.patient in seen:
                 raise SeriesError(f"{path}: patient {t.patient!r} appears twice")
             seen.add(t.patient)
-        return cls(header["id"], str(path), form, tuple(trials), _mismatches(trials), seed)
+        return cls(header["id"], str(path), form, tuple(trials), mismatches(trials), seed)
+
+    @classmethod
+    def from_frames(
+        cls,
+        template: Protocol | str | Path,
+        patients: pd.DataFrame,
+        diary: pd.DataFrame,
+        id: str = "series",
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Series:
+        """A long-form series from a template protocol and two DataFrames, checked as its files.
+
+        Parameters
+        ----------
+        template
+            Every patient's protocol: a :class:`~nof1.Protocol` or the path of a protocol file
+            (a series' ``template``); each patient's pseudonym, start and allocation come from
+            ``patients``.
+        patients
+            The patients table: columns ``patient``, ``start`` and ``seed`` or ``sequence``, one
+            row per patient, as the ``patients`` file of a series.
+        diary
+            The long diary: a ``patient`` column, ``date`` and the protocol's diary columns, one
+            row per patient and day, as the ``diary`` file of a series.
+        id, seed
+            ``[series] id`` and ``seed`` (the Monte Carlo seed of the randomization test).
+        progress
+            Called as ``progress(done, total)`` after each patient.
+
+        Returns
+        -------
+        Series
+            As :meth:`load` gives for the same data in files (``form`` ``"table"``); analyse it
+            with :func:`~nof1.series.analyze_series`, check it with
+            :func:`~nof1.series.monitor_series`.
+
+        Raises
+        ------
+        SeriesError
+            What :meth:`load` refuses in the files, naming the DataFrame, its row (position 0
+            is row 1) and the column: a missing column (or one kept as the index: pass
+            ``frame.reset_index()``), a blank or repeated patient, a diary row of a patient not
+            in the table. A patient's own bad dates or values are kept in
+            :attr:`SeriesTrial.error` (raised by :meth:`check`) with the diary row, as
+            :meth:`load` keeps them.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from nof1.series import Series
+        >>> from nof1.example import example_series_path
+        >>> folder = example_series_path().parent
+        >>> series = Series.from_frames(
+        ...     folder / "protocol.toml",
+        ...     pd.read_csv(folder / "patients.csv"),
+        ...     pd.read_csv(folder / "diary.csv"),
+        ... )
+        >>> len(series.trials)
+        12
+        """
+        from .frames import series_from_frames
+
+        return series_from_frames(template, patients, diary, id, seed, progress)
 
     @staticmethod
     def is_series_file(path: str | Path) -> bool:
@@ -244,7 +320,7 @@ def _signature(protocol: Protocol) -> dict[str, Any]:
     }
 
 
-def _mismatches(trials: list[SeriesTrial]) -> tuple[tuple[str, str], ...]:
+def mismatches(trials: list[SeriesTrial]) -> tuple[tuple[str, str], ...]:
     readable = [t for t in trials if t.ok]
     if not readable:
         return ()
@@ -300,6 +376,16 @@ def _load_trials(path: Path, entries: Any, progress) -> list[SeriesTrial]:
     return out
 
 
+Place = Callable[[int], str]
+"""Where a line of a table is, in words: ``"patients.csv, line 3"`` for a file (the header is
+line 1), ``"<patients DataFrame>, row 2"`` for a DataFrame (:meth:`Series.from_frames`)."""
+
+
+def file_place(path: Path) -> Place:
+    """The place of a line of a file: its path and line number."""
+    return lambda line: f"{path}, line {line}"
+
+
 def _patients_table(path: Path) -> list[tuple[int, dict[str, str]]]:
     """Rows of the patients table with their line numbers."""
     try:
@@ -313,18 +399,29 @@ def _patients_table(path: Path) -> list[tuple[int, dict[str, str]]]:
         raise SeriesError(f"{path}: the patients table is empty")
     delimiter = max(_DELIMITERS, key=lines[0].count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = [h.strip().lower() for h in next(reader)]
+    header = next(reader)
+
+    def records():
+        previous = 1
+        for record in reader:
+            yield previous + 1, record
+            previous = reader.line_num
+
+    return patient_rows(header, records(), file_place(path))
+
+
+def patient_rows(header: list[str], records, place: Place) -> list[tuple[int, dict[str, str]]]:
+    """The patients table's rows as ``(line, {column: cell})``, blank rows skipped, after
+    checking the header has ``patient``, ``start`` and ``seed`` or ``sequence``."""
+    header = [h.strip().lower() for h in header]
     missing = [c for c in ("patient", "start") if c not in header]
     if missing or not ({"seed", "sequence"} & set(header)):
         need = ", ".join(
             missing + ([] if {"seed", "sequence"} & set(header) else ["seed or sequence"])
         )
-        raise SeriesError(f"{path}, line 1: the patients table needs the column(s) {need}")
+        raise SeriesError(f"{place(1)}: the patients table needs the column(s) {need}")
     rows = []
-    previous = 1
-    for record in reader:
-        line = previous + 1
-        previous = reader.line_num
+    for line, record in records:
         if not any(cell.strip() for cell in record):
             continue
         rows.append(
@@ -380,16 +477,23 @@ def split_diary(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SeriesError(f"{path}: not UTF-8 text; save the diary as UTF-8") from None
+    return split_diary_text(text, patients, only, file_place(path))
+
+
+def split_diary_text(
+    text: str, patients: set[str], only: set[str] | None, place: Place
+) -> tuple[dict[str, tuple[str, list[int]]], str]:
+    """As :func:`split_diary`, from the long diary's text; ``place`` names a line in errors."""
     if not text.strip():
         raise SeriesError(
-            f"{path}, line 1: the diary is empty; it needs a header with patient and date"
+            f"{place(1)}: the diary is empty; it needs a header with patient and date"
         )
     delimiter = max(_DELIMITERS, key=text.splitlines()[0].count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header = next(reader)
     names = [h.strip().lower() for h in header]
     if "patient" not in names:
-        raise SeriesError(f"{path}, line 1: the long diary needs a 'patient' column")
+        raise SeriesError(f"{place(1)}: the long diary needs a 'patient' column")
     col = names.index("patient")
     keep = [h for j, h in enumerate(header) if j != col]
     groups: dict[str, list[tuple[int, list[str]]]] = {p: [] for p in patients}
@@ -404,14 +508,14 @@ def split_diary(
             pid = record[col].strip() if col < len(record) else ""
             if pid not in groups:
                 raise SeriesError(
-                    f"{path}, line {line}, column 'patient': {pid!r} is not in the patients table"
+                    f"{place(line)}, column 'patient': {pid!r} is not in the patients table"
                     if pid
-                    else f"{path}, line {line}, column 'patient': blank; each row needs its patient"
+                    else f"{place(line)}, column 'patient': blank; each row needs its patient"
                 )
             if pid in kept:
                 groups[pid].append((line, [c for j, c in enumerate(record) if j != col]))
     except csv.Error as exc:
-        raise SeriesError(f"{path}, line {reader.line_num}: not readable as CSV: {exc}") from None
+        raise SeriesError(f"{place(reader.line_num)}: not readable as CSV: {exc}") from None
     out = {}
     for pid, rows in groups.items():
         if pid not in kept:
@@ -506,22 +610,36 @@ def table_paths(path: Path, raw: dict[str, Any]) -> tuple[Path, Path, Path]:
 
 def checked_rows(ppath: Path) -> list[tuple[int, dict[str, str]]]:
     """The patients table's rows, refused when a patient is blank or appears twice."""
-    rows = _patients_table(ppath)
+    return check_patients(_patients_table(ppath), file_place(ppath))
+
+
+def check_patients(
+    rows: list[tuple[int, dict[str, str]]], place: Place
+) -> list[tuple[int, dict[str, str]]]:
+    """``rows``, refused when a patient is blank or appears twice (``place`` names the line)."""
     first: dict[str, int] = {}
     for line, r in rows:
         if not r["patient"]:
-            raise SeriesError(f"{ppath}, line {line}, column 'patient': blank")
+            raise SeriesError(f"{place(line)}, column 'patient': blank")
         if r["patient"] in first:
-            raise SeriesError(f"{ppath}, line {line}: patient {r['patient']!r} appears twice")
+            raise SeriesError(f"{place(line)}: patient {r['patient']!r} appears twice")
         first[r["patient"]] = line
     return rows
 
 
 def table_trial(
-    template: dict, tpath: Path, sha: str, where: str, row: dict[str, str], dpath: Path, diary
+    template: dict,
+    tpath: Path,
+    sha: str,
+    where: str,
+    row: dict[str, str],
+    dpath: Path,
+    diary,
+    source: TableSource | None = None,
 ) -> SeriesTrial:
     """One patient of the table form: the protocol from the template and the patient's row,
-    the diary from the patient's part of the long diary (``diary`` = (CSV text, line numbers))."""
+    the diary from the patient's part of the long diary (``diary`` = (CSV text, line numbers)).
+    ``source``: the long diary was a DataFrame, whose rows errors and the diary name."""
     pid = row["patient"]
     try:
         protocol = patient_protocol(template, tpath, sha, row, where)
@@ -534,10 +652,12 @@ def table_trial(
         at = (exc.line, exc.earlier)
         line, earlier = (lines[n - 1] if n and n <= len(lines) else n for n in at)
         cause = DiaryError(exc.template, str(dpath), line, exc.column, earlier=earlier)
+        cause = cause if source is None else source.locate(cause)
         return SeriesTrial(pid, protocol, error=SeriesError(str(cause), pid, cause))
     except Nof1Error as exc:
         return SeriesTrial(pid, protocol, error=SeriesError(str(exc), pid, exc))
-    return SeriesTrial(pid, protocol, _relined(read, lines))
+    read = _relined(read, lines)
+    return SeriesTrial(pid, protocol, read if source is None else source.finish(read))
 
 
 def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..format import Summary
 from ..stats.meta import MetaAnalysis
 from ..stats.mixed import MixedModel
 from ..stats.results import RandomizationTest, jsonable
@@ -239,6 +240,20 @@ class SeriesResult:
         from .render import render_text
 
         return render_text(self)
+
+    def summary(self) -> Summary:
+        """The summary ``nof1 series`` prints (:meth:`render_text`), as a :class:`str` that a
+        notebook shows laid out; ``print`` it. Nothing is printed here.
+
+        Examples
+        --------
+        >>> from nof1.series import Series, analyze_series
+        >>> from nof1.example import example_series_path
+        >>> result = analyze_series(Series.load(example_series_path()))
+        >>> result.summary() == result.render_text()
+        True
+        """
+        return Summary(self.render_text())
 
     def _repr_html_(self) -> str:
         o = self.primary
