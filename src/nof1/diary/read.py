@@ -328,7 +328,7 @@ def _check_spanning(
                     f"not readable as CSV: the quoted cell of column {_column_name(header, i)} "
                     f"opened on this line runs on to line {opened + k}, which looks like a dated "
                     f"row ({text.strip()[:40]!r}); close the quote where the cell ends (a cell "
-                    "may span lines, but no line inside it may start with a date)",
+                    "may span lines, but not a line where a date begins a cell)",
                     source.path,
                     opened,
                 )
