@@ -347,3 +347,14 @@ def test_the_web_refuses_a_single_diary_with_a_swallowed_row(client):
     checked = client.post("/api/check", data=upload()).get_json()
     assert not checked["ok"]
     assert any(p.startswith("diary.csv, line 82: not readable") for p in checked["problems"])
+
+
+def test_a_missing_long_diary_is_named_by_the_reader(tmp_path):
+    path = series_folder(tmp_path, b"")
+    (path.parent / "diary.csv").unlink()
+    for command in ("series", "monitor"):
+        result = run(command, path)
+        assert result.exit_code == 2
+        assert result.stderr == f"nof1: {path.parent / 'diary.csv'}: cannot read the diary: " + (
+            "No such file or directory\n"
+        )

@@ -96,25 +96,33 @@ def fast_readable(dpath: Path) -> bool:
     """
     from ..limits import MAX_CELL_CHARS
 
+    try:
+        with dpath.open("rb") as handle:
+            return _scan(handle, MAX_CELL_CHARS)
+    except OSError:
+        return False  # the per-patient reader says why it cannot be read
+
+
+def _scan(handle, longest: int) -> bool:
+    """:func:`fast_readable` over an open file, block by block (whole lines each)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     rest = b""
-    with dpath.open("rb") as handle:
-        while True:
-            chunk = handle.read(_SCAN_BLOCK)
-            if not (chunk.isascii() and decoder.getstate()[0] == b""):  # ASCII is UTF-8
-                try:
-                    decoder.decode(chunk, final=not chunk)
-                except UnicodeDecodeError:
-                    return False
-            if b"\0" in chunk:
+    while True:
+        chunk = handle.read(_SCAN_BLOCK)
+        if not (chunk.isascii() and decoder.getstate()[0] == b""):  # ASCII is UTF-8
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError:
                 return False
-            data = rest + chunk
-            cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 if chunk else len(data)
-            rest = data[cut:]
-            if len(rest) >= MAX_CELL_CHARS or not _plain_lines(data[:cut], MAX_CELL_CHARS):
-                return False
-            if not chunk:
-                return True
+        if b"\0" in chunk:
+            return False
+        data = rest + chunk
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 if chunk else len(data)
+        rest = data[cut:]
+        if len(rest) >= longest or not _plain_lines(data[:cut], longest):
+            return False
+        if not chunk:
+            return True
 
 
 _SCAN_BLOCK = 1 << 24
@@ -348,7 +356,9 @@ def prepare(path: Path) -> Context | None:
         except (OSError, pa.ArrowInvalid) as exc:
             raise SeriesError(f"{dpath}: cannot read the Parquet diary: {exc}") from None
     else:
-        names = header_names(dpath) if fast_readable(dpath) else None
+        names = header_names(dpath)
+        if names is not None and not fast_readable(dpath):
+            names = None  # the per-patient reader reads it
         allowed = {"patient", "date", *first.columns}
         if (
             names is None
