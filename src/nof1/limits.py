@@ -19,6 +19,7 @@ __all__ = [
     "FIRST_DATE",
     "LAST_DATE",
     "MAX_ALPHA",
+    "MAX_CELL_CHARS",
     "MAX_CYCLES",
     "MAX_DIARY_BYTES",
     "MAX_DIARY_COLUMNS",
@@ -68,6 +69,9 @@ MAX_TOML_DEPTH = 20
 MAX_PROTOCOL_BYTES = 1_000_000
 MAX_DIARY_BYTES = 50_000_000
 """Default size limits of the input files; ``--max-bytes`` (``max_bytes=``) raises them."""
+MAX_CELL_CHARS = 1_000_000
+"""One cell of a diary or long diary (a note of some 300 pages): every reader of a CSV diary, the
+column-wise series reader and the web page alike, refuses a longer cell."""
 MIN_SIMS, MAX_SIMS = 100, 1_000_000
 """Simulated trials of ``nof1 power`` and ``nof1 design`` (per design)."""
 

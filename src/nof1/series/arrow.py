@@ -17,6 +17,7 @@ the caller then loads the series per patient.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import datetime as _dt
@@ -68,15 +69,92 @@ class _Columns:
 
 
 def header_names(dpath: Path) -> list[str] | None:
-    """The long CSV diary's header, or None when it is not comma-delimited UTF-8."""
+    """The long CSV diary's header (names trimmed), or None when it is not comma-delimited UTF-8."""
     try:
         with dpath.open("rb") as fh:
-            first = fh.readline(1 << 20).decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
+            head = fh.read(1 << 20)
+    except OSError:
+        return None
+    try:  # the first line, whatever ends it (CR, LF or both)
+        first = re.split(rb"[\r\n]", head, maxsplit=1)[0].decode("utf-8-sig")
+        names = next(csv.reader([first]), [])
+    except (UnicodeDecodeError, csv.Error):
         return None
     if max((",", ";", "\t"), key=first.count) != ",":
         return None
-    return [h.strip() for h in next(csv.reader([first]))]
+    return [h.strip() for h in names]
+
+
+def fast_readable(dpath: Path) -> bool:
+    """True when pyarrow reads the long CSV diary cell for cell as the per-patient reader does.
+
+    That is: UTF-8 text without NUL bytes, no line of :data:`~nof1.limits.MAX_CELL_CHARS` bytes or
+    more, and every line holding a quote one record of well-formed CSV on its own (no quoted cell
+    spanning lines). Otherwise the per-patient reader reads the file: it accepts or refuses it,
+    naming the line, and the column-wise reader never answers differently. One pass over the file
+    in blocks, a few milliseconds a megabyte.
+    """
+    from ..limits import MAX_CELL_CHARS
+
+    try:
+        with dpath.open("rb") as handle:
+            return _scan(handle, MAX_CELL_CHARS)
+    except OSError:
+        return False  # the per-patient reader says why it cannot be read
+
+
+def _scan(handle, longest: int) -> bool:
+    """:func:`fast_readable` over an open file, block by block (whole lines each)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    rest = b""
+    while True:
+        chunk = handle.read(_SCAN_BLOCK)
+        if not (chunk.isascii() and decoder.getstate()[0] == b""):  # ASCII is UTF-8
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError:
+                return False
+        if b"\0" in chunk:
+            return False
+        data = rest + chunk
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 if chunk else len(data)
+        rest = data[cut:]
+        if len(rest) >= longest or not _plain_lines(data[:cut], longest):
+            return False
+        if not chunk:
+            return True
+
+
+_SCAN_BLOCK = 1 << 24
+
+
+def _plain_lines(block: bytes, longest: int) -> bool:
+    """True when no line of ``block`` (whole lines) has ``longest`` bytes or more, and the lines
+    holding a quote are each one record that the csv module reads strictly."""
+    arr = np.frombuffer(block, dtype=np.uint8)
+    breaks = arr == ord("\n")
+    if b"\r" in block:
+        breaks |= arr == ord("\r")
+    ends = np.flatnonzero(breaks)
+    if arr.size and arr[-1] not in (ord("\n"), ord("\r")):
+        ends = np.append(ends, arr.size)  # the file's last line, without a line break
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if ends.size and (ends - starts).max() >= longest:
+        return False
+    quotes = np.flatnonzero(arr == ord('"'))
+    if not quotes.size:
+        return True
+    line = np.searchsorted(ends, quotes)  # the line of each quote
+    if (np.bincount(line) % 2).any():  # a quoted cell left open at the end of its line
+        return False
+    quoted = np.unique(line)
+    spans = zip(starts[quoted].tolist(), ends[quoted].tolist(), strict=True)
+    text = b"\n".join(block[a:b] for a, b in spans).decode("utf-8")
+    try:
+        records = sum(1 for _ in csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        return False
+    return records == quoted.size
 
 
 def _strings_to_numbers(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
@@ -140,11 +218,13 @@ def typed_columns(table, numeric: list[str], categories: dict[str, tuple[str, ..
 
 def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
     """The needed columns of the long CSV diary (those after patient and date as numbers,
-    except ``text``); malformed rows are reported, not dropped."""
+    except ``text``), or None when a row does not parse (the per-patient reader then names it):
+    no row is dropped."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     malformed: list[str] = []
+    header = header_names(dpath)  # trimmed, as the per-patient reader names the columns
 
     def on_invalid(row) -> str:
         malformed.append(row.text)
@@ -157,7 +237,7 @@ def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
             types["date"] = pa.date32()
         return pcsv.read_csv(
             dpath,
-            read_options=pcsv.ReadOptions(block_size=1 << 24),
+            read_options=pcsv.ReadOptions(block_size=1 << 24, column_names=header, skip_rows=1),
             parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(
                 include_columns=names,
@@ -172,8 +252,11 @@ def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
         table = read(typed=True)
     except pa.ArrowInvalid:  # a cell that does not parse: read text, find it column-wise
         malformed.clear()
-        table = read(typed=False)
-    return table, malformed
+        try:
+            table = read(typed=False)
+        except pa.ArrowInvalid:
+            return None
+    return None if malformed else table
 
 
 def _read_parquet(dpath: Path, names: list[str]):
@@ -274,6 +357,8 @@ def prepare(path: Path) -> Context | None:
             raise SeriesError(f"{dpath}: cannot read the Parquet diary: {exc}") from None
     else:
         names = header_names(dpath)
+        if names is not None and not fast_readable(dpath):
+            names = None  # the per-patient reader reads it
         allowed = {"patient", "date", *first.columns}
         if (
             names is None
@@ -462,17 +547,16 @@ def load_long(
     dataset = None
     if ctx.parquet:
         table, dataset = _read_parquet(ctx.dpath, ctx.columns)
-        malformed: list[str] = []
     else:
-        table, malformed = read_csv(ctx.dpath, ctx.columns)
+        table = read_csv(ctx.dpath, ctx.columns)
+        if table is None:
+            # the per-patient reader names the row (line numbers need the CSV's own reading)
+            split_diary(ctx.dpath, set(ctx.ids), only=set())
+            return None
     cols = typed_columns(table, ctx.numeric, ctx.categories)
     del table
     if progress is not None:
         progress(2, 4)
-    if malformed:
-        # the per-patient reader names the row (line numbers need the CSV's own reading)
-        split_diary(ctx.dpath, set(ctx.ids), only=set())
-        return None
     try:
         code, day, flagged = check_rows(ctx, cols)
     except SeriesError:

@@ -111,7 +111,8 @@ def series_from_frames(
         row = source.row_of(line)
         return DIARY if row is None else f"{DIARY}, row {row}"
 
-    diaries, _ = split_diary_text(text, {r["patient"] for _, r in rows}, None, place)
+    patients_ = {r["patient"] for _, r in rows}
+    diaries, _ = split_diary_text(text, patients_, None, place, DIARY, from_cells=True)
     trials: list[SeriesTrial] = []
     for i, (line, r) in enumerate(rows, start=1):
         trials.append(

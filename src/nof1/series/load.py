@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..diary.read import Diary, read_diary, read_diary_text
+from ..diary.read import LINE_BREAK, Diary, decode, read_diary, read_diary_text, split_records
 from ..diary.sources import TableSource
 from ..errors import DiaryError, Nof1Error, ProtocolError, SeriesError
 from ..trial.protocol import Protocol
@@ -473,49 +473,54 @@ def split_diary(
         data = path.read_bytes()
     except OSError as exc:
         raise SeriesError(f"{path}: cannot read the diary: {exc.strerror}") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SeriesError(f"{path}: not UTF-8 text; save the diary as UTF-8") from None
-    return split_diary_text(text, patients, only, file_place(path))
+    return split_diary_text(data, patients, only, file_place(path), str(path))
 
 
 def split_diary_text(
-    text: str, patients: set[str], only: set[str] | None, place: Place
+    data: bytes | str,
+    patients: set[str],
+    only: set[str] | None,
+    place: Place,
+    name: str = "<diary>",
+    *,
+    from_cells: bool = False,
 ) -> tuple[dict[str, tuple[str, list[int]]], str]:
-    """As :func:`split_diary`, from the long diary's text; ``place`` names a line in errors."""
-    if not text.strip():
+    """As :func:`split_diary`, from the long diary's content; ``place`` names a line in errors,
+    ``name`` the diary in the reader's own errors. ``from_cells``: nof1 wrote the text from the
+    cells of a DataFrame (no quote a person could have left open; see ``split_records``)."""
+    blank = data.removeprefix(b"\xef\xbb\xbf") if isinstance(data, bytes) else data
+    if not blank.strip():
         raise SeriesError(
             f"{place(1)}: the diary is empty; it needs a header with patient and date"
         )
-    delimiter = max(_DELIMITERS, key=text.splitlines()[0].count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader)
-    names = [h.strip().lower() for h in header]
+    try:  # the per-patient reader's own stages: a file is refused with the same words
+        records = split_records(decode(data, name), from_cells=from_cells)
+    except DiaryError as exc:
+        raise SeriesError(str(exc), cause=exc) from None
+    delimiter = records.source.delimiter
+    names = [h.lower() for h in records.header]
     if "patient" not in names:
         raise SeriesError(f"{place(1)}: the long diary needs a 'patient' column")
     col = names.index("patient")
-    keep = [h for j, h in enumerate(header) if j != col]
-    groups: dict[str, list[tuple[int, list[str]]]] = {p: [] for p in patients}
+    keep = [h for j, h in enumerate(records.header) if j != col]
+    groups: dict[str, list[tuple[int, int, list[str]]]] = {p: [] for p in patients}
     kept = patients if only is None else only
-    previous = 1
-    try:
-        for record in reader:
-            line = previous + 1
-            previous = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            pid = record[col].strip() if col < len(record) else ""
-            if pid not in groups:
-                raise SeriesError(
-                    f"{place(line)}, column 'patient': {pid!r} is not in the patients table"
-                    if pid
-                    else f"{place(line)}, column 'patient': blank; each row needs its patient"
-                )
-            if pid in kept:
-                groups[pid].append((line, [c for j, c in enumerate(record) if j != col]))
-    except csv.Error as exc:
-        raise SeriesError(f"{place(reader.line_num)}: not readable as CSV: {exc}") from None
+    starts = records.lines
+    for i, record in enumerate(records.records):
+        if not any(cell.strip() for cell in record):
+            continue
+        line = starts[i]
+        pid = record[col].strip() if col < len(record) else ""
+        if pid not in groups:
+            raise SeriesError(
+                f"{place(line)}, column 'patient': {pid!r} is not in the patients table"
+                if pid
+                else f"{place(line)}, column 'patient': blank; each row needs its patient"
+            )
+        if pid in kept:
+            # the lines the record spans: the patient's text spans as many
+            span = starts[i + 1] - line if i + 1 < len(starts) else _lines_of(record)
+            groups[pid].append((line, span, [c for j, c in enumerate(record) if j != col]))
     out = {}
     for pid, rows in groups.items():
         if pid not in kept:
@@ -523,9 +528,15 @@ def split_diary_text(
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
         writer.writerow(keep)
-        writer.writerows(r for _, r in rows)
-        out[pid] = (buffer.getvalue(), [1, *(line for line, _ in rows)])
+        writer.writerows(r for _, _, r in rows)
+        lines = [1, *(n for line, span, _ in rows for n in range(line, line + span))]
+        out[pid] = (buffer.getvalue(), lines)
     return out, delimiter
+
+
+def _lines_of(record: list[str]) -> int:
+    """The physical lines a record spans (its quoted cells may hold line breaks)."""
+    return 1 + sum(len(LINE_BREAK.split(cell)) - 1 for cell in record)
 
 
 def is_parquet(dpath: Path) -> bool:
@@ -647,7 +658,7 @@ def table_trial(
         return SeriesTrial(pid, error=SeriesError(str(exc), pid, exc))
     text, lines = diary
     try:
-        read = read_diary_text(text, protocol, str(dpath), allow_empty=True)
+        read = read_diary_text(text, protocol, str(dpath), allow_empty=True, from_cells=True)
     except DiaryError as exc:  # its lines (and the first of a date twice) in the long diary
         at = (exc.line, exc.earlier)
         line, earlier = (lines[n - 1] if n and n <= len(lines) else n for n in at)

@@ -251,10 +251,10 @@ def monitor_long(
     texts = [n for n in names if n != "date" and n not in ctx.numeric]
     columns = ["patient", "date", *ctx.numeric, *texts]
     if ctx.parquet:
-        table, malformed = read_parquet(ctx.dpath, columns), []
+        table = read_parquet(ctx.dpath, columns)
     else:
-        table, malformed = read_csv(ctx.dpath, columns, tuple(texts))
-    if malformed:
+        table = read_csv(ctx.dpath, columns, tuple(texts))
+    if table is None:
         return None  # the per-patient reader names the row
     cols = typed_columns(table, ctx.numeric, ctx.categories)
     text = {n: _Text(table.column(n).combine_chunks(), ctx.first.categories_of(n)) for n in texts}
