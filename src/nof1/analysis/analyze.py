@@ -8,6 +8,7 @@ gives a result with a ``reason``; the rest of the analysis goes on.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ __all__ = [
     "PeriodSummary",
     "Sensitivity",
     "analyze",
+    "is_interim",
 ]
 
 METHODS = ("paired-t", "wilcoxon", "randomization", "ar1", "bayes")
@@ -224,6 +226,18 @@ class Analysis:
         )
 
     @property
+    def last_entry(self) -> _dt.date | None:
+        """The last day with an entry (:attr:`Diary.last_entry_date`): a blank row of ``nof1
+        template`` is not an entry. None when the diary has no entry yet."""
+        return self.diary.last_entry_date
+
+    @property
+    def interim(self) -> bool:
+        """True when the last entry falls before the last scheduled day (or there is none): the
+        verdicts, the warnings and every report then speak of an unfinished trial."""
+        return is_interim(self.diary)
+
+    @property
     def level(self) -> float:
         """The level of every interval in these results (1 - the protocol's alpha), which each
         result also records as its own ``level``."""
@@ -241,7 +255,7 @@ class Analysis:
             f"Analysis(trial={self.protocol.trial.id!r}, outcomes={list(self.outcomes)}, "
             f"primary={p.name!r}, effect={p.effect:.4g}, paired_t_p={p.paired_t.p_two_sided:.4g}"
             f", rows_read={self.diary.rows_read}, rows_used={self.rows_used}, "
-            f"excluded={len(self.excluded)}, interim={any('interim' in w for w in self.warnings)})"
+            f"excluded={len(self.excluded)}, interim={self.interim})"
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -462,6 +476,16 @@ def _accounting(protocol, diary, results) -> tuple[tuple[dict[str, Any], ...], i
     return tuple(excluded), used_rows
 
 
+def is_interim(diary: Diary) -> bool:
+    """Whether an analysis of ``diary`` is interim: its last entry (the last day with any entry,
+    :attr:`Diary.last_entry_date`) falls before the last scheduled day, or it has no entry yet.
+
+    The one rule: the verdicts, the warnings, :attr:`Analysis.interim` and every report ask it.
+    """
+    last = diary.last_entry_date
+    return last is None or last < diary.schedule.end
+
+
 def analyze(protocol: Protocol, diary: Diary) -> Analysis:
     """Analyse a trial: every method of docs/methods.md for every outcome.
 
@@ -495,7 +519,7 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
     secondary = [o.name for o in protocol.outcomes if not o.primary]
     adjusted = holm([results[n].paired_t.p_two_sided for n in secondary]) if secondary else []
     last = diary.last_entry_date  # a blank template row is not an entry
-    interim = last is None or last < diary.schedule.end
+    interim = is_interim(diary)
     final = {}
     for o in protocol.outcomes:
         r = results[o.name]

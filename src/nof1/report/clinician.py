@@ -83,7 +83,7 @@ def _clinician(analysis: Analysis) -> str:
         diary=d,
         s=s,
         source=source,
-        last=d.last_date.isoformat() if d.last_date else "no rows yet",
+        last=analysis.last_entry,
         outcomes=list(analysis.outcomes.values()),
         sections=SECTIONS,
         level=100 * analysis.level,

@@ -80,7 +80,6 @@ def render_patient(analysis: Analysis) -> str:
     """The patient page: ``render_html(analysis, audience="patient")``."""
     p = analysis.protocol
     s = analysis.diary.schedule
-    last = analysis.diary.last_date
     result = analysis.safety
     order = sorted(analysis.outcomes.values(), key=lambda r: not r.primary)
     return render(
@@ -90,7 +89,7 @@ def render_patient(analysis: Analysis) -> str:
         trial=p.trial,
         treat=p.trial.treatment,
         ctrl=p.trial.control,
-        early=last is not None and last < s.end,
+        early=analysis.interim,
         start=_long_date(s.start),
         end=_long_date(s.end),
         weeks=round(s.n_days / 7),

@@ -37,13 +37,16 @@ def render_text(analysis: Analysis) -> str:
     """
     p = analysis.protocol
     s = analysis.diary.schedule
+    last = analysis.last_entry
     out = [f"safety rules not checked: {why}" for why in analysis.safety_not_checked]
     out += [
         f"nof1 analysis of {p.trial.id} (patient {p.trial.patient or 'n/a'})",
         f"design: {p.design.scheme}, {p.design.cycles} cycles of 2 x {p.design.period_days} days, "
         f"washout {p.design.washout_days} days; allocation {s.allocation_text} "
         f"(fingerprint {s.fingerprint})",
-        f"diary: {analysis.diary.rows_read} rows read, {analysis.rows_used} used in estimates",
+        f"diary: {analysis.diary.rows_read} rows read, {analysis.rows_used} used in estimates; "
+        + (f"last entry {last}" if last else "no entry yet")
+        + (" (interim)" if analysis.interim else ""),
         *diary_lines(analysis.diary),  # nof1.analysis.adherence: entries per day, deviations
         "",
     ]
