@@ -226,6 +226,22 @@ class Analysis:
         )
 
     @property
+    def safety_status(self) -> str:
+        """The stop rules' status as the replay decided it (``continue``, ``review``, ``stop``),
+        or ``not checked`` when they could not be replayed: never read as "continue"."""
+        from ..safety.texts import NOT_CHECKED
+
+        return self.safety.status if self.safety is not None else NOT_CHECKED
+
+    def safety_dict(self) -> dict[str, Any]:
+        """The ``safety`` key of the JSON: the replay's own ``to_dict()`` (``status``, ``as_of``,
+        ``events``, ``not_checked``, ``rules_checked``), or ``status`` ``not checked`` with the
+        ``reason`` and no events when the rules could not be replayed."""
+        if self.safety is not None:
+            return self.safety.to_dict()
+        return {"status": self.safety_status, "reason": self.safety_reason, "events": []}
+
+    @property
     def last_entry(self) -> _dt.date | None:
         """The last day with an entry (:attr:`Diary.last_entry_date`): a blank row of ``nof1
         template`` is not an entry. None when the diary has no entry yet."""
@@ -259,12 +275,14 @@ class Analysis:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``nof1 analyze --json`` (docs/json.md): ``nof1_version``, ``protocol``,
+        """The JSON of ``nof1 analyze --json`` (docs/json.md): ``nof1_version``, ``safety`` (the
+        stop rules' status and events, first), ``protocol``,
         ``diary`` (with every excluded row and its reason), ``outcomes``, ``benefit_harm`` and
         ``warnings``. Strict JSON: numbers that do not exist are None, never NaN."""
         schedule = self.diary.schedule
         out = {
             "nof1_version": __version__,
+            "safety": self.safety_dict(),
             "safety_rules_not_checked": list(self.safety_not_checked),
             "protocol": {
                 "id": self.protocol.trial.id,

@@ -144,6 +144,7 @@ def render_notebook(analysis: Analysis) -> str:
     return render(
         "notebook.html",
         analysis=analysis,
+        safety=safety_view(analysis, result, analysis.safety_reason),
         trial=analysis.protocol.trial,
         outcomes=list(zip(analysis.outcomes.values(), figures, strict=True)),
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from ..safety.render import format_values
+from ..safety.render import format_values, verdict
 from .adherence import adherence_view
 from .html import is_blank
 
@@ -86,7 +86,8 @@ def data_view(analysis: Analysis) -> dict:
 
 
 def safety_view(analysis: Analysis, result, reason: str) -> dict:
-    """The safety section: the replay (or why it is missing), the rules, withdrawal, diary text."""
+    """The safety section: the replay (or why it is missing), the rules, withdrawal, diary text;
+    ``word``, ``badge`` and ``verdict`` are also the first line of the report's summary."""
     events = []
     if result is not None:
         events = [
@@ -98,6 +99,9 @@ def safety_view(analysis: Analysis, result, reason: str) -> dict:
         "result": result,
         "reason": reason,
         "status": str(result.status) if result is not None else "",
+        "word": analysis.safety_status.upper(),
+        "badge": str(result.status) if result is not None else "unknown",
+        "verdict": verdict(result) if result is not None else "could not be checked.",
         "events": events,
         "not_checked": list(getattr(result, "not_checked", ())),
         "rules": [[r.name, r.describe(), r.action] for r in analysis.protocol.stop_rules],
