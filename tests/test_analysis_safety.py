@@ -53,7 +53,7 @@ def test_a_stop_opens_the_analysis_text(stop_diary):
     lines = result.stdout.splitlines()
     assert lines[0].startswith("safety: STOP: 'Serious adverse event' fired on 2026-02-15")
     assert lines[1].split()[:3] == ["2026-02-15", "STOP", "Serious"]
-    assert result.stdout.index("safety: STOP") < result.stdout.index("== pain")
+    assert result.stdout.index("safety: STOP") < result.stdout.index("nof1 analysis of")
 
 
 def test_a_review_opens_the_analysis_text():

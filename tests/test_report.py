@@ -163,7 +163,7 @@ def test_methods_that_cannot_run_say_why(tmp_path):
     assert "not run: " in page
     assert "not counted" in page
     patient = report.render_html(analysis, audience="patient")
-    assert "could not compare your pain" in patient
+    assert "<h2>Average pain today (0-10)</h2><p>We could not compare this between" in patient
 
 
 def test_report_shows_rules_that_could_not_be_checked_as_not_checked(example):

@@ -86,6 +86,8 @@ class OutcomeResult:
 
     name: str
     label: str
+    """What pages and verdicts call the outcome: the protocol's label, or the column name when
+    it has none (:attr:`Outcome.title`)."""
     primary: bool
     better: str
     mcid: float
@@ -437,7 +439,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
     cycles_used = int(used.size) if paired else int(np.isfinite(means).sum() // 2)
     return OutcomeResult(
         name=outcome.name,
-        label=outcome.label,
+        label=outcome.title,  # what every page and verdict calls it (the name when no label)
         primary=outcome.primary,
         better=outcome.better,
         mcid=outcome.mcid,

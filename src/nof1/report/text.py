@@ -55,7 +55,7 @@ def render_text(analysis: Analysis) -> str:
     interval = f"{100 * analysis.level:.0f}% interval"
     for r in analysis.outcomes.values():
         tag = "primary" if r.primary else "secondary"
-        out.append(f"== {r.name} ({tag}) ==")
+        out.append(f"== {r.label} ({tag}) ==")
         out.append(r.verdict)
         out.append("")
         out.append(
