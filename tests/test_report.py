@@ -251,3 +251,12 @@ def test_a_finished_trial_reads_as_final(example, pages):
     assert re.search(r"^diary: .*; last entry 2026-05-03$", render_text(example), re.M)
     assert "last entry 2026-05-03" in pages[0] and "interim" not in pages[0]
     assert "not finished" not in pages[1] and "you spent some stretches" in pages[1]
+
+
+def test_the_json_says_the_last_entry_and_interim(tmp_path, example):
+    protocol = Protocol.load(DATA / "kratom_protocol.toml")
+    diary = read_diary(_template_diary_filled_until(tmp_path, "2026-03-08"), protocol)
+    doc = analyze(protocol, diary).to_dict()
+    assert doc["diary"]["last_entry"] == "2026-03-08" and doc["interim"] is True
+    final = example.to_dict()
+    assert final["diary"]["last_entry"] == "2026-05-03" and final["interim"] is False

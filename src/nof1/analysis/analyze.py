@@ -278,8 +278,8 @@ class Analysis:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON of ``nof1 analyze --json`` (docs/json.md): ``nof1_version``, ``safety`` (the
-        stop rules' status and events, first), ``protocol``,
-        ``diary`` (with every excluded row and its reason), ``outcomes``, ``benefit_harm`` and
+        stop rules' status and events, first), ``protocol``, ``diary`` (with its last entry and
+        every excluded row and its reason), ``outcomes``, ``benefit_harm``, ``interim`` and
         ``warnings``. Strict JSON: numbers that do not exist are None, never NaN."""
         schedule = self.diary.schedule
         out = {
@@ -300,6 +300,7 @@ class Analysis:
                 "sha256": self.diary.sha256,
                 "rows_read": self.diary.rows_read,
                 "rows_used": self.rows_used,
+                "last_entry": None if self.last_entry is None else self.last_entry.isoformat(),
                 "excluded": [dict(e) for e in self.excluded],
                 "notes": list(self.diary.notes),
             },
@@ -307,6 +308,7 @@ class Analysis:
                 name: self._outcome_dict(o, schedule) for name, o in self.outcomes.items()
             },
             "benefit_harm": self.benefit_harm,
+            "interim": self.interim,
             "adverse_events": [
                 {"date": day.isoformat(), "value": value} for day, value in self.adverse_events
             ],
