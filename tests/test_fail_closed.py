@@ -347,4 +347,6 @@ def test_11_a_worse_verdict_says_whether_it_reaches_the_mcid(tmp_path):
     sentence = next(s for s in fatigue["verdict"].split(". ") if "worse" in s)
     assert "MCID" in sentence and "not clinically important" in sentence
     page = report.read_text(encoding="utf-8")
-    assert "<strong>fatigue</strong> (secondary, worse, clinically not important)" in page
+    assert (
+        "<strong>Fatigue today (0-10)</strong> (secondary, worse, clinically not important)" in page
+    )

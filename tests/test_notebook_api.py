@@ -20,7 +20,7 @@ def _text_methods(text: str) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     outcome, rows = None, None
     for line in text.splitlines():
-        head = re.match(r"== (\w+) \(", line)
+        head = re.match(r"== (.+) \((?:primary|secondary)\) ==", line)  # the outcome's label
         if head:
             outcome = head.group(1)
         elif line.startswith("  method ") and outcome:
@@ -118,7 +118,7 @@ def test_frame_text_html_and_json_call_each_method_the_same(scheme, example):
     for name, outcome in result.outcomes.items():
         names = list(frame.loc[frame.outcome == name, "method"])
         assert names[:2] == first
-        assert names == text[name]  # the text table, row for row
+        assert names == text[outcome.label]  # the text table, row for row
         assert names == [*first, "randomization", "ar1-reml-t", "ar1-ml-wald", "bayes", "nap"]
         for method in names:
             assert f"<td>{method}</td>" in page
@@ -135,7 +135,9 @@ def test_analysis_summary_is_the_text_report_and_prints_nothing(example, capsys)
     assert isinstance(summary, str) and summary == render_text(example)
     assert repr(summary) == summary  # a notebook shows it laid out, not as a quoted string
     assert summary.as_text() == summary
-    assert str(summary).splitlines()[0] == "nof1 analysis of KRATOM-FM-001 (patient P-001)"
+    lines = str(summary).splitlines()
+    assert lines[0].startswith("safety: REVIEW")  # the stop-rule status comes first
+    assert "nof1 analysis of KRATOM-FM-001 (patient P-001)" in lines
 
 
 def test_series_summary_is_its_text(capsys):
@@ -345,6 +347,7 @@ def test_readme_from_python_runs_and_plots_onto_your_own_axes(capsys):
         assert ax.lines  # the cycles plot: one line per cycle joining its two period means
         again = namespace["plot"](namespace["result"], "pain", kind="timeline", ax=ax)
         assert again is ax  # and returns the Axes it drew on
-        assert capsys.readouterr().out.startswith("nof1 analysis of KRATOM-FM-001")  # summary()
+        printed = capsys.readouterr().out  # print(result.summary())
+        assert printed.startswith("safety: ") and "nof1 analysis of KRATOM-FM-001" in printed
     finally:
         plt.close("all")

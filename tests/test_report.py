@@ -163,7 +163,7 @@ def test_methods_that_cannot_run_say_why(tmp_path):
     assert "not run: " in page
     assert "not counted" in page
     patient = report.render_html(analysis, audience="patient")
-    assert "could not compare your pain" in patient
+    assert "<h2>Average pain today (0-10)</h2><p>We could not compare this between" in patient
 
 
 def test_report_shows_rules_that_could_not_be_checked_as_not_checked(example):
@@ -192,3 +192,71 @@ def test_notebook_shows_verdicts_tables_and_plots(example):
 
 def test_report_is_deterministic(example, pages):
     assert report.render_html(example) == pages[0]
+
+
+# -- issue 20: an interim analysis of a template diary reads as interim everywhere ---------------
+
+
+def _template_diary_filled_until(tmp_path, last: str) -> Path:
+    """``nof1 template`` of the example trial with the example's entries up to ``last``; the
+    later rows stay blank, as a patient keeps the diary while the trial runs."""
+    import csv
+
+    from nof1.diary.template import write_template
+
+    protocol = Protocol.load(DATA / "kratom_protocol.toml")
+    path = tmp_path / "diary.csv"
+    write_template(protocol, path)
+    with (DATA / "kratom_diary.csv").open(newline="", encoding="utf-8") as f:
+        kept = {r["date"]: r for r in csv.DictReader(f) if r["date"] <= last}
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames, list(reader)
+    rows = [r | {k: v for k, v in kept.get(r["date"], {}).items()} for r in rows]
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_template_diary_filled_for_its_first_weeks_reads_as_interim_everywhere(tmp_path):
+    from nof1.report.text import render_text
+
+    protocol = Protocol.load(DATA / "kratom_protocol.toml")
+    # by construction: entries up to 2026-03-08 (run-in and cycles 1-2); blank rows to 2026-05-03
+    diary = read_diary(_template_diary_filled_until(tmp_path, "2026-03-08"), protocol)
+    assert diary.rows_read == 119  # every scheduled day has a row, most of them blank
+    analysis = analyze(protocol, diary)
+    assert analysis.last_entry.isoformat() == "2026-03-08" and analysis.interim
+    assert any("interim" in w for w in analysis.warnings)
+
+    text = render_text(analysis)
+    assert "last entry 2026-03-08 (interim)" in text
+
+    page = report.render_html(analysis)
+    assert "last entry 2026-03-08" in page and "interim: the trial is not finished" in page
+    assert "2026-05-03; 119 rows" not in page  # the last blank row is not the last entry
+
+    patient = report.render_html(analysis, audience="patient")
+    assert "The trial is not finished yet" in patient
+    assert "Your trial runs from" in patient and "What we compare<" in patient
+    assert "has so far been" in patient and "you spent some stretches" not in patient
+
+
+def test_a_finished_trial_reads_as_final(example, pages):
+    from nof1.report.text import render_text
+
+    assert example.last_entry.isoformat() == "2026-05-03" and not example.interim
+    assert re.search(r"^diary: .*; last entry 2026-05-03$", render_text(example), re.M)
+    assert "last entry 2026-05-03" in pages[0] and "interim" not in pages[0]
+    assert "not finished" not in pages[1] and "you spent some stretches" in pages[1]
+
+
+def test_the_json_says_the_last_entry_and_interim(tmp_path, example):
+    protocol = Protocol.load(DATA / "kratom_protocol.toml")
+    diary = read_diary(_template_diary_filled_until(tmp_path, "2026-03-08"), protocol)
+    doc = analyze(protocol, diary).to_dict()
+    assert doc["diary"]["last_entry"] == "2026-03-08" and doc["interim"] is True
+    final = example.to_dict()
+    assert final["diary"]["last_entry"] == "2026-05-03" and final["interim"] is False

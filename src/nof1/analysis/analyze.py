@@ -8,6 +8,7 @@ gives a result with a ``reason``; the rest of the analysis goes on.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,7 @@ __all__ = [
     "PeriodSummary",
     "Sensitivity",
     "analyze",
+    "is_interim",
 ]
 
 
@@ -82,6 +84,8 @@ class OutcomeResult:
 
     name: str
     label: str
+    """What pages and verdicts call the outcome: the protocol's label, or the column name when
+    it has none (:attr:`Outcome.title`)."""
     primary: bool
     better: str
     mcid: float
@@ -234,6 +238,34 @@ class Analysis:
         )
 
     @property
+    def safety_status(self) -> str:
+        """The stop rules' status as the replay decided it (``continue``, ``review``, ``stop``),
+        or ``not checked`` when they could not be replayed: never read as "continue"."""
+        from ..safety.texts import NOT_CHECKED
+
+        return self.safety.status if self.safety is not None else NOT_CHECKED
+
+    def safety_dict(self) -> dict[str, Any]:
+        """The ``safety`` key of the JSON: the replay's own ``to_dict()`` (``status``, ``as_of``,
+        ``events``, ``not_checked``, ``rules_checked``), or ``status`` ``not checked`` with the
+        ``reason`` and no events when the rules could not be replayed."""
+        if self.safety is not None:
+            return self.safety.to_dict()
+        return {"status": self.safety_status, "reason": self.safety_reason, "events": []}
+
+    @property
+    def last_entry(self) -> _dt.date | None:
+        """The last day with an entry (:attr:`Diary.last_entry_date`): a blank row of ``nof1
+        template`` is not an entry. None when the diary has no entry yet."""
+        return self.diary.last_entry_date
+
+    @property
+    def interim(self) -> bool:
+        """True when the last entry falls before the last scheduled day (or there is none): the
+        verdicts, the warnings and every report then speak of an unfinished trial."""
+        return is_interim(self.diary)
+
+    @property
     def level(self) -> float:
         """The level of every interval in these results (1 - the protocol's alpha), which each
         result also records as its own ``level``."""
@@ -251,7 +283,7 @@ class Analysis:
             f"Analysis(trial={self.protocol.trial.id!r}, outcomes={list(self.outcomes)}, "
             f"primary={p.name!r}, effect={p.effect:.4g}, paired_t_p={p.paired_t.p_two_sided:.4g}"
             f", rows_read={self.diary.rows_read}, rows_used={self.rows_used}, "
-            f"excluded={len(self.excluded)}, interim={any('interim' in w for w in self.warnings)})"
+            f"excluded={len(self.excluded)}, interim={self.interim})"
         )
 
     def summary(self) -> Summary:
@@ -276,12 +308,14 @@ class Analysis:
         return Summary(render_text(self))
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON of ``nof1 analyze --json`` (docs/json.md): ``nof1_version``, ``protocol``,
-        ``diary`` (with every excluded row and its reason), ``outcomes``, ``benefit_harm`` and
+        """The JSON of ``nof1 analyze --json`` (docs/json.md): ``nof1_version``, ``safety`` (the
+        stop rules' status and events, first), ``protocol``, ``diary`` (with its last entry and
+        every excluded row and its reason), ``outcomes``, ``benefit_harm``, ``interim`` and
         ``warnings``. Strict JSON: numbers that do not exist are None, never NaN."""
         schedule = self.diary.schedule
         out = {
             "nof1_version": __version__,
+            "safety": self.safety_dict(),
             "safety_rules_not_checked": list(self.safety_not_checked),
             "protocol": {
                 "id": self.protocol.trial.id,
@@ -297,6 +331,7 @@ class Analysis:
                 "sha256": self.diary.sha256,
                 "rows_read": self.diary.rows_read,
                 "rows_used": self.rows_used,
+                "last_entry": None if self.last_entry is None else self.last_entry.isoformat(),
                 "excluded": [dict(e) for e in self.excluded],
                 "notes": list(self.diary.notes),
             },
@@ -304,6 +339,7 @@ class Analysis:
                 name: self._outcome_dict(o, schedule) for name, o in self.outcomes.items()
             },
             "benefit_harm": self.benefit_harm,
+            "interim": self.interim,
             "adverse_events": [
                 {"date": day.isoformat(), "value": value} for day, value in self.adverse_events
             ],
@@ -437,7 +473,7 @@ def _analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeRes
     cycles_used = int(used.size) if paired else int(np.isfinite(means).sum() // 2)
     return OutcomeResult(
         name=outcome.name,
-        label=outcome.label,
+        label=outcome.title,  # what every page and verdict calls it (the name when no label)
         primary=outcome.primary,
         better=outcome.better,
         mcid=outcome.mcid,
@@ -494,6 +530,16 @@ def _accounting(protocol, diary, results) -> tuple[tuple[dict[str, Any], ...], i
     return tuple(excluded), used_rows
 
 
+def is_interim(diary: Diary) -> bool:
+    """Whether an analysis of ``diary`` is interim: its last entry (the last day with any entry,
+    :attr:`Diary.last_entry_date`) falls before the last scheduled day, or it has no entry yet.
+
+    The one rule: the verdicts, the warnings, :attr:`Analysis.interim` and every report ask it.
+    """
+    last = diary.last_entry_date
+    return last is None or last < diary.schedule.end
+
+
 def analyze(protocol: Protocol, diary: Diary) -> Analysis:
     """Analyse a trial: every method of docs/methods.md for every outcome.
 
@@ -527,7 +573,7 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
     secondary = [o.name for o in protocol.outcomes if not o.primary]
     adjusted = holm([results[n].paired_t.p_two_sided for n in secondary]) if secondary else []
     last = diary.last_entry_date  # a blank template row is not an entry
-    interim = last is None or last < diary.schedule.end
+    interim = is_interim(diary)
     final = {}
     for o in protocol.outcomes:
         r = results[o.name]

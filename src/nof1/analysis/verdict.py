@@ -117,6 +117,9 @@ def verdict(
 ) -> tuple[str, str]:
     """The verdict on one outcome in plain words, and its direction.
 
+    The outcome is named by its label (``r.label``: the column name only when the protocol gives
+    no label), once at the start; the sentences after it say "it".
+
     Parameters
     ----------
     r
@@ -136,13 +139,13 @@ def verdict(
     alpha = protocol.analysis.alpha
     level = f"{100 * (1 - alpha):.0f}%"
     t = r.paired_t
-    name = r.label or r.name
+    name = r.label  # the protocol's label, or the column name when it has none
     paired = protocol.design.paired
     unit = plural(r.cycles_used, "cycle") if paired else "the periods that count"
     if not math.isfinite(r.effect):
         values = [p.days_with_data for p in r.periods]
         why = (
-            f"no value of {r.name} was recorded after the run-in"
+            "no value was recorded after the run-in"
             if not any(values)
             else t.reason or "no cycle had both periods with enough data"
         )
@@ -150,7 +153,7 @@ def verdict(
     size, word = _amount(r.effect)
     arms = (protocol.trial.treatment, protocol.trial.control)
     lines = [
-        f"{name}: over {unit}, {r.name} was {size:.2f} points {word} on {arms[0]} than on "
+        f"{name}: over {unit}, it was {size:.2f} points {word} on {arms[0]} than on "
         f"{arms[1]} ({r.better} is better"
     ]
     if t.reason is None:
@@ -168,10 +171,8 @@ def verdict(
         else:
             lines.append(
                 {
-                    "better": f"The treatment improved {r.name} ({p_is(t.p_two_sided)}); "
-                    f"{matters}.",
-                    "worse": f"The treatment made {r.name} worse ({p_is(t.p_two_sided)}); "
-                    f"{matters}.",
+                    "better": f"The treatment improved it ({p_is(t.p_two_sided)}); {matters}.",
+                    "worse": f"The treatment made it worse ({p_is(t.p_two_sided)}); {matters}.",
                     "unclear": "The data cannot tell an improvement from no change or a "
                     f"worsening ({p_is(t.p_two_sided)}); {matters}.",
                 }[direction]
@@ -241,7 +242,8 @@ _SIZE = {
 def benefit_harm(results: list[OutcomeResult]) -> str:
     """One line that reads the outcomes together, so a trade-off is never missed.
 
-    The primary outcome comes first; secondary outcomes are tagged. An outcome counts as worse
+    The primary outcome comes first; secondary outcomes are tagged. Outcomes are named by their
+    labels (the column name when there is none), as in the verdicts. An outcome counts as worse
     when its interval says so, and as possibly worse when the posterior gives at least 20% to a
     worsening of the MCID or, without a cycle-level test, its estimate is worse by the MCID.
     """
@@ -250,15 +252,15 @@ def benefit_harm(results: list[OutcomeResult]) -> str:
     for r in ordered:
         tag = "" if r.primary else " (secondary)"
         size = _SIZE.get(r.clinical, "") if r.direction in ("better", "worse") else ""
-        parts.append(f"{r.name}{tag}: {r.direction}{size}")
+        parts.append(f"{r.label}{tag}: {r.direction}{size}")
         if r.direction == "better":
-            better.append(r.name + size)
+            better.append(r.label + size)
         elif r.direction == "worse":
-            worse.append(r.name + size)
+            worse.append(r.label + size)
         elif _points_to_harm(r):
-            worse.append(f"{r.name} (possibly)")
+            worse.append(f"{r.label} (possibly)")
         if r.direction == "not estimable":
-            unknown.append(r.name)
+            unknown.append(r.label)
     line = "; ".join(parts) + "."
     if better and worse:
         line += (

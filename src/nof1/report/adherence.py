@@ -41,9 +41,9 @@ def adherence_view(analysis: Analysis) -> dict | None:
         for r in analysis.outcomes.values():
             if r.adherence is not None:
                 tests += [
-                    (r.name, "by schedule (primary)", r.paired_t),
-                    (r.name, "per protocol", r.adherence.per_protocol),
-                    (r.name, "as treated", r.adherence.as_treated),
+                    (r.label, "by schedule (primary)", r.paired_t),
+                    (r.label, "per protocol", r.adherence.per_protocol),
+                    (r.label, "as treated", r.adherence.as_treated),
                 ]
     return {
         "several": daily.entries_per_day == "several",

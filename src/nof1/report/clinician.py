@@ -49,16 +49,17 @@ _CAPTIONS = {
 
 
 def _plots(analysis: Analysis, events: tuple) -> list[tuple[str, list[dict]]]:
-    """Per outcome: its timeline, cycles, posterior and null-distribution figures."""
+    """Per outcome (by its label): its timeline, cycles, posterior and null-distribution
+    figures."""
     plots = []
-    for i, name in enumerate(analysis.outcomes):
-        captions = {k: v.format(name=name) for k, v in _CAPTIONS.items()}
+    for i, (name, r) in enumerate(analysis.outcomes.items()):
+        captions = {k: v.format(name=r.label) for k, v in _CAPTIONS.items()}
         timeline = figure(analysis, name, "timeline", f"o{i}t", captions["timeline"], events=events)
         others = [
             figure(analysis, name, kind, f"o{i}{kind[0]}", captions[kind])
             for kind in ("cycles", "posterior", "null")
         ]
-        plots.append((name, [timeline, *others]))
+        plots.append((r.label, [timeline, *others]))
     return plots
 
 
@@ -83,7 +84,7 @@ def _clinician(analysis: Analysis) -> str:
         diary=d,
         s=s,
         source=source,
-        last=d.last_date.isoformat() if d.last_date else "no rows yet",
+        last=analysis.last_entry,
         outcomes=list(analysis.outcomes.values()),
         sections=SECTIONS,
         level=100 * analysis.level,
@@ -144,6 +145,7 @@ def render_notebook(analysis: Analysis) -> str:
     return render(
         "notebook.html",
         analysis=analysis,
+        safety=safety_view(analysis, result, analysis.safety_reason),
         trial=analysis.protocol.trial,
         outcomes=list(zip(analysis.outcomes.values(), figures, strict=True)),
     )

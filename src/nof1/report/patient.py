@@ -33,16 +33,17 @@ def _long_date(day) -> str:
 
 
 def _patient_outcome(analysis: Analysis, r: OutcomeResult) -> dict:
-    """One outcome in plain words: how it changed, in how many rounds, how sure we are."""
+    """One outcome in plain words, named by its label: how it changed, in how many rounds, how
+    sure we are."""
     spec = next(o for o in analysis.protocol.outcomes if o.name == r.name)
     if not math.isfinite(r.effect):
-        return {"name": r.name, "compared": False}
+        return {"label": r.label, "compared": False}
     improved = (r.effect < 0) == (r.better == "lower")
     diffs = [d for d in r.cycle_differences if math.isfinite(d)]
     b = r.bayes
     sure = b.reason is None and math.isfinite(b.p_improvement)
     return {
-        "name": r.name,
+        "label": r.label,
         "compared": True,
         "same": abs(r.effect) < 0.05,
         "size": abs(r.effect),
@@ -80,7 +81,6 @@ def render_patient(analysis: Analysis) -> str:
     """The patient page: ``render_html(analysis, audience="patient")``."""
     p = analysis.protocol
     s = analysis.diary.schedule
-    last = analysis.diary.last_date
     result = analysis.safety
     order = sorted(analysis.outcomes.values(), key=lambda r: not r.primary)
     return render(
@@ -90,13 +90,13 @@ def render_patient(analysis: Analysis) -> str:
         trial=p.trial,
         treat=p.trial.treatment,
         ctrl=p.trial.control,
-        early=last is not None and last < s.end,
+        early=analysis.interim,
         start=_long_date(s.start),
         end=_long_date(s.end),
         weeks=round(s.n_days / 7),
         period_days=p.design.period_days,
         washout_days=p.design.washout_days,
-        names=" and ".join(o.name for o in p.outcomes),
+        names=" and ".join(r.label for r in order),
         outcomes=[_patient_outcome(analysis, r) for r in order],
         safety=_safety_words(result),
     )

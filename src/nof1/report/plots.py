@@ -173,7 +173,7 @@ def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):
             ax.hlines(period.mean, first, last, color=COLORS[info["arm"]], lw=2.5, alpha=0.9)
     xs = x0 + 0.5
     (line,) = ax.plot(
-        xs, values, color=COLORS["value"], lw=1.1, marker="o", ms=2.5, label=spec.label or outcome
+        xs, values, color=COLORS["value"], lw=1.1, marker="o", ms=2.5, label=spec.title
     )
     handles.append(line)
     lo, hi = float(spec.min), float(spec.max)
@@ -236,7 +236,7 @@ def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):
         )
     ax.set_xlim(x0[0], x0[-1] + 1)
     ax.set_ylim(lo - pad, hi + (3 * pad if events else pad))
-    ax.set_ylabel(f"{outcome} ({_better_words(spec.better)})")
+    ax.set_ylabel(f"value ({_better_words(spec.better)})")  # the title names it
     locator = mdates.AutoDateLocator(minticks=4, maxticks=12)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -248,7 +248,7 @@ def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):
         fontsize=7.5,
         frameon=False,
     )
-    ax.set_title(spec.label or outcome, loc="left", fontsize=10, pad=14)
+    ax.set_title(spec.title, loc="left", fontsize=10, pad=14)
     return ax
 
 
@@ -311,9 +311,9 @@ def plot_cycles(analysis: Analysis, outcome: str, ax=None):
         fontsize=8,
     )
     ax.set_xlim(-0.25, 1.75)
-    ax.set_ylabel(f"period mean of {outcome}\n({_better_words(spec.better)})")
+    ax.set_ylabel(f"period mean\n({_better_words(spec.better)})")
     n = sum(1 for m in by_cycle.values() if len(m) == 2)
-    ax.set_title(f"{outcome}: {n} cycle(s) with both periods", loc="left", fontsize=10)
+    ax.set_title(f"{spec.title}: {n} cycle(s) with both periods", loc="left", fontsize=10)
     return ax
 
 
@@ -412,7 +412,7 @@ def plot_posterior(analysis: Analysis, outcome: str, ax=None):
     ax.set_yticks([])
     ax.set_xlabel(f"effect: treatment − control ({_better_words(spec.better)})")
     ax.legend(loc="upper right", fontsize=7, frameon=False)
-    ax.set_title(f"{outcome}: how big is the effect?", loc="left", fontsize=10)
+    ax.set_title(f"{spec.title}: how big is the effect?", loc="left", fontsize=10)
     return ax
 
 
@@ -473,7 +473,7 @@ def plot_null(analysis: Analysis, outcome: str, ax=None):
     ax.set_xlabel(f"effect under {kind} {r.allocations} allocations")
     ax.set_ylim(0, ax.get_ylim()[1] * 1.45)
     ax.legend(loc="upper right", fontsize=7, frameon=False)
-    ax.set_title(f"{outcome}: randomization test", loc="left", fontsize=10)
+    ax.set_title(f"{spec.title}: randomization test", loc="left", fontsize=10)
     return ax
 
 

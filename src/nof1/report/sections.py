@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from ..safety.render import format_values
+from ..safety.render import format_values, verdict
 from .adherence import adherence_view
 from .html import is_blank
 
@@ -41,12 +41,15 @@ def data_view(analysis: Analysis) -> dict:
     d = analysis.diary
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for e in analysis.excluded:
-        groups[(e["reason"], e.get("outcome") or "all outcomes")].append(int(e["line"]))
+        outcome = e.get("outcome") or "all outcomes"
+        label = analysis.outcomes[outcome].label if outcome in analysis.outcomes else outcome
+        groups[(e["reason"], label)].append(int(e["line"]))
     excluded = [
         [reason, outcome, len(lines), _lines(lines)]
         for (reason, outcome), lines in sorted(groups.items(), key=lambda kv: min(kv[1]))
     ]
     names = list(analysis.outcomes)
+    labels = [analysis.outcomes[n].label for n in names]
     periods, why = [], []
     for group in zip(*(analysis.outcomes[n].periods for n in names), strict=True):
         first = group[0]
@@ -62,8 +65,8 @@ def data_view(analysis: Analysis) -> dict:
             }
         )
         why += [
-            (name, p.period, p.reason)
-            for name, p in zip(names, group, strict=True)
+            (label, p.period, p.reason)
+            for label, p in zip(labels, group, strict=True)
             if not p.counts and p.reason
         ]
     return {
@@ -73,7 +76,7 @@ def data_view(analysis: Analysis) -> dict:
         "rows_used": analysis.rows_used,
         "excluded": excluded,
         "head": ["Period", "Cycle", "Arm", "Dates"]
-        + [f"{n}: {what}" for n in names for what in ("days", "mean")],
+        + [f"{label}: {what}" for label in labels for what in ("days", "mean")],
         "periods": periods,
         "why": why,
         "need": analysis.protocol.analysis.min_days_per_period,
@@ -86,7 +89,8 @@ def data_view(analysis: Analysis) -> dict:
 
 
 def safety_view(analysis: Analysis, result, reason: str) -> dict:
-    """The safety section: the replay (or why it is missing), the rules, withdrawal, diary text."""
+    """The safety section: the replay (or why it is missing), the rules, withdrawal, diary text;
+    ``word``, ``badge`` and ``verdict`` are also the first line of the report's summary."""
     events = []
     if result is not None:
         events = [
@@ -98,6 +102,9 @@ def safety_view(analysis: Analysis, result, reason: str) -> dict:
         "result": result,
         "reason": reason,
         "status": str(result.status) if result is not None else "",
+        "word": analysis.safety_status.upper(),
+        "badge": str(result.status) if result is not None else "unknown",
+        "verdict": verdict(result) if result is not None else "could not be checked.",
         "events": events,
         "not_checked": list(getattr(result, "not_checked", ())),
         "rules": [[r.name, r.describe(), r.action] for r in analysis.protocol.stop_rules],

@@ -23,9 +23,11 @@ __all__ = ["AR1_ROWS_NOTE", "render_text"]
 
 
 def render_text(analysis: Analysis) -> str:
-    """The terminal summary of ``nof1 analyze``: verdicts first, then the numbers.
+    """The terminal summary of ``nof1 analyze``: safety first, then verdicts, then the numbers.
 
-    Per outcome the verdict in words, the effect with its interval, every method's result; then
+    The stop rules' status (the analysis's replay: continue, review or stop, with every rule that
+    fired; or why the rules could not be checked), the design and diary; per outcome the verdict
+    in words, the effect with its interval, every method's result; then
     the benefit/harm line, the excluded rows (counted by reason), adverse events and warnings.
 
     Examples
@@ -33,25 +35,28 @@ def render_text(analysis: Analysis) -> str:
     >>> from nof1 import Protocol, read_diary, analyze, example_paths
     >>> protocol = Protocol.load(example_paths()[0])
     >>> result = analyze(protocol, read_diary(example_paths()[1], protocol))
-    >>> render_text(result).splitlines()[0]
-    'nof1 analysis of KRATOM-FM-001 (patient P-001)'
+    >>> render_text(result).splitlines()[0][:39]
+    "safety: REVIEW: 'Dose above plan' fired"
     """
     p = analysis.protocol
     s = analysis.diary.schedule
-    out = [f"safety rules not checked: {why}" for why in analysis.safety_not_checked]
+    last = analysis.last_entry
+    out = _safety_lines(analysis)
     out += [
         f"nof1 analysis of {p.trial.id} (patient {p.trial.patient or 'n/a'})",
         f"design: {p.design.scheme}, {p.design.cycles} cycles of 2 x {p.design.period_days} days, "
         f"washout {p.design.washout_days} days; allocation {s.allocation_text} "
         f"(fingerprint {s.fingerprint})",
-        f"diary: {analysis.diary.rows_read} rows read, {analysis.rows_used} used in estimates",
+        f"diary: {analysis.diary.rows_read} rows read, {analysis.rows_used} used in estimates; "
+        + (f"last entry {last}" if last else "no entry yet")
+        + (" (interim)" if analysis.interim else ""),
         *diary_lines(analysis.diary),  # nof1.analysis.adherence: entries per day, deviations
         "",
     ]
     interval = f"{100 * analysis.level:.0f}% interval"
     for r in analysis.outcomes.values():
         tag = "primary" if r.primary else "secondary"
-        out.append(f"== {r.name} ({tag}) ==")
+        out.append(f"== {r.label} ({tag}) ==")
         out.append(r.verdict)
         out.append("")
         out.append(
@@ -96,6 +101,25 @@ def render_text(analysis: Analysis) -> str:
     )
     out.append(AR1_ROWS_NOTE)
     return "\n".join(out)
+
+
+def _safety_lines(analysis: Analysis) -> list[str]:
+    """The stop rules' status first, as the analysis's replay decided it: the one-line verdict
+    and one line per rule that fired, or why the rules could not be checked."""
+    from ..safety.render import format_values, verdict
+
+    result = analysis.safety
+    if result is None:
+        return [f"safety rules not checked: {why}" for why in analysis.safety_not_checked] or [
+            f"safety: {analysis.safety_status.upper()}: {analysis.safety_reason}"
+        ]
+    out = [f"safety: {verdict(result)}"]
+    out += [
+        f"  {e.date.isoformat()}  {e.action.upper():<6}  {e.rule}: {e.description} "
+        f"[{format_values(e)}]"
+        for e in result.events
+    ]
+    return out
 
 
 AR1_ROWS_NOTE = (

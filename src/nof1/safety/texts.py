@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..trial.protocol import Design, StopRule
 
 __all__ = [
+    "NOT_CHECKED",
     "NO_SCHEDULED_DAY",
     "OUTSIDE_SCHEDULE",
     "Gap",
@@ -41,6 +42,10 @@ class Gap(str):
 
     __slots__ = ()
 
+
+NOT_CHECKED = "not checked"
+"""The status word when the stop rules could not be replayed at all (a diary without a rule's
+column, a series patient whose files could not be read): never read as 'continue'."""
 
 NO_SCHEDULED_DAY = "no scheduled day up to the as-of date"
 """Why a ``missing_days`` rule is not checked before the schedule starts."""

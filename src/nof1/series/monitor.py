@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Nof1Error
 from ..safety.monitor import EXIT_CODES, Event, monitor
+from ..safety.texts import NOT_CHECKED
 from .load import Series, SeriesTrial
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PatientStatus", "SeriesMonitor", "monitor_series"]
 
-NOT_CHECKED = "not checked"
 RANK = {"stop": 0, "review": 1, NOT_CHECKED: 2, "continue": 3}
 NO_ENTRIES = "no diary entries in the series"
 

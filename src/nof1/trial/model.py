@@ -95,6 +95,12 @@ class Outcome:
     primary: bool = False
 
     @property
+    def title(self) -> str:
+        """What pages and verdicts call the outcome: its label, or its column name when it has
+        none (the one rule; the column name stays the key of the JSON and the diary)."""
+        return self.label or self.name
+
+    @property
     def improvement_sign(self) -> int:
         """-1 when lower is better, +1 when higher is better."""
         return -1 if self.better == "lower" else 1

@@ -1,0 +1,128 @@
+"""The analysis never hides a stop: its text, JSON and clinician report open with the status of
+the stop rules, rendered from the replay the analysis carries (``Analysis.safety``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nof1.cli import cli
+from nof1.example import example_paths
+
+PROTOCOL, DIARY = (str(p) for p in example_paths())
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def example_rows() -> list[dict[str, str]]:
+    with open(DIARY, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def first_dose_above_plan() -> str:
+    """The first diary day with ``dose_g`` above the protocol's 4 g ('Dose above plan'), read
+    straight from the CSV."""
+    return next(r["date"] for r in example_rows() if r["dose_g"] and float(r["dose_g"]) > 4)
+
+
+@pytest.fixture(scope="module")
+def stop_diary(tmp_path_factory) -> Path:
+    """The example diary with a serious adverse event on 2026-02-15: 'Serious adverse event'
+    (``adverse_event`` equals ``serious``, action stop) fires that day."""
+    rows = example_rows()
+    for r in rows:
+        if r["date"] == "2026-02-15":
+            r["adverse_event"], r["notes"] = "serious", "fainted, taken to hospital"
+    path = tmp_path_factory.mktemp("stop") / "diary.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_stop_opens_the_analysis_text(stop_diary):
+    result = run("analyze", PROTOCOL, stop_diary)
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("safety: STOP: 'Serious adverse event' fired on 2026-02-15")
+    assert lines[1].split()[:3] == ["2026-02-15", "STOP", "Serious"]
+    assert result.stdout.index("safety: STOP") < result.stdout.index("nof1 analysis of")
+
+
+def test_a_review_opens_the_analysis_text():
+    day = first_dose_above_plan()  # 2026-03-22 in the packaged diary
+    lines = run("analyze", PROTOCOL, DIARY).stdout.splitlines()
+    assert lines[0].startswith(f"safety: REVIEW: 'Dose above plan' fired on {day}")
+    assert any(line.split()[:4] == [day, "REVIEW", "Dose", "above"] for line in lines[1:4])
+
+
+def test_the_analysis_json_carries_the_stop(stop_diary):
+    doc = json.loads(run("analyze", PROTOCOL, stop_diary, "--json").stdout)
+    safety = doc["safety"]
+    assert safety["status"] == "stop"
+    stops = [e for e in safety["events"] if e["action"] == "stop"]
+    assert [(e["rule"], e["date"]) for e in stops] == [("Serious adverse event", "2026-02-15")]
+    assert stops[0]["values"] == {"2026-02-15": "serious"}
+    # the same replay nof1 monitor makes, not a second one
+    monitored = json.loads(run("monitor", PROTOCOL, stop_diary, "--json").stdout)
+    assert safety["events"] == monitored["events"] and safety["as_of"] == monitored["as_of"]
+
+
+def test_the_analysis_json_carries_a_review():
+    safety = json.loads(run("analyze", PROTOCOL, DIARY, "--json").stdout)["safety"]
+    assert safety["status"] == "review"
+    fired = {e["rule"]: e["date"] for e in safety["events"]}
+    assert fired["Dose above plan"] == first_dose_above_plan()
+    assert all(e["action"] == "review" for e in safety["events"])
+
+
+def test_rules_that_could_not_be_checked_read_not_checked_in_the_json(tmp_path):
+    rows = example_rows()
+    for r in rows:
+        r["adverse_events"] = r.pop("adverse_event")  # a misspelt header: the rule is unchecked
+    path = tmp_path / "diary.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    safety = json.loads(run("analyze", PROTOCOL, path, "--json").stdout)["safety"]
+    assert safety["status"] == "not checked" and safety["events"] == []
+    assert "'adverse_event'" in safety["reason"]
+
+
+@pytest.mark.parametrize(
+    ("which", "badge", "rule", "day"),
+    [
+        ("stop", '<span class="status stop">STOP</span>', "Serious adverse event", "2026-02-15"),
+        ("review", '<span class="status review">REVIEW</span>', "Dose above plan", None),
+    ],
+)
+def test_the_report_summary_shows_the_safety_status_first(
+    tmp_path, stop_diary, which, badge, rule, day
+):
+    pytest.importorskip("matplotlib")
+    diary = stop_diary if which == "stop" else DIARY
+    day = day or first_dose_above_plan()
+    report = tmp_path / "report.html"
+    assert run("analyze", PROTOCOL, diary, "--report", report).exit_code == 0
+    page = report.read_text(encoding="utf-8")
+    summary = page[page.index('<section id="summary">') : page.index('<section id="trial">')]
+    assert badge in summary
+    assert f"{rule}&#x27; fired on {day}" in summary
+    assert summary.index(badge) < summary.index("Benefit and harm")
+
+
+def test_the_notebook_fragment_shows_the_safety_status(example):
+    pytest.importorskip("matplotlib")
+    from nof1.report.clinician import render_notebook
+
+    fragment = render_notebook(example)
+    assert "Stop rules: REVIEW." in fragment
+    assert fragment.index("Stop rules: REVIEW.") < fragment.index("Benefit and harm")
