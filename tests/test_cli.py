@@ -230,3 +230,22 @@ def test_awkward_diary_through_the_cli_matches_the_plain_one(tmp_path):
     for name in ("pain", "fatigue"):
         assert doc["outcomes"][name]["paired_t"] == plain["outcomes"][name]["paired_t"]
     assert doc["diary"]["rows_read"] == plain["diary"]["rows_read"]
+
+
+def test_the_readme_series_command_runs_on_what_nof1_demo_writes(tmp_path, monkeypatch):
+    # Issue 20: the README said `nof1 series series.toml` without saying where that file is;
+    # run as written after `nof1 demo`, in the same folder, it must find the demo's series.
+    import re
+    import shlex
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    line = re.search(r"^nof1 series .*?(?=\s+#|$)", readme, flags=re.M).group(0)
+    args = shlex.split(line)[1:]
+    monkeypatch.chdir(tmp_path)
+    demo = CliRunner().invoke(cli, ["demo"])
+    assert demo.exit_code == 0, demo.output
+    # the demo's power line names the default autocorrelation it assumed (issue 20, item 1)
+    assert "autocorrelation 0.4) is detected" in demo.output
+    done = CliRunner().invoke(cli, args)
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "series.html").stat().st_size > 1000

@@ -181,3 +181,22 @@ def test_posterior_legend_names_the_level_of_the_interval():
     assert result.outcomes["pain"].bayes.level == pytest.approx(0.90)
     legend = [t.get_text() for t in plots.plot_posterior(result, "pain").get_legend().get_texts()]
     assert "90% credible interval" in legend and not any("95%" in t for t in legend)
+
+
+@pytest.mark.parametrize("outcome", ["pain", "fatigue"])
+def test_posterior_legend_is_readable_and_clear_of_the_curve(example, outcome):
+    # Issue 20: the legend was 7 pt beside 10-pt tick labels, and sat on the curve's shoulder
+    ax = plots.plot_posterior(example, outcome)
+    legend = ax.get_legend()
+    sizes = [text.get_fontsize() for text in legend.get_texts()]
+    assert len(sizes) == 4 and min(sizes) >= 9
+    assert min(sizes) >= ax.get_xticklabels()[0].get_fontsize() - 1
+    ax.figure.draw_without_rendering()
+    curve = max(ax.lines, key=lambda line: len(line.get_xdata()))
+    x, y = (np.asarray(v, dtype=float) for v in curve.get_data())
+    box = legend.get_window_extent()
+    under = (x >= ax.transData.inverted().transform((box.x0, 0))[0]) & (
+        x <= ax.transData.inverted().transform((box.x1, 0))[0]
+    )
+    peak_under_legend = ax.transData.transform((0, y[under].max()))[1]
+    assert peak_under_legend < box.y0  # the whole legend lies above the curve

@@ -327,6 +327,32 @@ def test_forest_plot_draws_on_a_given_axes(example_result):
     assert labels[0] == "P-01" and labels[-1] == "pooled" and "P-12" not in labels
 
 
+def test_forest_plot_legend_names_both_mcid_lines(example_result):
+    # Issue 20: the dotted line at +MCID (worsening, pain is lower-better) had no legend entry
+    from matplotlib.colors import to_hex
+    from matplotlib.figure import Figure
+
+    from nof1.report.plots_series import plot_forest
+
+    ax = plot_forest(example_result, ax=Figure().add_subplot())
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == [
+        "own trial", "shrunken", "prediction interval", "−MCID: improvement", "+MCID: worsening",
+    ]  # fmt: skip
+    named = {(to_hex(h.get_color()), h.get_linestyle()) for h in legend.legend_handles}
+    verticals = [
+        line for line in ax.lines
+        if len(set(line.get_xdata())) == 1 and tuple(line.get_ydata()) == (0, 1)
+    ]  # fmt: skip
+    mcid = example_result.primary.mcid
+    drawn = {float(line.get_xdata()[0]): line for line in verticals}
+    assert sorted(drawn) == [-mcid, 0.0, mcid]  # 0 is the axis of no effect, named by the ticks
+    for x in (-mcid, mcid):
+        line = drawn[x]
+        assert (to_hex(line.get_color()), line.get_linestyle()) in named
+
+
 def test_monitor_result_renders():
     triage = monitor_series(Series.load(SERIES_DIR / "series.toml"))
     assert triage.render_text().splitlines()[2].startswith("  P-03  STOP")

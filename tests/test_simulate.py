@@ -253,6 +253,24 @@ def test_compare_designs(example_protocol, tmp_path):
     assert (tmp_path / "designs.png").stat().st_size > 1000
 
 
+def test_design_plot_marks_the_protocols_own_design_and_says_so(example_protocol):
+    # Issue 20: the design plot did not show which point is the protocol's own design
+    from matplotlib.figure import Figure
+
+    c = compare_designs(example_protocol, cycles="3-5", period_days="14", sims=100)
+    ax = c.plot(Figure().add_subplot())
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["14-day periods", "this protocol: 4 cycles of 14 days"]
+    ring = next(line for line in ax.lines if line.get_label().startswith("this protocol"))
+    own = next(r for r in c.rows if (r["cycles"], r["period_days"]) == (4, 14))
+    # the example protocol: run-in 7 + 2 periods x 4 cycles x 14 days = 119 days
+    assert list(ring.get_xdata()) == [7 + 2 * 4 * 14] and list(ring.get_ydata()) == [own["power"]]
+    # a comparison without the protocol's design marks nothing
+    other = compare_designs(example_protocol, cycles="5", period_days="14", sims=100)
+    ax = other.plot(Figure().add_subplot())
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["14-day periods"]
+
+
 def test_calibrated_ar1_keeps_its_level_where_ml_wald_does_not(example_protocol):
     # a small seeded version of bench/bench_calibration.py (its 4,000-trial row for 3 cycles of
     # 7 days at rho 0.7: calibrated 0.061, ML Wald 0.136): 2,000 null trials, MC SE 0.0055

@@ -10,6 +10,7 @@ import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -100,6 +101,43 @@ def test_api_answers_the_cli_json_document(client, monkeypatch, endpoint, args, 
         got.pop("seconds")
         expected.pop("seconds")
     assert got == expected
+
+
+def test_cli_api_and_design_form_assume_one_autocorrelation_and_name_it(client, monkeypatch):
+    # Issue 20: nof1 power assumed 0.4, the design form 0.3 and POST /api/power 0.0, so the same
+    # trial had a power of 36%, 42% and 61%. With rho left out, all three now give one power.
+    import math
+    import re
+
+    from scipy import stats as sps
+
+    from nof1.planning.defaults import DEFAULT_RHO
+
+    trial = {"effect": "-1", "sd": "1.5", "sims": "2000", "method": "paired-t", "seed": "1"}
+    options = [f"--{k}={v}" for k, v in trial.items()]
+    text = CliRunner().invoke(cli, ["power", str(EXAMPLE_PROTOCOL), *options]).stdout
+    by_cli = cli_json(monkeypatch, "power", PROTOCOL_NAME, *options)
+    by_api = client.post("/api/power", data=files(diary=False, **trial)).get_json()
+    form = design_form(client, **{f"plan-{k}": v for k, v in trial.items()}, action="check")
+    assert form["plan-rho"] == f"{DEFAULT_RHO:g}"  # the form starts from the same default
+    page = " ".join(client.post("/design", data=form).get_data(as_text=True).split())
+
+    assert DEFAULT_RHO == 0.4
+    assert by_cli["rho"] == by_api["rho"] == by_cli["settings"]["rho"] == 0.4
+    assert by_cli["power"] == by_api["power"]
+    shown = re.search(r'id="power-value">(\d+)%<', page).group(1)
+    assert shown == f"{100 * by_cli['power']:.0f}"
+    assert "autocorrelation 0.4" in text and "autocorrelation 0.4)" in page
+    # independent: scipy.stats.nct with the variance of a cycle difference under AR(1) noise at
+    # rho 0.4 (11 counted days a period, periods 14 days apart; brute-force sums of rho^|i-j|)
+    rho, sd, m, k = 0.4, 1.5, 11, 4
+    days = np.arange(m)
+    within = (rho ** np.abs(days[:, None] - days[None, :])).sum()
+    across = (rho ** np.abs(days[:, None] - days[None, :] - 14)).sum()
+    nc = -1.0 / math.sqrt(sd**2 * 2 * (within - across) / m**2 / k)
+    crit = sps.t.ppf(0.975, k - 1)
+    expected = sps.nct.sf(crit, k - 1, nc) + sps.nct.cdf(-crit, k - 1, nc)  # 0.322
+    assert abs(by_cli["power"] - expected) < 3.5 * math.sqrt(expected * (1 - expected) / 2000)
 
 
 def test_api_bad_diary_is_400_naming_file_line_and_column(client):
@@ -409,7 +447,7 @@ def test_the_design_form_reports_problems_in_the_words_of_nof1_check(client):
 
 def test_the_design_page_shows_power_min_p_and_schedule(client):
     html = " ".join(client.get("/design").get_data(as_text=True).split())
-    assert 'id="power-value"' in html and "autocorrelation 0.3" in html
+    assert 'id="power-value"' in html and "autocorrelation 0.4" in html  # the default rho
     # 16 admissible allocations of 4 randomized pairs: one-sided 1/16, two-sided 2/16
     assert "<strong>0.0625</strong> one-sided, 0.125 two-sided (16 admissible" in html
     assert "CT CT TC CT" in html

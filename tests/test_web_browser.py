@@ -86,6 +86,43 @@ def test_design_a_protocol_through_the_form_that_passes_nof1_check(site, browser
     assert "0.01562" in browser.find_element(By.ID, "min-p").text
 
 
+CUT_OFF = """
+// every text box and menu of the design form whose text does not fit its box: a text box whose
+// content scrolls, a menu whose chosen option is wider than the box less its padding and arrow
+const cut = [];
+const canvas = document.createElement("canvas").getContext("2d");
+for (const box of document.querySelectorAll("#design-form input[type=text], #design-form select")) {
+  const style = getComputedStyle(box);
+  if (box.tagName === "INPUT") {
+    if (box.scrollWidth > box.clientWidth) cut.push([box.name, box.value]);
+    continue;
+  }
+  canvas.font = style.font;
+  const text = box.options[box.selectedIndex].text;
+  const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+  const room = box.clientWidth - padding - 20;
+  if (canvas.measureText(text).width > room) cut.push([box.name, text]);
+}
+return [window.innerWidth, cut];
+"""
+
+
+@pytest.mark.parametrize("width", [1200, 1280])
+def test_the_design_form_shows_every_label_whole_at_desktop_widths(site, browser, width):
+    # Issue 20: at 1200 px the outcome labels read "Average pai" and "Fatigue toda" (and the
+    # stop rules' conditions "beyond ru"); at 1280 px the treatment was cut off.
+    browser.set_window_size(width, 1000)
+    try:
+        browser.get(site + "/design")
+        inner, cut = browser.execute_script(CUT_OFF)
+        assert inner == width
+        assert cut == []
+        label = browser.find_element(By.NAME, "outcome-0-label")
+        assert label.get_attribute("value") == "Average pain today (0-10)"
+    finally:
+        browser.set_window_size(1280, 1000)
+
+
 def upload(driver, site: str, protocol, diary) -> None:
     driver.get(site + "/trial")
     driver.find_element(By.NAME, "protocol").send_keys(str(protocol))

@@ -70,11 +70,12 @@ def run_demo(out: Path) -> list[str]:
         (out / name).write_text(render_html(result, audience=audience), encoding="utf-8")
     lines.append(f"  reports        {out / 'report.html'} and {out / 'patient.html'}")
 
-    planning = power(protocol, effect=-1.0, sd=1.5, rho=0.4, sims=2000, seed=1)
+    planning = power(protocol, effect=-1.0, sd=1.5, sims=2000, seed=1)
     (out / "power.json").write_text(json.dumps(planning.to_dict(), indent=2), "utf-8")
     lines.append(
         f"  planning       {out / 'power.json'}: a true 1-point pain improvement (day-to-day "
-        f"SD 1.5, autocorrelation 0.4) is detected in {100 * planning.power:.0f}% of trials"
+        f"SD 1.5, autocorrelation {planning.settings['rho']:g}) is detected in "
+        f"{100 * planning.power:.0f}% of trials"
     )
     lines.extend(_series_step(out))
     lines.append("")

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..planning.defaults import DEFAULT_RHO
 from .options import (
     FILE,
     check_extension,
@@ -30,7 +31,9 @@ def _progress_line(done: int, total: int) -> None:
 @click.argument("protocol", type=FILE)
 @click.option("--effect", type=float, required=True, help="True effect, treatment - control.")
 @click.option("--sd", type=float, required=True, help="Marginal day-to-day SD of the outcome.")
-@click.option("--rho", type=float, default=0.4, show_default=True, help="Lag-1 autocorrelation.")
+@click.option(
+    "--rho", type=float, default=DEFAULT_RHO, show_default=True, help="Lag-1 autocorrelation."
+)
 @click.option("--sims", type=int, default=2000, show_default=True, help="Simulated trials.")
 @click.option(
     "--method",
@@ -69,7 +72,9 @@ def power(protocol: str, as_json: bool, max_bytes: int | None, **options: Any) -
 @click.option("--period-days", default="7,14", show_default=True, help="List of period lengths.")
 @click.option("--effect", type=float, required=True)
 @click.option("--sd", type=float, required=True)
-@click.option("--rho", type=float, default=0.4, show_default=True, help="Lag-1 autocorrelation.")
+@click.option(
+    "--rho", type=float, default=DEFAULT_RHO, show_default=True, help="Lag-1 autocorrelation."
+)
 @click.option("--sims", type=int, default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option(

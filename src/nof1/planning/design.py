@@ -133,7 +133,9 @@ class DesignComparison:
 
     def plot(self, ax=None):
         """Power against total trial days, one line per period length; hollow markers flag
-        designs whose randomization test cannot reach alpha. Returns the axes."""
+        designs whose randomization test cannot reach alpha, and a black ring (named in the
+        legend) marks the protocol's own design when it is among those compared. Returns the
+        axes."""
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -161,6 +163,18 @@ class DesignComparison:
                     va="bottom" if series % 2 == 0 else "top",
                     fontsize=8,
                 )
+        own = next((r for r in self.rows if r["current"]), None)
+        if own is not None:  # ringed, and named in the legend
+            ax.plot(
+                own["total_days"],
+                own["power"],
+                "o",
+                markersize=15,
+                markerfacecolor="none",
+                markeredgecolor="black",
+                markeredgewidth=1.5,
+                label=f"this protocol: {own['cycles']} cycles of {own['period_days']} days",
+            )
         ax.axhline(0.8, color="grey", linestyle=":", linewidth=1)
         ax.set_xlabel("total trial days (numbers: cycles)")
         ax.set_ylabel(f"power ({self.method})")

@@ -34,6 +34,7 @@ import numpy as np
 
 from ..errors import PlanningError
 from ..limits import MAX_SIMS, MAX_TRIAL_DAYS, MIN_SIMS
+from .defaults import DEFAULT_RHO  # re-exported: the one default of every interface
 from .replay import METHODS, ReplaySetup, method_pvalues
 
 if TYPE_CHECKING:
@@ -54,12 +55,6 @@ __all__ = [
     "simulate",
     "target_outcome",
 ]
-
-DEFAULT_RHO = 0.4
-"""The lag-1 autocorrelation assumed when none is given, by ``simulate``, ``power`` and
-``compare_designs`` alike (``nof1 power`` and ``nof1 design``): daily symptom scores are
-positively autocorrelated, and assuming 0 overstates the power of every cycle-level test (see
-docs/planning.md)."""
 
 POOL_MAX = 20_000
 """Up to this many admissible allocations, trials draw rows of ``Schedule.allocations()``."""
@@ -328,7 +323,7 @@ def simulate(
         Marginal day-to-day SD of the outcome.
     rho
         Lag-1 autocorrelation of the daily values (AR(1), stationary start); default
-        :data:`DEFAULT_RHO` (0.4).
+        :data:`nof1.planning.defaults.DEFAULT_RHO` (0.4).
     sims
         Number of trials.
     seed

@@ -36,6 +36,10 @@ COLORS = {
 }
 """Colours shared by the plots and the report (colour-blind safe, Okabe & Ito 2008)."""
 
+LEGEND_FONTSIZE = 9.0
+"""Points: the legend of the posterior and the randomization plots, one point below their tick
+labels (10) and as large as their plain-words messages, readable on a printed report."""
+
 KINDS = ("timeline", "cycles", "posterior", "null")
 _SIZES = {
     "timeline": (10.0, 3.6),
@@ -63,6 +67,14 @@ def _outcome(analysis: Analysis, name: str):
 def _wrap(text: str, width: int = 34) -> str:
     """Long legend text on several lines, never cut off."""
     return textwrap.fill(str(text), width=width)
+
+
+def _legend(ax) -> None:
+    """The legend of the posterior and the randomization plots: upper right, in the room the plot
+    leaves above its data, at :data:`LEGEND_FONTSIZE` on a faint white ground."""
+    ax.legend(
+        loc="upper right", fontsize=LEGEND_FONTSIZE, frameon=True, framealpha=0.9, edgecolor="none"
+    )
 
 
 def _better_words(better: str) -> str:
@@ -407,11 +419,11 @@ def plot_posterior(analysis: Analysis, outcome: str, ax=None):
             lw=4,
             label=f"{100 * b.level:g}% credible interval",
         )
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.75 * float(y.max()))  # room above the curve: the legend never covers it
     ax.set_xlim(lo, hi)
     ax.set_yticks([])
     ax.set_xlabel(f"effect: treatment − control ({_better_words(spec.better)})")
-    ax.legend(loc="upper right", fontsize=7, frameon=False)
+    _legend(ax)
     ax.set_title(f"{spec.title}: how big is the effect?", loc="left", fontsize=10)
     return ax
 
@@ -471,8 +483,8 @@ def plot_null(analysis: Analysis, outcome: str, ax=None):
     )
     kind = "all" if r.exact else "a Monte Carlo sample of"
     ax.set_xlabel(f"effect under {kind} {r.allocations} allocations")
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.45)
-    ax.legend(loc="upper right", fontsize=7, frameon=False)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.6)
+    _legend(ax)
     ax.set_title(f"{spec.title}: randomization test", loc="left", fontsize=10)
     return ax
 

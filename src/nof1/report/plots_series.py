@@ -20,8 +20,8 @@ __all__ = ["plot_forest"]
 
 def plot_forest(result: SeriesResult, outcome: str | None = None, ax=None):
     """Forest plot: raw effect +- z SE (open squares), shrunken effect +- z SE (filled dots),
-    the pooled two-stage estimate with its CI (diamond) and prediction interval (line), 0 and
-    the MCID on the side of improvement.
+    the pooled two-stage estimate with its CI (diamond) and prediction interval (line), 0, and
+    the MCID on the side of improvement (dashed) and of worsening (dotted), both in the legend.
 
     Every interval is at the outcome's ``level`` (``1 - alpha`` of the series): z is the normal
     quantile at ``(1 + level) / 2`` (1.96 at 95%), and the pooled intervals are the result's.
@@ -73,8 +73,13 @@ def plot_forest(result: SeriesResult, outcome: str | None = None, ax=None):
         ax.plot(two.prediction, [0, 0], color=COLORS["treatment"], lw=1, ls=(0, (4, 2)))
     ax.axvline(0, color="#555555", lw=0.8)
     sign = -1.0 if o.better == "lower" else 1.0
-    ax.axvline(sign * o.mcid, color=COLORS["better"], lw=1, ls="--")
-    ax.axvline(-sign * o.mcid, color=COLORS["worse"], lw=1, ls=":")
+    side = {-1.0: "−", 1.0: "+"}
+    mcid_lines = (  # drawn and named in the legend from the same rows
+        (sign * o.mcid, COLORS["better"], "--", f"{side[sign]}MCID: improvement"),
+        (-sign * o.mcid, COLORS["worse"], ":", f"{side[-sign]}MCID: worsening"),
+    )
+    for x, color, style, _ in mcid_lines:
+        ax.axvline(x, color=color, lw=1, ls=style)
     ax.set_yticks([*ys, 0], [*labels, "pooled"])
     ax.set_ylim(-1, n + 2)
     ax.set_xlabel(f"effect on {o.name}: treatment minus control ({o.better} is better)")
@@ -86,9 +91,9 @@ def plot_forest(result: SeriesResult, outcome: str | None = None, ax=None):
         Line2D([], [], marker="o", color=COLORS["treatment"], lw=1.6, label="shrunken"),
         Line2D([], [], color=COLORS["treatment"], lw=1, ls=(0, (4, 2)),
                label="prediction interval"),
-        Line2D([], [], color=COLORS["better"], lw=1, ls="--", label="MCID improvement"),
     ]  # fmt: skip
+    handles += [Line2D([], [], color=c, lw=1, ls=ls, label=label) for _, c, ls, label in mcid_lines]
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09 - 0.4 / (n + 3)),
-              ncol=4, frameon=False, fontsize=8)  # fmt: skip
+              ncol=3, frameon=False, fontsize=8)  # fmt: skip
     ax.spines[["top", "right"]].set_visible(False)
     return ax

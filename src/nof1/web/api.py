@@ -53,12 +53,13 @@ DATE_FORMAT = {"date_format": (TEXT, None)}
 
 def power_options() -> dict[str, tuple[Any, Any]]:
     """The options of ``nof1 power``, as form fields with their converters and defaults."""
+    from ..planning.defaults import DEFAULT_RHO
     from ..planning.replay import METHODS
 
     return {
         "effect": (NUMBER, REQUIRED),
         "sd": (NUMBER, REQUIRED),
-        "rho": (NUMBER, 0.0),
+        "rho": (NUMBER, DEFAULT_RHO),
         "sims": (INTEGER, 2000),
         "method": (choice(*METHODS), "paired-t"),
         "seed": (INTEGER, 1),

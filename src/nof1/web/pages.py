@@ -28,6 +28,7 @@ from flask import (
 )
 
 from ..errors import Nof1Error
+from ..planning.defaults import DEFAULT_RHO
 from .api import document, power_options, relative_document, run_power, unpacked
 from .csp import REPORT_CSP
 from .protocol_form import (
@@ -65,12 +66,13 @@ PROTOCOL_NAME = "protocol.toml"
 PLAN_DEFAULTS = {
     "effect": "-1",
     "sd": "1.5",
-    "rho": "0.3",
+    "rho": f"{DEFAULT_RHO:g}",
     "sims": "1000",
     "method": "paired-t",
     "seed": "1",
 }
-"""The design page's planning assumptions until the clinician changes them."""
+"""The design page's planning assumptions until the clinician changes them (the autocorrelation
+is the library's default, as in ``nof1 power`` and ``POST /api/power``)."""
 
 CONDITION_WORDS = {
     "at_least": "at least (>=)",
