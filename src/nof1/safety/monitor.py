@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import DiaryError
 from ..stats.cycle import cycle_differences as differences_of_means
 from ..stats.results import jsonable
+from .dates import DatedRows, early_as_of, rows_after
 from .log import log_run, verify_log
 from .rules import (
     as_number,
@@ -137,6 +138,11 @@ class MonitorResult:
         ``review``: a rule the diary leaves unchecked never reads as "continue". The other rules
         of ``not_checked`` are not due yet (the schedule, the rule's arm or the second complete
         cycle has not begun).
+    after_as_of
+        The diary rows with an entry dated after ``as_of``: no rule looked at them.
+    after_today
+        The diary rows with an entry dated after today (the real date): most likely mistyped
+        dates. Any makes the status at least ``review``.
     """
 
     status: str
@@ -145,6 +151,8 @@ class MonitorResult:
     not_checked: tuple[tuple[str, str], ...] = ()
     rules_checked: tuple[str, ...] = ()
     missing_data: tuple[str, ...] = ()
+    after_as_of: DatedRows | None = None
+    after_today: DatedRows | None = None
 
     @property
     def exit_code(self) -> int:
@@ -152,7 +160,12 @@ class MonitorResult:
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``."""
+        """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``,
+        ``after_as_of`` and ``after_today`` (each ``{after, rows, days, dates}``)."""
+        later = {
+            "after_as_of": (self.after_as_of or DatedRows(self.as_of)).to_dict(),
+            "after_today": self.after_today.to_dict() if self.after_today is not None else None,
+        }
         return {
             "status": self.status,
             "as_of": self.as_of.isoformat(),
@@ -162,7 +175,7 @@ class MonitorResult:
                 for r, why in self.not_checked
             ],
             "rules_checked": list(self.rules_checked),
-        }
+        } | later
 
     def to_frame(self) -> pd.DataFrame:
         """One row per event: rule, action, kind, date, description, values (a dict)."""
@@ -452,21 +465,26 @@ def monitor(
         Only diary days up to this date count. Default: the latest diary date with an entry, or
         the latest blank (template) row dated up to ``today`` when that is later (or the day
         before the schedule starts when the diary has no rows). Pass today's date to let
-        ``missing_days`` rules catch a diary that stopped arriving.
+        ``missing_days`` rules catch a diary that stopped arriving. Entries dated after it are
+        counted (``after_as_of``), never silently dropped.
     today
-        Today's date (default: the computer's), only for the default ``as_of``.
+        Today's date (default: the computer's), for the default ``as_of`` and to find entries
+        dated in the future (``after_today``: most likely mistyped, at least ``review``).
 
     Returns
     -------
     MonitorResult
-        ``status`` 'stop' if a stop rule fired, else 'review' if any rule fired, else 'continue';
+        ``status`` 'stop' if a stop rule fired, else 'review' if any rule fired, a rule could
+        not be checked for lack of data or an entry is dated after today, else 'continue';
         one event per rule that fired (its first firing day), and the rules not checked and why.
 
     Raises
     ------
     DiaryError
         A rule names a column that is not in the diary (the message names the closest header):
-        such a rule cannot be checked, and an unchecked rule must not read as "continue".
+        such a rule cannot be checked, and an unchecked rule must not read as "continue". Or
+        ``as_of`` lies before the schedule's first day while the diary has entries dated after
+        it: most likely a mistyped date (the message names the line of the earliest entry).
 
     Examples
     --------
@@ -484,8 +502,10 @@ def monitor(
         as_of = _dt.date.fromisoformat(as_of)
     elif isinstance(as_of, _dt.datetime):
         as_of = as_of.date()
+    today = today or _dt.date.today()
     if as_of is None:
-        as_of = _default_as_of(diary, today or _dt.date.today())
+        as_of = _default_as_of(diary, today)
+    after_as_of, after_today = _later_entries(diary, as_of, today)
     days = diary.days
     n = min(max((as_of - diary.schedule.start).days + 1, 0), len(days))
     calendar = _Calendar.build(diary, as_of)
@@ -509,10 +529,33 @@ def monitor(
         if found is not None:
             events.append(found)
     events.sort(key=lambda e: e.date)
-    status = status_of((e.action for e in events), gaps=bool(gaps))
+    status = status_of((e.action for e in events), gaps=bool(gaps), future=bool(after_today))
     return MonitorResult(
-        status, as_of, tuple(events), tuple(not_checked), tuple(checked), tuple(gaps)
+        status,
+        as_of,
+        tuple(events),
+        tuple(not_checked),
+        tuple(checked),
+        tuple(gaps),
+        after_as_of,
+        after_today,
     )
+
+
+def _later_entries(diary: Diary, as_of: _dt.date, today: _dt.date) -> tuple[DatedRows, DatedRows]:
+    """The entries dated after ``as_of`` and after ``today``; an ``as_of`` before the schedule
+    with entries after it is refused (most likely a mistyped date)."""
+    entry = diary.row_has_entry()
+    dates = diary.rows["date"].to_numpy(dtype=object)[entry] if entry.any() else ()
+    after_as_of = rows_after(dates, as_of)
+    line = None
+    if after_as_of:
+        later = diary.rows[entry & (diary.rows["date"] > as_of).to_numpy(dtype=bool)]
+        line = int(later.sort_values(["date", "line"], kind="stable")["line"].iloc[0])
+    refused = early_as_of(as_of, diary.schedule.start, after_as_of, diary.path, line)
+    if refused is not None:
+        raise refused
+    return after_as_of, rows_after(dates, today)
 
 
 # -- the protocol check -------------------------------------------------------------------------

@@ -129,10 +129,11 @@ def event_value(value: Any) -> Any:
     return value
 
 
-def status_of(actions: Iterable[str], gaps: bool = False) -> str:
-    """'stop' when a stop rule fired, else 'review' when any rule fired or a rule could not be
-    checked for lack of diary data (``gaps``: fails closed), else 'continue'."""
+def status_of(actions: Iterable[str], gaps: bool = False, future: bool = False) -> str:
+    """'stop' when a stop rule fired, else 'review' when any rule fired, a rule could not be
+    checked for lack of diary data (``gaps``) or an entry is dated after today (``future``: a
+    likely mistyped date), else 'continue'. Both fail closed."""
     actions = list(actions)
     if "stop" in actions:
         return "stop"
-    return "review" if actions or gaps else "continue"
+    return "review" if actions or gaps or future else "continue"

@@ -1,0 +1,205 @@
+"""Stop rules fail closed on mistyped input: as-of dates, diary dates, the template's arm column,
+several entries a day and rule names.
+
+Each test drives the packaged example trial (or the packaged series) as a user would, and pins
+what it expects to counts taken from the CSV files directly, not from the code under test. Every
+case that a series can meet is run through both the per-patient path (``monitor_series``) and the
+column-wise path (``monitor_long``), which must agree.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nof1.cli import cli
+from nof1.diary.read import read_diary
+from nof1.errors import SeriesError
+from nof1.example import example_paths, example_series_path
+from nof1.safety.monitor import monitor
+from nof1.series import Series, monitor_series
+from nof1.series.monitor_fast import monitor_long
+from nof1.trial.protocol import Protocol
+
+PROTOCOL, DIARY = (str(p) for p in example_paths())
+SERIES = Path(example_series_path())
+
+
+def run(*args: object):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def diary_rows(path=DIARY) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_rows(path: Path, rows: list[dict[str, str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def is_entry(row: dict[str, str]) -> bool:
+    return any(v.strip() for k, v in row.items() if k not in ("date", "patient", "day", "arm"))
+
+
+def both_paths(path: Path, as_of, today=None) -> dict:
+    """The series triage by both paths, checked equal; its JSON."""
+    slow = monitor_series(Series.load(path), as_of=as_of, today=today)
+    fast = monitor_long(path, as_of, today=today)
+    assert fast is not None, "the long form takes the column-wise path"
+    assert fast.to_dict() == slow.to_dict()
+    assert fast.render_text() == slow.render_text()
+    return fast.to_dict()
+
+
+# 2: as-of mistakes ------------------------------------------------------------------------------
+
+
+def test_an_as_of_before_the_schedule_with_entries_after_it_is_refused():
+    # before: exit 0, "CONTINUE", all 115 rows ignored
+    result = run("monitor", PROTOCOL, DIARY, "--as-of", "2025-04-01")
+    assert result.exit_code == 2
+    entries = [r for r in diary_rows() if is_entry(r)]
+    assert len(entries) == 115
+    message = result.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert f"{DIARY}, line 2, column 'date'" in message
+    assert "2025-04-01 is before the schedule's first day (2026-01-05)" in message
+    assert f"{len(entries)} diary rows with entries" in message
+    assert run("monitor", PROTOCOL, DIARY, "--as-of", "2025-04-01", "--json").exit_code == 2
+
+
+def test_a_series_as_of_before_every_schedule_is_refused(tmp_path):
+    # before: exit 0, every patient (four of them stopped or reviewed) "continue"
+    result = run("monitor", SERIES, "--as-of", "2025-04-01")
+    assert result.exit_code == 2
+    assert "before every patient's first scheduled day (the earliest 2026-01-07)" in result.stderr
+    rows = [r for r in diary_rows(SERIES.parent / "diary.csv") if is_entry(r)]
+    assert f"{len(rows)} diary rows with entries" in result.stderr
+    with pytest.raises(SeriesError) as slow:
+        monitor_series(Series.load(SERIES), as_of="2025-04-01")
+    with pytest.raises(SeriesError) as fast:
+        monitor_long(SERIES, dt.date(2025, 4, 1))
+    assert str(slow.value) == str(fast.value)
+
+
+def test_a_patient_whose_schedule_starts_after_the_as_of_date_is_not_checked():
+    as_of = dt.date(2026, 1, 20)
+    starts = {}
+    with open(SERIES.parent / "patients.csv", newline="", encoding="utf-8") as handle:
+        for r in csv.DictReader(handle):
+            starts[r["patient"]] = dt.date.fromisoformat(r["start"])
+    doc = both_paths(SERIES, as_of)
+    status = {p["patient"]: p for p in doc["patients"]}
+    late = {p for p, s in starts.items() if s > as_of}
+    assert late == {f"P-{k:02d}" for k in range(3, 13)}
+    for pid in late:
+        assert status[pid]["status"] == "not checked"
+        assert "before the schedule's first day" in status[pid]["reason"]
+    assert doc["status"] == "not checked"  # counts as review: exit 3
+    assert run("monitor", SERIES, "--as-of", as_of).exit_code == 3
+
+
+def test_rows_after_the_as_of_date_are_counted_and_named(tmp_path):
+    rows = diary_rows()
+    later = sorted(r["date"] for r in rows if r["date"] > "2026-04-01" and is_entry(r))
+    assert len(later) == 31  # 2026-04-02 to 2026-05-03, one day without a row
+    result = run("monitor", PROTOCOL, DIARY, "--as-of", "2026-04-01", "--json")
+    assert result.exit_code == 3
+    doc = json.loads(result.stdout)
+    assert doc["after_as_of"] == {
+        "after": "2026-04-01",
+        "rows": 31,
+        "days": 31,
+        "dates": later[:5],
+    }
+    text = run("monitor", PROTOCOL, DIARY, "--as-of", "2026-04-01").stdout
+    named = "31 diary rows with entries dated after 2026-04-01 (" + ", ".join(later[:5]) + ", ...)"
+    assert named in text.splitlines()[0]
+    assert f"Entries not checked: {named}" in text
+    # nothing after the default as-of date (the last entry)
+    doc = json.loads(run("monitor", PROTOCOL, DIARY, "--json").stdout)
+    assert doc["after_as_of"]["rows"] == 0
+
+
+def test_series_rows_after_the_as_of_date_are_counted_per_patient():
+    as_of = dt.date(2026, 4, 1)
+    doc = both_paths(SERIES, as_of, today=dt.date(2026, 12, 6))
+    counts: dict[str, int] = {}
+    for r in diary_rows(SERIES.parent / "diary.csv"):
+        if r["date"] > as_of.isoformat() and is_entry(r):
+            counts[r["patient"]] = counts.get(r["patient"], 0) + 1
+    for p in doc["patients"]:
+        assert p["after_as_of"]["rows"] == counts.get(p["patient"], 0), p["patient"]
+        assert p["after_today"]["rows"] == 0
+
+
+def _future_serious_diary(tmp_path: Path, when: dt.date) -> Path:
+    """The example diary, quiet (no dose above plan, no withdrawal), whose serious adverse
+    event of 2026-03-30 was typed with a wrong year: ``when``."""
+    rows = diary_rows()
+    for r in rows:
+        r["dose_g"] = str(min(float(r["dose_g"] or 0), 4.0))
+        r["withdrawal"] = "0"
+        if r["date"] == "2026-03-30":
+            r["date"], r["adverse_event"] = when.isoformat(), "serious"
+    return write_rows(tmp_path / "diary.csv", rows)
+
+
+def test_an_entry_dated_after_today_makes_the_status_review(tmp_path):
+    today = dt.date(2026, 12, 6)
+    diary_path = _future_serious_diary(tmp_path, dt.date(2027, 3, 30))
+    protocol = Protocol.load(PROTOCOL)
+    diary = read_diary(diary_path, protocol)
+    result = monitor(protocol, diary, as_of=today, today=today)
+    # before: "continue", with 'Serious adverse event' among the rules checked that did not fire
+    assert result.events == ()
+    assert result.status == "review" and result.exit_code == 3
+    assert result.after_today.rows == 1 and result.after_today.dates == (dt.date(2027, 3, 30),)
+    assert result.after_as_of.rows == 1
+    text = result.render_text()
+    first = text.splitlines()[0]
+    assert first.startswith("REVIEW: 1 diary row with entries dated after today, 2026-12-06")
+    assert "(2027-03-30): most likely a mistyped date" in first
+    assert result.to_dict()["after_today"] == {
+        "after": "2026-12-06",
+        "rows": 1,
+        "days": 1,
+        "dates": ["2027-03-30"],
+    }
+    # the day before the typo was entered, the same diary with the real date gives continue
+    quiet = monitor(protocol, diary, as_of=today, today=dt.date(2027, 3, 30))
+    assert quiet.status == "continue"
+
+
+def test_cli_as_of_today_with_an_entry_in_the_future(tmp_path):
+    when = dt.date.today() + dt.timedelta(days=120)
+    diary = _future_serious_diary(tmp_path, when)
+    result = run("monitor", PROTOCOL, diary, "--as-of", "today")
+    assert result.exit_code == 3, result.stdout  # before: 0
+    assert f"({when.isoformat()}): most likely a mistyped date" in result.stdout
+
+
+def test_series_entries_after_today_make_the_patient_review():
+    today = dt.date(2026, 3, 1)
+    doc = both_paths(SERIES, today, today=today)
+    counts: dict[str, int] = {}
+    for r in diary_rows(SERIES.parent / "diary.csv"):
+        if r["date"] > today.isoformat() and is_entry(r):
+            counts[r["patient"]] = counts.get(r["patient"], 0) + 1
+    for p in doc["patients"]:
+        n = counts.get(p["patient"], 0)
+        if p["status"] == "not checked":
+            continue
+        assert p["after_today"]["rows"] == n
+        if n:
+            assert p["status"] in ("review", "stop")
