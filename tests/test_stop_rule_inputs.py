@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from nof1.diary.read import read_diary
 from nof1.errors import SeriesError
 from nof1.example import example_paths, example_series_path
 from nof1.safety.monitor import monitor
-from nof1.series import Series, monitor_series
+from nof1.series import Series, monitor_path, monitor_series
 from nof1.series.monitor_fast import monitor_long
 from nof1.trial.protocol import Protocol
 
@@ -203,3 +204,104 @@ def test_series_entries_after_today_make_the_patient_review():
         assert p["after_today"]["rows"] == n
         if n:
             assert p["status"] in ("review", "stop")
+
+
+# 6: several entries a day ----------------------------------------------------------------------
+
+
+def _several(tmp_path: Path, rules: list[dict], entries: dict[str, list[float]]) -> tuple:
+    """The example protocol read as several entries a day (mean), with ``rules``, and a diary of
+    pain 3 every scheduled day except ``entries`` (date -> that day's pain entries)."""
+    doc = Protocol.load(PROTOCOL).to_dict()
+    doc["diary"]["entries_per_day"] = "several"
+    doc["diary"]["aggregate"] = "mean"
+    doc["stop_rules"] = rules
+    protocol = Protocol.from_dict(doc)
+    lines = ["date,pain,fatigue,dose_g,withdrawal,adverse_event,notes"]
+    for day in protocol.schedule().dates()[:40]:
+        for k, pain in enumerate(entries.get(day.isoformat(), [3])):
+            lines.append(f"{day.isoformat()} {8 + 10 * k:02d}:00,{pain:g},5,0,0,none,")
+    path = tmp_path / "diary.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return protocol, read_diary(path, protocol)
+
+
+FLARE = {"name": "Flare", "column": "pain", "at_least": 9, "for_days": 3, "action": "stop"}
+DAYS = ["2026-01-20", "2026-01-21", "2026-01-22"]
+
+
+def test_a_second_entry_of_0_does_not_dilute_pain_10(tmp_path):
+    protocol, diary = _several(tmp_path, [FLARE], {d: [10, 0] for d in DAYS})
+    # the analysis still sees the mean: (10 + 0) / 2 = 5
+    by_date = dict(zip(diary.days["date"].map(str), diary.days["pain"], strict=True))
+    assert [by_date[d] for d in DAYS] == [5.0, 5.0, 5.0]
+    result = monitor(protocol, diary)
+    # before: continue (5, 5, 5 never reach 9)
+    assert result.status == "stop"
+    [event] = result.events
+    assert event.date == dt.date(2026, 1, 22)
+    assert dict(event.values) == {d: 10.0 for d in DAYS}
+
+
+@pytest.mark.parametrize(
+    ("rule", "entries", "fires"),
+    [
+        # at_most / below see the day's minimum: entries 10 and 0 are a day of 0
+        ({"column": "pain", "at_most": 1, "for_days": 3}, [10, 0], True),
+        ({"column": "pain", "below": 1, "for_days": 3}, [0, 10], True),
+        ({"column": "pain", "below": 1, "for_days": 3}, [1, 10], False),
+        # above sees the maximum: 9.5 and 0 are a day above 9 (the mean 4.75 is not)
+        ({"column": "pain", "above": 9, "for_days": 3}, [0, 9.5], True),
+        ({"column": "pain", "above": 9, "for_days": 3}, [0, 9], False),
+        # equals on a number fires when any entry equals it
+        ({"column": "pain", "equals": 10, "for_days": 3}, [10, 0], True),
+        ({"column": "pain", "in": [9, 10], "for_days": 3}, [0, 9], True),
+    ],
+)
+def test_threshold_rules_see_the_day_s_worst_entry(tmp_path, rule, entries, fires):
+    rule = {"name": "R", "action": "stop", **rule}
+    protocol, diary = _several(tmp_path, [rule], {d: entries for d in DAYS})
+    result = monitor(protocol, diary)
+    assert (result.status == "stop") == fires
+    if fires:
+        assert result.events[0].date == dt.date(2026, 1, 22)
+
+
+def test_above_baseline_by_compares_the_worst_entry_with_the_run_in_mean(tmp_path):
+    # run-in (2026-01-05 to 01-11): pain 3 every day except entries 2 and 6 on 01-05, a day of
+    # mean 4; baseline by hand = (4 + 6 * 3) / 7 = 22 / 7 = 3.142857...; limit + 2 = 5.142857
+    rule = {"name": "Above", "column": "pain", "above_baseline_by": 2, "for_days": 3}
+    rule["action"] = "stop"
+    entries = {"2026-01-05": [2, 6]} | {d: [5.2, 0] for d in DAYS}
+    protocol, diary = _several(tmp_path, [rule], entries)
+    result = monitor(protocol, diary)
+    assert result.status == "stop"  # before: days of mean 2.6 never reached 5.14
+    assert "run-in mean 3.143, so pain >= 5.143" in result.events[0].description
+    _, lower = _several(tmp_path, [rule], entries | {d: [5.1, 0] for d in DAYS})
+    assert monitor(protocol, lower).status == "continue"  # 5.1 < 22 / 7 + 2
+
+
+def test_series_with_several_entries_a_day_stops_on_both_paths(tmp_path):
+    for name in ("series.toml", "patients.csv"):
+        shutil.copy(SERIES.parent / name, tmp_path / name)
+    template = (SERIES.parent / "protocol.toml").read_text(encoding="utf-8")
+    template = template.replace("[diary]", '[diary]\nentries_per_day = "several"', 1)
+    (tmp_path / "protocol.toml").write_text(template, encoding="utf-8")
+    rows = diary_rows(SERIES.parent / "diary.csv")
+    p01 = [r for r in rows if r["patient"] == "P-01"]
+    days = [r["date"] for r in p01[20:23]]
+    extra = []
+    for r in rows:
+        if r["patient"] == "P-01" and r["date"] in days:
+            r["pain"] = "10"
+            extra.append(r | {"pain": "0"})
+    write_rows(tmp_path / "diary.csv", rows + extra)
+    path = tmp_path / "series.toml"
+    assert monitor_long(path) is None  # several entries a day: the per-patient path
+    slow = monitor_series(Series.load(path)).to_dict()
+    assert monitor_path(path).to_dict() == slow
+    p = next(p for p in slow["patients"] if p["patient"] == "P-01")
+    # before: P-01 "continue" (days of mean 5)
+    assert p["status"] == "stop"
+    flare = next(e for e in p["events"] if e["rule"] == "Severe pain flare")
+    assert flare["date"] == days[-1] and flare["values"] == {d: 10.0 for d in days}

@@ -36,6 +36,7 @@ from .rules import (
     run_days,
     run_firing,
     threshold_condition,
+    worst_entry,
 )
 from .texts import (
     NO_SCHEDULED_DAY,
@@ -291,26 +292,30 @@ class _Calendar:
         arms[offset : offset + k] = sched[:k]
         return cls(first, dates, arms, n)
 
-    def values(self, protocol: Protocol, diary: Diary, column: str) -> np.ndarray:
+    def values(
+        self, protocol: Protocol, diary: Diary, column: str, worst: str | None = None
+    ) -> np.ndarray:
         """The column's value on each day (NaN / None without a value), rows in or out of the
         schedule alike.
 
-        With several entries a day a number is the day's aggregate (the day table's, ordered by
-        the time column, on scheduled days), and a text is the tuple of the day's entries, so that
-        ``equals`` and ``in`` fire when any entry matches (see :meth:`matches`).
+        With several entries a day, ``worst`` says how a stop rule sees a day
+        (:func:`~nof1.safety.rules.worst_entry`): the ``"max"`` or the ``"min"`` of its entries,
+        or (``"any"``, and always for a text column) the tuple of its entries, so that ``equals``
+        and ``in`` fire when any entry matches. Without ``worst`` a number is the day's aggregate
+        as the analysis sees it (the day table's, ordered by the time column, on scheduled days).
         """
         numeric = column in diary.numeric_columns
         out = np.full(self.n, np.nan) if numeric else np.full(self.n, None, dtype=object)
         several = protocol.reading.several
-        if several and not numeric:
+        if several and (not numeric or worst == "any"):
+            out = np.full(self.n, None, dtype=object)
             for i, entries in enumerate(self._entries(diary, column)):
                 out[i] = entries or None
             return out
         if several:
             rows = diary.rows[["date", column]].dropna()
-            by_day = rows.groupby("date", sort=False)[column].agg(
-                protocol.reading.aggregate_of(column)
-            )
+            how = worst or protocol.reading.aggregate_of(column)
+            by_day = rows.groupby("date", sort=False)[column].agg(how)
             pairs = zip(by_day.index, by_day.to_numpy(), strict=True)
         else:
             pairs = zip(diary.rows["date"], diary.rows[column], strict=True)
@@ -318,7 +323,7 @@ class _Calendar:
             i = (day - self.first).days
             if 0 <= i < self.n:
                 out[i] = value
-        if several:  # scheduled days: exactly the aggregated day the analysis uses
+        if several and worst is None:  # scheduled days: the aggregated day the analysis uses
             start = (diary.schedule.start - self.first).days
             sched = diary.days[column].to_numpy(dtype=float)
             k = max(min(self.n - start, len(sched)), 0)
@@ -326,11 +331,13 @@ class _Calendar:
         return out
 
     def _entries(self, diary: Diary, column: str) -> list[tuple[Any, ...]]:
-        """Per day, every non-blank entry of a text column, in the file's order."""
+        """Per day, every entry of a column with a value, in entry order."""
         out: list[list[Any]] = [[] for _ in range(self.n)]
-        for day, value in zip(diary.rows["date"], diary.rows[column], strict=True):
+        rows = diary.rows
+        present = has_value(rows[column].to_numpy(dtype=object)) if len(rows) else []
+        for day, value, ok in zip(rows["date"], rows[column], present, strict=True):
             i = (day - self.first).days
-            if 0 <= i < self.n and value is not None and str(value).strip():
+            if 0 <= i < self.n and ok:
                 out[i].append(value)
         return [tuple(v) for v in out]
 
@@ -353,7 +360,9 @@ def _threshold(rule, protocol, diary, calendar):
     if calendar.n == 0:
         return nothing_yet(calendar.first)
     last = _iso(calendar.dates[-1])
-    values = calendar.values(protocol, diary, column)
+    better = protocol.outcome(column).better if rule.comparison == "above_baseline_by" else None
+    worst = worst_entry(rule, better) if protocol.reading.several else None
+    values = calendar.values(protocol, diary, column, worst)  # several a day: the day's worst
     look = during_mask(calendar.arms, rule.during)
     if not look.any():
         return no_day(rule, last)
@@ -361,13 +370,14 @@ def _threshold(rule, protocol, diary, calendar):
     categorical = protocol.categories_of(column) is not None
     if not categorical and not (present & look).any():
         return no_value(rule, last)
-    baseline, better, description = None, None, rule.describe()
+    baseline, description = None, rule.describe()
     if rule.comparison == "above_baseline_by":
-        better = protocol.outcome(column).better
-        run_in = (calendar.arms == "run-in") & present
+        # the baseline is the run-in mean of the days as the analysis aggregates them
+        days = values if worst is None else calendar.values(protocol, diary, column)
+        run_in = (calendar.arms == "run-in") & has_value(days)
         if not run_in.any():
             return no_baseline(rule, under_way=calendar.arms[-1] == "run-in")
-        baseline = values[run_in].astype(float).sum() / run_in.sum()
+        baseline = days[run_in].astype(float).sum() / run_in.sum()
         description = baseline_description(rule, baseline, better)
     cond = _condition(rule, values, baseline, better) & present
     holds, breaks = cond & look, (present & ~cond) | ~look

@@ -122,8 +122,8 @@ def harm_description(rule: StopRule, p: float, cycle: int) -> str:
 
 def event_value(value: Any) -> Any:
     """A diary value as an event records it (plain Python; a day's text entries joined)."""
-    if isinstance(value, tuple):  # several entries of a text column in one day
-        return "; ".join(str(v) for v in value)
+    if isinstance(value, tuple):  # several entries in one day
+        return "; ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return value
