@@ -305,3 +305,92 @@ def test_series_with_several_entries_a_day_stops_on_both_paths(tmp_path):
     assert p["status"] == "stop"
     flare = next(e for e in p["events"] if e["rule"] == "Severe pain flare")
     assert flare["date"] == days[-1] and flare["values"] == {d: 10.0 for d in days}
+
+
+# 5: a template made from another schedule ------------------------------------------------------
+
+
+def _filled_template(tmp_path: Path) -> Path:
+    """``nof1 template`` of the example protocol, filled in with the example diary's entries."""
+    path = tmp_path / "diary.csv"
+    assert run("template", PROTOCOL, "--out", path).exit_code == 0
+    data = {r["date"]: r for r in diary_rows()}
+    rows = diary_rows(path)
+    assert list(rows[0])[-2:] == ["day", "arm"]  # the template's guide columns
+    for r in rows:
+        r.update({k: v for k, v in data.get(r["date"], {}).items() if k != "date"})
+    return write_rows(path, rows)
+
+
+def _protocol_with(tmp_path: Path, old: str, new: str) -> Path:
+    path = tmp_path / "protocol.toml"
+    text = Path(PROTOCOL).read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return path
+
+
+def test_a_template_of_another_seed_is_refused(tmp_path):
+    diary = _filled_template(tmp_path)
+    mistyped = _protocol_with(tmp_path, "seed = 20260105", "seed = 20260150")
+    # independent: the two schedules day by day
+    right = Protocol.load(PROTOCOL).schedule()
+    wrong = Protocol.load(mistyped).schedule()
+    a, b = right.day_arrays()["arm"], wrong.day_arrays()["arm"]
+    differ = [i for i in range(right.n_days) if a[i] != b[i]]
+    assert differ, "the mistyped seed gives another allocation"
+    first = differ[0]
+    day = right.dates()[first].isoformat()
+    for command in ("analyze", "monitor", "check"):
+        assert run(command, PROTOCOL, diary).exit_code in (0, 3), command
+        result = run(command, mistyped, diary)  # before: 0, 3, 0 (the wrong arms analysed)
+        assert result.exit_code == 2, command
+        message = result.stderr.strip().removeprefix("problem: ").removeprefix("nof1: ")
+        assert message.startswith(f"{diary}, line {first + 2}, column 'arm': "), message
+        assert f"says {a[first]!r} on {day}" in message
+        assert f"has {b[first]!r} that day (and on {len(differ) - 1} more days)" in message
+        assert "Traceback" not in result.output
+
+
+def test_a_template_of_another_start_date_is_refused_on_its_day_column(tmp_path):
+    diary = _filled_template(tmp_path)
+    moved = _protocol_with(tmp_path, "start = 2026-01-05", "start = 2026-01-12")
+    result = run("analyze", moved, diary)
+    assert result.exit_code == 2
+    # 2026-01-12 is day 8 of the template (line 9) and day 1 of the moved schedule
+    assert f"{diary}, line 9, column 'day': the template's day column says '8' on 2026-01-12" in (
+        result.stderr
+    )
+    assert "has '1' that day" in result.stderr
+
+
+def test_blank_or_agreeing_guide_cells_are_fine(tmp_path):
+    diary = _filled_template(tmp_path)
+    rows = diary_rows(diary)
+    for r in rows[:20]:
+        r["arm"], r["day"] = "", ""
+    rows[30]["arm"] = rows[30]["arm"].upper() + " "
+    write_rows(diary, rows)
+    assert run("analyze", PROTOCOL, diary).exit_code == 0
+
+
+def test_a_series_diary_with_another_schedule_s_arm_is_not_checked(tmp_path):
+    for name in ("series.toml", "patients.csv", "protocol.toml"):
+        shutil.copy(SERIES.parent / name, tmp_path / name)
+    arms = {}
+    for trial in Series.load(SERIES).trials:
+        days = trial.diary.days
+        arms[trial.patient] = dict(zip(days["date"].map(str), days["arm"], strict=True))
+    rows = diary_rows(SERIES.parent / "diary.csv")
+    flip = {"treatment": "control", "control": "treatment", "run-in": "run-in"}
+    for r in rows:
+        arm = arms[r["patient"]].get(r["date"], "")
+        r["arm"] = flip[arm] if r["patient"] == "P-05" and arm else arm
+    write_rows(tmp_path / "diary.csv", rows)
+    path = tmp_path / "series.toml"
+    slow = monitor_series(Series.load(path)).to_dict()
+    assert monitor_path(path).to_dict() == slow
+    status = {p["patient"]: p for p in slow["patients"]}
+    assert status["P-05"]["status"] == "not checked"
+    assert "column 'arm': the template's arm column says" in status["P-05"]["reason"]
+    assert all(p["status"] != "not checked" for k, p in status.items() if k != "P-05")

@@ -1,19 +1,26 @@
-"""The empty diary: one row per scheduled day for the patient to fill in.
+"""The empty diary: one row per scheduled day for the patient to fill in, and its guide columns.
 
 With ``blinding`` single or double the template shows no arm, so it cannot unblind the patient.
+The template's guide columns (``day`` and ``arm``) are not read as data, but a diary that still
+carries them is checked against the protocol's schedule (:func:`guide_conflict`): a diary made
+from another schedule (a seed, scheme or start date changed or mistyped in the protocol since) is
+refused rather than analysed against the wrong arms.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..csv_safe import write_rows
+from ..errors import DiaryError
 
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
+    from ..trial.schedule import Schedule
 
-__all__ = ["GUIDE_COLUMNS", "write_template"]
+__all__ = ["GUIDE_COLUMNS", "guide_conflict", "write_template"]
 
 GUIDE_COLUMNS = ("day", "arm")
 """Columns the template adds to guide the patient; the diary reader knows and ignores them."""
@@ -49,3 +56,69 @@ def write_template(protocol: Protocol, path: str | Path) -> tuple[int, bool]:
     with open(path, "w", encoding="utf-8", newline="") as handle:
         write_rows(handle, rows)  # cells a spreadsheet would run as formulas are neutralised
     return schedule.n_days, blinded
+
+
+def _same(cell: str, scheduled: str) -> bool:
+    """A guide cell as written (trimmed, any case; a day number such as ``8.0`` from a
+    spreadsheet) against the schedule's value."""
+    try:
+        return float(cell) == float(scheduled)
+    except ValueError:
+        return cell.casefold() == scheduled.casefold()
+
+
+def guide_conflict(
+    rows: list[dict[str, Any]], header: list[str], schedule: Schedule, path: str
+) -> DiaryError | None:
+    """The error for the first day (by date) whose template guide cell contradicts the schedule.
+
+    Parameters
+    ----------
+    rows
+        The diary rows as parsed: ``line``, ``date`` and each header cell as written.
+    header
+        The diary's header; only its guide columns (``day``, ``arm``) are checked.
+    schedule
+        The protocol's schedule.
+    path
+        The file, as the error names it.
+
+    Returns
+    -------
+    DiaryError or None
+        Naming the line and column of the earliest scheduled day whose filled ``day`` or ``arm``
+        cell differs from the schedule's day number or arm (``run-in``, ``treatment``,
+        ``control``), and how many days disagree; None when every filled guide cell agrees.
+        Blank guide cells and rows dated outside the schedule are not compared.
+    """
+    guides = [name for name in GUIDE_COLUMNS if name in header]
+    if not guides or not rows:
+        return None
+    arrays = schedule.day_arrays()
+    index = {d: i for i, d in enumerate(schedule.dates())}
+    found: list[tuple[_dt.date, int, str, str, str]] = []
+    for row in rows:
+        i = index.get(row["date"])
+        if i is None:
+            continue
+        for name in guides:
+            cell = str(row[name] or "").strip()
+            scheduled = str(int(arrays["day"][i])) if name == "day" else str(arrays["arm"][i])
+            if cell and not _same(cell, scheduled):
+                found.append((row["date"], row["line"], name, cell, scheduled))
+                break
+    if not found:
+        return None
+    day, line, name, cell, scheduled = min(found)
+    days = len({f[0] for f in found})
+    more = f" (and on {days - 1} more day{'s' if days > 2 else ''})" if days > 1 else ""
+    return DiaryError(
+        f"the template's {name} column says {cell!r} on {day.isoformat()}, but the protocol's "
+        f"schedule (allocation fingerprint {schedule.fingerprint}) has {scheduled!r} that "
+        f"day{more}: the diary was made from another schedule. Check the protocol's seed, "
+        "scheme, sequence and start against the template's, or write a new template with "
+        "nof1 template",
+        path,
+        line,
+        name,
+    )
