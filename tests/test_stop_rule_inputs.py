@@ -394,3 +394,37 @@ def test_a_series_diary_with_another_schedule_s_arm_is_not_checked(tmp_path):
     assert status["P-05"]["status"] == "not checked"
     assert "column 'arm': the template's arm column says" in status["P-05"]["reason"]
     assert all(p["status"] != "not checked" for k, p in status.items() if k != "P-05")
+
+
+# a control character in a rule name -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("control", ["\r", "\n", "\x1b", "\t", "\x85"])
+def test_a_control_character_in_a_rule_name_is_refused(tmp_path, control):
+    text = Path(PROTOCOL).read_text(encoding="utf-8")
+    escaped = json.dumps(control)[1:-1]  # as TOML writes it inside a basic string
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(
+        text.replace('"Dose above plan"', f'"Dose{escaped}above plan"'), encoding="utf-8"
+    )
+    assert Protocol.load(PROTOCOL).stop_rules[6].name == "Dose above plan"
+    for args in (("check", protocol), ("monitor", protocol, DIARY)):
+        result = run(*args)  # before: check exit 0, monitor printed the raw character (exit 3)
+        assert result.exit_code == 2, args
+        assert "Dose above plan" not in result.output
+        assert control not in result.output.rstrip("\n")
+        assert f"name = {('Dose' + control + 'above plan')!r} holds a control character" in (
+            result.stderr
+        )
+
+
+def test_a_line_separator_in_a_rule_name_is_printed_escaped(tmp_path):
+    # not a control character (it is accepted, see test_fail_closed test_08), but text output
+    # prints it escaped so that it cannot break the line
+    text = Path(PROTOCOL).read_text(encoding="utf-8")
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(text.replace("Dose above plan", "Dose\u2028above plan"), encoding="utf-8")
+    result = run("monitor", protocol, DIARY)
+    assert result.exit_code == 3
+    assert "\u2028" not in result.stdout
+    assert "2026-03-22  REVIEW  Dose\\u2028above plan: dose_g > 4" in result.stdout

@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from .texts import shown
+
 if TYPE_CHECKING:
     from .monitor import Event, MonitorResult
 
@@ -91,7 +93,7 @@ def render_text(result: MonitorResult) -> str:
         lines.append("Rules that fired (first day each):")
         for e in result.events:
             lines.append(
-                f"  {e.date.isoformat()}  {e.action.upper():<6}  {e.rule}: {e.description}"
+                f"  {e.date.isoformat()}  {e.action.upper():<6}  {shown(e.rule)}: {e.description}"
                 f" [{format_values(e)}]"
             )
     if result.not_checked:
@@ -99,7 +101,7 @@ def render_text(result: MonitorResult) -> str:
         lines.append("Not checked:")
         for rule, reason in result.not_checked:
             gap = " (missing diary data: counts as review)" if rule in result.missing_data else ""
-            lines.append(f"  {rule}: {reason}{gap}")
+            lines.append(f"  {shown(rule)}: {reason}{gap}")
     if result.after_as_of:
         lines.append("")
         lines.append(
@@ -116,7 +118,7 @@ def render_text(result: MonitorResult) -> str:
         quiet = [r for r in result.rules_checked if r not in fired]
         if quiet:
             lines.append("")
-            lines.append(f"Checked, did not fire: {', '.join(quiet)}")
+            lines.append(f"Checked, did not fire: {', '.join(map(shown, quiet))}")
     return "\n".join(lines) + "\n"
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "no_day",
     "no_value",
     "nothing_yet",
+    "shown",
     "status_of",
 ]
 
@@ -47,6 +48,21 @@ NO_SCHEDULED_DAY = "no scheduled day up to the as-of date"
 
 OUTSIDE_SCHEDULE = " (a diary day outside the schedule)"
 """Added to an event's description when it fired on a day outside the schedule."""
+
+
+def shown(name: str) -> str:
+    r"""A rule's name as text output prints it: any character that is not printable (a line
+    separator, a bidirectional override) escaped, so that a name can neither break a line nor
+    hide what follows it.
+
+    Examples
+    --------
+    >>> shown("Dose\u2028above plan")
+    'Dose\\u2028above plan'
+    """
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
 
 
 def closest_header(name: str, header: list[str]) -> str | None:

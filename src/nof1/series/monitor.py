@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Nof1Error, SeriesError
 from ..safety.dates import DatedRows, rows_after
 from ..safety.monitor import EXIT_CODES, Event, monitor
+from ..safety.texts import shown
 from .load import Series, SeriesTrial
 
 if TYPE_CHECKING:
@@ -58,7 +59,9 @@ class PatientStatus:
     @property
     def detail(self) -> str:
         """The events, the rules not checked and the entries dated late, in one line."""
-        parts = ["; ".join(f"{e.rule} ({e.action}, {e.date.isoformat()})" for e in self.events)]
+        parts = [
+            "; ".join(f"{shown(e.rule)} ({e.action}, {e.date.isoformat()})" for e in self.events)
+        ]
         parts.append(self.reason or "")
         if self.after_today:
             parts.append(f"most likely mistyped: {self.after_today.describe(today=True)}")
