@@ -428,3 +428,20 @@ def test_a_line_separator_in_a_rule_name_is_printed_escaped(tmp_path):
     assert result.exit_code == 3
     assert "\u2028" not in result.stdout
     assert "2026-03-22  REVIEW  Dose\\u2028above plan: dose_g > 4" in result.stdout
+
+
+def test_the_web_api_refuses_an_as_of_before_the_schedule_with_400():
+    pytest.importorskip("flask")
+    import io
+
+    from nof1.web import create_app
+
+    data = {
+        "protocol": (io.BytesIO(Path(PROTOCOL).read_bytes()), Path(PROTOCOL).name),
+        "diary": (io.BytesIO(Path(DIARY).read_bytes()), Path(DIARY).name),
+        "as_of": "2025-04-01",
+    }
+    response = create_app().test_client().post("/api/monitor", data=data)
+    assert response.status_code == 400  # before: 200, status "continue"
+    error = response.get_json()["error"]
+    assert error.startswith("kratom_diary.csv, line 2, column 'date': the as-of date 2025-04-01")
