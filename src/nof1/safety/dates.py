@@ -3,7 +3,8 @@
 This module owns what ``monitor`` says about the entries its as-of date leaves out and about
 entries dated in the future: :func:`rows_after` counts the rows with an entry dated after a day
 and keeps the first few dates, :func:`early_as_of` refuses an as-of date before the schedule's
-first day while entries are dated after it (most likely a mistyped year). The single-trial
+first day while entries are dated after it (most likely a mistyped year), and
+:func:`later_entries` does both for one diary. The single-trial
 monitor and the column-wise series monitor both call them, so they count and word the same.
 """
 
@@ -12,11 +13,14 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DiaryError
 
-__all__ = ["FIRST_DATES", "DatedRows", "early_as_of", "rows_after"]
+if TYPE_CHECKING:
+    from ..diary.model import Diary
+
+__all__ = ["FIRST_DATES", "DatedRows", "early_as_of", "later_entries", "rows_after"]
 
 FIRST_DATES = 5
 """How many dates (the earliest, distinct) a :class:`DatedRows` names."""
@@ -104,3 +108,25 @@ def early_as_of(
         line,
         "date",
     )
+
+
+def later_entries(diary: Diary, as_of: _dt.date, today: _dt.date) -> tuple[DatedRows, DatedRows]:
+    """The diary's entries dated after ``as_of`` and after ``today``.
+
+    Raises
+    ------
+    DiaryError
+        ``as_of`` is before the schedule's first day while entries are dated after it (see
+        :func:`early_as_of`), naming the line of the earliest of them and column ``date``.
+    """
+    entry = diary.row_has_entry()
+    dates = diary.rows["date"].to_numpy(dtype=object)[entry] if entry.any() else ()
+    after_as_of = rows_after(dates, as_of)
+    line = None
+    if after_as_of:
+        later = diary.rows[entry & (diary.rows["date"] > as_of).to_numpy(dtype=bool)]
+        line = int(later.sort_values(["date", "line"], kind="stable")["line"].iloc[0])
+    refused = early_as_of(as_of, diary.schedule.start, after_as_of, diary.path, line)
+    if refused is not None:
+        raise refused
+    return after_as_of, rows_after(dates, today)

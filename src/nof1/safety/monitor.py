@@ -25,7 +25,7 @@ import numpy as np
 from ..errors import DiaryError
 from ..stats.cycle import cycle_differences as differences_of_means
 from ..stats.results import jsonable
-from .dates import DatedRows, early_as_of, rows_after
+from .dates import DatedRows, later_entries
 from .log import log_run, verify_log
 from .rules import (
     as_number,
@@ -164,8 +164,8 @@ class MonitorResult:
         """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``,
         ``after_as_of`` and ``after_today`` (each ``{after, rows, days, dates}``)."""
         later = {
-            "after_as_of": (self.after_as_of or DatedRows(self.as_of)).to_dict(),
-            "after_today": self.after_today.to_dict() if self.after_today is not None else None,
+            name: None if rows is None else rows.to_dict()
+            for name, rows in (("after_as_of", self.after_as_of), ("after_today", self.after_today))
         }
         return {
             "status": self.status,
@@ -515,7 +515,7 @@ def monitor(
     today = today or _dt.date.today()
     if as_of is None:
         as_of = _default_as_of(diary, today)
-    after_as_of, after_today = _later_entries(diary, as_of, today)
+    after_as_of, after_today = later_entries(diary, as_of, today)
     days = diary.days
     n = min(max((as_of - diary.schedule.start).days + 1, 0), len(days))
     calendar = _Calendar.build(diary, as_of)
@@ -550,22 +550,6 @@ def monitor(
         after_as_of,
         after_today,
     )
-
-
-def _later_entries(diary: Diary, as_of: _dt.date, today: _dt.date) -> tuple[DatedRows, DatedRows]:
-    """The entries dated after ``as_of`` and after ``today``; an ``as_of`` before the schedule
-    with entries after it is refused (most likely a mistyped date)."""
-    entry = diary.row_has_entry()
-    dates = diary.rows["date"].to_numpy(dtype=object)[entry] if entry.any() else ()
-    after_as_of = rows_after(dates, as_of)
-    line = None
-    if after_as_of:
-        later = diary.rows[entry & (diary.rows["date"] > as_of).to_numpy(dtype=bool)]
-        line = int(later.sort_values(["date", "line"], kind="stable")["line"].iloc[0])
-    refused = early_as_of(as_of, diary.schedule.start, after_as_of, diary.path, line)
-    if refused is not None:
-        raise refused
-    return after_as_of, rows_after(dates, today)
 
 
 # -- the protocol check -------------------------------------------------------------------------
