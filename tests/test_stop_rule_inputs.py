@@ -370,8 +370,14 @@ def test_blank_or_agreeing_guide_cells_are_fine(tmp_path):
     for r in rows[:20]:
         r["arm"], r["day"] = "", ""
     rows[30]["arm"] = rows[30]["arm"].upper() + " "
+    rows[31]["day"] = f"{rows[31]['day']}.0"  # as a spreadsheet may save it
+    rows[32]["arm"], rows[33]["day"] = "T", "Mon"  # not the template's words: not compared
     write_rows(diary, rows)
     assert run("analyze", PROTOCOL, diary).exit_code == 0
+    rows[34]["day"] = f"{int(rows[34]['day']) + 1}"
+    write_rows(diary, rows)
+    result = run("analyze", PROTOCOL, diary)
+    assert result.exit_code == 2 and "line 36, column 'day'" in result.stderr
 
 
 def test_a_series_diary_with_another_schedule_s_arm_is_not_checked(tmp_path):

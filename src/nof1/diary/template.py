@@ -58,13 +58,19 @@ def write_template(protocol: Protocol, path: str | Path) -> tuple[int, bool]:
     return schedule.n_days, blinded
 
 
-def _same(cell: str, scheduled: str) -> bool:
-    """A guide cell as written (trimmed, any case; a day number such as ``8.0`` from a
-    spreadsheet) against the schedule's value."""
+_ARMS = ("run-in", "treatment", "control")
+
+
+def _template_cell(name: str, cell: str) -> str | None:
+    """A guide cell as the template writes it: a day number (``8``, or ``8.0`` from a
+    spreadsheet) or an arm (any case), else None (not the template's: not compared)."""
+    if name == "arm":
+        return cell.casefold() if cell.casefold() in _ARMS else None
     try:
-        return float(cell) == float(scheduled)
+        day = float(cell)
     except ValueError:
-        return cell.casefold() == scheduled.casefold()
+        return None
+    return str(int(day)) if day.is_integer() else None
 
 
 def guide_conflict(
@@ -86,10 +92,12 @@ def guide_conflict(
     Returns
     -------
     DiaryError or None
-        Naming the line and column of the earliest scheduled day whose filled ``day`` or ``arm``
-        cell differs from the schedule's day number or arm (``run-in``, ``treatment``,
-        ``control``), and how many days disagree; None when every filled guide cell agrees.
-        Blank guide cells and rows dated outside the schedule are not compared.
+        Naming the line and column of the earliest scheduled day whose ``day`` or ``arm`` cell
+        differs from the schedule's day number or arm (``run-in``, ``treatment``,
+        ``control``), and how many days disagree; None when every such cell agrees. Only cells
+        as the template writes them are compared (a whole number in ``day``; ``run-in``,
+        ``treatment`` or ``control``, any case, in ``arm``): a blank cell, another word and a
+        row dated outside the schedule are not the template's.
     """
     guides = [name for name in GUIDE_COLUMNS if name in header]
     if not guides or not rows:
@@ -103,8 +111,9 @@ def guide_conflict(
             continue
         for name in guides:
             cell = str(row[name] or "").strip()
+            written = _template_cell(name, cell)
             scheduled = str(int(arrays["day"][i])) if name == "day" else str(arrays["arm"][i])
-            if cell and not _same(cell, scheduled):
+            if written is not None and written != scheduled:
                 found.append((row["date"], row["line"], name, cell, scheduled))
                 break
     if not found:
