@@ -286,9 +286,10 @@ def _entries(rows: list[tuple[str, float, str, str]]) -> pd.DataFrame:
     ).assign(**{"Fatigue (0-10)": 5})
 
 
-def test_rules_see_the_aggregated_day_and_any_matching_entry(protocol):
-    # Severe pain (>= 9 on 2 days in a row): entries 10 and 7 make a day of 8.5, no firing; a
-    # single 'serious' among 'none' entries fires the categorical stop rule on its day.
+def test_rules_see_the_worst_entry_and_any_matching_entry(protocol):
+    # Severe pain (>= 9 on 2 days in a row): entries 10 and 7 make a day of 8.5 for the analysis
+    # (mean), but the rule sees the day's worst entry, 10, and fires on the second day; a single
+    # 'serious' among 'none' entries fires the categorical stop rule on its day.
     frame = _entries(
         [
             ("2026-01-05 08:00", 10, "no", "none"),
@@ -298,9 +299,14 @@ def test_rules_see_the_aggregated_day_and_any_matching_entry(protocol):
             ("2026-01-06 22:00", 8, "no", "none"),
         ]
     )
-    result = monitor(protocol, read_diary(frame, protocol))
-    assert [e.rule for e in result.events] == ["Serious side effect"]
-    assert result.events[0].date == _dt.date(2026, 1, 6)
+    diary = read_diary(frame, protocol)
+    assert diary.days["pain"].iloc[0] == 8.5  # (10 + 7) / 2
+    result = monitor(protocol, diary)
+    assert [(e.rule, e.date) for e in result.events] == [
+        ("Severe pain", _dt.date(2026, 1, 6)),
+        ("Serious side effect", _dt.date(2026, 1, 6)),
+    ]
+    assert dict(result.events[0].values) == {"2026-01-05": 10.0, "2026-01-06": 10.0}
     assert result.status == "stop"
 
 

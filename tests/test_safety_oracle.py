@@ -127,6 +127,8 @@ def oracle(sc, arms, as_of_arg):
     entries = [d for d, r in rows.items() if is_entry(r, header)]
     if as_of_arg is not None:
         as_of = as_of_arg
+        if as_of < START and any(d > as_of for d in entries):
+            raise Refused("an as-of date before the schedule, entries after it (a typo)")
     elif rows:
         as_of = max([*entries, max(rows)])  # blank rows count; today is long after 2026-01
     else:
@@ -401,6 +403,10 @@ def compare(sc):
         return
     result = safety.monitor(protocol, read_diary_text(text, protocol), sc["as_of"])
     assert result.as_of == as_of
+    header = ["pain", "dose"] + (["ae"] if sc["include_ae"] else [])
+    later = sorted(r["date"] for r in sc["rows"] if r["date"] > as_of and is_entry(r, header))
+    assert result.after_as_of.rows == len(later)
+    assert list(result.after_as_of.dates) == sorted(set(later))[:5]
     fired = {e.rule: e for e in result.events}
     not_checked = {name for name, _ in result.not_checked}
     assert set(result.rules_checked) | not_checked == {r["name"] for r in sc["rules"]}

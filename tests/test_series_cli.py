@@ -49,8 +49,14 @@ def test_monitor_series_exit_code_and_json():
     doc = json.loads(result.stdout)
     assert doc["status"] == "stop" and doc["patients"][0]["patient"] == "P-03"
     assert doc["counts"] == {"stop": 1, "review": 4, "not checked": 0, "continue": 7}
-    early = run("monitor", SERIES, "--as-of", "2026-02-20")
-    assert early.exit_code == 0 and "CONTINUE" in early.stdout
+    early = run("monitor", SERIES, "--as-of", "2026-02-20", "--json")
+    # no rule fired up to 2026-02-20; P-08 to P-12 start after it (patients.csv) and have
+    # entries, which that as-of date would leave unchecked: not checked, exit 3 (fails closed)
+    assert early.exit_code == 3
+    doc = json.loads(early.stdout)
+    assert doc["counts"] == {"stop": 0, "review": 0, "not checked": 5, "continue": 7}
+    late = {p["patient"] for p in doc["patients"] if p["status"] == "not checked"}
+    assert late == {"P-08", "P-09", "P-10", "P-11", "P-12"}
 
 
 @pytest.fixture

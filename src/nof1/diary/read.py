@@ -33,7 +33,7 @@ from .align import align
 from .daily import absent_day, entry_date, exported_column, lay_entries, renamed_header
 from .model import DELIMITERS, Diary, DiaryText, Records
 from .sources import is_table_source, load_table
-from .template import GUIDE_COLUMNS
+from .template import GUIDE_COLUMNS, guide_conflict
 
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
@@ -101,7 +101,9 @@ def read_diary(
         Naming the file, line and column: an unreadable, too large or empty file, a missing
         ``date`` or outcome column, a date that does not parse or lies outside the years 1900 to
         2200, the same date twice, text in a numeric column, a value outside an outcome's
-        ``[min, max]``, a row with the wrong number of fields.
+        ``[min, max]``, a row with the wrong number of fields, a ``day`` or ``arm`` column of
+        ``nof1 template`` that contradicts the protocol's schedule (the diary was made from
+        another schedule).
     """
     from ..limits import MAX_DIARY_BYTES, check_size, read_limited
 
@@ -212,8 +214,11 @@ def read_diary_text(
     columns = [h for h in header if h != "date" and h not in GUIDE_COLUMNS]
     decimal_comma = records.source.delimiter == ";"
     numeric = type_columns(rows, columns, protocol, path, decimal_comma, problems)
-    problems.raise_found()
     schedule = protocol.schedule()
+    conflict = guide_conflict(rows, header, schedule, path)  # a template of another schedule
+    if conflict is not None:
+        problems.add(conflict)
+    problems.raise_found()
     laid = align(
         rows, protocol=protocol, schedule=schedule, columns=columns, numeric=numeric, path=path
     )

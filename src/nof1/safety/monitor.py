@@ -25,6 +25,7 @@ import numpy as np
 from ..errors import DiaryError
 from ..stats.cycle import cycle_differences as differences_of_means
 from ..stats.results import jsonable
+from .dates import DatedRows, later_entries
 from .log import log_run, verify_log
 from .rules import (
     as_number,
@@ -35,6 +36,7 @@ from .rules import (
     run_days,
     run_firing,
     threshold_condition,
+    worst_entry,
 )
 from .texts import (
     NO_SCHEDULED_DAY,
@@ -137,6 +139,11 @@ class MonitorResult:
         ``review``: a rule the diary leaves unchecked never reads as "continue". The other rules
         of ``not_checked`` are not due yet (the schedule, the rule's arm or the second complete
         cycle has not begun).
+    after_as_of
+        The diary rows with an entry dated after ``as_of``: no rule looked at them.
+    after_today
+        The diary rows with an entry dated after today (the real date): most likely mistyped
+        dates. Any makes the status at least ``review``.
     """
 
     status: str
@@ -145,6 +152,8 @@ class MonitorResult:
     not_checked: tuple[tuple[str, str], ...] = ()
     rules_checked: tuple[str, ...] = ()
     missing_data: tuple[str, ...] = ()
+    after_as_of: DatedRows | None = None
+    after_today: DatedRows | None = None
 
     @property
     def exit_code(self) -> int:
@@ -152,7 +161,12 @@ class MonitorResult:
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``."""
+        """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``,
+        ``after_as_of`` and ``after_today`` (each ``{after, rows, days, dates}``)."""
+        later = {
+            name: None if rows is None else rows.to_dict()
+            for name, rows in (("after_as_of", self.after_as_of), ("after_today", self.after_today))
+        }
         return {
             "status": self.status,
             "as_of": self.as_of.isoformat(),
@@ -162,7 +176,7 @@ class MonitorResult:
                 for r, why in self.not_checked
             ],
             "rules_checked": list(self.rules_checked),
-        }
+        } | later
 
     def to_frame(self) -> pd.DataFrame:
         """One row per event: rule, action, kind, date, description, values (a dict)."""
@@ -278,26 +292,30 @@ class _Calendar:
         arms[offset : offset + k] = sched[:k]
         return cls(first, dates, arms, n)
 
-    def values(self, protocol: Protocol, diary: Diary, column: str) -> np.ndarray:
+    def values(
+        self, protocol: Protocol, diary: Diary, column: str, worst: str | None = None
+    ) -> np.ndarray:
         """The column's value on each day (NaN / None without a value), rows in or out of the
         schedule alike.
 
-        With several entries a day a number is the day's aggregate (the day table's, ordered by
-        the time column, on scheduled days), and a text is the tuple of the day's entries, so that
-        ``equals`` and ``in`` fire when any entry matches (see :meth:`matches`).
+        With several entries a day, ``worst`` says how a stop rule sees a day
+        (:func:`~nof1.safety.rules.worst_entry`): the ``"max"`` or the ``"min"`` of its entries,
+        or (``"any"``, and always for a text column) the tuple of its entries, so that ``equals``
+        and ``in`` fire when any entry matches. Without ``worst`` a number is the day's aggregate
+        as the analysis sees it (the day table's, ordered by the time column, on scheduled days).
         """
         numeric = column in diary.numeric_columns
         out = np.full(self.n, np.nan) if numeric else np.full(self.n, None, dtype=object)
         several = protocol.reading.several
-        if several and not numeric:
+        if several and (not numeric or worst == "any"):
+            out = np.full(self.n, None, dtype=object)
             for i, entries in enumerate(self._entries(diary, column)):
                 out[i] = entries or None
             return out
         if several:
             rows = diary.rows[["date", column]].dropna()
-            by_day = rows.groupby("date", sort=False)[column].agg(
-                protocol.reading.aggregate_of(column)
-            )
+            how = worst or protocol.reading.aggregate_of(column)
+            by_day = rows.groupby("date", sort=False)[column].agg(how)
             pairs = zip(by_day.index, by_day.to_numpy(), strict=True)
         else:
             pairs = zip(diary.rows["date"], diary.rows[column], strict=True)
@@ -305,7 +323,7 @@ class _Calendar:
             i = (day - self.first).days
             if 0 <= i < self.n:
                 out[i] = value
-        if several:  # scheduled days: exactly the aggregated day the analysis uses
+        if several and worst is None:  # scheduled days: the aggregated day the analysis uses
             start = (diary.schedule.start - self.first).days
             sched = diary.days[column].to_numpy(dtype=float)
             k = max(min(self.n - start, len(sched)), 0)
@@ -313,11 +331,13 @@ class _Calendar:
         return out
 
     def _entries(self, diary: Diary, column: str) -> list[tuple[Any, ...]]:
-        """Per day, every non-blank entry of a text column, in the file's order."""
+        """Per day, every entry of a column with a value, in entry order."""
         out: list[list[Any]] = [[] for _ in range(self.n)]
-        for day, value in zip(diary.rows["date"], diary.rows[column], strict=True):
+        rows = diary.rows
+        present = has_value(rows[column].to_numpy(dtype=object)) if len(rows) else []
+        for day, value, ok in zip(rows["date"], rows[column], present, strict=True):
             i = (day - self.first).days
-            if 0 <= i < self.n and value is not None and str(value).strip():
+            if 0 <= i < self.n and ok:
                 out[i].append(value)
         return [tuple(v) for v in out]
 
@@ -340,7 +360,9 @@ def _threshold(rule, protocol, diary, calendar):
     if calendar.n == 0:
         return nothing_yet(calendar.first)
     last = _iso(calendar.dates[-1])
-    values = calendar.values(protocol, diary, column)
+    better = protocol.outcome(column).better if rule.comparison == "above_baseline_by" else None
+    worst = worst_entry(rule, better) if protocol.reading.several else None
+    values = calendar.values(protocol, diary, column, worst)  # several a day: the day's worst
     look = during_mask(calendar.arms, rule.during)
     if not look.any():
         return no_day(rule, last)
@@ -348,13 +370,14 @@ def _threshold(rule, protocol, diary, calendar):
     categorical = protocol.categories_of(column) is not None
     if not categorical and not (present & look).any():
         return no_value(rule, last)
-    baseline, better, description = None, None, rule.describe()
+    baseline, description = None, rule.describe()
     if rule.comparison == "above_baseline_by":
-        better = protocol.outcome(column).better
-        run_in = (calendar.arms == "run-in") & present
+        # the baseline is the run-in mean of the days as the analysis aggregates them
+        days = values if worst is None else calendar.values(protocol, diary, column)
+        run_in = (calendar.arms == "run-in") & has_value(days)
         if not run_in.any():
             return no_baseline(rule, under_way=calendar.arms[-1] == "run-in")
-        baseline = values[run_in].astype(float).sum() / run_in.sum()
+        baseline = days[run_in].astype(float).sum() / run_in.sum()
         description = baseline_description(rule, baseline, better)
     cond = _condition(rule, values, baseline, better) & present
     holds, breaks = cond & look, (present & ~cond) | ~look
@@ -452,21 +475,26 @@ def monitor(
         Only diary days up to this date count. Default: the latest diary date with an entry, or
         the latest blank (template) row dated up to ``today`` when that is later (or the day
         before the schedule starts when the diary has no rows). Pass today's date to let
-        ``missing_days`` rules catch a diary that stopped arriving.
+        ``missing_days`` rules catch a diary that stopped arriving. Entries dated after it are
+        counted (``after_as_of``), never silently dropped.
     today
-        Today's date (default: the computer's), only for the default ``as_of``.
+        Today's date (default: the computer's), for the default ``as_of`` and to find entries
+        dated in the future (``after_today``: most likely mistyped, at least ``review``).
 
     Returns
     -------
     MonitorResult
-        ``status`` 'stop' if a stop rule fired, else 'review' if any rule fired, else 'continue';
+        ``status`` 'stop' if a stop rule fired, else 'review' if any rule fired, a rule could
+        not be checked for lack of data or an entry is dated after today, else 'continue';
         one event per rule that fired (its first firing day), and the rules not checked and why.
 
     Raises
     ------
     DiaryError
         A rule names a column that is not in the diary (the message names the closest header):
-        such a rule cannot be checked, and an unchecked rule must not read as "continue".
+        such a rule cannot be checked, and an unchecked rule must not read as "continue". Or
+        ``as_of`` lies before the schedule's first day while the diary has entries dated after
+        it: most likely a mistyped date (the message names the line of the earliest entry).
 
     Examples
     --------
@@ -484,8 +512,10 @@ def monitor(
         as_of = _dt.date.fromisoformat(as_of)
     elif isinstance(as_of, _dt.datetime):
         as_of = as_of.date()
+    today = today or _dt.date.today()
     if as_of is None:
-        as_of = _default_as_of(diary, today or _dt.date.today())
+        as_of = _default_as_of(diary, today)
+    after_as_of, after_today = later_entries(diary, as_of, today)
     days = diary.days
     n = min(max((as_of - diary.schedule.start).days + 1, 0), len(days))
     calendar = _Calendar.build(diary, as_of)
@@ -509,9 +539,16 @@ def monitor(
         if found is not None:
             events.append(found)
     events.sort(key=lambda e: e.date)
-    status = status_of((e.action for e in events), gaps=bool(gaps))
+    status = status_of((e.action for e in events), gaps=bool(gaps), future=bool(after_today))
     return MonitorResult(
-        status, as_of, tuple(events), tuple(not_checked), tuple(checked), tuple(gaps)
+        status,
+        as_of,
+        tuple(events),
+        tuple(not_checked),
+        tuple(checked),
+        tuple(gaps),
+        after_as_of,
+        after_today,
     )
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
+from .texts import shown
+
 if TYPE_CHECKING:
     from .monitor import Event, MonitorResult
 
@@ -45,15 +47,16 @@ def verdict(result: MonitorResult) -> str:
         if result.not_checked:
             n = len(result.not_checked)
             line += f" ({n} rule{'s' if n > 1 else ''} not due yet, see below)"
+        if result.after_as_of:
+            line += f"; not checked: {result.after_as_of.describe()}"
         return line
     stops = [e for e in result.events if e.action == "stop"]
     reviews = [e for e in result.events if e.action == "review"]
     gaps = len(result.missing_data)
-    unchecked = (
-        f"{gaps} rule{'s' if gaps > 1 else ''} could not be checked for lack of diary data"
-        if gaps
-        else ""
-    )
+    gap = f"{gaps} rule{'s' if gaps > 1 else ''} could not be checked for lack of diary data"
+    future = result.after_today
+    typo = f"{future.describe(today=True)}: most likely a mistyped date" if future else ""
+    unchecked = "; ".join(x for x in (gap if gaps else "", typo) if x)
     if result.status == "stop":
         first = stops[0]
         line = f"STOP: {first.rule!r} fired on {first.date.isoformat()}"
@@ -65,10 +68,9 @@ def verdict(result: MonitorResult) -> str:
             line += f"; {unchecked}"
     elif not reviews:
         names = ", ".join(repr(r) for r in result.missing_data)
-        line = (
-            f"REVIEW: {unchecked} ({names}, see below); the clinician should look before the "
-            "trial goes on"
-        )
+        named = f"{gap} ({names}, see below)" if gaps else ""
+        line = "REVIEW: " + "; ".join(x for x in (named, typo) if x)
+        line += "; the clinician should look before the trial goes on"
     else:
         first = reviews[0]
         line = f"REVIEW: {first.rule!r} fired on {first.date.isoformat()}"
@@ -77,7 +79,10 @@ def verdict(result: MonitorResult) -> str:
         if unchecked:
             line += f"; {unchecked}"
         line += "; the clinician should look before the trial goes on"
-    return line + f". Diary checked up to {as_of}."
+    line += f". Diary checked up to {as_of}"
+    if result.after_as_of:
+        line += f"; not checked: {result.after_as_of.describe()}"
+    return line + "."
 
 
 def render_text(result: MonitorResult) -> str:
@@ -88,7 +93,7 @@ def render_text(result: MonitorResult) -> str:
         lines.append("Rules that fired (first day each):")
         for e in result.events:
             lines.append(
-                f"  {e.date.isoformat()}  {e.action.upper():<6}  {e.rule}: {e.description}"
+                f"  {e.date.isoformat()}  {e.action.upper():<6}  {shown(e.rule)}: {e.description}"
                 f" [{format_values(e)}]"
             )
     if result.not_checked:
@@ -96,13 +101,24 @@ def render_text(result: MonitorResult) -> str:
         lines.append("Not checked:")
         for rule, reason in result.not_checked:
             gap = " (missing diary data: counts as review)" if rule in result.missing_data else ""
-            lines.append(f"  {rule}: {reason}{gap}")
+            lines.append(f"  {shown(rule)}: {reason}{gap}")
+    if result.after_as_of:
+        lines.append("")
+        lines.append(
+            f"Entries not checked: {result.after_as_of.describe()}; a later as-of date checks them."
+        )
+    if result.after_today:
+        lines.append("")
+        lines.append(
+            f"Dated in the future: {result.after_today.describe(today=True)}: most likely a "
+            "mistyped date; correct it (counts as review)."
+        )
     if result.rules_checked:
         fired = {e.rule for e in result.events}
         quiet = [r for r in result.rules_checked if r not in fired]
         if quiet:
             lines.append("")
-            lines.append(f"Checked, did not fire: {', '.join(quiet)}")
+            lines.append(f"Checked, did not fire: {', '.join(map(shown, quiet))}")
     return "\n".join(lines) + "\n"
 
 
@@ -127,5 +143,10 @@ def render_html(result: MonitorResult) -> str:
         for rule, reason in result.not_checked:
             parts.append(f"<li><b>{esc(rule)}</b>: {esc(reason)}</li>")
         parts.append("</ul>")
+    if result.after_as_of:
+        parts.append(f"<p>Entries not checked: {esc(result.after_as_of.describe())}</p>")
+    if result.after_today:
+        later = esc(result.after_today.describe(today=True))
+        parts.append(f"<p>Dated in the future (most likely mistyped): {later}</p>")
     parts.append("</div>")
     return "".join(parts)

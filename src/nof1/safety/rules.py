@@ -26,6 +26,7 @@ __all__ = [
     "run_days",
     "run_firing",
     "threshold_condition",
+    "worst_entry",
 ]
 
 
@@ -134,6 +135,25 @@ def threshold_condition(
                 return x >= base + target
             return x <= base - target
     raise ValueError(f"unknown comparison {comparison!r}")
+
+
+def worst_entry(rule: StopRule, better: str | None = None) -> str:
+    """How a threshold rule sees a day with several entries: the day's worst in its direction.
+
+    ``"max"`` for ``at_least`` and ``above`` (and ``above_baseline_by`` when lower is better),
+    ``"min"`` for ``at_most`` and ``below`` (and ``above_baseline_by`` when higher is better),
+    ``"any"`` for ``equals`` and ``in`` (the day meets the rule when any entry does). Whatever the
+    analysis aggregates (a mean of 10 and 0 is 5), one entry of 10 is a day of pain 10.
+    """
+    if rule.comparison in ("at_least", "above"):
+        return "max"
+    if rule.comparison in ("at_most", "below"):
+        return "min"
+    if rule.comparison == "above_baseline_by":
+        if better not in ("lower", "higher"):
+            raise ValueError("above_baseline_by needs better = 'lower' or 'higher'")
+        return "max" if better == "lower" else "min"
+    return "any"
 
 
 def during_mask(arms: Any, during: str) -> np.ndarray:

@@ -32,6 +32,7 @@ __all__ = [
     "no_day",
     "no_value",
     "nothing_yet",
+    "shown",
     "status_of",
 ]
 
@@ -52,6 +53,21 @@ NO_SCHEDULED_DAY = "no scheduled day up to the as-of date"
 
 OUTSIDE_SCHEDULE = " (a diary day outside the schedule)"
 """Added to an event's description when it fired on a day outside the schedule."""
+
+
+def shown(name: str) -> str:
+    r"""A rule's name as text output prints it: any character that is not printable (a line
+    separator, a bidirectional override) escaped, so that a name can neither break a line nor
+    hide what follows it.
+
+    Examples
+    --------
+    >>> shown("Dose\u2028above plan")
+    'Dose\\u2028above plan'
+    """
+    if name.isprintable():
+        return name
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in name)
 
 
 def closest_header(name: str, header: list[str]) -> str | None:
@@ -127,17 +143,18 @@ def harm_description(rule: StopRule, p: float, cycle: int) -> str:
 
 def event_value(value: Any) -> Any:
     """A diary value as an event records it (plain Python; a day's text entries joined)."""
-    if isinstance(value, tuple):  # several entries of a text column in one day
-        return "; ".join(str(v) for v in value)
+    if isinstance(value, tuple):  # several entries in one day
+        return "; ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return value
 
 
-def status_of(actions: Iterable[str], gaps: bool = False) -> str:
-    """'stop' when a stop rule fired, else 'review' when any rule fired or a rule could not be
-    checked for lack of diary data (``gaps``: fails closed), else 'continue'."""
+def status_of(actions: Iterable[str], gaps: bool = False, future: bool = False) -> str:
+    """'stop' when a stop rule fired, else 'review' when any rule fired, a rule could not be
+    checked for lack of diary data (``gaps``) or an entry is dated after today (``future``: a
+    likely mistyped date), else 'continue'. Both fail closed."""
     actions = list(actions)
     if "stop" in actions:
         return "stop"
-    return "review" if actions or gaps else "continue"
+    return "review" if actions or gaps or future else "continue"

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Nof1Error
+from ..errors import Nof1Error, SeriesError
+from ..safety.dates import DatedRows, rows_after
 from ..safety.monitor import EXIT_CODES, Event, monitor
-from ..safety.texts import NOT_CHECKED
+from ..safety.texts import NOT_CHECKED, shown
 from .load import Series, SeriesTrial
 
 if TYPE_CHECKING:
@@ -41,20 +42,41 @@ class PatientStatus:
         The rules that fired (see :class:`nof1.safety.monitor.Event`).
     reason
         Why the patient could not be checked, or which rules could not be evaluated; else None.
+    after_as_of, after_today
+        The patient's diary rows with an entry dated after the as-of date (not checked) and
+        after today (most likely mistyped: at least review), as in
+        :class:`~nof1.safety.monitor.MonitorResult`; None when the rules were not replayed.
     """
 
     patient: str
     status: str
     events: tuple[Event, ...] = ()
     reason: str | None = None
+    after_as_of: DatedRows | None = None
+    after_today: DatedRows | None = None
+
+    @property
+    def detail(self) -> str:
+        """The events, the rules not checked and the entries dated late, in one line."""
+        parts = [
+            "; ".join(f"{shown(e.rule)} ({e.action}, {e.date.isoformat()})" for e in self.events)
+        ]
+        parts.append(self.reason or "")
+        if self.after_today:
+            parts.append(f"most likely mistyped: {self.after_today.describe(today=True)}")
+        if self.after_as_of:
+            parts.append(f"not checked: {self.after_as_of.describe()}")
+        return "; ".join(p for p in parts if p)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON: patient, status, events, reason."""
+        """JSON: patient, status, events, reason, after_as_of, after_today."""
         return {
             "patient": self.patient,
             "status": self.status,
             "events": [e.to_dict() for e in self.events],
             "reason": self.reason,
+            "after_as_of": None if self.after_as_of is None else self.after_as_of.to_dict(),
+            "after_today": None if self.after_today is None else self.after_today.to_dict(),
         }
 
 
@@ -133,13 +155,7 @@ class SeriesMonitor:
         lines = [f"Series {self.id}: {self.status.upper()} (as of {as_of}; {counts})", ""]
         width = max((len(p.patient) for p in self.patients), default=7)
         for p in self.patients:
-            if p.events:
-                detail = "; ".join(f"{e.rule} ({e.action}, {e.date.isoformat()})" for e in p.events)
-            else:
-                detail = ""
-            if p.reason:
-                detail = f"{detail}; {p.reason}" if detail else p.reason
-            lines.append(f"  {p.patient:<{width}}  {p.status.upper():<11}  {detail}".rstrip())
+            lines.append(f"  {p.patient:<{width}}  {p.status.upper():<11}  {p.detail}".rstrip())
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -168,6 +184,7 @@ def monitor_series(
     series: Series,
     as_of: _dt.date | str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    today: _dt.date | None = None,
 ) -> SeriesMonitor:
     """Replay every patient's stop rules up to one date and triage the patients.
 
@@ -180,11 +197,20 @@ def monitor_series(
         of any patient, so a diary that stopped arriving is caught by ``missing_days``.
     progress
         Called as ``progress(done, total)`` after each patient.
+    today
+        Today's date (default: the computer's): entries dated after it are likely mistyped.
 
     Returns
     -------
     SeriesMonitor
         Patients ordered stop, review, not checked, continue.
+
+    Raises
+    ------
+    SeriesError
+        ``as_of`` lies before every readable patient's first scheduled day while diaries have
+        entries dated after it (most likely a mistyped date). A patient whose own schedule starts
+        after ``as_of`` and who has entries after it is ``not checked``, with the reason.
 
     Examples
     --------
@@ -197,9 +223,17 @@ def monitor_series(
     day = as_date(as_of)
     if day is None:
         day = latest_date(series.trials)
+    else:
+        readable = [t for t in series.trials if t.ok]
+        early_series(
+            series.path,
+            day,
+            [t.diary.schedule.start for t in readable],
+            sum(rows_after(entry_dates(t.diary), day).rows for t in readable),
+        )
     out = []
     for i, trial in enumerate(series.trials, start=1):
-        out.append(patient_status(trial, day))
+        out.append(patient_status(trial, day, today))
         if progress is not None:
             progress(i, len(series.trials))
     return triage(series.id, day, out)
@@ -211,7 +245,29 @@ def latest_date(trials) -> _dt.date | None:
     return max(dates) if dates else None
 
 
-def patient_status(trial: SeriesTrial, day: _dt.date | None) -> PatientStatus:
+def entry_dates(diary) -> list[_dt.date]:
+    """The date of each row of the diary with an entry (a cell besides the date filled in)."""
+    entry = diary.row_has_entry()
+    return list(diary.rows["date"][entry]) if entry.any() else []
+
+
+def early_series(path: str, day: _dt.date, starts: list[_dt.date], later: int) -> None:
+    """Refuse an as-of date before every patient's first scheduled day (``starts``) while
+    ``later`` diary rows with entries are dated after it: most likely a mistyped date."""
+    if not starts or not later or day >= min(starts):
+        return
+    first = min(starts).isoformat()
+    rows = f"{later} diary row{'s' if later != 1 else ''} with entries"
+    raise SeriesError(
+        f"{path}: the as-of date {day.isoformat()} is before every patient's first scheduled "
+        f"day (the earliest {first}), and {rows} dated after it would go unchecked: most likely "
+        f"a mistyped date; give a date from {first} on"
+    )
+
+
+def patient_status(
+    trial: SeriesTrial, day: _dt.date | None, today: _dt.date | None = None
+) -> PatientStatus:
     """One trial's line of the triage: the single-trial monitor up to ``day``, or ``not
     checked`` with the reason when its files could not be read or checked."""
     if not trial.ok:
@@ -219,18 +275,30 @@ def patient_status(trial: SeriesTrial, day: _dt.date | None) -> PatientStatus:
     if day is None:
         return PatientStatus(trial.patient, NOT_CHECKED, reason=NO_ENTRIES)
     try:
-        result = monitor(trial.protocol, trial.diary, as_of=day)
+        result = monitor(trial.protocol, trial.diary, as_of=day, today=today)
     except (Nof1Error, ValueError) as exc:
         return PatientStatus(trial.patient, NOT_CHECKED, reason=str(exc))
-    return checked_status(trial.patient, result.status, result.events, result.not_checked)
+    return checked_status(
+        trial.patient,
+        result.status,
+        result.events,
+        result.not_checked,
+        result.after_as_of,
+        result.after_today,
+    )
 
 
 def checked_status(
-    patient: str, status: str, events: tuple[Event, ...], not_checked
+    patient: str,
+    status: str,
+    events: tuple[Event, ...],
+    not_checked,
+    after_as_of: DatedRows | None = None,
+    after_today: DatedRows | None = None,
 ) -> PatientStatus:
     """The line of a patient whose rules were replayed (``not_checked``: (rule, why) pairs)."""
     reason = "; ".join(f"rule {r!r} not checked: {why}" for r, why in not_checked)
-    return PatientStatus(patient, status, events, reason or None)
+    return PatientStatus(patient, status, events, reason or None, after_as_of, after_today)
 
 
 def triage(series_id: str, day: _dt.date | None, statuses: list[PatientStatus]) -> SeriesMonitor:

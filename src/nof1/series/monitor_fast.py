@@ -27,6 +27,7 @@ import numpy as np
 
 from ..diary.read import NUMBER
 from ..errors import SeriesError
+from ..safety.dates import FIRST_DATES, DatedRows, rows_after
 from ..safety.monitor import Event
 from ..safety.rules import (
     during_mask,
@@ -60,6 +61,8 @@ from .monitor import (
     SeriesMonitor,
     as_date,
     checked_status,
+    early_series,
+    entry_dates,
     latest_date,
     monitor_series,
     patient_status,
@@ -78,7 +81,10 @@ GRID_CELLS = 16_000_000
 
 
 def monitor_path(
-    path: str | Path, as_of: _dt.date | str | None = None, progress: Progress = None
+    path: str | Path,
+    as_of: _dt.date | str | None = None,
+    progress: Progress = None,
+    today: _dt.date | None = None,
 ) -> SeriesMonitor:
     """Read a series file and triage its patients, column-wise for the long form.
 
@@ -91,6 +97,8 @@ def monitor_path(
     progress
         Called as ``progress(done, total)`` as the work advances (thousandths for the long
         form, patients for the per-patient path).
+    today
+        As :func:`~nof1.series.monitor.monitor_series`.
 
     Returns
     -------
@@ -100,12 +108,13 @@ def monitor_path(
     Raises
     ------
     SeriesError
-        The series file itself cannot be used (as :meth:`Series.load`).
+        The series file itself cannot be used (as :meth:`Series.load`), or ``as_of`` is before
+        every patient's schedule (as :func:`~nof1.series.monitor.monitor_series`).
     """
-    fast = monitor_long(Path(path), as_date(as_of), progress)
+    fast = monitor_long(Path(path), as_date(as_of), progress, today)
     if fast is not None:
         return fast
-    return monitor_series(Series.load(path), as_of, progress)
+    return monitor_series(Series.load(path), as_of, progress, today)
 
 
 def row_sums(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -234,12 +243,17 @@ def _prepared(path: Path):
 
 
 def monitor_long(
-    path: Path, as_of: _dt.date | None = None, progress: Progress = None
+    path: Path,
+    as_of: _dt.date | None = None,
+    progress: Progress = None,
+    today: _dt.date | None = None,
 ) -> SeriesMonitor | None:
     """The triage of a long-form series, every rule evaluated over all patients at once.
 
     Returns None when the series is not in the long form or needs the per-patient path
-    (see the module's docstring); :func:`monitor_path` then loads it per patient.
+    (see the module's docstring); :func:`monitor_path` then loads it per patient. A patient
+    whose schedule starts after ``as_of`` and who has entries after it goes through the
+    per-patient path, which marks it not checked with the reason.
     """
     from .arrow import check_rows, read_csv, typed_columns
 
@@ -282,20 +296,39 @@ def monitor_long(
             has_text = np.bincount(code[t.filled[t.code] & ~number], minlength=n) > 0
             has_number = np.bincount(code[number], minlength=n) > 0
             flagged |= has_number & ~has_text
+    day_of = cols.day
+    if as_of is not None:  # the per-patient monitor refuses an as-of before the schedule
+        cut = as_of.toordinal() - _EPOCH
+        later = np.bincount(code[filled & (day_of > cut)], minlength=n) > 0
+        flagged |= later & (ctx.start > cut)
     exact = _exact_trials(ctx, flagged)
     if progress is not None:
         progress(200, 1000)
 
     sel = np.flatnonzero(~flagged)
     keep = ~flagged[code]
-    day_of = cols.day
+    if as_of is not None:
+        readable = [t for t in exact.values() if t.ok]
+        early_series(
+            ctx.series.path,
+            as_of,
+            [_dt.date.fromordinal(int(s) + _EPOCH) for s in ctx.start[sel]]
+            + [t.diary.schedule.start for t in readable],
+            int((keep & filled & (day_of > cut)).sum())
+            + sum(rows_after(entry_dates(t.diary), as_of).rows for t in readable),
+        )
     if as_of is None:
         dates = [d for d in (latest_date(exact.values()),) if d is not None]
         if keep.any():
             dates.append(_dt.date.fromordinal(int(day_of[keep].max()) + _EPOCH))
         as_of = max(dates) if dates else None
-    statuses: dict[int, PatientStatus] = {i: patient_status(t, as_of) for i, t in exact.items()}
+    today = today or _dt.date.today()
+    statuses: dict[int, PatientStatus] = {
+        i: patient_status(t, as_of, today) for i, t in exact.items()
+    }
     if as_of is not None and sel.size:
+        after_as_of = _dated_rows(code, day_of, keep & filled, as_of)
+        after_today = _dated_rows(code, day_of, keep & filled, today)
         rows = np.flatnonzero(keep & (day_of <= as_of.toordinal() - _EPOCH))
         gi = np.full(n, -1, dtype=np.int64)
         gi[sel] = np.arange(sel.size)
@@ -313,14 +346,36 @@ def monitor_long(
             for j, i in enumerate(sel[a:b]):
                 events = sorted(found.events[j], key=lambda e: e.date)
                 gaps = any(isinstance(why, Gap) for _, why in found.why[j])
-                status = status_of((e.action for e in events), gaps=gaps)
-                statuses[int(i)] = checked_status(ctx.ids[i], status, tuple(events), found.why[j])
+                late = after_as_of.get(int(i), DatedRows(as_of))
+                future = after_today.get(int(i), DatedRows(today))
+                status = status_of((e.action for e in events), gaps=gaps, future=bool(future))
+                statuses[int(i)] = checked_status(
+                    ctx.ids[i], status, tuple(events), found.why[j], late, future
+                )
     elif sel.size:
         for i in sel:
             statuses[int(i)] = patient_status(_NoEntries(ctx.ids[i]), None)
     if progress is not None:
         progress(1000, 1000)
     return triage(ctx.series.id, as_of, [statuses[i] for i in range(n)])
+
+
+def _dated_rows(
+    code: np.ndarray, days: np.ndarray, entry: np.ndarray, after: _dt.date
+) -> dict[int, DatedRows]:
+    """Per patient with a row in ``entry`` dated after ``after``: those rows, as
+    :func:`nof1.safety.dates.rows_after` counts them (days since 1970-01-01)."""
+    sel = entry & (days > after.toordinal() - _EPOCH)
+    order = np.lexsort((days[sel], code[sel]))
+    c, d = code[sel][order], days[sel][order]
+    out: dict[int, DatedRows] = {}
+    bounds = np.flatnonzero(np.diff(c)) + 1
+    for who, when in zip(np.split(c, bounds), np.split(d, bounds), strict=True):
+        if who.size:
+            distinct = np.unique(when)
+            first = tuple(_dt.date.fromordinal(int(x) + _EPOCH) for x in distinct[:FIRST_DATES])
+            out[int(who[0])] = DatedRows(after, int(who.size), int(distinct.size), first)
+    return out
 
 
 def _step(progress: Progress, part: int, parts: int, n_rules: int) -> Progress:

@@ -8,6 +8,7 @@ column, days in a row without an entry, or a probability of harm. Problems go to
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -128,6 +129,14 @@ def _rule_head(entry: Mapping[str, Any], i: int, chk: Checker) -> _Head:
     if not isinstance(name, str) or not name.strip():
         chk.add(f"{where}.name is missing; give each rule a name the clinician will recognise")
         name = f"rule {i}"
+    elif any(unicodedata.category(ch) == "Cc" for ch in name):
+        # a carriage return or another control character would garble every verdict printed
+        control = next(ch for ch in name if unicodedata.category(ch) == "Cc")
+        chk.add(
+            f"{where}.name = {name!r} holds a control character ({control!r}), which would "
+            "garble the verdict and the monitor output; remove it"
+        )
+        where = f"stop_rules[{i}] ({name!r})"
     else:
         where = f"stop_rules[{i}] ({name})"
     chk.unknown(entry, where, RULE_KEYS)
