@@ -184,8 +184,11 @@ def test_upload_a_series_zip_and_read_the_triage_without_javascript(site, no_js_
     statuses = [r.find_element(By.CSS_SELECTOR, ".status").text for r in rows]
     order = ["STOP", "REVIEW", "NOT CHECKED", "CONTINUE"]
     assert statuses == sorted(statuses, key=order.index)
-    # open P-03 from the same upload: the patient's own stop-rule check
+    # open P-03 from the same upload: the patient's own stop-rule check. The series page has a
+    # #status-word too: wait until it is gone, or the wait below finds the old page's element
+    # and reading it fails once the new page replaces it (a race a loaded machine loses)
     first.find_element(By.CSS_SELECTOR, "button").click()
+    WebDriverWait(no_js_browser, WAIT).until(ec.staleness_of(first))
     word = WebDriverWait(no_js_browser, WAIT).until(
         ec.presence_of_element_located((By.ID, "status-word"))
     )
