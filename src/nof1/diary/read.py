@@ -99,14 +99,10 @@ def read_diary(
         2200, the same date twice, text in a numeric column, a value outside an outcome's
         ``[min, max]``, a row with the wrong number of fields.
     """
-    from ..limits import MAX_DIARY_BYTES, check_size, read_limited
+    from ..limits import MAX_DIARY_BYTES, read_limited
 
     if sheet is not None or is_table_source(path):  # nof1.diary.sources: xlsx, Parquet, DataFrame
-        try:
-            check_size(path, max_bytes or MAX_DIARY_BYTES, "diary")
-        except ValueError as exc:
-            raise DiaryError(str(exc), str(path)) from None
-        source = load_table(path, sheet)
+        source = load_table(path, sheet, max_bytes)
         try:
             diary = read_diary_text(
                 source.text, protocol, source.name, date_format, allow_empty, max_problems
@@ -161,6 +157,7 @@ def read_diary_text(
     max_problems: int = 1,
 ) -> Diary:
     """Like :func:`read_diary`, from the file's content (bytes or text)."""
+    _check_bounds(data, path)
     problems = Problems(max_problems)
     records = split_records(decode(data, path))
     header = read_header(records, protocol, problems)
@@ -189,6 +186,29 @@ def read_diary_text(
         notes=tuple(notes),
     )
     return lay_entries(diary, protocol, stamps)  # several entries a day; the arm taken
+
+
+def _check_bounds(data: bytes | str, path: str) -> None:
+    """Refuse a diary of more lines or cells than :func:`nof1.limits.check_table` allows, before
+    it is parsed (reading takes memory in proportion to its cells; a line counts as a row).
+
+    Raises
+    ------
+    DiaryError
+        Naming the first line past the bound.
+    """
+    from ..limits import MAX_DIARY_ROWS, check_table, count_lines
+
+    rows = count_lines(data) - 1
+    text = isinstance(data, str)
+    ends = (data.find("\n" if text else b"\n"), data.find("\r" if text else b"\r"))
+    first = data[: min((i for i in ends if i >= 0), default=len(data))]
+    sep = (",", ";", "\t") if text else (b",", b";", b"\t")
+    columns = 1 + max(first.count(d) for d in sep)
+    why = check_table(rows, columns)
+    if why is not None:
+        line = MAX_DIARY_ROWS + 2 if rows > MAX_DIARY_ROWS else None
+        raise DiaryError(f"the diary {why}; is it the right file?", path, line)
 
 
 def decode(data: bytes | str, path: str = "<diary>") -> DiaryText:

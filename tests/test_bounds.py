@@ -1,0 +1,175 @@
+"""Every file nof1 opens is bounded (issue 29, items 4, 8, 9 and 10).
+
+Formulas without a saved value are refused, a sheet is bounded by its dimension and its cells
+before it is materialised, every command refuses ``/dev/zero`` with exit 2, and a diary is
+bounded by its rows and cells, not only by its bytes on disk. The subprocess tests (marked slow)
+run the CLI under an address-space limit, as docs/protocol.md ("Limits") states the memory that
+a maximal input needs.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import re
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from nof1 import limits
+from nof1.cli import cli
+from nof1.diary.read import read_diary
+from nof1.errors import DiaryError
+from nof1.example import example_paths
+from nof1.safety.monitor import monitor
+from nof1.trial.protocol import Protocol
+
+openpyxl = pytest.importorskip("openpyxl")
+
+ROOT = Path(__file__).resolve().parents[1]
+PROTOCOL, DIARY = (str(p) for p in example_paths())
+AS_OF = "2026-02-10"
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def one_line_exit_2(result) -> str:
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    return lines[0]
+
+
+def _example_rows() -> list[list[str]]:
+    with open(DIARY, encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def _workbook(path: Path, edit=None) -> Path:
+    """The example diary as a workbook written by openpyxl (no saved formula values)."""
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Diary"
+    for row in _example_rows():
+        ws.append([cell if cell else None for cell in row])
+    if edit is not None:
+        edit(ws)
+    book.save(path)
+    return path
+
+
+def _with_saved_values(path: Path, values: dict[str, tuple[str, str | None]]) -> Path:
+    """The workbook as a spreadsheet would save it: each formula cell with its value
+    (``cell -> (t attribute, value)``), written into the sheet's XML."""
+    out = path.with_name("saved-" + path.name)
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode("utf-8")
+                for cell, (kind, value) in values.items():
+                    pattern = re.compile(rf'<c r="{cell}"([^>]*)><f>(.*?)</f><v ?/>')
+                    typed = f' t="{kind}"' if kind else ""
+                    text, n = pattern.subn(
+                        lambda m, c=cell, t=typed, v=value: (
+                            f'<c r="{c}"{m.group(1)}{t}><f>{m.group(2)}</f><v>{v}</v>'
+                        ),
+                        text,
+                    )
+                    assert n == 1, cell
+                data = text.encode("utf-8")
+            dst.writestr(item, data)
+    return out
+
+
+# -- item 4: a formula without a saved value ----------------------------------------------------
+
+
+def _formulas(ws) -> None:
+    # row 10 is 2026-01-13 (line 10 of the CSV); F is adverse_event, E is withdrawal
+    ws["F10"] = '="serious"'
+    ws["E11"] = "=13*2"
+
+
+def test_a_formula_without_a_saved_value_is_refused_naming_sheet_and_cell(tmp_path):
+    path = _workbook(tmp_path / "formula.xlsx", _formulas)
+    # before: both cells read as blank, and the monitor said "continue" (exit 0)
+    line = one_line_exit_2(run("monitor", PROTOCOL, str(path), "--as-of", AS_OF))
+    assert line == (
+        f"nof1: {path}, sheet 'Diary', row 10, column 'adverse_event': cell F10 holds a formula "
+        '(="serious") without a saved value (a file written by a script, not saved by a '
+        "spreadsheet); open the workbook in Excel or LibreOffice and save it, or write the "
+        "values themselves"
+    )
+    with pytest.raises(DiaryError, match="cell F10 holds a formula"):
+        read_diary(path, Protocol.load(PROTOCOL))
+
+
+def test_a_formula_in_the_header_row_names_the_cell(tmp_path):
+    path = _workbook(tmp_path / "header.xlsx", lambda ws: ws.__setitem__("H1", '="x"'))
+    line = one_line_exit_2(run("check", PROTOCOL, str(path)))
+    assert "sheet 'Diary', row 1: cell H1 holds a formula" in line
+
+
+def test_saved_formula_values_are_read_as_a_spreadsheet_shows_them(tmp_path):
+    path = _with_saved_values(
+        _workbook(tmp_path / "formula.xlsx", _formulas),
+        {"F10": ("str", "serious"), "E11": (None, "26")},
+    )
+    protocol = Protocol.load(PROTOCOL)
+    diary = read_diary(path, protocol)
+    day = diary.days.set_index("date").loc[_dt.date(2026, 1, 14)]
+    assert day["withdrawal"] == 26  # 13 * 2, the saved value
+    # the saved "serious" fires the serious adverse event rule (a stop), as in the CSV
+    result = monitor(protocol, diary, as_of=_dt.date(2026, 2, 10))
+    assert result.status == "stop"
+    assert "Serious adverse event" in {e.rule for e in result.events}
+
+
+def test_a_formula_saved_with_an_empty_text_result_is_a_blank_cell(tmp_path):
+    # =IF(...,"") as Excel and LibreOffice save it: t="str" and an empty <v></v>
+    path = _with_saved_values(
+        _workbook(tmp_path / "empty.xlsx", lambda ws: ws.__setitem__("F10", '=""')),
+        {"F10": ("str", "")},
+    )
+    diary = read_diary(path, Protocol.load(PROTOCOL))
+    plain = read_diary(DIARY, Protocol.load(PROTOCOL))
+    assert diary.days["adverse_event"].tolist() == plain.days["adverse_event"].tolist()
+
+
+# -- item 8: a stray cell far away --------------------------------------------------------------
+
+
+def test_a_stray_cell_at_the_last_cell_of_a_sheet_is_refused_before_reading(tmp_path):
+    path = _workbook(tmp_path / "stray.xlsx", lambda ws: ws.__setitem__("XFD1048576", 1))
+    assert path.stat().st_size < 10_000
+    start = time.perf_counter()
+    line = one_line_exit_2(run("monitor", PROTOCOL, str(path), "--as-of", AS_OF))
+    assert time.perf_counter() - start < 5  # before: MemoryError after filling the memory
+    assert line.startswith(f"nof1: {path}, sheet 'Diary', row 1048576: the sheet reaches cell ")
+    assert "XFD1048576" in line and f"more than the {limits.MAX_DIARY_ROWS:,}" in line
+
+
+def test_a_sheet_whose_dimension_hides_a_far_cell_is_refused_while_read(tmp_path):
+    # the dimension says A1:G116 (the diary); a cell at row 600,000 is really there
+    path = _workbook(tmp_path / "lying.xlsx", lambda ws: ws.__setitem__("B600000", 1))
+    with zipfile.ZipFile(path) as src:
+        xml = src.read("xl/worksheets/sheet1.xml").decode()
+    assert '<dimension ref="A1:G600000" />' in xml
+    out = tmp_path / "lying2.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = xml.replace("A1:G600000", "A1:G116").encode()
+            dst.writestr(item, data)
+    with pytest.raises(DiaryError) as caught:
+        read_diary(out, Protocol.load(PROTOCOL))
+    assert caught.value.line == 600000 and caught.value.sheet == "Diary"
+    assert "reaches cell B600000" in str(caught.value)
