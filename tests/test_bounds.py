@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import os
 import re
+import resource
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -173,3 +177,122 @@ def test_a_sheet_whose_dimension_hides_a_far_cell_is_refused_while_read(tmp_path
         read_diary(out, Protocol.load(PROTOCOL))
     assert caught.value.line == 600000 and caught.value.sheet == "Diary"
     assert "reaches cell B600000" in str(caught.value)
+
+
+# -- item 9: every file nof1 opens is read within a bound ---------------------------------------
+
+
+def _series(folder: Path, **names: str) -> Path:
+    """The packaged series copied into a new ``folder``, with some of its files replaced
+    (``template``, ``patients``, ``diary`` -> the path the series file names)."""
+    from nof1.example import example_series_path
+
+    folder.mkdir()
+    for item in example_series_path().parent.iterdir():
+        (folder / item.name).write_bytes(item.read_bytes())
+    series = folder / "series.toml"
+    text = series.read_text(encoding="utf-8")
+    for key, value in names.items():
+        text, n = re.subn(rf'^{key} = "[^"]*"', f'{key} = "{value}"', text, flags=re.M)
+        assert n == 1, key
+    series.write_text(text, encoding="utf-8")
+    return series
+
+
+def _zero_cases(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """Each command that reads a file, given /dev/zero (directly, through a link with the
+    extension of a format, or named by a series file), and what the message says."""
+    if not Path("/dev/zero").exists():
+        pytest.skip("no /dev/zero")
+    for name in ("zero.csv", "zero.parquet", "zero.xlsx"):
+        (tmp_path / name).symlink_to("/dev/zero")
+    zero = {k: str(tmp_path / f"zero.{k}") for k in ("csv", "parquet", "xlsx")}
+    device = "not a regular file (a device, a pipe or a socket); save the long diary as a file"
+    return {
+        "verify-log": (["verify-log", "/dev/zero"], "larger than 100,000,000 bytes"),
+        "monitor": (["monitor", "/dev/zero"], "give PROTOCOL DIARY, or a series file"),
+        "series": (["series", "/dev/zero"], "larger than 1,000,000 bytes, the limit for a series"),
+        "series-template": (
+            ["series", str(_series(tmp_path / "a", template="/dev/zero"))],
+            "/dev/zero: the file is larger than 1,000,000 bytes, the limit for a template",
+        ),
+        "monitor-template": (
+            ["monitor", str(_series(tmp_path / "b", template="/dev/zero"))],
+            "/dev/zero: the file is larger than 1,000,000 bytes, the limit for a template",
+        ),
+        "series-patients": (
+            ["series", str(_series(tmp_path / "c", patients="/dev/zero"))],
+            "/dev/zero: the file is larger than 50,000,000 bytes, the limit for a patients table",
+        ),
+        "monitor-patients": (
+            ["monitor", str(_series(tmp_path / "d", patients="/dev/zero"))],
+            "/dev/zero: the file is larger than 50,000,000 bytes, the limit for a patients table",
+        ),
+        "series-diary-csv": (["series", str(_series(tmp_path / "e", diary=zero["csv"]))], device),
+        "monitor-diary-csv": (
+            ["monitor", str(_series(tmp_path / "f", diary=zero["csv"]))],
+            device,
+        ),
+        "series-diary-parquet": (
+            ["series", str(_series(tmp_path / "g", diary=zero["parquet"]))],
+            device,
+        ),
+        "monitor-xlsx": (
+            ["monitor", PROTOCOL, zero["xlsx"], "--as-of", AS_OF],
+            "larger than 50,000,000 bytes, the limit for a diary",
+        ),
+        "check-parquet": (["check", PROTOCOL, zero["parquet"]], "larger than 50,000,000 bytes"),
+        "import-redcap": (
+            [
+                "import",
+                "redcap",
+                "/dev/zero",
+                "--record",
+                "1",
+                "--date-field",
+                "d",
+                "--protocol",
+                PROTOCOL,
+                "--out",
+                str(tmp_path / "out.csv"),
+            ],
+            "larger than 50,000,000 bytes, the limit for a REDCap export",
+        ),
+    }
+
+
+def test_every_command_refuses_dev_zero_with_one_line(tmp_path):
+    # before: MemoryError (exit 1, "internal error") or a traceback for each of these
+    for name, (args, says) in _zero_cases(tmp_path).items():
+        line = one_line_exit_2(run(*args))
+        assert says in line, (name, line)
+
+
+def _limited() -> None:  # pragma: no cover - runs in the child
+    limit = 1_500_000 * 1024  # 1.5 GB of address space
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _nof1(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nof1", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=_limited,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "case",
+    ["verify-log", "monitor", "series", "series-template", "monitor-patients", "series-diary-csv"],
+)
+def test_dev_zero_ends_in_exit_2_within_seconds_under_1_5_gb(tmp_path, case):
+    args, says = _zero_cases(tmp_path)[case]
+    start = time.perf_counter()
+    done = _nof1(*args, timeout=20)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and says in done.stderr, done.stderr
+    assert time.perf_counter() - start < 20

@@ -44,6 +44,8 @@ __all__ = [
     "MAX_TRIAL_DAYS",
     "MIN_ALPHA",
     "MIN_SIMS",
+    "check_file_table",
+    "check_lines",
     "check_name",
     "check_parquet",
     "check_size",
@@ -81,9 +83,9 @@ MAX_TOML_DEPTH = 20
 MAX_PROTOCOL_BYTES = 1_000_000
 MAX_DIARY_BYTES = 50_000_000
 """Default size limits of the input files; ``--max-bytes`` (``max_bytes=``) raises them."""
-MAX_DIARY_ROWS = 500_000
+MAX_DIARY_ROWS = 200_000
 """Data rows of one trial's diary, whatever its format (CSV lines, sheet rows, Parquet rows)."""
-MAX_DIARY_CELLS = 10_000_000
+MAX_DIARY_CELLS = 5_000_000
 """Cells of one trial's diary: data rows times columns."""
 MAX_SERIES_DIARY_BYTES = 1_000_000_000
 MAX_SERIES_ROWS = 20_000_000
@@ -204,6 +206,37 @@ def count_lines(data: bytes | str) -> int:
         newline, cr = b"\n", b"\r"
     breaks = max(data.count(newline), data.count(cr))
     return breaks + (1 if data and not data.endswith((newline, cr)) else 0)
+
+
+def check_lines(path: str | Path, max_rows: int, what: str) -> None:
+    """Refuse a text file of more than ``max_rows`` lines after its header, counted in blocks of
+    16 MB (memory stays flat; the count stops at the bound) before a parser reads it. Raises
+    ``ValueError``; ``OSError`` when the file cannot be read."""
+    newlines = returns = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 24):
+            newlines += block.count(b"\n")
+            returns += block.count(b"\r")
+            if max(newlines, returns) > max_rows + 1:
+                raise ValueError(
+                    f"the {what} has more than {max_rows:,} data rows, the limit; is it the "
+                    "right file?"
+                )
+
+
+def check_file_table(
+    path: str | Path, max_bytes: int, max_rows: int, what: str, parquet: bool
+) -> None:
+    """Refuse a large table (a series' long diary) before a column-wise reader opens it: a CSV
+    file by its bytes (:func:`check_size`, so a device is refused) and its lines
+    (:func:`check_lines`), a Parquet file or dataset folder by the rows and uncompressed bytes
+    its metadata declare (:func:`check_parquet`). Raises ``ValueError`` (``OSError`` when the file
+    cannot be read); the limits cannot be raised from the command line."""
+    check_size(path, max_bytes, what, hint=None)
+    if parquet:
+        check_parquet(path, max_bytes, what, max_rows, None, hint=None)
+    elif Path(path).is_file():
+        check_lines(path, max_rows, what)
 
 
 def check_table(

@@ -153,7 +153,7 @@ def load_table(source: Any, sheet: str | None = None, max_bytes: int | None = No
         raise DiaryError(str(exc), name) from None
     sha = hashlib.sha256(data).hexdigest()
     if data.startswith(_XLSX_MAGIC):
-        return _workbook(data, name, sha, sheet)
+        return _workbook(data, name, sha, sheet, limit)
     if sheet is not None:
         raise DiaryError("--sheet applies to an .xlsx workbook only", name)
     if data.startswith(_PARQUET_MAGIC):
@@ -231,11 +231,18 @@ def _parquet(data: bytes, name: str, max_bytes: int) -> pd.DataFrame:
         raise DiaryError(f"not readable as Parquet: {exc}", name) from None
 
 
-def _workbook(data: bytes, name: str, sha: str, sheet: str | None) -> TableSource:
+def _workbook(data: bytes, name: str, sha: str, sheet: str | None, max_bytes: int) -> TableSource:
     try:
         import openpyxl
     except ImportError:
         raise DiaryError("reading .xlsx needs openpyxl: pip install openpyxl", name) from None
+    expanded = _expanded_size(data)
+    if expanded > 10 * max_bytes:  # openpyxl holds the shared strings in memory
+        raise DiaryError(
+            f"the workbook holds {expanded:,} bytes uncompressed, more than 10 times the limit "
+            f"of {max_bytes:,}; is it the right file? (raise the limit with --max-bytes)",
+            name,
+        )
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -274,6 +281,18 @@ def _workbook(data: bytes, name: str, sha: str, sheet: str | None) -> TableSourc
         records.pop()
     text, rows = _write(records, 1)
     return TableSource(text, name, sha, "xlsx", sheet=title, rows=rows)
+
+
+def _expanded_size(data: bytes) -> int:
+    """The bytes of a workbook's parts uncompressed, from its zip directory (0 when it is not a
+    readable zip: openpyxl then says why)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0
 
 
 _EXCEL_ROWS = 1_048_576

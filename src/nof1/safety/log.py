@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LogError
+from ..limits import MAX_LOG_BYTES
 
 if TYPE_CHECKING:
     from ..diary.read import Diary
@@ -69,7 +70,7 @@ def _refuse(path: Path, inputs: list[str | None]) -> None:
     if not path.is_file():
         raise LogError(f"{path}: the monitor log must be a regular file")
     with open(path, "rb") as handle:
-        first = handle.readline()
+        first = handle.readline(MAX_LOG_BYTES)
     if first and not _is_record(first.rstrip(b"\r\n")):
         raise LogError(
             f"{path}: this file exists and is not a monitor log (its first line is not a "
@@ -109,7 +110,12 @@ def log_run(
         raise LogError(f"{path}: cannot open the monitor log: {exc.strerror}") from None
     try:
         with os.fdopen(os.dup(fd), "rb") as reader:
-            content = reader.read()
+            content = reader.read(MAX_LOG_BYTES + 1)
+        if len(content) > MAX_LOG_BYTES:
+            raise LogError(
+                f"{path}: the monitor log is larger than {MAX_LOG_BYTES:,} bytes, the limit; "
+                "verify it, keep it, and start a new log"
+            )
         size = len(content)
         repaired = None
         if content and not content.endswith(b"\n"):
@@ -190,13 +196,17 @@ def verify_log(path: str | Path) -> LogCheck:
     Raises
     ------
     LogError
-        The file cannot be read.
+        The file cannot be read, or is larger than :data:`nof1.limits.MAX_LOG_BYTES`.
     """
+    from ..limits import read_limited
+
     path = Path(path)
     try:
-        content = path.read_bytes()
+        content = read_limited(path, MAX_LOG_BYTES, "monitor log", hint=None)
     except OSError as exc:
         raise LogError(f"{path}: cannot read the monitor log: {exc.strerror}") from None
+    except ValueError as exc:
+        raise LogError(f"{path}: {exc}") from None
     lines = content.split(b"\n")
     complete, tail = lines[:-1], lines[-1]
     prev = None

@@ -39,6 +39,7 @@ from .fast import DayTable
 from .load import (
     Series,
     SeriesTrial,
+    check_long_diary,
     checked_rows,
     patient_protocol,
     read_toml,
@@ -249,6 +250,7 @@ def prepare(path: Path) -> Context | None:
     template, tbytes = read_toml(tpath, "template protocol")
     sha = hashlib.sha256(tbytes).hexdigest()
     rows = checked_rows(ppath)
+    check_long_diary(dpath)
     try:
         dummy = {"patient": "template", "start": "2026-01-01", "seed": "1", "sequence": ""}
         first = patient_protocol(template, tpath, sha, dummy, f"{tpath}")
