@@ -296,3 +296,152 @@ def test_dev_zero_ends_in_exit_2_within_seconds_under_1_5_gb(tmp_path, case):
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and says in done.stderr, done.stderr
     assert time.perf_counter() - start < 20
+
+
+# -- item 10: rows and cells, not only bytes on disk --------------------------------------------
+
+COLUMNS = ["date", "pain", "fatigue", "dose_g", "withdrawal", "adverse_event", "notes"]
+
+
+def test_check_table_bounds_rows_and_cells():
+    # hand computation: 200,000 rows x 25 columns = 5,000,000 cells, exactly the bounds
+    assert limits.MAX_DIARY_ROWS == 200_000 and limits.MAX_DIARY_CELLS == 5_000_000
+    assert limits.check_table(200_000, 25) is None
+    assert "200,001 data rows, more than the 200,000" in limits.check_table(200_001, 1)
+    assert "(5,200,000 cells), more than the 5,000,000" in limits.check_table(200_000, 26)
+    assert [limits.count_lines(t) for t in ("", "a", "a\nb", "a\r\nb\r\n", "a\rb\r")] == [
+        0,
+        1,
+        2,
+        2,
+        2,
+    ]
+
+
+def _several(tmp_path: Path) -> Path:
+    """The example protocol with several entries a day."""
+    text = Path(PROTOCOL).read_text(encoding="utf-8")
+    path = tmp_path / "several.toml"
+    path.write_text(text.replace("[diary]\n", '[diary]\nentries_per_day = "several"\n', 1))
+    return path
+
+
+def _entries_csv(path: Path, rows: int, extra: int = 0) -> Path:
+    """A several-entries diary of ``rows`` entries over the 119 scheduled days, with ``extra``
+    blank columns (each line is the same length, so the file is written quickly)."""
+    start = _dt.date(2026, 1, 5)
+    header = ",".join(COLUMNS + [f"x{j}" for j in range(extra)])
+    tail = "," * extra
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(header + "\n")
+        for day in range(119):
+            n = rows // 119 + (day < rows % 119)
+            handle.write(f"{start + _dt.timedelta(days=day)},5,6,0,1,,{tail}\n" * n)
+    return path
+
+
+def test_a_csv_diary_past_the_rows_is_refused_before_parsing(tmp_path):
+    path = _entries_csv(tmp_path / "many.csv", 200_001)
+    protocol = Protocol.load(_several(tmp_path))
+    with pytest.raises(DiaryError) as caught:
+        read_diary(path, protocol)
+    assert caught.value.line == 200_002  # the first line past the bound (the header is line 1)
+    assert "200,001 data rows, more than the 200,000" in str(caught.value)
+
+
+def test_a_csv_diary_past_the_cells_is_refused(tmp_path):
+    path = _entries_csv(tmp_path / "wide.csv", 1_000, extra=5_000)  # 1,000 x 5,007 cells
+    with pytest.raises(DiaryError, match=r"\(5,007,000 cells\), more than the 5,000,000"):
+        read_diary(path, Protocol.load(_several(tmp_path)))
+
+
+def _parquet_rows(path: Path, rows: int) -> Path:
+    """A Parquet diary of ``rows`` identical rows: dictionary-encoded, so a few kilobytes."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    values = ["2026-01-05", "6", "7", "0", "1", "", ""]
+    schema = pa.schema([(c, pa.dictionary(pa.int8(), pa.string())) for c in COLUMNS])
+    step = min(rows, 1_000_000)
+    codes = pa.array(np.zeros(step, dtype=np.int8))
+    batch = pa.record_batch(
+        [pa.DictionaryArray.from_arrays(codes, pa.array([v])) for v in values], schema=schema
+    )
+    with pq.ParquetWriter(path, schema) as writer:
+        for first in range(0, rows, step):
+            writer.write_batch(batch.slice(0, min(step, rows - first)))
+    return path
+
+
+def test_a_small_parquet_file_of_millions_of_rows_is_refused_from_its_metadata(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = _parquet_rows(tmp_path / "rows.parquet", 4_000_000)
+    assert path.stat().st_size < 200_000
+    start = time.perf_counter()
+    with pytest.raises(DiaryError) as caught:
+        read_diary(path, Protocol.load(_several(tmp_path)))
+    assert time.perf_counter() - start < 5  # before: 34 s and 2.4 GB, then exit 2
+    assert str(caught.value) == (
+        f"{path}: the Parquet diary has 4,000,000 data rows, more than the 200,000 it may have; "
+        "is it the right file?"
+    )
+
+
+def test_a_parquet_file_larger_uncompressed_than_the_limit_is_refused(tmp_path):
+    pytest.importorskip("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # 119 rows whose notes hold 10,000 characters each: over 1 MB of data in a small file
+    days = [str(_dt.date(2026, 1, 5) + _dt.timedelta(days=i)) for i in range(119)]
+    table = pa.table({c: ["1"] * 119 for c in COLUMNS[1:-2]} | {"adverse_event": [""] * 119})
+    table = table.append_column("notes", pa.array(["x" * 10_000] * 119))
+    table = table.add_column(0, "date", pa.array(days))
+    path = tmp_path / "notes.parquet"
+    pq.write_table(table, path, use_dictionary=False, compression="zstd")
+    meta = pq.ParquetFile(path).metadata
+    size = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    assert size > 1_190_000 > 20 * path.stat().st_size
+    protocol = Protocol.load(_several(tmp_path))
+    with pytest.raises(DiaryError, match=f"holds {size:,} bytes uncompressed, more than"):
+        read_diary(path, protocol, max_bytes=1_000_000)
+    assert len(read_diary(path, protocol, max_bytes=size).rows) == 119
+
+
+@pytest.mark.slow
+def test_inputs_that_expand_end_in_exit_2_within_seconds_under_1_5_gb(tmp_path):
+    pytest.importorskip("pyarrow")
+    several = str(_several(tmp_path))
+    big = _entries_csv(tmp_path / "big.csv", 2_100_000)  # 45 MB, under the 50 MB limit
+    assert 40_000_000 < big.stat().st_size < limits.MAX_DIARY_BYTES
+    parquet = _parquet_rows(tmp_path / "rows.parquet", 40_000_000)
+    assert parquet.stat().st_size < 1_000_000
+    for args, says in [
+        (["analyze", several, str(big)], "line 200002: the diary has 2,100,000 data rows"),
+        (["monitor", several, str(parquet)], "the Parquet diary has 40,000,000 data rows"),
+    ]:
+        start = time.perf_counter()
+        done = _nof1(*args, timeout=20)
+        # before: out of memory under 3 GB (the CSV), malloc failing (the Parquet file)
+        assert done.returncode == 2 and says in done.stderr, done.stderr
+        assert time.perf_counter() - start < 20
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_diary_at_the_bounds_is_read_under_1_5_gb(tmp_path, kind):
+    # docs/protocol.md ("Limits"): 200,000 rows x 25 columns = 5 million cells, the bounds
+    path = _entries_csv(tmp_path / "max.csv", 200_000, extra=18)
+    if kind == "parquet":
+        import pyarrow.csv as pcsv
+        import pyarrow.parquet as pq
+
+        strings = pcsv.ConvertOptions(column_types={c: "string" for c in COLUMNS})
+        table = pcsv.read_csv(path, convert_options=strings)
+        assert table.num_rows * table.num_columns == limits.MAX_DIARY_CELLS
+        path = tmp_path / "max.parquet"
+        pq.write_table(table, path)
+    done = _nof1("check", str(_several(tmp_path)), str(path), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"max.{kind} are valid" in done.stdout
