@@ -445,3 +445,42 @@ def test_a_diary_at_the_bounds_is_read_under_1_5_gb(tmp_path, kind):
     done = _nof1("check", str(_several(tmp_path)), str(path), timeout=120)
     assert done.returncode == 0, done.stderr
     assert f"max.{kind} are valid" in done.stdout
+
+
+# -- the long diary of a series, the monitor log ----------------------------------------------
+
+
+def _sparse(path: Path, size: int) -> Path:
+    """A file of ``size`` bytes that takes no room on disk (a hole of zeros)."""
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("command", ["series", "monitor"])
+def test_a_long_diary_past_the_bytes_or_lines_is_refused_before_it_is_read(tmp_path, command):
+    huge = _sparse(tmp_path / "huge.csv", limits.MAX_SERIES_DIARY_BYTES + 1)
+    line = one_line_exit_2(run(command, str(_series(tmp_path / "a", diary=str(huge)))))
+    assert "huge.csv: the file is larger than 1,000,000,000 bytes, the limit for a long" in line
+    assert "--max-bytes" not in line  # a limit no option raises
+    # 20,000,002 lines (blank ones: 20 MB) are more than the header and 20,000,000 rows
+    lines = tmp_path / "lines.csv"
+    lines.write_bytes(b"patient,date,pain,fatigue\n" + b"\n" * (limits.MAX_SERIES_ROWS + 1))
+    line = one_line_exit_2(run(command, str(_series(tmp_path / "b", diary=str(lines)))))
+    assert "lines.csv: the long diary has more than 20,000,000 data rows, the limit" in line
+
+
+def test_a_parquet_long_diary_past_the_rows_is_refused_from_its_metadata(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = _parquet_rows(tmp_path / "long.parquet", limits.MAX_SERIES_ROWS + 1)
+    line = one_line_exit_2(run("monitor", str(_series(tmp_path / "a", diary=str(path)))))
+    assert "the Parquet long diary has 20,000,001 data rows, more than the 20,000,000" in line
+
+
+def test_a_monitor_log_past_the_limit_is_refused(tmp_path):
+    log = _sparse(tmp_path / "log.jsonl", limits.MAX_LOG_BYTES + 1)
+    line = one_line_exit_2(run("verify-log", str(log)))
+    assert line == (
+        f"nof1: {log}: the file is larger than 100,000,000 bytes, the limit for a monitor log; "
+        "is it the right file?"
+    )

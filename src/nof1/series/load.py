@@ -8,9 +8,7 @@ Two forms (paths relative to the series file):
   ``seed`` or ``sequence``) and ``diary`` (one long CSV, Parquet file or folder of Parquet files
   with a ``patient`` column).
 
-Every file is read within the bounds of :mod:`nof1.limits`: the series file and the template as a
-protocol, the patients table as a diary, the long diary by :func:`check_long_diary` before any
-reader opens it.
+Every file is read within the bounds of :mod:`nof1.limits` (the long diary: check_long_diary).
 
 A trial whose files cannot be read keeps its error instead of stopping the load, so the series
 monitor can still check everybody else; :meth:`Series.check` raises the first one, naming the
@@ -440,20 +438,27 @@ def split_diary(
     return out, delimiter
 
 
-def check_long_diary(dpath: Path) -> None:
+def check_long_diary(dpath: Path, per_file: bool = False) -> None:
     """Refuse a long diary past :data:`nof1.limits.MAX_SERIES_DIARY_BYTES` or
     :data:`nof1.limits.MAX_SERIES_ROWS` (or a device) before any reader opens it, naming it
-    (:class:`~nof1.errors.SeriesError`); see :func:`nof1.limits.check_file_table`."""
+    (:class:`~nof1.errors.SeriesError`); see :func:`nof1.limits.check_file_table`. With
+    ``per_file`` each file of a Parquet dataset folder is bounded on its own (on Dask each worker
+    reads one file)."""
     from ..limits import MAX_SERIES_DIARY_BYTES, MAX_SERIES_ROWS, check_file_table
 
-    try:
-        check_file_table(
-            dpath, MAX_SERIES_DIARY_BYTES, MAX_SERIES_ROWS, "long diary", is_parquet(dpath)
-        )
-    except OSError as exc:
-        raise SeriesError(f"{dpath}: cannot read the diary: {exc.strerror}") from None
-    except ValueError as exc:
-        raise SeriesError(f"{dpath}: {exc}") from None
+    parquet = is_parquet(dpath)
+    paths = [dpath]
+    if per_file and parquet and dpath.is_dir():
+        import pyarrow.dataset as ds
+
+        paths = [Path(f) for f in ds.dataset(dpath, format="parquet", partitioning="hive").files]
+    for path in paths:
+        try:
+            check_file_table(path, MAX_SERIES_DIARY_BYTES, MAX_SERIES_ROWS, "long diary", parquet)
+        except OSError as exc:
+            raise SeriesError(f"{path}: cannot read the diary: {exc.strerror}") from None
+        except ValueError as exc:
+            raise SeriesError(f"{path}: {exc}") from None
 
 
 def is_parquet(dpath: Path) -> bool:
