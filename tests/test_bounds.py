@@ -484,3 +484,17 @@ def test_a_monitor_log_past_the_limit_is_refused(tmp_path):
         f"nof1: {log}: the file is larger than 100,000,000 bytes, the limit for a monitor log; "
         "is it the right file?"
     )
+
+
+def test_monitor_does_not_append_to_a_log_past_the_limit_and_still_gives_its_verdict(tmp_path):
+    log = tmp_path / "log.jsonl"
+    first = run("monitor", PROTOCOL, DIARY, "--as-of", AS_OF, "--log", str(log))
+    assert first.exit_code == 0 and log.stat().st_size < 10_000
+    with log.open("r+b") as handle:
+        handle.truncate(limits.MAX_LOG_BYTES + 1)  # a real first record, then a hole of zeros
+    result = run("monitor", PROTOCOL, DIARY, "--as-of", AS_OF, "--log", str(log))
+    assert result.exit_code == 2  # the status is continue: a log not written is exit 2
+    assert result.stdout.startswith("CONTINUE")
+    assert "the run was NOT logged" in result.stderr
+    assert "the monitor log is larger than 100,000,000 bytes, the limit" in result.stderr
+    assert log.stat().st_size == limits.MAX_LOG_BYTES + 1  # left as it was
