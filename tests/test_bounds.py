@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
+import io
 import os
 import re
 import resource
@@ -498,3 +499,48 @@ def test_monitor_does_not_append_to_a_log_past_the_limit_and_still_gives_its_ver
     assert "the run was NOT logged" in result.stderr
     assert "the monitor log is larger than 100,000,000 bytes, the limit" in result.stderr
     assert log.stat().st_size == limits.MAX_LOG_BYTES + 1  # left as it was
+
+
+# -- the web server reads through the same bounds ----------------------------------------------
+
+
+def test_the_web_refuses_a_stray_cell_workbook_and_a_small_parquet_of_millions_of_rows(tmp_path):
+    pytest.importorskip("flask")
+    pytest.importorskip("pyarrow")
+    from nof1.example import example_series_path
+    from nof1.web import create_app
+
+    client = create_app().test_client()
+    stray = _workbook(tmp_path / "stray.xlsx", lambda ws: ws.__setitem__("XFD1048576", 1))
+    start = time.perf_counter()
+    response = client.post(
+        "/api/monitor",
+        data={
+            "protocol": (io.BytesIO(Path(PROTOCOL).read_bytes()), "trial.toml"),
+            "diary": (io.BytesIO(stray.read_bytes()), "diary.xlsx"),
+        },
+    )
+    assert time.perf_counter() - start < 10  # before: the server grew to 24 GB
+    assert response.status_code == 400
+    assert (
+        "sheet 'Diary', row 1048576: the sheet reaches cell XFD1048576"
+        in (response.get_json()["error"])
+    )
+    # a series zip: the default budget is 10 x 20 MiB = 209,715,200 bytes unpacked, so at most
+    # 20,000,000 x 209,715,200 / 10^9 = 4,194,304 rows (the series bound scaled to the budget)
+    folder = example_series_path().parent
+    rows = _parquet_rows(tmp_path / "diary.parquet", 4_194_305)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in ("protocol.toml", "patients.csv"):
+            archive.writestr(name, (folder / name).read_bytes())
+        toml = (folder / "series.toml").read_text(encoding="utf-8")
+        archive.writestr("series.toml", toml.replace('"diary.csv"', '"diary.parquet"'))
+        archive.writestr("diary.parquet", rows.read_bytes())
+    assert len(buffer.getvalue()) < 500_000
+    response = client.post("/api/series", data={"series": (io.BytesIO(buffer.getvalue()), "s.zip")})
+    assert response.status_code == 413, response.get_json()
+    assert response.get_json()["error"] == (
+        "s.zip: diary.parquet: the Parquet file has 4,194,305 data rows, more than the 4,194,304 "
+        "it may have; is it the right file?"
+    )
