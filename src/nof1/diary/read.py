@@ -78,7 +78,9 @@ def read_diary(
     allow_empty
         Accept a file with a header and no data rows (``monitor`` does; ``analyze`` does not).
     max_bytes
-        Refuse a larger file (default :data:`nof1.limits.MAX_DIARY_BYTES`, 50 MB).
+        Refuse a larger file (default :data:`nof1.limits.MAX_DIARY_BYTES`, 50 MB). Whatever
+        the bytes, a diary of more than :data:`nof1.limits.MAX_DIARY_ROWS` data rows or
+        :data:`nof1.limits.MAX_DIARY_CELLS` cells is refused before it is parsed.
     max_problems
         Go on past a bad row or cell until this many problems are found; the error raised is the
         first (in line order) and its ``problems`` lists them all (``nof1 check`` uses 50).
@@ -94,10 +96,11 @@ def read_diary(
     Raises
     ------
     DiaryError
-        Naming the file, line and column: an unreadable, too large or empty file, a missing
-        ``date`` or outcome column, a date that does not parse or lies outside the years 1900 to
-        2200, the same date twice, text in a numeric column, a value outside an outcome's
-        ``[min, max]``, a row with the wrong number of fields.
+        Naming the file, line and column: an unreadable, too large (bytes, rows or cells) or
+        empty file, a formula without a saved value in a workbook, a missing ``date`` or outcome
+        column, a date that does not parse or lies outside the years 1900 to 2200, the same date
+        twice, text in a numeric column, a value outside an outcome's ``[min, max]``, a row with
+        the wrong number of fields.
     """
     from ..limits import MAX_DIARY_BYTES, read_limited
 
