@@ -347,7 +347,24 @@ def test_a_csv_diary_past_the_rows_is_refused_before_parsing(tmp_path):
     with pytest.raises(DiaryError) as caught:
         read_diary(path, protocol)
     assert caught.value.line == 200_002  # the first line past the bound (the header is line 1)
-    assert "200,001 data rows, more than the 200,000" in str(caught.value)
+    assert "the diary has more than 200,000 data rows, the limit (this is row 200,001)" in str(
+        caught.value
+    )
+
+
+def test_blank_lines_do_not_count_as_rows(tmp_path):
+    # rows 1..200,000 then blank lines: within the bound; one more row after the blank lines is
+    # row 200,001, on line 1 + 200,000 + 300,000 + 1 (hand count)
+    path = _entries_csv(tmp_path / "blank.csv", 200_000)
+    path.write_bytes(path.read_bytes() + b"\n" * 300_000)
+    protocol = Protocol.load(_several(tmp_path))
+    from nof1.diary.read import _check_bounds
+
+    _check_bounds(path.read_bytes(), str(path))  # no error
+    path.write_bytes(path.read_bytes() + b"2026-01-05,5,6,0,1,,\r\n")
+    with pytest.raises(DiaryError) as caught:
+        read_diary(path, protocol)
+    assert caught.value.line == 500_002 and "(this is row 200,001)" in str(caught.value)
 
 
 def test_a_csv_diary_past_the_cells_is_refused(tmp_path):
@@ -419,7 +436,7 @@ def test_inputs_that_expand_end_in_exit_2_within_seconds_under_1_5_gb(tmp_path):
     parquet = _parquet_rows(tmp_path / "rows.parquet", 40_000_000)
     assert parquet.stat().st_size < 1_000_000
     for args, says in [
-        (["analyze", several, str(big)], "line 200002: the diary has 2,100,000 data rows"),
+        (["analyze", several, str(big)], "line 200002: the diary has more than 200,000 data rows"),
         (["monitor", several, str(parquet)], "the Parquet diary has 40,000,000 data rows"),
     ]:
         start = time.perf_counter()

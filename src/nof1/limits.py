@@ -52,6 +52,7 @@ __all__ = [
     "check_table",
     "count_lines",
     "date_problem",
+    "nonblank_lines",
     "read_limited",
     "short_list",
     "toml_depth",
@@ -99,6 +100,8 @@ RAISE_HINT = "raise the limit with --max-bytes"
 """How a user raises a size limit, in messages (None where it cannot be raised)."""
 
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_NONBLANK_TEXT = re.compile(r"[^\r\n]+")
+_NONBLANK_BYTES = re.compile(rb"[^\r\n]+")
 
 
 def check_name(name: str) -> str | None:
@@ -206,6 +209,21 @@ def count_lines(data: bytes | str) -> int:
         newline, cr = b"\n", b"\r"
     breaks = max(data.count(newline), data.count(cr))
     return breaks + (1 if data and not data.endswith((newline, cr)) else 0)
+
+
+def nonblank_lines(data: bytes | str, stop: int) -> tuple[int, int]:
+    """Lines of a text that hold anything, counted up to ``stop + 1``, and the line number
+    (1-based, line breaks LF, CRLF or CR) of the last one counted: blank lines take next to no
+    memory to read, so they do not count towards a bound on rows."""
+    pattern = _NONBLANK_TEXT if isinstance(data, str) else _NONBLANK_BYTES
+    count, start = 0, 0
+    for count, match in enumerate(pattern.finditer(data), start=1):
+        start = match.start()
+        if count > stop:
+            break
+    before = data[:start]
+    newline, cr = ("\n", "\r") if isinstance(data, str) else (b"\n", b"\r")
+    return count, max(before.count(newline), before.count(cr)) + 1
 
 
 def check_lines(path: str | Path, max_rows: int, what: str) -> None:

@@ -192,26 +192,35 @@ def read_diary_text(
 
 
 def _check_bounds(data: bytes | str, path: str) -> None:
-    """Refuse a diary of more lines or cells than :func:`nof1.limits.check_table` allows, before
-    it is parsed (reading takes memory in proportion to its cells; a line counts as a row).
+    """Refuse a diary of more rows or cells than :func:`nof1.limits.check_table` allows, before
+    it is parsed (reading takes memory in proportion to its cells; a line that holds anything
+    counts as a row, blank lines do not).
 
     Raises
     ------
     DiaryError
-        Naming the first line past the bound.
+        Naming the first line past the bound on rows.
     """
-    from ..limits import MAX_DIARY_ROWS, check_table, count_lines
+    from ..limits import MAX_DIARY_ROWS, check_table, count_lines, nonblank_lines
 
-    rows = count_lines(data) - 1
     text = isinstance(data, str)
     ends = (data.find("\n" if text else b"\n"), data.find("\r" if text else b"\r"))
     first = data[: min((i for i in ends if i >= 0), default=len(data))]
     sep = (",", ";", "\t") if text else (b",", b";", b"\t")
     columns = 1 + max(first.count(d) for d in sep)
-    why = check_table(rows, columns)
+    if check_table(count_lines(data) - 1, columns) is None:
+        return  # within the bounds counting every line: no need to look closer
+    lines, line = nonblank_lines(data, MAX_DIARY_ROWS + 1)  # the header and the rows
+    if lines > MAX_DIARY_ROWS + 1:
+        raise DiaryError(
+            f"the diary has more than {MAX_DIARY_ROWS:,} data rows, the limit (this is row "
+            f"{MAX_DIARY_ROWS + 1:,}); is it the right file?",
+            path,
+            line,
+        )
+    why = check_table(lines - 1, columns)
     if why is not None:
-        line = MAX_DIARY_ROWS + 2 if rows > MAX_DIARY_ROWS else None
-        raise DiaryError(f"the diary {why}; is it the right file?", path, line)
+        raise DiaryError(f"the diary {why}; is it the right file?", path)
 
 
 def decode(data: bytes | str, path: str = "<diary>") -> DiaryText:
