@@ -19,7 +19,9 @@ def example_paths() -> tuple[Path, Path]:
 
 def example_protocol_text() -> str:
     """The commented example protocol, as ``nof1 init`` writes it."""
-    return example_paths()[0].read_text(encoding="utf-8")
+    from .limits import MAX_PROTOCOL_BYTES, read_limited
+
+    return read_limited(example_paths()[0], MAX_PROTOCOL_BYTES, "protocol").decode("utf-8")
 
 
 def example_series_path() -> Path:

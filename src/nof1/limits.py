@@ -3,8 +3,11 @@
 This module owns the limits listed in docs/protocol.md ("Limits"): each is a plain constant, checked
 where the input is read, so that absurd or hostile input is refused with one clear message (naming
 the key or the file) instead of exhausting time or memory. It also owns the bounded reading of
-input files and the check of the TOML nesting depth before the TOML parser sees the text. The
-bounds of a power simulation (:data:`MIN_SIMS`, :data:`MAX_SIMS`) are checked by
+input files: every file nof1 opens is read by :func:`read_limited` (bytes) or, when a parser
+(openpyxl, pyarrow) opens it itself, first passed by :func:`check_size` and :func:`check_parquet`,
+so that neither a device such as ``/dev/zero`` nor a small file that expands to millions of rows
+is read without end. It also owns the check of the TOML nesting depth before the TOML parser sees
+the text. The bounds of a power simulation (:data:`MIN_SIMS`, :data:`MAX_SIMS`) are checked by
 :func:`nof1.planning.simulate.check_planning`.
 """
 
@@ -12,8 +15,11 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
+import os
 import re
+import stat
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "FIRST_DATE",
@@ -22,22 +28,34 @@ __all__ = [
     "MAX_CELL_CHARS",
     "MAX_CYCLES",
     "MAX_DIARY_BYTES",
+    "MAX_DIARY_CELLS",
     "MAX_DIARY_COLUMNS",
+    "MAX_DIARY_ROWS",
+    "MAX_LOG_BYTES",
     "MAX_NAME_LENGTH",
     "MAX_OUTCOMES",
     "MAX_PERIOD_DAYS",
     "MAX_PROTOCOL_BYTES",
     "MAX_RUN_IN_DAYS",
     "MAX_SCALE",
+    "MAX_SERIES_DIARY_BYTES",
+    "MAX_SERIES_ROWS",
     "MAX_SIMS",
     "MAX_STOP_RULES",
     "MAX_TOML_DEPTH",
     "MAX_TRIAL_DAYS",
     "MIN_ALPHA",
     "MIN_SIMS",
+    "check_file_table",
+    "check_lines",
     "check_name",
+    "check_parquet",
+    "check_size",
+    "check_table",
+    "count_lines",
     "date_problem",
     "no_such_day",
+    "nonblank_lines",
     "read_limited",
     "short_list",
     "toml_depth",
@@ -72,10 +90,24 @@ MAX_DIARY_BYTES = 50_000_000
 MAX_CELL_CHARS = 1_000_000
 """One cell of a diary or long diary (a note of some 300 pages): every reader of a CSV diary, the
 column-wise series reader and the web page alike, refuses a longer cell."""
+MAX_DIARY_ROWS = 200_000
+"""Data rows of one trial's diary, whatever its format (CSV lines, sheet rows, Parquet rows)."""
+MAX_DIARY_CELLS = 5_000_000
+"""Cells of one trial's diary: data rows times columns."""
+MAX_SERIES_DIARY_BYTES = 1_000_000_000
+MAX_SERIES_ROWS = 20_000_000
+"""The long diary of a series: bytes on disk (and uncompressed, for Parquet) and data rows."""
+MAX_LOG_BYTES = 100_000_000
+"""A monitor log (a run appends about a kilobyte)."""
 MIN_SIMS, MAX_SIMS = 100, 1_000_000
 """Simulated trials of ``nof1 power`` and ``nof1 design`` (per design)."""
 
+RAISE_HINT = "raise the limit with --max-bytes"
+"""How a user raises a size limit, in messages (None where it cannot be raised)."""
+
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_NONBLANK_TEXT = re.compile(r"[^\r\n]+")
+_NONBLANK_BYTES = re.compile(rb"[^\r\n]+")
 
 
 def check_name(name: str) -> str | None:
@@ -137,35 +169,193 @@ def no_such_day(text: str) -> str | None:
     return None
 
 
-def read_limited(path: str | Path, max_bytes: int, what: str) -> bytes:
+def read_limited(
+    source: str | Path | Any, max_bytes: int, what: str, *, hint: str | None = RAISE_HINT
+) -> bytes:
     """The bytes of a file, reading at most ``max_bytes`` (+1 to notice a larger file).
 
-    Raises ``OSError`` when the file cannot be read and ``ValueError`` (with a message naming the
-    limit) when it is larger than ``max_bytes``: a device such as ``/dev/zero`` is never read
-    without end.
+    Parameters
+    ----------
+    source
+        A path, or an open file (binary or text; text is encoded as UTF-8).
+    max_bytes
+        The most bytes accepted.
+    what
+        What the file is, for the message (``diary``, ``protocol``, ``monitor log``).
+    hint
+        How to raise the limit, for the message (None: it cannot be raised).
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    ValueError
+        It is larger than ``max_bytes`` (the message names the limit): a regular file is refused
+        by its size before anything is read, and a device such as ``/dev/zero`` is never read
+        past the limit.
     """
     if max_bytes < 1:
         raise ValueError(f"max_bytes = {max_bytes} must be at least 1")
-    with open(path, "rb") as handle:
-        data = handle.read(max_bytes + 1)
+    if not isinstance(source, (str, Path)):
+        data = source.read(max_bytes + 1)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+    else:
+        with open(source, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
+                raise ValueError(_too_large(max_bytes, what, hint))
+            data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ValueError(_too_large(max_bytes, what))
+        raise ValueError(_too_large(max_bytes, what, hint))
     return data
 
 
-def check_size(source: object, max_bytes: int, what: str) -> None:
-    """Refuse a file on disk larger than ``max_bytes`` before a reader (openpyxl, pyarrow) opens
-    it, with :func:`read_limited`'s message (``ValueError``); DataFrames and open files pass."""
-    if not isinstance(source, (str, Path)) or not Path(source).is_file():
+def check_size(source: object, max_bytes: int, what: str, *, hint: str | None = RAISE_HINT) -> None:
+    """Refuse a file larger than ``max_bytes`` before a reader (openpyxl, pyarrow) opens it.
+
+    A regular file is judged by its size, with :func:`read_limited`'s message; a device, a pipe
+    or a socket is refused outright, as such a reader would read it without end. DataFrames, open
+    files, folders (a Parquet dataset: see :func:`check_parquet`) and missing files (the reader
+    says so) pass. Raises ``ValueError``.
+    """
+    if not isinstance(source, (str, Path)):
         return
-    if Path(source).stat().st_size > max_bytes:
-        raise ValueError(_too_large(max_bytes, what))
+    try:
+        info = os.stat(source)
+    except OSError:
+        return
+    if stat.S_ISDIR(info.st_mode):
+        return
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError(
+            f"not a regular file (a device, a pipe or a socket); save the {what} as a file"
+        )
+    if info.st_size > max_bytes:
+        raise ValueError(_too_large(max_bytes, what, hint))
 
 
-def _too_large(max_bytes: int, what: str) -> str:
+def count_lines(data: bytes | str) -> int:
+    """Lines of a text: line breaks (LF, CRLF or CR alone), plus a last line without one."""
+    if isinstance(data, str):
+        newline, cr = "\n", "\r"
+    else:
+        newline, cr = b"\n", b"\r"
+    breaks = max(data.count(newline), data.count(cr))
+    return breaks + (1 if data and not data.endswith((newline, cr)) else 0)
+
+
+def nonblank_lines(data: bytes | str, stop: int) -> tuple[int, int]:
+    """Lines of a text that hold anything, counted up to ``stop + 1``, and the line number
+    (1-based, line breaks LF, CRLF or CR) of the last one counted: blank lines take next to no
+    memory to read, so they do not count towards a bound on rows."""
+    pattern = _NONBLANK_TEXT if isinstance(data, str) else _NONBLANK_BYTES
+    count, start = 0, 0
+    for count, match in enumerate(pattern.finditer(data), start=1):
+        start = match.start()
+        if count > stop:
+            break
+    before = data[:start]
+    newline, cr = ("\n", "\r") if isinstance(data, str) else (b"\n", b"\r")
+    return count, max(before.count(newline), before.count(cr)) + 1
+
+
+def check_lines(path: str | Path, max_rows: int, what: str) -> None:
+    """Refuse a text file of more than ``max_rows`` lines after its header, counted in blocks of
+    16 MB (memory stays flat; the count stops at the bound) before a parser reads it. Raises
+    ``ValueError``; ``OSError`` when the file cannot be read."""
+    newlines = returns = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 24):
+            newlines += block.count(b"\n")
+            returns += block.count(b"\r")
+            if max(newlines, returns) > max_rows + 1:
+                raise ValueError(
+                    f"the {what} has more than {max_rows:,} data rows, the limit; is it the "
+                    "right file?"
+                )
+
+
+def check_file_table(
+    path: str | Path, max_bytes: int, max_rows: int, what: str, parquet: bool
+) -> None:
+    """Refuse a large table (a series' long diary) before a column-wise reader opens it: a CSV
+    file by its bytes (:func:`check_size`, so a device is refused) and its lines
+    (:func:`check_lines`), a Parquet file or dataset folder by the rows and uncompressed bytes
+    its metadata declare (:func:`check_parquet`). Raises ``ValueError`` (``OSError`` when the file
+    cannot be read); the limits cannot be raised from the command line."""
+    check_size(path, max_bytes, what, hint=None)
+    if parquet:
+        check_parquet(path, max_bytes, what, max_rows, None, hint=None)
+    elif Path(path).is_file():
+        check_lines(path, max_rows, what)
+
+
+def check_table(
+    rows: int,
+    columns: int,
+    max_rows: int = MAX_DIARY_ROWS,
+    max_cells: int | None = MAX_DIARY_CELLS,
+) -> str | None:
+    """Why a table of ``rows`` data rows and ``columns`` columns is too large to read, or None.
+
+    Memory grows with the cells read (docs/protocol.md, "Limits", says how much), so a table is
+    bounded by its rows and by its cells (``max_cells`` None: by its rows only), whatever the
+    bytes of the file that holds it.
+    """
+    if rows > max_rows:
+        return f"has {rows:,} data rows, more than the {max_rows:,} it may have"
+    if max_cells is not None and rows * columns > max_cells:
+        return (
+            f"has {rows:,} data rows of {columns:,} columns ({rows * columns:,} cells), more "
+            f"than the {max_cells:,} cells it may have"
+        )
+    return None
+
+
+def check_parquet(
+    source: str | Path | bytes,
+    max_bytes: int,
+    what: str,
+    max_rows: int = MAX_DIARY_ROWS,
+    max_cells: int | None = MAX_DIARY_CELLS,
+    *,
+    hint: str | None = RAISE_HINT,
+) -> None:
+    """Refuse a Parquet file or dataset folder whose rows, cells or uncompressed size are past
+    the bounds, from its metadata alone (nothing is decompressed): a file of a few kilobytes may
+    hold millions of rows. Raises ``ValueError``; a file pyarrow cannot open passes (the reader
+    says why)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    try:
+        if isinstance(source, bytes):
+            metas = [pq.ParquetFile(pa.BufferReader(source)).metadata]
+        else:
+            dataset = ds.dataset(source, format="parquet", partitioning="hive")
+            files = dataset.files
+            metas = [pq.ParquetFile(f, filesystem=dataset.filesystem).metadata for f in files]
+    except (pa.ArrowException, OSError, ValueError):
+        return
+    rows = sum(m.num_rows for m in metas)
+    columns = max((m.num_columns for m in metas), default=0)
+    size = sum(m.row_group(i).total_byte_size for m in metas for i in range(m.num_row_groups))
+    why = check_table(rows, columns, max_rows, max_cells)
+    if why is not None:
+        raise ValueError(f"the Parquet {what} {why}; is it the right file?")
+    if size > max_bytes:
+        raise ValueError(
+            f"the Parquet {what} holds {size:,} bytes uncompressed, more than the limit of "
+            f"{max_bytes:,}; is it the right file?" + (f" ({hint})" if hint else "")
+        )
+
+
+def _too_large(max_bytes: int, what: str, hint: str | None) -> str:
     return (
         f"the file is larger than {max_bytes:,} bytes, the limit for a {what}; is it the "
-        "right file? (raise the limit with --max-bytes)"
+        "right file?" + (f" ({hint})" if hint else "")
     )
 
 

@@ -81,7 +81,9 @@ def read_diary(
     allow_empty
         Accept a file with a header and no data rows (``monitor`` does; ``analyze`` does not).
     max_bytes
-        Refuse a larger file (default :data:`nof1.limits.MAX_DIARY_BYTES`, 50 MB).
+        Refuse a larger file (default :data:`nof1.limits.MAX_DIARY_BYTES`, 50 MB). Whatever
+        the bytes, a diary of more than :data:`nof1.limits.MAX_DIARY_ROWS` data rows or
+        :data:`nof1.limits.MAX_DIARY_CELLS` cells is refused before it is parsed.
     max_problems
         Every row and cell is read, whatever problems come first; the error raised is the first
         in line order, its ``problems`` lists the first ``max_problems`` (``nof1 check`` uses
@@ -98,21 +100,17 @@ def read_diary(
     Raises
     ------
     DiaryError
-        Naming the file, line and column: an unreadable, too large or empty file, a missing
-        ``date`` or outcome column, a date that does not parse or lies outside the years 1900 to
-        2200, the same date twice, text in a numeric column, a value outside an outcome's
-        ``[min, max]``, a row with the wrong number of fields, a ``day`` or ``arm`` column of
-        ``nof1 template`` that contradicts the protocol's schedule (the diary was made from
-        another schedule).
+        Naming the file, line and column: an unreadable, too large (bytes, rows or cells) or
+        empty file, a formula without a saved value in a workbook, a missing ``date`` or outcome
+        column, a date that does not parse or lies outside the years 1900 to 2200, the same date
+        twice, text in a numeric column, a value outside an outcome's ``[min, max]``, a row with
+        the wrong number of fields, a ``day`` or ``arm`` column of ``nof1 template`` that
+        contradicts the protocol's schedule (the diary was made from another schedule).
     """
-    from ..limits import MAX_DIARY_BYTES, check_size, read_limited
+    from ..limits import MAX_DIARY_BYTES, read_limited
 
     if sheet is not None or is_table_source(path):  # nof1.diary.sources: xlsx, Parquet, DataFrame
-        try:
-            check_size(path, max_bytes or MAX_DIARY_BYTES, "diary")
-        except ValueError as exc:
-            raise DiaryError(str(exc), str(path)) from None
-        source = load_table(path, sheet)
+        source = load_table(path, sheet, max_bytes)
         try:
             diary = read_diary_text(
                 source.text,
@@ -203,6 +201,7 @@ def read_diary_text(
     DataFrame, a patient's part of a long diary already read): a cell's lines are then never taken
     for rows swallowed by an open quote (see :func:`split_records`).
     """
+    _check_bounds(data, path)
     problems = Problems(max_problems)
     records = split_records(decode(data, path), date_format, from_cells=from_cells)
     header = read_header(records, protocol, problems)
@@ -234,6 +233,38 @@ def read_diary_text(
         notes=tuple(notes),
     )
     return lay_entries(diary, protocol, stamps)  # several entries a day; the arm taken
+
+
+def _check_bounds(data: bytes | str, path: str) -> None:
+    """Refuse a diary of more rows or cells than :func:`nof1.limits.check_table` allows, before
+    it is parsed (reading takes memory in proportion to its cells; a line that holds anything
+    counts as a row, blank lines do not).
+
+    Raises
+    ------
+    DiaryError
+        Naming the first line past the bound on rows.
+    """
+    from ..limits import MAX_DIARY_ROWS, check_table, count_lines, nonblank_lines
+
+    text = isinstance(data, str)
+    ends = (data.find("\n" if text else b"\n"), data.find("\r" if text else b"\r"))
+    first = data[: min((i for i in ends if i >= 0), default=len(data))]
+    sep = (",", ";", "\t") if text else (b",", b";", b"\t")
+    columns = 1 + max(first.count(d) for d in sep)
+    if check_table(count_lines(data) - 1, columns) is None:
+        return  # within the bounds counting every line: no need to look closer
+    lines, line = nonblank_lines(data, MAX_DIARY_ROWS + 1)  # the header and the rows
+    if lines > MAX_DIARY_ROWS + 1:
+        raise DiaryError(
+            f"the diary has more than {MAX_DIARY_ROWS:,} data rows, the limit (this is row "
+            f"{MAX_DIARY_ROWS + 1:,}); is it the right file?",
+            path,
+            line,
+        )
+    why = check_table(lines - 1, columns)
+    if why is not None:
+        raise DiaryError(f"the diary {why}; is it the right file?", path)
 
 
 def decode(data: bytes | str, path: str = "<diary>") -> DiaryText:

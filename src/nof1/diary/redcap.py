@@ -109,10 +109,14 @@ class RedcapImport:
 
 
 def _read(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    from ..limits import MAX_DIARY_BYTES, read_limited
+
     try:
-        data = path.read_bytes()
+        data = read_limited(path, MAX_DIARY_BYTES, "REDCap export", hint=None)
     except OSError as exc:
         raise DiaryError(f"cannot read the export: {exc.strerror}", str(path)) from None
+    except ValueError as exc:
+        raise DiaryError(str(exc), str(path)) from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -5,7 +5,10 @@ of :mod:`nof1.diary.read` checks, so the same nothing-lost rules hold for every 
 position of each cell in its source (sheet and row of a workbook, row of a Parquet file or a
 DataFrame) so that an error, and every excluded row, names where it is. Cells are written as text
 without loss: numbers in full precision, dates as ``YYYY-MM-DD``, timestamps as
-``YYYY-MM-DD HH:MM:SS``, missing values as blank cells.
+``YYYY-MM-DD HH:MM:SS``, missing values as blank cells. A file is read through
+:func:`nof1.limits.read_limited`, and a workbook's sheet or a Parquet file is bounded by its rows
+and cells (:data:`nof1.limits.MAX_DIARY_ROWS`, :data:`nof1.limits.MAX_DIARY_CELLS`) before any
+cell is materialised. A formula without a saved value is refused, never read as a blank.
 
 openpyxl and pyarrow are imported only when a workbook or a Parquet file is read.
 """
@@ -117,7 +120,7 @@ def is_table_source(source: Any) -> bool:
     return True
 
 
-def load_table(source: Any, sheet: str | None = None) -> TableSource:
+def load_table(source: Any, sheet: str | None = None, max_bytes: int | None = None) -> TableSource:
     """Turn a diary source into CSV text with the way back to its rows.
 
     Parameters
@@ -127,12 +130,19 @@ def load_table(source: Any, sheet: str | None = None) -> TableSource:
         or text) holding CSV, a workbook or Parquet.
     sheet
         The workbook sheet to read (default: the first).
+    max_bytes
+        Refuse a larger file (default :data:`nof1.limits.MAX_DIARY_BYTES`); a Parquet file also
+        when its data take more bytes uncompressed.
 
     Raises
     ------
     DiaryError
-        An unreadable file, a sheet that does not exist, a sheet given for a file that has none.
+        An unreadable or too large file, a sheet or Parquet file past the bounds on rows and
+        cells, a formula without a saved value, a sheet that does not exist, a sheet given for a
+        file that has none.
     """
+    from ..limits import MAX_DIARY_BYTES, read_limited
+
     if _is_frame(source):
         text, rows = _frame_text(source)
         sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -141,24 +151,22 @@ def load_table(source: Any, sheet: str | None = None) -> TableSource:
         return TableSource(
             text, "<DataFrame>", sha, "frame", rows=rows, index_hints=index_hints(source)
         )
-    if isinstance(source, (str, Path)):
-        name = str(source)
-        try:
-            data = Path(source).read_bytes()
-        except OSError as exc:
-            raise DiaryError(f"cannot read the diary: {exc.strerror}", name) from None
-    else:
-        name = str(getattr(source, "name", "<file>"))
-        data = source.read()
-        if isinstance(data, str):
-            data = data.encode("utf-8")
+    limit = max_bytes or MAX_DIARY_BYTES
+    path = isinstance(source, (str, Path))
+    name = str(source) if path else str(getattr(source, "name", "<file>"))
+    try:
+        data = read_limited(source, limit, "diary")
+    except OSError as exc:
+        raise DiaryError(f"cannot read the diary: {exc.strerror}", name) from None
+    except ValueError as exc:
+        raise DiaryError(str(exc), name) from None
     sha = hashlib.sha256(data).hexdigest()
     if data.startswith(_XLSX_MAGIC):
-        return _workbook(data, name, sha, sheet)
+        return _workbook(data, name, sha, sheet, limit)
     if sheet is not None:
         raise DiaryError("--sheet applies to an .xlsx workbook only", name)
     if data.startswith(_PARQUET_MAGIC):
-        frame = _parquet(data, name)
+        frame = _parquet(data, name, limit)
         text, rows = _frame_text(frame)
         return TableSource(text, name, sha, "parquet", rows=rows)
     if name.lower().endswith((".xlsx", ".parquet")):
@@ -246,23 +254,36 @@ def _frame_text(frame: pd.DataFrame) -> tuple[str, tuple[int, ...]]:
     return _write(records, 0)
 
 
-def _parquet(data: bytes, name: str) -> pd.DataFrame:
+def _parquet(data: bytes, name: str, max_bytes: int) -> pd.DataFrame:
+    from ..limits import check_parquet
+
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
         raise DiaryError("reading Parquet needs pyarrow: pip install pyarrow", name) from None
     try:
+        check_parquet(data, max_bytes, "diary")
+    except ValueError as exc:
+        raise DiaryError(str(exc), name) from None
+    try:
         return pq.read_table(pa.BufferReader(data)).to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DiaryError(f"not readable as Parquet: {exc}", name) from None
 
 
-def _workbook(data: bytes, name: str, sha: str, sheet: str | None) -> TableSource:
+def _workbook(data: bytes, name: str, sha: str, sheet: str | None, max_bytes: int) -> TableSource:
     try:
         import openpyxl
     except ImportError:
         raise DiaryError("reading .xlsx needs openpyxl: pip install openpyxl", name) from None
+    expanded = _expanded_size(data)
+    if expanded > 10 * max_bytes:  # openpyxl holds the shared strings in memory
+        raise DiaryError(
+            f"the workbook holds {expanded:,} bytes uncompressed, more than 10 times the limit "
+            f"of {max_bytes:,}; is it the right file? (raise the limit with --max-bytes)",
+            name,
+        )
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -277,13 +298,118 @@ def _workbook(data: bytes, name: str, sha: str, sheet: str | None) -> TableSourc
                 f"no sheet {sheet!r}; the workbook has {', '.join(map(repr, book.sheetnames))}",
                 name,
             )
-        records = [list(r) for r in ws.iter_rows(values_only=True)]
         title = ws.title
+        records = _sheet_records(ws, name)
+        unsaved = _formula_without_value(data, ws._worksheet_path)  # the sheet's XML in the zip
     finally:
         book.close()
-    width = max((i + 1 for r in records for i, v in enumerate(r) if v is not None), default=0)
-    records = [r[:width] + [None] * (width - len(r)) for r in records]
-    while records and all(v is None for v in records[-1]):
+    if unsaved is not None:
+        row, column, formula = unsaved
+        header = records[0] if records else []
+        raise DiaryError(
+            f"cell {_cell_name(row, column)} holds a formula ({formula[:40]}) without a saved "
+            "value (a file written by a script, not saved by a spreadsheet); open the workbook "
+            "in Excel or LibreOffice and save it, or write the values themselves",
+            name,
+            row,
+            cell_text(header[column - 1]) if 1 < row and column <= len(header) else None,
+            sheet=title,
+            unit="row",
+        )
+    width = max((len(r) for r in records), default=0)
+    records = [r + [None] * (width - len(r)) for r in records]
+    while records and not records[-1]:
         records.pop()
     text, rows = _write(records, 1)
     return TableSource(text, name, sha, "xlsx", sheet=title, rows=rows)
+
+
+def _expanded_size(data: bytes) -> int:
+    """The bytes of a workbook's parts uncompressed, from its zip directory (0 when it is not a
+    readable zip: openpyxl then says why)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return 0
+
+
+_EXCEL_ROWS = 1_048_576
+"""The last row a spreadsheet can save."""
+
+
+def _cell_name(row: int, column: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return f"{get_column_letter(column)}{row}"
+
+
+def _sheet_records(ws: Any, name: str) -> list[list[Any]]:
+    """The rows of a read-only sheet without their trailing blank cells, bounded first by the
+    sheet's recorded dimension and then, as the rows are read, by the cells really there."""
+    from ..limits import check_table
+
+    def too_far(row: int, column: int, why: str) -> DiaryError:
+        return DiaryError(
+            f"the sheet reaches cell {_cell_name(row, column)} and so {why}; is it the right "
+            "sheet? (delete what lies beyond the diary, even an empty formatted cell, or copy "
+            "the diary to a new sheet)",
+            name,
+            row,
+            sheet=ws.title,
+            unit="row",
+        )
+
+    if ws.max_row and ws.max_column:  # the dimension saved with the sheet: refuse before reading
+        why = check_table(ws.max_row - 1, ws.max_column)
+        if why is not None:
+            raise too_far(ws.max_row, ws.max_column, why)
+    # read what is there, not what the dimension says (cells past it would be dropped silently)
+    ws.reset_dimensions()
+    records: list[list[Any]] = []
+    width = 0
+    for row, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        cells = list(values)
+        while cells and cells[-1] is None:
+            cells.pop()
+        if cells:
+            width = max(width, len(cells))
+            why = check_table(row - 1, width)
+            if why is not None:
+                raise too_far(row, len(cells), why)
+        elif row > _EXCEL_ROWS:
+            raise too_far(row, 1, f"is past row {_EXCEL_ROWS:,}, the last a spreadsheet has")
+        records.append(cells)
+    return records
+
+
+def _formula_without_value(data: bytes, member: str) -> tuple[int, int, str] | None:
+    """The first cell of a sheet that holds a formula but no saved value (row, column, formula).
+
+    A spreadsheet saves each formula's last value with it; a file written by a script (openpyxl,
+    say) may hold the formula alone, and a reader of values would see a blank cell. openpyxl
+    reads a missing value and an empty one alike, so the sheet's XML is scanned for ``<c>``
+    elements with an ``<f>`` and no ``<v>``, or an empty ``<v>`` (openpyxl writes ``<v />``) in
+    a cell not typed as a text result (a spreadsheet saves ``=""`` as ``t="str"``, ``<v></v>``).
+    """
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+
+    from openpyxl.utils.cell import coordinate_to_tuple
+
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open(member) as xml:
+        for _, element in iterparse(xml):
+            if element.tag == f"{ns}c":
+                formula, value = element.find(f"{ns}f"), element.find(f"{ns}v")
+                # an empty value is saved only for a formula whose result is text ("")
+                text = element.get("t") == "str"
+                if formula is not None and (value is None or not (value.text or text)):
+                    row, column = coordinate_to_tuple(element.get("r", "A1"))
+                    return row, column, "=" + (formula.text or "")
+                element.clear()
+            elif element.tag == f"{ns}row":
+                element.clear()
+    return None

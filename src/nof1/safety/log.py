@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LogError
+from ..limits import MAX_LOG_BYTES
 
 if TYPE_CHECKING:
     from ..diary.read import Diary
@@ -71,7 +72,7 @@ def _refuse(path: Path, inputs: list[str | None]) -> None:
     if not path.is_file():
         raise LogError(f"{path}: the monitor log must be a regular file")
     with open(path, "rb") as handle:
-        first = handle.readline()
+        first = handle.readline(MAX_LOG_BYTES)
     if first and not _is_record(first.rstrip(b"\r\n")):
         raise LogError(
             f"{path}: this file exists and is not a monitor log (its first line is not a "
@@ -156,6 +157,11 @@ def log_run(
         raise LogError(f"{path}: cannot open the monitor log: {exc.strerror}") from None
     try:
         _lock(fd, path, exclusive=True)
+        if os.fstat(fd).st_size > MAX_LOG_BYTES:
+            raise LogError(
+                f"{path}: the monitor log is larger than {MAX_LOG_BYTES:,} bytes, the limit; "
+                "verify it, keep it, and start a new log"
+            )
         size, last, tail = _end_of(fd)
         repaired = None
         if tail:
@@ -350,8 +356,11 @@ def verify_log(
     Raises
     ------
     LogError
-        The file cannot be read, or an anchor is not a SHA-256 or a count.
+        The file cannot be read, is larger than :data:`nof1.limits.MAX_LOG_BYTES`, or an anchor
+        is not a SHA-256 or a count.
     """
+    from ..limits import read_limited
+
     path = Path(path)
     if expect_sha256 is not None:
         expect_sha256 = expect_sha256.strip().lower()
@@ -371,31 +380,29 @@ def verify_log(
     try:
         with open(path, "rb") as handle:
             _lock(handle.fileno(), path, exclusive=False)
-            for line in handle:
-                if not line.endswith(b"\n"):
-                    tail = line
-                    break
-                records += 1
-                line = line[:-1]
-                sha = _sha(line)
-                if sha == expect_sha256 and found is None:
-                    found = records
-                if records == expect_records:
-                    at_count = sha
-                mark = _TAIL.search(line)
-                sealed = mark is not None and _sha(line[: mark.start()]) == mark.group(1).decode()
-                if not sealed or not _is_record(line):
-                    problems.append(
-                        LogProblem(records, "changed: its content does not match its sha256")
-                    )
-                    prev, prev_changed = sha, True
-                    continue
-                claimed = json.loads(line).get("prev_sha256")
-                if claimed != prev and not prev_changed:
-                    problems.append(LogProblem(records, _chain_problem(records, claimed)))
-                prev, prev_changed = sha, False
+            content = read_limited(handle, MAX_LOG_BYTES, "monitor log", hint=None)
     except OSError as exc:
         raise LogError(f"{path}: cannot read the monitor log: {exc.strerror}") from None
+    except ValueError as exc:
+        raise LogError(f"{path}: {exc}") from None
+    *complete, tail = content.split(b"\n")
+    for line in complete:
+        records += 1
+        sha = _sha(line)
+        if sha == expect_sha256 and found is None:
+            found = records
+        if records == expect_records:
+            at_count = sha
+        mark = _TAIL.search(line)
+        sealed = mark is not None and _sha(line[: mark.start()]) == mark.group(1).decode()
+        if not sealed or not _is_record(line):
+            problems.append(LogProblem(records, "changed: its content does not match its sha256"))
+            prev, prev_changed = sha, True
+            continue
+        claimed = json.loads(line).get("prev_sha256")
+        if claimed != prev and not prev_changed:
+            problems.append(LogProblem(records, _chain_problem(records, claimed)))
+        prev, prev_changed = sha, False
     if tail:
         problems.append(
             LogProblem(

@@ -40,6 +40,7 @@ from .fast import DayTable
 from .load import (
     Series,
     SeriesTrial,
+    check_long_diary,
     checked_rows,
     patient_protocol,
     read_toml,
@@ -319,9 +320,10 @@ class Context:
         return ["patient", "date", *self.numeric, *self.categories]
 
 
-def prepare(path: Path) -> Context | None:
+def prepare(path: Path, per_file: bool = False) -> Context | None:
     """Read the series file, the template and the patients table; None when the series is
-    not the long form or needs the per-patient reader."""
+    not the long form or needs the per-patient reader. The long diary is bounded first (each
+    file of a Parquet folder on its own with ``per_file``: see :func:`check_long_diary`)."""
     raw, header, seed = series_tables(path)
     if "trials" in raw or not all(k in raw for k in ("template", "patients", "diary")):
         return None
@@ -332,6 +334,7 @@ def prepare(path: Path) -> Context | None:
     template, tbytes = read_toml(tpath, "template protocol")
     sha = hashlib.sha256(tbytes).hexdigest()
     rows = checked_rows(ppath)
+    check_long_diary(dpath, per_file)
     try:
         dummy = {"patient": "template", "start": "2026-01-01", "seed": "1", "sequence": ""}
         first = patient_protocol(template, tpath, sha, dummy, f"{tpath}")

@@ -106,7 +106,7 @@ def load_on_dask(
         scheduler cannot be reached, or a patient's trial cannot be read (naming the patient,
         file, line and column).
     """
-    ctx = prepare(path)
+    ctx = prepare(path, per_file=True)  # each worker reads one file of the dataset
     if ctx is None or not ctx.parquet:
         raise SeriesError(
             f"{path}: --engine dask reads the long form with a Parquet diary (a file or a "

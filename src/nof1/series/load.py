@@ -8,6 +8,8 @@ Two forms (paths relative to the series file):
   ``seed`` or ``sequence``) and ``diary`` (one long CSV, Parquet file or folder of Parquet files
   with a ``patient`` column).
 
+Every file is read within the bounds of :mod:`nof1.limits` (the long diary: check_long_diary).
+
 A trial whose files cannot be read keeps its error instead of stopping the load, so the series
 monitor can still check everybody else; :meth:`Series.check` raises the first one, naming the
 patient, for the analysis. Trials whose arms or outcomes differ from the first readable trial's
@@ -263,11 +265,15 @@ def _toml():
 
 
 def read_toml(path: Path, what: str = "series file") -> tuple[dict[str, Any], bytes]:
-    """The parsed TOML and the file's bytes."""
+    """The parsed TOML and the file's bytes (at most :data:`nof1.limits.MAX_PROTOCOL_BYTES`)."""
+    from ..limits import MAX_PROTOCOL_BYTES, read_limited
+
     try:
-        data = path.read_bytes()
+        data = read_limited(path, MAX_PROTOCOL_BYTES, what, hint=None)
     except OSError as exc:
         raise SeriesError(f"{path}: cannot read the {what}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise SeriesError(f"{path}: {exc}") from None
     toml = _toml()
     try:
         return toml.loads(data.decode("utf-8-sig")), data
@@ -388,10 +394,14 @@ def file_place(path: Path) -> Place:
 
 def _patients_table(path: Path) -> list[tuple[int, dict[str, str]]]:
     """Rows of the patients table with their line numbers."""
+    from ..limits import MAX_DIARY_BYTES, read_limited
+
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_limited(path, MAX_DIARY_BYTES, "patients table", hint=None).decode("utf-8-sig")
     except OSError as exc:
         raise SeriesError(f"{path}: cannot read the patients table: {exc.strerror}") from None
+    except ValueError as exc:
+        raise SeriesError(f"{path}: {exc}") from None
     except UnicodeDecodeError:
         raise SeriesError(f"{path}: not UTF-8 text; save the patients table as UTF-8") from None
     lines = text.splitlines()
@@ -469,10 +479,14 @@ def split_diary(
     """The long diary split by patient: per patient the CSV text without the patient column and
     the original line number of each of its lines (the header is line 1). Every row's patient
     is checked; only the patients in ``only`` (default: all) are returned."""
-    try:
-        data = path.read_bytes()
+    from ..limits import MAX_SERIES_DIARY_BYTES, read_limited
+
+    try:  # the callers have passed check_long_diary
+        data = read_limited(path, MAX_SERIES_DIARY_BYTES, "long diary", hint=None)
     except OSError as exc:
         raise SeriesError(f"{path}: cannot read the diary: {exc.strerror}") from None
+    except ValueError as exc:
+        raise SeriesError(f"{path}: {exc}") from None
     return split_diary_text(data, patients, only, file_place(path), str(path))
 
 
@@ -537,6 +551,29 @@ def split_diary_text(
 def _lines_of(record: list[str]) -> int:
     """The physical lines a record spans (its quoted cells may hold line breaks)."""
     return 1 + sum(len(LINE_BREAK.split(cell)) - 1 for cell in record)
+
+
+def check_long_diary(dpath: Path, per_file: bool = False) -> None:
+    """Refuse a long diary past :data:`nof1.limits.MAX_SERIES_DIARY_BYTES` or
+    :data:`nof1.limits.MAX_SERIES_ROWS` (or a device) before any reader opens it, naming it
+    (:class:`~nof1.errors.SeriesError`); see :func:`nof1.limits.check_file_table`. With
+    ``per_file`` each file of a Parquet dataset folder is bounded on its own (on Dask each worker
+    reads one file)."""
+    from ..limits import MAX_SERIES_DIARY_BYTES, MAX_SERIES_ROWS, check_file_table
+
+    parquet = is_parquet(dpath)
+    paths = [dpath]
+    if per_file and parquet and dpath.is_dir():
+        import pyarrow.dataset as ds
+
+        paths = [Path(f) for f in ds.dataset(dpath, format="parquet", partitioning="hive").files]
+    for path in paths:
+        try:
+            check_file_table(path, MAX_SERIES_DIARY_BYTES, MAX_SERIES_ROWS, "long diary", parquet)
+        except OSError as exc:
+            raise SeriesError(f"{path}: cannot read the diary: {exc.strerror}") from None
+        except ValueError as exc:
+            raise SeriesError(f"{path}: {exc}") from None
 
 
 def is_parquet(dpath: Path) -> bool:
@@ -682,6 +719,7 @@ def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:
     template, tbytes = read_toml(tpath, "template protocol")
     sha = hashlib.sha256(tbytes).hexdigest()
     rows = checked_rows(ppath)
+    check_long_diary(dpath)
     split = split_parquet if parquet else split_diary
     diaries, _ = split(dpath, {r["patient"] for _, r in rows})
     out = []

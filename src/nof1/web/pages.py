@@ -226,11 +226,13 @@ def _download(what: str, text: str, protocol: Protocol) -> Response:
         return _attachment(text, "schedule.csv", "text/csv")
     if what == "diary":
         from ..diary.template import write_template
+        from ..limits import MAX_DIARY_BYTES, read_limited
 
         with tempfile.TemporaryDirectory(prefix="nof1-") as folder:  # mode 700, removed after
             path = Path(folder) / "diary.csv"
             write_template(protocol, path)
-            return _attachment(path.read_text(encoding="utf-8"), "diary.csv", "text/csv")
+            text = read_limited(path, MAX_DIARY_BYTES, "diary").decode("utf-8")
+            return _attachment(text, "diary.csv", "text/csv")
     return Response(render_template("error.html", status=400, message="unknown download"), 400)
 
 

@@ -176,9 +176,25 @@ def unpacked_series(data: bytes, name: str, max_upload_bytes: int) -> Iterator[S
         folder = Path(tempfile.mkdtemp(prefix="nof1-series-"))  # mode 700
         try:
             _extract(archive, members, folder, budget, name)
+            _check_parquet(folder, budget, name)
             yield SeriesFolder(folder, folder / series_name)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _check_parquet(folder: Path, budget: int, name: str) -> None:
+    """Refuse a Parquet member whose data take more than the unpacked budget uncompressed, or
+    whose rows are more than the series bound scaled to the budget (a Parquet file of a few
+    kilobytes may declare millions of rows: the server would then fill its memory)."""
+    from ..limits import MAX_SERIES_DIARY_BYTES, MAX_SERIES_ROWS, check_parquet
+
+    rows = MAX_SERIES_ROWS * budget // MAX_SERIES_DIARY_BYTES
+    for path in sorted(folder.rglob("*.parquet")):
+        try:
+            check_parquet(path, budget, "file", rows, None, hint=None)
+        except ValueError as exc:
+            member = path.relative_to(folder).as_posix()
+            raise ZipRefused(f"{name}: {member}: {exc}", status=413) from None
 
 
 def _too_large(name: str, budget: int) -> ZipRefused:
