@@ -17,8 +17,8 @@ import pytest
 from conftest import EXAMPLE_PROTOCOL
 from nof1.diary.align import align
 from nof1.diary.model import Diary, DiaryText, Records
+from nof1.diary.problems import Problems
 from nof1.diary.read import (
-    Problems,
     decode,
     parse_rows,
     read_diary_text,

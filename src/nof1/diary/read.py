@@ -32,6 +32,7 @@ from ..trial.model import RESERVED
 from .align import align
 from .daily import absent_day, entry_date, exported_column, lay_entries, renamed_header
 from .model import DELIMITERS, Diary, DiaryText, Records
+from .problems import Problems
 from .sources import is_table_source, load_table
 from .template import GUIDE_COLUMNS, guide_conflict
 
@@ -42,7 +43,6 @@ __all__ = [
     "LINE_BREAK",
     "NUMBER",
     "Diary",
-    "Problems",
     "decode",
     "parse_rows",
     "read_diary",
@@ -135,54 +135,6 @@ def read_diary(
         return read_diary_text(data, protocol, str(path), date_format, allow_empty, max_problems)
     except DiaryError as exc:  # nof1.diary.daily: a renamed column named as the file spells it
         raise exc.remapped(lambda e: exported_column(e, protocol)) from None
-
-
-class Problems:
-    """Problems of a diary, gathered through every stage, then raised together.
-
-    Every stage that may go on past a bad row or cell takes one, so that one reading finds every
-    problem. :meth:`raise_found` raises the first in line order carrying the first ``limit``
-    (``problems``) and the count of the others (``more``); with a limit of 1 the message also
-    says how many more there are. A stage called without one raises its own problems at its end.
-    """
-
-    def __init__(self, limit: int = 1) -> None:
-        self.limit = max(1, limit)
-        self.found: list[DiaryError] = []  # the earliest lines only, once there are many
-        self.count = 0
-
-    def add(self, error: DiaryError) -> None:
-        """Note a problem (only the ``limit`` earliest are kept; all are counted)."""
-        self.count += 1
-        self.found.append(error)
-        if len(self.found) >= 2 * self.limit + 100:
-            self.found = self._in_line_order()[: self.limit]
-
-    def _in_line_order(self) -> list[DiaryError]:
-        return sorted(self.found, key=lambda e: e.line or 0)
-
-    def raise_found(self) -> None:
-        """Raise the first problem in line order, carrying the first ``limit``; nothing when
-        none."""
-        if not self.found:
-            return
-        listed = self._in_line_order()[: self.limit]
-        more = self.count - len(listed)
-        first = listed[0]
-        if more and self.limit == 1:
-            s = "s" if more > 1 else ""
-            first = DiaryError(
-                f"{first.template} (and {more} more problem{s}: nof1 check lists them all)",
-                first.path,
-                first.line,
-                first.column,
-                sheet=first.sheet,
-                unit=first.unit,
-                earlier=first.earlier,
-            )
-        first.problems = (first, *listed[1:])
-        first.more = more
-        raise first
 
 
 def read_diary_text(
