@@ -19,13 +19,12 @@ from nof1.diary.align import align
 from nof1.diary.model import Diary, DiaryText, Records
 from nof1.diary.problems import Problems
 from nof1.diary.read import (
-    decode,
     parse_rows,
     read_diary_text,
     read_header,
-    split_records,
     type_columns,
 )
+from nof1.diary.records import decode, split_records
 from nof1.errors import DiaryError
 from nof1.trial.protocol import Protocol
 
