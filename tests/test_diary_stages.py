@@ -16,14 +16,10 @@ import pytest
 
 from conftest import EXAMPLE_PROTOCOL
 from nof1.diary.align import align
+from nof1.diary.cells import type_columns
 from nof1.diary.model import Diary, DiaryText, Records
 from nof1.diary.problems import Problems
-from nof1.diary.read import (
-    parse_rows,
-    read_diary_text,
-    read_header,
-    type_columns,
-)
+from nof1.diary.read import parse_rows, read_diary_text, read_header
 from nof1.diary.records import decode, split_records
 from nof1.errors import DiaryError
 from nof1.trial.protocol import Protocol
