@@ -40,6 +40,17 @@ def where(exc: pytest.ExceptionInfo) -> tuple:
 # -- stage 1: decode -------------------------------------------------------------------------
 
 
+def test_the_stages_stay_importable_from_nof1_diary_read():
+    # CHANGELOG.md documents them as nof1.diary.read.decode, split_records, ..., type_columns
+    import nof1.diary.read as read
+
+    assert (read.decode, read.split_records, read.type_columns) == (
+        decode,
+        split_records,
+        type_columns,
+    )
+
+
 def test_decode_strips_the_bom_hashes_the_bytes_and_finds_the_delimiter():
     raw = "\ufeffdate;pain\n2026-01-05;3,5\n".encode()
     text = decode(raw, "d.csv")

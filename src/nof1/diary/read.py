@@ -1,14 +1,17 @@
 """Reading a diary: from the file's bytes to typed rows, each stage refusing what it cannot read.
 
 This module owns reading the diary CSV (docs/protocol.md) in named stages, each testable alone:
-:func:`decode` (bytes to text, the delimiter sniffed), :func:`split_records` (text to CSV
-records with their lines), :func:`read_header` (the columns checked against the protocol),
-:func:`parse_rows` (each record's date read, one row per date unless several entries a day are
-declared), :func:`type_columns` (numbers and text, outcomes range-checked), then
-:func:`nof1.diary.align.align` (the rows laid on the schedule) and
-:func:`nof1.diary.daily.lay_entries` (several entries to one day; the arm taken). Every row read
-is accounted for; a file that cannot be read right is refused with its file, line and column
-named. The result, :class:`~nof1.diary.model.Diary`, lives in :mod:`nof1.diary.model`.
+:func:`~nof1.diary.records.decode` (bytes to text, the delimiter sniffed) and
+:func:`~nof1.diary.records.split_records` (text to CSV records with their lines), in
+:mod:`nof1.diary.records`; here :func:`read_header` (the columns checked against the protocol)
+and :func:`parse_rows` (each record's date read, one row per date unless several entries a day
+are declared); :func:`~nof1.diary.cells.type_columns` (numbers and text, outcomes range-checked,
+in :mod:`nof1.diary.cells`), then :func:`nof1.diary.align.align` (the rows laid on the schedule)
+and :func:`nof1.diary.daily.lay_entries` (several entries to one day; the arm taken). Every stage
+adds its problems to one :class:`~nof1.diary.problems.Problems`. Every row read is accounted
+for; a file that cannot be read right is refused with its file, line and column named. The
+result, :class:`~nof1.diary.model.Diary`, lives in :mod:`nof1.diary.model`. The stages stay
+importable from here, where the changelog documents them.
 """
 
 from __future__ import annotations
