@@ -19,17 +19,9 @@ from typing import TYPE_CHECKING, Any
 from ..diary.sources import cell_text, index_hints, load_table
 from ..errors import SeriesError
 from ..trial.protocol import Protocol
-from .load import (
-    Place,
-    Series,
-    SeriesTrial,
-    check_patients,
-    mismatches,
-    patient_rows,
-    read_toml,
-    split_diary_text,
-    table_trial,
-)
+from .file import read_toml
+from .load import Place, Series, check_patients, patient_rows, split_diary_text, table_trial
+from .trials import SeriesTrial, mismatches
 
 if TYPE_CHECKING:
     import pandas as pd

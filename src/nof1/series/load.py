@@ -34,51 +34,16 @@ from ..diary.read import LINE_BREAK, Diary, decode, read_diary, read_diary_text,
 from ..diary.sources import TableSource
 from ..errors import DiaryError, Nof1Error, ProtocolError, SeriesError
 from ..trial.protocol import Protocol
+from .file import read_toml, series_tables
+from .trials import SeriesTrial, mismatches
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "Series",
-    "SeriesTrial",
-    "is_parquet",
-    "mismatches",
-    "read_parquet",
-    "read_toml",
-    "split_parquet",
-]
+__all__ = ["Series", "is_parquet", "read_parquet", "split_parquet"]
 
-_SERIES_KEYS = ("series", "trials", "template", "patients", "diary")
-_HEADER_KEYS = ("id", "seed", "template", "patients", "diary")
 _TRIAL_KEYS = ("protocol", "diary", "patient")
 _DELIMITERS = (",", ";", "\t")
-
-
-@dataclass(frozen=True)
-class SeriesTrial:
-    """One patient's trial in a series.
-
-    Attributes
-    ----------
-    patient
-        The patient's pseudonym (``[trial] patient`` of the protocol, or the patients table).
-    protocol, diary
-        The validated protocol and the diary laid on its schedule; None when they could not be
-        read.
-    error
-        Why the trial could not be read (a :class:`~nof1.errors.SeriesError` naming the
-        patient), else None.
-    """
-
-    patient: str
-    protocol: Protocol | None = None
-    diary: Diary | None = None
-    error: SeriesError | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when both files were read and checked."""
-        return self.error is None
 
 
 @dataclass(frozen=True)
@@ -251,105 +216,6 @@ class Series:
         if self.mismatches:
             patient, what = self.mismatches[0]
             raise SeriesError(what, patient)
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def _toml():
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    return tomllib
-
-
-def read_toml(path: Path, what: str = "series file") -> tuple[dict[str, Any], bytes]:
-    """The parsed TOML and the file's bytes (at most :data:`nof1.limits.MAX_PROTOCOL_BYTES`)."""
-    from ..limits import MAX_PROTOCOL_BYTES, read_limited
-
-    try:
-        data = read_limited(path, MAX_PROTOCOL_BYTES, what, hint=None)
-    except OSError as exc:
-        raise SeriesError(f"{path}: cannot read the {what}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise SeriesError(f"{path}: {exc}") from None
-    toml = _toml()
-    try:
-        return toml.loads(data.decode("utf-8-sig")), data
-    except (UnicodeDecodeError, toml.TOMLDecodeError) as exc:
-        raise SeriesError(f"{path}: not a valid TOML file: {exc}") from None
-
-
-def series_tables(path: Path) -> tuple[dict[str, Any], dict[str, Any], int]:
-    """The series file's tables (template, patients and diary moved to the top), its
-    ``[series]`` table and its seed."""
-    raw, _ = read_toml(path)
-    if "series" not in raw:
-        looks = " (this looks like a protocol)" if "trial" in raw else ""
-        raise SeriesError(f"{path}: not a series file{looks}: it needs a [series] table")
-    unknown = sorted(set(raw) - set(_SERIES_KEYS))
-    if unknown:
-        raise SeriesError(
-            f"{path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(_SERIES_KEYS)}"
-        )
-    header = raw.get("series")
-    if not isinstance(header, dict) or not isinstance(header.get("id"), str):
-        raise SeriesError(f'{path}: needs a [series] table with id = "..."')
-    bad = sorted(set(header) - set(_HEADER_KEYS))
-    if bad:
-        raise SeriesError(
-            f"{path}: unknown key(s) in [series]: {', '.join(bad)}; valid: "
-            + ", ".join(_HEADER_KEYS)
-        )
-    # template, patients and diary may sit in [series] (as written after its header) or at
-    # the top of the file
-    for key in ("template", "patients", "diary"):
-        if key in header:
-            if key in raw:
-                raise SeriesError(f"{path}: {key} is given twice")
-            raw[key] = header[key]
-    seed = header.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise SeriesError(f"{path}: [series] seed must be a non-negative integer")
-    return raw, header, seed
-
-
-def _signature(protocol: Protocol) -> dict[str, Any]:
-    """What every trial of a series must share: the arms and the outcomes."""
-    return {
-        "treatment": protocol.trial.treatment,
-        "control": protocol.trial.control,
-        "outcomes": [
-            (o.name, o.min, o.max, o.better, o.mcid, o.primary) for o in protocol.outcomes
-        ],
-    }
-
-
-def mismatches(trials: list[SeriesTrial]) -> tuple[tuple[str, str], ...]:
-    readable = [t for t in trials if t.ok]
-    if not readable:
-        return ()
-    first = readable[0]
-    ref = _signature(first.protocol)
-    out = []
-    for t in readable[1:]:
-        sig = _signature(t.protocol)
-        for key in ("treatment", "control", "outcomes"):
-            if sig[key] != ref[key]:
-                what = (
-                    "outcomes (name, min, max, better, mcid, primary)" if key == "outcomes" else key
-                )
-                out.append(
-                    (
-                        t.patient,
-                        f"the {what} differ from patient {first.patient}'s: {sig[key]!r} "
-                        f"instead of {ref[key]!r}; a series compares the same arms on the same "
-                        "outcomes",
-                    )
-                )
-                break
-    return tuple(out)
 
 
 def _load_trials(path: Path, entries: Any, progress) -> list[SeriesTrial]:
