@@ -57,7 +57,7 @@ def loop_baseline(folder: Path, sample: int) -> float:
     from nof1 import analyze
     from nof1.diary.read import read_diary_text
     from nof1.series.file import read_toml
-    from nof1.series.load import patient_protocol
+    from nof1.series.table import patient_protocol
 
     template, tbytes = read_toml(folder / "protocol.toml")
     sha = hashlib.sha256(tbytes).hexdigest()

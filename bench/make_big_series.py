@@ -61,7 +61,7 @@ def make(out: Path, n_patients: int, seed: int = 20261402, per_file: int = 2000)
     import pyarrow.parquet as pq
 
     from nof1.series.file import read_toml
-    from nof1.series.load import patient_protocol
+    from nof1.series.table import patient_protocol
 
     out.mkdir(parents=True, exist_ok=True)
     text = TEMPLATE.read_text(encoding="utf-8")

@@ -38,8 +38,8 @@ from ..trial.reference import reference_set
 from ..trial.schedule import Schedule
 from .fast import DayTable
 from .file import read_toml, series_tables
-from .load import (
-    Series,
+from .load import Series
+from .table import (
     check_long_diary,
     checked_rows,
     patient_protocol,

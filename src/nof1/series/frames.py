@@ -20,7 +20,8 @@ from ..diary.sources import cell_text, index_hints, load_table
 from ..errors import SeriesError
 from ..trial.protocol import Protocol
 from .file import read_toml
-from .load import Place, Series, check_patients, patient_rows, split_diary_text, table_trial
+from .load import Series
+from .table import Place, check_patients, patient_rows, split_diary_text, table_trial
 from .trials import SeriesTrial, mismatches
 
 if TYPE_CHECKING:
