@@ -32,6 +32,7 @@ from ..diary.read import read_diary
 from ..errors import Nof1Error, SeriesError
 from ..trial.protocol import Protocol
 from .file import read_toml, series_tables
+from .frames import series_fields_from_frames
 from .table import read_table_form
 from .trials import SeriesTrial, mismatches
 
@@ -181,9 +182,7 @@ class Series:
         >>> len(series.trials)
         12
         """
-        from .frames import series_from_frames
-
-        return series_from_frames(template, patients, diary, id, seed, progress)
+        return cls(**series_fields_from_frames(template, patients, diary, id, seed, progress))
 
     @staticmethod
     def is_series_file(path: str | Path) -> bool:
