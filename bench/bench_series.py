@@ -56,7 +56,8 @@ def loop_baseline(folder: Path, sample: int) -> float:
 
     from nof1 import analyze
     from nof1.diary.read import read_diary_text
-    from nof1.series.load import _patient_protocol, read_toml
+    from nof1.series.file import read_toml
+    from nof1.series.table import patient_protocol
 
     template, tbytes = read_toml(folder / "protocol.toml")
     sha = hashlib.sha256(tbytes).hexdigest()
@@ -74,7 +75,7 @@ def loop_baseline(folder: Path, sample: int) -> float:
     start = time.perf_counter()
     for p in patients:
         row = {"patient": p["patient"], "start": str(p["start"]), "seed": str(p["seed"])}
-        protocol = _patient_protocol(template, folder / "protocol.toml", sha, row, "bench")
+        protocol = patient_protocol(template, folder / "protocol.toml", sha, row, "bench")
         analyze(protocol, read_diary_text(texts[p["patient"]], protocol))
     return (time.perf_counter() - start) / len(patients)
 

@@ -60,14 +60,15 @@ def make(out: Path, n_patients: int, seed: int = 20261402, per_file: int = 2000)
     import pyarrow.csv as pcsv
     import pyarrow.parquet as pq
 
-    from nof1.series.load import _patient_protocol, read_toml
+    from nof1.series.file import read_toml
+    from nof1.series.table import patient_protocol
 
     out.mkdir(parents=True, exist_ok=True)
     text = TEMPLATE.read_text(encoding="utf-8")
     (out / "protocol.toml").write_text(text, encoding="utf-8")
     raw, _ = read_toml(TEMPLATE)
     row0 = {"patient": "X", "start": "2026-01-01", "seed": "1"}
-    design = _patient_protocol(raw, TEMPLATE, "", row0, "template").design
+    design = patient_protocol(raw, TEMPLATE, "", row0, "template").design
     n_days = design.run_in_days + 2 * design.cycles * design.period_days
 
     rng = np.random.default_rng(seed)

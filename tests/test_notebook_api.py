@@ -219,7 +219,7 @@ def test_series_from_frames_analyses_as_the_packaged_files(series_frames):
 
 def test_series_from_frames_takes_a_protocol_as_template(series_frames):
     from nof1 import Series, analyze_series
-    from nof1.series.load import read_toml
+    from nof1.series.file import read_toml
 
     folder, patients, diary = series_frames
     raw, _ = read_toml(folder / "protocol.toml")

@@ -9,10 +9,11 @@ the same from a series file, every patient's rules at once for the long form.
 """
 
 from nof1.series.analyze import analyze_series
-from nof1.series.load import Series, SeriesTrial
+from nof1.series.load import Series
 from nof1.series.monitor import PatientStatus, SeriesMonitor, monitor_series
 from nof1.series.monitor_fast import monitor_path
 from nof1.series.results import PatientEffect, SeriesOutcome, SeriesResult
+from nof1.series.trials import SeriesTrial
 
 __all__ = [
     "PatientEffect",

@@ -20,8 +20,9 @@ from ..stats.mixed import arm_stats, mixed_model
 from ..stats.randomization import combined_randomization_test, randomization_test
 from ..trial.reference import EXACT_LIMIT, MONTE_CARLO_DRAWS
 from ..trial.reference import reference_allocations as reference_set
-from .load import Series, SeriesTrial
+from .load import Series
 from .results import PatientEffect, SeriesOutcome, SeriesResult
+from .trials import SeriesTrial
 
 __all__ = ["Stage1", "analyze_series", "stage1"]
 

@@ -37,18 +37,17 @@ from ..limits import date_problem
 from ..trial.reference import reference_set
 from ..trial.schedule import Schedule
 from .fast import DayTable
-from .load import (
-    Series,
-    SeriesTrial,
+from .file import read_toml, series_tables
+from .load import Series
+from .table import (
     check_long_diary,
     checked_rows,
     patient_protocol,
-    read_toml,
-    series_tables,
     split_diary,
     table_paths,
     table_trial,
 )
+from .trials import SeriesTrial
 
 __all__ = ["load_long"]
 

@@ -17,8 +17,9 @@ from ..analysis.periods import PeriodLayout
 from ..trial.reference import reference_allocations as reference_set
 from .analyze import assemble, pool_outcome
 from .fast import DayTable, combined_test, stats_for, vector_stage1
-from .load import Series, SeriesTrial
+from .load import Series
 from .results import SeriesResult
+from .trials import SeriesTrial
 
 __all__ = ["analyze_loaded", "analyze_path", "table_of_trials"]
 

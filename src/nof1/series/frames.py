@@ -1,10 +1,13 @@
 """A long-form series from pandas DataFrames (:meth:`~nof1.series.load.Series.from_frames`).
 
 The patients table and the long diary come as DataFrames instead of files, and go through the
-same checks as the files of a series (:mod:`nof1.series.load`): the same patients-table rules,
+same checks as the files of a series (:mod:`nof1.series.table`): the same patients-table rules,
 every diary row's patient, every patient's diary read by the one diary reader. Errors name the
 DataFrame, its row (position 0 is row 1) and the column, as :func:`nof1.read_diary` does for one
 DataFrame. Cells become text as a DataFrame diary's do (:mod:`nof1.diary.sources`).
+
+It gives the fields of the :class:`~nof1.series.load.Series` by name, not the Series itself, so
+that the Series class can call it without this module importing the class.
 """
 
 from __future__ import annotations
@@ -19,22 +22,14 @@ from typing import TYPE_CHECKING, Any
 from ..diary.sources import cell_text, index_hints, load_table
 from ..errors import SeriesError
 from ..trial.protocol import Protocol
-from .load import (
-    Place,
-    Series,
-    SeriesTrial,
-    check_patients,
-    mismatches,
-    patient_rows,
-    read_toml,
-    split_diary_text,
-    table_trial,
-)
+from .file import read_toml
+from .table import Place, check_patients, patient_rows, split_diary_text, table_trial
+from .trials import SeriesTrial, mismatches
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["series_from_frames"]
+__all__ = ["series_fields_from_frames"]
 
 PATIENTS = "<patients DataFrame>"
 DIARY = "<diary DataFrame>"
@@ -78,16 +73,17 @@ def _template(template: Protocol | str | Path) -> tuple[dict[str, Any], Path, st
     return raw, tpath, hashlib.sha256(data).hexdigest()
 
 
-def series_from_frames(
+def series_fields_from_frames(
     template: Protocol | str | Path,
     patients: pd.DataFrame,
     diary: pd.DataFrame,
     id: str = "series",
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
-) -> Series:
-    """The long form of a series from a template and two DataFrames (see
-    :meth:`Series.from_frames`, which documents the parameters)."""
+) -> dict[str, Any]:
+    """The fields of the long form of a series from a template and two DataFrames, by name
+    (see :meth:`~nof1.series.load.Series.from_frames`, which documents the parameters and
+    builds the :class:`~nof1.series.load.Series` from them)."""
     if not isinstance(id, str) or not id:
         raise SeriesError("id must be a non-empty string")
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -120,4 +116,11 @@ def series_from_frames(
         )
         if progress is not None:
             progress(i, len(rows))
-    return Series(id, f"{PATIENTS} + {DIARY}", "table", tuple(trials), mismatches(trials), seed)
+    return {
+        "id": id,
+        "path": f"{PATIENTS} + {DIARY}",
+        "form": "table",
+        "trials": tuple(trials),
+        "mismatches": mismatches(trials),
+        "seed": seed,
+    }

@@ -10,6 +10,11 @@ Two forms (paths relative to the series file):
 
 Every file is read within the bounds of :mod:`nof1.limits` (the long diary: check_long_diary).
 
+This module owns :class:`Series` and the ``[[trials]]`` form; the series file's TOML is read by
+:mod:`nof1.series.file`, the table form by :mod:`nof1.series.table`, a long-form series from
+DataFrames by :mod:`nof1.series.frames`, and each :class:`~nof1.series.trials.SeriesTrial` is
+defined in :mod:`nof1.series.trials`.
+
 A trial whose files cannot be read keeps its error instead of stopping the load, so the series
 monitor can still check everybody else; :meth:`Series.check` raises the first one, naming the
 patient, for the analysis. Trials whose arms or outcomes differ from the first readable trial's
@@ -18,68 +23,25 @@ are listed in :attr:`Series.mismatches`.
 
 from __future__ import annotations
 
-import copy
-import csv
-import datetime as _dt
-import hashlib
-import io
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..diary.read import Diary, read_diary, read_diary_text
-from ..diary.records import LINE_BREAK, decode, split_records
-from ..diary.sources import TableSource
-from ..errors import DiaryError, Nof1Error, ProtocolError, SeriesError
+from ..diary.read import read_diary
+from ..errors import Nof1Error, SeriesError
 from ..trial.protocol import Protocol
+from .file import read_toml, series_tables
+from .frames import series_fields_from_frames
+from .table import read_table_form
+from .trials import SeriesTrial, mismatches
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = [
-    "Series",
-    "SeriesTrial",
-    "is_parquet",
-    "mismatches",
-    "read_parquet",
-    "read_toml",
-    "split_parquet",
-]
+__all__ = ["Series"]
 
-_SERIES_KEYS = ("series", "trials", "template", "patients", "diary")
-_HEADER_KEYS = ("id", "seed", "template", "patients", "diary")
 _TRIAL_KEYS = ("protocol", "diary", "patient")
-_DELIMITERS = (",", ";", "\t")
-
-
-@dataclass(frozen=True)
-class SeriesTrial:
-    """One patient's trial in a series.
-
-    Attributes
-    ----------
-    patient
-        The patient's pseudonym (``[trial] patient`` of the protocol, or the patients table).
-    protocol, diary
-        The validated protocol and the diary laid on its schedule; None when they could not be
-        read.
-    error
-        Why the trial could not be read (a :class:`~nof1.errors.SeriesError` naming the
-        patient), else None.
-    """
-
-    patient: str
-    protocol: Protocol | None = None
-    diary: Diary | None = None
-    error: SeriesError | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True when both files were read and checked."""
-        return self.error is None
 
 
 @dataclass(frozen=True)
@@ -148,7 +110,7 @@ class Series:
         if "trials" in raw:
             trials, form = _load_trials(path, raw["trials"], progress), "trials"
         elif len(table_keys) == 3:
-            trials, form = _load_table(path, raw, progress), "table"
+            trials, form = read_table_form(path, raw, progress), "table"
         else:
             raise SeriesError(
                 f"{path}: needs [[trials]] (protocol, diary) or template, patients and diary"
@@ -220,9 +182,7 @@ class Series:
         >>> len(series.trials)
         12
         """
-        from .frames import series_from_frames
-
-        return series_from_frames(template, patients, diary, id, seed, progress)
+        return cls(**series_fields_from_frames(template, patients, diary, id, seed, progress))
 
     @staticmethod
     def is_series_file(path: str | Path) -> bool:
@@ -254,105 +214,6 @@ class Series:
             raise SeriesError(what, patient)
 
 
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def _toml():
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    return tomllib
-
-
-def read_toml(path: Path, what: str = "series file") -> tuple[dict[str, Any], bytes]:
-    """The parsed TOML and the file's bytes (at most :data:`nof1.limits.MAX_PROTOCOL_BYTES`)."""
-    from ..limits import MAX_PROTOCOL_BYTES, read_limited
-
-    try:
-        data = read_limited(path, MAX_PROTOCOL_BYTES, what, hint=None)
-    except OSError as exc:
-        raise SeriesError(f"{path}: cannot read the {what}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise SeriesError(f"{path}: {exc}") from None
-    toml = _toml()
-    try:
-        return toml.loads(data.decode("utf-8-sig")), data
-    except (UnicodeDecodeError, toml.TOMLDecodeError) as exc:
-        raise SeriesError(f"{path}: not a valid TOML file: {exc}") from None
-
-
-def series_tables(path: Path) -> tuple[dict[str, Any], dict[str, Any], int]:
-    """The series file's tables (template, patients and diary moved to the top), its
-    ``[series]`` table and its seed."""
-    raw, _ = read_toml(path)
-    if "series" not in raw:
-        looks = " (this looks like a protocol)" if "trial" in raw else ""
-        raise SeriesError(f"{path}: not a series file{looks}: it needs a [series] table")
-    unknown = sorted(set(raw) - set(_SERIES_KEYS))
-    if unknown:
-        raise SeriesError(
-            f"{path}: unknown key(s) {', '.join(unknown)}; valid: {', '.join(_SERIES_KEYS)}"
-        )
-    header = raw.get("series")
-    if not isinstance(header, dict) or not isinstance(header.get("id"), str):
-        raise SeriesError(f'{path}: needs a [series] table with id = "..."')
-    bad = sorted(set(header) - set(_HEADER_KEYS))
-    if bad:
-        raise SeriesError(
-            f"{path}: unknown key(s) in [series]: {', '.join(bad)}; valid: "
-            + ", ".join(_HEADER_KEYS)
-        )
-    # template, patients and diary may sit in [series] (as written after its header) or at
-    # the top of the file
-    for key in ("template", "patients", "diary"):
-        if key in header:
-            if key in raw:
-                raise SeriesError(f"{path}: {key} is given twice")
-            raw[key] = header[key]
-    seed = header.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise SeriesError(f"{path}: [series] seed must be a non-negative integer")
-    return raw, header, seed
-
-
-def _signature(protocol: Protocol) -> dict[str, Any]:
-    """What every trial of a series must share: the arms and the outcomes."""
-    return {
-        "treatment": protocol.trial.treatment,
-        "control": protocol.trial.control,
-        "outcomes": [
-            (o.name, o.min, o.max, o.better, o.mcid, o.primary) for o in protocol.outcomes
-        ],
-    }
-
-
-def mismatches(trials: list[SeriesTrial]) -> tuple[tuple[str, str], ...]:
-    readable = [t for t in trials if t.ok]
-    if not readable:
-        return ()
-    first = readable[0]
-    ref = _signature(first.protocol)
-    out = []
-    for t in readable[1:]:
-        sig = _signature(t.protocol)
-        for key in ("treatment", "control", "outcomes"):
-            if sig[key] != ref[key]:
-                what = (
-                    "outcomes (name, min, max, better, mcid, primary)" if key == "outcomes" else key
-                )
-                out.append(
-                    (
-                        t.patient,
-                        f"the {what} differ from patient {first.patient}'s: {sig[key]!r} "
-                        f"instead of {ref[key]!r}; a series compares the same arms on the same "
-                        "outcomes",
-                    )
-                )
-                break
-    return tuple(out)
-
-
 def _load_trials(path: Path, entries: Any, progress) -> list[SeriesTrial]:
     if not isinstance(entries, list) or not entries:
         raise SeriesError(f"{path}: [[trials]] must list at least one trial")
@@ -380,353 +241,4 @@ def _load_trials(path: Path, entries: Any, progress) -> list[SeriesTrial]:
                 out.append(SeriesTrial(patient, protocol, diary))
         if progress is not None:
             progress(i, len(entries))
-    return out
-
-
-Place = Callable[[int], str]
-"""Where a line of a table is, in words: ``"patients.csv, line 3"`` for a file (the header is
-line 1), ``"<patients DataFrame>, row 2"`` for a DataFrame (:meth:`Series.from_frames`)."""
-
-
-def file_place(path: Path) -> Place:
-    """The place of a line of a file: its path and line number."""
-    return lambda line: f"{path}, line {line}"
-
-
-def _patients_table(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """Rows of the patients table with their line numbers."""
-    from ..limits import MAX_DIARY_BYTES, read_limited
-
-    try:
-        text = read_limited(path, MAX_DIARY_BYTES, "patients table", hint=None).decode("utf-8-sig")
-    except OSError as exc:
-        raise SeriesError(f"{path}: cannot read the patients table: {exc.strerror}") from None
-    except ValueError as exc:
-        raise SeriesError(f"{path}: {exc}") from None
-    except UnicodeDecodeError:
-        raise SeriesError(f"{path}: not UTF-8 text; save the patients table as UTF-8") from None
-    lines = text.splitlines()
-    if not lines:
-        raise SeriesError(f"{path}: the patients table is empty")
-    delimiter = max(_DELIMITERS, key=lines[0].count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = next(reader)
-
-    def records():
-        previous = 1
-        for record in reader:
-            yield previous + 1, record
-            previous = reader.line_num
-
-    return patient_rows(header, records(), file_place(path))
-
-
-def patient_rows(header: list[str], records, place: Place) -> list[tuple[int, dict[str, str]]]:
-    """The patients table's rows as ``(line, {column: cell})``, blank rows skipped, after
-    checking the header has ``patient``, ``start`` and ``seed`` or ``sequence``."""
-    header = [h.strip().lower() for h in header]
-    missing = [c for c in ("patient", "start") if c not in header]
-    if missing or not ({"seed", "sequence"} & set(header)):
-        need = ", ".join(
-            missing + ([] if {"seed", "sequence"} & set(header) else ["seed or sequence"])
-        )
-        raise SeriesError(f"{place(1)}: the patients table needs the column(s) {need}")
-    rows = []
-    for line, record in records:
-        if not any(cell.strip() for cell in record):
-            continue
-        rows.append(
-            (
-                line,
-                {h: (record[j].strip() if j < len(record) else "") for j, h in enumerate(header)},
-            )
-        )
-    return rows
-
-
-def patient_protocol(
-    template: dict, tpath: Path, sha: str, row: dict[str, str], where: str
-) -> Protocol:
-    """The template with this patient's pseudonym, start and allocation."""
-    raw = copy.deepcopy(template)
-    trial, design = raw.setdefault("trial", {}), raw.setdefault("design", {})
-    trial["patient"] = row["patient"]
-    if isinstance(trial.get("id"), str):
-        trial["id"] = f"{trial['id']}/{row['patient']}"
-    try:
-        trial["start"] = _dt.date.fromisoformat(row["start"])
-    except ValueError:
-        raise ProtocolError(
-            f"{where}, column 'start': {row['start']!r} is not a date YYYY-MM-DD"
-        ) from None
-    seed, sequence = row.get("seed", ""), row.get("sequence", "")
-    if not seed and not sequence:
-        raise ProtocolError(f"{where}: give a seed or a sequence for this patient")
-    design.pop("seed", None)
-    design.pop("sequence", None)
-    if seed:
-        try:
-            design["seed"] = int(seed)
-        except ValueError:
-            raise ProtocolError(f"{where}, column 'seed': {seed!r} is not an integer") from None
-    if sequence:
-        design["sequence"] = sequence
-    return Protocol.from_dict(raw, f"{tpath} (patient {row['patient']})", sha)
-
-
-def split_diary(
-    path: Path, patients: set[str], only: set[str] | None = None
-) -> tuple[dict[str, tuple[str, list[int]]], str]:
-    """The long diary split by patient: per patient the CSV text without the patient column and
-    the original line number of each of its lines (the header is line 1). Every row's patient
-    is checked; only the patients in ``only`` (default: all) are returned."""
-    from ..limits import MAX_SERIES_DIARY_BYTES, read_limited
-
-    try:  # the callers have passed check_long_diary
-        data = read_limited(path, MAX_SERIES_DIARY_BYTES, "long diary", hint=None)
-    except OSError as exc:
-        raise SeriesError(f"{path}: cannot read the diary: {exc.strerror}") from None
-    except ValueError as exc:
-        raise SeriesError(f"{path}: {exc}") from None
-    return split_diary_text(data, patients, only, file_place(path), str(path))
-
-
-def split_diary_text(
-    data: bytes | str,
-    patients: set[str],
-    only: set[str] | None,
-    place: Place,
-    name: str = "<diary>",
-    *,
-    from_cells: bool = False,
-) -> tuple[dict[str, tuple[str, list[int]]], str]:
-    """As :func:`split_diary`, from the long diary's content; ``place`` names a line in errors,
-    ``name`` the diary in the reader's own errors. ``from_cells``: nof1 wrote the text from the
-    cells of a DataFrame (no quote a person could have left open; see ``split_records``)."""
-    blank = data.removeprefix(b"\xef\xbb\xbf") if isinstance(data, bytes) else data
-    if not blank.strip():
-        raise SeriesError(
-            f"{place(1)}: the diary is empty; it needs a header with patient and date"
-        )
-    try:  # the per-patient reader's own stages: a file is refused with the same words
-        records = split_records(decode(data, name), from_cells=from_cells)
-    except DiaryError as exc:
-        raise SeriesError(str(exc), cause=exc) from None
-    delimiter = records.source.delimiter
-    names = [h.lower() for h in records.header]
-    if "patient" not in names:
-        raise SeriesError(f"{place(1)}: the long diary needs a 'patient' column")
-    col = names.index("patient")
-    keep = [h for j, h in enumerate(records.header) if j != col]
-    groups: dict[str, list[tuple[int, int, list[str]]]] = {p: [] for p in patients}
-    kept = patients if only is None else only
-    starts = records.lines
-    for i, record in enumerate(records.records):
-        if not any(cell.strip() for cell in record):
-            continue
-        line = starts[i]
-        pid = record[col].strip() if col < len(record) else ""
-        if pid not in groups:
-            raise SeriesError(
-                f"{place(line)}, column 'patient': {pid!r} is not in the patients table"
-                if pid
-                else f"{place(line)}, column 'patient': blank; each row needs its patient"
-            )
-        if pid in kept:
-            # the lines the record spans: the patient's text spans as many
-            span = starts[i + 1] - line if i + 1 < len(starts) else _lines_of(record)
-            groups[pid].append((line, span, [c for j, c in enumerate(record) if j != col]))
-    out = {}
-    for pid, rows in groups.items():
-        if pid not in kept:
-            continue
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
-        writer.writerow(keep)
-        writer.writerows(r for _, _, r in rows)
-        lines = [1, *(n for line, span, _ in rows for n in range(line, line + span))]
-        out[pid] = (buffer.getvalue(), lines)
-    return out, delimiter
-
-
-def _lines_of(record: list[str]) -> int:
-    """The physical lines a record spans (its quoted cells may hold line breaks)."""
-    return 1 + sum(len(LINE_BREAK.split(cell)) - 1 for cell in record)
-
-
-def check_long_diary(dpath: Path, per_file: bool = False) -> None:
-    """Refuse a long diary past :data:`nof1.limits.MAX_SERIES_DIARY_BYTES` or
-    :data:`nof1.limits.MAX_SERIES_ROWS` (or a device) before any reader opens it, naming it
-    (:class:`~nof1.errors.SeriesError`); see :func:`nof1.limits.check_file_table`. With
-    ``per_file`` each file of a Parquet dataset folder is bounded on its own (on Dask each worker
-    reads one file)."""
-    from ..limits import MAX_SERIES_DIARY_BYTES, MAX_SERIES_ROWS, check_file_table
-
-    parquet = is_parquet(dpath)
-    paths = [dpath]
-    if per_file and parquet and dpath.is_dir():
-        import pyarrow.dataset as ds
-
-        paths = [Path(f) for f in ds.dataset(dpath, format="parquet", partitioning="hive").files]
-    for path in paths:
-        try:
-            check_file_table(path, MAX_SERIES_DIARY_BYTES, MAX_SERIES_ROWS, "long diary", parquet)
-        except OSError as exc:
-            raise SeriesError(f"{path}: cannot read the diary: {exc.strerror}") from None
-        except ValueError as exc:
-            raise SeriesError(f"{path}: {exc}") from None
-
-
-def is_parquet(dpath: Path) -> bool:
-    """True when a long diary is a Parquet file or a folder of Parquet files (a dataset)."""
-    return dpath.is_dir() or dpath.suffix.lower() == ".parquet"
-
-
-def read_parquet(dpath: Path, columns: list[str] | None = None):
-    """The Parquet long diary (a file, or a dataset folder partitioned hive-style) as a
-    pyarrow table; ``columns`` None reads them all."""
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-
-    try:
-        dataset = ds.dataset(dpath, format="parquet", partitioning="hive")
-        return dataset.to_table(columns=columns)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise SeriesError(f"{dpath}: cannot read the Parquet diary: {exc}") from None
-
-
-def split_parquet(
-    dpath: Path, patients: set[str], only: set[str] | None = None
-) -> tuple[dict[str, tuple[str, list[int]]], str]:
-    """As :func:`split_diary` for a Parquet long diary: per patient its rows as CSV text
-    without the patient column (nor a ``bucket`` partition column), and the line of each (its
-    row number in the dataset plus 1, the header being line 1)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
-
-    table = read_parquet(dpath)
-    if "patient" not in table.column_names:
-        raise SeriesError(f"{dpath}, line 1: the long diary needs a 'patient' column")
-    pid = table.column("patient").cast(pa.string()).combine_chunks()
-    ids = sorted(patients)
-    code = pc.index_in(pid, value_set=pa.array(ids, pa.string()))
-    unknown = np.asarray(pc.is_null(code))
-    if unknown.any():
-        row = int(np.flatnonzero(unknown)[0])
-        name = pid[row].as_py()
-        raise SeriesError(
-            f"{dpath}, line {row + 2}, column 'patient': {name!r} is not in the patients table"
-            if name
-            else f"{dpath}, line {row + 2}, column 'patient': blank; each row needs its patient"
-        )
-    code = code.to_numpy(zero_copy_only=False)
-    rest = table.drop_columns([n for n in table.column_names if n in ("patient", "bucket")])
-    order = np.argsort(code, kind="stable")
-    bounds = np.searchsorted(code[order], np.arange(len(ids) + 1))
-    out = {}
-    for j, name in enumerate(ids):
-        if only is not None and name not in only:
-            continue
-        where = order[bounds[j] : bounds[j + 1]]
-        buffer = io.BytesIO()
-        part = rest.take(pa.array(where, pa.int64()))
-        pcsv.write_csv(part, buffer, pcsv.WriteOptions(quoting_style="needed"))
-        out[name] = (buffer.getvalue().decode("utf-8"), [1, *(int(w) + 2 for w in where)])
-    return out, ","
-
-
-def _relined(diary: Diary, lines: list[int]) -> Diary:
-    """The diary with its line numbers mapped back to the long file's."""
-
-    def remap(value: int) -> int:
-        return lines[value - 1] if 0 < value <= len(lines) else value
-
-    days = diary.days.copy()
-    days["line"] = days["line"].map(remap)
-    rows = diary.rows.copy()
-    rows["line"] = rows["line"].map(remap)
-    excluded = tuple(dict(e, line=remap(e["line"])) for e in diary.excluded)
-    return replace(diary, days=days, rows=rows, excluded=excluded)
-
-
-def table_paths(path: Path, raw: dict[str, Any]) -> tuple[Path, Path, Path]:
-    """The template, patients table and long diary of the table form."""
-    base = path.parent
-    tpath, ppath, dpath = (base / str(raw[k]) for k in ("template", "patients", "diary"))
-    return tpath, ppath, dpath
-
-
-def checked_rows(ppath: Path) -> list[tuple[int, dict[str, str]]]:
-    """The patients table's rows, refused when a patient is blank or appears twice."""
-    return check_patients(_patients_table(ppath), file_place(ppath))
-
-
-def check_patients(
-    rows: list[tuple[int, dict[str, str]]], place: Place
-) -> list[tuple[int, dict[str, str]]]:
-    """``rows``, refused when a patient is blank or appears twice (``place`` names the line)."""
-    first: dict[str, int] = {}
-    for line, r in rows:
-        if not r["patient"]:
-            raise SeriesError(f"{place(line)}, column 'patient': blank")
-        if r["patient"] in first:
-            raise SeriesError(f"{place(line)}: patient {r['patient']!r} appears twice")
-        first[r["patient"]] = line
-    return rows
-
-
-def table_trial(
-    template: dict,
-    tpath: Path,
-    sha: str,
-    where: str,
-    row: dict[str, str],
-    dpath: Path,
-    diary,
-    source: TableSource | None = None,
-) -> SeriesTrial:
-    """One patient of the table form: the protocol from the template and the patient's row,
-    the diary from the patient's part of the long diary (``diary`` = (CSV text, line numbers)).
-    ``source``: the long diary was a DataFrame, whose rows errors and the diary name."""
-    pid = row["patient"]
-    try:
-        protocol = patient_protocol(template, tpath, sha, row, where)
-    except Nof1Error as exc:
-        return SeriesTrial(pid, error=SeriesError(str(exc), pid, exc))
-    text, lines = diary
-    try:
-        read = read_diary_text(text, protocol, str(dpath), allow_empty=True, from_cells=True)
-    except DiaryError as exc:  # its lines (and the first of a date twice) in the long diary
-        at = (exc.line, exc.earlier)
-        line, earlier = (lines[n - 1] if n and n <= len(lines) else n for n in at)
-        cause = DiaryError(exc.template, str(dpath), line, exc.column, earlier=earlier)
-        cause = cause if source is None else source.locate(cause)
-        return SeriesTrial(pid, protocol, error=SeriesError(str(cause), pid, cause))
-    except Nof1Error as exc:
-        return SeriesTrial(pid, protocol, error=SeriesError(str(exc), pid, exc))
-    read = _relined(read, lines)
-    return SeriesTrial(pid, protocol, read if source is None else source.finish(read))
-
-
-def _load_table(path: Path, raw: dict[str, Any], progress) -> list[SeriesTrial]:
-    tpath, ppath, dpath = table_paths(path, raw)
-    parquet = is_parquet(dpath)
-    if not parquet and dpath.suffix.lower() not in (".csv", ".txt", ".tsv"):
-        raise SeriesError(
-            f"{path}: diary {dpath.name!r}: a long diary is a CSV file (.csv, .txt, .tsv), a "
-            "Parquet file (.parquet) or a folder of Parquet files"
-        )
-    template, tbytes = read_toml(tpath, "template protocol")
-    sha = hashlib.sha256(tbytes).hexdigest()
-    rows = checked_rows(ppath)
-    check_long_diary(dpath)
-    split = split_parquet if parquet else split_diary
-    diaries, _ = split(dpath, {r["patient"] for _, r in rows})
-    out = []
-    for i, (line, r) in enumerate(rows, start=1):
-        where = f"{ppath}, line {line}"
-        out.append(table_trial(template, tpath, sha, where, r, dpath, diaries[r["patient"]]))
-        if progress is not None:
-            progress(i, len(rows))
     return out

@@ -17,7 +17,8 @@ from ..errors import Nof1Error, SeriesError
 from ..safety.dates import DatedRows, rows_after
 from ..safety.monitor import EXIT_CODES, Event, monitor
 from ..safety.texts import NOT_CHECKED, shown
-from .load import Series, SeriesTrial
+from .load import Series
+from .trials import SeriesTrial
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -55,7 +55,7 @@ from ..safety.texts import (
 )
 from ..stats.cycle import cycle_differences
 from ..trial.categories import declared_category
-from .load import Series, read_parquet, split_diary, split_parquet, table_trial
+from .load import Series
 from .monitor import (
     PatientStatus,
     SeriesMonitor,
@@ -68,6 +68,7 @@ from .monitor import (
     patient_status,
     triage,
 )
+from .table import read_parquet, split_diary, split_parquet, table_trial
 
 __all__ = ["GRID_CELLS", "monitor_long", "monitor_path", "row_sums"]
 

@@ -84,7 +84,7 @@ class SeriesFolder:
             raise ZipRefused(self.relative(str(exc))) from None
 
     def _check_named_paths(self) -> None:
-        from ..series.load import read_toml
+        from ..series.file import read_toml
 
         try:
             raw, _ = read_toml(self.series_file)
