@@ -16,16 +16,11 @@ import pytest
 
 from conftest import EXAMPLE_PROTOCOL
 from nof1.diary.align import align
+from nof1.diary.cells import type_columns
 from nof1.diary.model import Diary, DiaryText, Records
-from nof1.diary.read import (
-    Problems,
-    decode,
-    parse_rows,
-    read_diary_text,
-    read_header,
-    split_records,
-    type_columns,
-)
+from nof1.diary.problems import Problems
+from nof1.diary.read import parse_rows, read_diary_text, read_header
+from nof1.diary.records import decode, split_records
 from nof1.errors import DiaryError
 from nof1.trial.protocol import Protocol
 
@@ -43,6 +38,17 @@ def where(exc: pytest.ExceptionInfo) -> tuple:
 
 
 # -- stage 1: decode -------------------------------------------------------------------------
+
+
+def test_the_stages_stay_importable_from_nof1_diary_read():
+    # CHANGELOG.md documents them as nof1.diary.read.decode, split_records, ..., type_columns
+    import nof1.diary.read as read
+
+    assert (read.decode, read.split_records, read.type_columns) == (
+        decode,
+        split_records,
+        type_columns,
+    )
 
 
 def test_decode_strips_the_bom_hashes_the_bytes_and_finds_the_delimiter():

@@ -21,7 +21,8 @@ from click.testing import CliRunner
 
 from conftest import DATA, EXAMPLE_DIARY, EXAMPLE_PROTOCOL
 from nof1.cli import cli
-from nof1.diary.read import decode, read_diary, read_diary_text, split_records
+from nof1.diary.read import read_diary, read_diary_text
+from nof1.diary.records import decode, split_records
 from nof1.errors import DiaryError, SeriesError
 from nof1.limits import MAX_CELL_CHARS
 from nof1.series import Series, monitor_series

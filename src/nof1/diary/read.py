@@ -1,37 +1,36 @@
 """Reading a diary: from the file's bytes to typed rows, each stage refusing what it cannot read.
 
 This module owns reading the diary CSV (docs/protocol.md) in named stages, each testable alone:
-:func:`decode` (bytes to text, the delimiter sniffed), :func:`split_records` (text to CSV
-records with their lines), :func:`read_header` (the columns checked against the protocol),
-:func:`parse_rows` (each record's date read, one row per date unless several entries a day are
-declared), :func:`type_columns` (numbers and text, outcomes range-checked), then
-:func:`nof1.diary.align.align` (the rows laid on the schedule) and
-:func:`nof1.diary.daily.lay_entries` (several entries to one day; the arm taken). Every row read
-is accounted for; a file that cannot be read right is refused with its file, line and column
-named. The result, :class:`~nof1.diary.model.Diary`, lives in :mod:`nof1.diary.model`.
+:func:`~nof1.diary.records.decode` (bytes to text, the delimiter sniffed) and
+:func:`~nof1.diary.records.split_records` (text to CSV records with their lines), in
+:mod:`nof1.diary.records`; here :func:`read_header` (the columns checked against the protocol)
+and :func:`parse_rows` (each record's date read, one row per date unless several entries a day
+are declared); :func:`~nof1.diary.cells.type_columns` (numbers and text, outcomes range-checked,
+in :mod:`nof1.diary.cells`), then :func:`nof1.diary.align.align` (the rows laid on the schedule)
+and :func:`nof1.diary.daily.lay_entries` (several entries to one day; the arm taken). Every stage
+adds its problems to one :class:`~nof1.diary.problems.Problems`. Every row read is accounted
+for; a file that cannot be read right is refused with its file, line and column named. The
+result, :class:`~nof1.diary.model.Diary`, lives in :mod:`nof1.diary.model`. The stages stay
+importable from here, where the changelog documents them.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
-import hashlib
-import io
 import itertools
-import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..errors import EARLIER, DiaryError
 from ..limits import date_problem, short_list
-from ..trial.categories import declared_category
 from ..trial.model import RESERVED
 from .align import align
+from .cells import check_categories, type_columns
 from .daily import absent_day, entry_date, exported_column, lay_entries, renamed_header
-from .model import DELIMITERS, Diary, DiaryText, Records
+from .model import DELIMITERS, Diary, Records
+from .problems import Problems
+from .records import decode, split_records
 from .sources import is_table_source, load_table
 from .template import GUIDE_COLUMNS, guide_conflict
 
@@ -39,10 +38,7 @@ if TYPE_CHECKING:
     from ..trial.protocol import Protocol
 
 __all__ = [
-    "LINE_BREAK",
-    "NUMBER",
     "Diary",
-    "Problems",
     "decode",
     "parse_rows",
     "read_diary",
@@ -53,8 +49,6 @@ __all__ = [
 ]
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-NUMBER = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
-"""A plain decimal number as a diary cell holds it (the column-wise series reader uses it too)."""
 
 
 def read_diary(
@@ -137,54 +131,6 @@ def read_diary(
         raise exc.remapped(lambda e: exported_column(e, protocol)) from None
 
 
-class Problems:
-    """Problems of a diary, gathered through every stage, then raised together.
-
-    Every stage that may go on past a bad row or cell takes one, so that one reading finds every
-    problem. :meth:`raise_found` raises the first in line order carrying the first ``limit``
-    (``problems``) and the count of the others (``more``); with a limit of 1 the message also
-    says how many more there are. A stage called without one raises its own problems at its end.
-    """
-
-    def __init__(self, limit: int = 1) -> None:
-        self.limit = max(1, limit)
-        self.found: list[DiaryError] = []  # the earliest lines only, once there are many
-        self.count = 0
-
-    def add(self, error: DiaryError) -> None:
-        """Note a problem (only the ``limit`` earliest are kept; all are counted)."""
-        self.count += 1
-        self.found.append(error)
-        if len(self.found) >= 2 * self.limit + 100:
-            self.found = self._in_line_order()[: self.limit]
-
-    def _in_line_order(self) -> list[DiaryError]:
-        return sorted(self.found, key=lambda e: e.line or 0)
-
-    def raise_found(self) -> None:
-        """Raise the first problem in line order, carrying the first ``limit``; nothing when
-        none."""
-        if not self.found:
-            return
-        listed = self._in_line_order()[: self.limit]
-        more = self.count - len(listed)
-        first = listed[0]
-        if more and self.limit == 1:
-            s = "s" if more > 1 else ""
-            first = DiaryError(
-                f"{first.template} (and {more} more problem{s}: nof1 check lists them all)",
-                first.path,
-                first.line,
-                first.column,
-                sheet=first.sheet,
-                unit=first.unit,
-                earlier=first.earlier,
-            )
-        first.problems = (first, *listed[1:])
-        first.more = more
-        raise first
-
-
 def read_diary_text(
     data: bytes | str,
     protocol: Protocol,
@@ -209,7 +155,7 @@ def read_diary_text(
     rows, stamps = parse_rows(records, header, protocol, date_format, problems)
     if not rows and not allow_empty and not problems.found:
         raise DiaryError("the diary has a header but no data rows", path, 1)
-    _check_categories(protocol, rows, header, path, problems)
+    check_categories(protocol, rows, header, path, problems)
     columns = [h for h in header if h != "date" and h not in GUIDE_COLUMNS]
     decimal_comma = records.source.delimiter == ";"
     numeric = type_columns(rows, columns, protocol, path, decimal_comma, problems)
@@ -265,183 +211,6 @@ def _check_bounds(data: bytes | str, path: str) -> None:
     why = check_table(lines - 1, columns)
     if why is not None:
         raise DiaryError(f"the diary {why}; is it the right file?", path)
-
-
-def decode(data: bytes | str, path: str = "<diary>") -> DiaryText:
-    """Stage 1: the file's content as text, with its SHA-256 and the delimiter of its header.
-
-    Raises
-    ------
-    DiaryError
-        For bytes that are not UTF-8 (their line named), a blank file, or a header with no
-        comma, semicolon or tab (line 1).
-    """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    sha = hashlib.sha256(raw).hexdigest()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DiaryError(
-            f"byte {raw[exc.start]:#04x} is not UTF-8 text; save the diary as UTF-8 CSV",
-            path,
-            line,
-        ) from None
-    if not text.strip():
-        raise DiaryError("the file is empty; it needs a header line such as 'date,pain'", path, 1)
-    header = text.splitlines()[0]
-    counts = {d: header.count(d) for d in DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    if counts[best] == 0:
-        raise DiaryError(
-            f"the header {header.strip()[:60]!r} has no comma, semicolon or tab; the diary needs "
-            "a date column and one column per outcome",
-            path,
-            1,
-        )
-    return DiaryText(path=path, text=text, sha256=sha, delimiter=best)
-
-
-def split_records(
-    source: DiaryText, date_format: str | None = None, *, from_cells: bool = False
-) -> Records:
-    """Stage 2: the text split into CSV records, each with the line it starts on.
-
-    A quoted cell may span lines (a note of several lines), unless a line inside it looks like a
-    dated row: a date (``2026-03-30``, ``30/03/2026``, or one in ``date_format``) begins one of
-    its delimiter-separated pieces. That is a quote left open, which would swallow the rows after
-    it as text, so it is refused (not when ``from_cells``: text nof1 wrote from the cells of a
-    workbook or a Parquet file has no quote a person could have left open).
-
-    Raises
-    ------
-    DiaryError
-        When the text is not readable as CSV, naming the line: a quote never closed (the line
-        where it opened), a quoted cell running over what looks like a dated row (the line where
-        its quote opened), a cell longer than :data:`nof1.limits.MAX_CELL_CHARS` characters.
-    """
-    from ..limits import MAX_CELL_CHARS
-
-    if csv.field_size_limit() < MAX_CELL_CHARS:  # raised, never lowered: cells are checked below
-        csv.field_size_limit(MAX_CELL_CHARS)
-    reader = csv.reader(
-        io.StringIO(source.text, newline=""), delimiter=source.delimiter, strict=True
-    )
-    records: list[list[str]] = []
-    lines: list[int] = []  # the first physical line of each record (quoted cells may span lines)
-    previous = 0
-    try:
-        for record in reader:
-            line = previous + 1
-            previous = reader.line_num
-            header = records[0] if records else record
-            if len(max(record, key=len, default="")) > MAX_CELL_CHARS:
-                raise _long_cell(source.path, line)
-            if previous > line and not from_cells:  # a quoted cell spans lines
-                _check_spanning(record, header, source, line, date_format)
-            records.append(record)
-            lines.append(line)
-    except csv.Error as exc:
-        header = records[0] if records else []
-        raise _not_csv(exc, source, header, previous + 1, reader.line_num, date_format) from None
-    return Records(
-        source=source,
-        header=[h.strip() for h in records[0]],
-        records=records[1:],
-        lines=lines[1:],
-    )
-
-
-LINE_BREAK = re.compile(r"\r\n|\r|\n")
-"""What ends a line of a CSV diary, as the csv module reads it (inside a quoted cell too)."""
-_DATE_START = re.compile(
-    r"\s*\"?\s*(\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4})(?!\d)"
-)
-
-
-def _column_name(header: list[str], i: int) -> str:
-    return repr(header[i].strip()) if i < len(header) and header[i].strip() else f"{i + 1}"
-
-
-def _looks_dated(text: str, delimiter: str, date_format: str | None) -> bool:
-    """True when a date begins one of the pieces of ``text`` between delimiters."""
-    for piece in text.split(delimiter):
-        if _DATE_START.match(piece):
-            return True
-        if date_format:
-            try:
-                _dt.datetime.strptime(piece.strip().strip('"'), date_format)
-            except ValueError:
-                continue
-            return True
-    return False
-
-
-def _check_spanning(
-    record: list[str], header: list[str], source: DiaryText, line: int, date_format: str | None
-) -> None:
-    """Refuse a record whose quoted cell runs over a line that looks like a dated row."""
-    opened = line  # the line where the cell's quote opened
-    for i, cell in enumerate(record):
-        inside = LINE_BREAK.split(cell)
-        for k, text in enumerate(inside[1:], start=1):
-            if _looks_dated(text, source.delimiter, date_format):
-                raise DiaryError(
-                    f"not readable as CSV: the quoted cell of column {_column_name(header, i)} "
-                    f"opened on this line runs on to line {opened + k}, which looks like a dated "
-                    f"row ({text.strip()[:40]!r}); close the quote where the cell ends (a cell "
-                    "may span lines, but not a line where a date begins a cell)",
-                    source.path,
-                    opened,
-                )
-        opened += len(inside) - 1
-
-
-def _long_cell(path: str, line: int) -> DiaryError:
-    from ..limits import MAX_CELL_CHARS
-
-    return DiaryError(
-        f"not readable as CSV: a cell is longer than {MAX_CELL_CHARS:,} characters, the most a "
-        "diary cell may hold; is it the right file?",
-        path,
-        line,
-    )
-
-
-def _not_csv(
-    exc: csv.Error,
-    source: DiaryText,
-    header: list[str],
-    line: int,
-    at: int,
-    date_format: str | None,
-) -> DiaryError:
-    """The csv module's error (at line ``at``, in the record starting on ``line``) as the diary's.
-
-    A quote left open is named by the line where it opened: a quoted cell running over what looks
-    like a dated row, or the file ending inside it.
-    """
-    if "field larger than field limit" in str(exc):
-        return _long_cell(source.path, at)
-    stream = io.StringIO(source.text, newline="")
-    for _ in range(line - 1):
-        stream.readline()
-    try:
-        cells = next(csv.reader(stream, delimiter=source.delimiter), [])  # as far as it goes
-    except csv.Error:
-        cells = []
-    _check_spanning(cells, header or cells, source, line, date_format)
-    if "unexpected end of data" not in str(exc) or not cells:
-        return DiaryError(f"not readable as CSV: {exc}", source.path, at)
-    # the file ends inside a quoted cell: the record's last
-    opened = line + sum(len(LINE_BREAK.split(c)) - 1 for c in cells[:-1])
-    return DiaryError(
-        f"not readable as CSV: the quote of column {_column_name(header, len(cells) - 1)} "
-        "opened on this line is never closed (the file ends inside it); close the quote where "
-        "the cell ends",
-        source.path,
-        opened,
-    )
 
 
 def read_header(
@@ -587,137 +356,6 @@ def _decimal_comma_hint(record: list[str], header: list[str], delimiter: str) ->
     return ""
 
 
-def type_columns(
-    rows: list[dict[str, Any]],
-    columns: list[str],
-    protocol: Protocol,
-    path: str = "<diary>",
-    decimal_comma: bool = False,
-    problems: Problems | None = None,
-) -> list[str]:
-    """Stage 5: each column's cells typed in place; returns the numeric columns.
-
-    Outcomes and rule-compared columns must be numbers (blank = missing, NaN); an outcome's
-    values must lie within its ``[min, max]``. Other columns are numbers when every filled cell
-    is one, text otherwise (blank = None).
-    """
-    own = problems is None
-    problems = problems or Problems()
-    outcomes = {o.name: o for o in protocol.outcomes}
-    numeric_rules = {
-        r.column
-        for r in protocol.stop_rules
-        if r.kind == "threshold" and r.comparison not in ("equals", "in")
-    }
-    numeric: list[str] = []
-    for name in columns:
-        what = (
-            "an outcome"
-            if name in outcomes
-            else "a column compared with a number"
-            if name in numeric_rules
-            else None
-        )
-        values = _numbers(rows, name, what, decimal_comma, path, problems)
-        if values is None:
-            for row in rows:
-                cell = row[name].strip()
-                row[name] = cell if cell else None
-            continue
-        numeric.append(name)
-        o = outcomes.get(name)
-        for row, value in zip(rows, values, strict=True):
-            if o is not None and value is not None and not o.min <= value <= o.max:
-                problems.add(
-                    DiaryError(
-                        f"{value:g} is outside the scale of {name!r}, [{o.min:g}, {o.max:g}]",
-                        path,
-                        row["line"],
-                        name,
-                    )
-                )
-            row[name] = np.nan if value is None else value
-    if own:
-        problems.raise_found()
-    return numeric
-
-
-def _numbers(
-    rows: list[dict[str, Any]],
-    name: str,
-    what: str | None,
-    decimal_comma: bool,
-    path: str,
-    problems: Problems,
-) -> list[float | None] | None:
-    """The column's cells as numbers (None = blank), or None when it is text and may be.
-
-    ``what`` says why the column must hold numbers (``an outcome``), None when it need not; a cell
-    of a column that must hold numbers and does not is a problem (its value None).
-    """
-    values: list[float | None] = []
-    for row in rows:
-        try:
-            values.append(_parse_number(row[name], decimal_comma))
-        except ValueError:
-            if what is None:
-                return None
-            problems.add(_not_a_number(row, name, what, decimal_comma, path))
-            values.append(None)
-    return values
-
-
-def _not_a_number(
-    row: dict[str, Any], name: str, what: str, decimal_comma: bool, path: str
-) -> DiaryError:
-    cell = row[name]
-    comma = (
-        " (a decimal comma is accepted only in a ';'-delimited diary)"
-        if "," in cell and not decimal_comma
-        else ""
-    )
-    return DiaryError(
-        f"{cell.strip()[:40]!r} is not a number; {name!r} is {what}: "
-        f"write a number, or leave the cell blank when missing{comma}",
-        path,
-        row["line"],
-        name,
-    )
-
-
-def _check_categories(
-    protocol: Protocol,
-    parsed: list[dict[str, Any]],
-    header: list[str],
-    path: str,
-    problems: Problems,
-) -> None:
-    """Read each cell of a column with declared categories as the category it names, and note
-    each that is none of them (nor blank).
-
-    Matching is trimmed and case-insensitive: ``" Serious "`` is the category ``serious``, and
-    is read (then reported, monitored and shown) as ``serious``.
-    """
-    for column, categories in protocol.categories:
-        if column not in header:
-            continue
-        for row in parsed:
-            cell = row[column].strip()
-            declared = declared_category(categories, cell) if cell else None
-            if declared is not None:
-                row[column] = declared
-            elif cell:
-                problems.add(
-                    DiaryError(
-                        f"{cell!r} is not a category of {column!r}; write one of "
-                        f"{', '.join(categories)}, or leave the cell blank",
-                        path,
-                        row["line"],
-                        column,
-                    )
-                )
-
-
 def _parse_date(text: str, date_format: str | None, path: str, line: int) -> _dt.date:
     value = text.strip()
     if not value:
@@ -739,20 +377,3 @@ def _parse_date(text: str, date_format: str | None, path: str, line: int) -> _dt
     expected = f"a date in the format {date_format!r}" if date_format else "YYYY-MM-DD"
     hint = "" if date_format else " (for other formats pass --date-format, e.g. %d/%m/%Y)"
     raise DiaryError(f"{value!r} is not a date; expected {expected}{hint}", path, line, "date")
-
-
-def _parse_number(text: str, decimal_comma: bool) -> float | None:
-    """A number, None for a blank cell; raises ValueError for anything else."""
-    value = text.strip()
-    if not value:
-        return None
-    if decimal_comma and "," in value:
-        if "." in value or value.count(",") > 1:
-            raise ValueError(value)
-        value = value.replace(",", ".")
-    if not NUMBER.match(value):
-        raise ValueError(value)
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(value)
-    return number

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis.periods import PeriodLayout
-from ..diary.read import NUMBER
+from ..diary.cells import NUMBER
 from ..errors import Nof1Error, SeriesError
 from ..limits import date_problem
 from ..trial.reference import reference_set

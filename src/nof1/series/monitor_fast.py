@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..diary.read import NUMBER
+from ..diary.cells import NUMBER
 from ..errors import SeriesError
 from ..safety.dates import FIRST_DATES, DatedRows, rows_after
 from ..safety.monitor import Event

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from ..diary.read import LINE_BREAK, Diary, decode, read_diary_text, split_records
+from ..diary.read import Diary, read_diary_text
+from ..diary.records import LINE_BREAK, decode, split_records
 from ..diary.sources import TableSource
 from ..errors import DiaryError, Nof1Error, ProtocolError, SeriesError
 from ..trial.protocol import Protocol
