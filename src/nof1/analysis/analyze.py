@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..diary.read import Diary
-    from ..safety.monitor import MonitorResult
+    from ..safety.result import MonitorResult
     from ..trial.protocol import Outcome, Protocol
 
 __all__ = [
