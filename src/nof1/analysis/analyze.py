@@ -41,6 +41,7 @@ from .adherence import AdherenceCheck, adherence_check, disagreement, entry_acco
 from .methods import METHODS, NAP, method_rows
 from .periods import PeriodLayout, headline_effect, period_means
 from .sensitivity import Sensitivity, sensitivity
+from .summary import render_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -207,9 +208,9 @@ class Analysis:
     """The analysis of one trial: per-outcome results plus the accounting of every diary row.
 
     Use :func:`analyze` to build one. ``to_dict()`` is what ``nof1 analyze --json`` prints and
-    ``to_frame()`` a tidy table (one row per outcome x method); one layer up,
-    :func:`nof1.report.text.render_text` is the summary for the terminal and
-    :func:`nof1.report.clinician.render_html` the clinician report.
+    ``to_frame()`` a tidy table (one row per outcome x method);
+    :func:`nof1.analysis.summary.render_text` is the summary for the terminal (:meth:`summary`)
+    and, one layer up, :func:`nof1.report.clinician.render_html` the clinician report.
     """
 
     protocol: Protocol
@@ -292,7 +293,7 @@ class Analysis:
         Returns
         -------
         Summary
-            The text of :func:`nof1.report.text.render_text` (a :class:`str`); ``print`` it, or
+            The text of :func:`nof1.analysis.summary.render_text` (a :class:`str`); ``print`` it, or
             leave it last in a notebook cell. Nothing is printed here.
 
         Examples
@@ -303,8 +304,6 @@ class Analysis:
         >>> result.summary().splitlines()[0]
         'nof1 analysis of KRATOM-FM-001 (patient P-001)'
         """
-        from ..report.text import render_text
-
         return Summary(render_text(self))
 
     def to_dict(self) -> dict[str, Any]:
