@@ -19,7 +19,7 @@ from ..trial.reference import design_min_p, reaches_alpha
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
     from ..trial.schedule import Schedule
-    from .analyze import OutcomeResult
+    from .outcome import OutcomeResult
 
 __all__ = [
     "benefit_harm",
