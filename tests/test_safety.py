@@ -13,8 +13,8 @@ from scipy import stats as sps
 
 from nof1.diary.read import read_diary_text
 from nof1.errors import DiaryError, LogError
-from nof1.safety.check import check_rules
 from nof1.safety.monitor import (
+    check_rules,
     during_mask,
     first_firing,
     log_run,

@@ -22,7 +22,7 @@ _EXPORTS = {
     "analyze": "analysis.analyze",
     "Analysis": "analysis.analyze",
     "monitor": "safety.monitor",
-    "MonitorResult": "safety.result",
+    "MonitorResult": "safety.monitor",
     "simulate": "planning.simulate",
     "Series": "series",
     "analyze_series": "series",

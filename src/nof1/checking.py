@@ -62,7 +62,7 @@ class CheckReport:
 def protocol_warnings(protocol: Protocol) -> list[str]:
     """Warnings about a valid protocol: rules that can never fire, no stop rules, a design whose
     randomization test cannot reach alpha."""
-    from .safety.check import check_rules
+    from .safety.monitor import check_rules
 
     warnings = list(check_rules(protocol))
     if not protocol.stop_rules:
