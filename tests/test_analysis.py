@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 
 from nof1.analysis.analyze import analyze
+from nof1.analysis.summary import render_text
 from nof1.diary.read import read_diary_text
-from nof1.report.text import render_text
 from nof1.trial.protocol import Protocol
 
 # shared/validation/REFERENCE.md R1: nof1ins README series, periods A B A B of 7 days.

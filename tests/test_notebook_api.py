@@ -10,9 +10,9 @@ import re
 import pytest
 
 from nof1 import Protocol, analyze
+from nof1.analysis.summary import render_text
 from nof1.diary.read import read_diary_text
 from nof1.report.clinician import render_html
-from nof1.report.text import render_text
 
 
 def _text_methods(text: str) -> dict[str, list[str]]:
@@ -138,6 +138,12 @@ def test_analysis_summary_is_the_text_report_and_prints_nothing(example, capsys)
     lines = str(summary).splitlines()
     assert lines[0].startswith("safety: REVIEW")  # the stop-rule status comes first
     assert "nof1 analysis of KRATOM-FM-001 (patient P-001)" in lines
+
+
+def test_render_text_stays_importable_where_the_changelog_names_it():
+    from nof1.report import text
+
+    assert text.render_text is render_text  # one renderer, in the analysis layer
 
 
 def test_series_summary_is_its_text(capsys):

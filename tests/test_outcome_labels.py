@@ -6,8 +6,8 @@ import pytest
 
 from conftest import protocol_dict, protocol_toml
 from nof1.analysis.analyze import analyze
+from nof1.analysis.summary import render_text
 from nof1.diary.read import read_diary_text
-from nof1.report.text import render_text
 from nof1.trial.model import Outcome
 from nof1.trial.protocol import Protocol
 

@@ -22,9 +22,9 @@ from click.testing import CliRunner
 
 from conftest import protocol_dict, protocol_toml
 from nof1 import analyze, monitor, read_diary
+from nof1.analysis.summary import render_text
 from nof1.cli import cli
 from nof1.errors import DiaryError, ProtocolError
-from nof1.report.text import render_text
 from nof1.trial.protocol import Protocol
 
 ROOT = Path(__file__).resolve().parents[1]

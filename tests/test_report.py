@@ -221,7 +221,7 @@ def _template_diary_filled_until(tmp_path, last: str) -> Path:
 
 
 def test_a_template_diary_filled_for_its_first_weeks_reads_as_interim_everywhere(tmp_path):
-    from nof1.report.text import render_text
+    from nof1.analysis.summary import render_text
 
     protocol = Protocol.load(DATA / "kratom_protocol.toml")
     # by construction: entries up to 2026-03-08 (run-in and cycles 1-2); blank rows to 2026-05-03
@@ -245,7 +245,7 @@ def test_a_template_diary_filled_for_its_first_weeks_reads_as_interim_everywhere
 
 
 def test_a_finished_trial_reads_as_final(example, pages):
-    from nof1.report.text import render_text
+    from nof1.analysis.summary import render_text
 
     assert example.last_entry.isoformat() == "2026-05-03" and not example.interim
     assert re.search(r"^diary: .*; last entry 2026-05-03$", render_text(example), re.M)

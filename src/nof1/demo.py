@@ -22,12 +22,12 @@ def run_demo(out: Path) -> list[str]:
         One line per step for the terminal.
     """
     from .analysis.analyze import analyze
+    from .analysis.summary import render_text
     from .diary.read import read_diary
     from .diary.template import write_template
     from .example import example_paths
     from .planning.operating import power
     from .report.clinician import render_html
-    from .report.text import render_text
     from .safety.monitor import monitor
     from .trial.protocol import Protocol
 

@@ -2,7 +2,7 @@
 
 This module owns the rows of the method table of one outcome: their order, their names, which
 number is each row's estimate and the level its interval actually has. The tidy table
-(:meth:`~nof1.analysis.analyze.OutcomeResult.to_frame`), the JSON ``method`` labels, the text
+(:meth:`~nof1.analysis.outcome.OutcomeResult.to_frame`), the JSON ``method`` labels, the text
 summary and the HTML report all read :func:`method_rows`, so a method is called the same
 everywhere.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .analyze import OutcomeResult
+    from .outcome import OutcomeResult
 
 __all__ = ["AR1_ML", "AR1_REML", "METHODS", "NAP", "MethodRow", "method_rows"]
 

@@ -5,7 +5,7 @@ outcomes; clinical importance against the MCID; whether the randomization test c
 asked of :mod:`nof1.trial.reference`) and the sentences that say it, per outcome and as one
 benefit/harm line. Every number comes from :mod:`nof1.analysis.analyze`; numbers become text with
 :mod:`nof1.format`. The terminal summary that shows these words with the method table is
-:func:`nof1.report.text.render_text`, one layer up.
+:func:`nof1.analysis.summary.render_text`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ..trial.reference import design_min_p, reaches_alpha
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
     from ..trial.schedule import Schedule
-    from .analyze import OutcomeResult
+    from .outcome import OutcomeResult
 
 __all__ = [
     "benefit_harm",

@@ -156,8 +156,8 @@ def analyze(
     and a verdict in words.
     """
     from ..analysis.analyze import analyze as run
+    from ..analysis.summary import render_text
     from ..report.clinician import render_html
-    from ..report.text import render_text
 
     check_extension(report, "--report", (".html", ".htm"))
     loaded, d = load(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..analysis.analyze import METHODS
+from ..analysis.methods import METHODS
 from ..analysis.periods import PeriodLayout, cycle_differences, period_means
 from ..safety.monitor import first_firing, threshold_condition  # shared with `nof1 monitor`
 from ..safety.rules import harm_probability, has_value, run_firing

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from .html import render
 
 if TYPE_CHECKING:
-    from ..analysis.analyze import Analysis, OutcomeResult
+    from ..analysis.analyze import Analysis
+    from ..analysis.outcome import OutcomeResult
 
 __all__ = ["render_patient"]
 

@@ -1,9 +1,9 @@
 """Safety: the clinician's stop rules replayed over the diary, the audit log, and their words.
 
 Modules: :mod:`~nof1.safety.rules` (vectorized rule conditions), :mod:`~nof1.safety.monitor` (the
-entry point ``monitor``), :mod:`~nof1.safety.log` (the hash-chained monitor log) and
-:mod:`~nof1.safety.render` (the result in words). This layer imports :mod:`nof1.stats`,
-:mod:`nof1.trial` and :mod:`nof1.diary`, nothing above them.
+entry point ``monitor``), :mod:`~nof1.safety.result` (what it found), :mod:`~nof1.safety.log`
+(the hash-chained monitor log) and :mod:`~nof1.safety.render` (the result in words). This layer
+imports :mod:`nof1.stats`, :mod:`nof1.trial` and :mod:`nof1.diary`, nothing above them.
 """
 
 __all__: list[str] = []

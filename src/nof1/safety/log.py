@@ -28,7 +28,7 @@ from ..limits import MAX_LOG_BYTES
 if TYPE_CHECKING:
     from ..diary.read import Diary
     from ..trial.protocol import Protocol
-    from .monitor import MonitorResult
+    from .result import MonitorResult
 
 __all__ = ["LOG_MARK", "LogCheck", "LogProblem", "log_run", "verify_log"]
 

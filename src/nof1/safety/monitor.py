@@ -7,9 +7,11 @@ stop; ``check_rules`` warns about rules that can never fire or would fire on any
 never reads as "continue"); ``adverse_events`` lists the diary's real adverse events. The
 vectorized array helpers (``threshold_condition``, ``during_mask``, ``run_firing``,
 ``first_firing``, ``has_value``, ``harm_probability``) live in :mod:`nof1.safety.rules`, shared
-with the planning code, and are re-exported here; the text and HTML output lives in
+with the planning code, and are re-exported here; the result objects (``MonitorResult``, ``Event``,
+``EXIT_CODES``) live in :mod:`nof1.safety.result`, the text and HTML output in
 :mod:`nof1.safety.render`, the hash-chained log (``log_run``, ``verify_log``) in
-:mod:`nof1.safety.log`.
+:mod:`nof1.safety.log`; docs/safety.md and the changelog name them here, so they are re-exported
+too.
 
 Every choice is written down in ``docs/safety.md``.
 """
@@ -24,9 +26,9 @@ import numpy as np
 
 from ..errors import DiaryError
 from ..stats.cycle import cycle_differences as differences_of_means
-from ..stats.results import jsonable
-from .dates import DatedRows, later_entries
+from .dates import later_entries
 from .log import log_run, verify_log
+from .result import EXIT_CODES, Event, MonitorResult
 from .rules import (
     as_number,
     during_mask,
@@ -57,8 +59,6 @@ from .texts import (
 )
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from ..diary.read import Diary
     from ..trial.protocol import Protocol
 
@@ -80,127 +80,6 @@ __all__ = [
     "unchecked_rule_columns",
     "verify_log",
 ]
-
-EXIT_CODES = {"continue": 0, "review": 3, "stop": 4}
-"""Exit code of ``nof1 monitor`` for each status."""
-
-
-# -- results -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    """One rule that fired, on its first firing day.
-
-    ``values`` holds ``(key, value)`` pairs: for threshold rules the ISO date and the diary value of
-    each day of the run; for ``missing_days`` the ISO dates without a row (value None); for the
-    harm rule ``cycle N`` and its difference, then ``probability_of_harm``.
-    """
-
-    rule: str
-    action: str
-    date: _dt.date
-    values: tuple[tuple[str, Any], ...]
-    kind: str
-    description: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: rule, action, date, values (a mapping), kind, description."""
-        return {
-            "rule": self.rule,
-            "action": self.action,
-            "date": self.date.isoformat(),
-            "values": {k: jsonable(v) for k, v in self.values},
-            "kind": self.kind,
-            "description": self.description,
-        }
-
-
-@dataclass(frozen=True)
-class MonitorResult:
-    """What ``monitor`` found: the verdict, the events and what could not be checked.
-
-    Attributes
-    ----------
-    status
-        'continue', 'review' or 'stop'.
-    as_of
-        Diary days up to this date were checked.
-    events
-        One :class:`Event` per rule that fired, in date order (ties in protocol order).
-    not_checked
-        ``(rule name, reason)`` for each rule that could not be evaluated.
-    rules_checked
-        Names of the rules that were evaluated (fired or not).
-    missing_data
-        The rules of ``not_checked`` that could not be evaluated for lack of diary data (no value
-        of the column on the days the rule looks at, no run-in value once the run-in is over, too
-        few cycles with enough values for the harm rule). Each makes the status at least
-        ``review``: a rule the diary leaves unchecked never reads as "continue". The other rules
-        of ``not_checked`` are not due yet (the schedule, the rule's arm or the second complete
-        cycle has not begun).
-    after_as_of
-        The diary rows with an entry dated after ``as_of``: no rule looked at them.
-    after_today
-        The diary rows with an entry dated after today (the real date): most likely mistyped
-        dates. Any makes the status at least ``review``.
-    """
-
-    status: str
-    as_of: _dt.date
-    events: tuple[Event, ...] = ()
-    not_checked: tuple[tuple[str, str], ...] = ()
-    rules_checked: tuple[str, ...] = ()
-    missing_data: tuple[str, ...] = ()
-    after_as_of: DatedRows | None = None
-    after_today: DatedRows | None = None
-
-    @property
-    def exit_code(self) -> int:
-        """0 continue, 3 review, 4 stop."""
-        return EXIT_CODES[self.status]
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``,
-        ``after_as_of`` and ``after_today`` (each ``{after, rows, days, dates}``)."""
-        later = {
-            name: None if rows is None else rows.to_dict()
-            for name, rows in (("after_as_of", self.after_as_of), ("after_today", self.after_today))
-        }
-        return {
-            "status": self.status,
-            "as_of": self.as_of.isoformat(),
-            "events": [e.to_dict() for e in self.events],
-            "not_checked": [
-                {"rule": r, "reason": why, "missing_data": r in self.missing_data}
-                for r, why in self.not_checked
-            ],
-            "rules_checked": list(self.rules_checked),
-        } | later
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per event: rule, action, kind, date, description, values (a dict)."""
-        import pandas as pd
-
-        cols = ["rule", "action", "kind", "date", "description", "values"]
-        return pd.DataFrame(
-            [
-                {c: getattr(e, c) for c in cols[:-1]} | {"values": dict(e.values)}
-                for e in self.events
-            ],
-            columns=cols,
-        )
-
-    def render_text(self) -> str:
-        """Text for the clinician: the verdict, the events, then what was not checked and why."""
-        from .render import render_text
-
-        return render_text(self)
-
-    def _repr_html_(self) -> str:
-        from .render import render_html
-
-        return render_html(self)
 
 
 # -- the engine ----------------------------------------------------------------------------------

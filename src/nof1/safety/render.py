@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from .texts import shown
 
 if TYPE_CHECKING:
-    from .monitor import Event, MonitorResult
+    from .result import Event, MonitorResult
 
 __all__ = ["format_values", "render_html", "render_text", "verdict"]
 

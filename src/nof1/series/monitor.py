@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Nof1Error, SeriesError
 from ..safety.dates import DatedRows, rows_after
-from ..safety.monitor import EXIT_CODES, Event, monitor
+from ..safety.monitor import monitor
+from ..safety.result import EXIT_CODES, Event
 from ..safety.texts import NOT_CHECKED, shown
 from .load import Series
 from .trials import SeriesTrial
@@ -40,13 +41,13 @@ class PatientStatus:
     status
         ``stop``, ``review``, ``not checked`` or ``continue``.
     events
-        The rules that fired (see :class:`nof1.safety.monitor.Event`).
+        The rules that fired (see :class:`nof1.safety.result.Event`).
     reason
         Why the patient could not be checked, or which rules could not be evaluated; else None.
     after_as_of, after_today
         The patient's diary rows with an entry dated after the as-of date (not checked) and
         after today (most likely mistyped: at least review), as in
-        :class:`~nof1.safety.monitor.MonitorResult`; None when the rules were not replayed.
+        :class:`~nof1.safety.result.MonitorResult`; None when the rules were not replayed.
     """
 
     patient: str

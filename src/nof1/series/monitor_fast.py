@@ -28,7 +28,7 @@ import numpy as np
 from ..diary.cells import NUMBER
 from ..errors import SeriesError
 from ..safety.dates import FIRST_DATES, DatedRows, rows_after
-from ..safety.monitor import Event
+from ..safety.result import Event
 from ..safety.rules import (
     during_mask,
     first_firing,

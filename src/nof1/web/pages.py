@@ -53,7 +53,7 @@ from .uploads import (
 
 if TYPE_CHECKING:
     from ..checking import CheckReport
-    from ..safety.monitor import MonitorResult
+    from ..safety.result import MonitorResult
     from ..trial.protocol import Protocol
 
 __all__ = ["pages"]

@@ -1,0 +1,140 @@
+"""Safety: what a replay of the stop rules found, as objects with numbers.
+
+This module owns the result of :func:`nof1.safety.monitor.monitor`: ``MonitorResult`` (the status,
+the events, the rules not checked and why, the entries dated after the as-of date or today),
+``Event`` (one rule that fired, on its first firing day) and ``EXIT_CODES`` (the exit code of
+``nof1 monitor`` for each status). Each result says itself as JSON (``to_dict``) and as a tidy
+table (``to_frame``); its words live in :mod:`nof1.safety.render`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..stats.results import jsonable
+from .dates import DatedRows
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["EXIT_CODES", "Event", "MonitorResult"]
+
+EXIT_CODES = {"continue": 0, "review": 3, "stop": 4}
+"""Exit code of ``nof1 monitor`` for each status."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One rule that fired, on its first firing day.
+
+    ``values`` holds ``(key, value)`` pairs: for threshold rules the ISO date and the diary value of
+    each day of the run; for ``missing_days`` the ISO dates without a row (value None); for the
+    harm rule ``cycle N`` and its difference, then ``probability_of_harm``.
+    """
+
+    rule: str
+    action: str
+    date: _dt.date
+    values: tuple[tuple[str, Any], ...]
+    kind: str
+    description: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: rule, action, date, values (a mapping), kind, description."""
+        return {
+            "rule": self.rule,
+            "action": self.action,
+            "date": self.date.isoformat(),
+            "values": {k: jsonable(v) for k, v in self.values},
+            "kind": self.kind,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    """What ``monitor`` found: the verdict, the events and what could not be checked.
+
+    Attributes
+    ----------
+    status
+        'continue', 'review' or 'stop'.
+    as_of
+        Diary days up to this date were checked.
+    events
+        One :class:`Event` per rule that fired, in date order (ties in protocol order).
+    not_checked
+        ``(rule name, reason)`` for each rule that could not be evaluated.
+    rules_checked
+        Names of the rules that were evaluated (fired or not).
+    missing_data
+        The rules of ``not_checked`` that could not be evaluated for lack of diary data (no value
+        of the column on the days the rule looks at, no run-in value once the run-in is over, too
+        few cycles with enough values for the harm rule). Each makes the status at least
+        ``review``: a rule the diary leaves unchecked never reads as "continue". The other rules
+        of ``not_checked`` are not due yet (the schedule, the rule's arm or the second complete
+        cycle has not begun).
+    after_as_of
+        The diary rows with an entry dated after ``as_of``: no rule looked at them.
+    after_today
+        The diary rows with an entry dated after today (the real date): most likely mistyped
+        dates. Any makes the status at least ``review``.
+    """
+
+    status: str
+    as_of: _dt.date
+    events: tuple[Event, ...] = ()
+    not_checked: tuple[tuple[str, str], ...] = ()
+    rules_checked: tuple[str, ...] = ()
+    missing_data: tuple[str, ...] = ()
+    after_as_of: DatedRows | None = None
+    after_today: DatedRows | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 continue, 3 review, 4 stop."""
+        return EXIT_CODES[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``,
+        ``after_as_of`` and ``after_today`` (each ``{after, rows, days, dates}``)."""
+        later = {
+            name: None if rows is None else rows.to_dict()
+            for name, rows in (("after_as_of", self.after_as_of), ("after_today", self.after_today))
+        }
+        return {
+            "status": self.status,
+            "as_of": self.as_of.isoformat(),
+            "events": [e.to_dict() for e in self.events],
+            "not_checked": [
+                {"rule": r, "reason": why, "missing_data": r in self.missing_data}
+                for r, why in self.not_checked
+            ],
+            "rules_checked": list(self.rules_checked),
+        } | later
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per event: rule, action, kind, date, description, values (a dict)."""
+        import pandas as pd
+
+        cols = ["rule", "action", "kind", "date", "description", "values"]
+        return pd.DataFrame(
+            [
+                {c: getattr(e, c) for c in cols[:-1]} | {"values": dict(e.values)}
+                for e in self.events
+            ],
+            columns=cols,
+        )
+
+    def render_text(self) -> str:
+        """Text for the clinician: the verdict, the events, then what was not checked and why."""
+        from .render import render_text
+
+        return render_text(self)
+
+    def _repr_html_(self) -> str:
+        from .render import render_html
+
+        return render_html(self)
