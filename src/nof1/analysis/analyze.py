@@ -131,7 +131,8 @@ class Analysis:
         )
 
     def summary(self) -> Summary:
-        """The summary ``nof1 analyze`` prints: verdicts first, then every method's numbers.
+        """The summary ``nof1 analyze`` prints: the stop rules' status first, then the verdicts,
+        then every method's numbers.
 
         Returns
         -------
@@ -144,8 +145,8 @@ class Analysis:
         >>> from nof1 import Protocol, read_diary, analyze, example_paths
         >>> protocol = Protocol.load(example_paths()[0])
         >>> result = analyze(protocol, read_diary(example_paths()[1], protocol))
-        >>> result.summary().splitlines()[0]
-        'nof1 analysis of KRATOM-FM-001 (patient P-001)'
+        >>> result.summary().splitlines()[0][:15]
+        'safety: REVIEW:'
         """
         return Summary(render_text(self))
 

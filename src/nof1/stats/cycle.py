@@ -55,7 +55,7 @@ def cycle_differences(
     Examples
     --------
     >>> cycle_differences([5.0, 3.0, 2.0, 4.0], [True, False, False, True])
-    array([ 2., -2.])
+    array([2., 2.])
     """
     if same_arm not in ("raise", "nan"):
         raise ValueError(f"same_arm must be 'raise' or 'nan', got {same_arm!r}")
