@@ -245,3 +245,26 @@ def test_12_an_unwritable_log_fails_closed(tmp_path, monkeypatch):
     assert log.read_bytes() == b""
     result = run("monitor", PROTOCOL, DIARY, "--log", tmp_path / "no" / "dir" / "log.jsonl")
     assert result.exit_code == 3 and "NOT logged" in result.stderr  # REVIEW keeps its 3
+
+
+def test_the_log_records_the_entries_a_run_left_unchecked(tmp_path):
+    # the rows after the as-of date, counted from the CSV itself: a date after 2026-04-01 and
+    # any other cell filled in
+    import csv
+    import datetime as dt
+
+    protocol_path, diary_path = example_paths()
+    with open(diary_path, encoding="utf-8", newline="") as handle:
+        later = [
+            r["date"]
+            for r in csv.DictReader(handle)
+            if r["date"] > "2026-04-01" and any(v.strip() for k, v in r.items() if k != "date")
+        ]
+    protocol = Protocol.load(protocol_path)
+    diary = read_diary(diary_path, protocol)
+    result = monitor(protocol, diary, as_of=dt.date(2026, 4, 1))
+    record = log_run(tmp_path / "log.jsonl", result, protocol, diary)
+    assert record["after_as_of"]["rows"] == len(later) > 0
+    assert record["after_as_of"]["dates"][0] == min(later)
+    assert record["after_today"] is None or record["after_today"]["rows"] == 0
+    assert verify_log(tmp_path / "log.jsonl").intact

@@ -129,7 +129,9 @@ def log_run(
 
     The line holds ``log`` (``"nof1 monitor log"``), ``time`` (UTC, ISO 8601), ``nof1_version``,
     ``as_of``, ``protocol_id``, ``protocol_sha256``, ``diary_sha256``, ``status``, ``events``,
-    ``not_checked``, ``prev_sha256`` (the SHA-256 of the previous line, null on the first),
+    ``not_checked``, ``after_as_of`` and ``after_today`` (the entries the run left unchecked,
+    or dated in the future: null or ``{after, rows, days, dates}``), ``prev_sha256`` (the SHA-256
+    of the previous line, null on the first),
     ``repaired_tail`` when a partial line was cut off first, and last ``sha256``. The previous
     line is read, and the line written, under an exclusive lock on the file, so runs at the same
     moment append one after the other.
@@ -168,6 +170,7 @@ def log_run(
             repaired = {"removed_bytes": len(tail), "removed_sha256": _sha(tail)}
             size -= len(tail)
             os.ftruncate(fd, size)
+        checked = result.to_dict()
         record: dict[str, Any] = {
             "log": LOG_MARK,
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -178,7 +181,9 @@ def log_run(
             "diary_sha256": diary.sha256,
             "status": result.status,
             "events": [e.to_dict() for e in result.events],
-            "not_checked": result.to_dict()["not_checked"],
+            "not_checked": checked["not_checked"],
+            "after_as_of": checked["after_as_of"],
+            "after_today": checked["after_today"],
             "prev_sha256": None if last is None else _sha(last),
         }
         if repaired:
