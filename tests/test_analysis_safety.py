@@ -93,8 +93,59 @@ def test_rules_that_could_not_be_checked_read_not_checked_in_the_json(tmp_path):
         writer.writeheader()
         writer.writerows(rows)
     safety = json.loads(run("analyze", PROTOCOL, path, "--json").stdout)["safety"]
-    assert safety["status"] == "not checked" and safety["events"] == []
+    # the other rules are replayed: their events are those nof1 monitor finds on the intact
+    # diary (none of them comes from the adverse-event rules), so none is hidden
+    intact = json.loads(run("monitor", PROTOCOL, DIARY, "--json").stdout)
+    assert safety["status"] == "review" and safety["events"] == intact["events"]
     assert "'adverse_event'" in safety["reason"]
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_a_missing_rule_column_never_hides_a_stop_from_the_other_rules(tmp_path):
+    # pain 9 on three days in a row is the example's 'Severe pain flare' stop; the diary also
+    # lacks the withdrawal column, so the withdrawal rules cannot be checked
+    rows = example_rows()
+    for r in rows:
+        del r["withdrawal"]
+        if "2026-02-02" <= r["date"] <= "2026-02-04":
+            r["pain"] = "9"
+    path = _write(tmp_path / "diary.csv", rows)
+    result = run("analyze", PROTOCOL, path)
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 0 and lines[0].startswith("safety: STOP: 'Severe pain flare'")
+    assert any("needs the column 'withdrawal'" in line for line in lines[:3])
+    safety = json.loads(run("analyze", PROTOCOL, path, "--json").stdout)["safety"]
+    assert safety["status"] == "stop" and "'withdrawal'" in safety["reason"]
+    assert ("Severe pain flare", "2026-02-04") in {(e["rule"], e["date"]) for e in safety["events"]}
+    page = tmp_path / "patient.html"
+    run("analyze", PROTOCOL, path, "--report", str(page), "--audience", "patient")
+    assert "the trial should stop" in page.read_text(encoding="utf-8")
+
+
+def test_a_missing_rule_column_with_nothing_else_fired_reads_not_checked(tmp_path):
+    # only the run-in and first week: no rule fires there, and 'adverse_event' is missing
+    rows = [r for r in example_rows() if r["date"] <= "2026-01-14"]
+    for r in rows:
+        r["adverse_events"] = r.pop("adverse_event")
+    path = _write(tmp_path / "diary.csv", rows)
+    doc = json.loads(run("analyze", PROTOCOL, path, "--json").stdout)
+    assert doc["safety"]["status"] == "not checked" and doc["safety"]["events"] == []
+    text = run("analyze", PROTOCOL, path).stdout
+    assert text.startswith("safety: NOT CHECKED: stop rules could not be checked: ")
+    page = tmp_path / "patient.html"
+    run("analyze", PROTOCOL, path, "--report", str(page), "--audience", "patient")
+    assert "could not all be completed" in page.read_text(encoding="utf-8")
+    report = tmp_path / "report.html"
+    run("analyze", PROTOCOL, path, "--report", str(report))
+    html = report.read_text(encoding="utf-8")
+    assert "CONTINUE" not in html[: html.index("Benefit and harm")]
 
 
 @pytest.mark.parametrize(
@@ -126,3 +177,27 @@ def test_the_notebook_fragment_shows_the_safety_status(example):
     fragment = render_notebook(example)
     assert "Stop rules: REVIEW." in fragment
     assert fragment.index("Stop rules: REVIEW.") < fragment.index("Benefit and harm")
+
+
+def test_the_text_names_every_rule_it_could_not_check():
+    # the example as of its last entry: 'Likely harm' is listed by nof1 monitor as not checked
+    # (its reason), and the analysis text names it under the status line as the monitor does
+    from nof1 import Protocol, analyze, monitor, read_diary
+
+    protocol = Protocol.load(PROTOCOL)
+    diary = read_diary(DIARY, protocol)
+    replay = monitor(protocol, diary, as_of="2026-02-14")
+    assert replay.not_checked  # rules not due yet on that day
+    text = analyze(protocol, diary, as_of="2026-02-14").summary()
+    for rule, why in replay.not_checked:
+        assert f"  not checked: {rule}: {why}" in text.splitlines()
+
+
+def test_a_notebook_shows_the_stop_rule_status_first(stop_diary):
+    from nof1 import Protocol, analyze, read_diary
+
+    protocol = Protocol.load(PROTOCOL)
+    result = analyze(protocol, read_diary(stop_diary, protocol))
+    html = result._repr_html_()
+    assert html.index("safety: STOP") < html.index("<table")
+    assert "safety='stop'" in repr(result)

@@ -630,3 +630,20 @@ def test_serve_takes_the_token_from_the_environment(monkeypatch):
     result = CliRunner().invoke(cli, ["serve", "--host", "10.1.2.3", "--max-upload-mb", "1"])
     assert result.exit_code == 2 and "stop here" in result.stderr
     assert seen == {"host": "10.1.2.3", "token": TOKEN, "limit": 1024 * 1024}
+
+
+def test_the_report_and_download_keep_the_as_of_the_page_checked(client):
+    # entries end on 2026-02-14; checked as of 2026-05-03 the 'Diary not kept' rule fires
+    # (review) where the analysis's own default date (the last entry) would read continue
+    lines = EXAMPLE_DIARY.read_text(encoding="utf-8").splitlines()[:41]
+    cut = ("\n".join(lines) + "\n").encode("utf-8")
+    status, html = trial_page(client, **files(diary=cut), as_of="2026-05-03")
+    assert status == 200 and 'id="status-word">REVIEW<' in html
+    hidden = {k: v for k, v in field_values(html).items() if k not in ("audience", "what")}
+    report = client.post("/trial/report", data={**hidden, "audience": "clinician"})
+    page = report.get_data(as_text=True)
+    summary = page[page.index("safety-summary") : page.index("Details under Safety")]
+    assert "REVIEW" in summary and "Diary not kept" in summary and "CONTINUE" not in summary
+    download = client.post("/trial/download", data={**hidden, "what": "analysis"})
+    safety = json.loads(download.get_data(as_text=True))["safety"]
+    assert safety["status"] == "review" and safety["as_of"] == "2026-05-03"

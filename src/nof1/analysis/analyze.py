@@ -68,34 +68,46 @@ class Analysis:
     adverse_events: tuple[tuple[Any, str], ...] = field(default=())
     """``(date, entry)`` of every diary row recording a real adverse event."""
     safety: MonitorResult | None = None
-    """The stop rules replayed over the diary (:func:`nof1.safety.monitor.monitor`, as of its
-    default date), or None when they could not be checked (``safety_not_checked`` says why). The
-    reports draw the events from here; they never run the rules themselves."""
+    """The stop rules replayed over the diary (:func:`nof1.safety.monitor.monitor`, as of the
+    date :func:`analyze` was given, else the monitor's default). When a rule's column is missing
+    (``safety_not_checked`` says which), the replay holds the other rules, so a stop they find is
+    never hidden. None when the analysis was built without a replay. The reports draw the events
+    from here; they never run the rules themselves."""
 
     @property
     def safety_reason(self) -> str:
-        """Why ``safety`` is None, in words; empty when the rules were replayed."""
-        if self.safety is not None:
+        """Why stop rules could not be checked, in words; empty when every rule was replayed."""
+        if self.safety is not None and not self.safety_not_checked:
             return ""
-        return "the stop rules could not be checked: " + (
+        which = "the stop rules" if self.safety is None else "stop rules"  # else: some of them
+        return f"{which} could not be checked: " + (
             "; ".join(self.safety_not_checked) or "the analysis was built without them"
         )
 
     @property
     def safety_status(self) -> str:
         """The stop rules' status as the replay decided it (``continue``, ``review``, ``stop``),
-        or ``not checked`` when they could not be replayed: never read as "continue"."""
+        or ``not checked`` when no replay exists or a rule's column is missing and the rules that
+        could be checked found nothing: never read as "continue"."""
         from ..safety.texts import NOT_CHECKED
 
-        return self.safety.status if self.safety is not None else NOT_CHECKED
+        if self.safety is None:
+            return NOT_CHECKED
+        if self.safety_not_checked and self.safety.status == "continue":
+            return NOT_CHECKED
+        return self.safety.status
 
     def safety_dict(self) -> dict[str, Any]:
         """The ``safety`` key of the JSON: the replay's own ``to_dict()`` (``status``, ``as_of``,
-        ``events``, ``not_checked``, ``rules_checked``), or ``status`` ``not checked`` with the
-        ``reason`` and no events when the rules could not be replayed."""
-        if self.safety is not None:
-            return self.safety.to_dict()
-        return {"status": self.safety_status, "reason": self.safety_reason, "events": []}
+        ``events``, ``not_checked``, ``rules_checked``, ...) with ``status`` as
+        :attr:`safety_status` decides it and, when rules could not be checked, the ``reason``;
+        ``status`` ``not checked``, ``reason`` and no events when there is no replay."""
+        if self.safety is None:
+            return {"status": self.safety_status, "reason": self.safety_reason, "events": []}
+        out = {**self.safety.to_dict(), "status": self.safety_status}
+        if self.safety_reason:
+            out["reason"] = self.safety_reason
+        return out
 
     @property
     def last_entry(self) -> _dt.date | None:
@@ -127,7 +139,8 @@ class Analysis:
             f"Analysis(trial={self.protocol.trial.id!r}, outcomes={list(self.outcomes)}, "
             f"primary={p.name!r}, effect={p.effect:.4g}, paired_t_p={p.paired_t.p_two_sided:.4g}"
             f", rows_read={self.diary.rows_read}, rows_used={self.rows_used}, "
-            f"excluded={len(self.excluded)}, interim={self.interim})"
+            f"excluded={len(self.excluded)}, interim={self.interim}, "
+            f"safety={self.safety_status!r})"
         )
 
     def summary(self) -> Summary:
@@ -229,9 +242,14 @@ class Analysis:
         return pd.concat([o.to_frame() for o in self.outcomes.values()], ignore_index=True)
 
     def _repr_html_(self) -> str:
-        """The tidy table of :meth:`to_frame` for Jupyter (the verdicts with plots are
-        :func:`nof1.report.clinician.render_notebook`, one layer up)."""
-        return self.to_frame().to_html(index=False, na_rep="")
+        """The stop rules' status, then the tidy table of :meth:`to_frame`, for Jupyter (the
+        verdicts with plots are :func:`nof1.report.clinician.render_notebook`, one layer up)."""
+        from html import escape
+
+        from .summary import safety_lines
+
+        status = "<br>".join(escape(line) for line in safety_lines(self))
+        return f"<p><strong>{status}</strong></p>" + self.to_frame().to_html(index=False, na_rep="")
 
 
 # -- the pipeline --------------------------------------------------------------------------------
@@ -283,7 +301,13 @@ def is_interim(diary: Diary) -> bool:
     return last is None or last < diary.schedule.end
 
 
-def analyze(protocol: Protocol, diary: Diary) -> Analysis:
+def analyze(
+    protocol: Protocol,
+    diary: Diary,
+    *,
+    as_of: _dt.date | str | None = None,
+    today: _dt.date | None = None,
+) -> Analysis:
     """Analyse a trial: every method of docs/methods.md for every outcome.
 
     Parameters
@@ -292,6 +316,10 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
         The validated protocol (:meth:`Protocol.load`).
     diary
         The diary laid on its schedule (:func:`read_diary`).
+    as_of, today
+        The date the stop rules are replayed up to, and today's date, as
+        :func:`nof1.safety.monitor.monitor` takes them (default: the monitor's own), so that a
+        report shows the status a monitoring page showed for the same date.
 
     Returns
     -------
@@ -327,8 +355,13 @@ def analyze(protocol: Protocol, diary: Diary) -> Analysis:
         words += disagreement(r.paired_t, r.adherence, protocol.analysis.alpha)
         final[o.name] = _replace(r, verdict=words, direction=direction)
     excluded, used = entry_accounting(diary, *_accounting(protocol, diary, final))
-    unchecked = tuple(e.message for e in unchecked_rule_columns(protocol, diary))
-    safety = None if unchecked else monitor(protocol, diary)  # a rule's column missing: refused
+    missing = unchecked_rule_columns(protocol, diary)
+    unchecked = tuple(e.message for e in missing)
+    # a rule whose column is missing cannot be checked (the status is then at least 'not
+    # checked'), but the other rules are replayed: a stop they find is never hidden
+    columns = {e.column for e in missing}
+    rules = tuple(r for r in protocol.stop_rules if r.kind == "missing" or r.column not in columns)
+    safety = monitor(_replace(protocol, stop_rules=rules), diary, as_of=as_of, today=today)
     warnings = []
     if interim and last is not None:
         warnings.append(

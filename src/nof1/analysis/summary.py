@@ -21,7 +21,7 @@ from .methods import AR1_ML, AR1_REML, NAP, method_rows
 if TYPE_CHECKING:
     from .analyze import Analysis
 
-__all__ = ["AR1_ROWS_NOTE", "render_text"]
+__all__ = ["AR1_ROWS_NOTE", "render_text", "safety_lines"]
 
 
 def render_text(analysis: Analysis) -> str:
@@ -43,7 +43,7 @@ def render_text(analysis: Analysis) -> str:
     p = analysis.protocol
     s = analysis.diary.schedule
     last = analysis.last_entry
-    out = _safety_lines(analysis)
+    out = safety_lines(analysis)
     out += [
         f"nof1 analysis of {p.trial.id} (patient {p.trial.patient or 'n/a'})",
         f"design: {p.design.scheme}, {p.design.cycles} cycles of 2 x {p.design.period_days} days, "
@@ -105,22 +105,26 @@ def render_text(analysis: Analysis) -> str:
     return "\n".join(out)
 
 
-def _safety_lines(analysis: Analysis) -> list[str]:
+def safety_lines(analysis: Analysis) -> list[str]:
     """The stop rules' status first, as the analysis's replay decided it: the one-line verdict
-    and one line per rule that fired, or why the rules could not be checked."""
+    (or why rules could not be checked), one line per rule that fired, and one per rule not
+    checked with its reason."""
     from ..safety.render import format_values, verdict
+    from ..safety.texts import NOT_CHECKED
 
-    result = analysis.safety
-    if result is None:
-        return [f"safety rules not checked: {why}" for why in analysis.safety_not_checked] or [
-            f"safety: {analysis.safety_status.upper()}: {analysis.safety_reason}"
+    result, status = analysis.safety, analysis.safety_status
+    if result is None or status == NOT_CHECKED:
+        out = [f"safety: {status.upper()}: {analysis.safety_reason}"]
+    else:
+        out = [f"safety: {verdict(result)}"]
+        out += [f"  not checked: {why}" for why in analysis.safety_not_checked]
+    if result is not None:
+        out += [
+            f"  {e.date.isoformat()}  {e.action.upper():<6}  {e.rule}: {e.description} "
+            f"[{format_values(e)}]"
+            for e in result.events
         ]
-    out = [f"safety: {verdict(result)}"]
-    out += [
-        f"  {e.date.isoformat()}  {e.action.upper():<6}  {e.rule}: {e.description} "
-        f"[{format_values(e)}]"
-        for e in result.events
-    ]
+        out += [f"  not checked: {rule}: {why}" for rule, why in result.not_checked]
     return out
 
 

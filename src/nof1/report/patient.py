@@ -65,12 +65,16 @@ def _patient_outcome(analysis: Analysis, r: OutcomeResult) -> dict:
     }
 
 
-def _safety_words(result) -> str:
-    if result is None:
-        return "Your clinician will go through the safety checks with you."
-    if result.status == "continue":
+def _safety_words(status: str) -> str:
+    """The stop rules' status (:attr:`Analysis.safety_status`) in the patient's words."""
+    if status == "continue":
         return "Your diary did not set off any of the safety checks your clinician chose."
-    if result.status == "review":
+    if status not in ("review", "stop"):  # not checked
+        return (
+            "The safety checks could not all be completed with your diary. Please talk with "
+            "your clinician before going on."
+        )
+    if status == "review":
         return "Some days in your diary were flagged for your clinician to look at with you."
     return (
         "Your diary set off a safety check that means the trial should stop. Please talk "
@@ -82,7 +86,6 @@ def render_patient(analysis: Analysis) -> str:
     """The patient page: ``render_html(analysis, audience="patient")``."""
     p = analysis.protocol
     s = analysis.diary.schedule
-    result = analysis.safety
     order = sorted(analysis.outcomes.values(), key=lambda r: not r.primary)
     return render(
         "patient.html",
@@ -99,5 +102,5 @@ def render_patient(analysis: Analysis) -> str:
         washout_days=p.design.washout_days,
         names=" and ".join(r.label for r in order),
         outcomes=[_patient_outcome(analysis, r) for r in order],
-        safety=_safety_words(result),
+        safety=_safety_words(analysis.safety_status),
     )

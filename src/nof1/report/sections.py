@@ -98,13 +98,14 @@ def safety_view(analysis: Analysis, result, reason: str) -> dict:
             for ev in result.events
         ]
     adverse = {day for day, _ in analysis.adverse_events}
+    word = analysis.safety_status  # the analysis decided it: 'not checked' never reads continue
+    checked = result is not None and word == result.status
     return {
         "result": result,
         "reason": reason,
-        "status": str(result.status) if result is not None else "",
-        "word": analysis.safety_status.upper(),
-        "badge": str(result.status) if result is not None else "unknown",
-        "verdict": verdict(result) if result is not None else "could not be checked.",
+        "word": word.upper(),
+        "badge": word if checked else "unknown",
+        "verdict": verdict(result) if checked else "could not be checked.",
         "events": events,
         "not_checked": list(getattr(result, "not_checked", ())),
         "rules": [[r.name, r.describe(), r.action] for r in analysis.protocol.stop_rules],

@@ -293,7 +293,7 @@ def _result_page(
     checked = monitor(protocol, diary, as_of=as_of)
     analysis, analysis_error = None, None
     try:
-        analysis = analyze(protocol, diary)
+        analysis = analyze(protocol, diary, as_of=as_of)
     except Nof1Error as exc:
         analysis_error = relative(str(exc))
     return render_template(
@@ -346,7 +346,8 @@ def report() -> Response:
     options = read_options({**TRIAL_OPTIONS, "audience": (choice("clinician", "patient"), None)})
     protocol, diary = load_trial(*_trial_uploads(), options["date_format"], allow_empty=False)
     audience = options["audience"] or "clinician"
-    response = Response(render_html(analyze(protocol, diary), audience=audience))
+    analysis = analyze(protocol, diary, as_of=options["as_of"])  # the date the page checked
+    response = Response(render_html(analysis, audience=audience))
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response
 
@@ -364,7 +365,7 @@ def trial_download() -> Response:
     if what == "monitor":
         doc = monitor(protocol, diary, as_of=options["as_of"]).to_dict()
     else:
-        doc = analyze(protocol, diary).to_dict()
+        doc = analyze(protocol, diary, as_of=options["as_of"]).to_dict()
     response = document(doc)
     response.headers["Content-Disposition"] = f'attachment; filename="{what}.json"'
     return response
@@ -524,14 +525,14 @@ def series_patient() -> Any:
         what = options["what"]
         try:
             if what in ("clinician", "patient"):
-                analysis = analyze(trial.protocol, trial.diary)
+                analysis = analyze(trial.protocol, trial.diary, as_of=as_of)
                 response = Response(render_html(analysis, audience=what))
                 response.headers["Content-Security-Policy"] = REPORT_CSP
                 return response
             if what == "monitor":
                 doc = monitor(trial.protocol, trial.diary, as_of=as_of).to_dict()
             elif what == "analysis":
-                doc = analyze(trial.protocol, trial.diary).to_dict()
+                doc = analyze(trial.protocol, trial.diary, as_of=as_of).to_dict()
         except Nof1Error as exc:  # e.g. no analysis yet: say why, with the zip's file names
             return _series_problem(Nof1Error(folder.relative(str(exc))))
         if what in ("analysis", "monitor"):
