@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from nof1 import Protocol, example_paths, read_diary
 from nof1.cli import cli
+from nof1.errors import LogError
 from nof1.safety.monitor import log_run, monitor, verify_log
 
 PROTOCOL, DIARY = (str(p) for p in example_paths())
@@ -268,3 +269,38 @@ def test_the_log_records_the_entries_a_run_left_unchecked(tmp_path):
     assert record["after_as_of"]["dates"][0] == min(later)
     assert record["after_today"] is None or record["after_today"]["rows"] == 0
     assert verify_log(tmp_path / "log.jsonl").intact
+
+
+def test_a_first_record_cut_short_is_repaired_not_refused(tmp_path):
+    # a crash during the very first write leaves part of a record and no newline: verify-log
+    # says the next run cuts it off, and the next run does (it used to refuse the file)
+    log = tmp_path / "log.jsonl"
+    assert run("monitor", PROTOCOL, DIARY, "--as-of", "2026-05-03", "--log", log).exit_code == 3
+    whole = log.read_bytes()
+    log.write_bytes(whole[:200])
+    assert "incomplete" in run("verify-log", log).stderr
+    again = run("monitor", PROTOCOL, DIARY, "--as-of", "2026-05-03", "--log", log)
+    assert again.exit_code == 3 and "NOT logged" not in again.stderr + again.stdout
+    record = json.loads(log.read_bytes().splitlines()[0])
+    assert record["repaired_tail"]["removed_bytes"] == 200
+    assert verify_log(log).intact and verify_log(log).records == 1
+
+
+def test_the_log_never_grows_past_what_verify_log_reads(tmp_path, monkeypatch):
+    from nof1 import limits
+    from nof1.safety import log as log_module
+
+    protocol = Protocol.load(PROTOCOL)
+    diary = read_diary(DIARY, protocol)
+    result = monitor(protocol, diary, as_of="2026-05-03")
+    path = tmp_path / "log.jsonl"
+    first = len(json.dumps(log_run(path, result, protocol, diary), separators=(",", ":")))
+    size = path.stat().st_size
+    assert abs(size - first - 1) < 50  # one record and its newline
+    bound = size + 10  # room for the first record only: a second would pass the bound
+    monkeypatch.setattr(log_module, "MAX_LOG_BYTES", bound)
+    monkeypatch.setattr(limits, "MAX_LOG_BYTES", bound)
+    with pytest.raises(LogError, match="would grow past"):
+        log_run(path, result, protocol, diary)
+    assert path.stat().st_size == size  # left as it was, and still verifiable
+    assert verify_log(path).intact

@@ -451,3 +451,35 @@ def test_the_web_api_refuses_an_as_of_before_the_schedule_with_400():
     assert response.status_code == 400  # before: 200, status "continue"
     error = response.get_json()["error"]
     assert error.startswith("kratom_diary.csv, line 2, column 'date': the as-of date 2025-04-01")
+
+
+def test_diary_text_in_an_event_is_printed_escaped():
+    # several entries a day join their text (texts.event_value); a carriage return in one of them
+    # must not rewrite the event line a terminal shows (it could put "CONTINUE" at its start)
+    from nof1.safety.render import format_values
+    from nof1.safety.result import Event
+
+    event = Event(
+        "Fainted", "stop", dt.date(2026, 1, 13),
+        (("2026-01-13", "fainted; felt better\r  CONTINUE"),), "threshold", "notes == 'fainted'",
+    )  # fmt: skip
+    shown = format_values(event)
+    assert "\r" not in shown and shown == "2026-01-13: fainted; felt better\\r  CONTINUE"
+
+
+@pytest.mark.parametrize(
+    "rule",
+    ['equals = ""', 'equals = "   "', 'equals = "fainted\\u001b[2K"', 'in = ["serious", " "]'],
+)
+def test_a_rule_that_could_never_fire_on_text_is_refused(tmp_path, rule):
+    # a blank diary cell is no entry, so a blank 'equals' or 'in' category never matches, and
+    # the rule would be listed as "checked, did not fire"
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(
+        Path(PROTOCOL).read_text(encoding="utf-8")
+        + f'\n[[stop_rules]]\nname = "Fainted"\ncolumn = "notes"\n{rule}\naction = "stop"\n',
+        encoding="utf-8",
+    )
+    result = run("check", protocol)
+    assert result.exit_code == 2 and "Fainted" not in result.stdout
+    assert ".equals" in result.stderr or ".in" in result.stderr

@@ -49,6 +49,10 @@ def _seal(body: dict[str, Any]) -> bytes:
     return head + b',"sha256":"' + _sha(head).encode("ascii") + b'"}'
 
 
+_RECORD_START = b'{"log":' + json.dumps(LOG_MARK).encode("ascii")
+"""How every record begins (:func:`_seal` writes ``log`` first, compact)."""
+
+
 def _is_record(line: bytes) -> bool:
     try:
         record = json.loads(line)
@@ -73,7 +77,9 @@ def _refuse(path: Path, inputs: list[str | None]) -> None:
         raise LogError(f"{path}: the monitor log must be a regular file")
     with open(path, "rb") as handle:
         first = handle.readline(MAX_LOG_BYTES)
-    if first and not _is_record(first.rstrip(b"\r\n")):
+    # a first line cut short by a crash during the first write is repaired by the next run
+    partial = not first.endswith(b"\n") and first.startswith(_RECORD_START)
+    if first and not partial and not _is_record(first.rstrip(b"\r\n")):
         raise LogError(
             f"{path}: this file exists and is not a monitor log (its first line is not a "
             "record of nof1 monitor); name a new file or an existing monitor log"
@@ -159,7 +165,7 @@ def log_run(
         raise LogError(f"{path}: cannot open the monitor log: {exc.strerror}") from None
     try:
         _lock(fd, path, exclusive=True)
-        if os.fstat(fd).st_size > MAX_LOG_BYTES:
+        if os.fstat(fd).st_size > MAX_LOG_BYTES:  # left as it is, not even its tail repaired
             raise LogError(
                 f"{path}: the monitor log is larger than {MAX_LOG_BYTES:,} bytes, the limit; "
                 "verify it, keep it, and start a new log"
@@ -189,6 +195,11 @@ def log_run(
         if repaired:
             record["repaired_tail"] = repaired
         data = _seal(record) + b"\n"
+        if size + len(data) > MAX_LOG_BYTES:  # verify_log reads no more than that
+            raise LogError(
+                f"{path}: the monitor log would grow past {MAX_LOG_BYTES:,} bytes, the most "
+                "nof1 verify-log reads; verify it, keep it, and start a new log"
+            )
         try:
             written = os.write(fd, data)
             if written != len(data):

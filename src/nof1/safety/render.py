@@ -23,7 +23,7 @@ def _value(value: Any) -> str:
         return "no row"
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1 and value != 0 else f"{value:g}"
-    return str(value)
+    return shown(str(value))  # diary text: a carriage return may not rewrite the line shown
 
 
 def format_values(event: Event) -> str:

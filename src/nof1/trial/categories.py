@@ -41,8 +41,12 @@ def parse_in(value: Any, where: str, chk: Any) -> tuple[str, ...] | None:
         not isinstance(value, list)
         or not value
         or not all(isinstance(v, str) or _is_number(v) for v in value)
+        or any(isinstance(v, str) and (not v.strip() or not v.isprintable()) for v in value)
     ):
-        chk.add(f'{where}.in = {value!r} must be a non-empty list of categories, e.g. ["serious"]')
+        chk.add(
+            f"{where}.in = {value!r} must be a non-empty list of categories, e.g. "
+            '["serious"] (none blank: a blank diary cell is no entry, so it can never match)'
+        )
         return None
     return tuple(v if isinstance(v, str) else f"{v:g}" for v in value)
 

@@ -263,6 +263,13 @@ def _threshold_value(
         if not (isinstance(value, str) or is_number(value)):
             chk.add(f"{where}.equals = {value!r} must be text or a number")
             return None
+        if isinstance(value, str) and (not value.strip() or not value.isprintable()):
+            # a blank cell is no entry, so a blank 'equals' could never fire (yet read as checked)
+            chk.add(
+                f"{where}.equals = {value!r} must be text with something printable in it and no "
+                "control characters (a blank diary cell is no entry: it can never match)"
+            )
+            return None
         return value
     if comparison == "in":
         return parse_in(value, where, chk)
