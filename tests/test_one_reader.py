@@ -124,6 +124,33 @@ def test_cells_of_a_dataframe_may_hold_any_lines():
     assert diary.rows["notes"].iloc[0] == "felt odd\n2026-01-06 called the nurse"
 
 
+@pytest.mark.parametrize("kind", ["frame", "parquet", "from_frames"])
+@pytest.mark.parametrize("brk", ["\r\n", "\n", "\r\n\r\n"])
+def test_a_line_break_in_a_cell_leaves_later_rows_numbered_right(tmp_path, kind, brk):
+    # position 2 of the DataFrame (or Parquet file) is its row 3, however many line breaks, of
+    # whichever kind, a note in position 0 holds: the rows of a table are counted, not lines
+    if kind == "from_frames":
+        patients = pd.read_csv(SERIES / "patients.csv", dtype=str, keep_default_na=False)
+        frame = pd.read_csv(SERIES / "diary.csv", dtype=str, keep_default_na=False)
+    else:
+        frame = pd.read_csv(EXAMPLE_DIARY, dtype=str, keep_default_na=False)
+    frame.loc[0, "notes"] = f"a{brk}b"
+    frame.loc[2, "pain"] = "11"
+    if kind == "from_frames":  # positions 0 and 2 are P-01's first and third rows
+        with pytest.raises(SeriesError) as err:
+            Series.from_frames(SERIES / "protocol.toml", patients, frame).check()
+        where = "<diary DataFrame>, row 3, column 'pain'"
+    else:
+        source, where = frame, "<DataFrame>, row 3, column 'pain'"
+        if kind == "parquet":
+            source = tmp_path / "d.parquet"
+            frame.to_parquet(source)
+            where = f"{source}, row 3, column 'pain'"
+        with pytest.raises(DiaryError) as err:
+            read_diary(source, PROTOCOL)
+    assert f"{where}: 11 is outside the scale of 'pain', [0, 10]" in str(err.value)
+
+
 # -- 1 and 7: the long series diary -------------------------------------------------------------
 
 
