@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -124,6 +125,33 @@ def test_cells_of_a_dataframe_may_hold_any_lines():
     assert diary.rows["notes"].iloc[0] == "felt odd\n2026-01-06 called the nurse"
 
 
+@pytest.mark.parametrize("kind", ["frame", "parquet", "from_frames"])
+@pytest.mark.parametrize("brk", ["\r\n", "\n", "\r\n\r\n"])
+def test_a_line_break_in_a_cell_leaves_later_rows_numbered_right(tmp_path, kind, brk):
+    # position 2 of the DataFrame (or Parquet file) is its row 3, however many line breaks, of
+    # whichever kind, a note in position 0 holds: the rows of a table are counted, not lines
+    if kind == "from_frames":
+        patients = pd.read_csv(SERIES / "patients.csv", dtype=str, keep_default_na=False)
+        frame = pd.read_csv(SERIES / "diary.csv", dtype=str, keep_default_na=False)
+    else:
+        frame = pd.read_csv(EXAMPLE_DIARY, dtype=str, keep_default_na=False)
+    frame.loc[0, "notes"] = f"a{brk}b"
+    frame.loc[2, "pain"] = "11"
+    if kind == "from_frames":  # positions 0 and 2 are P-01's first and third rows
+        with pytest.raises(SeriesError) as err:
+            Series.from_frames(SERIES / "protocol.toml", patients, frame).check()
+        where = "<diary DataFrame>, row 3, column 'pain'"
+    else:
+        source, where = frame, "<DataFrame>, row 3, column 'pain'"
+        if kind == "parquet":
+            source = tmp_path / "d.parquet"
+            frame.to_parquet(source)
+            where = f"{source}, row 3, column 'pain'"
+        with pytest.raises(DiaryError) as err:
+            read_diary(source, PROTOCOL)
+    assert f"{where}: 11 is outside the scale of 'pain', [0, 10]" in str(err.value)
+
+
 # -- 1 and 7: the long series diary -------------------------------------------------------------
 
 
@@ -198,6 +226,48 @@ def test_a_latin1_byte_is_refused_naming_its_line_everywhere(tmp_path):
     for command in ("series", "monitor"):
         result = run(command, path)
         assert result.exit_code == 2 and result.stderr.startswith(expected), result.stderr
+
+
+def parquet_series(tmp_path: Path, note: str, pain: str = "6") -> Path:
+    """The example series with its long diary as Parquet: P-01's first row (position 0) noting
+    ``note``, its third (position 2, dataset row 3, "line" 4) rating ``pain``."""
+    folder = series_folder(tmp_path, (SERIES / "diary.csv").read_bytes()).parent
+    frame = pd.read_csv(folder / "diary.csv", dtype=str, keep_default_na=False)
+    assert (frame["patient"][:3] == "P-01").all()
+    frame.loc[0, "notes"], frame.loc[2, "pain"] = note, pain
+    frame.to_parquet(folder / "diary.parquet", index=False)
+    toml = (folder / "series.toml").read_text(encoding="utf-8")
+    (folder / "series.toml").write_text(toml.replace('"diary.csv"', '"diary.parquet"'))
+    return folder / "series.toml"
+
+
+NOTES = ["felt odd\nthen dizzy", "felt odd\r\nthen\rdizzy\n\n", "one line"]
+
+
+@pytest.mark.parametrize("note", NOTES, ids=["lf", "crlf-cr-lf-lf", "plain"])
+def test_a_parquet_row_after_a_note_of_several_lines_keeps_its_line(tmp_path, note):
+    pytest.importorskip("pyarrow")
+    # docs/series.md: a Parquet row's "line" is its row number in the dataset plus 1, however
+    # many lines the notes above it hold; dataset row 3 (position 2) is line 4
+    path = parquet_series(tmp_path, note, pain="11")
+    where = f"patient P-01: {path.parent / 'diary.parquet'}, line 4, column 'pain': 11 is outside"
+    result = run("series", path)
+    assert result.exit_code == 2 and result.stderr.startswith(f"nof1: {where}"), result.stderr
+    result = run("monitor", path)
+    assert f"P-01  NOT CHECKED  {where}" in result.stdout, result.stdout
+    with pytest.raises(SeriesError, match=re.escape(where)):
+        Series.load(path).check()
+
+
+@pytest.mark.parametrize("note", NOTES, ids=["lf", "crlf-cr-lf-lf", "plain"])
+def test_the_rows_of_a_parquet_diary_keep_their_lines_after_a_note_of_several_lines(tmp_path, note):
+    pytest.importorskip("pyarrow")
+    path = parquet_series(tmp_path, note)
+    frame = pd.read_csv(SERIES / "diary.csv", dtype=str, keep_default_na=False)
+    # the line of dataset position i is i + 2 (row number i + 1, plus 1 for the header)
+    expected = [i + 2 for i in frame.index[frame["patient"] == "P-01"]]
+    trial = next(t for t in Series.load(path).trials if t.patient == "P-01")
+    assert trial.diary.rows["line"].tolist() == expected
 
 
 def with_cell(length: int) -> bytes:

@@ -204,6 +204,31 @@ def test_bytes_are_counted_while_writing_not_only_from_the_directory(tmp_path):
     assert caught.value.status == 413
 
 
+@pytest.mark.parametrize("member", ["d/part0.parquet", "d/part0", "d/part-0.bin"])
+def test_a_parquet_member_is_bounded_whatever_its_name(member):
+    # pyarrow reads every file of a dataset folder, whatever its extension: each is bounded
+    pytest.importorskip("pyarrow")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    # an upload limit of 10,000 bytes unpacks to 10 x 10,000 = 100,000 bytes, so at most
+    # 20,000,000 x 100,000 / 10^9 = 2,000 rows (the series bound scaled to the budget)
+    client = create_app(max_upload_bytes=10_000).test_client()
+    column = pa.DictionaryArray.from_arrays(pa.array([0] * 2_001, pa.int8()), pa.array(["x"]))
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"patient": column}), buffer)
+    toml = (SERIES / "series.toml").read_bytes().replace(b'"diary.csv"', b'"d"')
+    files = {k: v for k, v in example_files(**{"series.toml": toml}).items() if k != "diary.csv"}
+    data = zipped(files | {member: buffer.getvalue()})
+    assert len(data) < 10_000
+    response = client.post("/api/series", data=upload(data))
+    assert response.status_code == 413, response.get_json()
+    assert response.get_json()["error"] == (
+        f"series.zip: {member}: the Parquet file has 2,001 data rows, more than the 2,000 it "
+        "may have; is it the right file?"
+    )
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

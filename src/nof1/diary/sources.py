@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DiaryError
+from .records import LINE_BREAK
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -239,7 +240,8 @@ def _write(records, first_row: int) -> tuple[str, tuple[int, ...]]:
     for i, record in enumerate(records):
         cells = [cell_text(v) for v in record]
         writer.writerow(cells)
-        lines = 1 + sum(c.count("\n") + c.count("\r") for c in cells)
+        # the reader breaks lines at \r\n, \r or \n: a \r\n is one break, not two
+        lines = 1 + sum(len(LINE_BREAK.findall(c)) for c in cells)
         rows.extend([first_row + i] * lines)
     return out.getvalue(), tuple(rows)
 

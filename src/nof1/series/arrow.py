@@ -42,6 +42,7 @@ from .load import Series
 from .table import (
     check_long_diary,
     checked_rows,
+    parquet_lines,
     patient_protocol,
     split_diary,
     table_paths,
@@ -268,7 +269,7 @@ def _read_parquet(dpath: Path, names: list[str]):
 
 def _parquet_text(table, pid: str) -> tuple[str, list[int]]:
     """One patient's rows of a Parquet diary (the whole table) as CSV text without the patient
-    column, and the line of each (row number + 1, the header being line 1)."""
+    column, and the line of each line of it (see :func:`parquet_lines`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
@@ -279,7 +280,7 @@ def _parquet_text(table, pid: str) -> tuple[str, list[int]]:
     )
     buffer = io.BytesIO()
     pcsv.write_csv(part, buffer, pcsv.WriteOptions(quoting_style="needed"))
-    return buffer.getvalue().decode("utf-8"), [1, *(int(w) + 2 for w in where)]
+    return buffer.getvalue().decode("utf-8"), parquet_lines(part, where)
 
 
 def _flag(code: np.ndarray, rows: np.ndarray, flagged: np.ndarray) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "checked_rows",
     "file_place",
     "is_parquet",
+    "parquet_lines",
     "patient_protocol",
     "patient_rows",
     "read_parquet",
@@ -267,8 +268,8 @@ def split_parquet(
     dpath: Path, patients: set[str], only: set[str] | None = None
 ) -> tuple[dict[str, tuple[str, list[int]]], str]:
     """As :func:`split_diary` for a Parquet long diary: per patient its rows as CSV text
-    without the patient column (nor a ``bucket`` partition column), and the line of each (its
-    row number in the dataset plus 1, the header being line 1)."""
+    without the patient column (nor a ``bucket`` partition column), and the line of each line
+    of that text (see :func:`parquet_lines`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.csv as pcsv
@@ -300,8 +301,25 @@ def split_parquet(
         buffer = io.BytesIO()
         part = rest.take(pa.array(where, pa.int64()))
         pcsv.write_csv(part, buffer, pcsv.WriteOptions(quoting_style="needed"))
-        out[name] = (buffer.getvalue().decode("utf-8"), [1, *(int(w) + 2 for w in where)])
+        out[name] = (buffer.getvalue().decode("utf-8"), parquet_lines(part, where))
     return out, ","
+
+
+def parquet_lines(part, where: np.ndarray) -> list[int]:
+    """The line of each physical line of ``part`` written as CSV with its header: ``part`` holds
+    the dataset's rows ``where`` (0-based), and the line of a row is its row number plus 1 (the
+    header being line 1). A row whose cells hold k line breaks is written over 1 + k lines (a
+    quoted cell), each naming the row, as the reader counts them (:data:`LINE_BREAK`)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    spans = np.ones(part.num_rows, dtype=np.int64)
+    for column in part.columns:
+        kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            breaks = pc.count_substring_regex(column.cast(kind), LINE_BREAK.pattern)
+            spans += pc.fill_null(breaks, 0).to_numpy().astype(np.int64)
+    return [1, *np.repeat(np.asarray(where, dtype=np.int64) + 2, spans).tolist()]
 
 
 def _relined(diary: Diary, lines: list[int]) -> Diary:

@@ -36,6 +36,7 @@ SERIES_FILE = "series.toml"
 """The series file looked for at the zip's root, or in its one top folder."""
 
 _CHUNK = 64 * 1024
+_PARQUET_MAGIC = b"PAR1"
 
 
 class ZipRefused(Nof1Error):
@@ -185,16 +186,27 @@ def unpacked_series(data: bytes, name: str, max_upload_bytes: int) -> Iterator[S
 def _check_parquet(folder: Path, budget: int, name: str) -> None:
     """Refuse a Parquet member whose data take more than the unpacked budget uncompressed, or
     whose rows are more than the series bound scaled to the budget (a Parquet file of a few
-    kilobytes may declare millions of rows: the server would then fill its memory)."""
+    kilobytes may declare millions of rows: the server would then fill its memory).
+
+    A member is Parquet by its first bytes, not its name: a Parquet dataset folder is read
+    whole, whatever its files are called (``d/part0`` as much as ``d/part0.parquet``)."""
     from ..limits import MAX_SERIES_DIARY_BYTES, MAX_SERIES_ROWS, check_parquet
 
     rows = MAX_SERIES_ROWS * budget // MAX_SERIES_DIARY_BYTES
-    for path in sorted(folder.rglob("*.parquet")):
+    for path in sorted(p for p in folder.rglob("*") if _is_parquet(p)):
         try:
             check_parquet(path, budget, "file", rows, None, hint=None)
         except ValueError as exc:
             member = path.relative_to(folder).as_posix()
             raise ZipRefused(f"{name}: {member}: {exc}", status=413) from None
+
+
+def _is_parquet(path: Path) -> bool:
+    """True for a plain file that starts as a Parquet file does (``PAR1``)."""
+    if path.is_symlink() or not path.is_file():
+        return False
+    with open(path, "rb") as file:
+        return file.read(4) == _PARQUET_MAGIC
 
 
 def _too_large(name: str, budget: int) -> ZipRefused:
