@@ -54,6 +54,7 @@ __all__ = [
     "check_table",
     "count_lines",
     "date_problem",
+    "fields_past",
     "no_such_day",
     "nonblank_lines",
     "read_limited",
@@ -93,7 +94,8 @@ column-wise series reader and the web page alike, refuses a longer cell."""
 MAX_DIARY_ROWS = 200_000
 """Data rows of one trial's diary, whatever its format (CSV lines, sheet rows, Parquet rows)."""
 MAX_DIARY_CELLS = 5_000_000
-"""Cells of one trial's diary: data rows times columns."""
+"""Cells of one trial's diary: data rows times columns; also the fields of its data rows as CSV
+text, counted as delimiters plus lines (:func:`fields_past`)."""
 MAX_SERIES_DIARY_BYTES = 1_000_000_000
 MAX_SERIES_ROWS = 20_000_000
 """The long diary of a series: bytes on disk (and uncompressed, for Parquet) and data rows."""
@@ -258,6 +260,30 @@ def nonblank_lines(data: bytes | str, stop: int) -> tuple[int, int]:
     before = data[:start]
     newline, cr = ("\n", "\r") if isinstance(data, str) else (b"\n", b"\r")
     return count, max(before.count(newline), before.count(cr)) + 1
+
+
+def fields_past(data: bytes | str, delimiter: str, stop: int) -> int | None:
+    """The line (1-based, line breaks LF, CRLF or CR) by which the lines after the first that
+    hold anything have more than ``stop`` fields, or None.
+
+    A line of ``k`` delimiters is counted as ``k + 1`` fields, so the count is an upper bound: a
+    delimiter inside a quoted cell counts too, and so does each line of a quoted cell that spans
+    lines. It needs no CSV parsing, so a line of millions of fields is refused before a parser
+    builds its record.
+    """
+    text = isinstance(data, str)
+    pattern = _NONBLANK_TEXT if text else _NONBLANK_BYTES
+    mark = delimiter if text else delimiter.encode("utf-8")
+    matches = pattern.finditer(data)
+    next(matches, None)  # the header
+    fields = 0
+    for match in matches:
+        fields += data.count(mark, match.start(), match.end()) + 1
+        if fields > stop:
+            before = data[: match.start()]
+            newline, cr = ("\n", "\r") if text else (b"\n", b"\r")
+            return max(before.count(newline), before.count(cr)) + 1
+    return None
 
 
 def check_lines(path: str | Path, max_rows: int, what: str) -> None:

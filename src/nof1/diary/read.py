@@ -186,31 +186,55 @@ def _check_bounds(data: bytes | str, path: str) -> None:
     it is parsed (reading takes memory in proportion to its cells; a line that holds anything
     counts as a row, blank lines do not).
 
+    The cells are the header's columns times the rows and, as a row may have more fields than
+    the header, at most the fields of the data rows: their delimiters and lines, counted without
+    parsing (an upper bound, :func:`nof1.limits.fields_past`).
+
     Raises
     ------
     DiaryError
-        Naming the first line past the bound on rows.
+        Naming the first line past the bound on rows, or the line by which the fields pass the
+        bound on cells.
     """
-    from ..limits import MAX_DIARY_ROWS, check_table, count_lines, nonblank_lines
+    from ..limits import (
+        MAX_DIARY_CELLS,
+        MAX_DIARY_ROWS,
+        check_table,
+        count_lines,
+        fields_past,
+        nonblank_lines,
+    )
 
     text = isinstance(data, str)
     ends = (data.find("\n" if text else b"\n"), data.find("\r" if text else b"\r"))
     first = data[: min((i for i in ends if i >= 0), default=len(data))]
-    sep = (",", ";", "\t") if text else (b",", b";", b"\t")
-    columns = 1 + max(first.count(d) for d in sep)
-    if check_table(count_lines(data) - 1, columns) is None:
-        return  # within the bounds counting every line: no need to look closer
-    lines, line = nonblank_lines(data, MAX_DIARY_ROWS + 1)  # the header and the rows
-    if lines > MAX_DIARY_ROWS + 1:
+    header = first if text else first.decode("utf-8", "replace")
+    delimiter = max(DELIMITERS, key=header.count)  # as decode() chooses it
+    mark = delimiter if text else delimiter.encode("utf-8")
+    columns = 1 + first.count(mark)
+    every = count_lines(data)
+    if check_table(every - 1, columns) is not None:  # counting every line: look closer
+        lines, line = nonblank_lines(data, MAX_DIARY_ROWS + 1)  # the header and the rows
+        if lines > MAX_DIARY_ROWS + 1:
+            raise DiaryError(
+                f"the diary has more than {MAX_DIARY_ROWS:,} data rows, the limit (this is row "
+                f"{MAX_DIARY_ROWS + 1:,}); is it the right file?",
+                path,
+                line,
+            )
+        why = check_table(lines - 1, columns)
+        if why is not None:
+            raise DiaryError(f"the diary {why}; is it the right file?", path)
+    # a row may have more fields than the header: all of them, as delimiters plus lines
+    fields = data.count(mark) - first.count(mark) + every - 1
+    if fields > MAX_DIARY_CELLS and (line := fields_past(data, delimiter, MAX_DIARY_CELLS)):
         raise DiaryError(
-            f"the diary has more than {MAX_DIARY_ROWS:,} data rows, the limit (this is row "
-            f"{MAX_DIARY_ROWS + 1:,}); is it the right file?",
+            f"the diary's data rows hold more than {MAX_DIARY_CELLS:,} fields by this line, the "
+            f"limit on cells (an upper bound: every {DELIMITERS[delimiter]} counts, a quoted one "
+            "too); is it the right file?",
             path,
             line,
         )
-    why = check_table(lines - 1, columns)
-    if why is not None:
-        raise DiaryError(f"the diary {why}; is it the right file?", path)
 
 
 def read_header(

@@ -275,6 +275,8 @@ def _parquet(data: bytes, name: str, max_bytes: int) -> pd.DataFrame:
 
 
 def _workbook(data: bytes, name: str, sha: str, sheet: str | None, max_bytes: int) -> TableSource:
+    from ..limits import check_table
+
     try:
         import openpyxl
     except ImportError:
@@ -318,10 +320,18 @@ def _workbook(data: bytes, name: str, sha: str, sheet: str | None, max_bytes: in
             sheet=title,
             unit="row",
         )
-    width = max((len(r) for r in records), default=0)
-    records = [r + [None] * (width - len(r)) for r in records]
+    # trailing blank rows (empty formatted cells) go before the rows are padded to the widest:
+    # padded, they would no longer be blank, and would take rows x width cells of memory
     while records and not records[-1]:
         records.pop()
+    width = max((len(r) for r in records), default=0)
+    why = check_table(len(records) - 1, width)
+    if why is not None:
+        last = len(records)  # the sheet row of the last record
+        raise DiaryError(
+            f"the sheet {why}; is it the right sheet?", name, last, sheet=title, unit="row"
+        )
+    records = [r + [None] * (width - len(r)) for r in records]
     text, rows = _write(records, 1)
     return TableSource(text, name, sha, "xlsx", sheet=title, rows=rows)
 
