@@ -25,6 +25,14 @@ def example_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _write(path: Path, rows: list[dict[str, str]]) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 def first_dose_above_plan() -> str:
     """The first diary day with ``dose_g`` above the protocol's 4 g ('Dose above plan'), read
     straight from the CSV."""
@@ -39,12 +47,7 @@ def stop_diary(tmp_path_factory) -> Path:
     for r in rows:
         if r["date"] == "2026-02-15":
             r["adverse_event"], r["notes"] = "serious", "fainted, taken to hospital"
-    path = tmp_path_factory.mktemp("stop") / "diary.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    return _write(tmp_path_factory.mktemp("stop") / "diary.csv", rows)
 
 
 def test_a_stop_opens_the_analysis_text(stop_diary):
@@ -87,25 +90,13 @@ def test_rules_that_could_not_be_checked_read_not_checked_in_the_json(tmp_path):
     rows = example_rows()
     for r in rows:
         r["adverse_events"] = r.pop("adverse_event")  # a misspelt header: the rule is unchecked
-    path = tmp_path / "diary.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
+    path = _write(tmp_path / "diary.csv", rows)
     safety = json.loads(run("analyze", PROTOCOL, path, "--json").stdout)["safety"]
     # the other rules are replayed: their events are those nof1 monitor finds on the intact
     # diary (none of them comes from the adverse-event rules), so none is hidden
     intact = json.loads(run("monitor", PROTOCOL, DIARY, "--json").stdout)
     assert safety["status"] == "review" and safety["events"] == intact["events"]
     assert "'adverse_event'" in safety["reason"]
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def test_a_missing_rule_column_never_hides_a_stop_from_the_other_rules(tmp_path):
