@@ -37,6 +37,21 @@ BASE: dict[str, Any] = {
 }
 
 
+def example_rows(path: Path = EXAMPLE_DIARY) -> list[dict[str, str]]:
+    """The rows of a diary CSV (default: the packaged example) as dicts of text, to edit."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_rows(path: Path, rows: list[dict[str, str]], columns: list[str] | None = None) -> Path:
+    """Rows (dicts of text) written as a diary CSV; ``columns`` default: the first row's keys."""
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns or list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 def protocol_dict(**tables: Any) -> dict[str, Any]:
     """A valid protocol document; each keyword replaces (dict: updates) one top-level table.
 

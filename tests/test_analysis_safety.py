@@ -3,13 +3,13 @@ the stop rules, rendered from the replay the analysis carries (``Analysis.safety
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import example_rows, write_rows
 from nof1.cli import cli
 from nof1.example import example_paths
 
@@ -18,19 +18,6 @@ PROTOCOL, DIARY = (str(p) for p in example_paths())
 
 def run(*args: str):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def example_rows() -> list[dict[str, str]]:
-    with open(DIARY, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def first_dose_above_plan() -> str:
@@ -47,7 +34,7 @@ def stop_diary(tmp_path_factory) -> Path:
     for r in rows:
         if r["date"] == "2026-02-15":
             r["adverse_event"], r["notes"] = "serious", "fainted, taken to hospital"
-    return _write(tmp_path_factory.mktemp("stop") / "diary.csv", rows)
+    return write_rows(tmp_path_factory.mktemp("stop") / "diary.csv", rows)
 
 
 def test_a_stop_opens_the_analysis_text(stop_diary):
@@ -90,7 +77,7 @@ def test_rules_that_could_not_be_checked_read_not_checked_in_the_json(tmp_path):
     rows = example_rows()
     for r in rows:
         r["adverse_events"] = r.pop("adverse_event")  # a misspelt header: the rule is unchecked
-    path = _write(tmp_path / "diary.csv", rows)
+    path = write_rows(tmp_path / "diary.csv", rows)
     safety = json.loads(run("analyze", PROTOCOL, path, "--json").stdout)["safety"]
     # the other rules are replayed: their events are those nof1 monitor finds on the intact
     # diary (none of them comes from the adverse-event rules), so none is hidden
@@ -107,7 +94,7 @@ def test_a_missing_rule_column_never_hides_a_stop_from_the_other_rules(tmp_path)
         del r["withdrawal"]
         if "2026-02-02" <= r["date"] <= "2026-02-04":
             r["pain"] = "9"
-    path = _write(tmp_path / "diary.csv", rows)
+    path = write_rows(tmp_path / "diary.csv", rows)
     result = run("analyze", PROTOCOL, path)
     lines = result.stdout.splitlines()
     assert result.exit_code == 0 and lines[0].startswith("safety: STOP: 'Severe pain flare'")
@@ -125,7 +112,7 @@ def test_a_missing_rule_column_with_nothing_else_fired_reads_not_checked(tmp_pat
     rows = [r for r in example_rows() if r["date"] <= "2026-01-14"]
     for r in rows:
         r["adverse_events"] = r.pop("adverse_event")
-    path = _write(tmp_path / "diary.csv", rows)
+    path = write_rows(tmp_path / "diary.csv", rows)
     doc = json.loads(run("analyze", PROTOCOL, path, "--json").stdout)
     assert doc["safety"]["status"] == "not checked" and doc["safety"]["events"] == []
     text = run("analyze", PROTOCOL, path).stdout

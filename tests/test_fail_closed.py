@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import example_rows, write_rows
 from nof1.cli import cli
 from nof1.example import example_paths
 from nof1.trial.protocol import Protocol
@@ -25,19 +26,6 @@ COLUMNS = ["date", "pain", "fatigue", "dose_g", "withdrawal", "adverse_event", "
 
 def run(*args: str):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def example_rows() -> list[dict[str, str]]:
-    with open(DIARY, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def write_rows(path: Path, rows: list[dict[str, str]], columns=COLUMNS) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def schedule_days():
@@ -65,7 +53,7 @@ def built_diary(path: Path, pain, fatigue) -> Path:
                 "notes": "",
             }
         )
-    return write_rows(path, rows)
+    return write_rows(path, rows, COLUMNS)
 
 
 # 1 -----------------------------------------------------------------------------------------------
@@ -155,7 +143,7 @@ def test_03_perfectly_consistent_harm_stops(tmp_path):
 def test_04_serious_adverse_event_outside_the_schedule_is_reported(tmp_path, date):
     rows = example_rows()
     rows.append(dict.fromkeys(COLUMNS, "") | {"date": date, "adverse_event": "serious"})
-    diary = write_rows(tmp_path / "diary.csv", rows)
+    diary = write_rows(tmp_path / "diary.csv", rows, COLUMNS)
     result = run("monitor", PROTOCOL, diary, "--json")
     assert result.exit_code == 4
     events = json.loads(result.stdout)["events"]
@@ -170,7 +158,7 @@ def test_05_an_undeclared_adverse_event_entry_is_refused(tmp_path, entry):
     rows = example_rows()
     line = next(i for i, r in enumerate(rows) if r["date"] == "2026-02-02") + 2  # header is 1
     rows[line - 2]["adverse_event"] = entry
-    diary = write_rows(tmp_path / "diary.csv", rows)
+    diary = write_rows(tmp_path / "diary.csv", rows, COLUMNS)
     for command in ("monitor", "check", "analyze"):
         result = run(command, PROTOCOL, diary)
         assert result.exit_code == 2, command
@@ -178,7 +166,7 @@ def test_05_an_undeclared_adverse_event_entry_is_refused(tmp_path, entry):
         assert "serious" in result.stderr.split(":", 1)[1]  # the valid categories are named
     # the declared categories themselves, in any case and with spaces, are fine
     rows[line - 2]["adverse_event"] = " SERIOUS "
-    assert run("monitor", PROTOCOL, write_rows(tmp_path / "ok.csv", rows)).exit_code == 4
+    assert run("monitor", PROTOCOL, write_rows(tmp_path / "ok.csv", rows, COLUMNS)).exit_code == 4
 
 
 # 6 -----------------------------------------------------------------------------------------------
@@ -194,7 +182,7 @@ def test_06_a_day_without_a_value_does_not_break_a_run(tmp_path, gap):
             if r["date"] == days[2] and gap == "no row":
                 continue
         rows.append(r)
-    diary = write_rows(tmp_path / "diary.csv", rows)
+    diary = write_rows(tmp_path / "diary.csv", rows, COLUMNS)
     result = run("monitor", PROTOCOL, diary, "--as-of", "2026-02-14", "--json")
     assert result.exit_code == 4
     event = next(e for e in json.loads(result.stdout)["events"] if e["rule"] == "Severe pain flare")
@@ -208,7 +196,7 @@ def test_06_pain_10_every_other_day_fires_a_within_days_rule(tmp_path):
     for r in rows:
         if "2026-02-02" <= r["date"] <= "2026-03-01":
             r["pain"] = "10" if int(r["date"][-2:]) % 2 == 0 else "2"
-    diary = write_rows(tmp_path / "diary.csv", rows)
+    diary = write_rows(tmp_path / "diary.csv", rows, COLUMNS)
     result = run("monitor", PROTOCOL, diary, "--as-of", "2026-03-01", "--json")
     assert result.exit_code == 3  # the example's "Frequent severe pain": 3 of any 7 days
     events = {e["rule"]: e for e in json.loads(result.stdout)["events"]}
@@ -310,7 +298,7 @@ def test_09_a_diary_of_another_trial_is_refused(tmp_path):
     rows = example_rows()
     for r in rows:
         r["date"] = str(int(r["date"][:4]) + 1) + r["date"][4:]  # a year later
-    diary = write_rows(tmp_path / "diary.csv", rows)
+    diary = write_rows(tmp_path / "diary.csv", rows, COLUMNS)
     for command in ("analyze", "monitor", "check"):
         result = run(command, PROTOCOL, diary)
         assert result.exit_code == 2, command
@@ -324,7 +312,7 @@ def test_10_none_is_no_adverse_event(tmp_path):
     rows = example_rows()
     for r in rows:
         r["adverse_event"] = r["adverse_event"] or "none"
-    diary = write_rows(tmp_path / "diary.csv", rows)
+    diary = write_rows(tmp_path / "diary.csv", rows, COLUMNS)
     report = tmp_path / "report.html"
     result = run("analyze", PROTOCOL, diary, "--json", "--report", report)
     assert result.exit_code == 0

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import example_rows, write_rows
 from nof1.cli import cli
 from nof1.diary.read import read_diary
 from nof1.errors import SeriesError
@@ -33,19 +34,6 @@ SERIES = Path(example_series_path())
 
 def run(*args: object):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def diary_rows(path=DIARY) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def write_rows(path: Path, rows: list[dict[str, str]]) -> Path:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def is_entry(row: dict[str, str]) -> bool:
@@ -69,7 +57,7 @@ def test_an_as_of_before_the_schedule_with_entries_after_it_is_refused():
     # before: exit 0, "CONTINUE", all 115 rows ignored
     result = run("monitor", PROTOCOL, DIARY, "--as-of", "2025-04-01")
     assert result.exit_code == 2
-    entries = [r for r in diary_rows() if is_entry(r)]
+    entries = [r for r in example_rows() if is_entry(r)]
     assert len(entries) == 115
     message = result.stderr.strip()
     assert "\n" not in message and "Traceback" not in message
@@ -84,7 +72,7 @@ def test_a_series_as_of_before_every_schedule_is_refused(tmp_path):
     result = run("monitor", SERIES, "--as-of", "2025-04-01")
     assert result.exit_code == 2
     assert "before every patient's first scheduled day (the earliest 2026-01-07)" in result.stderr
-    rows = [r for r in diary_rows(SERIES.parent / "diary.csv") if is_entry(r)]
+    rows = [r for r in example_rows(SERIES.parent / "diary.csv") if is_entry(r)]
     assert f"{len(rows)} diary rows with entries" in result.stderr
     with pytest.raises(SeriesError) as slow:
         monitor_series(Series.load(SERIES), as_of="2025-04-01")
@@ -111,7 +99,7 @@ def test_a_patient_whose_schedule_starts_after_the_as_of_date_is_not_checked():
 
 
 def test_rows_after_the_as_of_date_are_counted_and_named(tmp_path):
-    rows = diary_rows()
+    rows = example_rows()
     later = sorted(r["date"] for r in rows if r["date"] > "2026-04-01" and is_entry(r))
     assert len(later) == 31  # 2026-04-02 to 2026-05-03, one day without a row
     result = run("monitor", PROTOCOL, DIARY, "--as-of", "2026-04-01", "--json")
@@ -136,7 +124,7 @@ def test_series_rows_after_the_as_of_date_are_counted_per_patient():
     as_of = dt.date(2026, 4, 1)
     doc = both_paths(SERIES, as_of, today=dt.date(2026, 12, 6))
     counts: dict[str, int] = {}
-    for r in diary_rows(SERIES.parent / "diary.csv"):
+    for r in example_rows(SERIES.parent / "diary.csv"):
         if r["date"] > as_of.isoformat() and is_entry(r):
             counts[r["patient"]] = counts.get(r["patient"], 0) + 1
     for p in doc["patients"]:
@@ -147,7 +135,7 @@ def test_series_rows_after_the_as_of_date_are_counted_per_patient():
 def _future_serious_diary(tmp_path: Path, when: dt.date) -> Path:
     """The example diary, quiet (no dose above plan, no withdrawal), whose serious adverse
     event of 2026-03-30 was typed with a wrong year: ``when``."""
-    rows = diary_rows()
+    rows = example_rows()
     for r in rows:
         r["dose_g"] = str(min(float(r["dose_g"] or 0), 4.0))
         r["withdrawal"] = "0"
@@ -194,7 +182,7 @@ def test_series_entries_after_today_make_the_patient_review():
     today = dt.date(2026, 3, 1)
     doc = both_paths(SERIES, today, today=today)
     counts: dict[str, int] = {}
-    for r in diary_rows(SERIES.parent / "diary.csv"):
+    for r in example_rows(SERIES.parent / "diary.csv"):
         if r["date"] > today.isoformat() and is_entry(r):
             counts[r["patient"]] = counts.get(r["patient"], 0) + 1
     for p in doc["patients"]:
@@ -287,7 +275,7 @@ def test_series_with_several_entries_a_day_stops_on_both_paths(tmp_path):
     template = (SERIES.parent / "protocol.toml").read_text(encoding="utf-8")
     template = template.replace("[diary]", '[diary]\nentries_per_day = "several"', 1)
     (tmp_path / "protocol.toml").write_text(template, encoding="utf-8")
-    rows = diary_rows(SERIES.parent / "diary.csv")
+    rows = example_rows(SERIES.parent / "diary.csv")
     p01 = [r for r in rows if r["patient"] == "P-01"]
     days = [r["date"] for r in p01[20:23]]
     extra = []
@@ -314,8 +302,8 @@ def _filled_template(tmp_path: Path) -> Path:
     """``nof1 template`` of the example protocol, filled in with the example diary's entries."""
     path = tmp_path / "diary.csv"
     assert run("template", PROTOCOL, "--out", path).exit_code == 0
-    data = {r["date"]: r for r in diary_rows()}
-    rows = diary_rows(path)
+    data = {r["date"]: r for r in example_rows()}
+    rows = example_rows(path)
     assert list(rows[0])[-2:] == ["day", "arm"]  # the template's guide columns
     for r in rows:
         r.update({k: v for k, v in data.get(r["date"], {}).items() if k != "date"})
@@ -366,7 +354,7 @@ def test_a_template_of_another_start_date_is_refused_on_its_day_column(tmp_path)
 
 def test_blank_or_agreeing_guide_cells_are_fine(tmp_path):
     diary = _filled_template(tmp_path)
-    rows = diary_rows(diary)
+    rows = example_rows(diary)
     for r in rows[:20]:
         r["arm"], r["day"] = "", ""
     rows[30]["arm"] = rows[30]["arm"].upper() + " "
@@ -387,7 +375,7 @@ def test_a_series_diary_with_another_schedule_s_arm_is_not_checked(tmp_path):
     for trial in Series.load(SERIES).trials:
         days = trial.diary.days
         arms[trial.patient] = dict(zip(days["date"].map(str), days["arm"], strict=True))
-    rows = diary_rows(SERIES.parent / "diary.csv")
+    rows = example_rows(SERIES.parent / "diary.csv")
     flip = {"treatment": "control", "control": "treatment", "run-in": "run-in"}
     for r in rows:
         arm = arms[r["patient"]].get(r["date"], "")
