@@ -471,3 +471,16 @@ def test_a_rule_that_could_never_fire_on_text_is_refused(tmp_path, rule):
     result = run("check", protocol)
     assert result.exit_code == 2 and "Fainted" not in result.stdout
     assert ".equals" in result.stderr or ".in" in result.stderr
+
+
+def test_the_analysis_prints_a_rule_name_escaped_as_the_monitor_does(tmp_path):
+    # the analysis text prints the events with the monitor's own line, so a line separator in a
+    # rule name cannot break it there either
+    text = Path(PROTOCOL).read_text(encoding="utf-8")
+    protocol = tmp_path / "protocol.toml"
+    protocol.write_text(text.replace("Dose above plan", "Dose\u2028above plan"), encoding="utf-8")
+    monitored = run("monitor", protocol, DIARY).stdout
+    analysed = run("analyze", protocol, DIARY).stdout
+    assert "\u2028" not in analysed
+    line = "  2026-03-22  REVIEW  Dose\\u2028above plan: dose_g > 4 [2026-03-22: 5]"
+    assert line in monitored.splitlines() and line in analysed.splitlines()

@@ -109,8 +109,8 @@ def safety_lines(analysis: Analysis) -> list[str]:
     """The stop rules' status first, as the analysis's replay decided it: the one-line verdict
     (or why rules could not be checked), one line per rule that fired, and one per rule not
     checked with its reason."""
-    from ..safety.render import format_values, verdict
-    from ..safety.texts import NOT_CHECKED
+    from ..safety.render import event_line, verdict
+    from ..safety.texts import NOT_CHECKED, shown
 
     result, status = analysis.safety, analysis.safety_status
     if result is None or status == NOT_CHECKED:
@@ -119,12 +119,8 @@ def safety_lines(analysis: Analysis) -> list[str]:
         out = [f"safety: {verdict(result)}"]
         out += [f"  not checked: {why}" for why in analysis.safety_not_checked]
     if result is not None:
-        out += [
-            f"  {e.date.isoformat()}  {e.action.upper():<6}  {e.rule}: {e.description} "
-            f"[{format_values(e)}]"
-            for e in result.events
-        ]
-        out += [f"  not checked: {rule}: {why}" for rule, why in result.not_checked]
+        out += [event_line(e) for e in result.events]  # as nof1 monitor prints them
+        out += [f"  not checked: {shown(rule)}: {why}" for rule, why in result.not_checked]
     return out
 
 

@@ -15,7 +15,7 @@ from .texts import shown
 if TYPE_CHECKING:
     from .result import Event, MonitorResult
 
-__all__ = ["format_values", "render_html", "render_text", "verdict"]
+__all__ = ["event_line", "format_values", "render_html", "render_text", "verdict"]
 
 
 def _value(value: Any) -> str:
@@ -32,6 +32,15 @@ def format_values(event: Event) -> str:
         dates = [k for k, _ in event.values]
         return f"no diary entry on {', '.join(dates)}"
     return ", ".join(f"{k}: {_value(v)}" for k, v in event.values)
+
+
+def event_line(event: Event) -> str:
+    """One rule that fired, as text output prints it: ``  2026-03-22  REVIEW  Dose above plan:
+    dose_g > 4 [2026-03-22: 5]`` (the rule's name and the diary's text escaped)."""
+    return (
+        f"  {event.date.isoformat()}  {event.action.upper():<6}  {shown(event.rule)}: "
+        f"{event.description} [{format_values(event)}]"
+    )
 
 
 def verdict(result: MonitorResult) -> str:
@@ -91,11 +100,7 @@ def render_text(result: MonitorResult) -> str:
     if result.events:
         lines.append("")
         lines.append("Rules that fired (first day each):")
-        for e in result.events:
-            lines.append(
-                f"  {e.date.isoformat()}  {e.action.upper():<6}  {shown(e.rule)}: {e.description}"
-                f" [{format_values(e)}]"
-            )
+        lines += [event_line(e) for e in result.events]
     if result.not_checked:
         lines.append("")
         lines.append("Not checked:")
