@@ -100,6 +100,80 @@ def test_stage1_matches_the_single_trial_analysis(form1, form1_result):
         assert p.cycles_used == single.cycles_used
 
 
+# Five patients written by hand: (paired, arms with 1 on treatment, period means, days with a
+# value in each period). Every period has min_days_per_period = 3; a period with fewer days
+# does not count.
+HAND = {
+    "A": (True, [1, 0, 0, 1, 1, 0], [4.0, 6.5, 7.0, 3.0, 5.0, 5.5], [3, 3, 3, 3, 3, 3]),
+    "B": (False, [1, 1, 0, 1, 0, 0], [3.0, 4.0, 6.0, 2.5, 7.0, 6.0], [3, 4, 3, 3, 3, 3]),
+    "C": (True, [0, 1, 1, 0], [6.0, 4.0, 5.0, 3.5], [3, 3, 2, 3]),  # one complete cycle
+    "D": (True, [1, 0, 0, 1], [2.0, 6.0, 5.0, 1.0], [0, 3, 3, 2]),  # no complete cycle
+    "E": (False, [1, 0, 1, 0], [3.0, 5.0, 4.0, 6.0], [3, 2, 3, 1]),  # no control period
+}
+
+
+def _hand_table():
+    """The days of HAND as a DayTable: per period a washout day (value 99, not counted), a day
+    without a value, then ``count`` days whose mean is the period's (m - 1, m + 1, m, m)."""
+    from nof1.series.stage1 import DayTable
+
+    width = max(len(arms) for _, arms, _, _ in HAND.values())
+    code, period, value = [], [], []
+    arms = np.zeros((len(HAND), width), dtype=bool)
+    for i, (_, a, means, counts) in enumerate(HAND.values()):
+        arms[i, : len(a)] = np.array(a, dtype=bool)
+        for p, (m, count) in enumerate(zip(means, counts, strict=True), start=1):
+            days = [(0, 99.0), (p, math.nan)] + [(p, v) for v in [m - 1, m + 1, m, m][:count]]
+            code += [i] * len(days)
+            period += [q for q, _ in days]
+            value += [v for _, v in days]
+    return DayTable(
+        patients=list(HAND),
+        code=np.array(code),
+        period=np.array(period),
+        values={"pain": np.array(value)},
+        arms=arms,
+        n_periods=np.array([len(a) for _, a, _, _ in HAND.values()]),
+        paired=np.array([paired for paired, _, _, _ in HAND.values()]),
+        min_days=np.full(len(HAND), 3),
+        schemes=["randomized-pairs" if v[0] else "random" for v in HAND.values()],
+    )
+
+
+def test_stage1_of_a_hand_made_series():
+    # numpy and scipy on the period means written in HAND: paired, the cycle differences'
+    # mean and standard error of the mean; random, the difference of the arms' means and
+    # Welch's SE (the effect over scipy's Welch t statistic).
+    from nof1.series.stage1 import stage1_rows, vector_stage1
+
+    table = _hand_table()
+    rows = {r.patient: r for r in stage1_rows(table, vector_stage1(table, "pain"))}
+    for patient, (paired, arms, means, counts) in HAND.items():
+        row = rows[patient]
+        assert row.paired == paired
+        counted = np.where(np.array(counts) >= 3, means, np.nan)
+        np.testing.assert_allclose(row.means, counted, rtol=0, atol=1e-12)
+        assert row.treatment.tolist() == [bool(a) for a in arms]
+    a = np.array([4.0 - 6.5, 3.0 - 7.0, 5.0 - 5.5])
+    assert rows["A"].effect == pytest.approx(a.mean(), abs=1e-12)
+    assert rows["A"].se == pytest.approx(sps.sem(a), rel=1e-12)
+    assert rows["A"].cycles_used == 3 and rows["A"].reason is None
+    t, c = np.array([3.0, 4.0, 2.5]), np.array([6.0, 7.0, 6.0])
+    welch = sps.ttest_ind(t, c, equal_var=False).statistic
+    assert rows["B"].effect == pytest.approx(t.mean() - c.mean(), abs=1e-12)
+    assert rows["B"].se == pytest.approx((t.mean() - c.mean()) / welch, rel=1e-12)
+    assert rows["B"].cycles_used == 3 and rows["B"].reason is None
+    assert rows["C"].effect == pytest.approx(4.0 - 6.0, abs=1e-12)
+    assert math.isnan(rows["C"].se) and rows["C"].cycles_used == 1 and rows["C"].reason is None
+    for patient, reason in (
+        ("D", "no cycle with both periods counted"),
+        ("E", "no counted period on one of the arms"),
+    ):
+        row = rows[patient]
+        assert math.isnan(row.effect) and math.isnan(row.se)
+        assert row.cycles_used == 0 and row.reason == reason
+
+
 def test_two_sample_se_for_the_random_scheme(form1_result):
     # SciPy: Welch's t statistic = effect / sqrt(s_T^2/n_T + s_C^2/n_C)
     c = next(p for p in form1_result.primary.patients if p.patient == "C")

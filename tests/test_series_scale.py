@@ -1,7 +1,9 @@
-"""The series at scale: vectorized stage 1, column-wise reading, the Dask engine.
+"""The series at scale: stage 1 for all patients at once, column-wise reading, the Dask engine.
 
-Every fast result is compared with the per-patient path (``analyze_series`` looping over the
-patients' own diaries), which the R agreement tests of test_series.py anchor independently.
+Stage 1 (:func:`nof1.series.stage1.vector_stage1`, the only one) is compared patient by patient
+with the single-trial period means and the effect and SE written out here. Every result read
+column-wise (or on Dask) is compared with ``analyze_series`` of the series read per patient
+(:meth:`Series.load`), which the R agreement tests of test_series.py anchor independently.
 """
 
 from __future__ import annotations
@@ -12,17 +14,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from conftest import DATA, protocol_dict, protocol_toml
+from nof1.analysis.periods import PeriodLayout, period_means
 from nof1.errors import SeriesError
 from nof1.series import Series, analyze_series
-from nof1.series.engine import analyze_loaded, analyze_path
+from nof1.series.engine import analyze_path
+from nof1.series.stage1 import NO_ARM, NO_CYCLE, stage1_rows, table_of_trials, vector_stage1
 
 SERIES_DIR = DATA / "series"
 TOL = 1e-9
 # The one-stage Satterthwaite df comes from numerical second derivatives of the REML criterion:
-# period means that differ in the last bit (a grouped sum adds the days in another order than
-# the per-patient matrix product) move it by about 1e-9 relative.
+# period means that differ in the last bit (days added in another order) move it by about 1e-9
+# relative.
 LOOSE = {"df": 1e-7}
 # scipy BFGS stops the one-stage REML fit once every gradient component is below this
 # (nof1.stats.mixed._minimize, options={"gtol": ...}); its gradient is a central difference
@@ -159,41 +164,58 @@ def _mixed_series(tmp_path: Path, n: int = 9, seed: int = 3) -> Path:
     return path
 
 
-def test_vectorized_stage1_equals_per_patient_on_the_example(monkeypatch):
-    series = Series.load(SERIES_DIR / "series.toml")
-    bound = optimizer_bound(series, monkeypatch)
-    assert_same(analyze_loaded(series).to_dict(), analyze_series(series).to_dict(), bound=bound)
+def _single_trial_stage1(trial, name: str):
+    """One trial's stage 1 written out: the single-trial analysis' period means
+    (:func:`nof1.analysis.periods.period_means`), then numpy and scipy on them."""
+    schedule = trial.diary.schedule
+    values = trial.diary.days[name].to_numpy(dtype=float)
+    layout = PeriodLayout.from_schedule(schedule)
+    means, _ = period_means(values, layout, trial.protocol.analysis.min_days_per_period)
+    treat = schedule.treatment_periods
+    if trial.protocol.design.paired:
+        first, second = means[0::2], means[1::2]
+        d = np.where(treat[0::2], first - second, second - first)
+        d = d[np.isfinite(d)]
+        if d.size == 0:
+            return means, math.nan, math.nan, 0
+        return means, d.mean(), sps.sem(d) if d.size > 1 else math.nan, d.size
+    t, c = means[treat], means[~treat]
+    t, c = t[np.isfinite(t)], c[np.isfinite(c)]
+    if t.size == 0 or c.size == 0:
+        return means, math.nan, math.nan, 0
+    ok = t.size > 1 and c.size > 1
+    se = math.sqrt(t.var(ddof=1) / t.size + c.var(ddof=1) / c.size) if ok else math.nan
+    return means, t.mean() - c.mean(), se, (t.size + c.size) // 2
 
 
-def test_vectorized_stage1_equals_per_patient_on_mixed_schemes(tmp_path, monkeypatch):
-    series = Series.load(_mixed_series(tmp_path))
-    slow = analyze_series(series)
-    assert {p.scheme for p in slow.primary.patients} == {
-        "randomized-pairs", "alternating", "random", "counterbalanced"
-    }  # fmt: skip
-    assert slow.primary.excluded or any(p.cycles_used < 4 for p in slow.primary.patients)
-    bound = optimizer_bound(series, monkeypatch)
-    assert_same(analyze_loaded(series).to_dict(), slow.to_dict(), bound=bound)
-
-
-def test_stage1_rows_equal_to_1e9(tmp_path):
-    """Per patient: means, effect, SE and cycles of the vectorized stage 1."""
-    from nof1.series.analyze import stage1
-    from nof1.series.engine import table_of_trials
-    from nof1.series.fast import stage1_rows, vector_stage1
-
+def test_stage1_rows_equal_the_single_trial_period_means_to_1e9(tmp_path):
+    """Per patient of a mixed series (every scheme, missing days, short diaries): means,
+    effect, SE, cycles and the reason of :func:`vector_stage1` over :func:`table_of_trials`."""
     series = Series.load(_mixed_series(tmp_path, n=12, seed=11))
     trials = list(series.trials)
     table = table_of_trials(trials, ["pain", "fatigue"])
+    seen = set()
     for name in ("pain", "fatigue"):
-        fast = stage1_rows(table, vector_stage1(table, name))
-        for t, row in zip(trials, fast, strict=True):
-            ref = stage1(t, name)
-            np.testing.assert_allclose(row.means, ref.means, rtol=0, atol=TOL)
-            assert (row.treatment == ref.treatment).all()
-            assert row.cycles_used == ref.cycles_used and row.reason == ref.reason
-            for x, y in ((row.effect, ref.effect), (row.se, ref.se)):
+        rows = stage1_rows(table, vector_stage1(table, name))
+        for t, row in zip(trials, rows, strict=True):
+            means, effect, se, cycles = _single_trial_stage1(t, name)
+            np.testing.assert_allclose(row.means, means, rtol=0, atol=TOL)
+            assert (row.treatment == t.diary.schedule.treatment_periods).all()
+            assert row.cycles_used == cycles
+            for x, y in ((row.effect, effect), (row.se, se)):
                 assert (math.isnan(x) and math.isnan(y)) or abs(x - y) < TOL
+            if math.isnan(effect):
+                assert row.reason == (NO_CYCLE if row.paired else NO_ARM)
+            else:
+                assert row.reason is None
+            seen.add((row.scheme, cycles, math.isfinite(se)))
+    assert {s for s, _, _ in seen} == {
+        "randomized-pairs",
+        "alternating",
+        "random",
+        "counterbalanced",
+    }
+    assert any(c < 4 for _, c, _ in seen)
 
 
 def _long_copy(tmp_path: Path) -> Path:

@@ -17,7 +17,7 @@ import numpy as np
 
 from nof1.example import example_series_path
 from nof1.series import Series
-from nof1.series.analyze import stage1
+from nof1.series.stage1 import stage1_rows, table_of_trials, vector_stage1
 
 HERE = Path(__file__).parent
 
@@ -31,8 +31,9 @@ def main() -> None:
         wp, we = csv.writer(fp, lineterminator="\n"), csv.writer(fe, lineterminator="\n")
         wp.writerow(["patient", "period", "arm", "mean"])
         we.writerow(["patient", "yi", "sei"])
-        for trial in series.trials:
-            row = stage1(trial, "pain")
+        trials = list(series.trials)
+        table = table_of_trials(trials, ["pain"])
+        for row in stage1_rows(table, vector_stage1(table, "pain")):
             for p, (mean, arm) in enumerate(zip(row.means, row.treatment, strict=True), 1):
                 if np.isfinite(mean):
                     wp.writerow([row.patient, p, int(arm), repr(float(mean))])

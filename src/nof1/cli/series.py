@@ -45,17 +45,17 @@ def series(
     series_file: str, report: str | None, engine: str, scheduler: str | None, as_json: bool
 ) -> None:
     """Pool a series of N-of-1 trials: average effect, heterogeneity, shrunken effects."""
-    from ..series import Series, monitor_series
+    from ..series import Series, analyze_series, monitor_series
+    from ..series.engine import analyze_path
 
     check_extension(report, "--report", (".html", ".htm"))
     if scheduler and engine != "dask":
         fail("--scheduler is for --engine dask")
-    # scale hook (issue 14): the long form is read column-wise and stage 1 is vectorized
-    from ..series.engine import analyze_loaded, analyze_path
-
+    # the report needs every patient's trial (its triage); without it the long form is read
+    # column-wise (issue 14). Stage 1 and pooling are the same either way.
     if report:
         loaded = Series.load(series_file)
-        result = analyze_loaded(loaded)
+        result = analyze_series(loaded)
     else:
         result = analyze_path(series_file, progress_bar(series_file), engine, scheduler)
     if report:

@@ -1,100 +1,56 @@
-"""The analysis of a series: stage 1 per patient, then pooling.
+"""The analysis of a series: stage 1 for all patients at once, then pooling.
 
-Stage 1 reduces each patient's diary to period means (the same code as the single-trial
-analysis: washout days dropped, ``min_days_per_period``), the headline effect and its standard
-error. Pooling is a set of pure functions of those numbers (:mod:`nof1.stats.meta`,
-:mod:`nof1.stats.mixed`, :func:`nof1.stats.randomization.combined_randomization_test`).
+Stage 1 (:mod:`nof1.series.stage1`) reduces every patient's diary to period means (the
+definitions of the single-trial analysis: washout days dropped, ``min_days_per_period``), the
+headline effect and its standard error, as array operations over all patients. Pooling is a set
+of pure functions of those numbers (:mod:`nof1.stats.meta`, :mod:`nof1.stats.mixed`,
+:func:`nof1.stats.randomization.combined_randomization_test`). :func:`analyze_series` runs both
+on a loaded series; :func:`nof1.series.engine.analyze_path` builds the stage-1 table
+column-wise (or on a Dask cluster) and pools it with the same :func:`pool_table`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from ..analysis.periods import PeriodLayout, headline_effect, period_means
 from ..stats.meta import random_effects
-from ..stats.mixed import arm_stats, mixed_model
-from ..stats.randomization import combined_randomization_test, randomization_test
+from ..stats.mixed import ArmStats, mixed_model
+from ..stats.randomization import allocation_statistics, combined_randomization_test
+from ..stats.results import RandomizationTest
 from ..trial.reference import EXACT_LIMIT, MONTE_CARLO_DRAWS
 from ..trial.reference import reference_allocations as reference_set
 from .load import Series
 from .results import PatientEffect, SeriesOutcome, SeriesResult
+from .stage1 import (
+    DayTable,
+    Stage1,
+    VectorStage1,
+    one_stage_stats,
+    stage1_rows,
+    table_of_trials,
+    vector_stage1,
+)
 from .trials import SeriesTrial
 
-__all__ = ["Stage1", "analyze_series", "stage1"]
+__all__ = [
+    "PATIENT_DRAWS",
+    "analyze_series",
+    "assemble",
+    "combined_test",
+    "pool_outcome",
+    "pool_table",
+    "trial_references",
+]
 
+#: Budget of the sharp-null Monte Carlo test: patients x draws. Up to 1,000 patients it draws the
+#: usual 100,000 combinations; beyond, fewer draws (1,000 for 100,000 patients, never fewer), so
+#: that the test stays a few seconds.
+PATIENT_DRAWS = 100_000_000
 
-@dataclass(frozen=True)
-class Stage1:
-    """One patient's reduction for one outcome.
-
-    Attributes
-    ----------
-    patient, scheme
-        The patient and the trial's scheme.
-    paired
-        False for the ``random`` scheme (no cycle pairs).
-    means
-        Period means in time order (NaN where a period does not count).
-    treatment
-        True where a period is on treatment.
-    effect, se, cycles_used
-        Headline effect, its standard error (NaN when it has none) and the cycles used.
-    reason
-        Why the patient has no effect (no usable cycle), else None.
-    """
-
-    patient: str
-    scheme: str
-    paired: bool
-    means: np.ndarray
-    treatment: np.ndarray
-    effect: float
-    se: float
-    cycles_used: int
-    reason: str | None = None
-
-
-def stage1(trial: SeriesTrial, outcome: str) -> Stage1:
-    """The single-trial effect of one patient and its standard error.
-
-    Paired schemes: the mean of the cycle differences and their SD over sqrt(k) (no SE with one
-    cycle). The ``random`` scheme: the mean of treatment period means minus the mean of control
-    period means, SE ``sqrt(s_T^2 / n_T + s_C^2 / n_C)`` (no SE with fewer than 2 periods on
-    an arm).
-    """
-    protocol, diary = trial.protocol, trial.diary
-    schedule = diary.schedule
-    paired = protocol.design.paired
-    values = diary.days[outcome].to_numpy(dtype=float)
-    means, _ = period_means(
-        values, PeriodLayout.from_schedule(schedule), protocol.analysis.min_days_per_period
-    )
-    treat = schedule.treatment_periods
-    effect, diffs = headline_effect(means, treat, paired)
-    if paired:
-        used = diffs[np.isfinite(diffs)]
-        k = int(used.size)
-        se = float(used.std(ddof=1) / math.sqrt(k)) if k > 1 else math.nan
-    else:
-        t, c = means[treat], means[~treat]
-        t, c = t[np.isfinite(t)], c[np.isfinite(c)]
-        k = int((t.size + c.size) // 2)
-        ok = t.size > 1 and c.size > 1
-        se = float(math.sqrt(t.var(ddof=1) / t.size + c.var(ddof=1) / c.size)) if ok else math.nan
-    reason = None
-    if not math.isfinite(effect):
-        reason = (
-            "no cycle with both periods counted"
-            if paired
-            else "no counted period on one of the arms"
-        )
-        k = 0
-    scheme = protocol.design.scheme
-    return Stage1(trial.patient, scheme, paired, means, treat, effect, se, k, reason)
+Progress = Callable[[int, int], None] | None
 
 
 def _share(mu: float, tau: float, mcid: float, better: str) -> float:
@@ -116,65 +72,122 @@ def _shares(mu: np.ndarray, tau: np.ndarray, mcid: float, better: str) -> np.nda
     return np.where(np.isfinite(mu) & np.isfinite(tau), out, np.nan)
 
 
-def _randomization(trials: list[SeriesTrial], rows: list[Stage1], better: str, seed: int):
-    nulls, observed, complete = [], [], []
+def trial_references(trials: list[SeriesTrial]):
+    """``reference(i)`` for :func:`combined_test` over read trials: each trial's randomization
+    reference set as in its own analysis; the exact sets of trials with the same design are
+    built once.
+    """
+    cache: dict[object, tuple[np.ndarray | None, bool]] = {}
+
+    def reference(i: int):
+        t = trials[i]
+        schedule = t.diary.schedule
+        d = t.protocol.design
+        key: object = (d.scheme, d.cycles, d.max_run) if schedule.exact else ("sample", i)
+        if schedule.n_allocations == 1:
+            key = ("one", d.cycles)
+        if key not in cache:
+            cache[key] = reference_set(t.protocol, schedule)
+        alloc, exact = cache[key]
+        return key, alloc, exact, schedule.n_allocations
+
+    return reference
+
+
+def combined_test(
+    stage: VectorStage1,
+    used: list[int],
+    reference: Callable[[int], tuple[object, np.ndarray | None, bool, int]],
+    table: DayTable,
+    better: str,
+    seed: int,
+):
+    """The randomization test of the sharp null over the patients ``used``.
+
+    Parameters
+    ----------
+    stage, table
+        Stage 1 of one outcome and its table.
+    used
+        The indices (in ``table``) of the patients with an effect.
+    reference
+        ``reference(i)`` gives patient i's reference set as ``(key, allocations, exact,
+        n_allocations)`` (allocations None for a patient with one allocation, whose null
+        distribution is its observed effect); patients with the same key share it, so their
+        statistics under every allocation come from one matrix product per group.
+    better, seed
+        The outcome's direction and the series' seed of the Monte Carlo draws.
+
+    Returns
+    -------
+    (RandomizationTest, int)
+        The test and the number of combinations of the patients' allocations.
+    """
+    groups: dict[object, list[int]] = {}
+    sets: dict[object, tuple[np.ndarray | None, bool]] = {}
     combinations = 1
-    for trial, row in zip(trials, rows, strict=True):
-        schedule = trial.diary.schedule
-        combinations *= schedule.n_allocations
-        allocations, exact = reference_set(trial.protocol, schedule)
-        if allocations is None:  # alternating: one allocation, the one used
-            nulls.append(np.array([row.effect]))
-            complete.append(True)
-        else:
-            test = randomization_test(
-                row.means, allocations, row.treatment, better, paired=row.paired,
-                exact=exact,
-            )  # fmt: skip
-            nulls.append(test.null_distribution)
-            complete.append(exact)
-        observed.append(row.effect)
+    counts: dict[int, int] = {}
+    for i in used:
+        key, alloc, exact, n_alloc = reference(i)
+        groups.setdefault(key, []).append(i)
+        sets[key] = (alloc, exact)
+        counts[n_alloc] = counts.get(n_alloc, 0) + 1
+    for n_alloc, times in counts.items():
+        combinations *= n_alloc**times
+    draws = MONTE_CARLO_DRAWS
+    if len(used) * draws > PATIENT_DRAWS:
+        draws = max(1000, PATIENT_DRAWS // len(used))
+    nulls: dict[int, np.ndarray] = {}
+    complete: dict[int, bool] = {}
+    for key, members in groups.items():
+        alloc, exact = sets[key]
+        if alloc is None:  # alternating: one allocation, the one used
+            for i in members:
+                nulls[i], complete[i] = np.array([stage.effect[i]]), True
+            continue
+        width = alloc.shape[1]
+        for chunk in range(0, len(members), 4096):
+            part = members[chunk : chunk + 4096]
+            paired = bool(table.paired[part[0]])
+            stats = allocation_statistics(stage.means[part, :width], alloc, paired)
+            for j, i in enumerate(part):
+                nulls[i] = stats[j] if exact else stats[j, :draws]
+                complete[i] = exact
     test = combined_randomization_test(
-        nulls, observed, complete, better, EXACT_LIMIT, MONTE_CARLO_DRAWS, seed
+        [nulls[i] for i in used],
+        [float(stage.effect[i]) for i in used],
+        [complete[i] for i in used],
+        better,
+        exact_limit=EXACT_LIMIT,
+        draws=draws,
+        seed=seed,
     )
     return test, combinations
 
 
-def _outcome(series: Series, trials: list[SeriesTrial], name: str) -> SeriesOutcome:
-    protocol = trials[0].protocol
-    rows = [stage1(t, name) for t in trials]
-    outcome = protocol.outcome(name)
+def pool_outcome(
+    protocol, name: str, rows: list[Stage1], stats: ArmStats, randomize
+) -> SeriesOutcome:
+    """Pool the stage-1 rows of one outcome.
 
-    def randomize(used: list[int]):
-        return _randomization(
-            [trials[i] for i in used], [rows[i] for i in used], outcome.better, series.seed
-        )
+    Parameters
+    ----------
+    protocol
+        The first trial's (or the template) protocol: the outcome's definition and alpha.
+    name
+        The outcome.
+    rows
+        :func:`~nof1.series.stage1.stage1_rows` of every patient, in series order.
+    stats
+        The one-stage model's :func:`~nof1.series.stage1.one_stage_stats` over the patients with
+        a counted period, in the order of ``rows``.
+    randomize
+        ``randomize(indices)`` gives the randomization test of the sharp null over the rows with
+        an effect and the number of combinations (:func:`combined_test`).
 
-    return pool_outcome(protocol, name, rows, _one_stage_stats(rows), randomize)
-
-
-def _one_stage_stats(rows: list[Stage1]):
-    """The one-stage model's sufficient statistics: every counted period mean of every patient."""
-    codes, arms, values, n = [], [], [], 0
-    for r in rows:
-        ok = np.isfinite(r.means)
-        if ok.any():
-            codes.append(np.full(int(ok.sum()), n))
-            arms.append(r.treatment[ok].astype(int))
-            values.append(r.means[ok])
-            n += 1
-    if not codes:
-        return arm_stats([], [], [])
-    return arm_stats(np.concatenate(codes), np.concatenate(arms), np.concatenate(values))
-
-
-def pool_outcome(protocol, name: str, rows: list[Stage1], stats, randomize) -> SeriesOutcome:
-    """Pool the stage-1 rows of one outcome (the local and the fast engine share this).
-
-    ``stats`` are the one-stage model's :func:`~nof1.stats.mixed.arm_stats` over the patients
-    with a counted period, in the order of ``rows``; ``randomize(indices)`` gives the
-    randomization test of the sharp null over the rows with an effect and the number of
-    combinations.
+    Returns
+    -------
+    SeriesOutcome
     """
     outcome = protocol.outcome(name)
     level = 1.0 - protocol.analysis.alpha
@@ -229,8 +242,6 @@ def pool_outcome(protocol, name: str, rows: list[Stage1], stats, randomize) -> S
     if with_effect:
         rand, combinations = randomize(used)
     else:
-        from ..stats.results import RandomizationTest
-
         rand, combinations = RandomizationTest(reason="no patient has an effect"), 0
     return SeriesOutcome(
         name=name,
@@ -252,15 +263,57 @@ def pool_outcome(protocol, name: str, rows: list[Stage1], stats, randomize) -> S
     )
 
 
-def analyze_series(
-    series: Series, progress: Callable[[int, int], None] | None = None
+def pool_table(
+    series: Series, table: DayTable, first, reference, patients: list[str], progress: Progress
 ) -> SeriesResult:
-    """Analyse a series of N-of-1 trials (every estimate, for every outcome).
+    """Stage 1 of every outcome on ``table``, pooled; the primary outcome first.
 
     Parameters
     ----------
     series
-        From :meth:`Series.load`.
+        Names the series (its id, path and seed).
+    table
+        The days (or period sums) of every patient.
+    first
+        The first trial's (or the template) protocol.
+    reference
+        ``reference(i)`` for :func:`combined_test`.
+    patients
+        Every patient of the series, in order (those without a table row too).
+    progress
+        Called as ``progress(done, total)`` after each outcome.
+
+    Returns
+    -------
+    SeriesResult
+    """
+    names = [first.primary.name] + [o.name for o in first.outcomes if not o.primary]
+    outcomes = {}
+    for step, name in enumerate(names, start=1):
+        stage = vector_stage1(table, name)
+        rows, stats = stage1_rows(table, stage), one_stage_stats(table, stage)
+        better = first.outcome(name).better
+
+        def randomize(used, stage=stage, better=better):
+            return combined_test(stage, used, reference, table, better, series.seed)
+
+        outcomes[name] = pool_outcome(first, name, rows, stats, randomize)
+        if progress is not None:
+            progress(step, len(names))
+    return assemble(series, patients, first, outcomes)
+
+
+def analyze_series(series: Series, progress: Progress = None) -> SeriesResult:
+    """Analyse a series of N-of-1 trials (every estimate, for every outcome).
+
+    The read trials become one :class:`~nof1.series.stage1.DayTable`; stage 1 runs for all
+    patients at once (:func:`~nof1.series.stage1.vector_stage1`) and is pooled by
+    :func:`pool_table`, as ``nof1 series`` does.
+
+    Parameters
+    ----------
+    series
+        From :meth:`Series.load` or :meth:`Series.from_frames`.
     progress
         Called as ``progress(done, total)`` after each outcome.
 
@@ -285,13 +338,9 @@ def analyze_series(
     series.check()
     trials = list(series.trials)
     first = trials[0].protocol
-    names = [first.primary.name] + [o.name for o in first.outcomes if not o.primary]
-    outcomes = {}
-    for i, name in enumerate(names, start=1):
-        outcomes[name] = _outcome(series, trials, name)
-        if progress is not None:
-            progress(i, len(names))
-    return assemble(series, [t.patient for t in trials], first, outcomes)
+    table = table_of_trials(trials, [o.name for o in first.outcomes])
+    patients = [t.patient for t in trials]
+    return pool_table(series, table, first, trial_references(trials), patients, progress)
 
 
 def assemble(series: Series, patients: list[str], first, outcomes: dict) -> SeriesResult:

@@ -36,9 +36,9 @@ from ..errors import Nof1Error, SeriesError
 from ..limits import date_problem
 from ..trial.reference import reference_set
 from ..trial.schedule import Schedule
-from .fast import DayTable
 from .file import read_toml, series_tables
 from .load import Series
+from .stage1 import DayTable
 from .table import (
     check_long_diary,
     checked_rows,

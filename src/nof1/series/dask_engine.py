@@ -32,7 +32,7 @@ from .arrow import (
     trial_periods,
     typed_columns,
 )
-from .fast import period_sums
+from .stage1 import period_sums
 
 __all__ = ["load_on_dask"]
 
