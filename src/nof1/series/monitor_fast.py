@@ -330,15 +330,21 @@ class _Layout:
         entry = np.zeros((n, width), dtype=bool)
         entry[gi, day] = filled[rows]
 
-        def values(name: str, worst: str | None = None):
+        built: dict[str, np.ndarray | Coded] = {}  # a column's grid, built once for its rules
+
+        def values(name: str, worst: str | None = None) -> np.ndarray | Coded:
+            if name in built:
+                return built[name]
             if name in text:
                 t = text[name]
-                grid = np.full((n, width), -1, dtype=np.int32)
-                grid[gi, day] = t.code[rows]
-                return Coded(grid, t.texts)
-            grid = np.full((n, width), np.nan)
-            grid[gi, day] = cols.values[name][rows]
-            return grid
+                codes = np.full((n, width), -1, dtype=np.int32)
+                codes[gi, day] = t.code[rows]
+                built[name] = Coded(codes, t.texts)
+            else:
+                numbers = np.full((n, width), np.nan)
+                numbers[gi, day] = cols.values[name][rows]
+                built[name] = numbers
+            return built[name]
 
         return Grid(
             ctx.first,
