@@ -242,11 +242,13 @@ def _condition(rule, values, baseline, better, present) -> np.ndarray:
     """Where the rule's comparison holds on a day with a value, each distinct value (a text
     cell, a number compared by ``equals`` or ``in``) compared once."""
     if isinstance(values, Coded):
-        vocab = values.vocab
-        once = np.zeros(vocab.size, dtype=bool)
-        for k, v in enumerate(vocab[:-1]):
-            cells = np.array(v if isinstance(v, tuple) else (v,), dtype=object)
-            once[k] = bool(threshold_condition(cells, rule).any())
+        vocab = values.vocab[:-1]
+        once = np.zeros(vocab.size + 1, dtype=bool)  # the last: code -1, no value
+        several = np.array([isinstance(v, tuple) for v in vocab], dtype=bool)
+        if (~several).any():
+            once[:-1][~several] = threshold_condition(vocab[~several], rule)
+        for k in np.flatnonzero(several):  # a day's entries: any of them
+            once[k] = bool(threshold_condition(np.array(vocab[k], dtype=object), rule).any())
         return once[values.codes] & present
     if rule.comparison in ("equals", "in"):
         distinct, where = np.unique(values[present], return_inverse=True)
