@@ -23,8 +23,9 @@ from click.testing import CliRunner
 from conftest import DATA, protocol_dict, protocol_toml
 from nof1.cli import cli
 from nof1.errors import SeriesError
+from nof1.safety.engine import row_sums
 from nof1.series import Series, monitor_series
-from nof1.series.monitor_fast import monitor_long, monitor_path, row_sums
+from nof1.series.monitor_fast import monitor_long, monitor_path
 
 SCHEMES = ["randomized-pairs", "alternating", "counterbalanced", "random"]
 COLUMNS = ["pain", "fatigue", "dose_g", "withdrawal", "adverse_event", "notes"]

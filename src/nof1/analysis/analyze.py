@@ -89,13 +89,12 @@ class Analysis:
         """The stop rules' status as the replay decided it (``continue``, ``review``, ``stop``),
         or ``not checked`` when no replay exists or a rule's column is missing and the rules that
         could be checked found nothing: never read as "continue"."""
+        from ..safety.result import partial_status
         from ..safety.texts import NOT_CHECKED
 
         if self.safety is None:
             return NOT_CHECKED
-        if self.safety_not_checked and self.safety.status == "continue":
-            return NOT_CHECKED
-        return self.safety.status
+        return partial_status(self.safety.status, bool(self.safety_not_checked))
 
     def safety_dict(self) -> dict[str, Any]:
         """The ``safety`` key of the JSON: the replay's own ``to_dict()`` (``status``, ``as_of``,

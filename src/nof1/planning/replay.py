@@ -12,6 +12,7 @@ across designs.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +20,7 @@ import numpy as np
 
 from ..analysis.methods import METHODS
 from ..analysis.periods import PeriodLayout, cycle_differences, period_means
-from ..safety.monitor import first_firing, threshold_condition  # shared with `nof1 monitor`
-from ..safety.rules import harm_probability, has_value, run_firing
+from ..safety.engine import Grid, rule_hits  # the engine of `nof1 monitor`
 from ..trial.reference import Reference, planning_reference
 
 if TYPE_CHECKING:
@@ -236,53 +236,36 @@ class StopRuleTally:
     def rates(self, sims: int) -> dict[str, float]:
         return {name: n / sims for name, n in self.fired.items()}
 
-    def _during(self, during: str, on: np.ndarray) -> np.ndarray:
-        in_cycle = self.setup.in_cycle
-        if during == "run-in":
-            return ~in_cycle[None, :]
-        if during == "treatment":
-            return in_cycle & on
-        if during == "control":
-            return in_cycle & ~on
-        return np.ones((1, in_cycle.size), dtype=bool)
-
-    def _harm(self, rule, values: np.ndarray, treatment: np.ndarray) -> np.ndarray:
-        s, o = self.setup, self.setup.outcome
-        means, _ = period_means(values, s.layout, s.protocol.analysis.min_days_per_period)
-        diffs = cycle_differences(means, treatment, same_arm="nan")
-        prior = s.protocol.bayes_prior(o)
-        fired = np.zeros(values.shape[0], dtype=bool)
-        for c in range(2, diffs.shape[1] + 1):  # at each completed cycle
-            d = diffs[:, :c]
-            harm = harm_probability(d, o.better, o.mcid, prior)  # as `nof1 monitor`
-            fired |= (np.isfinite(d).sum(axis=1) >= 2) & (harm >= rule.probability)
-        return fired
+    def _grid(self, values: np.ndarray, draw) -> Grid:
+        """The simulated diaries as the stop-rule engine's grid, checked up to the last
+        scheduled day (a missing day is a day without an entry)."""
+        setup = self.setup
+        n, width = values.shape
+        arm = np.where(setup.in_cycle[None, :], np.where(draw.on, 2, 3), 1) - 1
+        start = setup.schedule.start.toordinal()
+        end = setup.schedule.start + dt.timedelta(days=width - 1)
+        return Grid(
+            setup.protocol,
+            np.full(n, start),
+            np.zeros(n, dtype=np.int64),
+            np.full(n, width),
+            np.broadcast_to(arm, values.shape).astype(np.int8),
+            ~np.isnan(values),
+            draw.treatment,
+            end,
+            lambda column, worst=None: values,
+        )
 
     def add(self, values: np.ndarray, draw) -> None:
-        """Replay the rules over a batch of simulated diaries."""
-        o = self.setup.outcome
+        """Replay the rules over a batch of simulated diaries with the engine of
+        ``nof1 monitor`` (:func:`nof1.safety.engine.rule_hits`)."""
+        grid = self._grid(values, draw)
         any_stop = np.zeros(values.shape[0], dtype=bool)
         any_rule = any_stop.copy()
         for rule in self.setup.protocol.stop_rules:
             if rule.name in self.skipped:
                 continue
-            if rule.kind == "missing":
-                fired = first_firing(np.isnan(values), rule.missing_days) >= 0
-            elif rule.kind == "harm":
-                fired = self._harm(rule, values, draw.treatment)
-            else:
-                baseline = None
-                if rule.comparison == "above_baseline_by":
-                    run_in = values[:, ~self.setup.in_cycle]
-                    with np.errstate(invalid="ignore", divide="ignore"):
-                        baseline = np.nansum(run_in, axis=1) / np.isfinite(run_in).sum(axis=1)
-                # as `nof1 monitor`: a missing day neither counts nor breaks a run; a value that
-                # fails the condition, or a day outside `during`, breaks it
-                present = has_value(values)
-                cond = threshold_condition(values, rule, baseline, o.better) & present
-                look = self._during(rule.during, draw.on)
-                holds, breaks = cond & look, (present & ~cond) | ~look
-                fired = run_firing(holds, breaks, rule.for_days, rule.within_days) >= 0
+            fired = rule_hits(rule, grid).hit >= 0
             self.fired[rule.name] += float(fired.sum())
             any_rule |= fired
             if rule.action == "stop":

@@ -20,7 +20,14 @@ from ..errors import DiaryError
 if TYPE_CHECKING:
     from ..diary.model import Diary
 
-__all__ = ["FIRST_DATES", "DatedRows", "early_as_of", "later_entries", "rows_after"]
+__all__ = [
+    "FIRST_DATES",
+    "DatedRows",
+    "default_as_of",
+    "early_as_of",
+    "later_entries",
+    "rows_after",
+]
 
 FIRST_DATES = 5
 """How many dates (the earliest, distinct) a :class:`DatedRows` names."""
@@ -70,6 +77,27 @@ class DatedRows:
             "days": self.days,
             "dates": [d.isoformat() for d in self.dates],
         }
+
+
+def default_as_of(
+    last_entry: _dt.date | None, last_row: _dt.date | None, today: _dt.date
+) -> _dt.date | None:
+    """The as-of date when none is given: the latest date with an entry, or the latest row
+    dated up to ``today`` when that is later (a blank template row: a day the diary should
+    have been kept); None without rows.
+
+    Blank rows dated after today (a template printed ahead) never push the date past today,
+    so a ``missing_days`` rule never fires on a day still to come.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> d = dt.date
+    >>> default_as_of(d(2026, 3, 1), d(2026, 6, 30), d(2026, 3, 10))
+    datetime.date(2026, 3, 10)
+    """
+    candidates = [d for d in (last_entry, last_row and min(last_row, today)) if d is not None]
+    return max(candidates, default=None)
 
 
 def rows_after(dates: Iterable[_dt.date], day: _dt.date) -> DatedRows:

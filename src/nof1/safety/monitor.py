@@ -19,44 +19,24 @@ Every choice is written down in ``docs/safety.md``.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import DiaryError
-from ..stats.cycle import cycle_differences as differences_of_means
-from .dates import later_entries
+from .dates import default_as_of, later_entries
+from .engine import ARM_CODES, Grid, replay
 from .log import log_run, verify_log
 from .result import EXIT_CODES, Event, MonitorResult
 from .rules import (
     as_number,
     during_mask,
     first_firing,
-    harm_probability,
     has_value,
-    run_days,
     run_firing,
     threshold_condition,
-    worst_entry,
 )
-from .texts import (
-    NO_SCHEDULED_DAY,
-    OUTSIDE_SCHEDULE,
-    Gap,
-    baseline_description,
-    closest_header,
-    cycle_end_offsets,
-    event_value,
-    few_cycles,
-    few_usable_cycles,
-    harm_description,
-    no_baseline,
-    no_day,
-    no_value,
-    nothing_yet,
-    status_of,
-)
+from .texts import closest_header
 
 if TYPE_CHECKING:
     from ..diary.read import Diary
@@ -69,7 +49,7 @@ __all__ = [
     "MonitorResult",
     "adverse_events",
     "check_rules",
-    "cycle_differences",
+    "diary_grid",
     "during_mask",
     "first_firing",
     "has_value",
@@ -83,19 +63,6 @@ __all__ = [
 
 
 # -- the engine ----------------------------------------------------------------------------------
-
-
-def _default_as_of(diary: Diary, today: _dt.date) -> _dt.date:
-    """The latest date with an entry, or the latest blank (template) row up to today."""
-    last, entry = diary.last_date, diary.last_entry_date
-    if last is None:
-        return diary.schedule.start - _dt.timedelta(days=1)
-    candidates = [d for d in (entry, min(last, today)) if d is not None]
-    return max(candidates)
-
-
-def _iso(day: Any) -> str:
-    return day.isoformat()
 
 
 def unchecked_rule_columns(protocol: Protocol, diary: Diary) -> list[DiaryError]:
@@ -149,191 +116,87 @@ def adverse_events(protocol: Protocol, diary: Diary) -> tuple[tuple[_dt.date, st
     return tuple(sorted(out))
 
 
-@dataclass(frozen=True)
-class _Calendar:
-    """Every calendar day from the first diary row (or the schedule's start) to ``as_of``."""
+def diary_grid(protocol: Protocol, diary: Diary, as_of: _dt.date) -> Grid:
+    """One diary as the engine's one-row :class:`~nof1.safety.engine.Grid`: every calendar day
+    from the first diary row (or the schedule's start, when earlier) to ``as_of``."""
+    start = diary.schedule.start
+    first = min([start, *[d for d in diary.rows["date"] if d <= as_of]])
+    n = max((as_of - first).days + 1, 0)
+    offset = (start - first).days
+    arm = np.full((1, n), ARM_CODES["outside"], dtype=np.int8)
+    entry = np.zeros((1, n), dtype=bool)
+    k = max(min(n - offset, len(diary.days)), 0)
+    codes = np.array([ARM_CODES[a] for a in diary.days["arm"].to_numpy()[:k]], dtype=np.int8)
+    arm[0, offset : offset + k] = codes
+    entry[0, offset : offset + k] = diary.has_entry[:k]
+    cycles = protocol.design.cycles
+    treatment = np.array([a == "T" for a in diary.schedule.arms[: 2 * cycles]], dtype=bool)
 
-    first: _dt.date
-    dates: list
-    arms: np.ndarray
-    n: int
+    def values(column: str, worst: str | None = None) -> np.ndarray:
+        return _day_values(protocol, diary, column, first, n, worst)[None, :]
 
-    @classmethod
-    def build(cls, diary: Diary, as_of: _dt.date) -> _Calendar:
-        start = diary.schedule.start
-        first = min([start, *[d for d in diary.rows["date"] if d <= as_of]])
-        n = max((as_of - first).days + 1, 0)
-        dates = [first + _dt.timedelta(days=i) for i in range(n)]
-        arms = np.full(n, "outside", dtype=object)
-        sched = diary.days["arm"].to_numpy()
-        offset = (start - first).days
-        k = max(min(n - offset, len(sched)), 0)
-        arms[offset : offset + k] = sched[:k]
-        return cls(first, dates, arms, n)
+    return Grid(
+        protocol,
+        np.array([first.toordinal()]),
+        np.array([offset]),
+        np.array([n]),
+        arm,
+        entry,
+        treatment[None, :],
+        as_of,
+        values,
+    )
 
-    def values(
-        self, protocol: Protocol, diary: Diary, column: str, worst: str | None = None
-    ) -> np.ndarray:
-        """The column's value on each day (NaN / None without a value), rows in or out of the
-        schedule alike.
 
-        With several entries a day, ``worst`` says how a stop rule sees a day
-        (:func:`~nof1.safety.rules.worst_entry`): the ``"max"`` or the ``"min"`` of its entries,
-        or (``"any"``, and always for a text column) the tuple of its entries, so that ``equals``
-        and ``in`` fire when any entry matches. Without ``worst`` a number is the day's aggregate
-        as the analysis sees it (the day table's, ordered by the time column, on scheduled days).
-        """
-        numeric = column in diary.numeric_columns
-        out = np.full(self.n, np.nan) if numeric else np.full(self.n, None, dtype=object)
-        several = protocol.reading.several
-        if several and (not numeric or worst == "any"):
-            out = np.full(self.n, None, dtype=object)
-            for i, entries in enumerate(self._entries(diary, column)):
-                out[i] = entries or None
-            return out
-        if several:
-            rows = diary.rows[["date", column]].dropna()
-            how = worst or protocol.reading.aggregate_of(column)
-            by_day = rows.groupby("date", sort=False)[column].agg(how)
-            pairs = zip(by_day.index, by_day.to_numpy(), strict=True)
-        else:
-            pairs = zip(diary.rows["date"], diary.rows[column], strict=True)
-        for day, value in pairs:
-            i = (day - self.first).days
-            if 0 <= i < self.n:
-                out[i] = value
-        if several and worst is None:  # scheduled days: the aggregated day the analysis uses
-            start = (diary.schedule.start - self.first).days
-            sched = diary.days[column].to_numpy(dtype=float)
-            k = max(min(self.n - start, len(sched)), 0)
-            out[start : start + k] = sched[:k]
+def _day_values(
+    protocol: Protocol, diary: Diary, column: str, first: _dt.date, n: int, worst: str | None
+) -> np.ndarray:
+    """The column's value on each of ``n`` days from ``first`` (NaN / None without a value),
+    rows in or out of the schedule alike.
+
+    With several entries a day, ``worst`` says how a stop rule sees a day
+    (:func:`~nof1.safety.rules.worst_entry`): the ``"max"`` or the ``"min"`` of its entries,
+    or (``"any"``, and always for a text column) the tuple of its entries, so that ``equals``
+    and ``in`` fire when any entry matches. Without ``worst`` a number is the day's aggregate
+    as the analysis sees it (the day table's, ordered by the time column, on scheduled days).
+    """
+    numeric = column in diary.numeric_columns
+    out = np.full(n, np.nan) if numeric else np.full(n, None, dtype=object)
+    several = protocol.reading.several
+    if several and (not numeric or worst == "any"):
+        out = np.full(n, None, dtype=object)
+        for i, entries in enumerate(_entries(diary, column, first, n)):
+            out[i] = entries or None
         return out
-
-    def _entries(self, diary: Diary, column: str) -> list[tuple[Any, ...]]:
-        """Per day, every entry of a column with a value, in entry order."""
-        out: list[list[Any]] = [[] for _ in range(self.n)]
-        rows = diary.rows
-        present = has_value(rows[column].to_numpy(dtype=object)) if len(rows) else []
-        for day, value, ok in zip(rows["date"], rows[column], present, strict=True):
-            i = (day - self.first).days
-            if 0 <= i < self.n and ok:
-                out[i].append(value)
-        return [tuple(v) for v in out]
-
-
-def _condition(rule, values, baseline, better) -> np.ndarray:
-    """The rule's condition day by day; a day holding several text entries (a tuple) meets it
-    when any of them does."""
-    if values.dtype != object or not any(isinstance(v, tuple) for v in values):
-        return threshold_condition(values, rule, baseline, better)
-    out = np.zeros(len(values), dtype=bool)
-    for i, v in enumerate(values):
-        if isinstance(v, tuple):
-            out[i] = bool(threshold_condition(np.array(v, dtype=object), rule).any())
+    if several:
+        rows = diary.rows[["date", column]].dropna()
+        how = worst or protocol.reading.aggregate_of(column)
+        by_day = rows.groupby("date", sort=False)[column].agg(how)
+        pairs = zip(by_day.index, by_day.to_numpy(), strict=True)
+    else:
+        pairs = zip(diary.rows["date"], diary.rows[column], strict=True)
+    for day, value in pairs:
+        i = (day - first).days
+        if 0 <= i < n:
+            out[i] = value
+    if several and worst is None:  # scheduled days: the aggregated day the analysis uses
+        start = (diary.schedule.start - first).days
+        sched = diary.days[column].to_numpy(dtype=float)
+        k = max(min(n - start, len(sched)), 0)
+        out[start : start + k] = sched[:k]
     return out
 
 
-def _threshold(rule, protocol, diary, calendar):
-    """Evaluate one threshold rule over every dated day up to ``as_of``: Event, reason, or None."""
-    column = rule.column
-    if calendar.n == 0:
-        return nothing_yet(calendar.first)
-    last = _iso(calendar.dates[-1])
-    better = protocol.outcome(column).better if rule.comparison == "above_baseline_by" else None
-    worst = worst_entry(rule, better) if protocol.reading.several else None
-    values = calendar.values(protocol, diary, column, worst)  # several a day: the day's worst
-    look = during_mask(calendar.arms, rule.during)
-    if not look.any():
-        return no_day(rule, last)
-    present = has_value(values)
-    categorical = protocol.categories_of(column) is not None
-    if not categorical and not (present & look).any():
-        return no_value(rule, last)
-    baseline, description = None, rule.describe()
-    if rule.comparison == "above_baseline_by":
-        # the baseline is the run-in mean of the days as the analysis aggregates them
-        days = values if worst is None else calendar.values(protocol, diary, column)
-        run_in = (calendar.arms == "run-in") & has_value(days)
-        if not run_in.any():
-            return no_baseline(rule, under_way=calendar.arms[-1] == "run-in")
-        baseline = days[run_in].astype(float).sum() / run_in.sum()
-        description = baseline_description(rule, baseline, better)
-    cond = _condition(rule, values, baseline, better) & present
-    holds, breaks = cond & look, (present & ~cond) | ~look
-    hit = int(run_firing(holds, breaks, rule.for_days, rule.within_days))
-    if hit < 0:
-        return None
-    run = run_days(holds, breaks, hit, rule.for_days, rule.within_days)
-    vals = tuple((_iso(calendar.dates[i]), event_value(values[i])) for i in run)
-    if calendar.arms[hit] == "outside":
-        description += OUTSIDE_SCHEDULE
-    return Event(rule.name, rule.action, calendar.dates[hit], vals, rule.kind, description)
-
-
-def _missing(rule, diary, n):
-    if n == 0:
-        return NO_SCHEDULED_DAY
-    cond = ~diary.has_entry[:n]
-    hit = int(first_firing(cond, rule.missing_days))
-    if hit < 0:
-        return None
-    dates = diary.days["date"]
-    vals = tuple((_iso(dates.iloc[i]), None) for i in range(hit - rule.missing_days + 1, hit + 1))
-    return Event(rule.name, rule.action, dates.iloc[hit], vals, rule.kind, rule.describe())
-
-
-def cycle_differences(protocol: Protocol, diary: Diary, column: str, cycles: int) -> np.ndarray:
-    """Treatment minus control period mean of the first ``cycles`` cycles (NaN = not counted).
-
-    A period counts with at least ``analysis.min_days_per_period`` post-washout days with a value;
-    a cycle needs one counting period of each arm (under the ``random`` scheme a cycle whose two
-    periods are on the same arm gives NaN).
-    """
-    days = diary.days
-    values = days[column].to_numpy(dtype=float)
-    period = days["period"].to_numpy()
-    keep = ~days["washout"].to_numpy(dtype=bool) & ~np.isnan(values)
-    need = protocol.analysis.min_days_per_period
-    means = np.full(2 * cycles, np.nan)
-    for p in range(1, 2 * cycles + 1):
-        sel = keep & (period == p)
-        if sel.sum() >= need:
-            means[p - 1] = values[sel].sum() / sel.sum()
-    treatment = np.array(list(diary.schedule.arms[: 2 * cycles])) == "T"
-    return differences_of_means(means, treatment, same_arm="nan")
-
-
-def _harm(rule, protocol, diary, as_of):
-    """Evaluate the harm rule at each completed cycle."""
-    schedule, design = diary.schedule, protocol.design
-    ends = [schedule.start + _dt.timedelta(days=int(d)) for d in cycle_end_offsets(design)]
-    complete = sum(end <= as_of for end in ends)
-    if complete < 2:
-        return few_cycles(complete, as_of)
-    outcome = protocol.outcome(rule.column)
-    prior = protocol.bayes_prior(outcome)
-    diffs = cycle_differences(protocol, diary, rule.column, complete)
-    for c in range(2, complete + 1):
-        used = diffs[:c][np.isfinite(diffs[:c])]
-        if used.size < 2:
-            continue
-        p = float(harm_probability(used, outcome.better, outcome.mcid, prior=prior))
-        if p >= rule.probability:
-            vals = tuple(
-                (f"cycle {i + 1}", float(d)) for i, d in enumerate(diffs[:c]) if np.isfinite(d)
-            )
-            return Event(
-                rule.name,
-                rule.action,
-                ends[c - 1],
-                (*vals, ("probability_of_harm", p)),
-                rule.kind,
-                harm_description(rule, p, c),
-            )
-    usable = int(np.isfinite(diffs).sum())
-    if usable < 2:
-        return few_usable_cycles(usable, complete, protocol.analysis.min_days_per_period)
-    return None
+def _entries(diary: Diary, column: str, first: _dt.date, n: int) -> list[tuple[Any, ...]]:
+    """Per day, every entry of a column with a value, in entry order."""
+    out: list[list[Any]] = [[] for _ in range(n)]
+    rows = diary.rows
+    present = has_value(rows[column].to_numpy(dtype=object)) if len(rows) else []
+    for day, value, ok in zip(rows["date"], rows[column], present, strict=True):
+        i = (day - first).days
+        if 0 <= i < n and ok:
+            out[i].append(value)
+    return [tuple(v) for v in out]
 
 
 def monitor(
@@ -393,39 +256,17 @@ def monitor(
         as_of = as_of.date()
     today = today or _dt.date.today()
     if as_of is None:
-        as_of = _default_as_of(diary, today)
+        latest = default_as_of(diary.last_entry_date, diary.last_date, today)
+        as_of = latest or diary.schedule.start - _dt.timedelta(days=1)
     after_as_of, after_today = later_entries(diary, as_of, today)
-    days = diary.days
-    n = min(max((as_of - diary.schedule.start).days + 1, 0), len(days))
-    calendar = _Calendar.build(diary, as_of)
-    events: list[Event] = []
-    not_checked: list[tuple[str, str]] = []
-    checked: list[str] = []
-    gaps: list[str] = []
-    for rule in protocol.stop_rules:
-        if rule.kind == "missing":
-            found = _missing(rule, diary, n)
-        elif rule.kind == "harm":
-            found = _harm(rule, protocol, diary, as_of)
-        else:
-            found = _threshold(rule, protocol, diary, calendar)
-        if isinstance(found, str):
-            not_checked.append((rule.name, str(found)))
-            if isinstance(found, Gap):
-                gaps.append(rule.name)
-            continue
-        checked.append(rule.name)
-        if found is not None:
-            events.append(found)
-    events.sort(key=lambda e: e.date)
-    status = status_of((e.action for e in events), gaps=bool(gaps), future=bool(after_today))
+    found = replay(diary_grid(protocol, diary, as_of), future=np.array([bool(after_today)]))[0]
     return MonitorResult(
-        status,
+        found.status,
         as_of,
-        tuple(events),
-        tuple(not_checked),
-        tuple(checked),
-        tuple(gaps),
+        found.events,
+        found.not_checked,
+        found.checked,
+        found.missing_data,
         after_as_of,
         after_today,
     )

@@ -10,19 +10,36 @@ table (``to_frame``); its words live in :mod:`nof1.safety.render`.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..stats.results import jsonable
 from .dates import DatedRows
+from .texts import NOT_CHECKED
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["EXIT_CODES", "Event", "MonitorResult"]
+__all__ = ["EXIT_CODES", "RANK", "Event", "MonitorResult", "partial_status", "worst_status"]
 
-EXIT_CODES = {"continue": 0, "review": 3, "stop": 4}
-"""Exit code of ``nof1 monitor`` for each status."""
+EXIT_CODES = {"continue": 0, "review": 3, NOT_CHECKED: 3, "stop": 4}
+"""Exit code of ``nof1 monitor`` for each status (a patient nobody could check counts as
+review: never 0)."""
+
+RANK = {"stop": 0, "review": 1, NOT_CHECKED: 2, "continue": 3}
+"""The statuses worst first: a triage list's order, and which status heads a series."""
+
+
+def worst_status(statuses: Iterable[str]) -> str:
+    """The worst of the statuses (:data:`RANK`); ``continue`` when there are none."""
+    return min(statuses, key=RANK.__getitem__, default="continue")
+
+
+def partial_status(replayed: str, unchecked: bool) -> str:
+    """The status of a replay that had to leave rules out (a column the diary lacks):
+    ``not checked`` unless the rules replayed found worse; never ``continue``."""
+    return worst_status([replayed, NOT_CHECKED]) if unchecked else replayed
 
 
 @dataclass(frozen=True)

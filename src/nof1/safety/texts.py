@@ -1,14 +1,12 @@
 """The words of a stop-rule replay: why a rule could not be checked and what an event says.
 
-:mod:`nof1.safety.monitor` replays one diary, :mod:`nof1.series.monitor_fast` replays the stop
-rules of many patients of a long-form series at once; both word their reasons, descriptions and
-verdicts with these functions, so the two paths say the same thing in the same words.
+:mod:`nof1.safety.engine`, the one stop-rule engine, words its reasons and descriptions with
+these functions.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,7 +31,6 @@ __all__ = [
     "no_value",
     "nothing_yet",
     "shown",
-    "status_of",
 ]
 
 
@@ -148,13 +145,3 @@ def event_value(value: Any) -> Any:
     if isinstance(value, (np.floating, np.integer)):
         return value.item()
     return value
-
-
-def status_of(actions: Iterable[str], gaps: bool = False, future: bool = False) -> str:
-    """'stop' when a stop rule fired, else 'review' when any rule fired, a rule could not be
-    checked for lack of diary data (``gaps``) or an entry is dated after today (``future``: a
-    likely mistyped date), else 'continue'. Both fail closed."""
-    actions = list(actions)
-    if "stop" in actions:
-        return "stop"
-    return "review" if actions or gaps or future else "continue"

@@ -410,12 +410,14 @@ def _date(text: str) -> _dt.date | None:
 
 
 def check_rows(
-    ctx: Context, cols: _Columns, line_of=None
+    ctx: Context, cols: _Columns, line_of=None, outside: bool = True
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Patient code and schedule day of every row, and the patients whose rows the column
-    checks cannot vouch for (a bad cell, a date outside the schedule or twice, a value off the
-    scale). A row of a patient not in the table raises (``line_of(row)`` its line), or returns
-    codes None for a CSV diary (the per-patient reader then names it)."""
+    checks cannot vouch for (a bad cell, a date twice, a value off the scale; with ``outside``
+    a date outside the schedule, else only a patient none of whose rows falls within it, whom
+    the per-patient reader refuses). A row of a patient not in the table raises
+    (``line_of(row)`` its line), or returns codes None for a CSV diary (the per-patient reader
+    then names it)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -433,12 +435,19 @@ def check_rows(
     code = code_arr.to_numpy(zero_copy_only=False).astype(np.int64)
     n_days = ctx.n_days
     day = cols.day - ctx.start[code]
-    outside = (day < 0) | (day >= n_days)
+    beyond = (day < 0) | (day >= n_days)
     flagged = np.zeros(len(ctx.ids), dtype=bool)
-    _flag(code, cols.bad | outside, flagged)
-    key = code * n_days + np.clip(day, 0, n_days - 1)
-    order = np.argsort(key, kind="stable")
-    twice = np.flatnonzero(key[order][1:] == key[order][:-1])
+    _flag(code, cols.bad, flagged)
+    if outside:
+        _flag(code, beyond, flagged)
+    else:  # a patient with rows, none of them within the schedule: the reader refuses it
+        rows = np.bincount(code, minlength=len(ctx.ids))
+        inside = np.bincount(code[~beyond], minlength=len(ctx.ids))
+        flagged |= (rows > 0) & (inside == 0)
+    order = np.lexsort((cols.day, code))
+    twice = np.flatnonzero(
+        (code[order][1:] == code[order][:-1]) & (cols.day[order][1:] == cols.day[order][:-1])
+    )
     _flag(code, order[twice], flagged)
     for o in ctx.first.outcomes:
         v = cols.values[o.name]

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Nof1Error, SeriesError
-from ..safety.dates import DatedRows, rows_after
+from ..safety.dates import DatedRows, default_as_of, rows_after
+from ..safety.engine import Replay, not_replayed
 from ..safety.monitor import monitor
-from ..safety.result import EXIT_CODES, Event
-from ..safety.texts import NOT_CHECKED, shown
+from ..safety.result import EXIT_CODES, RANK, Event, worst_status
+from ..safety.texts import shown
 from .load import Series
 from .trials import SeriesTrial
 
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["PatientStatus", "SeriesMonitor", "monitor_series"]
 
-RANK = {"stop": 0, "review": 1, NOT_CHECKED: 2, "continue": 3}
 NO_ENTRIES = "no diary entries in the series"
 
 
@@ -104,7 +104,7 @@ class SeriesMonitor:
     @property
     def counts(self) -> dict[str, int]:
         """Patients per status."""
-        out = dict.fromkeys(("stop", "review", NOT_CHECKED, "continue"), 0)
+        out = dict.fromkeys(RANK, 0)
         for p in self.patients:
             out[p.status] += 1
         return out
@@ -112,15 +112,12 @@ class SeriesMonitor:
     @property
     def status(self) -> str:
         """The worst status in the series (``not checked`` ranks after ``review``)."""
-        if not self.patients:
-            return "continue"
-        return min((p.status for p in self.patients), key=RANK.__getitem__)
+        return worst_status(p.status for p in self.patients)
 
     @property
     def exit_code(self) -> int:
         """4 stop, 3 review or a patient not checked, 0 continue."""
-        status = self.status
-        return EXIT_CODES["review"] if status == NOT_CHECKED else EXIT_CODES[status]
+        return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: id, as_of, status, counts, patients."""
@@ -223,8 +220,9 @@ def monitor_series(
     'stop'
     """
     day = as_date(as_of)
+    today = today or _dt.date.today()
     if day is None:
-        day = latest_date(series.trials)
+        day = series_as_of([t for t in series.trials if t.ok], today)
     else:
         readable = [t for t in series.trials if t.ok]
         early_series(
@@ -241,10 +239,22 @@ def monitor_series(
     return triage(series.id, day, out)
 
 
-def latest_date(trials) -> _dt.date | None:
-    """The default as-of date: the latest diary date of any readable trial."""
-    dates = [t.diary.last_date for t in trials if t.ok and t.diary.last_date]
-    return max(dates) if dates else None
+def series_as_of(
+    trials,
+    today: _dt.date,
+    last_entry: _dt.date | None = None,
+    last_row: _dt.date | None = None,
+) -> _dt.date | None:
+    """The default as-of date of a series: :func:`~nof1.safety.dates.default_as_of` over the
+    readable ``trials`` and the rows read column-wise (their latest entry and latest row); None
+    when no patient has a diary row."""
+    entries = [last_entry, *(t.diary.last_entry_date for t in trials)]
+    rows = [last_row, *(t.diary.last_date for t in trials)]
+    return default_as_of(
+        max((d for d in entries if d is not None), default=None),
+        max((d for d in rows if d is not None), default=None),
+        today,
+    )
 
 
 def entry_dates(diary) -> list[_dt.date]:
@@ -273,34 +283,37 @@ def patient_status(
     """One trial's line of the triage: the single-trial monitor up to ``day``, or ``not
     checked`` with the reason when its files could not be read or checked."""
     if not trial.ok:
-        return PatientStatus(trial.patient, NOT_CHECKED, reason=str(trial.error))
+        return replayed_status(trial.patient, not_replayed(str(trial.error)))
     if day is None:
-        return PatientStatus(trial.patient, NOT_CHECKED, reason=NO_ENTRIES)
+        return replayed_status(trial.patient, not_replayed(NO_ENTRIES))
     try:
         result = monitor(trial.protocol, trial.diary, as_of=day, today=today)
     except (Nof1Error, ValueError) as exc:
-        return PatientStatus(trial.patient, NOT_CHECKED, reason=str(exc))
-    return checked_status(
+        return replayed_status(trial.patient, not_replayed(str(exc)))
+    return PatientStatus(
         trial.patient,
         result.status,
         result.events,
-        result.not_checked,
+        _reasons(result.not_checked),
         result.after_as_of,
         result.after_today,
     )
 
 
-def checked_status(
+def replayed_status(
     patient: str,
-    status: str,
-    events: tuple[Event, ...],
-    not_checked,
+    found: Replay,
     after_as_of: DatedRows | None = None,
     after_today: DatedRows | None = None,
 ) -> PatientStatus:
-    """The line of a patient whose rules were replayed (``not_checked``: (rule, why) pairs)."""
-    reason = "; ".join(f"rule {r!r} not checked: {why}" for r, why in not_checked)
-    return PatientStatus(patient, status, events, reason or None, after_as_of, after_today)
+    """A patient's line from the engine's :class:`~nof1.safety.engine.Replay`."""
+    reason = found.reason or _reasons(found.not_checked)
+    return PatientStatus(patient, found.status, found.events, reason, after_as_of, after_today)
+
+
+def _reasons(not_checked) -> str | None:
+    """The rules not checked, in one line (``not_checked``: (rule, why) pairs)."""
+    return "; ".join(f"rule {r!r} not checked: {why}" for r, why in not_checked) or None
 
 
 def triage(series_id: str, day: _dt.date | None, statuses: list[PatientStatus]) -> SeriesMonitor:

@@ -1,19 +1,21 @@
 """Series monitoring at scale: the stop rules of every patient of a long-form series at once.
 
-The long form shares one template protocol, so each stop rule is one array operation over a
-(patients x schedule days) grid built column-wise from the long diary (:mod:`nof1.series.arrow`
-reads and checks it), with the rule arithmetic of :mod:`nof1.safety.rules` (conditions, runs,
-``within_days``, the harm probability) and the words of :mod:`nof1.safety.texts`. The result is
-the same :class:`~nof1.series.monitor.SeriesMonitor`, patient for patient, as looping the
-single-trial monitor (:func:`~nof1.series.monitor.monitor_series`).
+The long form shares one template protocol, so the patients are rows of one grid of calendar
+days (:class:`nof1.safety.engine.Grid`), laid column-wise from the long diary
+(:mod:`nof1.series.arrow` reads and checks it) and replayed by the one stop-rule engine
+(:func:`nof1.safety.engine.replay`), in chunks of :data:`GRID_CELLS`. The single-trial monitor
+replays the one-row grid of a diary with the same engine, so the two paths differ in how they
+read, never in what they compute.
 
 A patient whose rows the column checks cannot vouch for (a cell that does not parse or is not a
-declared category, a date outside the schedule or twice, a value off the scale, an unusual row of
-the patients table, a text column that the per-patient reader would type as numbers) goes through
-the per-patient path, which keeps it or marks it ``not checked`` with its reason. The whole
-series goes through the per-patient path when the column-wise reader does not apply (not the long
-form, a diary option such as several entries a day, a column the protocol does not declare, a
-stop rule whose column the diary lacks, a CSV row that does not parse).
+declared category, a date twice, a value off the scale, no row within the schedule, an unusual
+row of the patients table, a text column that the per-patient reader would type as numbers)
+goes through the per-patient reader, which keeps it or marks it ``not checked`` with its
+reason. Rows dated outside a patient's schedule stay on the column-wise path (days ``outside``
+the schedule, as the single-trial monitor sees them). The whole series goes through the
+per-patient path when the column-wise reader does not apply (not the long form, a diary option
+such as several entries a day, a column the protocol does not declare, a stop rule whose column
+the diary lacks, a CSV row that does not parse).
 """
 
 from __future__ import annotations
@@ -28,53 +30,28 @@ import numpy as np
 from ..diary.cells import NUMBER
 from ..errors import SeriesError
 from ..safety.dates import FIRST_DATES, DatedRows, rows_after
-from ..safety.result import Event
-from ..safety.rules import (
-    during_mask,
-    first_firing,
-    harm_probability,
-    has_value,
-    run_days,
-    run_firing,
-    threshold_condition,
-)
-from ..safety.texts import (
-    NO_SCHEDULED_DAY,
-    Gap,
-    baseline_description,
-    cycle_end_offsets,
-    event_value,
-    few_cycles,
-    few_usable_cycles,
-    harm_description,
-    no_baseline,
-    no_day,
-    no_value,
-    nothing_yet,
-    status_of,
-)
-from ..stats.cycle import cycle_differences
+from ..safety.engine import BEYOND, OUTSIDE, Coded, Grid, not_replayed, replay
 from ..trial.categories import declared_category
 from .load import Series
 from .monitor import (
+    NO_ENTRIES,
     PatientStatus,
     SeriesMonitor,
     as_date,
-    checked_status,
     early_series,
     entry_dates,
-    latest_date,
     monitor_series,
     patient_status,
+    replayed_status,
+    series_as_of,
     triage,
 )
 from .table import read_parquet, split_diary, split_parquet, table_trial
 
-__all__ = ["GRID_CELLS", "monitor_long", "monitor_path", "row_sums"]
+__all__ = ["GRID_CELLS", "monitor_long", "monitor_path"]
 
 Progress = Callable[[int, int], None] | None
 _EPOCH = _dt.date(1970, 1, 1).toordinal()
-_ARMS = np.array(["run-in", "treatment", "control", "outside"], dtype=object)
 _TEXT_TYPES = ("string", "large_string", "null")
 
 GRID_CELLS = 16_000_000
@@ -118,58 +95,6 @@ def monitor_path(
     return monitor_series(Series.load(path), as_of, progress, today)
 
 
-def row_sums(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the sum and count of ``values`` where ``mask``, summed exactly as numpy sums
-    the row's selected values on their own (``values[i][mask[i]].sum()``), so that means agree
-    to the last bit with the per-patient path."""
-    counts = mask.sum(axis=1)
-    sums = np.zeros(values.shape[0])
-    if not counts.any():
-        return sums, counts
-    order = np.argsort(~mask, axis=1, kind="stable")
-    packed = np.take_along_axis(values, order, axis=1)
-    for m in np.unique(counts[counts > 0]):
-        rows = counts == m
-        sums[rows] = np.ascontiguousarray(packed[rows, :m]).sum(axis=1)
-    return sums, counts
-
-
-class _Grid:
-    """The clean patients' rows laid on a (patients x schedule days) grid, up to ``as_of``."""
-
-    def __init__(self, ctx, sel, gi, day, as_of: _dt.date):
-        self.ctx, self.sel, self.gi, self.day = ctx, sel, gi, day
-        self.as_of = as_of
-        self.start = ctx.start[sel]
-        n_days = ctx.n_days
-        self.n_cal = (as_of.toordinal() - _EPOCH) - self.start + 1
-        self.n_sched = np.clip(self.n_cal, 0, n_days)
-        self.valid = np.arange(n_days)[None, :] < self.n_sched[:, None]
-        layout = ctx.first.schedule().day_arrays()
-        self.period = layout["period"]
-        self.washout = np.asarray(layout["washout"], dtype=bool)
-        treat = ctx.arms[sel][:, np.maximum(self.period - 1, 0)]
-        self.arm = np.where(self.period == 0, 0, np.where(treat, 1, 2)).astype(np.int8)
-        self.arm[~self.valid] = 3
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.valid.shape
-
-    def numbers(self, values: np.ndarray) -> np.ndarray:
-        out = np.full(self.shape, np.nan)
-        out[self.gi, self.day] = values
-        return out
-
-    def codes(self, codes: np.ndarray) -> np.ndarray:
-        out = np.full(self.shape, -1, dtype=np.int32)
-        out[self.gi, self.day] = codes
-        return out
-
-    def date(self, i: int, d: int) -> _dt.date:
-        return _dt.date.fromordinal(int(self.start[i]) + _EPOCH + int(d))
-
-
 class _Text:
     """A text column: each row's code into the column's distinct cells (-1 when null), with
     each distinct cell's trimmed text (None when blank; a declared category as the protocol
@@ -201,7 +126,7 @@ def _reads_as_number(cell: str) -> bool:
     return bool(cell) and bool(NUMBER.match(cell)) and math.isfinite(float(cell))
 
 
-def series_tables(ctx) -> list[str] | None:
+def long_columns(ctx) -> list[str] | None:
     """The long diary's columns besides patient (and a Parquet ``bucket`` partition), or None
     when a column is not one the column-wise reader takes as the per-patient reader would."""
     if ctx.parquet:
@@ -234,7 +159,7 @@ def _prepared(path: Path):
         return None
     if ctx is None:
         return None
-    names = series_tables(ctx)
+    names = long_columns(ctx)
     if names is None:
         return None
     rules = ctx.first.stop_rules
@@ -277,7 +202,7 @@ def monitor_long(
     if progress is not None:
         progress(100, 1000)
     try:
-        code, day, flagged = check_rows(ctx, cols)
+        code, _, flagged = check_rows(ctx, cols, outside=False)
     except SeriesError:
         if ctx.parquet:
             raise
@@ -297,19 +222,20 @@ def monitor_long(
             has_text = np.bincount(code[t.filled[t.code] & ~number], minlength=n) > 0
             has_number = np.bincount(code[number], minlength=n) > 0
             flagged |= has_number & ~has_text
-    day_of = cols.day
+    day_of = cols.day + _EPOCH  # ordinals
     if as_of is not None:  # the per-patient monitor refuses an as-of before the schedule
-        cut = as_of.toordinal() - _EPOCH
+        cut = as_of.toordinal()
         later = np.bincount(code[filled & (day_of > cut)], minlength=n) > 0
-        flagged |= later & (ctx.start > cut)
+        flagged |= later & (ctx.start + _EPOCH > cut)
     exact = _exact_trials(ctx, flagged)
     if progress is not None:
         progress(200, 1000)
 
     sel = np.flatnonzero(~flagged)
     keep = ~flagged[code]
+    readable = [t for t in exact.values() if t.ok]
+    today = today or _dt.date.today()
     if as_of is not None:
-        readable = [t for t in exact.values() if t.ok]
         early_series(
             ctx.series.path,
             as_of,
@@ -318,55 +244,127 @@ def monitor_long(
             int((keep & filled & (day_of > cut)).sum())
             + sum(rows_after(entry_dates(t.diary), as_of).rows for t in readable),
         )
-    if as_of is None:
-        dates = [d for d in (latest_date(exact.values()),) if d is not None]
-        if keep.any():
-            dates.append(_dt.date.fromordinal(int(day_of[keep].max()) + _EPOCH))
-        as_of = max(dates) if dates else None
-    today = today or _dt.date.today()
+    else:
+        as_of = series_as_of(
+            readable,
+            today,
+            _ordinal_date(day_of[keep & filled].max(initial=0)),
+            _ordinal_date(day_of[keep].max(initial=0)),
+        )
     statuses: dict[int, PatientStatus] = {
         i: patient_status(t, as_of, today) for i, t in exact.items()
     }
     if as_of is not None and sel.size:
         after_as_of = _dated_rows(code, day_of, keep & filled, as_of)
         after_today = _dated_rows(code, day_of, keep & filled, today)
-        rows = np.flatnonzero(keep & (day_of <= as_of.toordinal() - _EPOCH))
+        rows = np.flatnonzero(keep & (day_of <= as_of.toordinal()))
         gi = np.full(n, -1, dtype=np.int64)
         gi[sel] = np.arange(sel.size)
         rows = rows[np.argsort(gi[code[rows]], kind="stable")]  # by patient, file order within
         g = gi[code[rows]]
-        chunk = max(1, GRID_CELLS // ctx.n_days)
-        parts = -(-sel.size // chunk)
+        layout = _Layout(ctx, sel, g, day_of, rows, as_of)
+        chunk = max(1, GRID_CELLS // max(layout.width, 1))
         for a in range(0, sel.size, chunk):
             b = min(a + chunk, sel.size)
             lo, hi = np.searchsorted(g, [a, b])
-            part = rows[lo:hi]
-            grid = _Grid(ctx, sel[a:b], g[lo:hi] - a, day[part], as_of)
-            step = _step(progress, a // chunk, parts, len(rules))
-            found = _evaluate(ctx, grid, cols, text, part, filled, step)
-            for j, i in enumerate(sel[a:b]):
-                events = sorted(found.events[j], key=lambda e: e.date)
-                gaps = any(isinstance(why, Gap) for _, why in found.why[j])
+            grid = layout.grid(a, b, rows[lo:hi], g[lo:hi] - a, cols, text, filled)
+            future = np.array([int(i) in after_today for i in sel[a:b]], dtype=bool)
+            for i, found in zip(sel[a:b], replay(grid, future), strict=True):
                 late = after_as_of.get(int(i), DatedRows(as_of))
-                future = after_today.get(int(i), DatedRows(today))
-                status = status_of((e.action for e in events), gaps=gaps, future=bool(future))
-                statuses[int(i)] = checked_status(
-                    ctx.ids[i], status, tuple(events), found.why[j], late, future
+                statuses[int(i)] = replayed_status(
+                    ctx.ids[i], found, late, after_today.get(int(i), DatedRows(today))
                 )
+            if progress is not None:
+                progress(200 + 790 * b // sel.size, 1000)
     elif sel.size:
         for i in sel:
-            statuses[int(i)] = patient_status(_NoEntries(ctx.ids[i]), None)
+            statuses[int(i)] = replayed_status(ctx.ids[i], not_replayed(NO_ENTRIES))
     if progress is not None:
         progress(1000, 1000)
     return triage(ctx.series.id, as_of, [statuses[i] for i in range(n)])
+
+
+def _ordinal_date(ordinal: int) -> _dt.date | None:
+    return _dt.date.fromordinal(int(ordinal)) if ordinal > 0 else None
+
+
+class _Layout:
+    """The clean patients' rows up to ``as_of`` and where each patient's calendar starts: the
+    earlier of its schedule's first day and its first row (a row outside the schedule)."""
+
+    def __init__(self, ctx, sel: np.ndarray, g: np.ndarray, day_of: np.ndarray, rows, as_of):
+        self.ctx, self.sel, self.day_of, self.as_of = ctx, sel, day_of, as_of
+        ordinals = day_of[rows]
+        start = ctx.start[sel] + _EPOCH
+        earliest = np.full(sel.size, np.iinfo(np.int64).max)
+        np.minimum.at(earliest, g, ordinals)
+        latest = np.full(sel.size, np.iinfo(np.int64).min)
+        np.maximum.at(latest, g, ordinals)
+        self.first = np.minimum(start, earliest)
+        self.offset = start - self.first
+        self.n_cal = as_of.toordinal() - self.first + 1
+        # columns needed: the schedule and every row, never past as_of
+        need = np.maximum(self.offset + ctx.n_days, latest - self.first + 1)
+        self.cols = np.clip(np.minimum(need, self.n_cal), 0, None)
+        self.width = int(self.cols.max(initial=0))
+        days = ctx.first.schedule().day_arrays()
+        self.period = np.asarray(days["period"])
+
+    def grid(self, a: int, b: int, rows, gi, cols, text, filled) -> Grid:
+        """The grid of patients ``sel[a:b]`` (``rows``: their rows, ``gi``: each row's
+        patient among them)."""
+        ctx = self.ctx
+        width = int(self.cols[a:b].max(initial=0))
+        n = b - a
+        column = np.arange(width)[None, :]
+        n_cal, offset = self.n_cal[a:b], self.offset[a:b]
+        arm = np.where(column < n_cal[:, None], OUTSIDE, BEYOND).astype(np.int8)
+        treat = ctx.arms[self.sel[a:b]]
+        sched = column - offset[:, None]
+        inside = (sched >= 0) & (sched < ctx.n_days) & (column < n_cal[:, None])
+        period = self.period[np.clip(sched, 0, ctx.n_days - 1)]
+        on = np.take_along_axis(treat, np.maximum(period - 1, 0), axis=1)
+        codes = np.where(period == 0, 0, np.where(on, 1, 2)).astype(np.int8)
+        arm = np.where(inside, codes, arm)
+        day = self.day_of[rows] - self.first[a:b][gi]
+        entry = np.zeros((n, width), dtype=bool)
+        entry[gi, day] = filled[rows]
+
+        built: dict[str, np.ndarray | Coded] = {}  # a column's grid, built once for its rules
+
+        def values(name: str, worst: str | None = None) -> np.ndarray | Coded:
+            if name in built:
+                return built[name]
+            if name in text:
+                t = text[name]
+                codes = np.full((n, width), -1, dtype=np.int32)
+                codes[gi, day] = t.code[rows]
+                built[name] = Coded(codes, t.texts)
+            else:
+                numbers = np.full((n, width), np.nan)
+                numbers[gi, day] = cols.values[name][rows]
+                built[name] = numbers
+            return built[name]
+
+        return Grid(
+            ctx.first,
+            self.first[a:b],
+            offset,
+            n_cal,
+            arm,
+            entry,
+            treat,
+            self.as_of,
+            values,
+        )
 
 
 def _dated_rows(
     code: np.ndarray, days: np.ndarray, entry: np.ndarray, after: _dt.date
 ) -> dict[int, DatedRows]:
     """Per patient with a row in ``entry`` dated after ``after``: those rows, as
-    :func:`nof1.safety.dates.rows_after` counts them (days since 1970-01-01)."""
-    sel = entry & (days > after.toordinal() - _EPOCH)
+    :func:`nof1.safety.dates.rows_after` counts them (``days``: date ordinals)."""
+    sel = entry & (days > after.toordinal())
     order = np.lexsort((days[sel], code[sel]))
     c, d = code[sel][order], days[sel][order]
     out: dict[int, DatedRows] = {}
@@ -374,26 +372,9 @@ def _dated_rows(
     for who, when in zip(np.split(c, bounds), np.split(d, bounds), strict=True):
         if who.size:
             distinct = np.unique(when)
-            first = tuple(_dt.date.fromordinal(int(x) + _EPOCH) for x in distinct[:FIRST_DATES])
+            first = tuple(_dt.date.fromordinal(int(x)) for x in distinct[:FIRST_DATES])
             out[int(who[0])] = DatedRows(after, int(who.size), int(distinct.size), first)
     return out
-
-
-def _step(progress: Progress, part: int, parts: int, n_rules: int) -> Progress:
-    """Rule k of chunk ``part`` done, as thousandths of the whole run (the rules take 20% to
-    99%)."""
-    if progress is None:
-        return None
-    return lambda k, _: progress(200 + 790 * (part * n_rules + k) // (parts * n_rules), 1000)
-
-
-class _NoEntries:
-    """A readable trial in a series without any diary entry (for :func:`patient_status`)."""
-
-    ok, error = True, None
-
-    def __init__(self, patient: str) -> None:
-        self.patient = patient
 
 
 def _exact_trials(ctx, flagged: np.ndarray) -> dict:
@@ -410,169 +391,3 @@ def _exact_trials(ctx, flagged: np.ndarray) -> dict:
             ctx.template, ctx.tpath, ctx.sha, where, ctx.rows[i][1], ctx.dpath, texts[ctx.ids[i]]
         )
     return out
-
-
-class _Found:
-    """Per clean patient: the events found and the (rule, reason) pairs not checked."""
-
-    def __init__(self, n: int) -> None:
-        self.events: list[list[Event]] = [[] for _ in range(n)]
-        self.why: list[list[tuple[str, str]]] = [[] for _ in range(n)]
-
-    def reason(self, rule, rows: np.ndarray, texts) -> None:
-        for j in np.flatnonzero(rows):
-            self.why[j].append((rule.name, texts(j)))
-
-
-def _evaluate(ctx, grid: _Grid, cols, text, keep, filled, progress) -> _Found:
-    """Every stop rule over the grid, in protocol order."""
-    found = _Found(grid.shape[0])
-    numbers: dict[str, np.ndarray] = {}  # a column's grid, built once for all its rules
-
-    def column(name: str) -> np.ndarray:
-        if name not in numbers:
-            numbers[name] = grid.numbers(cols.values[name][keep])
-        return numbers[name]
-
-    for step, rule in enumerate(ctx.first.stop_rules, start=1):
-        if rule.kind == "missing":
-            _missing(rule, grid, grid.numbers(filled[keep].astype(float)) == 1, found)
-        elif rule.kind == "harm":
-            _harm(rule, ctx, grid, column(rule.column), found)
-        elif rule.column in ctx.numeric:
-            _threshold(rule, ctx, grid, column(rule.column), None, found)
-        else:
-            t = text[rule.column]
-            _threshold(rule, ctx, grid, grid.codes(t.code[keep]), t.texts, found)
-        if progress is not None:
-            progress(step, len(ctx.first.stop_rules))
-    return found
-
-
-def _condition(rule, values, vocab, present, baseline, better) -> np.ndarray:
-    """Where the rule's comparison holds, each distinct value compared once when it can be."""
-    if vocab is not None:  # text: codes into the distinct cells
-        return threshold_condition(vocab, rule)[values] & present
-    if rule.comparison in ("equals", "in"):
-        distinct, where = np.unique(values[present], return_inverse=True)
-        out = np.zeros(values.shape, dtype=bool)
-        out[present] = threshold_condition(distinct, rule)[where]
-        return out
-    return threshold_condition(values, rule, baseline, better) & present
-
-
-def _threshold(rule, ctx, grid: _Grid, values, vocab, found: _Found) -> None:
-    """A threshold rule over every patient's days: the first firing day, or why not checked."""
-    last = grid.as_of.isoformat()
-    present = (has_value(vocab)[values] if vocab is not None else has_value(values)) & grid.valid
-    look_arm = during_mask(_ARMS, rule.during)
-    look = look_arm[grid.arm]
-    started = grid.n_cal > 0
-    # days after the schedule's end up to as_of are outside it (no rows there)
-    after = grid.n_cal > ctx.n_days
-    look_any = look.any(axis=1) | (after & look_arm[3])
-    reason = np.full(grid.shape[0], None, dtype=object)
-    reason[~look_any] = no_day(rule, last)
-    if ctx.first.categories_of(rule.column) is None:
-        reason[look_any & ~(present & look).any(axis=1)] = no_value(rule, last)
-    baseline, better = None, None
-    if rule.comparison == "above_baseline_by":
-        better = ctx.first.outcome(rule.column).better
-        sums, counts = row_sums(np.where(np.isnan(values), 0.0, values), present & (grid.arm == 0))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            baseline = sums / counts
-        missing = (reason == None) & (counts == 0)  # noqa: E711
-        under_way = (grid.n_cal >= 1) & (grid.n_cal <= ctx.first.design.run_in_days)
-        reason[missing & under_way] = no_baseline(rule, under_way=True)
-        reason[missing & ~under_way] = no_baseline(rule, under_way=False)
-    reason[~started] = None
-    cond = _condition(rule, values, vocab, present, baseline, better)
-    holds, breaks = cond & look, (present & ~cond) | ~look
-    hit = run_firing(holds, breaks, rule.for_days, rule.within_days)
-    for j in np.flatnonzero(~started):
-        found.why[j].append((rule.name, nothing_yet(grid.date(j, 0))))
-    found.reason(rule, started & (reason != None), lambda j: reason[j])  # noqa: E711
-    for j in np.flatnonzero(started & (reason == None) & (hit >= 0)):  # noqa: E711
-        h = int(hit[j])
-        run = run_days(holds[j], breaks[j], h, rule.for_days, rule.within_days)
-        cells = vocab[values[j, run]] if vocab is not None else values[j, run]
-        vals = tuple(
-            (grid.date(j, d).isoformat(), event_value(v)) for d, v in zip(run, cells, strict=True)
-        )
-        description = rule.describe()
-        if baseline is not None:
-            description = baseline_description(rule, baseline[j], better)
-        found.events[j].append(
-            Event(rule.name, rule.action, grid.date(j, h), vals, rule.kind, description)
-        )
-
-
-def _missing(rule, grid: _Grid, entry: np.ndarray, found: _Found) -> None:
-    """A ``missing_days`` rule: runs of scheduled days without an entry up to ``as_of``."""
-    found.reason(rule, grid.n_sched == 0, lambda j: NO_SCHEDULED_DAY)
-    hit = first_firing(~entry & grid.valid, rule.missing_days)
-    for j in np.flatnonzero((grid.n_sched > 0) & (hit >= 0)):
-        h = int(hit[j])
-        days = range(h - rule.missing_days + 1, h + 1)
-        vals = tuple((grid.date(j, d).isoformat(), None) for d in days)
-        found.events[j].append(
-            Event(rule.name, rule.action, grid.date(j, h), vals, rule.kind, rule.describe())
-        )
-
-
-def _cycle_differences(ctx, grid: _Grid, values: np.ndarray) -> np.ndarray:
-    """(patients, cycles): treatment minus control period mean of each cycle, NaN when it does
-    not count (as :func:`nof1.safety.monitor.cycle_differences`, summed the same way)."""
-    design = ctx.first.design
-    n_periods, width = 2 * design.cycles, design.period_days
-    counted = ~np.isnan(values) & ~grid.washout[None, :] & (grid.period > 0)[None, :]
-    body = slice(design.run_in_days, design.run_in_days + n_periods * width)
-    shape = (grid.shape[0] * n_periods, width)
-    sums, counts = row_sums(
-        np.where(counted, values, 0.0)[:, body].reshape(shape), counted[:, body].reshape(shape)
-    )
-    need = ctx.first.analysis.min_days_per_period
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(counts >= need, sums / counts, np.nan).reshape(-1, n_periods)
-    return cycle_differences(means, ctx.arms[grid.sel], same_arm="nan")
-
-
-def _harm(rule, ctx, grid: _Grid, values: np.ndarray, found: _Found) -> None:
-    """The harm rule at each completed cycle, for every patient at once."""
-    outcome = ctx.first.outcome(rule.column)
-    prior = ctx.first.bayes_prior(outcome)
-    ends = cycle_end_offsets(ctx.first.design)
-    complete = (grid.n_cal[:, None] > ends[None, :]).sum(axis=1)
-    found.reason(rule, complete < 2, lambda j: few_cycles(int(complete[j]), grid.as_of))
-    diffs = _cycle_differences(ctx, grid, values)
-    fired = np.full(grid.shape[0], 0)
-    prob = np.full(grid.shape[0], np.nan)
-    for c in range(2, int(complete.max(initial=0)) + 1):
-        active = np.flatnonzero((complete >= c) & (fired == 0))
-        block = diffs[active, :c]
-        ok = np.isfinite(block)
-        k = ok.sum(axis=1)
-        packed = np.take_along_axis(block, np.argsort(~ok, axis=1, kind="stable"), axis=1)
-        for m in np.unique(k[k >= 2]):
-            rows = k == m
-            p = harm_probability(packed[rows, :m], outcome.better, outcome.mcid, prior=prior)
-            hit = active[rows][p >= rule.probability]
-            fired[hit], prob[hit] = c, p[p >= rule.probability]
-    need = ctx.first.analysis.min_days_per_period
-    for j in np.flatnonzero((complete >= 2) & (fired == 0)):
-        usable = int(np.isfinite(diffs[j, : complete[j]]).sum())
-        if usable < 2:
-            found.why[j].append((rule.name, few_usable_cycles(usable, int(complete[j]), need)))
-    for j in np.flatnonzero(fired):
-        c, p = int(fired[j]), float(prob[j])
-        vals = tuple((f"cycle {i + 1}", float(d)) for i, d in enumerate(diffs[j, :c]) if d == d)
-        found.events[j].append(
-            Event(
-                rule.name,
-                rule.action,
-                grid.date(j, ends[c - 1]),
-                (*vals, ("probability_of_harm", p)),
-                rule.kind,
-                harm_description(rule, p, c),
-            )
-        )

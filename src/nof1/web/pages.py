@@ -396,7 +396,8 @@ def _triage_rows(triage: Any, trials: dict[str, Any], relative: Any) -> list[dic
     "not checked" (and moves up with those), never "continue".
     """
     from ..safety.render import format_values
-    from ..series.monitor import NOT_CHECKED, RANK
+    from ..safety.result import RANK
+    from ..safety.texts import NOT_CHECKED
 
     rows = []
     for p in triage.patients:
