@@ -32,6 +32,7 @@ from ..errors import SeriesError
 from ..safety.dates import FIRST_DATES, DatedRows, rows_after
 from ..safety.engine import BEYOND, OUTSIDE, Coded, Grid, not_replayed, replay
 from ..trial.categories import declared_category
+from .csv_scan import header_names
 from .load import Series
 from .monitor import (
     NO_ENTRIES,
@@ -142,8 +143,6 @@ def long_columns(ctx) -> list[str] | None:
             return None
         names = [n for n in schema.names if n not in ("patient", "bucket")]
     else:
-        from .arrow import header_names
-
         names = [n for n in header_names(ctx.dpath) or () if n != "patient"]
     if not set(names) <= {"date", *ctx.first.columns}:
         return None

@@ -1,0 +1,107 @@
+"""Whether pyarrow may read a long CSV diary: its header, and a scan for what it reads otherwise.
+
+The column-wise reader (:mod:`nof1.series.arrow`) reads a long CSV diary only when pyarrow reads
+it cell for cell as the per-patient reader does (:func:`fast_readable`); otherwise the
+per-patient reader reads the file and names the line it refuses.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["fast_readable", "header_names"]
+
+
+def header_names(dpath: Path) -> list[str] | None:
+    """The long CSV diary's header (names trimmed), or None when it is not comma-delimited UTF-8."""
+    try:
+        with dpath.open("rb") as fh:
+            head = fh.read(1 << 20)
+    except OSError:
+        return None
+    try:  # the first line, whatever ends it (CR, LF or both)
+        first = re.split(rb"[\r\n]", head, maxsplit=1)[0].decode("utf-8-sig")
+        names = next(csv.reader([first]), [])
+    except (UnicodeDecodeError, csv.Error):
+        return None
+    if max((",", ";", "\t"), key=first.count) != ",":
+        return None
+    return [h.strip() for h in names]
+
+
+def fast_readable(dpath: Path) -> bool:
+    """True when pyarrow reads the long CSV diary cell for cell as the per-patient reader does.
+
+    That is: UTF-8 text without NUL bytes, no line of :data:`~nof1.limits.MAX_CELL_CHARS` bytes or
+    more, and every line holding a quote one record of well-formed CSV on its own (no quoted cell
+    spanning lines). Otherwise the per-patient reader reads the file: it accepts or refuses it,
+    naming the line, and the column-wise reader never answers differently. One pass over the file
+    in blocks, a few milliseconds a megabyte.
+    """
+    from ..limits import MAX_CELL_CHARS
+
+    try:
+        with dpath.open("rb") as handle:
+            return _scan(handle, MAX_CELL_CHARS)
+    except OSError:
+        return False  # the per-patient reader says why it cannot be read
+
+
+def _scan(handle, longest: int) -> bool:
+    """:func:`fast_readable` over an open file, block by block (whole lines each)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    rest = b""
+    while True:
+        chunk = handle.read(_SCAN_BLOCK)
+        if not (chunk.isascii() and decoder.getstate()[0] == b""):  # ASCII is UTF-8
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError:
+                return False
+        if b"\0" in chunk:
+            return False
+        data = rest + chunk
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 if chunk else len(data)
+        rest = data[cut:]
+        if len(rest) >= longest or not _plain_lines(data[:cut], longest):
+            return False
+        if not chunk:
+            return True
+
+
+_SCAN_BLOCK = 1 << 24
+
+
+def _plain_lines(block: bytes, longest: int) -> bool:
+    """True when no line of ``block`` (whole lines) has ``longest`` bytes or more, and the lines
+    holding a quote are each one record that the csv module reads strictly."""
+    arr = np.frombuffer(block, dtype=np.uint8)
+    breaks = arr == ord("\n")
+    if b"\r" in block:
+        breaks |= arr == ord("\r")
+    ends = np.flatnonzero(breaks)
+    if arr.size and arr[-1] not in (ord("\n"), ord("\r")):
+        ends = np.append(ends, arr.size)  # the file's last line, without a line break
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if ends.size and (ends - starts).max() >= longest:
+        return False
+    quotes = np.flatnonzero(arr == ord('"'))
+    if not quotes.size:
+        return True
+    line = np.searchsorted(ends, quotes)  # the line of each quote
+    if (np.bincount(line) % 2).any():  # a quoted cell left open at the end of its line
+        return False
+    quoted = np.unique(line)
+    spans = zip(starts[quoted].tolist(), ends[quoted].tolist(), strict=True)
+    text = b"\n".join(block[a:b] for a, b in spans).decode("utf-8")
+    try:
+        records = sum(1 for _ in csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error:
+        return False
+    return records == quoted.size
