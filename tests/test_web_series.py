@@ -386,6 +386,27 @@ def test_the_series_page_shows_the_library_triage_at_an_as_of_date(client):
     assert page.status_code == 200 and 'id="status-word">CONTINUE<' in page.get_data(as_text=True)
 
 
+def test_the_series_report_opened_with_an_as_of_date_shows_that_dates_triage(client):
+    from nof1.example import example_series_path
+    from nof1.series import Series, monitor_series
+
+    triage = monitor_series(Series.load(example_series_path()), as_of="2026-01-27")
+    _, html = series_page(client, zipped(example_files()), as_of="2026-01-27")
+    hidden = {k: v for k, v in field_values(html).items() if k not in ("what", "patient")}
+    assert hidden["as_of"] == "2026-01-27"
+    report = client.post("/series/report", data=hidden).get_data(as_text=True)
+    section = report[report.index('<section id="safety">') :]
+    section = section[: section.index("</section>")]
+    assert "Safety triage (as of 2026-01-27)" in section
+    rows = section.split("<tr><td>")[1:]
+    shown = [(r[: r.index("<")], r[r.index('class="status') :].split(">")[1][:-6]) for r in rows]
+    assert shown == [(p.patient, p.status) for p in triage.patients]
+    # the download of the stop-rule check from the same page: the same date
+    monitor = client.post("/series/download", data={**hidden, "what": "monitor"}).get_json()
+    assert monitor["as_of"] == "2026-01-27"
+    assert [p["status"] for p in monitor["patients"]] == [p.status for p in triage.patients]
+
+
 def test_the_series_page_shows_a_bad_zip_with_its_reason(client):
     status, html = series_page(client, raw_zip(("series.toml", SERIES_TOML), ("../x", b"")))
     assert status == 400 and "a path with &#39;..&#39;" in html and "status-word" not in html

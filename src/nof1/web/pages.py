@@ -453,11 +453,14 @@ def series_report() -> Response:
     from ..report.series import render_series_html
     from ..series import analyze_series, monitor_series
 
-    read_options(SERIES_OPTIONS)
+    options = read_options(SERIES_OPTIONS)
     with unpacked() as folder:
         loaded = folder.load()
         try:
-            html = render_series_html(analyze_series(loaded), monitor_series(loaded))
+            # the triage up to the date the page checked; the series analysis has no as-of date
+            # (analyze_series, as `nof1 series`, uses every diary row)
+            triage = monitor_series(loaded, as_of=options["as_of"])
+            html = render_series_html(analyze_series(loaded), triage)
         except Nof1Error as exc:
             return _series_problem(Nof1Error(folder.relative(str(exc))))
     response = Response(folder.relative(html))
@@ -474,7 +477,7 @@ def series_download() -> Response:
         loaded = folder.load()
         if options["what"] == "monitor":
             doc = monitor_series(loaded, as_of=options["as_of"]).to_dict()
-        else:
+        else:  # analyze_series has no as-of date: every diary row, as `nof1 series --json`
             try:
                 doc = analyze_series(loaded).to_dict()
             except Nof1Error as exc:
