@@ -481,8 +481,8 @@ def plot_null(analysis: Analysis, outcome: str, ax=None):
         lw=1.5,
         label=f"observed {r.observed:+.2f} (one-sided p {fmt_p(r.p_improvement)})",
     )
-    kind = "all" if r.exact else "a Monte Carlo sample of"
-    ax.set_xlabel(f"effect under {kind} {r.allocations} allocations")
+    kind = f"all {r.allocations}" if r.exact else f"a Monte Carlo sample of {r.draws}"
+    ax.set_xlabel(f"effect under {kind} allocations")
     ax.set_ylim(0, ax.get_ylim()[1] * 1.6)
     _legend(ax)
     ax.set_title(f"{spec.title}: randomization test", loc="left", fontsize=10)
