@@ -501,7 +501,7 @@ def test_a_protocol_without_stop_rules_reads_as_the_library_says(client):
 def test_the_trial_page_shows_the_library_status_with_rules_not_due_yet(client):
     from nof1.diary.read import read_diary
     from nof1.safety.monitor import monitor
-    from nof1.safety.render import verdict
+    from nof1.safety.render import status_line
     from nof1.trial.protocol import Protocol
 
     protocol = Protocol.load(EXAMPLE_PROTOCOL)
@@ -509,8 +509,9 @@ def test_the_trial_page_shows_the_library_status_with_rules_not_due_yet(client):
     assert checked.status == "continue" and checked.not_checked  # some rules not due yet
     status, html = trial_page(client, **files(as_of="2026-01-27"))
     assert status == 200 and 'id="status-word">CONTINUE<' in html
-    line = html[html.index('class="status-line">') :]
-    assert line.startswith(f'class="status-line">{verdict(checked).removeprefix("CONTINUE: ")}<')
+    shown = html[html.index('class="status-line">') :]
+    line = status_line(checked).removeprefix("CONTINUE: ")  # the library's words, after the word
+    assert shown.startswith(f'class="status-line">{line}<')
     listed = html[html.index("<h2>Rules not checked</h2>") :]
     for rule, why in checked.not_checked:  # listed under the headline, with their reasons
         assert f"<strong>{rule}</strong>: {why}</li>" in listed

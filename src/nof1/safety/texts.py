@@ -2,7 +2,7 @@
 
 :mod:`nof1.safety.monitor` replays one diary, :mod:`nof1.series.monitor_fast` replays the stop
 rules of many patients of a long-form series at once; both word their reasons, descriptions and
-verdicts with these functions, so the two paths say the same thing in the same words.
+statuses with these functions, so the two paths say the same thing in the same words.
 """
 
 from __future__ import annotations

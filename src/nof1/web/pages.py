@@ -320,14 +320,14 @@ def _result_page(
 def status_view(checked: MonitorResult) -> dict[str, str]:
     """The headline of the stop-rule check: the library's status and its status line.
 
-    The word is ``checked.status`` and the line the one :func:`nof1.safety.render.verdict`
+    The word is ``checked.status`` and the line the one :func:`nof1.safety.render.status_line`
     writes (without the word it starts with, shown above it); the rules not checked, those not
     due yet among them, are listed under the headline with their reasons.
     """
-    from ..safety.render import verdict
+    from ..safety.render import status_line
 
     word = checked.status.upper()
-    line = verdict(checked).removeprefix(f"{word}: ")
+    line = status_line(checked).removeprefix(f"{word}: ")
     return {"kind": STATUS_KINDS[checked.status], "word": word, "line": line}
 
 
