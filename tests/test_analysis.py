@@ -191,6 +191,21 @@ def test_json_randomization_describes_the_design_and_the_data():
     assert doc["min_p_one_sided"] == 0.25 and doc["min_p_data"] == 0.5
 
 
+def test_the_randomization_object_and_its_json_mean_the_same():
+    # 6 randomized pairs, the last 2 cycles without data: the design can give 2/64, these data 2/16
+    cycles = [(8, 5), (7, 6), (9, 5), (6, 5)]
+    values = [v for c, t in cycles for v in [c] * 7 + [t] * 7] + [None] * 28
+    result = run(values, cycles=6)
+    rand = result.outcomes["y"].randomization
+    doc = result.to_dict()["outcomes"]["y"]["randomization"]
+    assert (rand.allocations, rand.min_p, rand.min_p_one_sided) == (64, 2 / 64, 1 / 64)
+    assert rand.min_p_data == 2 / 16 and rand.draws is None
+    for key in ("allocations", "min_p", "min_p_one_sided", "min_p_data", "draws", "exact"):
+        assert doc[key] == getattr(rand, key), key
+    # the verdict reads the design's and the data's smallest p from the same object
+    assert "cannot go below two-sided p 0.125: only 4 of 6 cycles count" in result.primary.verdict
+
+
 def test_secondary_outcome_needs_holm_to_be_called_improved():
     # y (primary) flat; z, w improved by about one point, each nominally p < 0.05
     extra = "".join(

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import protocol_dict
 from nof1.diary import redcap
+from nof1.diary.redcap_export import Export
 from nof1.errors import DiaryError
 from nof1.trial import diary_options as opts
 from nof1.trial import stop_rules as sr
@@ -22,10 +23,10 @@ from nof1.trial.protocol import Protocol
 HEADER = "record_id,redcap_repeat_instrument,redcap_repeat_instance,dob,day,pain,x_complete"
 
 
-def export(tmp_path, *rows: str, header: str = HEADER) -> redcap._Export:
+def export(tmp_path, *rows: str, header: str = HEADER) -> Export:
     path = tmp_path / "e.csv"
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
-    return redcap._Export.read(path)
+    return Export.read(path)
 
 
 def test_redcap_check_columns_names_the_missing_column(tmp_path):

@@ -105,7 +105,8 @@ def test_r1_randomization_p():
     assert r.observed == pytest.approx(-1.885714, abs=1e-6)
     assert r.min_p_one_sided == pytest.approx(0.25)
     assert r.min_p == pytest.approx(0.5)  # two-sided: the extreme allocation and its mirror
-    assert r.exact and r.se == 0
+    assert r.min_p_data == r.min_p  # knowing only these allocations, both are the data's
+    assert r.exact and r.se == 0 and r.draws is None
     assert r.null_distribution.shape == (4,)
     assert "null_distribution" not in r.to_dict()
 
@@ -204,6 +205,7 @@ def test_monte_carlo_counts_observed_in():
     assert r.p_improvement == pytest.approx(p)
     assert r.se == pytest.approx(math.sqrt(p * (1 - p) / 200))
     assert not r.exact and r.min_p == r.min_p_one_sided == pytest.approx(1 / 201)
+    assert r.draws == r.allocations == 200 and r.min_p_data == r.min_p
 
 
 def test_null_weights():

@@ -490,12 +490,31 @@ def test_check_a_trial_shows_a_bad_diary_with_its_line(client):
     assert "status-word" not in html
 
 
-def test_a_protocol_without_stop_rules_reads_not_checked(client):
+def test_a_protocol_without_stop_rules_reads_as_the_library_says(client):
     text = EXAMPLE_PROTOCOL.read_text(encoding="utf-8")
     no_rules = text[: text.index("[[stop_rules]]")].encode("utf-8")
     status, html = trial_page(client, **files(protocol=no_rules))
-    assert status == 200 and 'id="status-word">NOT CHECKED<' in html
-    assert "CONTINUE" not in html
+    assert status == 200 and 'id="status-word">CONTINUE<' in html  # monitor(...).status
+    assert "the protocol has no stop rules, so there was nothing to check" in html
+
+
+def test_the_trial_page_shows_the_library_status_with_rules_not_due_yet(client):
+    from nof1.diary.read import read_diary
+    from nof1.safety.monitor import monitor
+    from nof1.safety.render import status_line
+    from nof1.trial.protocol import Protocol
+
+    protocol = Protocol.load(EXAMPLE_PROTOCOL)
+    checked = monitor(protocol, read_diary(EXAMPLE_DIARY, protocol), as_of="2026-01-27")
+    assert checked.status == "continue" and checked.not_checked  # some rules not due yet
+    status, html = trial_page(client, **files(as_of="2026-01-27"))
+    assert status == 200 and 'id="status-word">CONTINUE<' in html
+    shown = html[html.index('class="status-line">') :]
+    line = status_line(checked).removeprefix("CONTINUE: ")  # the library's words, after the word
+    assert shown.startswith(f'class="status-line">{line}<')
+    listed = html[html.index("<h2>Rules not checked</h2>") :]
+    for rule, why in checked.not_checked:  # listed under the headline, with their reasons
+        assert f"<strong>{rule}</strong>: {why}</li>" in listed
 
 
 def test_pages_escape_what_the_files_say(client):

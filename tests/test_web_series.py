@@ -296,7 +296,7 @@ def test_the_series_page_lists_patients_needing_attention_first(client, monkeypa
     order = [html.index(f"<strong>{p}</strong>") for p in ("P-03", "P-01")]
     assert order == sorted(order)  # P-03 (stop) before P-01 (continue)
     triage = cli_json(monkeypatch, SERIES, "monitor", "series.toml")
-    words = [w for w in ("STOP", "REVIEW", "CONTINUE") for _ in range(triage["counts"][w.lower()])]
+    words = [p["status"].upper() for p in triage["patients"]]  # the library's words and order
     shown = [html[i + 2 : html.index("<", i + 2)] for i in _all(html, 'status">')]
     assert shown == words
     assert html.count('name="series_data"') == 1  # one form carries the upload, once
@@ -344,7 +344,7 @@ def test_open_a_patient_of_the_series(client, monkeypatch):
     )
 
 
-def test_a_patient_without_checkable_rules_reads_not_checked_on_the_page(client, tmp_path):
+def test_a_patient_without_stop_rules_reads_as_the_library_says(client, tmp_path):
     data = zipped(trials_form(tmp_path, rules_of_b=False))
     triage = client.post("/api/monitor", data=upload(data)).get_json()
     assert [(p["patient"], p["status"]) for p in triage["patients"]] == [
@@ -353,12 +353,58 @@ def test_a_patient_without_checkable_rules_reads_not_checked_on_the_page(client,
     ]
     status, html = series_page(client, data)
     assert status == 200 and 'id="status-word">REVIEW<' in html
-    assert "1 review, 1 not checked." in html
+    assert "1 review, 1 continue." in html
     row = html[html.index("<strong>P-b</strong>") :]
-    assert (
-        row.index("NOT CHECKED") < row.index("the protocol sets no stop rules") < row.index("</tr>")
-    )
-    assert "CONTINUE" not in html
+    assert row.index("CONTINUE") < row.index("</tr>")
+
+
+def page_statuses(html: str) -> list[tuple[str, str]]:
+    """(patient, status word) of each row of the series page's table, top to bottom."""
+    rows = html[html.index('id="triage"') :].split('<td class="patient"><strong>')[1:]
+    return [(r[: r.index("<")], r[r.index('status">') + 8 : r.index("</span>")]) for r in rows]
+
+
+def test_the_series_page_shows_the_library_triage_at_an_as_of_date(client):
+    """The packaged series checked up to 2026-01-27 (patients whose schedule starts later are
+    not checked, the others' rules are not due yet): each row says what the library says."""
+    from nof1.example import example_series_path
+    from nof1.series import Series, monitor_series
+
+    triage = monitor_series(Series.load(example_series_path()), as_of="2026-01-27")
+    expected = [(p.patient, p.status.upper()) for p in triage.patients]
+    assert {s for _, s in expected} == {"NOT CHECKED", "CONTINUE"}
+    data = zipped(example_files())
+    status, html = series_page(client, data, as_of="2026-01-27")
+    assert status == 200 and page_statuses(html) == expected
+    assert f'id="status-word">{triage.status.upper()}<' in html
+    counts = ", ".join(f"{n} {s}" for s, n in triage.counts.items() if n)
+    assert f"Series {triage.id}: {counts}." in " ".join(html.split())
+    # a patient the library says continue for: their own page says so too
+    hidden = {k: v for k, v in field_values(html).items() if k not in ("what", "patient")}
+    first = next(p for p in triage.patients if p.status == "continue").patient
+    page = client.post("/series/patient", data={**hidden, "patient": first})
+    assert page.status_code == 200 and 'id="status-word">CONTINUE<' in page.get_data(as_text=True)
+
+
+def test_the_series_report_opened_with_an_as_of_date_shows_that_dates_triage(client):
+    from nof1.example import example_series_path
+    from nof1.series import Series, monitor_series
+
+    triage = monitor_series(Series.load(example_series_path()), as_of="2026-01-27")
+    _, html = series_page(client, zipped(example_files()), as_of="2026-01-27")
+    hidden = {k: v for k, v in field_values(html).items() if k not in ("what", "patient")}
+    assert hidden["as_of"] == "2026-01-27"
+    report = client.post("/series/report", data=hidden).get_data(as_text=True)
+    section = report[report.index('<section id="safety">') :]
+    section = section[: section.index("</section>")]
+    assert "Safety triage (as of 2026-01-27)" in section
+    rows = section.split("<tr><td>")[1:]
+    shown = [(r[: r.index("<")], r[r.index('class="status') :].split(">")[1][:-6]) for r in rows]
+    assert shown == [(p.patient, p.status) for p in triage.patients]
+    # the download of the stop-rule check from the same page: the same date
+    monitor = client.post("/series/download", data={**hidden, "what": "monitor"}).get_json()
+    assert monitor["as_of"] == "2026-01-27"
+    assert [p["status"] for p in monitor["patients"]] == [p.status for p in triage.patients]
 
 
 def test_the_series_page_shows_a_bad_zip_with_its_reason(client):

@@ -21,7 +21,7 @@ import numpy as np
 from .. import __version__
 from ..format import Summary
 from ..stats import holm
-from ..trial.reference import design_min_p, reference_set
+from ..trial.reference import reference_set
 from .adherence import disagreement, entry_accounting
 from .methods import METHODS  # re-exported: the changelog sends the flat module's names here
 from .outcome import OutcomeResult, PeriodSummary, analyze_outcome
@@ -190,9 +190,7 @@ class Analysis:
                 "excluded": [dict(e) for e in self.excluded],
                 "notes": list(self.diary.notes),
             },
-            "outcomes": {
-                name: self._outcome_dict(o, schedule) for name, o in self.outcomes.items()
-            },
+            "outcomes": {name: o.to_dict() for name, o in self.outcomes.items()},
             "benefit_harm": self.benefit_harm,
             "interim": self.interim,
             "adverse_events": [
@@ -205,20 +203,6 @@ class Analysis:
             out["diary"].update(daily.to_dict(self.diary.days["date"]))
             if daily.recorded is not None:
                 out["deviations"] = [dict(d) for d in daily.deviations]
-        return out
-
-    @staticmethod
-    def _outcome_dict(outcome: OutcomeResult, schedule) -> dict[str, Any]:
-        out = outcome.to_dict()
-        rand = out.get("randomization")
-        if rand is not None:
-            # allocations and min_p describe the design's reference set (nof1.trial.reference);
-            # the data may not reach min_p (ties, cycles that do not count): min_p_data, the
-            # smallest two-sided p on these data; Monte Carlo: draws
-            rand["draws"] = None if rand["exact"] else rand["allocations"]
-            rand["allocations"] = schedule.n_allocations
-            rand["min_p_data"] = rand["min_p"]
-            rand["min_p"], rand["min_p_one_sided"] = design_min_p(schedule.n_allocations)
         return out
 
     def to_frame(self) -> pd.DataFrame:
@@ -350,7 +334,7 @@ def analyze(
         holm_p = adjusted[secondary.index(o.name)] if o.name in secondary else math.nan
         r = _replace(r, holm_p=float(holm_p))
         r = _replace(r, clinical=clinical(r))
-        words, direction = verdict(r, protocol, diary.schedule, interim)
+        words, direction = verdict(r, protocol, interim)
         words += disagreement(r.paired_t, r.adherence, protocol.analysis.alpha)
         final[o.name] = _replace(r, verdict=words, direction=direction)
     excluded, used = entry_accounting(diary, *_accounting(protocol, diary, final))

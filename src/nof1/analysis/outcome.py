@@ -11,7 +11,7 @@ outcomes and words the verdicts.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -218,10 +218,24 @@ def _period_summaries(schedule, means, counts, min_days, last) -> tuple[PeriodSu
 
 
 def _randomization(reference: Reference, means, treat, better, paired) -> RandomizationTest:
+    """The randomization test against the design's reference set, described by the design.
+
+    ``allocations``, ``min_p`` and ``min_p_one_sided`` are the design's (what ``nof1 check`` and
+    ``nof1 power`` say), ``draws`` the size of a Monte Carlo sample; ``min_p_data`` keeps the
+    smallest two-sided p these data can give (ties, cycles that do not count).
+    """
     if reference.allocations is None:
-        return RandomizationTest(reason=f"{reference.reason}; use a randomized scheme for one")
-    return randomization_test(
-        means, reference.allocations, treat, better, paired=paired, exact=reference.exact
+        test = RandomizationTest(reason=f"{reference.reason}; use a randomized scheme for one")
+    else:
+        test = randomization_test(
+            means, reference.allocations, treat, better, paired=paired, exact=reference.exact
+        )
+    return replace(
+        test,
+        allocations=reference.n_allocations,
+        min_p=reference.min_p,
+        min_p_one_sided=reference.min_p_one_sided,
+        draws=reference.draws,
     )
 
 

@@ -106,17 +106,17 @@ def render_text(analysis: Analysis) -> str:
 
 
 def safety_lines(analysis: Analysis) -> list[str]:
-    """The stop rules' status first, as the analysis's replay decided it: the one-line verdict
+    """The stop rules' status first, as the analysis's replay decided it: the status line
     (or why rules could not be checked), one line per rule that fired, and one per rule not
     checked with its reason."""
-    from ..safety.render import event_line, verdict
+    from ..safety.render import event_line, status_line
     from ..safety.texts import NOT_CHECKED, shown
 
     result, status = analysis.safety, analysis.safety_status
     if result is None or status == NOT_CHECKED:
         out = [f"safety: {status.upper()}: {analysis.safety_reason}"]
     else:
-        out = [f"safety: {verdict(result)}"]
+        out = [f"safety: {status_line(result)}"]
         out += [f"  not checked: {why}" for why in analysis.safety_not_checked]
     if result is not None:
         out += [event_line(e) for e in result.events]  # as nof1 monitor prints them

@@ -14,11 +14,10 @@ import math
 from typing import TYPE_CHECKING
 
 from ..format import fmt_pct, p_is, plural
-from ..trial.reference import design_min_p, reaches_alpha
+from ..trial.reference import reaches_alpha
 
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
-    from ..trial.schedule import Schedule
     from .outcome import OutcomeResult
 
 __all__ = [
@@ -75,20 +74,18 @@ def reach(r: OutcomeResult, level: str) -> str:
     }[r.clinical]
 
 
-def _randomization_limit(
-    r: OutcomeResult, protocol: Protocol, schedule: Schedule, interim: bool
-) -> str | None:
+def _randomization_limit(r: OutcomeResult, protocol: Protocol, interim: bool) -> str | None:
     """Why the randomization test cannot reach alpha, or None when it can.
 
     "Can reach" is :func:`nof1.trial.reference.reaches_alpha` of the smallest two-sided p: first
-    of the design (``nof1 check`` warns of the same designs), then of these data (cycles that do
-    not count, tied cycle differences).
+    of the design (``rand.min_p``; ``nof1 check`` warns of the same designs), then of these data
+    (``rand.min_p_data``: cycles that do not count, tied cycle differences).
     """
     alpha = protocol.analysis.alpha
     rand = r.randomization
-    if rand.reason is not None or reaches_alpha(rand.min_p, alpha):
+    if rand.reason is not None or reaches_alpha(rand.min_p_data, alpha):
         return None
-    design_min, _ = design_min_p(schedule.n_allocations)
+    design_min = rand.min_p
     if protocol.design.scheme == "counterbalanced":
         return (
             "The counterbalanced scheme admits only 2 allocations, so its randomization test can "
@@ -102,19 +99,19 @@ def _randomization_limit(
         )
     if interim or r.cycles_used < protocol.design.cycles:
         return (
-            f"On these data the randomization test cannot go below two-sided p {rand.min_p:.4g}: "
+            f"On these data the randomization test cannot go below two-sided p "
+            f"{rand.min_p_data:.4g}: "
             f"only {r.cycles_used} of {protocol.design.cycles} cycles count"
             + (" so far (interim)." if interim else ".")
         )
     return (
-        f"On these data the randomization test cannot go below two-sided p {rand.min_p:.4g} "
+        f"On these data the randomization test cannot go below two-sided p "
+        f"{rand.min_p_data:.4g} "
         f"(tied cycle differences), although the design could reach {design_min:.4g}."
     )
 
 
-def verdict(
-    r: OutcomeResult, protocol: Protocol, schedule: Schedule, interim: bool = False
-) -> tuple[str, str]:
+def verdict(r: OutcomeResult, protocol: Protocol, interim: bool = False) -> tuple[str, str]:
     """The verdict on one outcome in plain words, and its direction.
 
     The outcome is named by its label (``r.label``: the column name only when the protocol gives
@@ -124,8 +121,8 @@ def verdict(
     ----------
     r
         The outcome's results (Holm p already set).
-    protocol, schedule
-        The trial's protocol and schedule.
+    protocol
+        The trial's protocol.
     interim
         True when the diary ends before the last scheduled day.
 
@@ -197,11 +194,11 @@ def verdict(
             over = f"over {rand.allocations:,} allocations"
         else:
             over = (
-                f"Monte Carlo, {rand.allocations:,} draws from {schedule.n_allocations:,} "
+                f"Monte Carlo, {rand.draws:,} draws from {rand.allocations:,} "
                 f"allocations, SE {rand.se:.2g}"
             )
         lines.append(f"Randomization test ({over}): one-sided {p_is(rand.p_improvement)}.")
-        limit = _randomization_limit(r, protocol, schedule, interim)
+        limit = _randomization_limit(r, protocol, interim)
         if limit:
             lines.append(limit)
     cal = r.ar1.calibrated

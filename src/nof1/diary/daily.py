@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import DiaryError
 from ..limits import no_such_day
+from .model import DailySummary
 
 if TYPE_CHECKING:
     from ..trial.diary_options import DiaryOptions
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from .model import Diary
 
 __all__ = [
-    "DailySummary",
     "absent_day",
     "entry_date",
     "exported_column",
@@ -39,48 +39,6 @@ __all__ = [
 _TIMESTAMP = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?$")
 _TIME = re.compile(r"^\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?$")
 BOTH = "both"
-
-
-@dataclass(frozen=True)
-class DailySummary:
-    """What made each scheduled day: its entries, the text seen, the arm recorded.
-
-    Attributes
-    ----------
-    entries_per_day
-        ``one`` or ``several`` (the protocol's setting).
-    entries
-        Per scheduled day, the number of diary entries (rows) dated that day.
-    aggregates
-        ``(column, aggregate)`` for each column whose entries were combined.
-    texts
-        Per text column, per scheduled day, the distinct non-blank values of its entries.
-    recorded
-        Per scheduled day, the arm recorded (``treatment``, ``control``, ``both``), or None
-        (no arm column, or nothing recorded that day).
-    deviations
-        Days whose recorded arm differs from the schedule: dicts of ``date, scheduled,
-        recorded`` in date order.
-    """
-
-    entries_per_day: str
-    entries: np.ndarray
-    aggregates: tuple[tuple[str, str], ...] = ()
-    texts: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
-    recorded: np.ndarray | None = None
-    deviations: tuple[dict[str, str], ...] = ()
-
-    def to_dict(self, dates: Any) -> dict[str, Any]:
-        """JSON: the setting, the aggregates and the entries of each day that has any."""
-        out: dict[str, Any] = {"entries_per_day": self.entries_per_day}
-        if self.entries_per_day == "several":
-            out["aggregates"] = dict(self.aggregates)
-            out["entries"] = [
-                {"date": d.isoformat(), "entries": int(n)}
-                for d, n in zip(dates, self.entries, strict=True)
-                if n > 0
-            ]
-        return out
 
 
 # -- reading hooks -------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """What a diary reader produces: the diary laid on the schedule, and the file's stages before that.
 
 This module owns the plain types the diary readers share: :class:`Diary` (the result every reader
-returns), :class:`DiaryText` (a file's content decoded, its delimiter found) and :class:`Records`
-(the same content split into CSV records, each with its line). It computes nothing.
+returns), :class:`DiaryText` (a file's content decoded, its delimiter found), :class:`Records`
+(the same content split into CSV records, each with its line) and :class:`DailySummary` (what
+made each scheduled day of a real-world diary, which :mod:`nof1.diary.daily` fills in). It
+computes nothing.
 """
 
 from __future__ import annotations
@@ -17,12 +19,53 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..trial.schedule import Schedule
-    from .daily import DailySummary
 
-__all__ = ["DELIMITERS", "Diary", "DiaryText", "Records"]
+__all__ = ["DELIMITERS", "DailySummary", "Diary", "DiaryText", "Records"]
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 """The delimiters a diary may use, by the name an error message gives them."""
+
+
+@dataclass(frozen=True)
+class DailySummary:
+    """What made each scheduled day: its entries, the text seen, the arm recorded.
+
+    Attributes
+    ----------
+    entries_per_day
+        ``one`` or ``several`` (the protocol's setting).
+    entries
+        Per scheduled day, the number of diary entries (rows) dated that day.
+    aggregates
+        ``(column, aggregate)`` for each column whose entries were combined.
+    texts
+        Per text column, per scheduled day, the distinct non-blank values of its entries.
+    recorded
+        Per scheduled day, the arm recorded (``treatment``, ``control``, ``both``), or None
+        (no arm column, or nothing recorded that day).
+    deviations
+        Days whose recorded arm differs from the schedule: dicts of ``date, scheduled,
+        recorded`` in date order.
+    """
+
+    entries_per_day: str
+    entries: np.ndarray
+    aggregates: tuple[tuple[str, str], ...] = ()
+    texts: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    recorded: np.ndarray | None = None
+    deviations: tuple[dict[str, str], ...] = ()
+
+    def to_dict(self, dates: Any) -> dict[str, Any]:
+        """JSON: the setting, the aggregates and the entries of each day that has any."""
+        out: dict[str, Any] = {"entries_per_day": self.entries_per_day}
+        if self.entries_per_day == "several":
+            out["aggregates"] = dict(self.aggregates)
+            out["entries"] = [
+                {"date": d.isoformat(), "entries": int(n)}
+                for d, n in zip(dates, self.entries, strict=True)
+                if n > 0
+            ]
+        return out
 
 
 @dataclass(frozen=True)

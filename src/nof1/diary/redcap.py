@@ -1,15 +1,16 @@
 """REDCap exports to nof1 diaries: one record of a repeating daily instrument.
 
-This module owns reading a REDCap "CSV (raw data)" export, the flat layout REDCap uses for every
-project: the record ID field first, then ``redcap_event_name`` in longitudinal projects,
-``redcap_repeat_instrument`` and ``redcap_repeat_instance`` when repeating instruments are enabled
-(blank on a record's base row, which holds its non-repeating instruments), optional
-``redcap_data_access_group`` and ``redcap_survey_identifier``, the fields of every instrument side
-by side (blank outside their own instrument) and one ``<instrument>_complete`` status per
-instrument (0 incomplete, 1 unverified, 2 complete). :func:`import_redcap` keeps the rows of one
-record's repeating instrument, turns its date field into ``date`` and its fields into the
-protocol's columns, carries values of protocol columns kept in another instrument (an adverse
-event form) onto their dates, and says what was mapped, renamed, kept, carried or dropped.
+This module owns the meaning of a REDCap "CSV (raw data)" export (the file itself is read by
+:mod:`nof1.diary.redcap_export`), the flat layout REDCap uses for every project: the record ID field
+first, then ``redcap_event_name`` in longitudinal projects, ``redcap_repeat_instrument`` and
+``redcap_repeat_instance`` when repeating instruments are enabled (blank on a record's base row,
+which holds its non-repeating instruments), optional ``redcap_data_access_group`` and
+``redcap_survey_identifier``, the fields of every instrument side by side (blank outside their own
+instrument) and one ``<instrument>_complete`` status per instrument (0 incomplete, 1 unverified, 2
+complete). :func:`import_redcap` keeps the rows of one record's repeating instrument, turns its date
+field into ``date`` and its fields into the protocol's columns, carries values of protocol columns
+kept in another instrument (an adverse event form) onto their dates, and says what was mapped,
+renamed, kept, carried or dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DiaryError
 from .redcap_carry import Carried, carry
+from .redcap_export import Export
 
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
@@ -108,62 +110,6 @@ class RedcapImport:
         }
 
 
-def _read(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    from ..limits import MAX_DIARY_BYTES, read_limited
-
-    try:
-        data = read_limited(path, MAX_DIARY_BYTES, "REDCap export", hint=None)
-    except OSError as exc:
-        raise DiaryError(f"cannot read the export: {exc.strerror}", str(path)) from None
-    except ValueError as exc:
-        raise DiaryError(str(exc), str(path)) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DiaryError("not UTF-8 text; export the data again as CSV", str(path), line) from None
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    records: list[tuple[int, list[str]]] = []
-    try:
-        previous = 0
-        for record in reader:
-            records.append((previous + 1, record))
-            previous = reader.line_num
-    except csv.Error as exc:
-        raise DiaryError(f"not readable as CSV: {exc}", str(path), reader.line_num) from None
-    if not records:
-        raise DiaryError("the export is empty", str(path), 1)
-    header = [h.strip() for h in records[0][1]]
-    body = [(line, r) for line, r in records[1:] if any(c.strip() for c in r)]
-    for line, r in body:
-        if len(r) != len(header):
-            raise DiaryError(f"{len(r)} fields where the header has {len(header)}", str(path), line)
-    return header, body
-
-
-@dataclass(frozen=True)
-class _Export:
-    """A read export: its file name, header, non-blank rows ``(line, cells)``, column positions."""
-
-    name: str
-    header: list[str]
-    body: list[tuple[int, list[str]]]
-    col: dict[str, int]
-
-    @classmethod
-    def read(cls, path: Path) -> _Export:
-        header, body = _read(path)
-        return cls(str(path), header, body, {h: i for i, h in enumerate(header)})
-
-    @property
-    def id_field(self) -> str:
-        return self.header[0]
-
-    def cell(self, row: list[str], column: str) -> str:
-        """The trimmed cell of ``row`` under ``column``."""
-        return row[self.col[column]].strip()
-
-
 @dataclass(frozen=True)
 class _Fields:
     """What becomes of the export's columns: the pairs ``(field, column)`` written, and why not."""
@@ -207,7 +153,7 @@ def import_redcap(
         a date; another instrument holding values for a protocol column without one date field
         to carry them by, or two values for one day of a one-entry-a-day diary.
     """
-    export = _Export.read(Path(path))
+    export = Export.read(Path(path))
     _check_columns(export, date_field, event_date_fields)
     mine = _rows_of_record(export, record)
     instrument = _daily_instrument(export, mine, record=record, date_field=date_field)
@@ -243,7 +189,7 @@ def import_redcap(
     )
 
 
-def _check_columns(export: _Export, date_field: str, event_date_fields: Sequence[str] = ()) -> None:
+def _check_columns(export: Export, date_field: str, event_date_fields: Sequence[str] = ()) -> None:
     """The columns of a repeating instrument's export, and the date fields, are in the header."""
     for column in ("redcap_repeat_instrument", "redcap_repeat_instance"):
         if column not in export.header:
@@ -274,7 +220,7 @@ def _check_columns(export: _Export, date_field: str, event_date_fields: Sequence
             )
 
 
-def _rows_of_record(export: _Export, record: str) -> list[tuple[int, list[str]]]:
+def _rows_of_record(export: Export, record: str) -> list[tuple[int, list[str]]]:
     """The rows of ``record`` (of every instrument), in file order; an error when there are none."""
     mine = [(line, r) for line, r in export.body if r[0].strip() == record]
     if not mine:
@@ -289,13 +235,13 @@ def _rows_of_record(export: _Export, record: str) -> list[tuple[int, list[str]]]
     return mine
 
 
-def _instrument_of(export: _Export, row: list[str]) -> str:
+def _instrument_of(export: Export, row: list[str]) -> str:
     """The repeating instrument of a row (blank on a record's base row)."""
     return export.cell(row, "redcap_repeat_instrument")
 
 
 def _daily_instrument(
-    export: _Export, mine: list[tuple[int, list[str]]], *, record: str, date_field: str
+    export: Export, mine: list[tuple[int, list[str]]], *, record: str, date_field: str
 ) -> str:
     """The one repeating instrument whose rows of the record fill in the date field."""
     dated = [r for _, r in mine if export.cell(r, date_field)]
@@ -317,7 +263,7 @@ def _daily_instrument(
 
 
 def _check_dated(
-    export: _Export, daily: list[tuple[int, list[str]]], *, instrument: str, date_field: str
+    export: Export, daily: list[tuple[int, list[str]]], *, instrument: str, date_field: str
 ) -> None:
     """Every instance of the daily instrument has a date."""
     for line, r in daily:
@@ -342,7 +288,7 @@ def _dated_by(
 
 
 def _left_out(
-    export: _Export,
+    export: Export,
     mine: list[tuple[int, list[str]]],
     daily: list[tuple[int, list[str]]],
     carried: frozenset[int] = frozenset(),
@@ -365,7 +311,7 @@ def _left_out(
 
 
 def _map_fields(
-    export: _Export,
+    export: Export,
     daily: list[tuple[int, list[str]]],
     protocol: Protocol,
     *,
@@ -412,7 +358,7 @@ def _map_fields(
 
 
 def _diary_text(
-    export: _Export,
+    export: Export,
     daily: list[tuple[int, list[str]]],
     fields: tuple[tuple[str, str], ...],
     date_field: str,
@@ -432,7 +378,7 @@ def _diary_text(
     return out.getvalue()
 
 
-def _events(export: _Export, daily: list[tuple[int, list[str]]]) -> tuple[str, ...]:
+def _events(export: Export, daily: list[tuple[int, list[str]]]) -> tuple[str, ...]:
     """The events of the instances written (longitudinal projects), else empty."""
     if "redcap_event_name" not in export.col:
         return ()

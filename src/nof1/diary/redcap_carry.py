@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DiaryError
 
 if TYPE_CHECKING:
-    from .redcap import _Export
+    from .redcap_export import Export
 
 __all__ = ["BASE_ROW", "Carried", "carry"]
 
@@ -85,7 +85,7 @@ def _where(instrument: str) -> str:
 
 
 def carry(
-    export: _Export,
+    export: Export,
     daily: list[tuple[int, list[str]]],
     others: dict[str, list[tuple[int, list[str]]]],
     protocol_fields: list[str],
@@ -156,7 +156,7 @@ def carry(
 
 
 def _event_date_field(
-    export: _Export,
+    export: Export,
     group: list[tuple[int, list[str]]],
     holding: list[tuple[int, list[str]]],
     instrument: str,
@@ -193,7 +193,7 @@ def _event_date_field(
     )
 
 
-def _row_name(export: _Export, row: list[str], instrument: str) -> str:
+def _row_name(export: Export, row: list[str], instrument: str) -> str:
     """A row of the export in words: the instance of its instrument, or the base row."""
     if not instrument:
         return BASE_ROW
@@ -201,7 +201,7 @@ def _row_name(export: _Export, row: list[str], instrument: str) -> str:
 
 
 def _event_day(
-    export: _Export, line: int, row: list[str], instrument: str, when: str, *, several: bool
+    export: Export, line: int, row: list[str], instrument: str, when: str, *, several: bool
 ) -> str:
     """The date (one entry a day) or date-time (several) of a carried row."""
     value = export.cell(row, when)
@@ -218,7 +218,7 @@ def _event_day(
 
 
 def _fill(
-    export: _Export,
+    export: Export,
     rows: list[tuple[int, list[str]]],
     target: int,
     source: tuple[int, list[str], str],

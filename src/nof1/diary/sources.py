@@ -30,7 +30,7 @@ from .records import LINE_BREAK
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .read import Diary
+    from .model import Diary
 
 __all__ = ["TableSource", "cell_text", "index_hints", "is_table_source", "load_table"]
 

@@ -2,7 +2,9 @@
 
 This module owns drawing. Each plot takes the :class:`~nof1.analysis.analyze.Analysis`, an outcome
 name and an optional matplotlib ``Axes``, draws on it and returns it; :func:`plot` dispatches by
-``kind``. matplotlib is imported inside the functions (``import nof1.report.plots`` stays instant)
+``kind``. The plots draw what the analysis computed and never compute it again: the timeline
+marks the stop-rule events of the replay the analysis made (``Analysis.safety``; the monitor is not
+run here). matplotlib is imported inside the functions (``import nof1.report.plots`` stays instant)
 and figures are made with :class:`matplotlib.figure.Figure`, not pyplot, so nothing opens a window
 or touches the global pyplot state.
 """
@@ -115,8 +117,9 @@ def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):
     Treatment and control periods are shaded in two colours, washout days hatched, the run-in
     shaded grey; a missing day breaks the line (and is ticked at the bottom); the counted mean of
     each period is a horizontal bar; adverse events (an ``adverse_event`` entry neither blank nor
-    the "no event" category) are red triangles and stop-rule events (from
-    :func:`nof1.safety.monitor.monitor`) vertical lines.
+    the "no event" category) are red triangles and the stop-rule events of the analysis's own
+    replay (``analysis.safety``) dashed vertical lines, numbered above the scale and named in the
+    legend.
 
     Parameters
     ----------
@@ -127,8 +130,8 @@ def plot_timeline(analysis: Analysis, outcome: str, ax=None, *, events=None):
     ax
         A matplotlib Axes to draw on; a new figure's when None.
     events
-        Safety events to mark (objects with ``rule``, ``action``, ``date``); by default
-        :func:`nof1.safety.monitor.monitor` is run (and skipped when unavailable).
+        Safety events to mark (objects with ``rule``, ``action``, ``date``); by default those of
+        ``analysis.safety``, none when the analysis could not check its stop rules.
 
     Returns
     -------
@@ -481,8 +484,8 @@ def plot_null(analysis: Analysis, outcome: str, ax=None):
         lw=1.5,
         label=f"observed {r.observed:+.2f} (one-sided p {fmt_p(r.p_improvement)})",
     )
-    kind = "all" if r.exact else "a Monte Carlo sample of"
-    ax.set_xlabel(f"effect under {kind} {r.allocations} allocations")
+    kind = f"all {r.allocations}" if r.exact else f"a Monte Carlo sample of {r.draws}"
+    ax.set_xlabel(f"effect under {kind} allocations")
     ax.set_ylim(0, ax.get_ylim()[1] * 1.6)
     _legend(ax)
     ax.set_title(f"{spec.title}: randomization test", loc="left", fontsize=10)

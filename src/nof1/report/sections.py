@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from ..safety.render import format_values, verdict
+from ..safety.render import format_values, status_line
 from .adherence import adherence_view
 from .html import is_blank
 
@@ -90,7 +90,7 @@ def data_view(analysis: Analysis) -> dict:
 
 def safety_view(analysis: Analysis, result, reason: str) -> dict:
     """The safety section: the replay (or why it is missing), the rules, withdrawal, diary text;
-    ``word``, ``badge`` and ``verdict`` are also the first line of the report's summary."""
+    ``word``, ``badge`` and ``status_line`` are also the first line of the report's summary."""
     events = []
     if result is not None:
         events = [
@@ -105,7 +105,7 @@ def safety_view(analysis: Analysis, result, reason: str) -> dict:
         "reason": reason,
         "word": word.upper(),
         "badge": word if checked else "unknown",
-        "verdict": verdict(result) if checked else "could not be checked.",
+        "status_line": status_line(result) if checked else "could not be checked.",
         "events": events,
         "not_checked": list(getattr(result, "not_checked", ())),
         "rules": [[r.name, r.describe(), r.action] for r in analysis.protocol.stop_rules],

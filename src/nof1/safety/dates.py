@@ -122,7 +122,7 @@ def early_as_of(
     entries dated after it (``later``), else None.
 
     Such a date is most likely mistyped (2025 for 2026): every entry after it would be left
-    unchecked and the verdict would read "continue". ``line`` is the line of the earliest of
+    unchecked and the status would read "continue". ``line`` is the line of the earliest of
     those entries.
     """
     if not later or as_of >= start:

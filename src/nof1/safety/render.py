@@ -1,6 +1,6 @@
 """Output of a monitor run: plain text for the terminal and HTML for Jupyter.
 
-The verdict comes first, in one line a busy clinician can act on; then one line per rule that
+The status line comes first, one line a busy clinician can act on; then one line per rule that
 fired; then the rules that could not be checked and why (a rule is never passed over silently).
 Numbers are formatted here and only here.
 """
@@ -15,7 +15,7 @@ from .texts import shown
 if TYPE_CHECKING:
     from .result import Event, MonitorResult
 
-__all__ = ["event_line", "format_values", "render_html", "render_text", "verdict"]
+__all__ = ["event_line", "format_values", "render_html", "render_text", "status_line"]
 
 
 def _value(value: Any) -> str:
@@ -43,8 +43,8 @@ def event_line(event: Event) -> str:
     )
 
 
-def verdict(result: MonitorResult) -> str:
-    """The one-line verdict: ``STOP: ...``, ``REVIEW: ...`` or ``CONTINUE: ...``."""
+def status_line(result: MonitorResult) -> str:
+    """The status in one line: ``STOP: ...``, ``REVIEW: ...`` or ``CONTINUE: ...``."""
     as_of = result.as_of.isoformat()
     if result.status == "continue" and not result.rules_checked and not result.not_checked:
         return (
@@ -95,8 +95,8 @@ def verdict(result: MonitorResult) -> str:
 
 
 def render_text(result: MonitorResult) -> str:
-    """Plain text: verdict, one line per event, then the rules not checked and why."""
-    lines = [verdict(result)]
+    """Plain text: the status line, one line per event, then the rules not checked and why."""
+    lines = [status_line(result)]
     if result.events:
         lines.append("")
         lines.append("Rules that fired (first day each):")
@@ -128,10 +128,10 @@ def render_text(result: MonitorResult) -> str:
 
 
 def render_html(result: MonitorResult) -> str:
-    """An HTML block for Jupyter: the verdict, a table of events, the rules not checked."""
+    """An HTML block for Jupyter: the status line, a table of events, the rules not checked."""
     esc = html.escape
     colour = {"stop": "#b00020", "review": "#a15c00", "continue": "#1b5e20"}[result.status]
-    parts = [f'<div><p style="font-weight:bold;color:{colour}">{esc(verdict(result))}</p>']
+    parts = [f'<div><p style="font-weight:bold;color:{colour}">{esc(status_line(result))}</p>']
     if result.events:
         parts.append(
             "<table><thead><tr><th>date</th><th>action</th><th>rule</th><th>condition</th>"

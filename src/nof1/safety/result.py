@@ -72,7 +72,7 @@ class Event:
 
 @dataclass(frozen=True)
 class MonitorResult:
-    """What ``monitor`` found: the verdict, the events and what could not be checked.
+    """What ``monitor`` found: the status, the events and what could not be checked.
 
     Attributes
     ----------
@@ -146,7 +146,8 @@ class MonitorResult:
         )
 
     def render_text(self) -> str:
-        """Text for the clinician: the verdict, the events, then what was not checked and why."""
+        """Text for the clinician: the status line, the events, then what was not checked and
+        why."""
         from .render import render_text
 
         return render_text(self)

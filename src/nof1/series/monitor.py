@@ -58,17 +58,22 @@ class PatientStatus:
     after_today: DatedRows | None = None
 
     @property
+    def notes(self) -> list[str]:
+        """The reason, then the entries dated after today and after the as-of date, in words."""
+        out = [self.reason] if self.reason else []
+        if self.after_today:
+            out.append(f"most likely mistyped: {self.after_today.describe(today=True)}")
+        if self.after_as_of:
+            out.append(f"not checked: {self.after_as_of.describe()}")
+        return out
+
+    @property
     def detail(self) -> str:
         """The events, the rules not checked and the entries dated late, in one line."""
-        parts = [
-            "; ".join(f"{shown(e.rule)} ({e.action}, {e.date.isoformat()})" for e in self.events)
-        ]
-        parts.append(self.reason or "")
-        if self.after_today:
-            parts.append(f"most likely mistyped: {self.after_today.describe(today=True)}")
-        if self.after_as_of:
-            parts.append(f"not checked: {self.after_as_of.describe()}")
-        return "; ".join(p for p in parts if p)
+        fired = "; ".join(
+            f"{shown(e.rule)} ({e.action}, {e.date.isoformat()})" for e in self.events
+        )
+        return "; ".join(p for p in [fired, *self.notes] if p)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: patient, status, events, reason, after_as_of, after_today."""

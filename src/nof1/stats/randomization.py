@@ -198,13 +198,15 @@ def randomization_test(
     -----
     p_improvement = share of allocations a with T(a) <= T(obs) (lower is better; >= when
     higher), p_two_sided = share with |T(a)| >= |T(obs)|, both with a relative tolerance of
-    1e-12 for float ties. ``min_p`` is the smallest two-sided p these data can give (the
+    1e-12 for float ties. ``min_p_data`` is the smallest two-sided p these data can give (the
     allocation with the largest absolute statistic: 2/n_alloc when the set is closed under mirror
     images, unless ties make it larger), ``min_p_one_sided`` the one-sided p of the most
     favourable allocation (1/n_alloc unless ties make it larger); both 1/(1 + n) for Monte
-    Carlo. Monte Carlo standard error: sqrt(p (1 - p) / n). Allocations under which the
-    statistic is undefined (an arm without counted periods, unpaired only) are left out of the
-    reference set.
+    Carlo. Knowing only the allocations given, this function sets ``min_p`` to ``min_p_data``;
+    the analysis of a trial replaces ``allocations``, ``min_p`` and ``min_p_one_sided`` with the
+    design's (:func:`nof1.analysis.outcome.analyze_outcome`). Monte Carlo standard error:
+    sqrt(p (1 - p) / n). Allocations under which the statistic is undefined (an arm without
+    counted periods, unpaired only) are left out of the reference set.
     Edgington & Onghena (2007), *Randomization Tests*, 4th ed., ch. 11 (single-case designs).
     """
     check_better(better)
@@ -234,6 +236,7 @@ def randomization_test(
             return RandomizationTest(
                 allocations=n_alloc,
                 exact=exact,
+                draws=None if exact else n_alloc,
                 se=0.0 if exact else float("nan"),
                 reason="no cycle with both periods counted; the randomization test needs 1",
             )
@@ -241,6 +244,7 @@ def randomization_test(
         return RandomizationTest(
             allocations=n_alloc,
             exact=exact,
+            draws=None if exact else n_alloc,
             se=0.0 if exact else float("nan"),
             reason="one arm has no counted period; the randomization test needs both arms",
         )
@@ -260,6 +264,8 @@ def randomization_test(
         exact=exact,
         se=se,
         null_distribution=stats[0],
+        draws=None if exact else n_alloc,
+        min_p_data=min_two,
     )
 
 
@@ -425,4 +431,6 @@ def combined_randomization_test(
         exact=exact,
         se=0.0 if exact else float(np.sqrt(p * (1.0 - p) / n_def[0])),
         null_distribution=stats[0],
+        draws=None if exact else draws,
+        min_p_data=min_two,
     )

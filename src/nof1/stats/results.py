@@ -240,11 +240,15 @@ class RandomizationTest(_Result):
     p_improvement
         Share of allocations whose statistic is at least as favourable to the treatment.
     allocations
-        Number of allocations in the reference set (or in the Monte Carlo sample).
-    min_p
-        The smallest two-sided p the reference set can give on these data.
-    min_p_one_sided
-        The smallest one-sided p the reference set can give on these data.
+        How many allocations the test stands for. In the analysis of a trial
+        (:func:`nof1.analysis.analyze.analyze`): the number the design admits
+        (``Schedule.n_allocations``), enumerated or sampled. From :mod:`nof1.stats` alone, which
+        knows only the allocations it is given: their number (the draws of a sample).
+    min_p, min_p_one_sided
+        The smallest two-sided and one-sided p the test can give. In the analysis of a trial:
+        the design's (:func:`nof1.trial.reference.design_min_p`, what ``nof1 check`` and
+        ``nof1 power`` report), whatever the data. From :mod:`nof1.stats` alone: what these data
+        can give (``min_p`` is then ``min_p_data``).
     exact
         True for full enumeration, False for a Monte Carlo sample.
     se
@@ -253,6 +257,14 @@ class RandomizationTest(_Result):
         The statistic under every allocation (not included in ``to_dict``).
     reason
         Why the test could not be computed, else None.
+    method
+        ``"randomization"``.
+    draws
+        How many allocations a Monte Carlo sample holds; None when exact.
+    min_p_data
+        The smallest two-sided p these data can give: the p of the allocation with the largest
+        absolute statistic (above the design's ``min_p`` with tied cycle differences or cycles
+        that do not count); 1/(1 + draws) for a sample.
     """
 
     observed: float = math.nan
@@ -265,6 +277,9 @@ class RandomizationTest(_Result):
     se: float = math.nan
     null_distribution: np.ndarray = field(default_factory=lambda: np.empty(0))
     reason: str | None = None
+    method: str = "randomization"
+    draws: int | None = None
+    min_p_data: float = math.nan
     _method: str = field(default="randomization", init=False, repr=False)
     _skip_in_dict: tuple[str, ...] = field(default=("null_distribution",), init=False, repr=False)
 

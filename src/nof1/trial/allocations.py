@@ -36,9 +36,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from .protocol import Design
+    from .model import Design
 
 __all__ = [
+    "EXACT_LIMIT",
     "arms_matrix",
     "count_allocations",
     "draw_allocations",
@@ -48,6 +49,12 @@ __all__ = [
     "rank",
     "unrank",
 ]
+
+
+EXACT_LIMIT = 2**20
+"""Reference sets up to this size are enumerated (exact test); larger ones are sampled. The
+reference-set rule (:mod:`nof1.trial.reference`) names it; it is defined here, with the
+enumeration it bounds, so that :class:`~nof1.trial.schedule.Schedule` needs only this module."""
 
 
 # -- counting and unranking admissible allocations -----------------------------------------------

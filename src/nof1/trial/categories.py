@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .protocol import Outcome, StopRule
+    from .model import Outcome, StopRule
 
 __all__ = ["declared_category", "parse_categories", "parse_in", "parse_within"]
 

@@ -131,7 +131,7 @@ def _parse_design(raw: Mapping[str, Any], chk: Checker) -> Design | None:
         return None
     design = Design(scheme, cycles, period_days, run_in, washout, seed, max_run, sequence)
     if sequence is not None:
-        from .schedule import parse_sequence  # a light module; no cycle at import time
+        from .allocations import parse_sequence  # a light module, imported when needed
 
         try:
             parse_sequence(design)

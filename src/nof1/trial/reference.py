@@ -51,6 +51,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .allocations import EXACT_LIMIT  # enumerated up to it (exact), sampled beyond
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -69,8 +71,6 @@ __all__ = [
     "reference_set",
 ]
 
-EXACT_LIMIT = 2**20
-"""Reference sets up to this size are enumerated (exact test); larger ones are sampled."""
 MONTE_CARLO_DRAWS = 100_000
 """Allocations in the seeded Monte Carlo sample of a reference set past :data:`EXACT_LIMIT`."""
 PLANNING_ALLOCATIONS = 4096

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .allocations import (
+    EXACT_LIMIT,  # the reference-set rule (nof1.trial.reference) names it
     arms_matrix,
     count_allocations,
     draw_allocations,
@@ -25,12 +26,12 @@ from .allocations import (
     rank,
     unrank,
 )
-from .reference import EXACT_LIMIT  # the reference-set rule lives there
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .protocol import Design, Protocol
+    from .model import Design
+    from .protocol import Protocol
 
 __all__ = [
     "EXACT_LIMIT",

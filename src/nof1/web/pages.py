@@ -89,6 +89,14 @@ CONDITION_WORDS = {
 
 TRIAL_OPTIONS = {"as_of": (DATE, None), "date_format": (TEXT, None)}
 
+STATUS_KINDS = {
+    "stop": "stop",
+    "review": "review",
+    "not checked": "unknown",
+    "continue": "continue",
+}
+"""The colour class of each status the library gives (a patient nobody could check is grey)."""
+
 
 @pages.get("/")
 def home() -> str:
@@ -298,7 +306,7 @@ def _result_page(
         analysis_error = relative(str(exc))
     return render_template(
         "result.html",
-        status=status_view(protocol, checked),
+        status=status_view(checked),
         monitor=checked,
         values=_event_values(checked),
         analysis=analysis,
@@ -309,27 +317,18 @@ def _result_page(
     )
 
 
-def status_view(protocol: Protocol, checked: MonitorResult) -> dict[str, str]:
-    """The headline of the stop-rule check, failing closed.
+def status_view(checked: MonitorResult) -> dict[str, str]:
+    """The headline of the stop-rule check: the library's status and its status line.
 
-    A protocol without stop rules, or a "continue" with rules not due yet (their arm or the second
-    complete cycle has not begun), reads "not checked", never "continue". A rule the diary left
-    unchecked makes the library's status "review" already.
+    The word is ``checked.status`` and the line the one :func:`nof1.safety.render.status_line`
+    writes (without the word it starts with, shown above it); the rules not checked, those not
+    due yet among them, are listed under the headline with their reasons.
     """
-    from ..safety.render import verdict
+    from ..safety.render import status_line
 
-    if not protocol.stop_rules:
-        line = "The protocol sets no stop rules, so there is nothing to check."
-        return {"kind": "unknown", "word": "NOT CHECKED", "line": line}
-    if checked.status == "continue" and checked.not_checked:
-        n = len(checked.not_checked)
-        line = (
-            f"{n} stop rule{'s are' if n > 1 else ' is'} not due yet (below); no rule that "
-            "could be checked fired."
-        )
-        return {"kind": "unknown", "word": "NOT CHECKED", "line": line}
-    line = verdict(checked).split(": ", 1)[1]
-    return {"kind": checked.status, "word": checked.status.upper(), "line": line}
+    word = checked.status.upper()
+    line = status_line(checked).removeprefix(f"{word}: ")
+    return {"kind": STATUS_KINDS[checked.status], "word": word, "line": line}
 
 
 def _event_values(checked: MonitorResult) -> list[str]:
@@ -375,14 +374,6 @@ def trial_download() -> Response:
 
 SERIES_OPTIONS = {"as_of": (DATE, None)}
 
-TRIAGE_WORDS = {
-    "stop": ("stop", "STOP"),
-    "review": ("review", "REVIEW"),
-    "not checked": ("unknown", "NOT CHECKED"),
-    "continue": ("continue", "CONTINUE"),
-}
-"""A triage status as the page shows it: its colour class and its word (worst first)."""
-
 
 @pages.get("/series")
 def series_form() -> str:
@@ -390,36 +381,29 @@ def series_form() -> str:
 
 
 def _triage_rows(triage: Any, trials: dict[str, Any], relative: Any) -> list[dict[str, Any]]:
-    """The triage list as the page shows it, failing closed like :func:`status_view`.
+    """The triage list as the page shows it: each patient's status as the library gives it, in
+    the library's order (those needing attention first).
 
-    A patient whose trial sets no stop rules, or whose "continue" leaves rules unchecked, reads
-    "not checked" (and moves up with those), never "continue".
+    ``notes`` are the library's (:attr:`~nof1.series.monitor.PatientStatus.notes`), as
+    ``nof1 monitor SERIES.toml`` prints them.
     """
     from ..safety.render import format_values
-    from ..safety.result import RANK
-    from ..safety.texts import NOT_CHECKED
 
     rows = []
     for p in triage.patients:
         trial = trials.get(p.patient)
-        status, reason = p.status, p.reason
-        if status == "continue" and trial is not None and trial.ok:
-            if not trial.protocol.stop_rules:
-                status, reason = NOT_CHECKED, "the protocol sets no stop rules"
-            elif reason:
-                status = NOT_CHECKED
+        notes = [relative(note) for note in p.notes]
         rows.append(
             {
                 "patient": p.patient,
-                "status": status,
-                "kind": TRIAGE_WORDS[status][0],
-                "word": TRIAGE_WORDS[status][1],
+                "status": p.status,
+                "kind": STATUS_KINDS[p.status],
+                "word": p.status.upper(),
                 "events": [(e, format_values(e)) for e in p.events],
-                "reason": relative(reason) if reason else None,
+                "notes": notes,
                 "readable": trial is not None and trial.ok,
             }
         )
-    rows.sort(key=lambda row: RANK[row["status"]])  # stable: the series order within a status
     return rows
 
 
@@ -444,15 +428,14 @@ def series() -> Any:
             mismatches = [(p, folder.relative(w)) for p, w in loaded.mismatches]
     except Nof1Error as exc:
         return _series_problem(exc)
-    counts = {s: n for s in TRIAGE_WORDS if (n := sum(r["status"] == s for r in rows))}
-    kind, word = TRIAGE_WORDS[next(iter(counts), "not checked")]  # in TRIAGE_WORDS' order
+    counts = {s: n for s, n in triage.counts.items() if n}
     hidden = carry(("series", upload))
     hidden.update({k: request.form[k] for k in SERIES_OPTIONS if request.form.get(k)})
     return render_template(
         "series_result.html",
         triage=triage,
-        kind=kind,
-        word=word,
+        kind=STATUS_KINDS[triage.status],
+        word=triage.status.upper(),
         rows=rows,
         counts=counts,
         mismatches=mismatches,
@@ -466,11 +449,14 @@ def series_report() -> Response:
     from ..report.series import render_series_html
     from ..series import analyze_series, monitor_series
 
-    read_options(SERIES_OPTIONS)
+    options = read_options(SERIES_OPTIONS)
     with unpacked() as folder:
         loaded = folder.load()
         try:
-            html = render_series_html(analyze_series(loaded), monitor_series(loaded))
+            # the triage up to the date the page checked; the series analysis has no as-of date
+            # (analyze_series, as `nof1 series`, uses every diary row)
+            triage = monitor_series(loaded, as_of=options["as_of"])
+            html = render_series_html(analyze_series(loaded), triage)
         except Nof1Error as exc:
             return _series_problem(Nof1Error(folder.relative(str(exc))))
     response = Response(folder.relative(html))
@@ -487,7 +473,7 @@ def series_download() -> Response:
         loaded = folder.load()
         if options["what"] == "monitor":
             doc = monitor_series(loaded, as_of=options["as_of"]).to_dict()
-        else:
+        else:  # analyze_series has no as-of date: every diary row, as `nof1 series --json`
             try:
                 doc = analyze_series(loaded).to_dict()
             except Nof1Error as exc:
