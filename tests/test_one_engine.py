@@ -24,13 +24,11 @@ diary, the same row: the generator records which; the library names files by the
 paths where the web app names them relative to the zip; a Parquet long diary is
 ``diary.parquet``), and the web app's "today" (see :func:`computer_today`).
 
-Where the paths disagree today the case is a strict xfail naming the disagreement, decided in
-the test from the library's output so that the fix flips exactly those cases: the page's NOT
-CHECKED for the library's CONTINUE with rules only not due yet (NOT_DUE), and the web app's
-refusal of an early as-of date naming the server's private folder (SERVER_PATH).
-:func:`test_a_blank_category_cell_stays_column_wise` is a strict xfail too (BLANK_CATEGORY): not
-a disagreement of results, but the reason most patients with blank cells never reach the
-column-wise engine.
+When these tests were written they found three disagreements, each fixed since and held here:
+the page said NOT CHECKED where the library said CONTINUE with rules only not due yet; the web
+app's refusal of an early as-of date named the server's private folder; a blank category cell
+sent a patient to the per-patient reader
+(:func:`test_a_blank_category_cell_stays_column_wise`).
 """
 
 from __future__ import annotations
@@ -156,21 +154,11 @@ WEB_CASES = [
     for c in CASES
 ]
 
-SERVER_PATH = (
-    "disagreement: an as-of date before every patient's schedule is refused by the web app "
-    "(POST /api/monitor and POST /series, both forms) in the library's words, but naming the "
-    "server's private folder (/tmp/nof1-series-XXXX/series.toml) where the library, run in the "
-    "series folder, says series.toml: api._monitor_series and pages.series do not pass "
-    "monitor_series' SeriesError through folder.relative (as /api/series does for its errors)"
-)
-
 
 def same_refusal(request, shown: str, expected: str) -> None:
-    """The web app's refusal ``shown`` is the library's ``expected`` (both name the series
-    file first): the words after the file name first, then the whole message, which is
-    strictly expected to fail today (SERVER_PATH)."""
+    """The web app's refusal ``shown`` is the library's ``expected``, naming the series file as
+    in the zip (never the server's private folder)."""
     assert shown.split(": ", 1)[1] == expected.split(": ", 1)[1]
-    request.applymarker(pytest.mark.xfail(strict=True, reason=SERVER_PATH))
     assert shown == expected
 
 
@@ -265,17 +253,6 @@ def test_the_series_are_awkward_enough(monkeypatch):
     assert handed and total - len(handed) >= 20, (len(handed), total)
 
 
-BLANK_CATEGORY = (
-    "a blank cell of a column with declared categories (a blank adverse_event, a blank template "
-    "row) sends the patient to the per-patient reader: arrow.typed_columns counts it as not a "
-    "declared category, since pyarrow's is_in gives false (not null) for a null cell and "
-    "fill_null(..., True) never applies. The triage is still right (the per-patient path is the "
-    "oracle), but the column-wise engine never sees such a patient, so blank rows and blank "
-    "category cells are not tested on it by the comparisons above"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=BLANK_CATEGORY)
 def test_a_blank_category_cell_stays_column_wise(tmp_path, monkeypatch):
     from nof1.series import monitor_fast
 
@@ -394,14 +371,14 @@ def page(seed: int, label: str, form: str) -> tuple[int, str]:
 
 
 def page_rows(text: str) -> list[dict]:
-    """The page's triage table, row by row (patient, word, events, values, reason)."""
+    """The page's triage table, row by row (patient, word, events, values, notes)."""
     rows = [
         {
             "patient": html.unescape(m["patient"]),
             "word": m["word"],
             "events": [html.unescape(d) for d in DIV.findall(m["events"])],
             "values": [html.unescape(d) for d in DIV.findall(m["values"])],
-            "reason": html.unescape(m["reason"]) or None,
+            "notes": [html.unescape(d) for d in DIV.findall(m["reason"])],
         }
         for m in ROW.finditer(text)
     ]
@@ -409,10 +386,21 @@ def page_rows(text: str) -> list[dict]:
     return rows
 
 
+def dated_rows(doc: dict | None):
+    """A :class:`~nof1.safety.dates.DatedRows` from its JSON."""
+    from nof1.safety.dates import DatedRows
+
+    if doc is None:
+        return None
+    dates = tuple(dt.date.fromisoformat(d) for d in doc["dates"])
+    return DatedRows(dt.date.fromisoformat(doc["after"]), doc["rows"], doc["days"], dates)
+
+
 def expected_rows(doc: dict) -> list[dict]:
     """The rows the page should show for the library's (normalised) triage ``doc``."""
     from nof1.safety.render import format_values
     from nof1.safety.result import Event
+    from nof1.series.monitor import PatientStatus
 
     rows = []
     for p in doc["patients"]:
@@ -434,7 +422,13 @@ def expected_rows(doc: dict) -> list[dict]:
                     f"{e.rule} ({e.action}, first met {e.date}): {e.description}" for e in events
                 ],
                 "values": [format_values(e) for e in events],
-                "reason": p["reason"],
+                "notes": PatientStatus(
+                    p["patient"],
+                    p["status"],
+                    reason=p["reason"],
+                    after_as_of=dated_rows(p["after_as_of"]),
+                    after_today=dated_rows(p["after_today"]),
+                ).notes,
             }
         )
     return rows
@@ -455,60 +449,34 @@ def page_and_library(request, seed: int, label: str, form: str):
     rows = page_rows(text)
     made = series(seed)
     for row in rows:  # the page names the files relative to the zip
-        row["reason"] = reason_of(row["reason"], row["patient"], made, form, "")
+        row["notes"] = [reason_of(n, row["patient"], made, form, "") for n in row["notes"]]
     return rows, expected_rows(expected)
-
-
-def not_due_only(row: dict) -> bool:
-    """The library says CONTINUE and lists rules not checked (they can only be not due yet:
-    a rule not checked for lack of data makes the status review)."""
-    return row["word"] == "CONTINUE" and row["reason"] is not None
 
 
 @web_clock
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize(("seed", "label"), WEB_CASES)
 def test_web_page_shows_the_library_triage(request, seed, label, form):
-    """Every patient's events, values and reason as the library has them, and the same word,
-    except where the library says CONTINUE with rules only not due yet: the page then says NOT
-    CHECKED, the known disagreement that the strict xfail test below asserts."""
+    """Every patient's word, events, values and notes (the reason, the entries dated after the
+    as-of date or today) as the library has them."""
     rows, expected = page_and_library(request, seed, label, form)
     if rows is None:
         return
     by_patient = {r["patient"]: r for r in rows}
     assert sorted(by_patient) == sorted(r["patient"] for r in expected)
     for want in expected:
-        got = dict(by_patient[want["patient"]])
-        if not_due_only(want):
-            # NOT CHECKED today, CONTINUE once fixed; never anything else
-            assert got["word"] in ("NOT CHECKED", "CONTINUE"), got
-            got["word"] = want["word"]
-        assert got == want
-
-
-NOT_DUE = (
-    "known disagreement (being fixed elsewhere): the web page's triage table says NOT CHECKED "
-    "for a patient whom the library (monitor_series, monitor_path, /api/monitor) says CONTINUE "
-    "with rules only not due yet (pages._triage_rows turns such a 'continue' into 'not "
-    "checked' and moves the row up with those)"
-)
+        assert by_patient[want["patient"]] == want
 
 
 @web_clock
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize(("seed", "label"), WEB_CASES)
 def test_web_page_says_the_library_word_for_every_patient(request, seed, label, form):
-    """The page's word for every patient, in the page's order, is the library's.
-
-    Strictly expected to fail, today, in exactly the cases where the library says CONTINUE for a
-    patient with rules only not due yet (decided from the library's triage, not from the page,
-    so that the fix flips these cases and nothing else hides behind the mark: every other word,
-    event and reason is held by test_web_page_shows_the_library_triage)."""
+    """The page's word for every patient, in the page's order, is the library's (those needing
+    attention first)."""
     if isinstance(library(seed, label, form), str):
         return  # refused: test_web_page_shows_the_library_triage compares the words
     rows, expected = page_and_library(request, seed, label, form)
-    if any(not_due_only(r) for r in expected):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=NOT_DUE))
     assert [(r["patient"], r["word"]) for r in rows] == [
         (r["patient"], r["word"]) for r in expected
     ]

@@ -121,7 +121,8 @@ def typed_columns(table, numeric: list[str], categories: dict[str, tuple[str, ..
     for name, allowed in categories.items():
         text = pc.utf8_lower(pc.utf8_trim_whitespace(table.column(name).cast(pa.string())))
         known = pa.array(sorted({c.casefold() for c in allowed} | {""}))
-        bad |= ~np.asarray(pc.fill_null(pc.is_in(text, value_set=known), True))
+        # a blank cell is no entry (pyarrow's is_in gives false, not null, for a null cell)
+        bad |= ~np.asarray(pc.is_in(pc.fill_null(text, ""), value_set=known))
         texts[name] = text
     patient = table.column("patient").combine_chunks().cast(pa.string())
     return _Columns(patient, day, values, bad, texts)

@@ -154,7 +154,9 @@ def unpacked_series(data: bytes, name: str, max_upload_bytes: int) -> Iterator[S
     ------
     ZipRefused
         Not a zip, a member that could escape the folder or is not a plain file, too many
-        members (400), too large uncompressed (413), or no series file.
+        members (400), too large uncompressed (413), or no series file. An error raised in the
+        block (a series that cannot be read, an as-of date refused) comes out as ZipRefused
+        with the private folder's path removed.
     """
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
@@ -178,7 +180,14 @@ def unpacked_series(data: bytes, name: str, max_upload_bytes: int) -> Iterator[S
         try:
             _extract(archive, members, folder, budget, name)
             _check_parquet(folder, budget, name)
-            yield SeriesFolder(folder, folder / series_name)
+            unpacked = SeriesFolder(folder, folder / series_name)
+            try:
+                yield unpacked
+            except ZipRefused:
+                raise
+            except Nof1Error as exc:  # any message names the files as in the zip
+                status = getattr(exc, "status", 400)
+                raise ZipRefused(unpacked.relative(str(exc)), status) from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
