@@ -1,17 +1,14 @@
-"""Safety: the clinician's stop rules, replayed day by day over the diary.
+"""Safety: the clinician's stop rules replayed over one diary, and the checks around them.
 
-This module owns the evaluation of the ``[[stop_rules]]`` of a protocol (docs/safety.md):
-``monitor`` replays every rule over the diary up to a date and says whether to continue, review or
-stop; ``check_rules`` warns about rules that can never fire or would fire on any diary;
-``unchecked_rule_columns`` finds rules whose column the diary lacks (refused: an unchecked rule
-never reads as "continue"); ``adverse_events`` lists the diary's real adverse events. The
-vectorized array helpers (``threshold_condition``, ``during_mask``, ``run_firing``,
-``first_firing``, ``has_value``, ``harm_probability``) live in :mod:`nof1.safety.rules`, shared
-with the planning code, and are re-exported here; the result objects (``MonitorResult``, ``Event``,
-``EXIT_CODES``) live in :mod:`nof1.safety.result`, the text and HTML output in
-:mod:`nof1.safety.render`, the hash-chained log (``log_run``, ``verify_log``) in
-:mod:`nof1.safety.log`; docs/safety.md and the changelog name them here, so they are re-exported
-too.
+``monitor`` replays every rule over the diary up to a date and says whether to continue, review
+or stop: it lays the diary on the one-row grid of the stop-rule engine
+(:func:`diary_grid`, :func:`nof1.safety.engine.replay`), which evaluates every rule for one
+patient, a series and the planning code alike. ``check_rules`` warns about rules that can never
+fire or would fire on any diary; ``unchecked_rule_columns`` finds rules whose column the diary
+lacks (refused: an unchecked rule never reads as "continue"); ``adverse_events`` lists the
+diary's real adverse events. The array helpers of :mod:`nof1.safety.rules`, the result objects
+of :mod:`nof1.safety.result` and the hash-chained log of :mod:`nof1.safety.log` (``log_run``,
+``verify_log``) are re-exported here, where docs/safety.md and the changelog name them.
 
 Every choice is written down in ``docs/safety.md``.
 """
