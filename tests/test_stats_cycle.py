@@ -458,15 +458,18 @@ def test_cycle_differences_by_hand():
 
 
 def test_the_harm_rule_and_the_analysis_give_the_same_cycle_differences():
-    # on the packaged example; the harm rule recomputes the period means from the diary on its own
+    # on the packaged example; the harm rule's engine recomputes the period means from the
+    # diary's grid on its own
     from nof1 import analyze, example_paths, read_diary
-    from nof1.safety.monitor import cycle_differences as harm_differences
+    from nof1.safety.engine import period_differences
+    from nof1.safety.monitor import diary_grid
     from nof1.trial.protocol import Protocol
 
     protocol_path, diary_path = example_paths()
     protocol = Protocol.load(protocol_path)
     diary = read_diary(diary_path, protocol)
     result = analyze(protocol, diary)
+    grid = diary_grid(protocol, diary, diary.schedule.end)
     for name, outcome in result.outcomes.items():
-        harm = harm_differences(protocol, diary, name, protocol.design.cycles)
+        harm = period_differences(grid, grid.values(name, None))[0]
         np.testing.assert_array_equal(harm, outcome.cycle_differences)
