@@ -22,6 +22,9 @@ __all__ = ["Flags", "Reading"]
 TRIALS_FORM = "the [[trials]] form (one protocol and one diary per patient)"
 """Why a series of the ``[[trials]]`` form is read per patient: it has no long diary."""
 
+REPORT_READS_ALL = "the series report needs every patient's trial (--report)"
+"""Why ``nof1 series --report`` reads every patient one by one."""
+
 
 @dataclass(frozen=True)
 class Reading:
@@ -56,7 +59,7 @@ class Reading:
     @property
     def long_form_fallback(self) -> bool:
         """A long-form series read per patient as a whole: slow, and worth saying."""
-        return self.fallback is not None and self.fallback != TRIALS_FORM
+        return self.fallback not in (None, TRIALS_FORM, REPORT_READS_ALL)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: ``column_wise``, ``per_patient``, ``reasons``, ``fallback``, ``rows_outside``."""
