@@ -415,12 +415,13 @@ def check_rows(
     inside = (day >= 0) & (day < n_days)
     for reason, rows in cols.why.items():
         flags.rows(reason, code, rows)
+    dated = np.array([s is not None for s in ctx.schedules], dtype=bool)  # else refused
     if outside:
-        flags.rows(NO_ROW_INSIDE, code, ~inside)
+        flags.rows(NO_ROW_INSIDE, code, ~inside & dated[code])
     else:  # a patient with rows, none of them within the schedule: the reader refuses it
         rows = np.bincount(code, minlength=len(ctx.ids))
         within = np.bincount(code[inside], minlength=len(ctx.ids))
-        flags.patients(NO_ROW_INSIDE, (rows > 0) & (within == 0))
+        flags.patients(NO_ROW_INSIDE, (rows > 0) & (within == 0) & dated)
     order = np.lexsort((cols.day, code))
     twice = (code[order][1:] == code[order][:-1]) & (cols.day[order][1:] == cols.day[order][:-1])
     again = np.zeros(code.size, dtype=bool)
