@@ -265,14 +265,14 @@ def test_the_zip_is_unpacked_in_a_private_folder_removed_after(client, tmp_path,
     from nof1.web.series_zip import SeriesFolder
 
     seen = []
-    real = SeriesFolder.load
+    real = SeriesFolder.path
 
     def spy(self):
         seen.append((self.root, stat.S_IMODE(os.stat(self.root).st_mode), self.root.exists()))
         return real(self)
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(SeriesFolder, "load", spy)
+    monkeypatch.setattr(SeriesFolder, "path", spy)
     assert client.post("/api/series", data=upload(zipped(example_files()))).status_code == 200
     assert client.post("/api/series", data=upload(b"PK\x03\x04 broken")).status_code == 400
     ((root, mode, existed),) = seen

@@ -35,7 +35,9 @@ __all__ = [
     "load_protocol",
     "max_bytes_option",
     "parse_date",
+    "say_reading",
     "sheet_option",
+    "verbose_option",
 ]
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_REVIEW, EXIT_STOP = 0, 2, 3, 4
@@ -139,6 +141,30 @@ def check_extension(path: str | None, option: str, allowed: tuple[str, ...]) -> 
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+verbose_option = click.option(
+    "--verbose",
+    is_flag=True,
+    help="For a series: say on stderr how many patients were read column-wise and how many one "
+    "by one, and why.",
+)
+
+
+def say_reading(reading: Any, verbose: bool) -> None:
+    """How a series was read, on stderr: every line with ``--verbose``; without it, only a
+    long-form series read one patient at a time as a whole (slow), and why."""
+    if reading is None:
+        return
+    if verbose:
+        for line in reading.describe():
+            click.echo(f"nof1: {line}", err=True)
+    elif reading.long_form_fallback:
+        click.echo(
+            f"nof1: read one patient at a time ({reading.per_patient} patients, slower): "
+            f"{reading.fallback}",
+            err=True,
+        )
+
+
 date_format_option = click.option(
     "--date-format",
     default=None,

@@ -4,6 +4,7 @@ to diaries) and serve (the local web page).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -17,6 +18,8 @@ from .options import (
     json_option,
     load_protocol,
     progress_bar,
+    say_reading,
+    verbose_option,
 )
 
 __all__ = ["import_group", "series", "serve"]
@@ -39,14 +42,26 @@ __all__ = ["import_group", "series", "serve"]
     default=None,
     help="Address of a running Dask scheduler (tcp://host:8786); default a local cluster.",
 )
+@verbose_option
 @json_option
 @guard
 def series(
-    series_file: str, report: str | None, engine: str, scheduler: str | None, as_json: bool
+    series_file: str,
+    report: str | None,
+    engine: str,
+    scheduler: str | None,
+    verbose: bool,
+    as_json: bool,
 ) -> None:
-    """Pool a series of N-of-1 trials: average effect, heterogeneity, shrunken effects."""
+    """Pool a series of N-of-1 trials: average effect, heterogeneity, shrunken effects.
+
+    A long-form series (template, patients table, one long diary) is read column-wise; a
+    patient goes to the one-by-one reader only for a problem it must name. --verbose says how
+    many went which way and why.
+    """
     from ..series import Series, analyze_series, monitor_series
     from ..series.engine import analyze_path
+    from ..series.reading import REPORT_READS_ALL, Reading
 
     check_extension(report, "--report", (".html", ".htm"))
     if scheduler and engine != "dask":
@@ -56,8 +71,10 @@ def series(
     if report:
         loaded = Series.load(series_file)
         result = analyze_series(loaded)
+        result = replace(result, reading=Reading.whole(result.trials, REPORT_READS_ALL))
     else:
         result = analyze_path(series_file, progress_bar(series_file), engine, scheduler)
+    say_reading(result.reading, verbose)
     if report:
         from ..report.series import render_series_html
 

@@ -25,7 +25,9 @@ from .options import (
     max_bytes_option,
     parse_date,
     progress_bar,
+    say_reading,
     sheet_option,
+    verbose_option,
 )
 
 __all__ = ["analyze", "check", "demo", "init", "monitor", "schedule", "template", "verify_log"]
@@ -184,6 +186,7 @@ def analyze(
 @date_format_option
 @max_bytes_option
 @sheet_option
+@verbose_option
 @json_option
 @guard
 def monitor(
@@ -194,6 +197,7 @@ def monitor(
     date_format: str | None,
     max_bytes: int | None,
     sheet: str | None,
+    verbose: bool,
     as_json: bool,
 ) -> None:
     """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop.
@@ -209,7 +213,7 @@ def monitor(
     from ..safety.monitor import monitor as run
 
     if diary is None:
-        _monitor_series(protocol, as_of, log, date_format or sheet, as_json)
+        _monitor_series(protocol, as_of, log, date_format or sheet, verbose, as_json)
         return
     loaded, d = load(
         protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes, sheet=sheet
@@ -231,7 +235,9 @@ def monitor(
     sys.exit(result.exit_code)
 
 
-def _monitor_series(path: str, as_of: str | None, log: str | None, date_format, as_json) -> None:
+def _monitor_series(
+    path: str, as_of: str | None, log: str | None, date_format, verbose: bool, as_json: bool
+) -> None:
     """``nof1 monitor SERIES.toml``: the series triage; exit with the worst status."""
     from ..series import Series, monitor_path
 
@@ -243,6 +249,7 @@ def _monitor_series(path: str, as_of: str | None, log: str | None, date_format, 
     # the long form is triaged column-wise (every patient's rules at once)
     day = parse_date(as_of, "--as-of")
     result = monitor_path(path, as_of=day, progress=progress_bar(path, "nof1 monitor"))
+    say_reading(result.reading, verbose)
     if as_json:
         emit_json(result.to_dict())
     else:

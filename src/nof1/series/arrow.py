@@ -10,9 +10,11 @@ or refuses it with the same error naming the patient, file, line and column as
 :meth:`Series.load`: nothing is dropped silently. For a Parquet diary the line of a row is its
 row number in the dataset plus 1 (as if a header were line 1).
 
-:func:`load_long` returns None when the series is not the long form or uses a diary option the
-column-wise reader does not implement (several entries a day, renamed headers, the arm taken);
-the caller then loads the series per patient.
+:func:`load_long` returns why instead when the series is not the long form or uses a diary
+option the column-wise reader does not implement (several entries a day, renamed headers, the
+arm taken); the caller then loads the series per patient and says so
+(:class:`~nof1.series.reading.Reading`). Rows dated outside a patient's schedule are left out of
+the analysis column-wise, as the per-patient reader leaves them out, and counted.
 """
 
 from __future__ import annotations
@@ -32,11 +34,13 @@ from ..analysis.periods import PeriodLayout
 from ..diary.cells import NUMBER
 from ..errors import Nof1Error, SeriesError
 from ..limits import date_problem
+from ..trial.model import Design
 from ..trial.reference import reference_set
 from ..trial.schedule import Schedule
 from .csv_scan import fast_readable, header_names
 from .file import read_toml, series_tables
 from .load import Series
+from .reading import TRIALS_FORM, Flags, Reading
 from .stage1 import DayTable
 from .table import (
     check_long_diary,
@@ -51,9 +55,16 @@ from .trials import SeriesTrial
 
 __all__ = ["load_long"]
 
-_PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_SEED = re.compile(r"^[0-9]{1,18}$")
+
+# why a patient goes to the per-patient reader (counted in the reading account)
+BAD_TABLE_ROW = "a row of the patients table the reader refuses (its start, seed or sequence)"
+BAD_DATE = "a date that does not parse"
+BAD_NUMBER = "a number that does not parse"
+BAD_CATEGORY = "an entry that is not a declared category"
+DATE_TWICE = "a date twice"
+OFF_SCALE = "a value off its outcome's scale"
+NO_ROW_INSIDE = "no diary row within the schedule"
 _EPOCH = _dt.date(1970, 1, 1).toordinal()
 
 
@@ -66,6 +77,7 @@ class _Columns:
     values: dict[str, np.ndarray]  # NaN where blank
     bad: np.ndarray  # a cell the per-patient reader would refuse
     categories: dict[str, Any]  # pyarrow string arrays of the declared-category columns
+    why: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # bad, by reason
 
 
 def _strings_to_numbers(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
@@ -104,28 +116,35 @@ def typed_columns(table, numeric: list[str], categories: dict[str, tuple[str, ..
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    day, bad = _days(pc, pa, table.column("date").combine_chunks())
+    day, bad_date = _days(pc, pa, table.column("date").combine_chunks())
+    bad_number = np.zeros(len(day), dtype=bool)
     values = {}
     for name in numeric:
         column = table.column(name).combine_chunks()
         if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
             v = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
-            bad |= np.isinf(v) | (np.isnan(v) & ~np.asarray(pc.is_null(column)))
+            bad_number |= np.isinf(v) | (np.isnan(v) & ~np.asarray(pc.is_null(column)))
             values[name] = v
         elif pa.types.is_null(column.type):
             values[name] = np.full(len(column), np.nan)
         else:
             values[name], wrong = _strings_to_numbers(pc, pa, column)
-            bad |= wrong
+            bad_number |= wrong
     texts = {}
+    bad_category = np.zeros(len(day), dtype=bool)
     for name, allowed in categories.items():
         text = pc.utf8_lower(pc.utf8_trim_whitespace(table.column(name).cast(pa.string())))
         known = pa.array(sorted({c.casefold() for c in allowed} | {""}))
         # a blank cell is no entry (pyarrow's is_in gives false, not null, for a null cell)
-        bad |= ~np.asarray(pc.is_in(pc.fill_null(text, ""), value_set=known))
+        bad_category |= ~np.asarray(pc.is_in(pc.fill_null(text, ""), value_set=known))
         texts[name] = text
     patient = table.column("patient").combine_chunks().cast(pa.string())
-    return _Columns(patient, day, values, bad, texts)
+    why = {
+        BAD_DATE: bad_date,
+        BAD_NUMBER: bad_number,
+        BAD_CATEGORY: bad_category,
+    }
+    return _Columns(patient, day, values, bad_date | bad_number | bad_category, texts, why)
 
 
 def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
@@ -194,10 +213,6 @@ def _parquet_text(table, pid: str) -> tuple[str, list[int]]:
     return buffer.getvalue().decode("utf-8"), parquet_lines(part, where)
 
 
-def _flag(code: np.ndarray, rows: np.ndarray, flagged: np.ndarray) -> None:
-    flagged[np.unique(code[rows])] = True
-
-
 @dataclasses.dataclass
 class Context:
     """Everything known before the long diary is read: the template, the patients table, each
@@ -214,12 +229,17 @@ class Context:
     rows: list[tuple[int, dict[str, str]]]
     first: Any
     ids: list[str]
-    flagged: np.ndarray
+    flags: Flags
     start: np.ndarray
     schedules: list[Schedule | None]
     arms: np.ndarray
     numeric: list[str]
     categories: dict[str, tuple[str, ...]]
+
+    @property
+    def flagged(self) -> np.ndarray:
+        """Per patient: True when the per-patient reader must read it (see :attr:`flags`)."""
+        return self.flags.any
 
     @property
     def n_days(self) -> int:
@@ -231,17 +251,19 @@ class Context:
         return ["patient", "date", *self.numeric, *self.categories]
 
 
-def prepare(path: Path, per_file: bool = False) -> Context | None:
-    """Read the series file, the template and the patients table; None when the series is
-    not the long form or needs the per-patient reader. The long diary is bounded first (each
-    file of a Parquet folder on its own with ``per_file``: see :func:`check_long_diary`)."""
+def prepare(path: Path, per_file: bool = False) -> Context | str:
+    """Read the series file, the template and the patients table; or why the whole series
+    needs the per-patient reader (not the long form, a diary option the column-wise reader
+    does not implement, a CSV diary pyarrow would not read cell for cell, ...). The long
+    diary is bounded first (each file of a Parquet folder on its own with ``per_file``: see
+    :func:`check_long_diary`)."""
     raw, header, seed = series_tables(path)
     if "trials" in raw or not all(k in raw for k in ("template", "patients", "diary")):
-        return None
+        return TRIALS_FORM
     tpath, ppath, dpath = table_paths(path, raw)
     parquet = dpath.is_dir() or dpath.suffix.lower() == ".parquet"
     if not parquet and dpath.suffix.lower() != ".csv":
-        return None
+        return f"a long diary that is neither .csv nor Parquet ({dpath.name})"
     template, tbytes = read_toml(tpath, "template protocol")
     sha = hashlib.sha256(tbytes).hexdigest()
     rows = checked_rows(ppath)
@@ -249,10 +271,10 @@ def prepare(path: Path, per_file: bool = False) -> Context | None:
     try:
         dummy = {"patient": "template", "start": "2026-01-01", "seed": "1", "sequence": ""}
         first = patient_protocol(template, tpath, sha, dummy, f"{tpath}")
-    except Nof1Error:
-        return None  # the per-patient reader names the problem for each patient
+    except Nof1Error:  # the per-patient reader names the problem for each patient
+        return "the template protocol does not read as a protocol on its own"
     if first.reading != type(first.reading)():
-        return None
+        return "a [diary] reading option (entries_per_day, rename or arm_column)"
     outcomes = [o.name for o in first.outcomes]
     rule_columns = {
         r.column
@@ -271,16 +293,21 @@ def prepare(path: Path, per_file: bool = False) -> Context | None:
             raise SeriesError(f"{dpath}: cannot read the Parquet diary: {exc}") from None
     else:
         names = header_names(dpath)
-        if names is not None and not fast_readable(dpath):
-            names = None  # the per-patient reader reads it
         allowed = {"patient", "date", *first.columns}
-        if (
-            names is None
-            or len(set(names)) != len(names)
-            or not set(names) <= allowed
-            or not {"patient", "date", *outcomes} <= set(names)
-        ):
-            return None
+        if names is None:
+            return "the CSV diary is not comma-delimited UTF-8 text"
+        if not fast_readable(dpath):
+            return (
+                "the CSV diary has a quoted cell spanning lines, a line of 1,000,000 bytes or "
+                "more, or bytes that are not UTF-8 (the per-patient reader reads it line by line)"
+            )
+        if len(set(names)) != len(names):
+            return "a column named twice in the CSV diary's header"
+        if not set(names) <= allowed:
+            undeclared = ", ".join(repr(n) for n in names if n not in allowed)
+            return f"a column the protocol does not declare ({undeclared})"
+        if not {"patient", "date", *outcomes} <= set(names):
+            return "the CSV diary lacks a patient, date or outcome column"
         have = set(names)
     missing = [c for c in ("patient", "date", *outcomes) if c not in have]
     if missing:
@@ -289,81 +316,121 @@ def prepare(path: Path, per_file: bool = False) -> Context | None:
     categories = {c: v for c, v in categories.items() if c in have}
 
     n = len(rows)
-    flagged = np.zeros(n, dtype=bool)
-    start = np.zeros(n, dtype=np.int64)
-    schedules: list[Schedule | None] = [None] * n
-    design = first.design
-    arms = np.zeros((n, 2 * design.cycles), dtype=bool)
-    for i, (_, r) in enumerate(rows):
-        s, sd = r["start"], r.get("seed", "")
-        usual = _PSEUDONYM.match(r["patient"]) and _DATE.match(s) and _SEED.match(sd)
-        day = _date(s) if usual and not r.get("sequence") else None
-        if day is None:
-            flagged[i] = True
-            continue
-        schedule = Schedule.from_design(dataclasses.replace(design, seed=int(sd)), day)
-        schedules[i] = schedule
-        start[i] = day.toordinal() - _EPOCH
-        arms[i] = np.frombuffer(schedule.arms.encode(), dtype=np.uint8) == ord("T")
+    flags = Flags(n)
+    start, schedules, arms = patient_schedules(first.design, rows, flags)
     series = Series(header["id"], str(path), "table", (), (), seed)
     return Context(
         path, series, tpath, ppath, dpath, parquet, template, sha, rows, first,
-        [r["patient"] for _, r in rows], flagged, start, schedules, arms, numeric, categories,
+        [r["patient"] for _, r in rows], flags, start, schedules, arms, numeric, categories,
     )  # fmt: skip
 
 
-def _date(text: str) -> _dt.date | None:
-    try:
-        day = _dt.date.fromisoformat(text)
-    except ValueError:
-        return None
-    return None if date_problem(day) else day
+def patient_schedules(
+    design: Design, rows: list[tuple[int, dict[str, str]]], flags: Flags
+) -> tuple[np.ndarray, list[Schedule | None], np.ndarray]:
+    """Every patient's start (days since 1970-01-01) and schedule, read from its row of the
+    patients table as the per-patient reader reads it (the start an ISO date within the
+    bounds, the seed a whole number, or the sequence: see
+    :func:`~nof1.series.table.patient_protocol`); a row that reader refuses is flagged, for it
+    to name the problem.
+
+    Patients drawn from the same seed, or given the same sequence, share one allocation: it is
+    drawn once and its schedule re-dated.
+    """
+    n = len(rows)
+    start = np.zeros(n, dtype=np.int64)
+    schedules: list[Schedule | None] = [None] * n
+    arms = np.zeros((n, 2 * design.cycles), dtype=bool)
+    drawn: dict[tuple[int | None, str], Schedule | None] = {}
+    refused = np.zeros(n, dtype=bool)
+    for i, (_, r) in enumerate(rows):
+        seed, sequence = r.get("seed", ""), r.get("sequence", "")
+        try:
+            day = _dt.date.fromisoformat(r["start"])
+            number = int(seed) if seed else None
+        except ValueError:
+            refused[i] = True
+            continue
+        key = (number, sequence)
+        if key not in drawn:
+            drawn[key] = None
+            if number is not None or sequence:
+                try:
+                    drawn[key] = Schedule.from_design(
+                        dataclasses.replace(design, seed=number, sequence=sequence or None), day
+                    )
+                except (ValueError, Nof1Error):
+                    pass  # the per-patient reader names the problem
+        schedule = drawn[key]
+        if schedule is None or date_problem(day):
+            refused[i] = True
+            continue
+        schedules[i] = dataclasses.replace(schedule, start=day)
+        start[i] = day.toordinal() - _EPOCH
+        arms[i] = np.frombuffer(schedule.arms.encode(), dtype=np.uint8) == ord("T")
+    flags.patients(BAD_TABLE_ROW, refused)
+    return start, schedules, arms
 
 
-def check_rows(
-    ctx: Context, cols: _Columns, line_of=None, outside: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Patient code and schedule day of every row, and the patients whose rows the column
-    checks cannot vouch for (a bad cell, a date twice, a value off the scale; with ``outside``
-    a date outside the schedule, else only a patient none of whose rows falls within it, whom
-    the per-patient reader refuses). A row of a patient not in the table raises
-    (``line_of(row)`` its line), or returns codes None for a CSV diary (the per-patient reader
-    then names it)."""
+def patient_codes(ctx: Context, cols: _Columns) -> np.ndarray:
+    """Each row's patient, as an index into ``ctx.ids`` (-1: not in the patients table or
+    blank). A CSV cell is trimmed as the per-patient reader trims it (``str.strip``); a Parquet
+    cell is taken as it is, as there."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    code_arr = pc.index_in(cols.patient, value_set=pa.array(ctx.ids, pa.string()))
-    unknown = np.asarray(pc.is_null(code_arr))
+    encoded = pc.dictionary_encode(cols.patient)
+    index = {pid: i for i, pid in enumerate(ctx.ids)}
+    cells = encoded.dictionary.to_pylist()
+    if not ctx.parquet:
+        cells = [c.strip() for c in cells]
+    lookup = np.array([index.get(c, -1) for c in cells] + [-1], dtype=np.int64)
+    codes = pc.fill_null(encoded.indices, -1).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    return lookup[codes]
+
+
+def check_rows(
+    ctx: Context, cols: _Columns, flags: Flags, line_of=None, outside: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Patient code, schedule day and whether it lies within the schedule, of every row; the
+    patients whose rows the column checks cannot vouch for are flagged in ``flags`` with the
+    reason (a bad cell, a date twice, a value off the scale; with ``outside`` a date outside
+    the schedule, else only a patient none of whose rows falls within it, whom the per-patient
+    reader refuses). A row of a patient not in the table raises, naming its line
+    (``line_of(row)``, default the row number + 2)."""
+    code = patient_codes(ctx, cols)
+    unknown = code < 0
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
         pid = cols.patient[row].as_py()
+        pid = pid.strip() if pid is not None and not ctx.parquet else pid
         line = line_of(row) if line_of else row + 2
         raise SeriesError(
             f"{ctx.dpath}, line {line}, column 'patient': {pid!r} is not in the patients table"
             if pid
             else f"{ctx.dpath}, line {line}, column 'patient': blank; each row needs its patient"
         )
-    code = code_arr.to_numpy(zero_copy_only=False).astype(np.int64)
     n_days = ctx.n_days
     day = cols.day - ctx.start[code]
-    beyond = (day < 0) | (day >= n_days)
-    flagged = np.zeros(len(ctx.ids), dtype=bool)
-    _flag(code, cols.bad, flagged)
+    inside = (day >= 0) & (day < n_days)
+    for reason, rows in cols.why.items():
+        flags.rows(reason, code, rows)
+    dated = np.array([s is not None for s in ctx.schedules], dtype=bool)  # else refused
     if outside:
-        _flag(code, beyond, flagged)
+        flags.rows(NO_ROW_INSIDE, code, ~inside & dated[code])
     else:  # a patient with rows, none of them within the schedule: the reader refuses it
         rows = np.bincount(code, minlength=len(ctx.ids))
-        inside = np.bincount(code[~beyond], minlength=len(ctx.ids))
-        flagged |= (rows > 0) & (inside == 0)
+        within = np.bincount(code[inside], minlength=len(ctx.ids))
+        flags.patients(NO_ROW_INSIDE, (rows > 0) & (within == 0) & dated)
     order = np.lexsort((cols.day, code))
-    twice = np.flatnonzero(
-        (code[order][1:] == code[order][:-1]) & (cols.day[order][1:] == cols.day[order][:-1])
-    )
-    _flag(code, order[twice], flagged)
+    twice = (code[order][1:] == code[order][:-1]) & (cols.day[order][1:] == cols.day[order][:-1])
+    again = np.zeros(code.size, dtype=bool)
+    again[order[1:][twice]] = True
+    flags.rows(DATE_TWICE, code, again)
     for o in ctx.first.outcomes:
         v = cols.values[o.name]
-        _flag(code, (v < o.min) | (v > o.max), flagged)
-    return code, np.clip(day, 0, n_days - 1), flagged
+        flags.rows(OFF_SCALE, code, (v < o.min) | (v > o.max))
+    return code, np.clip(day, 0, n_days - 1), inside
 
 
 def exact_trials(ctx: Context, flagged: np.ndarray, dataset=None) -> dict[int, SeriesTrial]:
@@ -445,16 +512,18 @@ def day_table(ctx: Context, pieces, exact: dict[int, SeriesTrial], sums=None) ->
 
 def load_long(
     path: Path, progress: Callable[[int, int], None] | None = None
-) -> tuple[Series, DayTable, Any, Callable] | None:
+) -> tuple[Series, DayTable, Any, Callable, Reading] | str:
     """Read the long form column-wise.
 
     Returns
     -------
-    (series, table, first, reference) or None
+    (series, table, first, reference, reading) or str
         ``series`` names the series (its trials are not materialized), ``table`` holds every
-        usable patient's days, ``first`` is the template protocol and ``reference(i)`` gives
-        patient i's randomization reference set. None when the series is not in the long form
-        or needs the per-patient reader.
+        usable patient's days (rows dated outside a patient's schedule left out, as the
+        per-patient reader leaves them out), ``first`` is the template protocol,
+        ``reference(i)`` gives patient i's randomization reference set and ``reading`` says
+        which patients were read per patient and why. A str says why the whole series needs
+        the per-patient reader instead.
 
     Raises
     ------
@@ -463,8 +532,8 @@ def load_long(
         trial cannot be read, naming the patient, file, line and column.
     """
     ctx = prepare(path)
-    if ctx is None:
-        return None
+    if isinstance(ctx, str):
+        return ctx
     if progress is not None:
         progress(1, 4)
     dataset = None
@@ -475,28 +544,34 @@ def load_long(
         if table is None:
             # the per-patient reader names the row (line numbers need the CSV's own reading)
             split_diary(ctx.dpath, set(ctx.ids), only=set())
-            return None
+            return UNPARSED_ROW
     cols = typed_columns(table, ctx.numeric, ctx.categories)
     del table
     if progress is not None:
         progress(2, 4)
     try:
-        code, day, flagged = check_rows(ctx, cols)
+        code, day, inside = check_rows(ctx, cols, ctx.flags, outside=False)
     except SeriesError:
         if ctx.parquet:
             raise
         split_diary(ctx.dpath, set(ctx.ids), only=set())  # names the CSV's own line
-        return None
-    flagged |= ctx.flagged
+        return UNPLACED_ROW
+    flagged = ctx.flagged
     exact = exact_trials(ctx, flagged, dataset)
     if progress is not None:
         progress(3, 4)
     keep = ~flagged[code]
+    reading = ctx.flags.reading(rows_outside=int((keep & ~inside).sum()))
+    keep &= inside
     values = {o.name: cols.values[o.name][keep] for o in ctx.first.outcomes}
     result = day_table(ctx, [(code[keep], day[keep], values)], exact)
     if progress is not None:
         progress(4, 4)
-    return ctx.series, result, ctx.first, patient_references(ctx.schedules)
+    return ctx.series, result, ctx.first, patient_references(ctx.schedules), reading
+
+
+UNPARSED_ROW = "a CSV row pyarrow does not parse (the per-patient reader reads it)"
+UNPLACED_ROW = "a CSV row without a patient of the table (a blank record, say)"
 
 
 def patient_references(schedules: list[Schedule]):

@@ -105,3 +105,45 @@ def _plain_lines(block: bytes, longest: int) -> bool:
     except csv.Error:
         return False
     return records == quoted.size
+
+
+def row_lines(dpath: Path, rows: np.ndarray) -> np.ndarray:
+    """The line number of each data row in ``rows`` (0-based, as pyarrow numbers them) of a
+    long CSV diary that :func:`fast_readable` accepts (every record on one line).
+
+    The header is the first line that is not empty; as pyarrow does, an empty line is no row.
+    A line ends at LF, CR LF or a lone CR, as the per-patient reader counts lines. One pass over
+    the file in blocks.
+    """
+    numbers = []  # per block, the numbers of its lines that are not empty
+    line = 0  # lines ended before the block
+    pending = 0  # characters of the line the previous block left unfinished
+    after_cr = False  # the previous block ended with CR (a leading LF is part of its break)
+    with dpath.open("rb") as handle:
+        while block := handle.read(_SCAN_BLOCK):
+            arr = np.frombuffer(block, dtype=np.uint8)
+            lf, cr = arr == 10, arr == 13
+            ends = lf | cr
+            ends[1:] &= ~(lf[1:] & cr[:-1])  # the LF of CR LF ends nothing
+            lead = after_cr and bool(lf[0])
+            ends[0] &= not lead
+            stops = np.flatnonzero(ends)
+            starts = np.concatenate(([0], stops[:-1] + 1))
+            lengths = stops - starts
+            after = np.zeros(stops.size, dtype=bool)  # a line starting with the LF of CR LF
+            after[1:] = lf[starts[1:]] & cr[starts[1:] - 1]
+            lengths -= after
+            if stops.size:
+                lengths[0] += pending - lead
+                numbers.append(line + 1 + np.flatnonzero(lengths > 0))
+                tail = stops[-1] + 1
+                pending = arr.size - tail
+                pending -= tail < arr.size and bool(lf[tail] & cr[tail - 1])  # its CR LF's LF
+            else:
+                pending += arr.size - lead
+            line += stops.size
+            after_cr = bool(cr[-1])
+    if pending > 0:
+        numbers.append(np.array([line + 1]))
+    filled = np.concatenate(numbers) if numbers else np.zeros(0, dtype=np.int64)
+    return filled[1 + np.asarray(rows, dtype=np.int64)]

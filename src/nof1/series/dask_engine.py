@@ -32,7 +32,10 @@ from .arrow import (
     trial_periods,
     typed_columns,
 )
+from .reading import Flags
 from .stage1 import period_sums
+
+SPLIT_PATIENT = "rows in several files of the Parquet dataset"
 
 __all__ = ["load_on_dask"]
 
@@ -46,9 +49,12 @@ def _fragment_sums(ctx: Context, files: list[str]) -> dict[str, Any]:
     )
     table = part.to_table(columns=ctx.columns)
     cols = typed_columns(table, ctx.numeric, ctx.categories)
-    code, day, flagged = check_rows(ctx, cols)
-    flagged |= ctx.flagged
+    flags = Flags(len(ctx.ids))
+    code, day, inside = check_rows(ctx, cols, flags, outside=False)
+    flagged = ctx.flagged | flags.any
     keep = ~flagged[code]
+    outside = int((keep & ~inside).sum())
+    keep &= inside
     here = np.unique(code[keep])
     local = np.searchsorted(here, code[keep])
     width = ctx.arms.shape[1]
@@ -57,7 +63,7 @@ def _fragment_sums(ctx: Context, files: list[str]) -> dict[str, Any]:
         o.name: period_sums(local, period, cols.values[o.name][keep], here.size, width)
         for o in ctx.first.outcomes
     }
-    return {"patients": here, "sums": sums, "flagged": np.flatnonzero(flagged)}
+    return {"patients": here, "sums": sums, "flags": flags, "outside": outside}
 
 
 def _client(scheduler: str | None):
@@ -97,7 +103,7 @@ def load_on_dask(
 
     Returns
     -------
-    The same ``(series, table, first, reference)`` as :func:`nof1.series.arrow.load_long`.
+    The same ``(series, table, first, reference, reading)`` as :func:`nof1.series.arrow.load_long`.
 
     Raises
     ------
@@ -107,7 +113,7 @@ def load_on_dask(
         file, line and column).
     """
     ctx = prepare(path, per_file=True)  # each worker reads one file of the dataset
-    if ctx is None or not ctx.parquet:
+    if isinstance(ctx, str) or not ctx.parquet:
         raise SeriesError(
             f"{path}: --engine dask reads the long form with a Parquet diary (a file or a "
             "dataset directory partitioned by patient); convert the CSV diary to Parquet first"
@@ -128,7 +134,7 @@ def load_on_dask(
             for o in ctx.first.outcomes
         }
         seen = np.zeros(n, dtype=np.int64)
-        flagged = ctx.flagged.copy()
+        outside = 0
         for done, future in enumerate(futures, start=1):
             part = future.result()
             here = part["patients"]
@@ -136,7 +142,8 @@ def load_on_dask(
             for name, (s, c) in part["sums"].items():
                 sums[name][0][here] += s
                 sums[name][1][here] += c
-            flagged[part["flagged"]] = True
+            ctx.flags.merge(part["flags"])
+            outside += part["outside"]
             if progress is not None:
                 progress(done, len(futures))
     finally:
@@ -144,7 +151,8 @@ def load_on_dask(
             client.close()
             own.close()
     # a patient whose rows lie in several files is read again as a whole
-    flagged |= seen > 1
+    ctx.flags.patients(SPLIT_PATIENT, seen > 1)
+    flagged = ctx.flagged
     for total, _ in sums.values():
         total[flagged] = 0.0
     for _, count in sums.values():
@@ -158,4 +166,5 @@ def load_on_dask(
             )
             s[i], c[i] = ts[0], tc[0]
     table = day_table(ctx, [], {}, sums=sums)
-    return ctx.series, table, ctx.first, patient_references(ctx.schedules)
+    reading = ctx.flags.reading(rows_outside=outside)
+    return ctx.series, table, ctx.first, patient_references(ctx.schedules), reading

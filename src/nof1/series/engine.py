@@ -9,10 +9,12 @@ pooling are those of :func:`~nof1.series.analyze_series` (:func:`nof1.series.ana
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .analyze import Progress, analyze_series, pool_table
 from .load import Series
+from .reading import Reading
 from .results import SeriesResult
 
 __all__ = ["analyze_path"]
@@ -63,8 +65,10 @@ def analyze_path(
         from .arrow import load_long
 
         fast = load_long(Path(path), _part(progress, 0.0, 0.4))
-    if fast is None:
-        return analyze_series(Series.load(path), _part(progress, 0.0, 1.0))
-    series, table, first, reference = fast
+    if isinstance(fast, str):
+        result = analyze_series(Series.load(path), _part(progress, 0.0, 1.0))
+        return replace(result, reading=Reading.whole(result.trials, fast))
+    series, table, first, reference, reading = fast
     pooling = _part(progress, 0.5 if engine == "dask" else 0.4, 0.5 if engine == "dask" else 0.6)
-    return pool_table(series, table, first, reference, list(table.patients), pooling)
+    result = pool_table(series, table, first, reference, list(table.patients), pooling)
+    return replace(result, reading=reading)

@@ -20,6 +20,7 @@ from ..safety.monitor import monitor
 from ..safety.result import EXIT_CODES, RANK, Event, worst_status
 from ..safety.texts import shown
 from .load import Series
+from .reading import Reading
 from .trials import SeriesTrial
 
 if TYPE_CHECKING:
@@ -100,11 +101,15 @@ class SeriesMonitor:
     patients
         One :class:`PatientStatus` per patient, those needing attention first (series order
         within a status).
+    reading
+        How the patients were read (column-wise, per patient, and why), when the series was
+        read from its file by :func:`~nof1.series.monitor_path`; else None.
     """
 
     id: str
     as_of: _dt.date | None
     patients: tuple[PatientStatus, ...] = field(default=())
+    reading: Reading | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -125,13 +130,14 @@ class SeriesMonitor:
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON: id, as_of, status, counts, patients."""
+        """JSON: id, as_of, status, counts, patients, reading."""
         return {
             "id": self.id,
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "status": self.status,
             "counts": self.counts,
             "patients": [p.to_dict() for p in self.patients],
+            "reading": None if self.reading is None else self.reading.to_dict(),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -321,7 +327,12 @@ def _reasons(not_checked) -> str | None:
     return "; ".join(f"rule {r!r} not checked: {why}" for r, why in not_checked) or None
 
 
-def triage(series_id: str, day: _dt.date | None, statuses: list[PatientStatus]) -> SeriesMonitor:
+def triage(
+    series_id: str,
+    day: _dt.date | None,
+    statuses: list[PatientStatus],
+    reading: Reading | None = None,
+) -> SeriesMonitor:
     """The patients ordered stop, review, not checked, continue (series order within each)."""
     statuses.sort(key=lambda p: RANK[p.status])  # stable: series order within a status
-    return SeriesMonitor(series_id, day, tuple(statuses))
+    return SeriesMonitor(series_id, day, tuple(statuses), reading)

@@ -23,13 +23,14 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..diary.cells import NUMBER
 from ..errors import SeriesError
-from ..safety.dates import FIRST_DATES, DatedRows, rows_after
+from ..safety.dates import FIRST_DATES, DatedRows, early_as_of, rows_after
 from ..safety.engine import BEYOND, OUTSIDE, Coded, Grid, not_replayed, replay
 from ..trial.categories import declared_category
 from .csv_scan import header_names
@@ -47,6 +48,7 @@ from .monitor import (
     series_as_of,
     triage,
 )
+from .reading import Reading
 from .table import read_parquet, split_diary, split_parquet, table_trial
 
 __all__ = ["GRID_CELLS", "monitor_long", "monitor_path"]
@@ -91,9 +93,10 @@ def monitor_path(
         every patient's schedule (as :func:`~nof1.series.monitor.monitor_series`).
     """
     fast = monitor_long(Path(path), as_date(as_of), progress, today)
-    if fast is not None:
+    if not isinstance(fast, str):
         return fast
-    return monitor_series(Series.load(path), as_of, progress, today)
+    result = monitor_series(Series.load(path), as_of, progress, today)
+    return replace(result, reading=Reading.whole(len(result.patients), fast))
 
 
 class _Text:
@@ -127,43 +130,46 @@ def _reads_as_number(cell: str) -> bool:
     return bool(cell) and bool(NUMBER.match(cell)) and math.isfinite(float(cell))
 
 
-def long_columns(ctx) -> list[str] | None:
-    """The long diary's columns besides patient (and a Parquet ``bucket`` partition), or None
-    when a column is not one the column-wise reader takes as the per-patient reader would."""
+def long_columns(ctx) -> list[str] | str:
+    """The long diary's columns besides patient (and a Parquet ``bucket`` partition), or why
+    a column is not one the column-wise reader takes as the per-patient reader would."""
     if ctx.parquet:
         import pyarrow.dataset as ds
 
         schema = ds.dataset(ctx.dpath, format="parquet", partitioning="hive").schema
         types = {f.name: str(f.type) for f in schema}
         if types.get("date") not in ("date32[day]", *_TEXT_TYPES):
-            return None
+            return f"a Parquet date column of type {types.get('date')}"
         # a text rule's column must hold text, as the per-patient reader sees it in CSV
         compared = {r.column for r in ctx.first.stop_rules} - set(ctx.numeric)
-        if any(types.get(name, "string") not in _TEXT_TYPES for name in compared):
-            return None
+        typed = sorted(n for n in compared if types.get(n, "string") not in _TEXT_TYPES)
+        if typed:
+            return f"a stop rule compares text in a Parquet column that is not text ({typed[0]!r})"
         names = [n for n in schema.names if n not in ("patient", "bucket")]
     else:
         names = [n for n in header_names(ctx.dpath) or () if n != "patient"]
-    if not set(names) <= {"date", *ctx.first.columns}:
-        return None
+    undeclared = [n for n in names if n not in {"date", *ctx.first.columns}]
+    if undeclared:
+        return f"a column the protocol does not declare ({undeclared[0]!r})"
     return names
 
 
 def _prepared(path: Path):
+    """The context and the long diary's columns, or why the series is read per patient."""
     from .arrow import prepare
 
     try:
         ctx = prepare(path)
     except SeriesError:  # the per-patient path names the problem (or marks the patients)
-        return None
-    if ctx is None:
-        return None
+        return "the series cannot be read column-wise (the per-patient reader names why)"
+    if isinstance(ctx, str):
+        return ctx
     names = long_columns(ctx)
-    if names is None:
-        return None
-    rules = ctx.first.stop_rules
-    if any(r.column is not None and r.kind != "missing" and r.column not in names for r in rules):
-        return None
+    if isinstance(names, str):
+        return names
+    for r in ctx.first.stop_rules:
+        if r.column is not None and r.kind != "missing" and r.column not in names:
+            return f"stop rule {r.name!r} needs the column {r.column!r}, not in the long diary"
     return ctx, names
 
 
@@ -172,19 +178,26 @@ def monitor_long(
     as_of: _dt.date | None = None,
     progress: Progress = None,
     today: _dt.date | None = None,
-) -> SeriesMonitor | None:
+) -> SeriesMonitor | str:
     """The triage of a long-form series, every rule evaluated over all patients at once.
 
-    Returns None when the series is not in the long form or needs the per-patient path
+    Returns why instead when the series is not in the long form or needs the per-patient path
     (see the module's docstring); :func:`monitor_path` then loads it per patient. A patient
-    whose schedule starts after ``as_of`` and who has entries after it goes through the
-    per-patient path, which marks it not checked with the reason.
+    whose schedule starts after ``as_of`` and who has entries after it is ``not checked``, in
+    the per-patient reader's words (naming the line of its earliest such entry).
     """
-    from .arrow import check_rows, read_csv, typed_columns
+    from .arrow import (
+        BAD_CATEGORY,
+        UNPARSED_ROW,
+        UNPLACED_ROW,
+        check_rows,
+        read_csv,
+        typed_columns,
+    )
 
     prepared = _prepared(path)
-    if prepared is None:
-        return None
+    if isinstance(prepared, str):
+        return prepared
     ctx, names = prepared
     rules = ctx.first.stop_rules
     texts = [n for n in names if n != "date" and n not in ctx.numeric]
@@ -194,19 +207,19 @@ def monitor_long(
     else:
         table = read_csv(ctx.dpath, columns, tuple(texts))
     if table is None:
-        return None  # the per-patient reader names the row
+        return UNPARSED_ROW  # the per-patient reader names the row
     cols = typed_columns(table, ctx.numeric, ctx.categories)
     text = {n: _Text(table.column(n).combine_chunks(), ctx.first.categories_of(n)) for n in texts}
     del table
     if progress is not None:
         progress(100, 1000)
+    flags = ctx.flags
     try:
-        code, _, flagged = check_rows(ctx, cols, outside=False)
+        code, _, inside = check_rows(ctx, cols, flags, outside=False)
     except SeriesError:
         if ctx.parquet:
             raise
-        return None  # the per-patient reader names the CSV's own line
-    flagged |= ctx.flagged
+        return UNPLACED_ROW  # the per-patient reader names the CSV's own line
     filled = np.zeros(len(code), dtype=bool)
     for name in ctx.numeric:
         filled |= ~np.isnan(cols.values[name])
@@ -214,31 +227,33 @@ def monitor_long(
     for name, t in text.items():
         filled |= t.filled[t.code]
         if name in ctx.categories:
-            flagged[np.unique(code[t.refused(ctx.categories[name])])] = True
+            flags.rows(BAD_CATEGORY, code, t.refused(ctx.categories[name]))
         if any(r.column == name for r in rules):
             # the per-patient reader types a column numbers when every filled cell is one
             number = t.number[t.code]
             has_text = np.bincount(code[t.filled[t.code] & ~number], minlength=n) > 0
             has_number = np.bincount(code[number], minlength=n) > 0
-            flagged |= has_number & ~has_text
+            flags.patients(READ_AS_NUMBERS, has_number & ~has_text)
     day_of = cols.day + _EPOCH  # ordinals
-    if as_of is not None:  # the per-patient monitor refuses an as-of before the schedule
+    flagged = ctx.flagged
+    early = np.zeros(n, dtype=bool)  # the single-trial monitor refuses their as-of date
+    if as_of is not None:
         cut = as_of.toordinal()
         later = np.bincount(code[filled & (day_of > cut)], minlength=n) > 0
-        flagged |= later & (ctx.start + _EPOCH > cut)
+        early = later & (ctx.start + _EPOCH > cut) & ~flagged
     exact = _exact_trials(ctx, flagged)
     if progress is not None:
         progress(200, 1000)
 
-    sel = np.flatnonzero(~flagged)
     keep = ~flagged[code]
+    sel = np.flatnonzero(~flagged & ~early)
     readable = [t for t in exact.values() if t.ok]
     today = today or _dt.date.today()
     if as_of is not None:
         early_series(
             ctx.series.path,
             as_of,
-            [_dt.date.fromordinal(int(s) + _EPOCH) for s in ctx.start[sel]]
+            [_dt.date.fromordinal(int(s) + _EPOCH) for s in ctx.start[~flagged]]
             + [t.diary.schedule.start for t in readable],
             int((keep & filled & (day_of > cut)).sum())
             + sum(rows_after(entry_dates(t.diary), as_of).rows for t in readable),
@@ -253,10 +268,15 @@ def monitor_long(
     statuses: dict[int, PatientStatus] = {
         i: patient_status(t, as_of, today) for i, t in exact.items()
     }
+    if as_of is not None and early.any():
+        after_as_of = _dated_rows(code, day_of, keep & filled & early[code], as_of)
+        for i, why in _early(ctx, code, day_of, keep & filled & early[code], as_of, after_as_of):
+            statuses[i] = replayed_status(ctx.ids[i], not_replayed(why))
     if as_of is not None and sel.size:
-        after_as_of = _dated_rows(code, day_of, keep & filled, as_of)
-        after_today = _dated_rows(code, day_of, keep & filled, today)
-        rows = np.flatnonzero(keep & (day_of <= as_of.toordinal()))
+        clean = keep & ~early[code]
+        after_as_of = _dated_rows(code, day_of, clean & filled, as_of)
+        after_today = _dated_rows(code, day_of, clean & filled, today)
+        rows = np.flatnonzero(clean & (day_of <= as_of.toordinal()))
         gi = np.full(n, -1, dtype=np.int64)
         gi[sel] = np.arange(sel.size)
         rows = rows[np.argsort(gi[code[rows]], kind="stable")]  # by patient, file order within
@@ -280,7 +300,32 @@ def monitor_long(
             statuses[int(i)] = replayed_status(ctx.ids[i], not_replayed(NO_ENTRIES))
     if progress is not None:
         progress(1000, 1000)
-    return triage(ctx.series.id, as_of, [statuses[i] for i in range(n)])
+    outside = int((keep & ~early[code] & ~inside).sum())
+    reading = flags.reading(rows_outside=outside)
+    return triage(ctx.series.id, as_of, [statuses[i] for i in range(n)], reading)
+
+
+READ_AS_NUMBERS = "a text column the per-patient reader reads as numbers"
+
+
+def _early(ctx, code, day_of, rows, as_of, later) -> list[tuple[int, str]]:
+    """The patients whose schedule starts after ``as_of`` with entries (``rows``) after it:
+    why each is not checked, as the single-trial monitor refuses such an as-of date (naming
+    the line of the earliest of those entries)."""
+    from .csv_scan import row_lines
+
+    where = np.flatnonzero(rows & (day_of > as_of.toordinal()))
+    order = np.lexsort((where, day_of[where], code[where]))  # by patient, date, row
+    where = where[order]
+    first = where[np.r_[True, code[where][1:] != code[where][:-1]]]
+    lines = first + 2 if ctx.parquet else row_lines(ctx.dpath, first)
+    out = []
+    for row, line in zip(first, lines, strict=True):
+        i = int(code[row])
+        start = _dt.date.fromordinal(int(ctx.start[i]) + _EPOCH)
+        error = early_as_of(as_of, start, later[i], str(ctx.dpath), int(line))
+        out.append((i, str(error)))
+    return out
 
 
 def _ordinal_date(ordinal: int) -> _dt.date | None:

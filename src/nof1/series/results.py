@@ -23,6 +23,8 @@ from .counts import JSON_DIGITS, count_text
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .reading import Reading
+
 __all__ = ["PatientEffect", "SeriesOutcome", "SeriesResult", "count_text"]
 
 
@@ -197,6 +199,9 @@ class SeriesResult:
         :class:`SeriesOutcome` by outcome name, the primary first.
     treatment, control
         The two arms.
+    reading
+        How the patients were read (column-wise, per patient, and why), when the series was
+        read from its file by :func:`~nof1.series.analyze_path`; else None.
     """
 
     id: str
@@ -207,6 +212,7 @@ class SeriesResult:
     outcomes: dict[str, SeriesOutcome] = field(default_factory=dict)
     treatment: str = ""
     control: str = ""
+    reading: Reading | None = None
 
     @property
     def primary(self) -> SeriesOutcome:
@@ -224,6 +230,7 @@ class SeriesResult:
                 "excluded": [{"patient": p, "reason": r} for p, r in self.excluded],
                 "treatment": self.treatment,
                 "control": self.control,
+                "reading": None if self.reading is None else self.reading.to_dict(),
             },
             "outcomes": {name: o.to_dict() for name, o in self.outcomes.items()},
         }

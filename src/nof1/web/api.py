@@ -16,7 +16,6 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from ..errors import Nof1Error
 from .uploads import (
     DATE,
     FLAG,
@@ -145,16 +144,12 @@ def relative_document(doc: Any, folder: Any) -> Response:
 
 @api.post("/series")
 def series() -> Response:
-    from ..series import analyze_series
+    from ..series.engine import analyze_path
 
     read_options({})
     with unpacked() as folder:
-        loaded = folder.load()
-        try:
-            result = analyze_series(loaded)
-        except Nof1Error as exc:
-            raise InputError(folder.relative(str(exc))) from None
-        return relative_document(result.to_dict(), folder)
+        # as `nof1 series --json`: the long form column-wise, the same document
+        return relative_document(analyze_path(folder.path()).to_dict(), folder)
 
 
 @api.post("/monitor")
@@ -170,11 +165,12 @@ def monitor() -> Response:
 
 
 def _monitor_series() -> Response:
-    from ..series import monitor_series
+    from ..series import monitor_path
 
     options = read_options({"as_of": (DATE, None)})
     with unpacked() as folder:
-        result = monitor_series(folder.load(), as_of=options["as_of"])
+        # as `nof1 monitor SERIES.toml --json`: the long form column-wise, the same document
+        result = monitor_path(folder.path(), as_of=options["as_of"])
         return relative_document(result.to_dict(), folder)
 
 

@@ -466,18 +466,20 @@ def series_report() -> Response:
 
 @pages.post("/series/download")
 def series_download() -> Response:
-    from ..series import analyze_series, monitor_series
+    from ..series import monitor_path
+    from ..series.engine import analyze_path
 
     options = read_options({**SERIES_OPTIONS, "what": (choice("series", "monitor"), "series")})
     with unpacked() as folder:
-        loaded = folder.load()
-        if options["what"] == "monitor":
-            doc = monitor_series(loaded, as_of=options["as_of"]).to_dict()
-        else:  # analyze_series has no as-of date: every diary row, as `nof1 series --json`
-            try:
-                doc = analyze_series(loaded).to_dict()
-            except Nof1Error as exc:
-                return _series_problem(Nof1Error(folder.relative(str(exc))))
+        # the documents of `nof1 monitor SERIES.toml --json` and `nof1 series --json` (which
+        # has no as-of date: every diary row)
+        try:
+            if options["what"] == "monitor":
+                doc = monitor_path(folder.path(), as_of=options["as_of"]).to_dict()
+            else:
+                doc = analyze_path(folder.path()).to_dict()
+        except Nof1Error as exc:
+            return _series_problem(Nof1Error(folder.relative(str(exc))))
         response = relative_document(doc, folder)
     response.headers["Content-Disposition"] = f'attachment; filename="{options["what"]}.json"'
     return response

@@ -66,6 +66,20 @@ class SeriesFolder:
         """``text`` with the private folder's path removed, so files read as in the zip."""
         return text.replace(f"{self.root}/", "").replace(str(self.root), ".")
 
+    def path(self) -> Path:
+        """The series file, once every file it names was found inside the folder (for the
+        readers that take a path: :func:`nof1.series.analyze_path`,
+        :func:`nof1.series.monitor_path`).
+
+        Raises
+        ------
+        ZipRefused
+            A file named by the series file lies outside the uploaded folder, or the series
+            file cannot be read.
+        """
+        self._check_named_paths()
+        return self.series_file
+
     def load(self) -> Series:
         """The series, once every file its series file names was found inside the folder.
 
