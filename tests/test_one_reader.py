@@ -216,8 +216,11 @@ def test_a_header_with_spaces_or_cr_line_ends_reads_as_the_plain_file(tmp_path, 
         result = run(command, path, "--json")
         assert result.exit_code in (0, 4), result.stderr
         assert json.loads(result.stdout) == example_json(command)
-    # the per-patient path (the web page's) gives the same triage
-    assert monitor_series(Series.load(path)).to_dict() == example_json("monitor")
+    # the per-patient path (the web page's) gives the same triage (read per patient, by design)
+    triage = monitor_series(Series.load(path)).to_dict()
+    expected = example_json("monitor")
+    triage.pop("reading"), expected.pop("reading")
+    assert triage == expected
 
 
 def test_a_latin1_byte_is_refused_naming_its_line_everywhere(tmp_path):
@@ -313,8 +316,10 @@ def test_the_column_wise_reader_answers_as_the_per_patient_reader(tmp_path, edit
     result = run("monitor", path, "--json")
     if isinstance(expected, str):
         assert result.exit_code == 2 and result.stderr == f"nof1: {expected}\n"
-    else:
-        assert json.loads(result.stdout) == expected
+    else:  # how the series was read differs by path, by design
+        got = json.loads(result.stdout)
+        got.pop("reading"), expected.pop("reading")
+        assert got == expected
 
 
 def test_a_bad_value_after_a_note_of_several_lines_names_its_own_line(tmp_path):

@@ -299,7 +299,8 @@ def prepare(path: Path, per_file: bool = False) -> Context | str:
         if not fast_readable(dpath):
             return (
                 "the CSV diary has a quoted cell spanning lines, a line of 1,000,000 bytes or "
-                "more, or bytes that are not UTF-8 (the per-patient reader reads it line by line)"
+                "more, a NUL byte or bytes that are not UTF-8 (the per-patient reader reads it "
+                "line by line)"
             )
         if len(set(names)) != len(names):
             return "a column named twice in the CSV diary's header"

@@ -97,7 +97,9 @@ def _plain_lines(block: bytes, longest: int) -> bool:
     line = np.searchsorted(ends, quotes)  # the line of each quote
     if (np.bincount(line) % 2).any():  # a quoted cell left open at the end of its line
         return False
-    quoted = np.unique(line)
+    quoted = np.unique(line[~_whole_cells(arr, quotes, line, starts, ends)])
+    if not quoted.size:
+        return True
     spans = zip(starts[quoted].tolist(), ends[quoted].tolist(), strict=True)
     text = b"\n".join(block[a:b] for a, b in spans).decode("utf-8")
     try:
@@ -105,6 +107,22 @@ def _plain_lines(block: bytes, longest: int) -> bool:
     except csv.Error:
         return False
     return records == quoted.size
+
+
+def _whole_cells(arr, quotes, line, starts, ends) -> np.ndarray:
+    """Per quote: True when its line quotes only whole cells without a quote inside
+    (``"P-01","a, b",3``), which pyarrow and the csv module read alike: on each line, every
+    even-numbered quote opens a cell (first on the line, or after a comma) and the next closes
+    it (last on the line, or before a comma). The other lines go through the csv module."""
+    first = np.r_[True, line[1:] != line[:-1]]
+    rank = np.arange(quotes.size) - np.maximum.accumulate(
+        np.where(first, np.arange(quotes.size), 0)
+    )
+    before = np.where(quotes > starts[line], arr[np.maximum(quotes - 1, 0)], ord(","))
+    after = np.where(quotes + 1 < ends[line], arr[np.minimum(quotes + 1, arr.size - 1)], ord(","))
+    ok = np.where(rank % 2 == 0, before == ord(","), after == ord(","))
+    bad = np.bincount(line[~ok], minlength=int(line.max()) + 1) > 0
+    return ~bad[line]
 
 
 def row_lines(dpath: Path, rows: np.ndarray) -> np.ndarray:
