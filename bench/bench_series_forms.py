@@ -132,9 +132,11 @@ def write_variant(root: Path, variant: str, patients: int, formats: set[str], ba
     want = {"patients": patients, "seed": SEED, "options": options, "generator": generator}
     if stamp_path.exists():
         stamp = json.loads(stamp_path.read_text(encoding="utf-8"))
-        if {k: stamp.get(k) for k in want} == want and formats <= set(stamp["formats"]):
-            say(f"reusing {folder} ({', '.join(sorted(stamp['formats']))})")
-            return stamp | {"folder": str(folder)}
+        if {k: stamp.get(k) for k in want} == want:
+            if formats <= set(stamp["formats"]):
+                say(f"reusing {folder} ({', '.join(sorted(stamp['formats']))})")
+                return stamp | {"folder": str(folder)}
+            formats = formats | set(stamp["formats"])  # keep what an earlier run wrote
         stamp_path.unlink()
     t = time.perf_counter()
     info = make(folder, patients, SEED, formats=tuple(sorted(formats)), **options)
@@ -403,11 +405,14 @@ def main() -> None:
         }
         describe_template(Path(next(iter(stamps.values()))["folder"]), forms, stamps)
         later = not_started(Path(next(iter(stamps.values()))["folder"]), as_of)
-        say(
-            f"as of {as_of}: {later} patients ({100 * later / args.patients:.1f}%) start after "
-            "it; their diaries hold entries after it, so nof1 monitor reads them per patient "
-            "(an as-of date before a schedule is refused: not checked)"
-        )
+        if later:
+            say(
+                f"as of {as_of}: {later} patients ({100 * later / args.patients:.1f}%) start "
+                "after it; their diaries hold entries after it, so nof1 monitor reads them per "
+                "patient in every form (an as-of date before a schedule is refused: not checked)"
+            )
+        else:
+            say(f"as of {as_of}: every patient has started (none is refused for the as-of date)")
 
         # warm up (imports, first-call caches) so that the first form's baseline is not slower
         first = forms[0]
