@@ -30,21 +30,40 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 
-def run_cli(series: Path, *extra: str, command: str = "series") -> tuple[float, float]:
-    """Wall seconds and peak memory (GiB) of ``nof1 COMMAND SERIES --json`` in a child (exit
-    codes 0, 3 and 4 are verdicts of ``nof1 monitor``, not failures)."""
+def run_child(
+    series: Path,
+    *extra: str,
+    command: str = "series",
+    stdout=None,
+    stderr=None,
+    ok: tuple[int, ...] | None = (0, 3, 4),
+) -> tuple[float, float, int]:
+    """Wall seconds, peak memory (GiB) and exit code of ``nof1 COMMAND SERIES --json`` in a
+    child; its JSON goes to ``stdout`` and its messages to ``stderr`` (open binary files; by
+    default discarded, and kept). An exit code not in ``ok`` (None: any) stops the benchmark
+    (0, 3 and 4 are verdicts of ``nof1 monitor``)."""
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     cmd = [sys.executable, "-m", "nof1", command, str(series), "--json", *extra]
     start = time.perf_counter()
-    with tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    with tempfile.TemporaryFile() as own:
+        err = stderr if stderr is not None else own
+        child = subprocess.Popen(
+            cmd, env=env, stdout=stdout if stdout is not None else subprocess.DEVNULL, stderr=err
+        )
         _, status, usage = os.wait4(child.pid, 0)  # this child's own peak memory
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
-        if child.returncode not in (0, 3, 4):
+        if ok is not None and child.returncode not in ok:
             err.seek(0)
             raise SystemExit(f"nof1 {command} failed ({child.returncode}): {err.read()[-2000:]}")
-    return wall, usage.ru_maxrss / 2**20  # KiB -> GiB
+    return wall, usage.ru_maxrss / 2**20, child.returncode  # KiB -> GiB
+
+
+def run_cli(series: Path, *extra: str, command: str = "series") -> tuple[float, float]:
+    """Wall seconds and peak memory (GiB) of ``nof1 COMMAND SERIES --json`` in a child (exit
+    codes 0, 3 and 4 are verdicts of ``nof1 monitor``, not failures)."""
+    wall, peak, _ = run_child(series, *extra, command=command)
+    return wall, peak
 
 
 def loop_baseline(folder: Path, sample: int) -> float:
