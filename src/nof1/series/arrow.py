@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
-import io
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -45,9 +44,10 @@ from .stage1 import DayTable
 from .table import (
     check_long_diary,
     checked_rows,
-    parquet_lines,
     patient_protocol,
+    read_parquet,
     split_diary,
+    split_parquet,
     table_paths,
     table_trial,
 )
@@ -188,29 +188,6 @@ def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
         except pa.ArrowInvalid:
             return None
     return None if malformed else table
-
-
-def _read_parquet(dpath: Path, names: list[str]):
-    import pyarrow.dataset as ds
-
-    dataset = ds.dataset(dpath, format="parquet", partitioning="hive")
-    return dataset.to_table(columns=names), dataset
-
-
-def _parquet_text(table, pid: str) -> tuple[str, list[int]]:
-    """One patient's rows of a Parquet diary (the whole table) as CSV text without the patient
-    column, and the line of each line of it (see :func:`parquet_lines`)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pcsv
-
-    where = np.flatnonzero(np.asarray(pc.fill_null(pc.equal(table["patient"], pid), False)))
-    part = table.take(pa.array(where)).drop_columns(
-        [n for n in table.column_names if n == "patient" or n == "bucket"]
-    )
-    buffer = io.BytesIO()
-    pcsv.write_csv(part, buffer, pcsv.WriteOptions(quoting_style="needed"))
-    return buffer.getvalue().decode("utf-8"), parquet_lines(part, where)
 
 
 @dataclasses.dataclass
@@ -434,21 +411,16 @@ def check_rows(
     return code, np.clip(day, 0, n_days - 1), inside
 
 
-def exact_trials(ctx: Context, flagged: np.ndarray, dataset=None) -> dict[int, SeriesTrial]:
+def exact_trials(ctx: Context, flagged: np.ndarray) -> dict[int, SeriesTrial]:
     """The patients in ``flagged`` read by the per-patient reader; the first (in table order)
     that cannot be read raises its error, naming the patient, file, line and column."""
     exact: dict[int, SeriesTrial] = {}
     if not flagged.any():
         return exact
     pids = {ctx.ids[i] for i in np.flatnonzero(flagged)}
-    if ctx.parquet:
-        import pyarrow.dataset as ds
-
-        dataset = dataset or ds.dataset(ctx.dpath, format="parquet", partitioning="hive")
-        whole = dataset.to_table()
-        texts = {p: _parquet_text(whole, p) for p in pids}
-    else:
-        texts = split_diary(ctx.dpath, set(ctx.ids), only=pids)[0]
+    # one pass over the diary, not one a patient
+    split = split_parquet if ctx.parquet else split_diary
+    texts = split(ctx.dpath, set(ctx.ids), only=pids)[0]
     for i in np.flatnonzero(flagged):
         where = f"{ctx.ppath}, line {ctx.rows[i][0]}"
         trial = table_trial(
@@ -537,9 +509,8 @@ def load_long(
         return ctx
     if progress is not None:
         progress(1, 4)
-    dataset = None
     if ctx.parquet:
-        table, dataset = _read_parquet(ctx.dpath, ctx.columns)
+        table = read_parquet(ctx.dpath, ctx.columns)
     else:
         table = read_csv(ctx.dpath, ctx.columns)
         if table is None:
@@ -558,7 +529,7 @@ def load_long(
         split_diary(ctx.dpath, set(ctx.ids), only=set())  # names the CSV's own line
         return UNPLACED_ROW
     flagged = ctx.flagged
-    exact = exact_trials(ctx, flagged, dataset)
+    exact = exact_trials(ctx, flagged)
     if progress is not None:
         progress(3, 4)
     keep = ~flagged[code]
