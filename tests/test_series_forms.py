@@ -25,7 +25,7 @@ from nof1.errors import SeriesError
 from nof1.series import Series, analyze_series, monitor_series
 from nof1.series.arrow import BAD_TABLE_ROW, prepare
 from nof1.series.engine import analyze_path
-from nof1.series.monitor_fast import monitor_long
+from nof1.series.monitor_fast import monitor_long, monitor_path
 from test_series_scale import _long_copy, assert_same, optimizer_bound
 
 AS_OF = ("2026-01-20", "2026-02-20", "2026-04-01", "2026-09-01")
@@ -202,3 +202,105 @@ def test_a_long_form_read_per_patient_says_why_on_stderr(tmp_path):
         result.stderr
     )
     assert '"fallback": "a [diary] reading option' in result.stdout
+
+
+# -- found by review: each stays on the path and answers as the per-patient reader ------------
+
+
+def _edit_row(series: Path, patient: str, day: str, **cells: str) -> None:
+    diary = _rows(series.parent / "diary.csv")
+    row = next(r for r in diary if r["patient"] == patient and r["date"] == day)
+    row.update(cells)
+    _write(series.parent / "diary.csv", diary, list(diary[0]))
+
+
+def _both_refuse_or_agree(series: Path, as_of: str) -> None:
+    try:
+        slow = analyze_series(Series.load(series))
+    except SeriesError as exc:
+        with pytest.raises(SeriesError) as fast:
+            analyze_path(series)
+        assert str(fast.value) == str(exc)
+    else:
+        assert analyze_path(series).patients_analysed == slow.patients_analysed
+    triage = monitor_path(series, as_of)  # column-wise, or per patient when it says why
+    x, y = triage.to_dict(), monitor_series(Series.load(series), as_of).to_dict()
+    x.pop("reading"), y.pop("reading")
+    assert x == y
+
+
+def test_a_diary_year_outside_1900_to_2200_goes_per_patient(tmp_path):
+    series = _long_copy(tmp_path)
+    _edit_row(series, "P-05", "2026-02-20", date="1026-02-20")
+    _both_refuse_or_agree(series, "2026-04-01")
+    triage = monitor_long(series, dt.date(2026, 4, 1))
+    p05 = next(p for p in triage.patients if p.patient == "P-05")
+    assert p05.status == "not checked" and "outside the years 1900 to 2200" in p05.reason
+
+
+def test_a_schedule_ending_after_2200_goes_per_patient(tmp_path):
+    series = _long_copy(tmp_path)
+    table = _rows(tmp_path / "patients.csv")
+    table[-1]["start"] = "2200-12-01"
+    _write(tmp_path / "patients.csv", table, list(table[0]))
+    diary = [r for r in _rows(tmp_path / "diary.csv") if r["patient"] != table[-1]["patient"]]
+    _write(tmp_path / "diary.csv", diary, list(diary[0]))
+    _both_refuse_or_agree(series, "2026-04-01")
+    assert monitor_long(series, dt.date(2026, 4, 1)).reading.reasons == {BAD_TABLE_ROW: 1}
+
+
+def test_a_category_is_folded_as_the_reader_folds_it(tmp_path):
+    series = _long_copy(tmp_path)
+    _edit_row(series, "P-02", "2026-02-20", adverse_event="NONE")  # accepted: case ignored
+    _both_refuse_or_agree(series, "2026-04-01")
+    _edit_row(series, "P-02", "2026-02-21", adverse_event="İNONE")  # not a category anywhere
+    _both_refuse_or_agree(series, "2026-04-01")
+
+
+def test_patients_without_rows_keep_the_grid_as_wide_as_the_schedule(tmp_path, monkeypatch):
+    from nof1.safety import engine
+    from nof1.series import monitor_fast
+
+    series = _long_copy(tmp_path)
+    diary = [r for r in _rows(tmp_path / "diary.csv") if r["patient"] not in ("P-05", "P-06")]
+    _write(tmp_path / "diary.csv", diary, list(diary[0]))
+    widths = []
+    real = engine.replay
+
+    def spy(grid, future=None):
+        widths.append(grid.shape[1])
+        return real(grid, future)
+
+    monkeypatch.setattr(monitor_fast, "replay", spy)
+    _both_refuse_or_agree(series, "2200-12-31")
+    assert max(widths) == 119  # the schedule's days, not the 64,000 days to 2200
+
+
+def _parquet_copy(series: Path, **types) -> Path:
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    table = pcsv.read_csv(series.parent / "diary.csv")
+    for name, kind in types.items():
+        table = table.set_column(table.schema.get_field_index(name), name, table[name].cast(kind))
+    pq.write_table(table, series.parent / "diary.parquet")
+    text = series.read_text(encoding="utf-8").replace('"diary.csv"', '"diary.parquet"')
+    (series.parent / "parquet.toml").write_text(text, encoding="utf-8")
+    return series.parent / "parquet.toml"
+
+
+def test_a_parquet_timestamp_date_is_read_per_patient(tmp_path):
+    import pyarrow as pa
+
+    path = _parquet_copy(_long_copy(tmp_path), date=pa.timestamp("ms"))
+    assert monitor_long(path, dt.date(2026, 4, 1)).startswith("a Parquet date column of type")
+    _both_refuse_or_agree(path, "2026-04-01")
+
+
+def test_a_huge_parquet_integer_reads_as_its_text_would(tmp_path):
+    import pyarrow as pa
+
+    series = _long_copy(tmp_path)
+    _edit_row(series, "P-01", "2026-01-08", dose_g=str(2**53 + 1))
+    path = _parquet_copy(series, dose_g=pa.int64())
+    _both_refuse_or_agree(path, "2026-04-01")

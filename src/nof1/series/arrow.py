@@ -32,7 +32,7 @@ import numpy as np
 from ..analysis.periods import PeriodLayout
 from ..diary.cells import NUMBER
 from ..errors import Nof1Error, SeriesError
-from ..limits import date_problem
+from ..limits import FIRST_DATE, LAST_DATE, date_problem
 from ..trial.model import Design
 from ..trial.reference import reference_set
 from ..trial.schedule import Schedule
@@ -92,7 +92,18 @@ def _strings_to_numbers(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _days(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
-    """Days since 1970-01-01 of a date column (date, timestamp or ISO text); (days, bad)."""
+    """Days since 1970-01-01 of a date column (date, timestamp or ISO text); (days, bad): a
+    date that does not parse, or outside the years the reader accepts (1900 to 2200)."""
+    days, bad = _parsed_days(pc, pa, column)
+    bad |= (days < _FIRST) | (days > _LAST)
+    return np.where(bad, -(2**40), days), bad
+
+
+_FIRST = FIRST_DATE.toordinal() - _dt.date(1970, 1, 1).toordinal()
+_LAST = LAST_DATE.toordinal() - _dt.date(1970, 1, 1).toordinal()
+
+
+def _parsed_days(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
     if pa.types.is_date(column.type) or pa.types.is_timestamp(column.type):
         days = pc.cast(pc.cast(column, pa.date32()), pa.int32())
         out = days.to_numpy(zero_copy_only=False)
@@ -122,7 +133,8 @@ def typed_columns(table, numeric: list[str], categories: dict[str, tuple[str, ..
     for name in numeric:
         column = table.column(name).combine_chunks()
         if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
-            v = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+            # an integer beyond 2**53 rounds to the nearest float, as float() reads its text
+            v = column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False)
             bad_number |= np.isinf(v) | (np.isnan(v) & ~np.asarray(pc.is_null(column)))
             values[name] = v
         elif pa.types.is_null(column.type):
@@ -133,11 +145,15 @@ def typed_columns(table, numeric: list[str], categories: dict[str, tuple[str, ..
     texts = {}
     bad_category = np.zeros(len(day), dtype=bool)
     for name, allowed in categories.items():
-        text = pc.utf8_lower(pc.utf8_trim_whitespace(table.column(name).cast(pa.string())))
-        known = pa.array(sorted({c.casefold() for c in allowed} | {""}))
-        # a blank cell is no entry (pyarrow's is_in gives false, not null, for a null cell)
-        bad_category |= ~np.asarray(pc.is_in(pc.fill_null(text, ""), value_set=known))
-        texts[name] = text
+        # each distinct cell folded as the per-patient reader folds it (str.casefold, where
+        # pyarrow's utf8_lower reads "İ" otherwise); blank is no entry
+        encoded = pc.dictionary_encode(table.column(name).combine_chunks().cast(pa.string()))
+        known = {c.casefold() for c in allowed}
+        cells = encoded.dictionary.to_pylist()
+        refused = np.array([bool(c.strip()) and c.strip().casefold() not in known for c in cells])
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        bad_category |= np.append(refused, False)[codes]
+        texts[name] = encoded
     patient = table.column("patient").combine_chunks().cast(pa.string())
     why = {
         BAD_DATE: bad_date,
@@ -265,9 +281,16 @@ def prepare(path: Path, per_file: bool = False) -> Context | str:
         import pyarrow.dataset as ds
 
         try:
-            have = set(ds.dataset(dpath, format="parquet", partitioning="hive").schema.names)
+            schema = ds.dataset(dpath, format="parquet", partitioning="hive").schema
         except (OSError, pa.ArrowInvalid) as exc:
             raise SeriesError(f"{dpath}: cannot read the Parquet diary: {exc}") from None
+        have = set(schema.names) - {"bucket"}
+        undeclared = sorted(have - {"patient", "date", *first.columns})
+        if undeclared:
+            return f"a column the protocol does not declare ({undeclared[0]!r})"
+        kind = str(schema.field("date").type) if "date" in have else "string"
+        if kind not in ("date32[day]", "string", "large_string", "null"):
+            return f"a Parquet date column of type {kind} (the reader reads dates, not times)"
     else:
         names = header_names(dpath)
         allowed = {"patient", "date", *first.columns}
@@ -340,7 +363,9 @@ def patient_schedules(
                 except (ValueError, Nof1Error):
                     pass  # the per-patient reader names the problem
         schedule = drawn[key]
-        if schedule is None or date_problem(day):
+        n_days = design.run_in_days + 2 * design.cycles * design.period_days
+        # the reader refuses a start outside the years, or a schedule ending after them
+        if schedule is None or date_problem(day) or (LAST_DATE - day).days < n_days - 1:
             refused[i] = True
             continue
         schedules[i] = dataclasses.replace(schedule, start=day)

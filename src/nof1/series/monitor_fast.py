@@ -348,7 +348,9 @@ class _Layout:
         self.offset = start - self.first
         self.n_cal = as_of.toordinal() - self.first + 1
         # columns needed: the schedule and every row, never past as_of
-        need = np.maximum(self.offset + ctx.n_days, latest - self.first + 1)
+        need = self.offset + ctx.n_days
+        rows = latest >= self.first  # a patient without a row up to as_of: the schedule only
+        need[rows] = np.maximum(need[rows], (latest - self.first + 1)[rows])
         self.cols = np.clip(np.minimum(need, self.n_cal), 0, None)
         self.width = int(self.cols.max(initial=0))
         days = ctx.first.schedule().day_arrays()
