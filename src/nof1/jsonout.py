@@ -28,7 +28,9 @@ A float out of range (NaN, +-inf) raises ValueError with ``allow_nan=False``; th
 message is shorter than the Python one, so a container where the C encoder raises is encoded
 again the Python way, which raises :mod:`json`'s own error. Cycles raise ValueError("Circular
 reference detected") as :mod:`json` does. The whole document is encoded before anything is
-written, so an error writes nothing (as ``json.dumps`` then ``write``).
+written, so an error writes nothing (as ``json.dumps`` then ``write``). One difference is left:
+a document nested hundreds of levels deep raises RecursionError at a depth that differs from
+:mod:`json`'s (nof1's documents are a few levels deep).
 """
 
 from __future__ import annotations
@@ -140,27 +142,32 @@ class _Encoder:
         kinds = set(map(type, rows))
         if not kinds <= _CONTAINERS or not all(rows):
             return False
-        dicts = [row for row in rows if type(row) is dict] if len(kinds) > 1 else None
-        if dict in kinds:
-            mappings = rows if dicts is None else dicts
-            if not (
-                _SCALARS.issuperset(map(type, chain.from_iterable(mappings)))
-                and _SCALARS.issuperset(map(type, chain.from_iterable(map(dict.values, mappings))))
-            ):
-                return False
-        if kinds - {dict}:
-            sequences = rows if dicts is None else [r for r in rows if type(r) is not dict]
-            if not _SCALARS.issuperset(map(type, chain.from_iterable(sequences))):
-                return False
+        if len(kinds) == 1:
+            mappings, sequences = (rows, ()) if dict in kinds else ((), rows)
+        else:
+            mappings = [row for row in rows if type(row) is dict]
+            sequences = [row for row in rows if type(row) is not dict]
+        scalars = _SCALARS.issuperset
+        if not (
+            scalars(map(type, chain.from_iterable(sequences)))
+            and scalars(map(type, chain.from_iterable(mappings)))  # the keys
+            and scalars(map(type, chain.from_iterable(map(dict.values, mappings))))
+        ):
+            return False
         text = self.c_encode(rows, level + 2)
         if text is None:
             return False
+        # Every separator came out as ",\n" and the rows' items' indentation; between two rows
+        # it sits between a closing and an opening bracket, which no separator inside a row
+        # does (see the module docstring). The replacements make such a separator the rows'
+        # own and break the lines inside the brackets; what they write never matches again
+        # (a row's separator is indented less than the items').
         row_nl, item_nl = self.newline(level + 1), self.newline(level + 2)
+        closers = ("}" if mappings else "") + ("]" if sequences else "")
+        openers = ("{" if mappings else "") + ("[" if sequences else "")
         inner = text[2:-2]
-        closers = "}" if dict in kinds else ""
-        closers += "]" if kinds - {dict} else ""
         for close in closers:
-            for open_ in "{[" if len(kinds) > 1 else ("{" if close == "}" else "["):
+            for open_ in openers:
                 inner = inner.replace(
                     close + "," + item_nl + open_, row_nl + close + "," + row_nl + open_ + item_nl
                 )
