@@ -20,7 +20,11 @@ patient's period means,
 and the quadratic form splits into ``ssw / s^2`` plus ``r' P_i r`` of the arm-mean residuals.
 An arm without periods (``n_a = 0``) drops out by itself. Every per-patient quantity is a 2 x 2
 matrix, so all patients are handled at once as arrays (no loop over patients), and a singular
-``G`` (a variance at 0, a correlation at +-1) needs no inverse of ``G``.
+``G`` (a variance at 0, a correlation at +-1) needs no inverse of ``G``. ``P_i`` and ``B_i``
+depend on a patient only through its counts ``(n_c, n_t)``, so the patients are summed once per
+distinct pair of counts (a few dozen groups however many patients, :func:`_groups`) and each of
+the thousands of evaluations of the criterion (optimizer, Satterthwaite's derivatives) costs
+O(groups); the random effects, per patient, are computed once at the optimum.
 
 The relative covariance factor is parametrized as lme4 does: ``G = s^2 L L'`` with
 ``L = [[t1, 0], [t2, t3]]``; the profiled REML criterion is minimized over ``(t1, t2, t3)``.
@@ -102,25 +106,118 @@ def _factor(theta: np.ndarray) -> np.ndarray:
     return np.array([[t1, 0.0], [t2, t3]])
 
 
-class _Fit(NamedTuple):
-    beta: np.ndarray  # (b0, b1)
-    xtvx: np.ndarray  # X'V^-1X times s^2
-    q: float  # penalized residual sum of squares (times 1)
-    logdet_b: float  # sum_i log det(I + N_i K)
-    random_means: np.ndarray  # (m, 2): BLUPs of the random arm means, K B_i^-1 N_i r_i
+class _Groups(NamedTuple):
+    """:class:`ArmStats` reduced to the patients' distinct period counts ``(n_c, n_t)``.
 
+    Everything in the REML criterion except the random effects depends on a patient through its
+    counts and, linearly or quadratically, its arm means. So patients sharing their counts are
+    summed once, here, and each evaluation of the criterion costs O(groups) instead of O(m): a
+    series has few distinct counts (tens) however many patients it has.
 
-def _fit(theta: np.ndarray, stats: ArmStats) -> _Fit:
-    """GLS solution and REML pieces at relative covariance factor ``theta``.
-
-    Every 2 x 2 matrix product is written out on the (m,) arrays of its elements, so one call
-    costs a few dozen vector operations whatever the number of patients.
+    Attributes
+    ----------
+    n
+        (g, 2) the distinct period counts.
+    count
+        (g,) patients with those counts.
+    mean
+        (g, 2) average arm means of the group's patients (0 for an arm without periods).
+    w
+        (g, 3) centred sums of squares and products of the arm means within the group:
+        ``sum (y_c - mean_c)^2``, ``sum (y_c - mean_c)(y_t - mean_t)``,
+        ``sum (y_t - mean_t)^2``.
+    ssw
+        Sum of ``ssw`` over all patients.
+    n_obs
+        Period means in the model.
     """
-    lam = _factor(theta)
-    k = _A @ lam @ lam.T @ _A.T  # H / s^2, 2 x 2, symmetric
+
+    n: np.ndarray
+    count: np.ndarray
+    mean: np.ndarray
+    w: np.ndarray
+    ssw: float
+    n_obs: float
+
+
+def _groups(stats: ArmStats) -> _Groups:
+    """Group the patients of ``stats`` by their period counts (one O(m) pass, done once).
+
+    Numerical error. The criterion needs ``sum_i r_i' P r_i`` over a group, ``r_i = ybar_i - a``
+    the residuals of the arm means from the fitted ones ``a``. Expanded about a constant ``c``
+    (sums of ``(y - c)^2`` minus ``2 (a - c) sum (y - c)`` plus ``count (a - c)^2``) it would
+    subtract numbers of size ``|y - c|^2`` to get one of size ``spread^2``, losing about
+    ``eps (|y - c| / spread)^2`` of relative precision: 2e-6 for period means near 1000 that
+    vary by 0.01 with ``c = 0``, and still ``eps (between-group spread / within-group spread)^2``
+    with one global ``c``. So every group is centred on its own mean ``c = mean`` (a two-pass
+    sum), which makes the middle term vanish identically:
+
+        sum_i r_i' P r_i = tr(P W) + count d' P d,   d = mean - a,
+
+    with ``W`` summed from the deviations ``y_i - mean`` themselves. ``tr(P W)`` and
+    ``count d' P d`` are both >= 0 (P and W positive semi-definite), so adding them cancels
+    nothing, and each is a sum of 2 x 2 quadratic forms like the per-patient ones it replaces:
+    their rounding error is of order ``m eps`` times the sum of the terms' absolute values, the
+    bound of the direct per-patient sum. The computed ``mean`` is off the true one by some
+    ``delta``; then the middle term is ``-2 count delta' P d`` instead of 0. A second pass (the
+    mean of the deviations added to the centre) brings ``delta`` to about ``eps |mean|``, and
+    this term to ``2 count eps |mean| |P| |d|``: the size of the rounding of ``r_i = y_i - a``
+    in the per-patient sum. tests/test_stats_mixed.py checks the grouped pieces against the
+    per-patient formulas to that bound.
+    """
+    n = np.asarray(stats.n, dtype=float)
+    ybar = np.asarray(stats.ybar, dtype=float)
+    if n.shape[0] == 0:
+        empty = np.empty((0, 2))
+        return _Groups(empty, np.empty(0), empty, np.empty((0, 3)), 0.0, 0.0)
+    distinct, index = _distinct_counts(n)
+    g = distinct.shape[0]
+    count = np.bincount(index, minlength=g).astype(float)
+    y0, y1 = ybar[:, 0], ybar[:, 1]
+    mean = np.column_stack([np.bincount(index, weights=y, minlength=g) / count for y in (y0, y1)])
+    # The deviations' own mean (rounding of the first sums) corrects the centre once more, so
+    # that it is off by about eps |mean| only.
+    d0, d1 = y0 - mean[index, 0], y1 - mean[index, 1]
+    mean += (
+        np.column_stack([np.bincount(index, weights=d, minlength=g) for d in (d0, d1)])
+        / count[:, None]
+    )
+    d0, d1 = y0 - mean[index, 0], y1 - mean[index, 1]
+    w = np.column_stack(
+        [np.bincount(index, weights=a * b, minlength=g) for a, b in ((d0, d0), (d0, d1), (d1, d1))]
+    )
+    return _Groups(distinct, count, mean, w, float(np.sum(stats.ssw)), float(n.sum()))
+
+
+def _distinct_counts(n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``n`` in lexicographic order, and each row's position among them.
+
+    Counts of periods are small whole numbers: then a dense table over ``n_c * (max n_t + 1) +
+    n_t`` finds them in O(m); anything else goes through :func:`numpy.unique` (a sort).
+    """
+    if n.min(initial=0.0) >= 0 and n.max(initial=0.0) < 2**20 and np.all(n == np.floor(n)):
+        width = int(n[:, 1].max(initial=0.0)) + 1
+        key = n[:, 0].astype(np.int64) * width + n[:, 1].astype(np.int64)
+        if int(key.max(initial=0)) < 4 * n.shape[0] + 2**16:  # a table no bigger than the data
+            present = np.bincount(key) > 0
+            rank = np.cumsum(present) - 1
+            keys = np.flatnonzero(present)
+            distinct = np.column_stack([keys // width, keys % width]).astype(float)
+            return distinct, rank[key]
+    distinct, index = np.unique(n, axis=0, return_inverse=True)
+    return distinct, index.reshape(-1)
+
+
+def _as_groups(stats: ArmStats | _Groups) -> _Groups:
+    return stats if isinstance(stats, _Groups) else _groups(stats)
+
+
+def _weights(k: np.ndarray, n0: np.ndarray, n1: np.ndarray):
+    """``det B``, ``C = K B^-1`` and ``P~ = N - N C N`` for counts ``(n0, n1)`` at ``K``.
+
+    Every 2 x 2 matrix product is written out on the arrays of its elements.
+    """
     k00, k01, k11 = k[0, 0], k[0, 1], k[1, 1]
-    n0, n1 = stats.n[:, 0], stats.n[:, 1]
-    y0, y1 = stats.ybar[:, 0], stats.ybar[:, 1]
     # B = I + N K and its determinant
     b00, b01, b10, b11 = 1.0 + n0 * k00, n0 * k01, n1 * k01, 1.0 + n1 * k11
     det = b00 * b11 - b01 * b10
@@ -132,43 +229,83 @@ def _fit(theta: np.ndarray, stats: ArmStats) -> _Fit:
     p00 = n0 - n0 * n0 * c00
     p01 = -n0 * n1 * c01
     p11 = n1 - n1 * n1 * c11
-    sum_p = np.array([[p00.sum(), p01.sum()], [p01.sum(), p11.sum()]])
-    py = np.array([(p00 * y0 + p01 * y1).sum(), (p01 * y0 + p11 * y1).sum()])
+    return det, (c00, c01, c11), (p00, p01, p11)
+
+
+def _k(theta: np.ndarray) -> np.ndarray:
+    lam = _factor(theta)
+    return _A @ lam @ lam.T @ _A.T  # H / s^2, 2 x 2, symmetric
+
+
+class _Fit(NamedTuple):
+    beta: np.ndarray  # (b0, b1)
+    xtvx: np.ndarray  # X'V^-1X times s^2
+    q: float  # penalized residual sum of squares (times 1)
+    logdet_b: float  # sum_i log det(I + N_i K)
+
+
+def _fit(theta: np.ndarray, groups: _Groups) -> _Fit:
+    """GLS solution and REML pieces at relative covariance factor ``theta``.
+
+    Each patient's ``P_i`` depends only on its counts, so the sums over patients are sums over
+    the groups of :func:`_groups`: one call costs a few dozen operations on arrays of one
+    element per group, whatever the number of patients.
+    """
+    n0, n1 = groups.n[:, 0], groups.n[:, 1]
+    det, _, (p00, p01, p11) = _weights(_k(theta), n0, n1)
+    cnt = groups.count
+    y0, y1 = groups.mean[:, 0], groups.mean[:, 1]  # group means of the arm means
+    cp00, cp01, cp11 = cnt * p00, cnt * p01, cnt * p11
+    sum_p = np.array([[cp00.sum(), cp01.sum()], [cp01.sum(), cp11.sum()]])
+    py = np.array([(cp00 * y0 + cp01 * y1).sum(), (cp01 * y0 + cp11 * y1).sum()])
     xtvx = _A.T @ sum_p @ _A
     beta = np.linalg.solve(xtvx, _A.T @ py)
+    # sum_i r_i' P r_i = tr(P W) + count d' P d (see _groups); an arm without periods has
+    # p00 = p01 = 0 (or p01 = p11 = 0), so its residual needs no mask here.
+    d0 = y0 - beta[0]
+    d1 = y1 - beta[0] - beta[1]
+    w00, w01, w11 = groups.w[:, 0], groups.w[:, 1], groups.w[:, 2]
+    within = p00 * w00 + 2.0 * p01 * w01 + p11 * w11
+    between = cp00 * d0 * d0 + 2.0 * cp01 * d0 * d1 + cp11 * d1 * d1
+    quad = float(within.sum() + between.sum())
+    return _Fit(beta, xtvx, groups.ssw + quad, float((cnt * np.log(det)).sum()))
+
+
+def _random_means(theta: np.ndarray, beta: np.ndarray, stats: ArmStats) -> np.ndarray:
+    """(m, 2) BLUPs of the patients' random arm means, ``K B_i^-1 N_i r_i`` (one O(m) pass)."""
+    n0, n1 = stats.n[:, 0], stats.n[:, 1]
+    y0, y1 = stats.ybar[:, 0], stats.ybar[:, 1]
+    _, (c00, c01, c11), _ = _weights(_k(theta), n0, n1)
     r0 = np.where(n0 > 0, y0 - beta[0], 0.0)
     r1 = np.where(n1 > 0, y1 - beta[0] - beta[1], 0.0)
-    quad = float((p00 * r0 * r0 + 2.0 * p01 * r0 * r1 + p11 * r1 * r1).sum())
     nr0, nr1 = n0 * r0, n1 * r1
-    random_means = np.column_stack([c00 * nr0 + c01 * nr1, c01 * nr0 + c11 * nr1])
-    return _Fit(beta, xtvx, float(stats.ssw.sum()) + quad, float(np.log(det).sum()), random_means)
+    return np.column_stack([c00 * nr0 + c01 * nr1, c01 * nr0 + c11 * nr1])
 
 
-def reml_criterion(theta: npt.ArrayLike, stats: ArmStats) -> float:
+def reml_criterion(theta: npt.ArrayLike, stats: ArmStats | _Groups) -> float:
     """Profiled REML deviance (``-2`` restricted log-likelihood, constants dropped).
 
     ``sum_i log det(I + N_i K) + log det(X'V^-1X s^2) + (N - 2) log(Q)``, with the residual
     variance profiled out as ``s^2 = Q / (N - 2)``.
     """
-    f = _fit(np.asarray(theta, dtype=float), stats)
-    n_obs = float(stats.n.sum())
+    groups = _as_groups(stats)
+    f = _fit(np.asarray(theta, dtype=float), groups)
     sign, logdet_x = np.linalg.slogdet(f.xtvx)
     if sign <= 0 or f.q <= 0:
         return math.inf
-    return f.logdet_b + float(logdet_x) + (n_obs - 2.0) * math.log(f.q)
+    return f.logdet_b + float(logdet_x) + (groups.n_obs - 2.0) * math.log(f.q)
 
 
-def _deviance(varpar: np.ndarray, stats: ArmStats) -> float:
+def _deviance(varpar: np.ndarray, groups: _Groups) -> float:
     """REML deviance at ``(t1, t2, t3, s)``, the residual SD not profiled (as lmerTest)."""
-    f = _fit(varpar[:3], stats)
+    f = _fit(varpar[:3], groups)
     s2 = varpar[3] ** 2
-    n_obs = float(stats.n.sum())
     logdet_x = float(np.linalg.slogdet(f.xtvx)[1])
-    return (n_obs - 2.0) * math.log(s2) + f.q / s2 + f.logdet_b + logdet_x
+    return (groups.n_obs - 2.0) * math.log(s2) + f.q / s2 + f.logdet_b + logdet_x
 
 
-def _var_b1(varpar: np.ndarray, stats: ArmStats) -> float:
-    f = _fit(varpar[:3], stats)
+def _var_b1(varpar: np.ndarray, groups: _Groups) -> float:
+    f = _fit(varpar[:3], groups)
     return float(varpar[3] ** 2 * np.linalg.inv(f.xtvx)[1, 1])
 
 
@@ -196,19 +333,19 @@ def _richardson(g, x: np.ndarray, i: int, j: int | None = None) -> float:
     return float(table[0])
 
 
-def _satterthwaite(varpar: np.ndarray, stats: ArmStats) -> float:
+def _satterthwaite(varpar: np.ndarray, groups: _Groups) -> float:
     """Satterthwaite df for ``b1``: ``2 Var(b1)^2 / (g' C g)``, C = 2 H^-1 of the deviance."""
     p = varpar.size
     hess = np.empty((p, p))
     for i in range(p):
         for j in range(i, p):
-            hess[i, j] = hess[j, i] = _richardson(lambda v: _deviance(v, stats), varpar, i, j)
-    grad = np.array([_richardson(lambda v: _var_b1(v, stats), varpar, i) for i in range(p)])
+            hess[i, j] = hess[j, i] = _richardson(lambda v: _deviance(v, groups), varpar, i, j)
+    grad = np.array([_richardson(lambda v: _var_b1(v, groups), varpar, i) for i in range(p)])
     values, vectors = np.linalg.eigh(hess)
     keep = values > 1e-8  # a flat direction (a boundary fit) is left out: pseudo-inverse
     inv = (vectors[:, keep] / values[keep]) @ vectors[:, keep].T
     denom = float(grad @ (2.0 * inv) @ grad)
-    var = _var_b1(varpar, stats)
+    var = _var_b1(varpar, groups)
     return 2.0 * var * var / denom if denom > 0 else math.inf
 
 
@@ -280,7 +417,7 @@ class MixedModel(IntervalAlias):
         return {key: jsonable(getattr(self, key)) for key in keys}
 
 
-def _minimize(stats: ArmStats) -> np.ndarray:
+def _minimize(stats: ArmStats | _Groups) -> np.ndarray:
     """The REML optimum over ``theta`` from several starts, signs normalized to a non-negative
     diagonal.
 
@@ -292,10 +429,11 @@ def _minimize(stats: ArmStats) -> np.ndarray:
     """
     from scipy.optimize import minimize
 
-    scale = float(stats.n.sum())
+    groups = _as_groups(stats)
+    scale = groups.n_obs
 
     def crit(theta):
-        return reml_criterion(theta, stats) / scale
+        return reml_criterion(theta, groups) / scale
 
     def grad(theta):
         g = np.empty(3)
@@ -367,20 +505,22 @@ def mixed_model(stats: ArmStats, level: float = 0.95) -> MixedModel:
         reason = "every period mean is the same; there is no variation to model"
     if reason is not None:
         return MixedModel(n_obs=n_obs, n_patients=m, level=level, reason=reason)
+    groups = _groups(stats)
     with np.errstate(all="ignore"):
-        theta = _minimize(stats)
-    f = _fit(theta, stats)
+        theta = _minimize(stats)  # ArmStats, as a caller replacing _minimize expects
+    f = _fit(theta, groups)
     s2 = f.q / (n_obs - 2)
     sigma = math.sqrt(s2)
     cov = s2 * np.linalg.inv(f.xtvx)
     b0, b1 = (float(b) for b in f.beta)
     se = math.sqrt(cov[1, 1])
     with np.errstate(all="ignore"):
-        df = _satterthwaite(np.array([*theta, sigma]), stats)
+        df = _satterthwaite(np.array([*theta, sigma]), groups)
     t = b1 / se
     crit = float(sps.t.ppf(0.5 + level / 2.0, df))
     # BLUPs of the random arm means a_i = H P_i r_i = K B_i^-1 N_i r_i; own effect b1 + a_t - a_c
-    own = b1 + f.random_means[:, 1] - f.random_means[:, 0]
+    random_means = _random_means(theta, f.beta, stats)
+    own = b1 + random_means[:, 1] - random_means[:, 0]
     g = s2 * _factor(theta) @ _factor(theta).T
     tau0, tau1 = math.sqrt(g[0, 0]), math.sqrt(g[1, 1])
     corr = g[0, 1] / (tau0 * tau1) if tau0 > 0 and tau1 > 0 else math.nan
@@ -400,7 +540,7 @@ def mixed_model(stats: ArmStats, level: float = 0.95) -> MixedModel:
         singular=singular,
         own_effects=own,
         theta=(float(theta[0]), float(theta[1]), float(theta[2])),
-        deviance=reml_criterion(theta, stats),
+        deviance=reml_criterion(theta, groups),
         n_obs=n_obs,
         n_patients=m,
         level=level,
