@@ -125,17 +125,14 @@ def _whole_cells(arr, quotes, line, starts, ends) -> np.ndarray:
     return ~bad[line]
 
 
-def row_lines(dpath: Path, rows: np.ndarray) -> np.ndarray:
-    """The line number of each data row in ``rows`` (0-based, as pyarrow numbers them) of a
-    long CSV diary that :func:`fast_readable` accepts (every record on one line).
-
-    The header is the first line that is not empty; as pyarrow does, an empty line is no row.
-    A line ends at LF, CR LF or a lone CR, as the per-patient reader counts lines. One pass over
-    the file in blocks.
-    """
-    numbers = []  # per block, the numbers of its lines that are not empty
+def line_spans(dpath: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every line that is not empty of a CSV file: its number and its byte span (start, end,
+    the line break left out). A line ends at LF, CR LF or a lone CR, as the per-patient reader
+    counts lines; as pyarrow does, an empty line is no row. One pass over the file in blocks."""
+    numbers, begins, ends_ = [], [], []
     line = 0  # lines ended before the block
-    pending = 0  # characters of the line the previous block left unfinished
+    offset = 0  # the block's first byte in the file
+    begin = 0  # where the current line starts in the file
     after_cr = False  # the previous block ended with CR (a leading LF is part of its break)
     with dpath.open("rb") as handle:
         while block := handle.read(_SCAN_BLOCK):
@@ -145,23 +142,51 @@ def row_lines(dpath: Path, rows: np.ndarray) -> np.ndarray:
             ends[1:] &= ~(lf[1:] & cr[:-1])  # the LF of CR LF ends nothing
             lead = after_cr and bool(lf[0])
             ends[0] &= not lead
+            if lead and begin == offset:
+                begin += 1  # the line starts after the LF of the previous block's CR LF
             stops = np.flatnonzero(ends)
-            starts = np.concatenate(([0], stops[:-1] + 1))
-            lengths = stops - starts
-            after = np.zeros(stops.size, dtype=bool)  # a line starting with the LF of CR LF
-            after[1:] = lf[starts[1:]] & cr[starts[1:] - 1]
-            lengths -= after
             if stops.size:
-                lengths[0] += pending - lead
-                numbers.append(line + 1 + np.flatnonzero(lengths > 0))
+                starts = np.concatenate(([begin - offset], stops[:-1] + 1))
+                # a line starting with the LF of CR LF starts one byte later
+                later = np.zeros(stops.size, dtype=bool)
+                inner = starts[1:]
+                later[1:] = lf[inner] & cr[inner - 1]
+                starts = starts + later
+                filled = stops > starts
+                numbers.append(line + 1 + np.flatnonzero(filled))
+                begins.append(offset + starts[filled])
+                ends_.append(offset + stops[filled])
                 tail = stops[-1] + 1
-                pending = arr.size - tail
-                pending -= tail < arr.size and bool(lf[tail] & cr[tail - 1])  # its CR LF's LF
-            else:
-                pending += arr.size - lead
+                begin = offset + tail
+                if tail < arr.size and lf[tail] and cr[tail - 1]:
+                    begin += 1
             line += stops.size
+            offset += arr.size
             after_cr = bool(cr[-1])
-    if pending > 0:
+    if offset > begin:  # the last line, without a line break
         numbers.append(np.array([line + 1]))
-    filled = np.concatenate(numbers) if numbers else np.zeros(0, dtype=np.int64)
-    return filled[1 + np.asarray(rows, dtype=np.int64)]
+        begins.append(np.array([begin]))
+        ends_.append(np.array([offset]))
+    if not numbers:
+        return (np.zeros(0, dtype=np.int64),) * 3
+    return tuple(np.concatenate(x).astype(np.int64) for x in (numbers, begins, ends_))
+
+
+def row_lines(dpath: Path, rows: np.ndarray) -> np.ndarray:
+    """The line number of each data row in ``rows`` (0-based, as pyarrow numbers them) of a
+    long CSV diary that :func:`fast_readable` accepts (every record on one line): the header is
+    the first line that is not empty."""
+    return line_spans(dpath)[0][1 + np.asarray(rows, dtype=np.int64)]
+
+
+def rows_text(dpath: Path, rows: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """The header and the data rows ``rows`` (ascending) of a long CSV diary that
+    :func:`fast_readable` accepts, as one small CSV text, and the file's line number of each of
+    its lines: the per-patient reader then reads a few patients without the whole file."""
+    import mmap
+
+    numbers, begins, ends = line_spans(dpath)
+    take = np.concatenate(([0], 1 + np.asarray(rows, dtype=np.int64)))
+    with dpath.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        text = b"\n".join(m[int(a) : int(b)] for a, b in zip(begins[take], ends[take], strict=True))
+    return text + b"\n", numbers[take]

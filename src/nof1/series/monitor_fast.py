@@ -49,7 +49,7 @@ from .monitor import (
     triage,
 )
 from .reading import Reading
-from .table import read_parquet, split_diary, split_parquet, table_trial
+from .table import read_parquet, table_trial
 
 __all__ = ["GRID_CELLS", "monitor_long", "monitor_path"]
 
@@ -241,7 +241,7 @@ def monitor_long(
         cut = as_of.toordinal()
         later = np.bincount(code[filled & (day_of > cut)], minlength=n) > 0
         early = later & (ctx.start + _EPOCH > cut) & ~flagged
-    exact = _exact_trials(ctx, flagged)
+    exact = _exact_trials(ctx, flagged, code)
     if progress is not None:
         progress(200, 1000)
 
@@ -423,13 +423,13 @@ def _dated_rows(
     return out
 
 
-def _exact_trials(ctx, flagged: np.ndarray) -> dict:
+def _exact_trials(ctx, flagged: np.ndarray, code: np.ndarray) -> dict:
     """The flagged patients read by the per-patient reader (errors kept, not raised)."""
+    from .arrow import patient_texts
+
     if not flagged.any():
         return {}
-    pids = {ctx.ids[i] for i in np.flatnonzero(flagged)}
-    split = split_parquet if ctx.parquet else split_diary
-    texts = split(ctx.dpath, set(ctx.ids), only=pids)[0]
+    texts = patient_texts(ctx, flagged, code)
     out = {}
     for i in np.flatnonzero(flagged):
         where = f"{ctx.ppath}, line {ctx.rows[i][0]}"
