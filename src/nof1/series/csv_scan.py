@@ -128,7 +128,20 @@ def _whole_cells(arr, quotes, line, starts, ends) -> np.ndarray:
 def line_spans(dpath: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every line that is not empty of a CSV file: its number and its byte span (start, end,
     the line break left out). A line ends at LF, CR LF or a lone CR, as the per-patient reader
-    counts lines; as pyarrow does, an empty line is no row. One pass over the file in blocks."""
+    counts lines; as pyarrow does, an empty line is no row. One pass over the file in blocks;
+    the last file's answer is kept while the file is unchanged (size and modification time)."""
+    info = dpath.stat()
+    key = (str(dpath.resolve()), info.st_size, info.st_mtime_ns)
+    if _SPANS.get("key") != key:
+        _SPANS.clear()
+        _SPANS.update(key=key, spans=_line_spans(dpath))
+    return _SPANS["spans"]
+
+
+_SPANS: dict = {}
+
+
+def _line_spans(dpath: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     numbers, begins, ends_ = [], [], []
     line = 0  # lines ended before the block
     offset = 0  # the block's first byte in the file
