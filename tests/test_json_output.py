@@ -195,7 +195,21 @@ def test_errors_as_json():
     same_as_json([1, {"o": object()}], default=None)
 
 
-def test_write_writes_nothing_on_error():
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(documents(st.one_of(scalars, others)), st.sampled_from([1, 2, 3, 7, 64]))
+def test_same_bytes_in_any_chunks(doc, chunk):
+    # the compact text is re-indented a chunk at a time: cuts anywhere (inside strings, between
+    # a backslash and what it escapes, between two brackets) change nothing
+    saved = jsonout._CHUNK
+    jsonout._CHUNK = chunk
+    try:
+        assert outcome(lambda: jsonout.dumps(doc)) == outcome(lambda: reference(doc))
+    finally:
+        jsonout._CHUNK = saved
+
+
+def test_write_writes_nothing_on_error(monkeypatch):
+    monkeypatch.setattr(jsonout, "_CHUNK", 10_000)
     written = []
     with pytest.raises(ValueError, match="Out of range float values"):
         jsonout.write([{"a": 1.0}] * 10 + [{"b": math.nan}], written.append)
