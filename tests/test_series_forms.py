@@ -23,9 +23,10 @@ from click.testing import CliRunner
 from nof1.cli import cli
 from nof1.errors import SeriesError
 from nof1.series import Series, analyze_series, monitor_series
-from nof1.series.arrow import BAD_TABLE_ROW, prepare
+from nof1.series.arrow import prepare
 from nof1.series.engine import analyze_path
 from nof1.series.monitor_fast import monitor_long, monitor_path
+from nof1.series.reading import BAD_TABLE_ROW
 from test_series_scale import _long_copy, assert_same, optimizer_bound
 
 AS_OF = ("2026-01-20", "2026-02-20", "2026-04-01", "2026-09-01")

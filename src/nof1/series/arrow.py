@@ -32,20 +32,30 @@ import numpy as np
 from ..analysis.periods import PeriodLayout
 from ..diary.cells import NUMBER
 from ..errors import Nof1Error, SeriesError
-from ..limits import FIRST_DATE, LAST_DATE, date_problem
-from ..trial.model import Design
+from ..limits import FIRST_DATE, LAST_DATE
 from ..trial.reference import reference_set
 from ..trial.schedule import Schedule
 from .csv_scan import fast_readable, header_names, rows_text
 from .file import read_toml, series_tables
 from .load import Series
-from .reading import TRIALS_FORM, Flags, Reading
+from .reading import (
+    BAD_CATEGORY,
+    BAD_DATE,
+    BAD_NUMBER,
+    DATE_TWICE,
+    NO_ROW_INSIDE,
+    OFF_SCALE,
+    TRIALS_FORM,
+    Flags,
+    Reading,
+)
 from .stage1 import DayTable
 from .table import (
     check_long_diary,
     checked_rows,
     file_place,
     patient_protocol,
+    patient_schedules,
     read_parquet,
     split_diary,
     split_diary_text,
@@ -59,14 +69,6 @@ __all__ = ["load_long"]
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
-# why a patient goes to the per-patient reader (counted in the reading account)
-BAD_TABLE_ROW = "a row of the patients table the reader refuses (its start, seed or sequence)"
-BAD_DATE = "a date that does not parse"
-BAD_NUMBER = "a number that does not parse"
-BAD_CATEGORY = "an entry that is not a declared category"
-DATE_TWICE = "a date twice"
-OFF_SCALE = "a value off its outcome's scale"
-NO_ROW_INSIDE = "no diary row within the schedule"
 _EPOCH = _dt.date(1970, 1, 1).toordinal()
 
 
@@ -326,55 +328,6 @@ def prepare(path: Path, per_file: bool = False) -> Context | str:
         path, series, tpath, ppath, dpath, parquet, template, sha, rows, first,
         [r["patient"] for _, r in rows], flags, start, schedules, arms, numeric, categories,
     )  # fmt: skip
-
-
-def patient_schedules(
-    design: Design, rows: list[tuple[int, dict[str, str]]], flags: Flags
-) -> tuple[np.ndarray, list[Schedule | None], np.ndarray]:
-    """Every patient's start (days since 1970-01-01) and schedule, read from its row of the
-    patients table as the per-patient reader reads it (the start an ISO date within the
-    bounds, the seed a whole number, or the sequence: see
-    :func:`~nof1.series.table.patient_protocol`); a row that reader refuses is flagged, for it
-    to name the problem.
-
-    Patients drawn from the same seed, or given the same sequence, share one allocation: it is
-    drawn once and its schedule re-dated.
-    """
-    n = len(rows)
-    start = np.zeros(n, dtype=np.int64)
-    schedules: list[Schedule | None] = [None] * n
-    arms = np.zeros((n, 2 * design.cycles), dtype=bool)
-    drawn: dict[tuple[int | None, str], Schedule | None] = {}
-    refused = np.zeros(n, dtype=bool)
-    for i, (_, r) in enumerate(rows):
-        seed, sequence = r.get("seed", ""), r.get("sequence", "")
-        try:
-            day = _dt.date.fromisoformat(r["start"])
-            number = int(seed) if seed else None
-        except ValueError:
-            refused[i] = True
-            continue
-        key = (number, sequence)
-        if key not in drawn:
-            drawn[key] = None
-            if number is not None or sequence:
-                try:
-                    drawn[key] = Schedule.from_design(
-                        dataclasses.replace(design, seed=number, sequence=sequence or None), day
-                    )
-                except (ValueError, Nof1Error):
-                    pass  # the per-patient reader names the problem
-        schedule = drawn[key]
-        n_days = design.run_in_days + 2 * design.cycles * design.period_days
-        # the reader refuses a start outside the years, or a schedule ending after them
-        if schedule is None or date_problem(day) or (LAST_DATE - day).days < n_days - 1:
-            refused[i] = True
-            continue
-        schedules[i] = dataclasses.replace(schedule, start=day)
-        start[i] = day.toordinal() - _EPOCH
-        arms[i] = np.frombuffer(schedule.arms.encode(), dtype=np.uint8) == ord("T")
-    flags.patients(BAD_TABLE_ROW, refused)
-    return start, schedules, arms
 
 
 def patient_codes(ctx: Context, cols: _Columns) -> np.ndarray:

@@ -19,6 +19,15 @@ import numpy as np
 
 __all__ = ["Flags", "Reading"]
 
+# why a patient goes to the per-patient reader (counted in the reading account)
+BAD_TABLE_ROW = "a row of the patients table the reader refuses (its start, seed or sequence)"
+BAD_DATE = "a date that does not parse"
+BAD_NUMBER = "a number that does not parse"
+BAD_CATEGORY = "an entry that is not a declared category"
+DATE_TWICE = "a date twice"
+OFF_SCALE = "a value off its outcome's scale"
+NO_ROW_INSIDE = "no diary row within the schedule"
+
 TRIALS_FORM = "the [[trials]] form (one protocol and one diary per patient)"
 """Why a series of the ``[[trials]]`` form is read per patient: it has no long diary."""
 
