@@ -306,3 +306,12 @@ def test_a_huge_parquet_integer_reads_as_its_text_would(tmp_path):
     _edit_row(series, "P-01", "2026-01-08", dose_g=str(2**53 + 1))
     path = _parquet_copy(series, dose_g=pa.int64())
     _both_refuse_or_agree(path, "2026-04-01")
+
+
+def test_a_category_column_left_blank_everywhere(tmp_path, monkeypatch):
+    series = _long_copy(tmp_path)
+    diary = _rows(tmp_path / "diary.csv")
+    for r in diary:
+        r["adverse_event"] = ""
+    _write(tmp_path / "diary.csv", diary, list(diary[0]))
+    _same_everywhere(series, monkeypatch)

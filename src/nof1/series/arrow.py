@@ -80,7 +80,7 @@ class _Columns:
     day: np.ndarray  # days since 1970-01-01; -2**40 where the date is bad
     values: dict[str, np.ndarray]  # NaN where blank
     bad: np.ndarray  # a cell the per-patient reader would refuse
-    categories: dict[str, Any]  # pyarrow string arrays of the declared-category columns
+    categories: dict[str, Any]  # the declared-category columns, dictionary-encoded
     why: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # bad, by reason
 
 
@@ -154,7 +154,9 @@ def typed_columns(table, numeric: list[str], categories: dict[str, tuple[str, ..
         encoded = pc.dictionary_encode(table.column(name).combine_chunks().cast(pa.string()))
         known = {c.casefold() for c in allowed}
         cells = encoded.dictionary.to_pylist()
-        refused = np.array([bool(c.strip()) and c.strip().casefold() not in known for c in cells])
+        refused = np.array(
+            [bool(c.strip()) and c.strip().casefold() not in known for c in cells], dtype=bool
+        )
         codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
         bad_category |= np.append(refused, False)[codes]
         texts[name] = encoded
