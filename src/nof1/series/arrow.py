@@ -103,8 +103,8 @@ def _days(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
     return np.where(bad, -(2**40), days), bad
 
 
-_FIRST = FIRST_DATE.toordinal() - _dt.date(1970, 1, 1).toordinal()
-_LAST = LAST_DATE.toordinal() - _dt.date(1970, 1, 1).toordinal()
+_FIRST = FIRST_DATE.toordinal() - _EPOCH
+_LAST = LAST_DATE.toordinal() - _EPOCH
 
 
 def _parsed_days(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:

@@ -118,12 +118,6 @@ class _Text:
         self.filled = np.array([bool(c) for c in cells] + [False])
         self.number = np.array([_reads_as_number(c) for c in cells] + [False])
 
-    def refused(self, categories: tuple[str, ...]) -> np.ndarray:
-        """Per row: a filled cell that is none of the declared categories."""
-        known = {c.casefold() for c in categories}
-        bad = np.array([bool(t) and t.casefold() not in known for t in self.texts[:-1]] + [False])
-        return bad[self.code]
-
 
 def _reads_as_number(cell: str) -> bool:
     """True when the per-patient reader would read the cell as a number."""
@@ -132,26 +126,19 @@ def _reads_as_number(cell: str) -> bool:
 
 def long_columns(ctx) -> list[str] | str:
     """The long diary's columns besides patient (and a Parquet ``bucket`` partition), or why
-    a column is not one the column-wise reader takes as the per-patient reader would."""
-    if ctx.parquet:
-        import pyarrow.dataset as ds
+    a text rule's Parquet column is not text, as the per-patient reader sees it in CSV
+    (:func:`~nof1.series.arrow.prepare` has refused undeclared columns and date types)."""
+    if not ctx.parquet:
+        return [n for n in header_names(ctx.dpath) or () if n != "patient"]
+    import pyarrow.dataset as ds
 
-        schema = ds.dataset(ctx.dpath, format="parquet", partitioning="hive").schema
-        types = {f.name: str(f.type) for f in schema}
-        if types.get("date") not in ("date32[day]", *_TEXT_TYPES):
-            return f"a Parquet date column of type {types.get('date')}"
-        # a text rule's column must hold text, as the per-patient reader sees it in CSV
-        compared = {r.column for r in ctx.first.stop_rules} - set(ctx.numeric)
-        typed = sorted(n for n in compared if types.get(n, "string") not in _TEXT_TYPES)
-        if typed:
-            return f"a stop rule compares text in a Parquet column that is not text ({typed[0]!r})"
-        names = [n for n in schema.names if n not in ("patient", "bucket")]
-    else:
-        names = [n for n in header_names(ctx.dpath) or () if n != "patient"]
-    undeclared = [n for n in names if n not in {"date", *ctx.first.columns}]
-    if undeclared:
-        return f"a column the protocol does not declare ({undeclared[0]!r})"
-    return names
+    schema = ds.dataset(ctx.dpath, format="parquet", partitioning="hive").schema
+    types = {f.name: str(f.type) for f in schema}
+    compared = {r.column for r in ctx.first.stop_rules} - set(ctx.numeric)
+    typed = sorted(n for n in compared if types.get(n, "string") not in _TEXT_TYPES)
+    if typed:
+        return f"a stop rule compares text in a Parquet column that is not text ({typed[0]!r})"
+    return [n for n in schema.names if n not in ("patient", "bucket")]
 
 
 def _prepared(path: Path):
@@ -187,7 +174,6 @@ def monitor_long(
     the per-patient reader's words (naming the line of its earliest such entry).
     """
     from .arrow import (
-        BAD_CATEGORY,
         UNPARSED_ROW,
         UNPLACED_ROW,
         check_rows,
@@ -226,8 +212,6 @@ def monitor_long(
     n = len(ctx.ids)
     for name, t in text.items():
         filled |= t.filled[t.code]
-        if name in ctx.categories:
-            flags.rows(BAD_CATEGORY, code, t.refused(ctx.categories[name]))
         if any(r.column == name for r in rules):
             # the per-patient reader types a column numbers when every filled cell is one
             number = t.number[t.code]

@@ -118,9 +118,7 @@ class Flags:
         for reason, mask in other._why.items():
             self.patients(reason, mask)
 
-    def reading(self, keep: np.ndarray | None = None, rows_outside: int = 0) -> Reading:
-        """The account: patients flagged (and not ``keep``, patients read column-wise after
-        all) per patient, the others column-wise."""
-        per = self.any if keep is None else self.any & ~keep
-        reasons = {r: int((m & per).sum()) for r, m in self._why.items() if (m & per).any()}
-        return Reading(int((~per).sum()), int(per.sum()), reasons, None, rows_outside)
+    def reading(self, rows_outside: int = 0) -> Reading:
+        """The account: the patients flagged per patient, the others column-wise."""
+        reasons = {r: int(m.sum()) for r, m in self._why.items()}
+        return Reading(int((~self.any).sum()), int(self.any.sum()), reasons, None, rows_outside)
