@@ -11,11 +11,11 @@ input gives 400 ``{"error": ...}`` naming the file, line and column.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, request
 
+from ..jsonout import dumps
 from .uploads import (
     DATE,
     FLAG,
@@ -72,7 +72,7 @@ def power_options() -> dict[str, tuple[Any, Any]]:
 
 def document(doc: Any, status: int = 200) -> Response:
     """One JSON document, written as the command line's ``--json`` writes it."""
-    text = json.dumps(doc, indent=2, allow_nan=False, default=str)
+    text = dumps(doc)  # the bytes of json.dumps(doc, indent=2, allow_nan=False, default=str)
     return Response(text + "\n", status=status, mimetype="application/json")
 
 
