@@ -2,9 +2,10 @@
 
 This module owns the result of :func:`nof1.safety.monitor.monitor`: ``MonitorResult`` (the status,
 the events, the rules not checked and why, the entries dated after the as-of date or today),
-``Event`` (one rule that fired, on its first firing day) and ``EXIT_CODES`` (the exit code of
-``nof1 monitor`` for each status). Each result says itself as JSON (``to_dict``) and as a tidy
-table (``to_frame``); its words live in :mod:`nof1.safety.render`.
+``Event`` (one episode of a rule: the day it fired, until it stopped holding) and
+``EXIT_CODES`` (the exit code of ``nof1 monitor`` for each status). Each result says itself as
+JSON (``to_dict``) and as a tidy table (``to_frame``); its words live in
+:mod:`nof1.safety.render`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..stats.results import jsonable
 from .dates import DatedRows
+from .decisions import Decision, History, episode_id
 from .texts import NOT_CHECKED
 
 if TYPE_CHECKING:
@@ -44,11 +46,15 @@ def partial_status(replayed: str, unchecked: bool) -> str:
 
 @dataclass(frozen=True)
 class Event:
-    """One rule that fired, on its first firing day.
+    """One episode of a rule: from the day its condition is first met while it stays met.
 
-    ``values`` holds ``(key, value)`` pairs: for threshold rules the ISO date and the diary value of
-    each day of the run; for ``missing_days`` the ISO dates without a row (value None); for the
-    harm rule ``cycle N`` and its difference, then ``probability_of_harm``.
+    ``date`` is the day the rule fires (for ``for_days = 3``, the third day of the run); ``end``
+    the last day it was met before a day that does not meet it, None while it goes on at the
+    as-of date. ``values`` holds ``(key, value)`` pairs of the firing: for threshold rules the ISO
+    date and the diary value of each day of the run; for ``missing_days`` the ISO dates without a
+    row (value None); for the harm rule ``cycle N`` and its difference, then
+    ``probability_of_harm``. ``new``: the previous logged run did not list the episode (always
+    True without a log). ``decision``: the clinician's latest decision on it, if any.
     """
 
     rule: str
@@ -57,14 +63,33 @@ class Event:
     values: tuple[tuple[str, Any], ...]
     kind: str
     description: str
+    end: _dt.date | None = None
+    new: bool = True
+    decision: Decision | None = None
+
+    @property
+    def id(self) -> str:
+        """``RULE NAME@DATE``: how ``nof1 decide`` names the episode."""
+        return episode_id(self.rule, self.date)
+
+    @property
+    def counts(self) -> bool:
+        """False once a clinician decided ``continue`` on it: it no longer counts toward the
+        status."""
+        return self.decision is None or self.decision.decision != "continue"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: rule, action, date, values (a mapping), kind, description."""
+        """JSON-ready: id, rule, action, date, end, values (a mapping), new, decision, kind,
+        description."""
         return {
+            "id": self.id,
             "rule": self.rule,
             "action": self.action,
             "date": self.date.isoformat(),
+            "end": None if self.end is None else self.end.isoformat(),
             "values": {k: jsonable(v) for k, v in self.values},
+            "new": self.new,
+            "decision": None if self.decision is None else self.decision.to_dict(),
             "kind": self.kind,
             "description": self.description,
         }
@@ -98,6 +123,10 @@ class MonitorResult:
     after_today
         The diary rows with an entry dated after today (the real date): most likely mistyped
         dates. Any makes the status at least ``review``.
+    history
+        What the monitor log lent the run (its decisions, the previous run's episodes, the
+        amendments, or why it lent nothing); None when the run had no log (every episode counts
+        and is new).
     """
 
     status: str
@@ -108,6 +137,17 @@ class MonitorResult:
     missing_data: tuple[str, ...] = ()
     after_as_of: DatedRows | None = None
     after_today: DatedRows | None = None
+    history: History | None = None
+
+    @property
+    def new_events(self) -> tuple[Event, ...]:
+        """The episodes the previous logged run did not list."""
+        return tuple(e for e in self.events if e.new)
+
+    @property
+    def stopped(self) -> Decision | None:
+        """The clinician's ``stop`` decision that ended the trial, if any (and honoured)."""
+        return None if self.history is None else self.history.stopped
 
     @property
     def exit_code(self) -> int:
@@ -116,33 +156,43 @@ class MonitorResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``status``, ``as_of``, ``events``, ``not_checked``, ``rules_checked``,
-        ``after_as_of`` and ``after_today`` (each ``{after, rows, days, dates}``)."""
+        ``after_as_of`` and ``after_today`` (each ``{after, rows, days, dates}``) and
+        ``supervision`` (what the log lent: null without a log)."""
         later = {
             name: None if rows is None else rows.to_dict()
             for name, rows in (("after_as_of", self.after_as_of), ("after_today", self.after_today))
         }
-        return {
-            "status": self.status,
-            "as_of": self.as_of.isoformat(),
-            "events": [e.to_dict() for e in self.events],
-            "not_checked": [
-                {"rule": r, "reason": why, "missing_data": r in self.missing_data}
-                for r, why in self.not_checked
-            ],
-            "rules_checked": list(self.rules_checked),
-        } | later
+        return (
+            {
+                "status": self.status,
+                "as_of": self.as_of.isoformat(),
+                "events": [e.to_dict() for e in self.events],
+                "not_checked": [
+                    {"rule": r, "reason": why, "missing_data": r in self.missing_data}
+                    for r, why in self.not_checked
+                ],
+                "rules_checked": list(self.rules_checked),
+            }
+            | later
+            | {"supervision": None if self.history is None else self.history.to_dict()}
+        )
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per event: rule, action, kind, date, description, values (a dict)."""
+        """One row per episode: id, rule, action, kind, date, end, new, decision (its word or
+        None), counts, description, values (a dict)."""
         import pandas as pd
 
-        cols = ["rule", "action", "kind", "date", "description", "values"]
+        cols = ["id", "rule", "action", "kind", "date", "end", "new", "counts", "description"]
         return pd.DataFrame(
             [
-                {c: getattr(e, c) for c in cols[:-1]} | {"values": dict(e.values)}
+                {c: getattr(e, c) for c in cols}
+                | {
+                    "decision": None if e.decision is None else e.decision.decision,
+                    "values": dict(e.values),
+                }
                 for e in self.events
             ],
-            columns=cols,
+            columns=[*cols, "decision", "values"],
         )
 
     def render_text(self) -> str:
