@@ -415,8 +415,9 @@ def expected_rows(doc: dict) -> list[dict]:
         events = [
             Event(
                 **{
-                    **e,
+                    **{k: v for k, v in e.items() if k not in ("id", "decision")},
                     "date": dt.date.fromisoformat(e["date"]),
+                    "end": None if e["end"] is None else dt.date.fromisoformat(e["end"]),
                     "values": tuple(e["values"].items()),
                 }
             )

@@ -86,7 +86,11 @@ def flare(**extra):
 
 
 def events(result):
-    return {e.rule: e for e in result.events}
+    """Each rule's first episode."""
+    out = {}
+    for e in result.events:
+        out.setdefault(e.rule, e)
+    return out
 
 
 # -- threshold rules, worked out by hand ---------------------------------------------------------
