@@ -427,6 +427,10 @@ def test_to_dict_is_json_and_follows_the_spec():
     out = json.loads(json.dumps(r.to_dict()))
     assert out["status"] == "stop" and out["as_of"] == day(2).isoformat()
     assert out["events"][0] | {} == {
+        "id": f"flare@{day(2).isoformat()}",
+        "end": None,
+        "new": True,
+        "decision": None,
         "rule": "flare",
         "action": "stop",
         "date": day(2).isoformat(),
