@@ -1,8 +1,9 @@
 """Output of a monitor run: plain text for the terminal and HTML for Jupyter.
 
-The status line comes first, one line a busy clinician can act on; then one line per rule that
-fired; then the rules that could not be checked and why (a rule is never passed over silently).
-Numbers are formatted here and only here.
+The status line comes first, one line a busy clinician can act on; then every episode, those
+the previous logged run did not list (NEW) in their own block first, each with its id (what
+``nof1 decide`` takes) and any decision on it; then the rules that could not be checked and why
+(a rule is never passed over silently). Numbers are formatted here and only here.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from .texts import shown
 if TYPE_CHECKING:
     from .result import Event, MonitorResult
 
-__all__ = ["event_line", "format_values", "render_html", "render_text", "status_line"]
+__all__ = [
+    "decision_line",
+    "event_line",
+    "format_values",
+    "render_html",
+    "render_text",
+    "status_line",
+]
 
 
 def _value(value: Any) -> str:
@@ -35,12 +43,39 @@ def format_values(event: Event) -> str:
 
 
 def event_line(event: Event) -> str:
-    """One rule that fired, as text output prints it: ``  2026-03-22  REVIEW  Dose above plan:
+    """One episode, as text output prints it: ``  2026-03-22  REVIEW  Dose above plan:
     dose_g > 4 [2026-03-22: 5]`` (the rule's name and the diary's text escaped)."""
     return (
         f"  {event.date.isoformat()}  {event.action.upper():<6}  {shown(event.rule)}: "
         f"{event.description} [{format_values(event)}]"
     )
+
+
+def _span(event: Event) -> str:
+    if event.end is None:
+        return "still going on at the as-of date"
+    if event.end == event.date:
+        return "one day"
+    return f"until {event.end.isoformat()}"
+
+
+def decision_line(event: Event) -> str:
+    """The clinician's decision on an episode in words, or that none was recorded."""
+    d = event.decision
+    if d is None:
+        return "no decision recorded: counts toward the status"
+    effect = "no longer counts" if d.decision == "continue" else "the trial is stopped"
+    return (
+        f"decided {d.decision.upper()} by {shown(d.by)} at {d.at} (seen up to "
+        f"{d.through.isoformat()}): {shown(d.reason)}; {effect}"
+    )
+
+
+def _episode_lines(event: Event) -> list[str]:
+    return [
+        event_line(event),
+        f"              id {shown(event.id)}; {_span(event)}; {decision_line(event)}",
+    ]
 
 
 def status_line(result: MonitorResult) -> str:
@@ -53,24 +88,40 @@ def status_line(result: MonitorResult) -> str:
         )
     if result.status == "continue":
         line = f"CONTINUE: no rule fired up to {as_of}"
+        if result.events:  # every episode decided "continue"
+            n = len(result.events)
+            line = (
+                f"CONTINUE: {n} episode{'s' if n > 1 else ''} up to {as_of}, each decided "
+                "continue by a clinician"
+            )
         if result.not_checked:
             n = len(result.not_checked)
             line += f" ({n} rule{'s' if n > 1 else ''} not due yet, see below)"
         if result.after_as_of:
             line += f"; not checked: {result.after_as_of.describe()}"
         return line
-    stops = [e for e in result.events if e.action == "stop"]
-    reviews = [e for e in result.events if e.action == "review"]
+    stopped = result.stopped
+    counting = sorted((e for e in result.events if e.counts), key=lambda e: (not e.new, e.date))
+    stops = [e for e in counting if e.action == "stop"]
+    reviews = [e for e in counting if e.action == "review"]
     gaps = len(result.missing_data)
     gap = f"{gaps} rule{'s' if gaps > 1 else ''} could not be checked for lack of diary data"
     future = result.after_today
     typo = f"{future.describe(today=True)}: most likely a mistyped date" if future else ""
     unchecked = "; ".join(x for x in (gap if gaps else "", typo) if x)
-    if result.status == "stop":
+    if result.status == "stop" and stopped is not None:
+        line = (
+            f"STOP: the trial was stopped by {shown(stopped.by)} at {stopped.at} "
+            f"(episode {shown(stopped.event)}: {shown(stopped.reason)})"
+        )
+        if counting:
+            line += f"; {len(counting)} episode{'s' if len(counting) > 1 else ''} undecided"
+    elif result.status == "stop":
         first = stops[0]
-        line = f"STOP: {first.rule!r} fired on {first.date.isoformat()}"
+        new = "NEW: " if first.new else ""
+        line = f"STOP: {new}{first.rule!r} fired on {first.date.isoformat()}"
         if len(stops) > 1:
-            line += f" (and {len(stops) - 1} more stop rule{'s' if len(stops) > 2 else ''})"
+            line += f" (and {len(stops) - 1} more stop episode{'s' if len(stops) > 2 else ''})"
         if reviews:
             line += f"; {len(reviews)} review rule{'s' if len(reviews) > 1 else ''} also fired"
         if unchecked:
@@ -82,7 +133,8 @@ def status_line(result: MonitorResult) -> str:
         line += "; the clinician should look before the trial goes on"
     else:
         first = reviews[0]
-        line = f"REVIEW: {first.rule!r} fired on {first.date.isoformat()}"
+        new = "NEW: " if first.new else ""
+        line = f"REVIEW: {new}{first.rule!r} fired on {first.date.isoformat()}"
         if len(reviews) > 1:
             line += f" (and {len(reviews) - 1} more)"
         if unchecked:
@@ -97,10 +149,33 @@ def status_line(result: MonitorResult) -> str:
 def render_text(result: MonitorResult) -> str:
     """Plain text: the status line, one line per event, then the rules not checked and why."""
     lines = [status_line(result)]
+    history = result.history
+    if history is not None and history.refused:
+        lines += ["", f"Decisions NOT honoured: {history.refused}"]
+    new = [e for e in result.events if e.new]
+    seen = [e for e in result.events if not e.new]
+    if new:
+        since = "" if history is None or history.seen is None else " since the last logged run"
+        lines += ["", f"NEW episodes{since}:"]
+        for e in new:
+            lines += _episode_lines(e)
+    if seen:
+        lines += ["", "Episodes listed by the last logged run:"]
+        for e in seen:
+            lines += _episode_lines(e)
     if result.events:
-        lines.append("")
-        lines.append("Rules that fired (first day each):")
-        lines += [event_line(e) for e in result.events]
+        how = "nof1 decide LOG ID --decision continue|stop --by NAME --reason TEXT"
+        if history is None:
+            lines += ["", f"To record decisions, run with --log LOG, then: {how}"]
+        else:
+            lines += ["", f"Record a decision: {how}"]
+    if history is not None and history.amendments:
+        lines += ["", "Protocol amendments recorded in the log:"]
+        for a in history.amendments:
+            lines.append(
+                f"  as of {a.as_of.isoformat()} (logged {a.time}): protocol SHA-256 "
+                f"{a.from_sha256[:12]}... -> {a.to_sha256[:12]}..."
+            )
     if result.not_checked:
         lines.append("")
         lines.append("Not checked:")
@@ -130,17 +205,22 @@ def render_text(result: MonitorResult) -> str:
 def render_html(result: MonitorResult) -> str:
     """An HTML block for Jupyter: the status line, a table of events, the rules not checked."""
     esc = html.escape
-    colour = {"stop": "#b00020", "review": "#a15c00", "continue": "#1b5e20"}[result.status]
+    colour = {"stop": "#b00020", "review": "#a15c00"}.get(result.status, "#1b5e20")
     parts = [f'<div><p style="font-weight:bold;color:{colour}">{esc(status_line(result))}</p>']
+    if result.history is not None and result.history.refused:
+        parts.append(f"<p><b>Decisions NOT honoured:</b> {esc(result.history.refused)}</p>")
     if result.events:
         parts.append(
-            "<table><thead><tr><th>date</th><th>action</th><th>rule</th><th>condition</th>"
-            "<th>values</th></tr></thead><tbody>"
+            "<table><thead><tr><th></th><th>date</th><th>until</th><th>action</th><th>rule</th>"
+            "<th>condition</th><th>values</th><th>decision</th></tr></thead><tbody>"
         )
-        for e in result.events:
+        for e in sorted(result.events, key=lambda e: not e.new):
+            until = "going on" if e.end is None else e.end.isoformat()
             parts.append(
-                f"<tr><td>{e.date.isoformat()}</td><td>{esc(e.action)}</td><td>{esc(e.rule)}</td>"
-                f"<td>{esc(e.description)}</td><td>{esc(format_values(e))}</td></tr>"
+                f"<tr><td>{'NEW' if e.new else ''}</td><td>{e.date.isoformat()}</td>"
+                f"<td>{until}</td><td>{esc(e.action)}</td><td>{esc(e.rule)}</td>"
+                f"<td>{esc(e.description)}</td><td>{esc(format_values(e))}</td>"
+                f"<td>{esc(decision_line(e))}</td></tr>"
             )
         parts.append("</tbody></table>")
     if result.not_checked:
