@@ -101,6 +101,7 @@ def status_line(result: MonitorResult) -> str:
             line += f"; not checked: {result.after_as_of.describe()}"
         return line
     stopped = result.stopped
+    logged = result.history is not None and result.history.seen is not None
     counting = sorted((e for e in result.events if e.counts), key=lambda e: (not e.new, e.date))
     stops = [e for e in counting if e.action == "stop"]
     reviews = [e for e in counting if e.action == "review"]
@@ -118,7 +119,7 @@ def status_line(result: MonitorResult) -> str:
             line += f"; {len(counting)} episode{'s' if len(counting) > 1 else ''} undecided"
     elif result.status == "stop":
         first = stops[0]
-        new = "NEW: " if first.new else ""
+        new = "NEW: " if first.new and logged else ""
         line = f"STOP: {new}{first.rule!r} fired on {first.date.isoformat()}"
         if len(stops) > 1:
             line += f" (and {len(stops) - 1} more stop episode{'s' if len(stops) > 2 else ''})"
@@ -133,7 +134,7 @@ def status_line(result: MonitorResult) -> str:
         line += "; the clinician should look before the trial goes on"
     else:
         first = reviews[0]
-        new = "NEW: " if first.new else ""
+        new = "NEW: " if first.new and logged else ""
         line = f"REVIEW: {new}{first.rule!r} fired on {first.date.isoformat()}"
         if len(reviews) > 1:
             line += f" (and {len(reviews) - 1} more)"
@@ -155,8 +156,12 @@ def render_text(result: MonitorResult) -> str:
     new = [e for e in result.events if e.new]
     seen = [e for e in result.events if not e.new]
     if new:
-        since = "" if history is None or history.seen is None else " since the last logged run"
-        lines += ["", f"NEW episodes{since}:"]
+        if history is None:
+            lines += ["", "Episodes (every episode of every rule):"]
+        elif history.seen is None:
+            lines += ["", "NEW episodes (no earlier run in the log lends what was seen):"]
+        else:
+            lines += ["", "NEW episodes since the last logged run:"]
         for e in new:
             lines += _episode_lines(e)
     if seen:
