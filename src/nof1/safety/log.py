@@ -69,7 +69,7 @@ def _record(line: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) and record.get("log") == LOG_MARK else None
 
 
-def _refuse(path: Path, inputs: list[str | None]) -> None:
+def refuse_path(path: Path, inputs: list[str | None]) -> None:
     """Refuse a log path that would corrupt an input, follow a link, or overwrite another file."""
     if path.is_symlink():
         raise LogError(f"{path}: the monitor log may not be a symbolic link; name the file itself")
@@ -257,7 +257,7 @@ def log_run(
     from .. import __version__
 
     path = Path(path)
-    _refuse(path, [protocol.path, diary.path])
+    refuse_path(path, [protocol.path, diary.path])
     checked = result.to_dict()
 
     def make(fd: int, end: int, last: bytes | None) -> dict[str, Any]:
