@@ -245,7 +245,7 @@ def monitor(
         click.echo(result.render_text())
         if amended:
             click.echo(
-                f"\nAmendment: the protocol changed since the previous logged run (SHA-256 "
+                f"Amendment: the protocol changed since the previous logged run (SHA-256 "
                 f"{amended['from_sha256'][:12]}... to {amended['to_sha256'][:12]}...); "
                 f"recorded in {log}"
             )
