@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import click
 
-from .options import FILE, emit_json, fail, guard, json_option
+from .options import emit_json, fail, guard, json_option
 
 __all__ = ["decide"]
 
 
 @click.command()
-@click.argument("log", type=FILE)
+@click.argument("log", type=click.Path())  # a folder is refused by the library, in one line
 @click.argument("event_id")
 @click.option(
     "--decision",
