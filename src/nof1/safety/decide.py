@@ -110,7 +110,9 @@ def read_history(path: str | Path, protocol: Protocol) -> History:
         change = amendment(before.get("protocol_sha256"), after.get("protocol_sha256"))
         if change is not None:
             amendments.append(_amendment(after, line, change))
-    latest = runs[-1][1]  # an intact log with a record has a run (a decision follows one)
+    if not runs:  # not in a log that verifies: a decision follows a run
+        return History(path=where)
+    latest = runs[-1][1]
     return History(
         path=where,
         decisions=tuple(decisions),
@@ -146,7 +148,16 @@ def _amendment(run: dict[str, Any], line: int | None, change: dict[str, str]) ->
 def logged_amendment(record: dict[str, Any]) -> Amendment | None:
     """The amendment a run record (as :func:`nof1.safety.log.log_run` returns it) recorded.
 
-    ``line`` is None: the record was just appended, and its line is not counted.
+    Parameters
+    ----------
+    record
+        A run record, with its ``amendment`` member when the protocol had changed.
+
+    Returns
+    -------
+    Amendment or None
+        The amendment, with the run's time and as-of date; ``line`` is None (the record was
+        just appended, and its line is not counted). None when the record holds no amendment.
     """
     change = record.get("amendment")
     return None if change is None else _amendment(record, None, change)
@@ -158,7 +169,19 @@ def with_logged_run(result: MonitorResult, record: dict[str, Any]) -> MonitorRes
     The history a run was given was read before the run was logged; when the run's protocol
     differed from the previous run's, its own record holds the amendment, and this adds it to
     ``result.history.amendments`` (to an empty history when the result had none), so the text
-    and the JSON show it. Otherwise the result is returned as it is.
+    and the JSON show it.
+
+    Parameters
+    ----------
+    result
+        The run's result, as :func:`nof1.safety.monitor.log_run` logged it.
+    record
+        The record ``log_run`` returned.
+
+    Returns
+    -------
+    MonitorResult
+        A new result with the amendment, or ``result`` itself when the run recorded none.
     """
     change = logged_amendment(record)
     if change is None:

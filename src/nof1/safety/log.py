@@ -443,7 +443,20 @@ def read_log(path: Path) -> bytes:
 def check_content(
     content: bytes, expect_sha256: str | None = None, expect_records: int | None = None
 ) -> LogCheck:
-    """:func:`verify_log` on a log's bytes (read once, by the caller, under its lock)."""
+    """:func:`verify_log` on a log's bytes (read once, by the caller, under its lock).
+
+    Parameters
+    ----------
+    content
+        The whole log.
+    expect_sha256, expect_records
+        A kept anchor, already checked for form (see :func:`verify_log`).
+
+    Returns
+    -------
+    LogCheck
+        As :func:`verify_log` returns it.
+    """
     problems: list[LogProblem] = []
     found = at_count = None  # the line with the anchor's SHA-256; line expect_records's SHA-256
     records, runs, decisions, prev, prev_changed = 0, 0, 0, None, False

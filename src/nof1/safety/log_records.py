@@ -34,7 +34,19 @@ KINDS = (RUN, DECISION)
 
 
 def kind_of(record: dict[str, Any]) -> Any:
-    """The record's ``kind``; a record without one is a run (written before decisions existed)."""
+    """The record's ``kind``; a record without one is a run (written before decisions existed).
+
+    Parameters
+    ----------
+    record
+        A log record, as its line's JSON.
+
+    Returns
+    -------
+    Any
+        :data:`RUN`, :data:`DECISION`, or whatever else the record says (a problem for
+        :func:`nof1.safety.log.verify_log`).
+    """
     return record.get("kind", RUN)
 
 
@@ -43,8 +55,18 @@ def amendment(previous_sha256: Any, sha256: Any) -> dict[str, str] | None:
 
     The one test of an amendment: :func:`nof1.safety.log.log_run` records it in the run's line
     and :func:`nof1.safety.decide.read_history` finds it between consecutive run records (of
-    logs written before runs recorded it, too). None when the two are equal or either is unknown
-    (the first run of a log, or a protocol not read from a file).
+    logs written before runs recorded it, too).
+
+    Parameters
+    ----------
+    previous_sha256, sha256
+        The ``protocol_sha256`` of the previous run and of this one.
+
+    Returns
+    -------
+    dict or None
+        None when the two are equal or either is unknown (the first run of a log, or a protocol
+        not read from a file).
     """
     if not isinstance(previous_sha256, str) or not isinstance(sha256, str):
         return None
@@ -67,6 +89,16 @@ def listed_ids(run: dict[str, Any]) -> list[str]:
 
     Records written before episodes had ids list ``rule`` and ``date``: their id is
     ``RULE NAME@DATE`` all the same.
+
+    Parameters
+    ----------
+    run
+        A run record.
+
+    Returns
+    -------
+    list of str
+        One id per event.
 
     Raises
     ------
@@ -91,8 +123,19 @@ def listed_ids(run: dict[str, Any]) -> list[str]:
 
 
 def run_problem(record: dict[str, Any]) -> str | None:
-    """What a run record lacks to lend a later run anything (its trial, date, protocol and
-    episodes), else None."""
+    """What a run record lacks to lend a later run anything, else None.
+
+    Parameters
+    ----------
+    record
+        A run record: it must hold ``protocol_id``, ``as_of`` (an ISO date), ``time``,
+        ``protocol_sha256`` (text or null) and readable ``events`` (:func:`listed_ids`).
+
+    Returns
+    -------
+    str or None
+        The first thing missing, in words.
+    """
     if not isinstance(record.get("protocol_id"), str):
         return "a run record without the protocol_id of its trial"
     if _date(record.get("as_of")) is None:
@@ -110,7 +153,20 @@ def run_problem(record: dict[str, Any]) -> str | None:
 
 
 def decision_problem(record: dict[str, Any]) -> str | None:
-    """What is wrong with a decision record on its own (its members), else None."""
+    """What is wrong with a decision record on its own, else None.
+
+    Parameters
+    ----------
+    record
+        A decision record: ``event`` an id ``RULE NAME@DATE``, ``decision`` one of
+        :data:`nof1.safety.decisions.DECISIONS`, ``by`` and ``reason`` not blank, ``through`` an
+        ISO date, ``at`` text.
+
+    Returns
+    -------
+    str or None
+        The first problem, in words.
+    """
     event, decision = record.get("event"), record.get("decision")
     if not isinstance(event, str) or "@" not in event:
         return f"a decision on no episode: its event {event!r} is not an id RULE NAME@DATE"
@@ -134,6 +190,18 @@ def decision_run_problem(
 
     A decision is made on the latest run of its log: it must follow a run of the same trial
     that listed its episode, and its ``through`` date is that run's ``as_of``.
+
+    Parameters
+    ----------
+    record
+        A decision record that passed :func:`decision_problem`.
+    run, run_line
+        The latest run record before it and its line; None when no run comes before it.
+
+    Returns
+    -------
+    str or None
+        The problem, in words.
     """
     event = record.get("event")
     if run is None:
