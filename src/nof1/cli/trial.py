@@ -224,12 +224,13 @@ def monitor(
     loaded, d = load(
         protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes, sheet=sheet
     )
+    day = parse_date(as_of, "--as-of")  # bad input first: its one line is the only one
     history = None
     if log:
         history = read_history(log, loaded)
         if history.refused:
             click.echo(f"nof1: {history.refused}", err=True)
-    result = _bridge(run, loaded, d, parse_date(as_of, "--as-of"), history)
+    result = _bridge(run, loaded, d, day, history)
     log_failure = amended = None
     if log:
         try:
