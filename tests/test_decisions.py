@@ -437,7 +437,16 @@ def test_read_history_refuses_an_unreadable_log_without_raising(trial, monkeypat
     monkeypatch.undo()
     folder = trial[2].with_name("folder.jsonl")
     folder.mkdir()
-    assert "cannot read the monitor log" in read_history(folder, Protocol.load(trial[0])).refused
+    assert "must be a regular file" in read_history(folder, Protocol.load(trial[0])).refused
+
+
+def test_read_history_refuses_a_file_that_is_not_a_monitor_log(trial):
+    protocol, diary, _ = trial
+    history = read_history(diary, Protocol.load(protocol))
+    assert "is not a monitor log" in history.refused and history.decisions == ()
+    # bad input stays one line: the --as-of date is refused before the log is read
+    result = run("monitor", protocol, diary, "--as-of", "2026-13-01", "--log", protocol)
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
 
 
 def test_monitor_says_why_a_log_lends_nothing_and_the_status_stands(trial):

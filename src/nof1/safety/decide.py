@@ -77,8 +77,7 @@ def read_history(path: str | Path, protocol: Protocol) -> History:
     try:
         if not path.exists() and not path.is_symlink():
             return History(path=where)
-        if path.is_symlink():
-            return refused(f"{path}: the monitor log may not be a symbolic link")
+        refuse_path(path, [])  # a link, a folder, a file that is not a monitor log
         content = read_log(path)
     except LogError as exc:
         return refused(str(exc))
