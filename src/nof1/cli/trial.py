@@ -206,9 +206,15 @@ def monitor(
     patient's rules with one as-of date and list those needing attention first.
 
     With --log, one hash-chained line per run is appended to a log (check it with nof1
-    verify-log). A log that cannot be written never hides the verdict: the verdict is printed,
-    the failure goes to stderr, and the exit code stays 4 or 3 (else 2).
+    verify-log), and the clinicians' decisions already in it (nof1 decide) are honoured: an
+    episode decided continue no longer counts, a stop decision ends the trial; episodes the
+    previous logged run did not list read NEW. A log that does not verify, or of another trial,
+    lends no decisions: every episode counts, and stderr says why. A protocol changed since the
+    previous logged run is recorded as an amendment. A log that cannot be written never hides
+    the verdict: the verdict is printed, the failure goes to stderr, and the exit code stays 4
+    or 3 (else 2).
     """
+    from ..safety.decide import read_history, with_logged_run
     from ..safety.monitor import log_run
     from ..safety.monitor import monitor as run
 
@@ -218,21 +224,46 @@ def monitor(
     loaded, d = load(
         protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes, sheet=sheet
     )
-    result = run(loaded, d, as_of=parse_date(as_of, "--as-of"))
-    log_failure = None
+    day = parse_date(as_of, "--as-of")  # bad input first: its one line is the only one
+    history = None
+    if log:
+        history = read_history(log, loaded)
+        if history.refused:
+            click.echo(f"nof1: {history.refused}", err=True)
+    result = _bridge(run, loaded, d, day, history)
+    log_failure = amended = None
     if log:
         try:
-            log_run(log, result, loaded, d)
+            record = log_run(log, result, loaded, d)
         except Nof1Error as exc:
             log_failure = str(exc)
+        else:
+            result = with_logged_run(result, record)
+            amended = record.get("amendment")
     if as_json:
         emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
+        if amended:
+            click.echo(
+                f"Amendment: the protocol changed since the previous logged run (SHA-256 "
+                f"{amended['from_sha256'][:12]}... to {amended['to_sha256'][:12]}...); "
+                f"recorded in {log}"
+            )
     if log_failure:
         click.echo(f"nof1: the run was NOT logged: {log_failure}", err=True)
         sys.exit(result.exit_code or EXIT_BAD_INPUT)
     sys.exit(result.exit_code)
+
+
+def _bridge(run, protocol, diary, day, history):
+    """BRIDGE until the episode engine (``monitor(..., history=)``) is merged: revert this
+    commit then. Before it, the decisions are not honoured: every episode counts (fail closed)."""
+    import inspect
+
+    if "history" in inspect.signature(run).parameters:
+        return run(protocol, diary, as_of=day, history=history)
+    return run(protocol, diary, as_of=day)
 
 
 def _monitor_series(
@@ -280,6 +311,9 @@ def verify_log(
 ) -> None:
     """Check the hash chain of a monitor log. Exit 0 intact, 2 naming every bad line.
 
+    Every line must be unchanged and follow the one before it; every decision (nof1 decide) must
+    name an episode the run before it listed, say who decided and why, and be continue or stop.
+
     An empty log is reported as empty (exit 2), never as intact: an emptied log cannot be told
     from a new one. Keep the records and the last line's SHA-256 that an intact check prints, and
     give them next time as --expect-records and --expect-sha256, so that lines removed from the
@@ -288,6 +322,7 @@ def verify_log(
     from ..safety.monitor import verify_log as run
 
     result = run(log, expect_sha256=expect_sha256, expect_records=expect_records)
+    kinds = f"{result.runs} run(s), {result.decisions} decision(s)"
     if as_json:
         emit_json(result.to_dict())
     elif result.intact:
@@ -297,8 +332,8 @@ def verify_log(
             else f"; the kept anchor (line {result.anchor_line}) is in place"
         )
         click.echo(
-            f"intact: {log}, {result.records} records; last line SHA-256 {result.last_sha256}"
-            f"{anchor}\n"
+            f"intact: {log}, {result.records} records ({kinds}); last line SHA-256 "
+            f"{result.last_sha256}{anchor}\n"
             f"keep as the anchor: --expect-records {result.records} --expect-sha256 "
             f"{result.last_sha256}"
         )
@@ -306,7 +341,8 @@ def verify_log(
         click.echo(f"empty: {log}, 0 records")
     else:
         click.echo(
-            f"{result.status}: {log}, {result.records} records, {len(result.problems)} problem(s)"
+            f"{result.status}: {log}, {result.records} records ({kinds}), "
+            f"{len(result.problems)} problem(s)"
         )
     for problem in result.problems:
         where = "" if problem.line is None else f", line {problem.line}"

@@ -1,0 +1,311 @@
+"""Supervision on the record: a clinician's decision appended to a monitor log, and what a log
+lends the next run.
+
+This module owns :func:`record_decision` (``nof1 decide``: one decision record, under the same
+lock and chain as the runs) and :func:`read_history` (``nof1 monitor --log``: the decisions, the
+previous run's episodes and the amendments a log lends a run, or why it lends nothing). It trusts
+a log only as far as :func:`nof1.safety.log.verify_log` does: a log whose chain or decision
+records do not verify, that belongs to another trial, or that cannot be read lends no decisions,
+and every episode then counts (safety fails closed).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from dataclasses import replace
+from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import LogError
+from .decisions import DECISIONS, Amendment, Decision, History
+from .log import LOG_MARK, append_record, check_content, read_log, refuse_path
+from .log_records import DECISION, RUN, amendment, kind_of, listed_ids, run_problem
+
+if TYPE_CHECKING:
+    from ..trial.protocol import Protocol
+    from .result import MonitorResult
+
+__all__ = ["logged_amendment", "read_history", "record_decision", "with_logged_run"]
+
+_LENDS_NOTHING = "the log lends no decisions: every episode counts"
+_SHOWN_IDS = 5
+"""How many of the latest run's episode ids a refused decision names, to copy one."""
+
+
+def _records(content: bytes) -> list[tuple[int, dict[str, Any]]]:
+    """(line, record) of every line of a log that verified."""
+    return [(n, json.loads(line)) for n, line in enumerate(content.split(b"\n")[:-1], 1)]
+
+
+def read_history(path: str | Path, protocol: Protocol) -> History:
+    """What a monitor log lends the next run of ``protocol``: decisions, seen episodes, amendments.
+
+    Parameters
+    ----------
+    path
+        The monitor log (it need not exist yet).
+    protocol
+        The protocol of the run: the log must be of its trial (``[trial] id``).
+
+    Returns
+    -------
+    History
+        For a log that does not exist yet, or is empty: no decisions, and ``seen`` None (every
+        episode is new). For a log that verifies: every decision record (with its line), the
+        episode ids the latest run listed (``seen``), the amendments (consecutive runs whose
+        protocol SHA-256 differs), and the latest run's as-of date and protocol SHA-256.
+        Otherwise ``refused`` says why, naming the log and the line, and the history lends
+        nothing: a chain or a decision record that does not verify, a run of another trial, a
+        run record that cannot be read, or a log that cannot be read at all. Never raises for
+        the log: the verdict must still be given.
+
+    Examples
+    --------
+    >>> from nof1 import Protocol, example_paths
+    >>> read_history("no-such-log.jsonl", Protocol.load(example_paths()[0])).seen is None
+    True
+    """
+    where = str(path)
+    path = Path(path)
+
+    def refused(why: str) -> History:
+        return History(path=where, refused=f"{why}; {_LENDS_NOTHING}")
+
+    try:
+        if not path.exists() and not path.is_symlink():
+            return History(path=where)
+        refuse_path(path, [])  # a link, a folder, a file that is not a monitor log
+        content = read_log(path)
+    except LogError as exc:
+        return refused(str(exc))
+    except OSError as exc:
+        return refused(f"{path}: cannot read the monitor log: {exc.strerror or exc}")
+    check = check_content(content)
+    if check.status == "empty":
+        return History(path=where)
+    if not check.intact:
+        line = "" if check.line is None else f" line {check.line}"
+        return refused(f"{path}{line}: {check.problem}")
+    runs, decisions = [], []
+    for line, record in _records(content):
+        if kind_of(record) == DECISION:
+            decisions.append(_decision(record, line))
+            continue
+        problem = run_problem(record)
+        if problem is not None:
+            return refused(f"{path} line {line}: {problem}")
+        if record["protocol_id"] != protocol.trial.id:
+            return refused(
+                f"{path} line {line}: belongs to another trial: its run is of trial "
+                f"{record['protocol_id']!r}, and this protocol's [trial] id is "
+                f"{protocol.trial.id!r}"
+            )
+        runs.append((line, record))
+    amendments = []
+    for (_, before), (line, after) in pairwise(runs):
+        change = amendment(before.get("protocol_sha256"), after.get("protocol_sha256"))
+        if change is not None:
+            amendments.append(_amendment(after, line, change))
+    if not runs:  # not in a log that verifies: a decision follows a run
+        return History(path=where)
+    latest = runs[-1][1]
+    return History(
+        path=where,
+        decisions=tuple(decisions),
+        seen=frozenset(listed_ids(latest)),
+        amendments=tuple(amendments),
+        last_as_of=_dt.date.fromisoformat(latest["as_of"]),
+        last_protocol_sha256=latest.get("protocol_sha256"),
+    )
+
+
+def _decision(record: dict[str, Any], line: int) -> Decision:
+    return Decision(
+        event=record["event"],
+        decision=record["decision"],
+        by=record["by"],
+        reason=record["reason"],
+        at=record["at"],
+        through=_dt.date.fromisoformat(record["through"]),
+        line=line,
+    )
+
+
+def _amendment(run: dict[str, Any], line: int | None, change: dict[str, str]) -> Amendment:
+    return Amendment(
+        line=line,
+        time=run["time"],
+        as_of=_dt.date.fromisoformat(run["as_of"]),
+        from_sha256=change["from_sha256"],
+        to_sha256=change["to_sha256"],
+    )
+
+
+def logged_amendment(record: dict[str, Any]) -> Amendment | None:
+    """The amendment a run record (as :func:`nof1.safety.log.log_run` returns it) recorded.
+
+    Parameters
+    ----------
+    record
+        A run record, with its ``amendment`` member when the protocol had changed.
+
+    Returns
+    -------
+    Amendment or None
+        The amendment, with the run's time and as-of date; ``line`` is None (the record was
+        just appended, and its line is not counted). None when the record holds no amendment.
+    """
+    change = record.get("amendment")
+    return None if change is None else _amendment(record, None, change)
+
+
+def with_logged_run(result: MonitorResult, record: dict[str, Any]) -> MonitorResult:
+    """The result with the amendment its logged run recorded added to its history.
+
+    The history a run was given was read before the run was logged; when the run's protocol
+    differed from the previous run's, its own record holds the amendment, and this adds it to
+    ``result.history.amendments`` (to an empty history when the result had none), so the text
+    and the JSON show it.
+
+    Parameters
+    ----------
+    result
+        The run's result, as :func:`nof1.safety.monitor.log_run` logged it.
+    record
+        The record ``log_run`` returned.
+
+    Returns
+    -------
+    MonitorResult
+        A new result with the amendment, or ``result`` itself when the run recorded none.
+    """
+    change = logged_amendment(record)
+    if change is None:
+        return result
+    history = result.history if result.history is not None else History()
+    return replace(result, history=replace(history, amendments=(*history.amendments, change)))
+
+
+def _read_range(fd: int, end: int) -> bytes:
+    chunks, done = [], 0
+    while done < end:
+        chunk = os.pread(fd, min(end - done, 1 << 20), done)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        done += len(chunk)
+    return b"".join(chunks)
+
+
+def _listed(ids: list[str]) -> str:
+    shown = ", ".join(repr(i) for i in ids[:_SHOWN_IDS])
+    more = len(ids) - _SHOWN_IDS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def record_decision(
+    path: str | Path,
+    event_id: str,
+    decision: str,
+    by: str,
+    reason: str,
+    *,
+    now: _dt.datetime | None = None,
+) -> dict[str, Any]:
+    """Append a clinician's decision on an episode to a monitor log, hash-chained like a run.
+
+    The record: ``log``, ``kind`` (``"decision"``), ``event`` (the episode's id), ``decision``,
+    ``by``, ``reason``, ``at`` (UTC, ISO 8601, seconds), ``through`` (the as-of date of the
+    latest run in the log: the days the clinician saw), ``protocol_id`` (that run's),
+    ``nof1_version``, ``prev_sha256`` and last ``sha256``. It is appended under the same
+    exclusive lock as the runs, after the whole log has been verified under that lock.
+
+    Parameters
+    ----------
+    path
+        The monitor log the runs were logged to.
+    event_id
+        The episode's id, ``RULE NAME@DATE``, as the latest run listed it.
+    decision
+        ``continue`` (the episode no longer counts toward the status; the rule starts afresh
+        after ``through``, it is never switched off) or ``stop`` (the trial ends).
+    by, reason
+        Who decides, and why (neither may be empty).
+    now
+        When (default: the computer's clock); a naive datetime is taken as UTC.
+
+    Returns
+    -------
+    dict
+        The record written, with its ``sha256``.
+
+    Raises
+    ------
+    LogError
+        One line naming the log, and nothing appended: a decision that is not ``continue`` or
+        ``stop``; an empty ``by`` or ``reason``; a log that does not exist, is not a monitor log
+        or has no run; a log that does not verify (naming its first bad line); an episode the
+        latest run did not list (naming some it did); or a log that cannot be locked or written.
+    """
+    from .. import __version__
+
+    path = Path(path)
+    if decision not in DECISIONS:
+        raise LogError(
+            f"{path}: the decision must be one of {', '.join(DECISIONS)}, not {decision!r}; "
+            "nothing was recorded"
+        )
+    for member, what in (("by", "who decides"), ("reason", "why")):
+        value = {"by": by, "reason": reason}[member]
+        if not isinstance(value, str) or not value.strip():
+            raise LogError(
+                f"{path}: a decision must say {what} ({member} is empty); nothing was recorded"
+            )
+    when = _dt.datetime.now(_dt.timezone.utc) if now is None else now
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=_dt.timezone.utc)
+    at = when.astimezone(_dt.timezone.utc).isoformat(timespec="seconds")
+    refuse_path(path, [])
+
+    def make(fd: int, end: int, last: bytes | None) -> dict[str, Any]:
+        content = _read_range(fd, end)
+        check = check_content(content)
+        if check.status == "empty":
+            raise LogError(f"{path}: the monitor log has no run yet; nothing was recorded")
+        if not check.intact:
+            raise LogError(
+                f"{path} line {check.line}: {check.problem}; the log does not verify, so "
+                "nothing was recorded (see nof1 verify-log)"
+            )
+        line, run = next(
+            ((n, r) for n, r in reversed(_records(content)) if kind_of(r) == RUN), (None, None)
+        )
+        if run is None:  # a log that verifies has none: a decision must follow a run
+            raise LogError(f"{path}: the monitor log has no run yet; nothing was recorded")
+        problem = run_problem(run)
+        if problem is not None:
+            raise LogError(f"{path} line {line}: {problem}; nothing was recorded")
+        listed = listed_ids(run)
+        if event_id not in listed:
+            which = f"it listed {_listed(listed)}" if listed else "it listed no episode to decide"
+            raise LogError(
+                f"{path}: the latest run (line {line}, as of {run['as_of']}) did not list "
+                f"{event_id!r}; {which}; nothing was recorded"
+            )
+        return {
+            "log": LOG_MARK,
+            "kind": DECISION,
+            "event": event_id,
+            "decision": decision,
+            "by": by,
+            "reason": reason,
+            "at": at,
+            "through": run["as_of"],
+            "protocol_id": run["protocol_id"],
+            "nof1_version": __version__,
+        }
+
+    return append_record(path, make, create=False)
