@@ -31,7 +31,6 @@ from nof1.safety.monitor import log_run, monitor, verify_log
 DOSE = "Dose above plan@2026-03-22"
 WITHDRAWAL = "Withdrawal off treatment@2026-03-25"
 SAE = "Serious adverse event"
-NEEDS_ENGINE = pytest.mark.xfail(reason="needs the episode engine", strict=False)
 
 
 def run(*args):
@@ -472,8 +471,8 @@ def test_an_amendment_is_recorded_when_the_protocol_changes_between_runs(trial):
     after = hashlib.sha256(protocol.read_bytes()).hexdigest()
     result = run("monitor", protocol, diary, "--log", log)
     assert result.exit_code == 3
-    assert "Amendment: the protocol changed since the previous logged run" in result.stdout
-    assert f"{before[:12]}... to {after[:12]}..." in result.stdout
+    assert "Protocol amendments recorded in the log:" in result.stdout
+    assert f"{before[:12]}... -> {after[:12]}..." in result.stdout
     record = json.loads(lines_of(log)[1])
     assert record["amendment"] == {"from_sha256": before, "to_sha256": after}
     # the same protocol again: no amendment; JSON of a changed run carries it
@@ -581,7 +580,6 @@ def event(doc, event_id) -> dict:
     return next(e for e in doc["events"] if e["id"] == event_id)
 
 
-@NEEDS_ENGINE
 def test_e2e_a_continue_decision_takes_the_episode_out_of_the_status(trial):
     trial = sae_trial(trial)
     code, doc = status_of(trial, "2026-02-10")
@@ -595,7 +593,6 @@ def test_e2e_a_continue_decision_takes_the_episode_out_of_the_status(trial):
     assert doc["supervision"]["refused"] is None and len(doc["supervision"]["decisions"]) == 1
 
 
-@NEEDS_ENGINE
 def test_e2e_a_later_episode_of_the_same_rule_still_makes_stop(trial):
     trial = sae_trial(trial)
     status_of(trial, "2026-02-10")
@@ -607,7 +604,6 @@ def test_e2e_a_later_episode_of_the_same_rule_still_makes_stop(trial):
     assert event(doc, f"{SAE}@2026-02-02")["decision"]["decision"] == "continue"
 
 
-@NEEDS_ENGINE
 def test_e2e_a_stop_decision_makes_stop_for_good(trial):
     status_of(trial, "2026-03-23")  # REVIEW: the dose above plan
     assert decide(trial[2], DOSE, "stop", "Dr A", "the dose was not kept").exit_code == 0
@@ -617,7 +613,6 @@ def test_e2e_a_stop_decision_makes_stop_for_good(trial):
         assert doc["supervision"]["stopped"]["by"] == "Dr A"
 
 
-@NEEDS_ENGINE
 def test_e2e_a_tampered_decision_is_not_honoured(trial):
     trial = sae_trial(trial)
     status_of(trial, "2026-02-10")
@@ -639,3 +634,14 @@ def test_e2e_a_tampered_decision_is_not_honoured(trial):
 def test_record_decision_raises_log_error_not_anything_else(trial):
     with pytest.raises(LogError, match="no monitor log here"):
         record_decision(trial[2], DOSE, "continue", "Dr A", "x")
+
+
+def test_e2e_a_stop_decision_in_a_tampered_log_still_stops(trial):
+    # a log that lends nothing still stops: a stop can only make the status stricter
+    status_of(trial, "2026-03-23")  # REVIEW: the dose above plan, a review rule
+    assert decide(trial[2], DOSE, "stop", "Dr A", "the dose was not kept").exit_code == 0
+    log = trial[2]
+    log.write_bytes(log.read_bytes().replace(b'"by":"Dr A"', b'"by":"Dr B"'))
+    code, doc = status_of(trial, "2026-05-03")
+    assert doc["supervision"]["refused"] is not None
+    assert code == 4 and doc["status"] == "stop" and doc["supervision"]["stopped"]["by"] == "Dr B"

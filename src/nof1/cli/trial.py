@@ -230,40 +230,23 @@ def monitor(
         history = read_history(log, loaded)
         if history.refused:
             click.echo(f"nof1: {history.refused}", err=True)
-    result = _bridge(run, loaded, d, day, history)
-    log_failure = amended = None
+    result = run(loaded, d, as_of=day, history=history)
+    log_failure = None
     if log:
         try:
             record = log_run(log, result, loaded, d)
         except Nof1Error as exc:
             log_failure = str(exc)
         else:
-            result = with_logged_run(result, record)
-            amended = record.get("amendment")
+            result = with_logged_run(result, record)  # an amendment it recorded is shown
     if as_json:
         emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
-        if amended:
-            click.echo(
-                f"Amendment: the protocol changed since the previous logged run (SHA-256 "
-                f"{amended['from_sha256'][:12]}... to {amended['to_sha256'][:12]}...); "
-                f"recorded in {log}"
-            )
     if log_failure:
         click.echo(f"nof1: the run was NOT logged: {log_failure}", err=True)
         sys.exit(result.exit_code or EXIT_BAD_INPUT)
     sys.exit(result.exit_code)
-
-
-def _bridge(run, protocol, diary, day, history):
-    """BRIDGE until the episode engine (``monitor(..., history=)``) is merged: revert this
-    commit then. Before it, the decisions are not honoured: every episode counts (fail closed)."""
-    import inspect
-
-    if "history" in inspect.signature(run).parameters:
-        return run(protocol, diary, as_of=day, history=history)
-    return run(protocol, diary, as_of=day)
 
 
 def _monitor_series(

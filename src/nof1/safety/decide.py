@@ -71,8 +71,10 @@ def read_history(path: str | Path, protocol: Protocol) -> History:
     where = str(path)
     path = Path(path)
 
-    def refused(why: str) -> History:
-        return History(path=where, refused=f"{why}; {_LENDS_NOTHING}")
+    def refused(why: str, content: bytes = b"") -> History:
+        return History(
+            path=where, refused=f"{why}; {_LENDS_NOTHING}", unverified_stops=_stops(content)
+        )
 
     try:
         if not path.exists() and not path.is_symlink():
@@ -88,7 +90,7 @@ def read_history(path: str | Path, protocol: Protocol) -> History:
         return History(path=where)
     if not check.intact:
         line = "" if check.line is None else f" line {check.line}"
-        return refused(f"{path}{line}: {check.problem}")
+        return refused(f"{path}{line}: {check.problem}", content)
     runs, decisions = [], []
     for line, record in _records(content):
         if kind_of(record) == DECISION:
@@ -96,12 +98,13 @@ def read_history(path: str | Path, protocol: Protocol) -> History:
             continue
         problem = run_problem(record)
         if problem is not None:
-            return refused(f"{path} line {line}: {problem}")
+            return refused(f"{path} line {line}: {problem}", content)
         if record["protocol_id"] != protocol.trial.id:
             return refused(
                 f"{path} line {line}: belongs to another trial: its run is of trial "
                 f"{record['protocol_id']!r}, and this protocol's [trial] id is "
-                f"{protocol.trial.id!r}"
+                f"{protocol.trial.id!r}",
+                content,
             )
         runs.append((line, record))
     amendments = []
@@ -120,6 +123,21 @@ def read_history(path: str | Path, protocol: Protocol) -> History:
         last_as_of=_dt.date.fromisoformat(latest["as_of"]),
         last_protocol_sha256=latest.get("protocol_sha256"),
     )
+
+
+def _stops(content: bytes) -> tuple[Decision, ...]:
+    """Every ``stop`` decision a log that lends nothing still holds, read as well as its lines
+    allow: a stop can only make the status stricter, so a refused log's stop is honoured all the
+    same (safety fails closed)."""
+    found = []
+    for line, text in enumerate(content.split(b"\n"), 1):
+        try:
+            record = json.loads(text)
+            if kind_of(record) == DECISION and record.get("decision") == "stop":
+                found.append(_decision(record, line))
+        except (ValueError, TypeError, KeyError, AttributeError):
+            continue
+    return tuple(found)
 
 
 def _decision(record: dict[str, Any], line: int) -> Decision:

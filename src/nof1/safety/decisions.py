@@ -135,6 +135,9 @@ class History:
         The as-of date of the latest run in the log, else None.
     last_protocol_sha256
         The protocol SHA-256 of the latest run in the log, else None.
+    unverified_stops
+        The ``stop`` decisions of a log that lends nothing (:attr:`refused`): a stop can only
+        make the status stricter, so it is honoured all the same (safety fails closed).
     """
 
     path: str | None = None
@@ -144,11 +147,14 @@ class History:
     amendments: tuple[Amendment, ...] = ()
     last_as_of: _dt.date | None = None
     last_protocol_sha256: str | None = None
+    unverified_stops: tuple[Decision, ...] = ()
 
     @property
     def stopped(self) -> Decision | None:
-        """The first ``stop`` decision: the trial has ended (None: no such decision)."""
-        return next((d for d in self.decisions if d.decision == "stop"), None)
+        """The first ``stop`` decision: the trial has ended (None: no such decision). A refused
+        log's stop decisions count too: a stop never makes the status less strict."""
+        stops = [d for d in self.decisions if d.decision == "stop"]
+        return next(iter(stops or self.unverified_stops), None)
 
     def decision_of(self, event_id: str) -> Decision | None:
         """The latest decision recorded on an episode, else None."""

@@ -488,7 +488,7 @@ def replay(
         gaps = tuple(r for r, reason in why if isinstance(reason, Gap))
         counting = (e.action for e in fired if e.counts)
         status = status_of(counting, gaps=bool(gaps), future=bool(future[i]))
-        if history is not None and history.refused is None and history.stopped is not None:
-            status = "stop"  # a clinician ended the trial
+        if history is not None and history.stopped is not None:
+            status = "stop"  # a clinician ended the trial (even in a log that lends nothing)
         out.append(Replay(status, fired, why, checked, gaps))
     return out
