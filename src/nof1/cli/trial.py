@@ -183,6 +183,12 @@ def analyze(
     "--as-of", default=None, metavar="DATE", help="Check up to this date (YYYY-MM-DD or 'today')."
 )
 @click.option("--log", type=FILE, default=None, help="Append one JSON line per run to this file.")
+@click.option(
+    "--log-dir",
+    default=None,
+    metavar="DIR",
+    help="A series: one monitor log a patient, DIR/PATIENT.jsonl (as --log for one trial).",
+)
 @date_format_option
 @max_bytes_option
 @sheet_option
@@ -194,6 +200,7 @@ def monitor(
     diary: str | None,
     as_of: str | None,
     log: str | None,
+    log_dir: str | None,
     date_format: str | None,
     max_bytes: int | None,
     sheet: str | None,
@@ -203,7 +210,9 @@ def monitor(
     """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop.
 
     Given a series file (a .toml with a [series] table) instead of PROTOCOL DIARY, replay every
-    patient's rules with one as-of date and list those needing attention first.
+    patient's rules with one as-of date and list those needing attention first; with --log-dir
+    DIR, each patient has a monitor log DIR/PATIENT.jsonl (decided with nof1 decide
+    DIR/PATIENT.jsonl ...), whose decisions are honoured as --log honours them for one trial.
 
     With --log, one hash-chained line per run is appended to a log (check it with nof1
     verify-log), and the clinicians' decisions already in it (nof1 decide) are honoured: an
@@ -219,8 +228,10 @@ def monitor(
     from ..safety.monitor import monitor as run
 
     if diary is None:
-        _monitor_series(protocol, as_of, log, date_format or sheet, verbose, as_json)
+        _monitor_series(protocol, as_of, log, log_dir, date_format or sheet, verbose, as_json)
         return
+    if log_dir:
+        fail("--log-dir is for a series file; for one trial give --log LOG")
     loaded, d = load(
         protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes, sheet=sheet
     )
@@ -250,24 +261,39 @@ def monitor(
 
 
 def _monitor_series(
-    path: str, as_of: str | None, log: str | None, date_format, verbose: bool, as_json: bool
+    path: str,
+    as_of: str | None,
+    log: str | None,
+    log_dir: str | None,
+    date_format,
+    verbose: bool,
+    as_json: bool,
 ) -> None:
     """``nof1 monitor SERIES.toml``: the series triage; exit with the worst status."""
     from ..series import Series, monitor_path
 
     if log or date_format:
         option = "--log" if log else "--date-format or --sheet"
-        fail(f"{option} is for one trial; give PROTOCOL DIARY, or leave it out for a series")
+        hint = "; a series keeps one log a patient with --log-dir DIR" if log else ""
+        fail(f"{option} is for one trial; give PROTOCOL DIARY, or leave it out for a series{hint}")
     if not Series.is_series_file(path):
         fail(f"{path}: give PROTOCOL DIARY, or a series file with a [series] table")
     # the long form is triaged column-wise (every patient's rules at once)
     day = parse_date(as_of, "--as-of")
-    result = monitor_path(path, as_of=day, progress=progress_bar(path, "nof1 monitor"))
+    bar = progress_bar(path, "nof1 monitor")
+    result = monitor_path(path, as_of=day, progress=bar, log_dir=log_dir)
     say_reading(result.reading, verbose)
+    logs = result.logs
+    for patient, why in () if logs is None else logs.refused:
+        click.echo(f"nof1: patient {patient}: {why}", err=True)
     if as_json:
         emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
+    if logs is not None and logs.not_logged:
+        for patient, why in logs.not_logged:
+            click.echo(f"nof1: patient {patient}: the run was NOT logged: {why}", err=True)
+        sys.exit(result.exit_code or EXIT_BAD_INPUT)
     sys.exit(result.exit_code)
 
 

@@ -40,7 +40,7 @@ def _records(content: bytes) -> list[tuple[int, dict[str, Any]]]:
     return [(n, json.loads(line)) for n, line in enumerate(content.split(b"\n")[:-1], 1)]
 
 
-def read_history(path: str | Path, protocol: Protocol) -> History:
+def read_history(path: str | Path, protocol: Protocol | str) -> History:
     """What a monitor log lends the next run of ``protocol``: decisions, seen episodes, amendments.
 
     Parameters
@@ -48,7 +48,7 @@ def read_history(path: str | Path, protocol: Protocol) -> History:
     path
         The monitor log (it need not exist yet).
     protocol
-        The protocol of the run: the log must be of its trial (``[trial] id``).
+        The protocol of the run, or its ``[trial] id``: the log must be of that trial.
 
     Returns
     -------
@@ -70,6 +70,7 @@ def read_history(path: str | Path, protocol: Protocol) -> History:
     """
     where = str(path)
     path = Path(path)
+    trial_id = protocol if isinstance(protocol, str) else protocol.trial.id
 
     def refused(why: str, content: bytes = b"") -> History:
         return History(
@@ -99,11 +100,11 @@ def read_history(path: str | Path, protocol: Protocol) -> History:
         problem = run_problem(record)
         if problem is not None:
             return refused(f"{path} line {line}: {problem}", content)
-        if record["protocol_id"] != protocol.trial.id:
+        if record["protocol_id"] != trial_id:
             return refused(
                 f"{path} line {line}: belongs to another trial: its run is of trial "
                 f"{record['protocol_id']!r}, and this protocol's [trial] id is "
-                f"{protocol.trial.id!r}",
+                f"{trial_id!r}",
                 content,
             )
         runs.append((line, record))

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .decisions import History
     from .result import MonitorResult
 
-__all__ = ["LOG_MARK", "LogCheck", "LogProblem", "log_run", "verify_log"]
+__all__ = ["LOG_MARK", "LogCheck", "LogProblem", "log_result", "log_run", "verify_log"]
 
 LOG_MARK = "nof1 monitor log"
 """The ``log`` member of every record: how a monitor log is told from any other file."""
@@ -228,7 +228,29 @@ def _supervision(history: History | None) -> dict[str, Any] | None:
 def log_run(
     path: str | Path, result: MonitorResult, protocol: Protocol, diary: Diary
 ) -> dict[str, Any]:
-    """Append one hash-chained JSON line recording a monitor run.
+    """:func:`log_result` of one diary's run: its protocol's ``[trial] id`` and SHA-256 and
+    the diary's SHA-256; the log may not be either input file."""
+    return log_result(
+        path,
+        result,
+        protocol_id=protocol.trial.id,
+        protocol_sha256=protocol.sha256,
+        diary_sha256=diary.sha256,
+        inputs=(protocol.path, diary.path),
+    )
+
+
+def log_result(
+    path: str | Path,
+    result: MonitorResult,
+    *,
+    protocol_id: str,
+    protocol_sha256: str | None,
+    diary_sha256: str | None,
+    inputs: tuple[str | None, ...] = (),
+) -> dict[str, Any]:
+    """Append one hash-chained JSON line recording a monitor run (one trial, or one patient of a
+    series).
 
     The line holds ``log`` (``"nof1 monitor log"``), ``kind`` (``"run"``), ``time`` (UTC,
     ISO 8601), ``nof1_version``, ``as_of``, ``protocol_id``, ``protocol_sha256``,
@@ -242,6 +264,17 @@ def log_run(
     ``sha256``. The previous lines are read, and the line written, under an exclusive lock on the
     file, so runs (and decisions) at the same moment append one after the other.
 
+    Parameters
+    ----------
+    path, result
+        The monitor log; the run's result.
+    protocol_id, protocol_sha256
+        The trial's ``[trial] id`` and its protocol's SHA-256 (a series patient: the template's).
+    diary_sha256
+        The SHA-256 of the diary read (a series patient: of the series' long diary).
+    inputs
+        The run's input files: the log may not be one of them.
+
     Returns
     -------
     dict
@@ -250,14 +283,13 @@ def log_run(
     Raises
     ------
     LogError
-        The path is an input file, a symbolic link or an existing file that is not a monitor
-        log; the file cannot be locked (or the platform has no ``fcntl.flock``); or the line
-        could not be written whole (the file is then left as it was).
+        The path is an input file, a link or a file that is not a monitor log; the file cannot
+        be locked (no ``fcntl.flock``), or the line not written whole (the file is left as it was).
     """
     from .. import __version__
 
     path = Path(path)
-    refuse_path(path, [protocol.path, diary.path])
+    refuse_path(path, list(inputs))
     checked = result.to_dict()
 
     def make(fd: int, end: int, last: bytes | None) -> dict[str, Any]:
@@ -267,9 +299,9 @@ def log_run(
             "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
             "nof1_version": __version__,
             "as_of": result.as_of.isoformat(),
-            "protocol_id": protocol.trial.id,
-            "protocol_sha256": protocol.sha256,
-            "diary_sha256": diary.sha256,
+            "protocol_id": protocol_id,
+            "protocol_sha256": protocol_sha256,
+            "diary_sha256": diary_sha256,
             "status": result.status,
             "events": checked["events"],
             "not_checked": checked["not_checked"],
@@ -279,7 +311,7 @@ def log_run(
         }
         previous = None if last is None else _last_run(fd, end)
         change = amendment(
-            None if previous is None else previous.get("protocol_sha256"), protocol.sha256
+            None if previous is None else previous.get("protocol_sha256"), protocol_sha256
         )
         if change is not None:
             record["amendment"] = change
