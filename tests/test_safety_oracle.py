@@ -165,9 +165,7 @@ def oracle(sc, arms, as_of_arg, restarts=None):
         if "probability_of_harm_at_least" in rule:
             results[name] = oracle_harm(sc, arms, rule, rows, as_of, restarts.get(name, ()))
             continue
-        results[name] = oracle_threshold(
-            sc, rule, rows, every_day, arm_of, restarts.get(name, ())
-        )
+        results[name] = oracle_threshold(sc, rule, rows, every_day, arm_of, restarts.get(name, ()))
     return as_of, results
 
 
