@@ -115,9 +115,6 @@ class RuleHits:
     event: Callable[[int], Event]
 
 
-_NO_RESTART = np.empty((0, 0), dtype=np.int64)
-
-
 def rule_hits(rule: StopRule, grid: Grid, restarts: np.ndarray | None = None) -> RuleHits:
     """Evaluate one stop rule over every patient of the grid: every episode.
 
