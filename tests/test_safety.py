@@ -599,3 +599,37 @@ def test_default_as_of_counts_blank_rows_up_to_today_only():
     assert r.as_of == day(4) and r.status == "continue"  # day 5 onward lies in the future
     r = monitor(p, d, today=day(30))
     assert r.as_of == day(10) and events(r)["gap"].date == day(5)
+
+
+# -- episodes ------------------------------------------------------------------------------------
+
+
+def test_two_serious_events_with_days_between_are_two_episodes():
+    # a text cell left blank on a day with an entry is a day without the event: it ends the
+    # episode; a day without any row neither ends nor continues it on its own
+    sae = {"name": "sae", "column": "ae", "equals": "serious", "action": "stop"}
+    p = make_protocol([sae], cycles=2, period=5)
+    d = make_diary(p, {1: 3, 2: 3, 3: 3, 5: 3, 6: 3, 8: 3}, ae={2: "serious", 6: "serious"})
+    r = monitor(p, d)
+    assert [(e.id, e.date, e.end) for e in r.events] == [
+        (f"sae@{day(2).isoformat()}", day(2), day(2)),
+        (f"sae@{day(6).isoformat()}", day(6), day(7)),  # no row on day 7: not ended yet
+    ]
+    # no row on days 3 to 5: the first episode goes on until the next entry, then ends
+    d = make_diary(p, {1: 3, 2: 3, 6: 3, 8: 3}, ae={2: "serious", 6: "mild"})
+    (e,) = monitor(p, d).events
+    assert (e.date, e.end) == (day(2), day(5))
+    # a serious entry on the as-of date: the episode goes on (end None)
+    d = make_diary(p, {1: 3, 2: 3, 3: 3}, ae={3: "serious"})
+    (e,) = monitor(p, d).events
+    assert (e.date, e.end) == (day(3), None)
+
+
+def test_a_pain_run_that_comes_back_is_a_second_episode_with_its_own_values():
+    p = make_protocol([flare(for_days=2)], cycles=2, period=5)
+    r = monitor(p, make_diary(p, {1: 9, 2: 9, 3: 9, 4: 2, 5: 8, 6: 9, 7: 1}))
+    assert [(e.date, e.end, dict(e.values)) for e in r.events] == [
+        (day(2), day(3), {day(1).isoformat(): 9.0, day(2).isoformat(): 9.0}),
+        (day(6), day(6), {day(5).isoformat(): 8.0, day(6).isoformat(): 9.0}),
+    ]
+    assert r.status == "stop" and r.to_frame()["id"].tolist() == [e.id for e in r.events]

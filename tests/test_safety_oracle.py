@@ -226,14 +226,22 @@ def oracle_threshold(sc, rule, rows, every_day, arm_of, restarts=()):
                 found[-1][1] = every_day[i]
             was_met = met
         return episodes(found, every_day[-1]) or ("checked",)
+    # a text column: a cell left blank on a day with a diary entry is a day without the event,
+    # which breaks a run (a number left blank is only a day without a value)
+    header = ["pain", "dose"] + (["ae"] if sc["include_ae"] else [])
+    filled_ae = [cell_value(r, "ae") for r in rows.values()]
+    text = column == "ae" and (
+        categorical or any(v is not None and as_number(v) is None for v in filled_ae)
+    )
     counted = []  # indices of the holding days of the current run
     for i, v in enumerate(values):
         if every_day[i] - dt.timedelta(days=1) in restarts:
             counted, was_met = [], False
+        blank_event = text and v is None and is_entry(rows.get(every_day[i]), header)
         if holding[i]:
             counted.append(i)
-        elif not look[i] or v is not None:
-            counted = []  # outside `during`, or a value that fails: the run is broken
+        elif not look[i] or v is not None or blank_event:
+            counted = []  # outside `during`, a value that fails, no event: the run is broken
         # else: a day without a value neither counts nor breaks
         met = len(counted) >= need
         if met and not was_met:

@@ -243,6 +243,8 @@ def _threshold(rule, grid: Grid, restarts) -> RuleHits:
     reason[~started] = [nothing_yet(grid.date(i, 0)) for i in np.flatnonzero(~started)]
     cond = condition(rule, values, baseline, better, here)
     holds, breaks = cond & look, (here & ~cond) | ~look
+    if isinstance(values, Coded):  # a text cell left blank on a day with an entry: no event
+        breaks |= grid.entry & ~here
     seg = _segments(restarts, grid.shape)
     met, first = _met(holds, breaks, rule.for_days, rule.within_days, seg)
     met &= (grid.arm != BEYOND) & (reason == None)[:, None]  # noqa: E711

@@ -127,6 +127,9 @@ def diary_grid(protocol: Protocol, diary: Diary, as_of: _dt.date) -> Grid:
     codes = np.array([ARM_CODES[a] for a in diary.days["arm"].to_numpy()[:k]], dtype=np.int8)
     arm[0, offset : offset + k] = codes
     entry[0, offset : offset + k] = diary.has_entry[:k]
+    for day in diary.rows["date"][diary.row_has_entry()]:  # rows outside the schedule too
+        if 0 <= (day - first).days < n:
+            entry[0, (day - first).days] = True
     cycles = protocol.design.cycles
     treatment = np.array([a == "T" for a in diary.schedule.arms[: 2 * cycles]], dtype=bool)
 
