@@ -99,12 +99,14 @@ def decision_line(event: Event) -> str:
     )
 
 
-def episode_lines(event: Event) -> list[str]:
+def episode_lines(event: Event, new: bool = False) -> list[str]:
     """One episode in text: its :func:`event_line`, then its id (what ``nof1 decide`` takes),
-    how long it lasted and the decision on it (:func:`decision_line`)."""
+    how long it lasted and the decision on it (:func:`decision_line`); ``new`` puts ``NEW``
+    before the id (:func:`shown_new`), for a list that does not group the new ones apart."""
+    mark = "NEW; " if new else ""
     return [
         event_line(event),
-        f"              id {shown(event.id)}; {episode_span(event)}; {decision_line(event)}",
+        f"              {mark}id {shown(event.id)}; {episode_span(event)}; {decision_line(event)}",
     ]
 
 
