@@ -250,3 +250,11 @@ def test_the_web_page_lists_every_episode_of_a_rule(trial):
         assert re.search(
             f'<td class="nowrap">{first}</td>\\s*<td class="nowrap">{last}</td>', table
         )
+
+
+def test_a_decision_s_words_are_escaped_in_the_report(trial):
+    log = logged(trial, "2026-02-10")
+    hostile = "<script>alert(1)</script> {{ 7*7 }}"
+    assert decide(log, SAE_FEB, "continue", hostile, hostile).exit_code == 0
+    _, page, _ = analyzed(trial)
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; {{ 7*7 }}" in page
