@@ -136,6 +136,14 @@ def template(protocol: str, out: str, force: bool, max_bytes: int | None) -> Non
     default="clinician",
     help="Report for the clinician (default) or a one-page patient summary.",
 )
+@click.option(
+    "--log",
+    type=click.Path(),  # a folder is refused by the library in one line, and the analysis goes on
+    default=None,
+    metavar="LOG",
+    help="The trial's monitor log (nof1 monitor --log): its decisions and amendments are shown "
+    "and honoured. Read only: nothing is appended.",
+)
 @date_format_option
 @max_bytes_option
 @sheet_option
@@ -146,6 +154,7 @@ def analyze(
     diary: str,
     report: str | None,
     audience: str,
+    log: str | None,
     date_format: str | None,
     max_bytes: int | None,
     sheet: str | None,
@@ -156,16 +165,30 @@ def analyze(
     Per outcome: a t-test, a rank test and a randomization test on the period means (paired by
     cycle where the scheme pairs them), an AR(1) model of the daily values, a Bayesian model, NAP,
     and a verdict in words.
+
+    With --log, the clinicians' decisions in the trial's monitor log (nof1 decide) are honoured
+    as nof1 monitor --log honours them (an episode decided continue no longer counts, a stop
+    decision ends the trial), and the report lists every episode with its decision and the
+    protocol's amendments. The log is only read. A log that does not verify, or of another trial,
+    lends no decisions: every episode counts, and stderr says why.
     """
     from ..analysis.analyze import analyze as run
     from ..analysis.summary import render_text
     from ..report.clinician import render_html
+    from ..safety.decide import read_history
 
     check_extension(report, "--report", (".html", ".htm"))
     loaded, d = load(
         protocol, diary, date_format, allow_empty=False, max_bytes=max_bytes, sheet=sheet
     )
-    result = run(loaded, d)
+    history = None
+    if log:
+        history = read_history(log, loaded)  # read only: analyze never appends to the log
+        if history.refused:
+            click.echo(f"nof1: {history.refused}", err=True)
+        elif history.last_as_of is None:
+            click.echo(f"nof1: {log}: no monitor run is logged there yet: no decisions", err=True)
+    result = run(loaded, d, history=history)
     if report:
         Path(report).write_text(render_html(result, audience=audience), encoding="utf-8")
     if as_json:

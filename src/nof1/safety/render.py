@@ -14,16 +14,29 @@ from typing import TYPE_CHECKING, Any
 from .texts import shown
 
 if TYPE_CHECKING:
+    from .decisions import Amendment, History
     from .result import Event, MonitorResult
 
 __all__ = [
+    "AMENDMENTS_HEAD",
+    "amendment_line",
+    "amendments_note",
     "decision_line",
+    "episode_lines",
+    "episode_span",
     "event_line",
     "format_values",
+    "refused_line",
     "render_html",
     "render_text",
+    "shown_new",
     "status_line",
+    "unlogged_amendment_line",
+    "until",
 ]
+
+AMENDMENTS_HEAD = "Protocol amendments recorded in the log:"
+"""The heading of the amendments a monitor log recorded, in the text outputs."""
 
 
 def _value(value: Any) -> str:
@@ -51,12 +64,27 @@ def event_line(event: Event) -> str:
     )
 
 
-def _span(event: Event) -> str:
+def episode_span(event: Event) -> str:
+    """How long the episode lasted, in words: ``one day``, ``until 2026-03-26`` or ``still going
+    on at the as-of date``."""
     if event.end is None:
         return "still going on at the as-of date"
     if event.end == event.date:
         return "one day"
     return f"until {event.end.isoformat()}"
+
+
+def until(event: Event) -> str:
+    """The episode's last day in a table's cell: its ISO date, or ``going on``."""
+    return "going on" if event.end is None else event.end.isoformat()
+
+
+def shown_new(result: MonitorResult, event: Event) -> bool:
+    """Whether to mark the episode NEW: the previous logged run did not list it. Said only where
+    a logged run makes it mean something (without a log, or a log with no run yet, every episode
+    is new)."""
+    history = result.history
+    return event.new and history is not None and history.seen is not None
 
 
 def decision_line(event: Event) -> str:
@@ -71,11 +99,52 @@ def decision_line(event: Event) -> str:
     )
 
 
-def _episode_lines(event: Event) -> list[str]:
+def episode_lines(event: Event, new: bool = False) -> list[str]:
+    """One episode in text: its :func:`event_line`, then its id (what ``nof1 decide`` takes),
+    how long it lasted and the decision on it (:func:`decision_line`); ``new`` puts ``NEW``
+    before the id (:func:`shown_new`), for a list that does not group the new ones apart."""
+    mark = "NEW; " if new else ""
     return [
         event_line(event),
-        f"              id {shown(event.id)}; {_span(event)}; {decision_line(event)}",
+        f"              {mark}id {shown(event.id)}; {episode_span(event)}; {decision_line(event)}",
     ]
+
+
+def refused_line(history: History) -> str:
+    """Why a monitor log lends no decisions, in one line: ``Decisions NOT honoured: ...``."""
+    return f"Decisions NOT honoured: {history.refused}"
+
+
+def amendment_line(amendment: Amendment) -> str:
+    """One amendment in a line: ``as of 2026-03-01 (logged 2026-03-02T09:00:00+00:00): protocol
+    SHA-256 3f9c1a2b4d5e... -> 8a7b6c5d4e3f...``."""
+    return (
+        f"as of {amendment.as_of.isoformat()} (logged {amendment.time}): protocol SHA-256 "
+        f"{amendment.from_sha256[:12]}... -> {amendment.to_sha256[:12]}..."
+    )
+
+
+def amendments_note(history: History | None) -> str | None:
+    """What a list of the protocol's amendments says when it lists none, else None: ``no monitor
+    log given``, ``not read: the monitor log lends nothing`` or ``none recorded in the monitor
+    log``."""
+    if history is None:
+        return "no monitor log given"
+    if history.refused is not None:
+        return "not read: the monitor log lends nothing (see Decisions NOT honoured)"
+    if not history.amendments:
+        return "none recorded in the monitor log"
+    return None
+
+
+def unlogged_amendment_line(change: dict[str, str]) -> str:
+    """A protocol changed since the log's latest run (``{from_sha256, to_sha256}``, as
+    :attr:`nof1.analysis.analyze.Analysis.unlogged_amendment` gives it), in a line."""
+    return (
+        f"not recorded yet: the protocol analysed (SHA-256 {change['to_sha256'][:12]}...) is not "
+        f"the one the log's latest run used ({change['from_sha256'][:12]}...); the next nof1 "
+        "monitor --log run records it as an amendment"
+    )
 
 
 def status_line(result: MonitorResult) -> str:
@@ -101,7 +170,6 @@ def status_line(result: MonitorResult) -> str:
             line += f"; not checked: {result.after_as_of.describe()}"
         return line
     stopped = result.stopped
-    logged = result.history is not None and result.history.seen is not None
     counting = sorted((e for e in result.events if e.counts), key=lambda e: (not e.new, e.date))
     stops = [e for e in counting if e.action == "stop"]
     reviews = [e for e in counting if e.action == "review"]
@@ -119,7 +187,7 @@ def status_line(result: MonitorResult) -> str:
             line += f"; {len(counting)} episode{'s' if len(counting) > 1 else ''} undecided"
     elif result.status == "stop":
         first = stops[0]
-        new = "NEW: " if first.new and logged else ""
+        new = "NEW: " if shown_new(result, first) else ""
         line = f"STOP: {new}{first.rule!r} fired on {first.date.isoformat()}"
         if len(stops) > 1:
             line += f" (and {len(stops) - 1} more stop episode{'s' if len(stops) > 2 else ''})"
@@ -134,7 +202,7 @@ def status_line(result: MonitorResult) -> str:
         line += "; the clinician should look before the trial goes on"
     else:
         first = reviews[0]
-        new = "NEW: " if first.new and logged else ""
+        new = "NEW: " if shown_new(result, first) else ""
         line = f"REVIEW: {new}{first.rule!r} fired on {first.date.isoformat()}"
         if len(reviews) > 1:
             line += f" (and {len(reviews) - 1} more)"
@@ -152,7 +220,7 @@ def render_text(result: MonitorResult) -> str:
     lines = [status_line(result)]
     history = result.history
     if history is not None and history.refused:
-        lines += ["", f"Decisions NOT honoured: {history.refused}"]
+        lines += ["", refused_line(history)]
     new = [e for e in result.events if e.new]
     seen = [e for e in result.events if not e.new]
     if new:
@@ -163,11 +231,11 @@ def render_text(result: MonitorResult) -> str:
         else:
             lines += ["", "NEW episodes since the last logged run:"]
         for e in new:
-            lines += _episode_lines(e)
+            lines += episode_lines(e)
     if seen:
         lines += ["", "Episodes listed by the last logged run:"]
         for e in seen:
-            lines += _episode_lines(e)
+            lines += episode_lines(e)
     if result.events:
         how = "nof1 decide LOG ID --decision continue|stop --by NAME --reason TEXT"
         if history is None:
@@ -175,12 +243,8 @@ def render_text(result: MonitorResult) -> str:
         else:
             lines += ["", f"Record a decision: {how}"]
     if history is not None and history.amendments:
-        lines += ["", "Protocol amendments recorded in the log:"]
-        for a in history.amendments:
-            lines.append(
-                f"  as of {a.as_of.isoformat()} (logged {a.time}): protocol SHA-256 "
-                f"{a.from_sha256[:12]}... -> {a.to_sha256[:12]}..."
-            )
+        lines += ["", AMENDMENTS_HEAD]
+        lines += [f"  {amendment_line(a)}" for a in history.amendments]
     if result.not_checked:
         lines.append("")
         lines.append("Not checked:")
@@ -213,17 +277,16 @@ def render_html(result: MonitorResult) -> str:
     colour = {"stop": "#b00020", "review": "#a15c00"}.get(result.status, "#1b5e20")
     parts = [f'<div><p style="font-weight:bold;color:{colour}">{esc(status_line(result))}</p>']
     if result.history is not None and result.history.refused:
-        parts.append(f"<p><b>Decisions NOT honoured:</b> {esc(result.history.refused)}</p>")
+        parts.append(f"<p><b>{esc(refused_line(result.history))}</b></p>")
     if result.events:
         parts.append(
             "<table><thead><tr><th></th><th>date</th><th>until</th><th>action</th><th>rule</th>"
             "<th>condition</th><th>values</th><th>decision</th></tr></thead><tbody>"
         )
         for e in sorted(result.events, key=lambda e: not e.new):
-            until = "going on" if e.end is None else e.end.isoformat()
             parts.append(
-                f"<tr><td>{'NEW' if e.new else ''}</td><td>{e.date.isoformat()}</td>"
-                f"<td>{until}</td><td>{esc(e.action)}</td><td>{esc(e.rule)}</td>"
+                f"<tr><td>{'NEW' if shown_new(result, e) else ''}</td><td>{e.date.isoformat()}</td>"
+                f"<td>{until(e)}</td><td>{esc(e.action)}</td><td>{esc(e.rule)}</td>"
                 f"<td>{esc(e.description)}</td><td>{esc(format_values(e))}</td>"
                 f"<td>{esc(decision_line(e))}</td></tr>"
             )
