@@ -88,8 +88,8 @@ def trial_id_problem(trial_id: str) -> str | None:
     if why is None:
         return None
     return (
-        f"the protocol's [trial] id {trial_id!r} cannot name the trial's folder in the workspace: "
-        f"it {why}; use letters, digits, '-', '_' and '.' (not first), e.g. KRATOM-FM-001"
+        f"the trial id {trial_id!r} cannot name the trial's folder in the workspace: it {why}; "
+        "a [trial] id of letters, digits, '-', '_' and '.' (not first) can, e.g. KRATOM-FM-001"
     )
 
 
