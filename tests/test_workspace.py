@@ -222,6 +222,13 @@ def test_a_trial_that_cannot_be_checked_is_never_continue(space, trial, tmp_path
     )
     state = trial.state()
     assert state.status == "not checked" and state.result is None and "rash" in state.reason
+    renamed = text.replace(f'id = "{TRIAL}"', 'id = "OTHER"')
+    assert renamed != text
+    trial.protocol_path.write_text(renamed, encoding="utf-8")
+    state = trial.state()
+    assert state.status == "not checked" and "not the folder's name" in state.reason
+    with pytest.raises(WorkspaceError, match="not the folder's name"):
+        trial.upload(DIARY.read_bytes(), "diary.csv")
     trial.protocol_path.write_text("not toml [", encoding="utf-8")
     assert trial.state().status == "not checked"
     assert [s.status for s in space.states()] == ["not checked"]

@@ -184,10 +184,24 @@ class TrialFolder:
             os.close(fd)  # releases the lock
 
     def protocol(self) -> Protocol:
-        """The trial's protocol, read as ``nof1`` reads a protocol file."""
+        """The trial's protocol, read as ``nof1`` reads a protocol file.
+
+        Raises
+        ------
+        ProtocolError
+            The file cannot be read or is not a valid protocol.
+        WorkspaceError
+            Its ``[trial] id`` is not the folder's name (the protocol was edited by hand).
+        """
         from ..trial.protocol import Protocol
 
-        return Protocol.load(self.protocol_path)
+        protocol = Protocol.load(self.protocol_path)
+        if protocol.trial.id != self.id:
+            raise WorkspaceError(
+                f"{self.protocol_path}: its [trial] id is {protocol.trial.id!r}, not the "
+                f"folder's name {self.id!r}"
+            )
+        return protocol
 
     def diaries(self) -> list[Path]:
         """The kept diaries, oldest first (their names sort by upload time)."""
@@ -239,12 +253,6 @@ class TrialFolder:
             except (Nof1Error, OSError) as exc:
                 return TrialState(self.id, NOT_CHECKED, reason=str(exc))
             patient = protocol.trial.patient
-            if protocol.trial.id != self.id:
-                why = (
-                    f"{self.protocol_path}: its [trial] id is {protocol.trial.id!r}, not the "
-                    f"folder's name {self.id!r}"
-                )
-                return TrialState(self.id, NOT_CHECKED, reason=why, patient=patient)
             kept = self.diaries()
             if not kept:
                 why = "no diary uploaded yet: the stop rules have not been checked"
@@ -303,7 +311,8 @@ class TrialFolder:
         DiaryError, ProtocolError
             The diary or the trial's protocol cannot be used; nothing is written.
         WorkspaceError
-            The platform cannot lock the trial folder; nothing is written.
+            The platform cannot lock the trial folder, or the protocol's ``[trial] id`` is no
+            longer the folder's name; nothing is written.
         """
         from ..diary.read import read_diary
         from .monitor import monitor
