@@ -52,6 +52,13 @@ _STAMP = "%Y%m%dT%H%M%S.%f"
 
 
 def fsync_folder(path: Path) -> None:
+    """Flush a folder's entries to disk, so that a file just put in it survives a crash.
+
+    Parameters
+    ----------
+    path
+        The folder.
+    """
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
@@ -60,7 +67,27 @@ def fsync_folder(path: Path) -> None:
 
 
 def write_new(folder: Path, name: str, data: bytes) -> Path:
-    """``data`` written whole as ``folder/name``, which must not exist (never overwritten)."""
+    """Write a new file whole: to a temporary name in its folder, then linked to its name.
+
+    Parameters
+    ----------
+    folder
+        The folder; the file is created with mode 600.
+    name
+        The file's name, which must not exist: an existing file is never replaced.
+    data
+        The content.
+
+    Returns
+    -------
+    Path
+        ``folder / name``.
+
+    Raises
+    ------
+    FileExistsError
+        ``name`` is taken (nothing written).
+    """
     fd, temporary = tempfile.mkstemp(prefix=".upload-", dir=folder)  # mode 600
     try:
         with os.fdopen(fd, "wb") as handle:
