@@ -10,7 +10,6 @@ from pathlib import Path
 
 import click
 
-from ..errors import Nof1Error
 from .options import (
     EXIT_BAD_INPUT,
     FILE,
@@ -246,9 +245,8 @@ def monitor(
     the verdict: the verdict is printed, the failure goes to stderr, and the exit code stays 4
     or 3 (else 2).
     """
-    from ..safety.decide import read_history, with_logged_run
-    from ..safety.monitor import log_run
     from ..safety.monitor import monitor as run
+    from ..safety.supervise import monitor_logged
 
     if diary is None:
         _monitor_series(protocol, as_of, log, log_dir, date_format or sheet, verbose, as_json)
@@ -259,20 +257,14 @@ def monitor(
         protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes, sheet=sheet
     )
     day = parse_date(as_of, "--as-of")  # bad input first: its one line is the only one
-    history = None
-    if log:
-        history = read_history(log, loaded)
-        if history.refused:
-            click.echo(f"nof1: {history.refused}", err=True)
-    result = run(loaded, d, as_of=day, history=history)
     log_failure = None
-    if log:
-        try:
-            record = log_run(log, result, loaded, d)
-        except Nof1Error as exc:
-            log_failure = str(exc)
-        else:
-            result = with_logged_run(result, record)  # an amendment it recorded is shown
+    if log:  # the sequence the web page's clinic workspace runs too: one library call
+        logged = monitor_logged(
+            loaded, d, log, as_of=day, on_refused=lambda why: click.echo(f"nof1: {why}", err=True)
+        )
+        result, log_failure = logged.result, logged.log_failure
+    else:
+        result = run(loaded, d, as_of=day)
     if as_json:
         emit_json(result.to_dict())
     else:

@@ -135,6 +135,8 @@ class History:
         The as-of date of the latest run in the log, else None.
     last_protocol_sha256
         The protocol SHA-256 of the latest run in the log, else None.
+    last_diary_sha256
+        The SHA-256 of the diary the latest run in the log checked, else None.
     unverified_stops
         The ``stop`` decisions of a log that lends nothing (:attr:`refused`): a stop can only
         make the status stricter, so it is honoured all the same (safety fails closed).
@@ -147,6 +149,7 @@ class History:
     amendments: tuple[Amendment, ...] = ()
     last_as_of: _dt.date | None = None
     last_protocol_sha256: str | None = None
+    last_diary_sha256: str | None = None
     unverified_stops: tuple[Decision, ...] = ()
 
     @property

@@ -1,0 +1,408 @@
+"""One trial of the clinic workspace: its folder, its state, and the writes to it.
+
+This module owns ``DIR/TRIAL_ID/`` (:class:`TrialFolder`): the protocol, the kept diaries
+(``diaries/``, named by upload time and SHA-256, never overwritten) and the monitor log; keeping
+and checking an uploaded diary (:meth:`TrialFolder.upload`, through
+:func:`nof1.safety.supervise.monitor_logged`), recording a decision (:meth:`TrialFolder.decide`,
+through :func:`nof1.safety.decide.record_decision`), and the trial's status now
+(:meth:`TrialFolder.state`, through :func:`nof1.safety.supervise.latest_check`). Every request on
+a trial holds the trial folder's lock (``flock``): exclusive to upload or decide, shared to read,
+so that an upload's keep, replay and append and a decision never interleave, and a reader sees a
+diary together with the run that checked it. The workspace that holds the folders is
+:mod:`nof1.safety.workspace`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Nof1Error, WorkspaceError
+from .texts import NOT_CHECKED
+
+if TYPE_CHECKING:
+    from ..trial.protocol import Protocol
+    from .result import MonitorResult
+    from .supervise import LoggedRun
+
+__all__ = [
+    "DIARIES",
+    "LOG",
+    "PROTOCOL",
+    "TrialFolder",
+    "TrialState",
+    "Uploaded",
+    "fsync_folder",
+    "write_new",
+]
+
+PROTOCOL, DIARIES, LOG = "protocol.toml", "diaries", "monitor-log.jsonl"
+"""The names of a trial folder's protocol, kept diaries and monitor log."""
+
+_KEPT = re.compile(r"(\d{8}T\d{6}\.\d{6})Z-[0-9a-f]{12}\.(?:csv|xlsx|parquet)")
+_STAMP = "%Y%m%dT%H%M%S.%f"
+
+
+def fsync_folder(path: Path) -> None:
+    """Flush a folder's entries to disk, so that a file just put in it survives a crash.
+
+    Parameters
+    ----------
+    path
+        The folder.
+    """
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_new(folder: Path, name: str, data: bytes) -> Path:
+    """Write a new file whole: to a temporary name in its folder, then linked to its name.
+
+    Parameters
+    ----------
+    folder
+        The folder; the file is created with mode 600.
+    name
+        The file's name, which must not exist: an existing file is never replaced.
+    data
+        The content.
+
+    Returns
+    -------
+    Path
+        ``folder / name``.
+
+    Raises
+    ------
+    FileExistsError
+        ``name`` is taken (nothing written).
+    """
+    fd, temporary = tempfile.mkstemp(prefix=".upload-", dir=folder)  # mode 600
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(temporary, folder / name)  # fails, never replaces, if the name is taken
+    finally:
+        os.unlink(temporary)
+    fsync_folder(folder)
+    return folder / name
+
+
+@dataclass(frozen=True)
+class TrialState:
+    """A trial of the workspace as it stands: its status and what it rests on.
+
+    Attributes
+    ----------
+    id
+        The trial's id (its folder's name).
+    status
+        ``stop``, ``review``, ``continue``, or ``not checked`` when the stop rules could not be
+        replayed (no diary yet, a file that cannot be read): never ``continue`` then.
+    result
+        The check (:func:`nof1.safety.supervise.latest_check` of the latest kept diary), else
+        None.
+    replayed
+        True when ``result`` is the log's latest run again (see
+        :class:`~nof1.safety.supervise.LatestCheck`).
+    diary
+        The kept diary checked (its file name), else None.
+    reason
+        Why the rules could not be replayed, else None.
+    patient
+        The protocol's ``[trial] patient``, when it could be read.
+    """
+
+    id: str
+    status: str
+    result: MonitorResult | None = None
+    replayed: bool = False
+    diary: str | None = None
+    reason: str | None = None
+    patient: str | None = None
+
+    @property
+    def new(self) -> int:
+        """How many episodes the latest run found new (the run before it did not list them)."""
+        return 0 if self.result is None else len(self.result.new_events)
+
+    @property
+    def as_of(self) -> _dt.date | None:
+        """The date the diary was checked up to, else None."""
+        return None if self.result is None else self.result.as_of
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON: id, patient, status, new, as_of, diary, reason."""
+        return {
+            "id": self.id,
+            "patient": self.patient,
+            "status": self.status,
+            "new": self.new,
+            "as_of": None if self.as_of is None else self.as_of.isoformat(),
+            "diary": self.diary,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    """A diary kept and checked: where it was kept, and the run (its result and record)."""
+
+    kept: Path
+    run: LoggedRun
+
+
+@dataclass(frozen=True)
+class TrialFolder:
+    """One trial of the workspace: ``DIR/ID/`` and what is done to it."""
+
+    id: str
+    path: Path
+
+    @property
+    def protocol_path(self) -> Path:
+        """``DIR/ID/protocol.toml``."""
+        return self.path / PROTOCOL
+
+    @property
+    def diaries_path(self) -> Path:
+        """``DIR/ID/diaries/``."""
+        return self.path / DIARIES
+
+    @property
+    def log_path(self) -> Path:
+        """``DIR/ID/monitor-log.jsonl``."""
+        return self.path / LOG
+
+    @contextmanager
+    def lock(self, exclusive: bool) -> Iterator[None]:
+        """Hold the trial folder's lock: exclusive to write, shared to read.
+
+        Without ``fcntl.flock`` (Windows) a write is refused and a read goes on unlocked.
+        """
+        try:
+            import fcntl
+        except ImportError:
+            if exclusive:
+                raise WorkspaceError(
+                    f"{self.path}: this platform has no file lock (fcntl.flock), so two requests "
+                    "at the same moment could mix; nothing was written"
+                ) from None
+            yield
+            return
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def protocol(self) -> Protocol:
+        """The trial's protocol, read as ``nof1`` reads a protocol file.
+
+        Raises
+        ------
+        ProtocolError
+            The file cannot be read or is not a valid protocol.
+        WorkspaceError
+            Its ``[trial] id`` is not the folder's name (the protocol was edited by hand).
+        """
+        from ..trial.protocol import Protocol
+
+        protocol = Protocol.load(self.protocol_path)
+        if protocol.trial.id != self.id:
+            raise WorkspaceError(
+                f"{self.protocol_path}: its [trial] id is {protocol.trial.id!r}, not the "
+                f"folder's name {self.id!r}"
+            )
+        return protocol
+
+    def diaries(self) -> list[Path]:
+        """The kept diaries, oldest first (their names sort by upload time)."""
+        try:
+            names = os.listdir(self.diaries_path)
+        except FileNotFoundError:
+            return []
+        kept = (self.diaries_path / n for n in names if _KEPT.fullmatch(n))
+        return sorted(p for p in kept if p.is_file() and not p.is_symlink())
+
+    def kept(self, name: str) -> Path:
+        """The kept diary called ``name``.
+
+        Raises
+        ------
+        WorkspaceError
+            (``unknown``) No kept diary of this trial is called so.
+        """
+        for path in self.diaries():
+            if path.name == name:
+                return path
+        raise WorkspaceError(f"trial {self.id}: no kept diary {name!r}", "unknown")
+
+    def state(self, today: _dt.date | None = None) -> TrialState:
+        """The trial's status now: its latest kept diary checked, nothing written.
+
+        The status is :func:`nof1.safety.supervise.latest_check` of the latest kept diary with
+        the trial's log (its latest run again, at its as-of date, with every decision recorded
+        since), so it is what ``nof1 monitor DIR/ID/protocol.toml DIR/ID/diaries/LATEST --as-of
+        AS_OF --log DIR/ID/monitor-log.jsonl`` would say, never the status a run recorded
+        before a decision changed it. No diary yet, or files that cannot be read, give ``not
+        checked`` with the reason: never ``continue``.
+
+        Parameters
+        ----------
+        today
+            As for :func:`nof1.safety.monitor.monitor` (default: the computer's date).
+
+        Returns
+        -------
+        TrialState
+        """
+        from ..diary.read import read_diary
+        from .supervise import latest_check
+
+        with self.lock(exclusive=False):
+            try:
+                protocol = self.protocol()
+            except (Nof1Error, OSError) as exc:
+                return TrialState(self.id, NOT_CHECKED, reason=str(exc))
+            patient = protocol.trial.patient
+            kept = self.diaries()
+            if not kept:
+                why = "no diary uploaded yet: the stop rules have not been checked"
+                return TrialState(self.id, NOT_CHECKED, reason=why, patient=patient)
+            try:
+                diary = read_diary(kept[-1], protocol)
+                check = latest_check(protocol, diary, self.log_path, today=today)
+            except (Nof1Error, OSError) as exc:
+                return TrialState(
+                    self.id, NOT_CHECKED, diary=kept[-1].name, reason=str(exc), patient=patient
+                )
+        return TrialState(
+            self.id,
+            check.result.status,
+            check.result,
+            check.replayed,
+            kept[-1].name,
+            patient=patient,
+        )
+
+    def upload(
+        self,
+        data: bytes,
+        name: str,
+        as_of: _dt.date | None = None,
+        *,
+        today: _dt.date | None = None,
+        now: _dt.datetime | None = None,
+    ) -> Uploaded:
+        """Keep a diary export and check the trial on it, the run appended to the trial's log.
+
+        The diary is read (CSV, an ``.xlsx`` workbook or a Parquet file, told apart by their
+        first bytes) and its stop rules replayed before anything is written, so a diary that
+        cannot be checked is refused, naming ``name``, line and column, and not kept. Then it is
+        kept under ``diaries/`` and checked by
+        :func:`nof1.safety.supervise.monitor_logged`, as ``nof1 monitor ... --log`` checks it.
+
+        Parameters
+        ----------
+        data
+            The file's bytes.
+        name
+            Its name, for messages.
+        as_of, today
+            As for :func:`nof1.safety.monitor.monitor`.
+        now
+            The upload time the kept file is named by (default: the computer's clock, UTC).
+
+        Returns
+        -------
+        Uploaded
+            The kept file, and the run (``run.log_failure`` says why it was not logged).
+
+        Raises
+        ------
+        DiaryError, ProtocolError
+            The diary or the trial's protocol cannot be used; nothing is written.
+        WorkspaceError
+            The platform cannot lock the trial folder, or the protocol's ``[trial] id`` is no
+            longer the folder's name; nothing is written.
+        """
+        from ..diary.read import read_diary
+        from .monitor import monitor
+        from .supervise import monitor_logged
+
+        with self.lock(exclusive=True):
+            protocol = self.protocol()
+            source = io.BytesIO(data)
+            source.name = name
+            diary = read_diary(source, protocol)
+            monitor(protocol, diary, as_of=as_of, today=today)  # refuses before any write
+            kept = self._keep(data, diary.sha256, now)
+            try:
+                run = monitor_logged(
+                    protocol, replace(diary, path=str(kept)), self.log_path, as_of, today=today
+                )
+            except Nof1Error:  # refused after all (the date turned): nothing appended, not kept
+                kept.unlink()
+                raise
+        return Uploaded(kept, run)
+
+    def _keep(self, data: bytes, sha256: str, now: _dt.datetime | None) -> Path:
+        """Write the diary under ``diaries/``, named by the upload time (after every kept
+        diary's, so that names sort in upload order) and its SHA-256."""
+        when = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
+        when = when.replace(tzinfo=None)
+        kept = self.diaries()
+        if kept:
+            last = _dt.datetime.strptime(_KEPT.fullmatch(kept[-1].name).group(1), _STAMP)
+            when = max(when, last + _dt.timedelta(microseconds=1))
+        ext = {b"PK\x03\x04": ".xlsx", b"PAR1": ".parquet"}.get(data[:4], ".csv")  # as read
+        self.diaries_path.mkdir(mode=0o700, exist_ok=True)
+        return write_new(self.diaries_path, f"{when.strftime(_STAMP)}Z-{sha256[:12]}{ext}", data)
+
+    def decide(self, event_id: str, decision: str, by: str, reason: str) -> dict[str, Any]:
+        """Record a clinician's decision in the trial's log, as ``nof1 decide`` does.
+
+        Parameters
+        ----------
+        event_id, decision, by, reason
+            As for :func:`nof1.safety.decide.record_decision`.
+
+        Returns
+        -------
+        dict
+            The decision record written.
+
+        Raises
+        ------
+        LogError
+            Each refusal of :func:`nof1.safety.decide.record_decision`, nothing recorded.
+        WorkspaceError
+            The platform cannot lock the trial folder; nothing is recorded.
+        """
+        from .decide import record_decision
+
+        with self.lock(exclusive=True):
+            return record_decision(self.log_path, event_id, decision, by, reason)
+
+    def log_bytes(self) -> bytes:
+        """The monitor log as it is (empty before the first run), read under the shared lock."""
+        with self.lock(exclusive=False):
+            try:
+                return self.log_path.read_bytes()
+            except FileNotFoundError:
+                return b""
