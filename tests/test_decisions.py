@@ -3,8 +3,8 @@ what a log lends the next run (``read_history``) and amendments.
 
 Chains are checked by hand with hashlib here (line i's ``prev_sha256`` is the SHA-256 of line
 i - 1; a line's ``sha256`` is the SHA-256 of the line up to that member), not only by
-``verify_log``. The end-to-end tests that need the episode engine (``monitor(..., history=)``)
-are marked xfail until it is merged.
+``verify_log``. The end-to-end tests at the end run the episode engine with the log's decisions
+(``monitor(..., history=)``), from the command line.
 """
 
 from __future__ import annotations

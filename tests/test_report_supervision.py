@@ -110,7 +110,7 @@ def test_a_continue_decision_is_honoured_and_shown_with_the_status_monitor_gives
     text = run("analyze", protocol, diary, "--log", log).stdout
     assert text.startswith("safety: REVIEW: ")
     assert f"id {SAE_FEB}; {episode_span(event)}; {decision_line(event)}" in text
-    assert episode_span(event) == "until 2026-02-10"  # the decision's through date ends it
+    assert episode_span(event) == "one day"  # the next day's entry has no adverse event
 
 
 def test_a_stop_decision_stops_and_the_patient_page_says_so_without_its_details(trial):
@@ -245,8 +245,8 @@ def test_the_web_page_lists_every_episode_of_a_rule(trial):
     assert table.count("<tr class=") == len(expected.events)
     assert table.count(f"<td>{SAE}</td>") == 2
     assert "<th>Until</th>" in table
-    # each row: first day, then last day (the first episode ended on its day, the second goes on)
-    for first, last in (("2026-02-02", "2026-02-02"), ("2026-03-10", "going on")):
+    # each row: first day, then last day (each ended on its day: the next day's entry has none)
+    for first, last in (("2026-02-02", "2026-02-02"), ("2026-03-10", "2026-03-10")):
         assert re.search(
             f'<td class="nowrap">{first}</td>\\s*<td class="nowrap">{last}</td>', table
         )
