@@ -52,6 +52,12 @@ class Decision:
         The as-of date of the monitor run the decision was made on: days up to it were seen.
     line
         The decision's line in the log (1-based), when read from one.
+    episode_end, episode_digest
+        The episode as the run the decision was made on listed it: its ``end`` (None: it was
+        going on at ``through``) and its ``digest`` (of the diary cells it was made of). A
+        decision holds only while the episode is the one the clinician was shown: the same
+        digest over the days up to ``through`` (None: a record written before digests, which
+        holds on the id alone).
     """
 
     event: str
@@ -61,6 +67,14 @@ class Decision:
     at: str
     through: _dt.date
     line: int | None = None
+    episode_end: _dt.date | None = None
+    episode_digest: str | None = None
+
+    @property
+    def ongoing(self) -> bool:
+        """True when the decided episode was going on at ``through``: its rule then starts
+        afresh after ``through``."""
+        return self.episode_end is None
 
     @property
     def rule(self) -> str:
@@ -68,7 +82,7 @@ class Decision:
         return rule_of(self.event)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON: event, decision, by, reason, at, through, line."""
+        """JSON: event, decision, by, reason, at, through, line, episode_end, episode_digest."""
         return {
             "event": self.event,
             "decision": self.decision,
@@ -77,6 +91,8 @@ class Decision:
             "at": self.at,
             "through": self.through.isoformat(),
             "line": self.line,
+            "episode_end": None if self.episode_end is None else self.episode_end.isoformat(),
+            "episode_digest": self.episode_digest,
         }
 
 
@@ -140,6 +156,9 @@ class History:
     unverified_stops
         The ``stop`` decisions of a log that lends nothing (:attr:`refused`): a stop can only
         make the status stricter, so it is honoured all the same (safety fails closed).
+    listed
+        The events (episodes, as JSON) the previous logged run listed: an undecided one that is
+        no longer found is carried on, so that it never disappears silently.
     """
 
     path: str | None = None
@@ -151,6 +170,7 @@ class History:
     last_protocol_sha256: str | None = None
     last_diary_sha256: str | None = None
     unverified_stops: tuple[Decision, ...] = ()
+    listed: tuple[dict[str, Any], ...] = ()
 
     @property
     def stopped(self) -> Decision | None:
@@ -168,11 +188,16 @@ class History:
         return found
 
     def restarts(self, rule: str) -> tuple[_dt.date, ...]:
-        """The ``through`` dates after which the rule starts afresh (its ``continue``
-        decisions), sorted, each once."""
+        """The ``through`` dates after which the rule starts afresh: those of its ``continue``
+        decisions on an episode going on at ``through``, sorted, each once. (An episode that
+        had ended needs no restart: the next run starts after the day that ended it.)"""
         return tuple(
             sorted(
-                {d.through for d in self.decisions if d.decision == "continue" and d.rule == rule}
+                {
+                    d.through
+                    for d in self.decisions
+                    if d.decision == "continue" and d.rule == rule and d.ongoing
+                }
             )
         )
 
