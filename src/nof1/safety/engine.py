@@ -20,9 +20,11 @@ written down in ``docs/safety.md``.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -200,6 +202,12 @@ def _end(grid: Grid, i: int, last: int, restarts, goes_on: Callable[[], int | No
     return None if last >= n_cal - 1 else grid.date(i, last)
 
 
+def digest(content: Any) -> str:
+    """An episode's digest: the SHA-256 (16 hex digits) of what it is made of, as JSON."""
+    text = json.dumps(content, separators=(",", ":"), default=str, ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
+
+
 def _first_hits(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     hit = np.full(n, -1, dtype=np.int64)
     first = np.ones(rows.size, dtype=bool)
@@ -270,7 +278,22 @@ def _threshold(rule, grid: Grid, restarts) -> RuleHits:
         if grid.arm[i, h] == OUTSIDE:
             description += OUTSIDE_SCHEDULE
         end = _end(grid, i, int(lasts[k]), restarts, lambda: goes_on(i))
-        return Event(rule.name, rule.action, grid.date(i, h), vals, rule.kind, description, end)
+        span = np.arange(first[i, h], int(lasts[k]) + 1)
+        span = span[here[i, span]]  # the days of the episode with a value, from its run's first
+        seen = [
+            (grid.date(i, d).isoformat(), event_value(v))
+            for d, v in zip(span, cells(values, i, span), strict=True)
+        ]
+        return Event(
+            rule.name,
+            rule.action,
+            grid.date(i, h),
+            vals,
+            rule.kind,
+            description,
+            end,
+            digest=digest(seen),
+        )
 
     return RuleHits(_first_hits(n, rows, cols), reason, rows, cols, event)
 
@@ -290,7 +313,18 @@ def _missing(rule, grid: Grid, restarts) -> RuleHits:
         days = range(h - rule.missing_days + 1, h + 1)
         vals = tuple((grid.date(i, d).isoformat(), None) for d in days)
         end = _end(grid, i, int(lasts[k]), restarts, lambda: grid.shape[1] - 1)  # not scheduled
-        return Event(rule.name, rule.action, grid.date(i, h), vals, rule.kind, rule.describe(), end)
+        days = range(h - rule.missing_days + 1, int(lasts[k]) + 1)
+        seen = [grid.date(i, d).isoformat() for d in days]
+        return Event(
+            rule.name,
+            rule.action,
+            grid.date(i, h),
+            vals,
+            rule.kind,
+            rule.describe(),
+            end,
+            digest=digest(seen),
+        )
 
     return RuleHits(_first_hits(grid.shape[0], rows, cols), reason, rows, cols, event)
 
@@ -347,6 +381,12 @@ def _harm(rule, grid: Grid, restarts) -> RuleHits:
         p = float(prob[i, c])
         vals = tuple((f"cycle {j + 1}", float(d)) for j, d in enumerate(diffs[i, :c]) if d == d)
         end = _end(grid, i, int(lasts[k]), restarts, lambda: None)  # no cycle ends out there
+        met = range(c, int(cycle[i, int(lasts[k])]) + 1)  # the cycles the episode lasted
+        last = met[-1]
+        seen = [
+            [f"{d:.12g}" for d in diffs[i, :last] if d == d],
+            [f"{float(prob[i, m]):.12g}" for m in met],
+        ]
         return Event(
             rule.name,
             rule.action,
@@ -355,6 +395,7 @@ def _harm(rule, grid: Grid, restarts) -> RuleHits:
             rule.kind,
             harm_description(rule, p, c),
             end,
+            digest=digest(seen),
         )
 
     return RuleHits(_first_hits(n, rows, cols), reason, rows, cols, event)
@@ -427,12 +468,39 @@ def _restarts(rule: StopRule, grid: Grid, histories) -> np.ndarray | None:
 
 
 def _supervised(event: Event, history: History | None) -> Event:
-    """The episode with its decision and whether the previous logged run listed it."""
-    if history is None:
+    """The episode with its decision, when the decision still holds (the episode is the one it
+    was made on: the same digest), and whether the previous logged run listed it."""
+    if history is None or history.refused is not None:  # lends nothing: counts, and is new
         return event
-    if history.refused is not None:  # lends nothing: every episode counts and is new
-        return event
-    return replace(event, new=history.is_new(event.id), decision=history.decision_of(event.id))
+    decision = history.decision_of(event.id)
+    new = history.is_new(event.id)
+    if decision is None:
+        return replace(event, new=new)
+    if decision.episode_digest is not None and decision.episode_digest != event.digest:
+        return replace(event, new=True, changed=decision)  # late or corrected rows: look again
+    return replace(event, new=new, decision=decision)
+
+
+GONE = " (listed by the previous logged run; the diary no longer shows it: decide on it)"
+
+
+def _gone(events: list[Event], history: History | None) -> list[Event]:
+    """The episodes the previous logged run listed that the diary no longer shows, undecided:
+    carried on, counting, so that none disappears silently (a stale export, a deleted row)."""
+    if history is None or history.refused is not None or not history.listed:
+        return []
+    here = {e.id for e in events}
+    out = []
+    for doc in history.listed:
+        if "id" not in doc or doc["id"] in here:
+            continue
+        decision = history.decision_of(doc["id"])
+        if decision is not None and decision.decision == "continue":
+            continue  # looked at, and no longer in the diary: nothing to carry
+        event = Event.from_dict(doc)
+        description = event.description if event.gone else event.description + GONE
+        out.append(replace(event, gone=True, new=False, decision=decision, description=description))
+    return out
 
 
 def replay(
@@ -477,7 +545,8 @@ def replay(
     out = []
     for i in range(n):
         history = None if histories is None else histories[i]
-        fired = tuple(sorted((_supervised(e, history) for e in events[i]), key=lambda e: e.date))
+        shown = [_supervised(e, history) for e in events[i]]
+        fired = tuple(sorted(shown + _gone(shown, history), key=lambda e: e.date))
         why: tuple[tuple[str, str], ...] = ()
         checked = every
         if unchecked[i]:
@@ -487,6 +556,8 @@ def replay(
         gaps = tuple(r for r, reason in why if isinstance(reason, Gap))
         counting = (e.action for e in fired if e.counts)
         status = status_of(counting, gaps=bool(gaps), future=bool(future[i]))
+        if history is not None and history.refused is not None and status == "continue":
+            status = "review"  # a log that cannot be trusted: a clinician must look
         if history is not None and history.stopped is not None:
             status = "stop"  # a clinician ended the trial (even in a log that lends nothing)
         out.append(Replay(status, fired, why, checked, gaps))

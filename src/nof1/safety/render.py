@@ -90,6 +90,12 @@ def shown_new(result: MonitorResult, event: Event) -> bool:
 def decision_line(event: Event) -> str:
     """The clinician's decision on an episode in words, or that none was recorded."""
     d = event.decision
+    if d is None and event.changed is not None:
+        c = event.changed
+        return (
+            f"decided {c.decision.upper()} by {shown(c.by)} at {c.at} on the episode as it was; "
+            "the diary now shows it otherwise (late or corrected rows): counts again, decide anew"
+        )
     if d is None:
         return "no decision recorded: counts toward the status"
     effect = "no longer counts" if d.decision == "continue" else "the trial is stopped"
@@ -183,8 +189,9 @@ def status_line(result: MonitorResult) -> str:
             f"STOP: the trial was stopped by {shown(stopped.by)} at {stopped.at} "
             f"(episode {shown(stopped.event)}: {shown(stopped.reason)})"
         )
-        if counting:
-            line += f"; {len(counting)} episode{'s' if len(counting) > 1 else ''} undecided"
+        undecided = [e for e in result.events if e.decision is None]
+        if undecided:
+            line += f"; {len(undecided)} episode{'s' if len(undecided) > 1 else ''} undecided"
     elif result.status == "stop":
         first = stops[0]
         new = "NEW: " if shown_new(result, first) else ""

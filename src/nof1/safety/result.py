@@ -58,7 +58,9 @@ class Event:
     still holds (the episode is the one the decision was made on). ``digest``: the SHA-256 (16
     hex digits) of the diary cells the episode is made of, up to the as-of date: a decision
     holds while it is unchanged. ``gone``: an undecided episode the previous logged run listed
-    that the diary no longer shows (kept, so it never disappears silently).
+    that the diary no longer shows (kept, so it never disappears silently). ``changed``: a
+    decision made on the episode as it was, which no longer holds because the diary now shows
+    it otherwise (late or corrected rows): the episode counts again.
     """
 
     rule: str
@@ -72,6 +74,23 @@ class Event:
     decision: Decision | None = None
     digest: str | None = None
     gone: bool = False
+    changed: Decision | None = None
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Event:
+        """An episode as a run record listed it (:meth:`to_dict`), without its decision."""
+        end = doc.get("end")
+        return cls(
+            rule=doc["rule"],
+            action=doc["action"],
+            date=_dt.date.fromisoformat(doc["date"]),
+            values=tuple((doc.get("values") or {}).items()),
+            kind=doc.get("kind", ""),
+            description=doc.get("description", ""),
+            end=None if end is None else _dt.date.fromisoformat(end),
+            digest=doc.get("digest"),
+            gone=bool(doc.get("gone", False)),
+        )
 
     @property
     def id(self) -> str:
@@ -86,7 +105,7 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: id, rule, action, date, end, values (a mapping), new, decision, kind,
-        description, digest, gone."""
+        description, digest, gone, changed_since (a decision that no longer holds)."""
         return {
             "id": self.id,
             "rule": self.rule,
@@ -100,6 +119,7 @@ class Event:
             "description": self.description,
             "digest": self.digest,
             "gone": self.gone,
+            "changed_since": None if self.changed is None else self.changed.to_dict(),
         }
 
 
