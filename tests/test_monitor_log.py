@@ -239,9 +239,10 @@ def test_12_an_unwritable_log_fails_closed(tmp_path, monkeypatch):
         raise OSError(37, "No locks available")
 
     monkeypatch.setattr(fcntl, "flock", refuse)
-    # up to 2026-03-21 no rule fires: the status is continue, but the exit code is never 0
+    # up to 2026-03-21 no rule fires, but a log that cannot be read lends nothing: at least
+    # review, and the exit code is never 0
     result = run("monitor", PROTOCOL, DIARY, "--as-of", "2026-03-21", "--log", log)
-    assert result.exit_code == 2 and "NOT logged" in result.stderr
+    assert result.exit_code == 3 and "NOT logged" in result.stderr
     assert "cannot lock the monitor log: No locks available" in result.stderr
     assert log.read_bytes() == b""
     result = run("monitor", PROTOCOL, DIARY, "--log", tmp_path / "no" / "dir" / "log.jsonl")

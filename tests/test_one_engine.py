@@ -412,17 +412,7 @@ def expected_rows(doc: dict) -> list[dict]:
 
     rows = []
     for p in doc["patients"]:
-        events = [
-            Event(
-                **{
-                    **{k: v for k, v in e.items() if k not in ("id", "decision")},
-                    "date": dt.date.fromisoformat(e["date"]),
-                    "end": None if e["end"] is None else dt.date.fromisoformat(e["end"]),
-                    "values": tuple(e["values"].items()),
-                }
-            )
-            for e in p["events"]
-        ]
+        events = [Event.from_dict(e) for e in p["events"]]
         rows.append(
             {
                 "patient": p["patient"],
