@@ -8,7 +8,8 @@ ASCII-escaped JSON, written whole or not at all, under an exclusive lock on the 
 ``prev_sha256``, the SHA-256 of the line before it (read inside the lock), and ends with
 ``sha256``, the SHA-256 of the line up to that member, so that :func:`verify_log` lists every line
 that was changed, removed or reordered, and every decision record that is not one (what each kind
-of record holds: :mod:`nof1.safety.log_records`). A partial line left by a write that did not
+of record holds: :mod:`nof1.safety.log_records`; what a verification found:
+:mod:`nof1.safety.log_check`). A partial line left by a write that did not
 finish is cut off before the next record, and that record says so. The log may not be one of the
 run's input files, a symbolic link, or an existing file that is not a monitor log. Where the
 platform has no ``fcntl.flock`` (Windows) nothing is appended: the write is refused with a
@@ -23,12 +24,12 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LogError
 from ..limits import MAX_LOG_BYTES
+from .log_check import LogCheck, LogProblem, anchor_problems, chain_problem
 from .log_records import DECISION, RUN, amendment, decision_problem, decision_run_problem, kind_of
 
 if TYPE_CHECKING:
@@ -320,136 +321,7 @@ def log_result(
     return append_record(path, make, create=True)
 
 
-@dataclass(frozen=True)
-class LogProblem:
-    """One thing :func:`verify_log` found wrong.
-
-    Attributes
-    ----------
-    line
-        The line it concerns (1-based), or None when it concerns no one line (a kept anchor's
-        SHA-256 that no line has).
-    problem
-        What is wrong, in words.
-    """
-
-    line: int | None
-    problem: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "problem": self.problem}
-
-
-@dataclass(frozen=True)
-class LogCheck:
-    """What :func:`verify_log` found.
-
-    Attributes
-    ----------
-    status
-        ``"intact"``: at least one record, every line whole, unchanged and chained to the one
-        before it, and the kept anchor (if given) still in place. ``"empty"``: the file has no
-        record, and no anchor says it should (an emptied log cannot be told from a new one
-        without an anchor). ``"broken"``: at least one problem.
-    records
-        Complete lines read.
-    problems
-        Every problem found, in line order (a problem with the anchor last).
-    last_sha256
-        When intact, the SHA-256 of the last line: keep it with ``records`` elsewhere (the
-        clinical record), and a later check with them as the anchor finds lines removed from the
-        end, or a log emptied.
-    anchor_line
-        When a kept anchor was given and is in place: the line it pins (the line with its
-        SHA-256, or line ``expect_records``).
-    runs, decisions
-        Of the records whose content matches their ``sha256``: the monitor runs, and the
-        clinicians' decisions.
-    """
-
-    status: str
-    records: int
-    problems: tuple[LogProblem, ...] = ()
-    last_sha256: str | None = None
-    anchor_line: int | None = None
-    runs: int = 0
-    decisions: int = 0
-
-    @property
-    def intact(self) -> bool:
-        """True only when the status is ``"intact"``."""
-        return self.status == "intact"
-
-    @property
-    def line(self) -> int | None:
-        """The line of the first problem, or None."""
-        return self.problems[0].line if self.problems else None
-
-    @property
-    def problem(self) -> str | None:
-        """The first problem in words, or None."""
-        return self.problems[0].problem if self.problems else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "intact": self.intact,
-            "records": self.records,
-            "runs": self.runs,
-            "decisions": self.decisions,
-            "problems": [p.to_dict() for p in self.problems],
-            "line": self.line,
-            "problem": self.problem,
-            "last_sha256": self.last_sha256,
-            "anchor_line": self.anchor_line,
-        }
-
-
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def _chain_problem(i: int, claimed: Any) -> str:
-    if i == 1:
-        return "the lines before it were removed (it has a prev_sha256)"
-    if claimed is None:
-        return "it claims to start a log: lines before it were added or reordered"
-    return (
-        f"it does not follow line {i - 1}: a line between them was removed, or the lines were "
-        "reordered"
-    )
-
-
-def _anchor_problems(
-    records: int, at_count: str | None, found: int | None, sha: str | None, count: int | None
-) -> list[LogProblem]:
-    """Whether the line a previous verification ended on is still there, unchanged."""
-    if count is not None and records < count:
-        return [
-            LogProblem(
-                count,
-                f"missing: the kept anchor says the log had {count} records, and only {records} "
-                "are left (lines were removed from the end, or the log was emptied)",
-            )
-        ]
-    if sha is None:
-        return []
-    if count is not None and at_count != sha:
-        return [
-            LogProblem(
-                count,
-                f"its SHA-256 is not the kept anchor's {sha}: this line was changed, or lines "
-                "before it were removed or added",
-            )
-        ]
-    if count is None and found is None:
-        return [
-            LogProblem(
-                None,
-                f"no line has the kept anchor's SHA-256 {sha}: the line it pins was changed or "
-                "removed, or the log was emptied",
-            )
-        ]
-    return []
 
 
 def read_log(path: Path) -> bytes:
@@ -510,7 +382,7 @@ def check_content(
             continue
         claimed = record.get("prev_sha256")
         if claimed != prev and not prev_changed:
-            problems.append(LogProblem(records, _chain_problem(records, claimed)))
+            problems.append(LogProblem(records, chain_problem(records, claimed)))
         prev, prev_changed = sha, False
         kind = kind_of(record)
         if kind == RUN:
@@ -536,7 +408,7 @@ def check_content(
                 "incomplete: a write that did not finish (the next monitor --log run cuts it off)",
             )
         )
-    problems += _anchor_problems(records, at_count, found, expect_sha256, expect_records)
+    problems += anchor_problems(records, at_count, found, expect_sha256, expect_records)
     counts = {"runs": runs, "decisions": decisions}
     if problems:
         return LogCheck("broken", records, tuple(problems), **counts)
