@@ -263,7 +263,9 @@ def log_result(
     differs from the previous run record's, ``prev_sha256`` (the SHA-256 of the previous line,
     null on the first), ``repaired_tail`` when a partial line was cut off first, and last
     ``sha256``. The previous lines are read, and the line written, under an exclusive lock on the
-    file, so runs (and decisions) at the same moment append one after the other.
+    file, so runs (and decisions) at the same moment append one after the other. A run is never
+    appended to the log of another trial: the latest run record in the log must have the same
+    ``protocol_id``.
 
     Parameters
     ----------
@@ -284,8 +286,9 @@ def log_result(
     Raises
     ------
     LogError
-        The path is an input file, a link or a file that is not a monitor log; the file cannot
-        be locked (no ``fcntl.flock``), or the line not written whole (the file is left as it was).
+        The path is an input file, a link or a file that is not a monitor log; the log's latest
+        run is of another trial (``protocol_id``); the file cannot be locked (no
+        ``fcntl.flock``), or the line not written whole. The file is then left as it was.
     """
     from .. import __version__
 
@@ -311,6 +314,12 @@ def log_result(
             "supervision": _supervision(result.history),
         }
         previous = None if last is None else _last_run(fd, end)
+        other = None if previous is None else previous.get("protocol_id")
+        if isinstance(other, str) and other != protocol_id:
+            raise LogError(
+                f"{path}: this log belongs to trial {other!r}, and this run is of trial "
+                f"{protocol_id!r}: give this trial its own log; nothing was appended"
+            )
         change = amendment(
             None if previous is None else previous.get("protocol_sha256"), protocol_sha256
         )
