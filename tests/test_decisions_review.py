@@ -1,4 +1,5 @@
-"""Supervision after review: a monitor log kept to one trial.
+"""Supervision after review: decisions bound to the episode and the run the clinician was shown,
+a log kept to one trial, visible names, and a stop that is final.
 
 Every refusal leaves the log byte for byte as it was. Logs are resealed by hand with hashlib (a
 forger who recomputes every hash), as in tests/test_decisions.py.
@@ -6,7 +7,9 @@ forger who recomputes every hash), as in tests/test_decisions.py.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,9 +17,10 @@ import pytest
 
 from nof1 import Protocol, example_paths, read_diary
 from nof1.errors import LogError
+from nof1.safety.decide import read_history, record_decision
 from nof1.safety.log import log_result
 from nof1.safety.monitor import monitor, verify_log
-from test_decisions import decide, lines_of, logged, reseal, run
+from test_decisions import DOSE, WITHDRAWAL, decide, lines_of, logged, reseal, run
 
 DIGEST = "0123456789abcdef"
 
@@ -52,6 +56,162 @@ def refused(log: Path, *args: str) -> str:
     assert "nothing was recorded" in result.stderr
     assert log.read_bytes() == before
     return result.stderr
+
+
+# 1. a decision binds to the episode as the run showed it ----------------------------------------
+
+
+def test_a_decision_copies_the_episodes_end_and_digest_from_the_latest_run(trial):
+    log = logged(trial, "2026-05-03")
+    with_digests(log)
+    record = record_decision(log, DOSE, "continue", "Dr A", "explained")
+    assert (record["episode_end"], record["episode_digest"]) == ("2026-03-22", f"{DIGEST[:-1]}0")
+    withdrawal = next(e for e in records_of(log)[0]["events"] if e["id"] == WITHDRAWAL)
+    second = record_decision(log, WITHDRAWAL, "continue", "Dr B", "expected")
+    assert second["episode_end"] == withdrawal["end"]
+    assert second["episode_digest"] == withdrawal["digest"]
+    assert verify_log(log).intact
+    decisions = read_history(log, Protocol.load(trial[0])).decisions
+    assert decisions[0].episode_end == dt.date(2026, 3, 22)
+    assert [d.episode_digest for d in decisions] == [f"{DIGEST[:-1]}0", withdrawal["digest"]]
+
+
+def test_a_run_written_before_digests_gives_a_null_digest(trial):
+    log = logged(trial, "2026-05-03")
+    records = records_of(log)
+    for event in records[0]["events"]:
+        event.pop("digest", None)
+    log.write_bytes(reseal(records))
+    record = record_decision(log, DOSE, "continue", "Dr A", "explained")
+    assert record["episode_digest"] is None and record["episode_end"] == "2026-03-22"
+    assert verify_log(log).intact
+    assert read_history(log, Protocol.load(trial[0])).decisions[0].episode_digest is None
+
+
+def test_a_decision_record_without_the_episode_keys_reads_as_none(trial):
+    # a decision written before decisions bound to the episode, on an episode going on
+    log = logged(trial, "2026-05-03")
+    records = records_of(log)
+    for event in records[0]["events"]:
+        event.pop("digest", None)
+        event["end"] = None
+    log.write_bytes(reseal(records))
+    record_decision(log, DOSE, "continue", "Dr A", "explained")
+    records = records_of(log)
+    del records[1]["episode_end"], records[1]["episode_digest"]
+    log.write_bytes(reseal(records))
+    assert verify_log(log).intact
+    decision = read_history(log, Protocol.load(trial[0])).decisions[0]
+    assert (decision.episode_end, decision.episode_digest) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"episode_digest": "f" * 16}, "has episode_digest 'ffffffffffffffff', not the digest"),
+        ({"episode_digest": None}, "has episode_digest None, not the digest '0123456789abcde0'"),
+        ({"episode_end": "2026-04-30"}, "has episode_end '2026-04-30', not the end '2026-03-22'"),
+        ({"episode_end": "soon"}, "names an episode that cannot be read: its end 'soon'"),
+    ],
+)
+def test_verify_log_finds_a_forged_episode(trial, change, problem):
+    log = logged(trial, "2026-05-03")
+    with_digests(log)
+    record_decision(log, DOSE, "continue", "Dr A", "explained")
+    records = records_of(log)
+    records[1] |= change
+    log.write_bytes(reseal(records))
+    check = verify_log(log)
+    assert check.status == "broken" and [p.line for p in check.problems] == [2]
+    assert problem in check.problem, check.problem
+    result = run("verify-log", log)
+    assert result.exit_code == 2 and f"{log}, line 2: the decision on {DOSE!r}" in result.stderr
+    history = read_history(log, Protocol.load(trial[0]))
+    assert history.refused.startswith(f"{log} line 2: ") and history.decisions == ()
+
+
+def test_a_run_whose_episode_end_is_not_a_date_lends_nothing_and_takes_no_decision(trial):
+    log = logged(trial, "2026-05-03")
+    records = records_of(log)
+    records[0]["events"][0]["end"] = "later"
+    log.write_bytes(reseal(records))
+    message = refused(log, DOSE)
+    assert "line 1: a run record whose episodes cannot be read" in message
+    assert "end 'later' is not a date" in message
+    assert "episodes cannot be read" in read_history(log, Protocol.load(trial[0])).refused
+
+
+def test_decide_says_the_rule_starts_afresh_only_for_an_episode_going_on(trial):
+    log = logged(trial, "2026-05-03")
+    records = records_of(log)
+    next(e for e in records[0]["events"] if e["id"] == WITHDRAWAL)["end"] = None
+    log.write_bytes(reseal(records))
+    going_on = decide(log, WITHDRAWAL, "continue", "Dr B", "expected off treatment")
+    assert going_on.exit_code == 0, going_on.stderr
+    assert "and the rule starts afresh after 2026-05-03" in going_on.stdout
+    ended = decide(log, DOSE, "continue", "Dr A", "explained")
+    assert "this episode, which ended on 2026-03-22, no longer counts" in ended.stdout
+    assert "starts afresh" not in ended.stdout
+
+
+# 2. the run the clinician saw ------------------------------------------------------------------
+
+
+def logged_as(trial, as_of: str) -> str:
+    """``monitor --log`` as text: the run's 12 hex digits, as its last line prints them."""
+    protocol, diary, log = trial
+    result = run("monitor", protocol, diary, "--as-of", as_of, "--log", log)
+    last = result.stdout.strip().splitlines()[-1]
+    match = re.fullmatch(
+        r"Logged as run ([0-9a-f]{12}): decide with nof1 decide (\S+) ID --run \1 "
+        r"--decision \.\.\.",
+        last,
+    )
+    assert match is not None, last
+    assert match.group(2) == str(log)
+    sha = records_of(log)[-1]["sha256"]
+    assert match.group(1) == sha[:12]
+    return match.group(1)
+
+
+def test_monitor_log_names_the_run_and_decide_run_pins_it(trial):
+    seen = logged_as(trial, "2026-05-03")
+    log = trial[2]
+    result = decide(log, DOSE, "continue", "Dr A", "explained", "--run", seen)
+    assert result.exit_code == 0, result.stderr
+    # the whole SHA-256, in capitals, is the same run
+    whole = records_of(log)[0]["sha256"]
+    record = record_decision(log, WITHDRAWAL, "continue", "Dr B", "ok", seen_run=whole.upper())
+    assert record["kind"] == "decision"
+    json_doc = run("monitor", *trial[:2], "--as-of", "2026-05-03", "--log", log, "--json")
+    assert "Logged as run" not in json_doc.stdout and json.loads(json_doc.stdout)["status"]
+
+
+def test_decide_refuses_a_run_the_trial_was_checked_again_since(trial):
+    seen = logged_as(trial, "2026-05-03")
+    newer = logged_as(trial, "2026-05-03")
+    message = refused(trial[2], DOSE, "continue", "Dr A", "explained", "--run", seen)
+    assert (
+        f"the trial was checked again since (run {newer}, as of 2026-05-03): look at the latest "
+        "run and decide on it" in message
+    )
+    with pytest.raises(LogError, match="checked again since"):
+        record_decision(trial[2], DOSE, "continue", "Dr A", "explained", seen_run=seen)
+    assert decide(trial[2], DOSE, "continue", "Dr A", "x", "--run", newer).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("0" * 12, "no run in the log is run 000000000000; the latest is run"),
+        ("abc", "at least its first 12 hexadecimal digits"),
+        ("g" * 12, "not 'gggggggggggg'"),
+        ("", "at least its first 12"),
+    ],
+)
+def test_decide_refuses_a_run_that_is_not_one(trial, given, message):
+    logged_as(trial, "2026-05-03")
+    assert message in refused(trial[2], DOSE, "continue", "Dr A", "x", "--run", given)
 
 
 # 4. a log is one trial's ----------------------------------------------------------------------
@@ -90,3 +250,52 @@ def test_a_run_of_another_trial_is_never_appended(trial):
 
 def diary_of(trial, protocol):
     return read_diary(trial[1], protocol)
+
+
+# 5. visible names and reasons ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("by", "reason", "message"),
+    [
+        ("\u200b", "explained", "who decides (by is empty"),
+        ("Dr A", "\u200b\u2060\u00ad \ufeff", "why (reason is empty"),
+        ("\u200d\u200c", "x", "who decides (by is empty"),
+        ("\n\t\u3000", "x", "who decides (by is empty"),
+    ],
+)
+def test_a_name_or_reason_without_a_visible_character_is_refused(trial, by, reason, message):
+    log = logged(trial, "2026-05-03")
+    assert message in refused(log, DOSE, "continue", by, reason)
+    with pytest.raises(LogError, match="no letter, digit, punctuation mark or symbol"):
+        record_decision(log, DOSE, "continue", by, reason)
+
+
+def test_a_single_visible_character_is_enough(trial):
+    log = logged(trial, "2026-05-03")
+    assert decide(log, DOSE, "continue", "\u200b\u674e\u200b", "\u2714").exit_code == 0
+    assert verify_log(log).intact
+
+
+@pytest.mark.parametrize("member", ["by", "reason"])
+def test_verify_log_finds_a_resealed_zero_width_name(trial, member):
+    log = logged(trial, "2026-05-03")
+    record_decision(log, DOSE, "continue", "Dr A", "explained")
+    records = records_of(log)
+    records[1][member] = "\u200b\u2060"
+    log.write_bytes(reseal(records))
+    check = verify_log(log)
+    assert check.status == "broken" and check.line == 2
+    assert f"its {member!r} is empty (no visible character)" in check.problem
+
+
+# 6. a stop is final -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decision", ["continue", "stop"])
+def test_nothing_is_decided_after_a_stop(trial, decision):
+    log = logged(trial, "2026-05-03")
+    stop = record_decision(log, DOSE, "stop", "Dr A", "the dose was not kept")
+    logged(trial, "2026-05-03")
+    message = refused(log, WITHDRAWAL, decision, "Dr B", "expected")
+    assert f"the trial was stopped by Dr A at {stop['at']} (line 2); a stop is final" in message

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -22,7 +23,16 @@ from typing import TYPE_CHECKING, Any
 from ..errors import LogError
 from .decisions import DECISIONS, Amendment, Decision, History
 from .log import LOG_MARK, append_record, check_content, read_log, refuse_path
-from .log_records import DECISION, RUN, amendment, kind_of, listed_ids, run_problem
+from .log_records import (
+    DECISION,
+    RUN,
+    amendment,
+    kind_of,
+    listed_event,
+    listed_ids,
+    run_problem,
+    visible,
+)
 
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
@@ -32,6 +42,8 @@ __all__ = ["logged_amendment", "read_history", "record_decision", "with_logged_r
 
 _LENDS_NOTHING = "the log lends no decisions: every episode counts"
 _SHOWN_IDS = 5
+_RUN_SHA = re.compile(r"[0-9a-f]{12,64}")
+"""A run's SHA-256 as ``nof1 decide --run`` takes it: the whole, or its first 12 digits or more."""
 """How many of the latest run's episode ids a refused decision names, to copy one."""
 
 
@@ -156,6 +168,9 @@ def _stops(content: bytes) -> tuple[Decision, ...]:
 
 
 def _decision(record: dict[str, Any], line: int) -> Decision:
+    """A decision record as a :class:`Decision` (``episode_end``, ``episode_digest``: None when
+    the record has none, as one written before decisions bound to the episode shown)."""
+    end = record.get("episode_end")
     return Decision(
         event=record["event"],
         decision=record["decision"],
@@ -164,6 +179,8 @@ def _decision(record: dict[str, Any], line: int) -> Decision:
         at=record["at"],
         through=_dt.date.fromisoformat(record["through"]),
         line=line,
+        episode_end=None if end is None else _dt.date.fromisoformat(end),
+        episode_digest=record.get("episode_digest"),
     )
 
 
@@ -239,6 +256,32 @@ def _listed(ids: list[str]) -> str:
     return shown + (f" and {more} more" if more > 0 else "")
 
 
+def _seen_run(path: Path, seen_run: str | None) -> str | None:
+    """``seen_run`` in lower case, or a refusal when it is not 12 to 64 hexadecimal digits."""
+    if seen_run is None:
+        return None
+    seen = seen_run.strip().lower()
+    if not _RUN_SHA.fullmatch(seen):
+        raise LogError(
+            f"{path}: the run seen must be the SHA-256 of its record, at least its first 12 "
+            f"hexadecimal digits as nof1 monitor --log prints them, not {seen_run!r}; nothing "
+            "was recorded"
+        )
+    return seen
+
+
+def _not_seen(content: bytes, seen: str, latest: dict[str, Any]) -> str:
+    """Why a decision on the run ``seen`` is refused: the latest run is another one."""
+    now = f"run {latest['sha256'][:12]}, as of {latest['as_of']}"
+    for _, record in _records(content):
+        if kind_of(record) == RUN and record["sha256"].startswith(seen):
+            return (
+                f"the trial was checked again since ({now}): look at the latest run and decide "
+                "on it"
+            )
+    return f"no run in the log is run {seen}; the latest is {now}: look at it and decide on it"
+
+
 def record_decision(
     path: str | Path,
     event_id: str,
@@ -247,12 +290,15 @@ def record_decision(
     reason: str,
     *,
     now: _dt.datetime | None = None,
+    seen_run: str | None = None,
 ) -> dict[str, Any]:
     """Append a clinician's decision on an episode to a monitor log, hash-chained like a run.
 
     The record: ``log``, ``kind`` (``"decision"``), ``event`` (the episode's id), ``decision``,
     ``by``, ``reason``, ``at`` (UTC, ISO 8601, seconds), ``through`` (the as-of date of the
     latest run in the log: the days the clinician saw), ``protocol_id`` (that run's),
+    ``episode_end`` and ``episode_digest`` (the ``end`` and ``digest`` that run listed for the
+    episode, null where it had none: the decision holds on the episode as it was shown),
     ``nof1_version``, ``prev_sha256`` and last ``sha256``. It is appended under the same
     exclusive lock as the runs, after the whole log has been verified under that lock.
 
@@ -266,9 +312,15 @@ def record_decision(
         ``continue`` (the episode no longer counts toward the status; the rule starts afresh
         after ``through``, it is never switched off) or ``stop`` (the trial ends).
     by, reason
-        Who decides, and why (neither may be empty).
+        Who decides, and why: each must hold a visible character (a letter, a digit, a
+        punctuation mark or a symbol; whitespace and zero-width characters alone are empty).
     now
         When (default: the computer's clock); a naive datetime is taken as UTC.
+    seen_run
+        The SHA-256 of the run record the clinician was shown (its ``sha256``, or a prefix of at
+        least 12 hexadecimal digits, as ``nof1 monitor --log`` prints it): the decision is
+        refused when the latest run in the log is another one (the trial was checked again
+        since). None: the latest run, whichever it is.
 
     Returns
     -------
@@ -279,9 +331,11 @@ def record_decision(
     ------
     LogError
         One line naming the log, and nothing appended: a decision that is not ``continue`` or
-        ``stop``; an empty ``by`` or ``reason``; a log that does not exist, is not a monitor log
-        or has no run; a log that does not verify (naming its first bad line); an episode the
-        latest run did not list (naming some it did); or a log that cannot be locked or written.
+        ``stop``; an empty ``by`` or ``reason``; a ``seen_run`` that is not 12 to 64 hexadecimal
+        digits; a log that does not exist, is not a monitor log or has no run; a log that does
+        not verify (naming its first bad line); a log that holds a ``stop`` decision already (a
+        stop is final); a latest run that is not ``seen_run``; an episode the latest run did not
+        list (naming some it did); or a log that cannot be locked or written.
     """
     from .. import __version__
 
@@ -291,12 +345,13 @@ def record_decision(
             f"{path}: the decision must be one of {', '.join(DECISIONS)}, not {decision!r}; "
             "nothing was recorded"
         )
-    for member, what in (("by", "who decides"), ("reason", "why")):
-        value = {"by": by, "reason": reason}[member]
-        if not isinstance(value, str) or not value.strip():
+    for member, what, value in (("by", "who decides", by), ("reason", "why", reason)):
+        if not visible(value):
             raise LogError(
-                f"{path}: a decision must say {what} ({member} is empty); nothing was recorded"
+                f"{path}: a decision must say {what} ({member} is empty: it has no letter, digit, "
+                "punctuation mark or symbol); nothing was recorded"
             )
+    seen = _seen_run(path, seen_run)
     when = _dt.datetime.now(_dt.timezone.utc) if now is None else now
     if when.tzinfo is None:
         when = when.replace(tzinfo=_dt.timezone.utc)
@@ -321,6 +376,14 @@ def record_decision(
         problem = run_problem(run)
         if problem is not None:
             raise LogError(f"{path} line {line}: {problem}; nothing was recorded")
+        stopped = next(iter(_stops(content)), None)
+        if stopped is not None:
+            raise LogError(
+                f"{path}: the trial was stopped by {stopped.by} at {stopped.at} (line "
+                f"{stopped.line}); a stop is final; nothing was recorded"
+            )
+        if seen is not None and not run["sha256"].startswith(seen):
+            raise LogError(f"{path}: {_not_seen(content, seen, run)}; nothing was recorded")
         listed = listed_ids(run)
         if event_id not in listed:
             which = f"it listed {_listed(listed)}" if listed else "it listed no episode to decide"
@@ -328,6 +391,7 @@ def record_decision(
                 f"{path}: the latest run (line {line}, as of {run['as_of']}) did not list "
                 f"{event_id!r}; {which}; nothing was recorded"
             )
+        shown = listed_event(run, event_id) or {}
         return {
             "log": LOG_MARK,
             "kind": DECISION,
@@ -338,6 +402,8 @@ def record_decision(
             "at": at,
             "through": run["as_of"],
             "protocol_id": run["protocol_id"],
+            "episode_end": shown.get("end"),
+            "episode_digest": shown.get("digest"),
             "nof1_version": __version__,
         }
 

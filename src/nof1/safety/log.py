@@ -434,8 +434,10 @@ def verify_log(
     still in place.
 
     Besides the chain, every decision record must name an episode the run before it listed,
-    say who decided and why, be ``continue`` or ``stop``, and be through that run's as-of date,
-    of the same trial; a record of another kind is a problem too.
+    with that episode's ``end`` and ``digest`` as the run listed them (``episode_end``,
+    ``episode_digest``), say who decided and why (each with a visible character), be
+    ``continue`` or ``stop``, and be through that run's as-of date, of the same trial; a record
+    of another kind is a problem too.
 
     Parameters
     ----------
