@@ -1,5 +1,5 @@
 """Supervision after review: decisions bound to the episode and the run the clinician was shown,
-a log kept to one trial, visible names, and a stop that is final.
+a log kept to one trial, visible names, a stop that is final, and a stop on a line cut off.
 
 Every refusal leaves the log byte for byte as it was. Logs are resealed by hand with hashlib (a
 forger who recomputes every hash), as in tests/test_decisions.py.
@@ -299,3 +299,52 @@ def test_nothing_is_decided_after_a_stop(trial, decision):
     logged(trial, "2026-05-03")
     message = refused(log, WITHDRAWAL, decision, "Dr B", "expected")
     assert f"the trial was stopped by Dr A at {stop['at']} (line 2); a stop is final" in message
+
+
+# 7. a stop on a line cut off --------------------------------------------------------------------
+
+
+def test_a_stop_on_a_line_cut_off_still_stops(trial):
+    protocol, diary, log = trial
+    logged(trial, "2026-05-03")
+    assert decide(log, DOSE, "stop", "Dr A", "the dose was not kept").exit_code == 0
+    whole = log.read_bytes()
+    log.write_bytes(whole[:-1])  # the stop decision's newline lost
+    stop_line = whole[:-1].rsplit(b"\n", 1)[1]
+    for attempt in range(2):
+        result = run("monitor", protocol, diary, "--as-of", "2026-05-03", "--log", log, "--json")
+        doc = json.loads(result.stdout)
+        assert result.exit_code == 4 and doc["status"] == "stop", (attempt, result.stderr)
+        assert doc["supervision"]["stopped"]["by"] == "Dr A"
+    records = records_of(log)
+    assert [r["kind"] for r in records] == ["run", "run", "run"]
+    cut = records[1]["repaired_tail"]
+    assert cut["removed_bytes"] == len(stop_line)
+    assert cut["removed_text"].encode("ascii") == stop_line
+    check = verify_log(log)
+    assert check.intact and [(r.line, r.removed_bytes) for r in check.repaired] == [
+        (2, len(stop_line))
+    ]
+    text = run("verify-log", log)
+    assert text.exit_code == 0 and text.stdout.startswith(f"intact: {log}, 3 records")
+    assert (
+        f"notice: {log}, line 2 cut off a partial line of {len(stop_line)} bytes written before it"
+        in text.stdout
+    )
+    doc = json.loads(run("verify-log", log, "--json").stdout)
+    assert doc["intact"] and doc["repaired"][0]["line"] == 2
+    history = read_history(log, Protocol.load(protocol))
+    assert history.refused is None and history.decisions == ()
+    assert history.stopped is not None and history.stopped.line == 2
+    message = refused(log, WITHDRAWAL, "continue", "Dr B", "expected")
+    assert "the trial was stopped by Dr A" in message and "a stop is final" in message
+
+
+def test_a_partial_line_longer_than_64_kib_keeps_its_first_64_kib(trial):
+    log = logged(trial, "2026-05-03")
+    log.write_bytes(log.read_bytes() + b'{"log":"nof1 monitor log","x":"' + b"\xff" * 70_000)
+    logged(trial, "2026-05-03")
+    cut = records_of(log)[1]["repaired_tail"]
+    assert cut["removed_bytes"] == 31 + 70_000 and len(cut["removed_text"]) == 1 << 16
+    assert cut["removed_text"].endswith("\ufffd")
+    assert verify_log(log).intact

@@ -345,7 +345,8 @@ def verify_log(
     """Check the hash chain of a monitor log. Exit 0 intact, 2 naming every bad line.
 
     Every line must be unchanged and follow the one before it; every decision (nof1 decide) must
-    name an episode the run before it listed, say who decided and why, and be continue or stop.
+    name an episode the run before it listed, as it listed it, say who decided and why, and be
+    continue or stop. A record that cut off a partial line written before it is a notice.
 
     An empty log is reported as empty (exit 2), never as intact: an emptied log cannot be told
     from a new one. Keep the records and the last line's SHA-256 that an intact check prints, and
@@ -377,6 +378,8 @@ def verify_log(
             f"{result.status}: {log}, {result.records} records ({kinds}), "
             f"{len(result.problems)} problem(s)"
         )
+    for repair in () if as_json else result.repaired:  # a notice: the log is not broken by it
+        click.echo(f"notice: {log}, {repair.notice}")
     for problem in result.problems:
         where = "" if problem.line is None else f", line {problem.line}"
         click.echo(f"nof1: {log}{where}: {problem.problem}", err=True)

@@ -2,11 +2,14 @@
 lends the next run.
 
 This module owns :func:`record_decision` (``nof1 decide``: one decision record, under the same
-lock and chain as the runs) and :func:`read_history` (``nof1 monitor --log``: the decisions, the
-previous run's episodes and the amendments a log lends a run, or why it lends nothing). It trusts
-a log only as far as :func:`nof1.safety.log.verify_log` does: a log whose chain or decision
-records do not verify, that belongs to another trial, or that cannot be read lends no decisions,
-and every episode then counts (safety fails closed).
+lock and chain as the runs, bound to the episode as the latest run listed it, refused after a
+stop or when the run the clinician saw is no longer the latest) and :func:`read_history`
+(``nof1 monitor --log``: the decisions, the previous run's episodes and the amendments a log lends
+a run, or why it lends nothing). It trusts a log only as far as
+:func:`nof1.safety.log.verify_log` does: a log whose chain or decision records do not verify,
+that belongs to another trial, or that cannot be read lends no decisions, and every episode then
+counts (safety fails closed); only its ``stop`` decisions, which can only make the status
+stricter, are honoured all the same, those on a line cut off by a later record included.
 """
 
 from __future__ import annotations
@@ -75,8 +78,9 @@ def read_history(path: str | Path, protocol: Protocol | str, *, replaying: bool 
         For a log that does not exist yet, or is empty: no decisions, and ``seen`` None (every
         episode is new). For a log that verifies: every decision record (with its line), the
         episode ids the latest run listed (``seen``), the amendments (consecutive runs whose
-        protocol SHA-256 differs), and the latest run's as-of date, protocol SHA-256 and diary
-        SHA-256.
+        protocol SHA-256 differs), the latest run's as-of date, protocol SHA-256 and diary
+        SHA-256, and the ``stop`` decisions of lines cut off before a later record
+        (``unverified_stops``).
         Otherwise ``refused`` says why, naming the log and the line, and the history lends
         nothing: a chain or a decision record that does not verify, a run of another trial, a
         run record that cannot be read, or a log that cannot be read at all. Never raises for
@@ -149,21 +153,48 @@ def read_history(path: str | Path, protocol: Protocol | str, *, replaying: bool 
         last_as_of=_dt.date.fromisoformat(latest["as_of"]),
         last_protocol_sha256=latest.get("protocol_sha256"),
         last_diary_sha256=diary_sha if isinstance(diary_sha, str) else None,
+        unverified_stops=_stops(content, cut_off_only=True),
     )
 
 
-def _stops(content: bytes) -> tuple[Decision, ...]:
-    """Every ``stop`` decision a log that lends nothing still holds, read as well as its lines
-    allow: a stop can only make the status stricter, so a refused log's stop is honoured all the
-    same (safety fails closed)."""
+def _stops(content: bytes, *, cut_off_only: bool = False) -> tuple[Decision, ...]:
+    """Every ``stop`` decision a log holds, read as well as its lines allow, and those in the
+    partial lines cut off from it (``repaired_tail.removed_text``): a stop can only make the
+    status stricter, so a refused log's stop, or one whose line lost its newline and was cut off
+    by the next run, is honoured all the same (safety fails closed).
+
+    Parameters
+    ----------
+    content
+        The log's bytes.
+    cut_off_only
+        True: only the stops found in cut-off lines (those of a log that verified are among its
+        decisions already).
+
+    Returns
+    -------
+    tuple of Decision
+        In log order; a stop in a cut-off line has the line of the record that cut it off.
+    """
     found = []
     for line, text in enumerate(content.split(b"\n"), 1):
         try:
             record = json.loads(text)
-            if kind_of(record) == DECISION and record.get("decision") == "stop":
-                found.append(_decision(record, line))
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except ValueError:
             continue
+        candidates = [] if cut_off_only else [record]
+        tail = record.get("repaired_tail") if isinstance(record, dict) else None
+        if isinstance(tail, dict) and isinstance(tail.get("removed_text"), str):
+            try:
+                candidates.append(json.loads(tail["removed_text"]))
+            except ValueError:
+                pass
+        for candidate in candidates:
+            try:
+                if kind_of(candidate) == DECISION and candidate.get("decision") == "stop":
+                    found.append(_decision(candidate, line))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue
     return tuple(found)
 
 

@@ -154,8 +154,9 @@ class History:
     last_diary_sha256
         The SHA-256 of the diary the latest run in the log checked, else None.
     unverified_stops
-        The ``stop`` decisions of a log that lends nothing (:attr:`refused`): a stop can only
-        make the status stricter, so it is honoured all the same (safety fails closed).
+        The ``stop`` decisions of a log that lends nothing (:attr:`refused`), and those on a
+        partial line that a later record cut off (its ``repaired_tail``): a stop can only make
+        the status stricter, so it is honoured all the same (safety fails closed).
     listed
         The events (episodes, as JSON) the previous logged run listed: an undecided one that is
         no longer found is carried on, so that it never disappears silently.

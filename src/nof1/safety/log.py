@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import LogError
 from ..limits import MAX_LOG_BYTES
-from .log_check import LogCheck, LogProblem, anchor_problems, chain_problem
+from .log_check import LogCheck, LogProblem, LogRepair, anchor_problems, chain_problem
 from .log_records import DECISION, RUN, amendment, decision_problem, decision_run_problem, kind_of
 
 if TYPE_CHECKING:
@@ -38,12 +38,22 @@ if TYPE_CHECKING:
     from .decisions import History
     from .result import MonitorResult
 
-__all__ = ["LOG_MARK", "LogCheck", "LogProblem", "log_result", "log_run", "verify_log"]
+__all__ = [
+    "LOG_MARK",
+    "LogCheck",
+    "LogProblem",
+    "LogRepair",
+    "log_result",
+    "log_run",
+    "verify_log",
+]
 
 LOG_MARK = "nof1 monitor log"
 """The ``log`` member of every record: how a monitor log is told from any other file."""
 
 _TAIL = re.compile(rb',"sha256":"([0-9a-f]{64})"\}$')
+_KEPT_TEXT = 1 << 16
+"""How much of a partial line cut off before a record the record keeps as text (64 KiB)."""
 
 
 def _sha(data: bytes) -> str:
@@ -145,8 +155,11 @@ def append_record(
     ``make(fd, end, last)`` gets the open log, the size of its complete lines and the last of
     them (None: no line yet) and returns the record's members but ``prev_sha256`` and ``sha256``;
     it may read the log (``os.pread``) and raise :class:`LogError`, and then nothing is changed.
-    A partial last line (a write that did not finish) is cut off before the record, which says so
-    (``repaired_tail``). Shared by :func:`log_run` and :func:`nof1.safety.decide.record_decision`.
+    A partial last line (a write that did not finish, or a last line whose newline was lost) is
+    cut off before the record, which says so and keeps what it was (``repaired_tail``: its
+    ``removed_bytes``, ``removed_sha256`` and ``removed_text``, the first 64 KiB as ASCII), so
+    that a ``stop`` decision on that line is still read. Shared by :func:`log_run` and
+    :func:`nof1.safety.decide.record_decision`.
     """
     flags = os.O_RDWR | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
     try:
@@ -169,7 +182,11 @@ def append_record(
         record = make(fd, end, last)
         record["prev_sha256"] = None if last is None else _sha(last)
         if tail:
-            record["repaired_tail"] = {"removed_bytes": len(tail), "removed_sha256": _sha(tail)}
+            record["repaired_tail"] = {
+                "removed_bytes": len(tail),
+                "removed_sha256": _sha(tail),
+                "removed_text": tail[:_KEPT_TEXT].decode("ascii", errors="replace"),
+            }
         data = _seal(record) + b"\n"
         if end + len(data) > MAX_LOG_BYTES:  # verify_log reads no more than that
             raise LogError(
@@ -373,6 +390,7 @@ def check_content(
     problems: list[LogProblem] = []
     found = at_count = None  # the line with the anchor's SHA-256; line expect_records's SHA-256
     records, runs, decisions, prev, prev_changed = 0, 0, 0, None, False
+    repaired: list[LogRepair] = []
     run: tuple[int | None, dict[str, Any] | None] | None = (None, None)  # None: a changed line
     *complete, tail = content.split(b"\n")
     for line in complete:
@@ -393,6 +411,9 @@ def check_content(
         if claimed != prev and not prev_changed:
             problems.append(LogProblem(records, chain_problem(records, claimed)))
         prev, prev_changed = sha, False
+        cut = record.get("repaired_tail")
+        if isinstance(cut, dict):
+            repaired.append(LogRepair(records, cut.get("removed_bytes")))
         kind = kind_of(record)
         if kind == RUN:
             runs += 1
@@ -418,7 +439,7 @@ def check_content(
             )
         )
     problems += anchor_problems(records, at_count, found, expect_sha256, expect_records)
-    counts = {"runs": runs, "decisions": decisions}
+    counts = {"runs": runs, "decisions": decisions, "repaired": tuple(repaired)}
     if problems:
         return LogCheck("broken", records, tuple(problems), **counts)
     if records == 0:
@@ -458,6 +479,8 @@ def verify_log(
         found, not only the first. A line after a changed line is not also reported for not
         following it (its link to the changed line cannot be checked), and a decision after a
         changed line is not checked against a run (the changed line may have been its run).
+        Each record that cut off a partial line written before it is listed in ``repaired``: a
+        notice, which does not make the log broken.
 
     Raises
     ------

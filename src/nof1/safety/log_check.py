@@ -1,7 +1,8 @@
 """What :func:`nof1.safety.log.verify_log` found in a monitor log: its status, every problem
 with its line, and the anchor to keep.
 
-This module owns the result of a verification (:class:`LogCheck`, :class:`LogProblem`) and the
+This module owns the result of a verification (:class:`LogCheck`, :class:`LogProblem`,
+:class:`LogRepair`) and the
 words of the problems a hash chain and a kept anchor can have (:func:`chain_problem`,
 :func:`anchor_problems`); reading and checking the lines lives in :mod:`nof1.safety.log`.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LogCheck", "LogProblem", "anchor_problems", "chain_problem"]
+__all__ = ["LogCheck", "LogProblem", "LogRepair", "anchor_problems", "chain_problem"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,37 @@ class LogProblem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"line": self.line, "problem": self.problem}
+
+
+@dataclass(frozen=True)
+class LogRepair:
+    """A partial line cut off before a record (``repaired_tail``): a notice, not a problem.
+
+    A write that did not finish, or a last line whose newline was lost, leaves a partial line;
+    the next record cuts it off and keeps its size, SHA-256 and text, so nothing is lost and a
+    ``stop`` decision on it is still read.
+
+    Attributes
+    ----------
+    line
+        The record that cut it off (1-based).
+    removed_bytes
+        The size of the partial line.
+    """
+
+    line: int
+    removed_bytes: Any
+
+    @property
+    def notice(self) -> str:
+        """In words, as ``nof1 verify-log`` prints it."""
+        return (
+            f"line {self.line} cut off a partial line of {self.removed_bytes} bytes written "
+            "before it"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "removed_bytes": self.removed_bytes, "notice": self.notice}
 
 
 @dataclass(frozen=True)
@@ -59,6 +91,9 @@ class LogCheck:
     runs, decisions
         Of the records whose content matches their ``sha256``: the monitor runs, and the
         clinicians' decisions.
+    repaired
+        Of those records, each that cut off a partial line written before it (a notice: the log
+        is not broken by it).
     """
 
     status: str
@@ -68,6 +103,7 @@ class LogCheck:
     anchor_line: int | None = None
     runs: int = 0
     decisions: int = 0
+    repaired: tuple[LogRepair, ...] = ()
 
     @property
     def intact(self) -> bool:
@@ -96,6 +132,7 @@ class LogCheck:
             "problem": self.problem,
             "last_sha256": self.last_sha256,
             "anchor_line": self.anchor_line,
+            "repaired": [r.to_dict() for r in self.repaired],
         }
 
 
