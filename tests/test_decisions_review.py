@@ -154,6 +154,21 @@ def test_decide_says_the_rule_starts_afresh_only_for_an_episode_going_on(trial):
     assert "starts afresh" not in ended.stdout
 
 
+# 3. History.listed -----------------------------------------------------------------------------
+
+
+def test_read_history_lends_the_events_the_latest_run_listed(trial):
+    log = logged(trial, "2026-05-03", "2026-03-23")
+    records = records_of(log)
+    protocol = Protocol.load(trial[0])
+    history = read_history(log, protocol)
+    assert list(history.listed) == records[1]["events"]
+    assert [e["id"] for e in history.listed] == [DOSE]
+    replayed = read_history(log, protocol, replaying=True)  # what the latest run was given
+    assert list(replayed.listed) == records[0]["events"]
+    assert read_history(trial[2].with_name("none.jsonl"), protocol).listed == ()
+
+
 # 2. the run the clinician saw ------------------------------------------------------------------
 
 

@@ -65,22 +65,22 @@ def read_history(path: str | Path, protocol: Protocol | str, *, replaying: bool 
     protocol
         The protocol of the run, or its ``[trial] id``: the log must be of that trial.
     replaying
-        False (default): the history of the next run, whose ``seen`` are the episodes the
-        latest run listed. True: the history the latest run itself was given, for running it
-        again without appending (:func:`nof1.safety.supervise.latest_check`): ``seen`` are the
-        episodes the run before it listed (None when it is the first), so the episodes that
-        were new to it read NEW again; the decisions are every one recorded, those after it
-        included. Read from one reading of the log either way.
+        False (default): the history of the next run, whose ``seen`` and ``listed`` are the
+        episodes the latest run listed. True: the history the latest run itself was given, for
+        running it again without appending (:func:`nof1.safety.supervise.latest_check`): ``seen``
+        and ``listed`` are the episodes the run before it listed (None and empty when it is the
+        first), so the episodes that were new to it read NEW again; the decisions are every one
+        recorded, those after it included. Read from one reading of the log either way.
 
     Returns
     -------
     History
         For a log that does not exist yet, or is empty: no decisions, and ``seen`` None (every
         episode is new). For a log that verifies: every decision record (with its line), the
-        episode ids the latest run listed (``seen``), the amendments (consecutive runs whose
-        protocol SHA-256 differs), the latest run's as-of date, protocol SHA-256 and diary
-        SHA-256, and the ``stop`` decisions of lines cut off before a later record
-        (``unverified_stops``).
+        episode ids the latest run listed (``seen``) and its events as written (``listed``), the
+        amendments (consecutive runs whose protocol SHA-256 differs), the latest run's as-of
+        date, protocol SHA-256 and diary SHA-256, and the ``stop`` decisions of lines cut off
+        before a later record (``unverified_stops``).
         Otherwise ``refused`` says why, naming the log and the line, and the history lends
         nothing: a chain or a decision record that does not verify, a run of another trial, a
         run record that cannot be read, or a log that cannot be read at all. Never raises for
@@ -140,20 +140,19 @@ def read_history(path: str | Path, protocol: Protocol | str, *, replaying: bool 
     if not runs:  # not in a log that verifies: a decision follows a run
         return History(path=where)
     latest = runs[-1][1]
-    if not replaying:
-        seen: frozenset[str] | None = frozenset(listed_ids(latest))
-    else:  # the run before the latest lent it what it had seen
-        seen = frozenset(listed_ids(runs[-2][1])) if len(runs) > 1 else None
+    # replaying: the run before the latest lent it what it had seen
+    shown = latest if not replaying else runs[-2][1] if len(runs) > 1 else None
     diary_sha = latest.get("diary_sha256")
     return History(
         path=where,
         decisions=tuple(decisions),
-        seen=seen,
+        seen=None if shown is None else frozenset(listed_ids(shown)),
         amendments=tuple(amendments),
         last_as_of=_dt.date.fromisoformat(latest["as_of"]),
         last_protocol_sha256=latest.get("protocol_sha256"),
         last_diary_sha256=diary_sha if isinstance(diary_sha, str) else None,
         unverified_stops=_stops(content, cut_off_only=True),
+        listed=() if shown is None else tuple(shown.get("events", [])),
     )
 
 
