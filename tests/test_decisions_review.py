@@ -1,5 +1,6 @@
 """Supervision after review: decisions bound to the episode and the run the clinician was shown,
-a log kept to one trial, visible names, a stop that is final, and a stop on a line cut off.
+a log kept to one trial, visible names, a stop that is final, a stop on a line cut off, and a
+series patient whose protocol could not be read.
 
 Every refusal leaves the log byte for byte as it was. Logs are resealed by hand with hashlib (a
 forger who recomputes every hash), as in tests/test_decisions.py.
@@ -20,6 +21,7 @@ from nof1.errors import LogError
 from nof1.safety.decide import read_history, record_decision
 from nof1.safety.log import log_result
 from nof1.safety.monitor import monitor, verify_log
+from nof1.series.supervision import read_histories
 from test_decisions import DOSE, WITHDRAWAL, decide, lines_of, logged, reseal, run
 
 DIGEST = "0123456789abcdef"
@@ -363,3 +365,29 @@ def test_a_partial_line_longer_than_64_kib_keeps_its_first_64_kib(trial):
     assert cut["removed_bytes"] == 31 + 70_000 and len(cut["removed_text"]) == 1 << 16
     assert cut["removed_text"].endswith("\ufffd")
     assert verify_log(log).intact
+
+
+# 8. a series patient whose protocol could not be read -------------------------------------------
+
+UNREAD = "the patient's protocol could not be read, so its log lends only its stop decisions"
+
+
+def test_a_patient_without_a_protocol_gets_only_its_stop_decisions(trial, tmp_path):
+    log = logged(trial, "2026-05-03")
+    record_decision(log, DOSE, "continue", "Dr A", "explained")
+    history = read_history(log, None)
+    assert history.refused == f"{log}: {UNREAD}"
+    assert history.decisions == () and history.stopped is None
+    record_decision(log, WITHDRAWAL, "stop", "Dr B", "too strong")
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "P-01.jsonl").write_bytes(log.read_bytes())
+    (history,) = read_histories(folder, ["P-01"], [None])
+    assert history.refused == f"{folder / 'P-01.jsonl'}: {UNREAD}"
+    assert history.stopped is not None and history.stopped.by == "Dr B"
+    assert "another trial" not in history.refused
+    # a log that does not verify says why, and still lends its stop
+    broken = log.read_bytes().replace(b'"by":"Dr A"', b'"by":"Dr Z"')
+    (folder / "P-01.jsonl").write_bytes(broken)
+    (history,) = read_histories(folder, ["P-01"], [None])
+    assert "line 2: changed" in history.refused and history.stopped.by == "Dr B"

@@ -55,7 +55,9 @@ def _records(content: bytes) -> list[tuple[int, dict[str, Any]]]:
     return [(n, json.loads(line)) for n, line in enumerate(content.split(b"\n")[:-1], 1)]
 
 
-def read_history(path: str | Path, protocol: Protocol | str, *, replaying: bool = False) -> History:
+def read_history(
+    path: str | Path, protocol: Protocol | str | None, *, replaying: bool = False
+) -> History:
     """What a monitor log lends the next run of ``protocol``: decisions, seen episodes, amendments.
 
     Parameters
@@ -63,7 +65,9 @@ def read_history(path: str | Path, protocol: Protocol | str, *, replaying: bool 
     path
         The monitor log (it need not exist yet).
     protocol
-        The protocol of the run, or its ``[trial] id``: the log must be of that trial.
+        The protocol of the run, or its ``[trial] id``: the log must be of that trial. None: the
+        protocol could not be read (a series patient's), and the log, verified all the same,
+        lends only its ``stop`` decisions (``unverified_stops``), with ``refused`` saying so.
     replaying
         False (default): the history of the next run, whose ``seen`` and ``listed`` are the
         episodes the latest run listed. True: the history the latest run itself was given, for
@@ -94,7 +98,7 @@ def read_history(path: str | Path, protocol: Protocol | str, *, replaying: bool 
     """
     where = str(path)
     path = Path(path)
-    trial_id = protocol if isinstance(protocol, str) else protocol.trial.id
+    trial_id = protocol if protocol is None or isinstance(protocol, str) else protocol.trial.id
 
     def refused(why: str, content: bytes = b"") -> History:
         return History(
@@ -116,6 +120,13 @@ def read_history(path: str | Path, protocol: Protocol | str, *, replaying: bool 
     if not check.intact:
         line = "" if check.line is None else f" line {check.line}"
         return refused(f"{path}{line}: {check.problem}", content)
+    if trial_id is None:
+        return History(
+            path=where,
+            refused=f"{path}: the patient's protocol could not be read, so its log lends only "
+            "its stop decisions",
+            unverified_stops=_stops(content),
+        )
     runs, decisions = [], []
     for line, record in _records(content):
         if kind_of(record) == DECISION:

@@ -143,8 +143,9 @@ class History:
         The episode ids the previous logged run listed; None when the log has no run (or was
         refused): every episode is then new.
     refused
-        Why the log lends no decisions (its chain does not verify, or it belongs to another
-        trial), in words naming the log and its first bad line; else None.
+        Why the log lends no decisions (its chain does not verify, it belongs to another trial,
+        or the protocol of a series patient could not be read), in words naming the log and its
+        first bad line; else None.
     amendments
         The protocol changes the log recorded, in log order.
     last_as_of
