@@ -367,6 +367,15 @@ def test_a_partial_line_longer_than_64_kib_keeps_its_first_64_kib(trial):
     assert verify_log(log).intact
 
 
+def test_nothing_is_decided_after_a_stop_on_a_partial_last_line(trial):
+    # the stop's newline is lost and no run has cut it off yet: it is final all the same
+    log = logged(trial, "2026-05-03")
+    assert decide(log, DOSE, "stop", "Dr A", "the dose was not kept").exit_code == 0
+    log.write_bytes(log.read_bytes()[:-1])
+    message = refused(log, WITHDRAWAL, "continue", "Dr B", "expected")
+    assert "the trial was stopped by Dr A" in message and "a stop is final" in message
+
+
 # 8. a series patient whose protocol could not be read -------------------------------------------
 
 UNREAD = "the patient's protocol could not be read, so its log lends only its stop decisions"

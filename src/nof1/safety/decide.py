@@ -400,7 +400,8 @@ def record_decision(
     refuse_path(path, [])
 
     def make(fd: int, end: int, last: bytes | None) -> dict[str, Any]:
-        content = _read_range(fd, end)
+        whole = _read_range(fd, os.fstat(fd).st_size)  # a partial last line included
+        content = whole[:end]
         check = check_content(content)
         if check.status == "empty":
             raise LogError(f"{path}: the monitor log has no run yet; nothing was recorded")
@@ -417,7 +418,7 @@ def record_decision(
         problem = run_problem(run)
         if problem is not None:
             raise LogError(f"{path} line {line}: {problem}; nothing was recorded")
-        stopped = next(iter(_stops(content)), None)
+        stopped = next(iter(_stops(whole)), None)  # a stop on the partial line too
         if stopped is not None:
             raise LogError(
                 f"{path}: the trial was stopped by {stopped.by} at {stopped.at} (line "
