@@ -301,7 +301,7 @@ def _seen_run(path: Path, seen_run: str | None) -> str | None:
     """``seen_run`` in lower case, or a refusal when it is not 12 to 64 hexadecimal digits."""
     if seen_run is None:
         return None
-    seen = seen_run.strip().lower()
+    seen = seen_run.strip().lower() if isinstance(seen_run, str) else ""
     if not _RUN_SHA.fullmatch(seen):
         raise LogError(
             f"{path}: the run seen must be the SHA-256 of its record, at least its first 12 "
