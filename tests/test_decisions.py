@@ -110,7 +110,10 @@ def test_decide_records_who_what_which_episode_and_through_which_date(trial):
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith(f"recorded in {log}: continue on {DOSE!r}, by Dr A. Jones")
     assert "reason: one extra dose, explained" in result.stdout
-    assert "seen through 2026-05-03" in result.stdout and "starts afresh" in result.stdout
+    assert "seen through 2026-05-03" in result.stdout
+    # the dose above plan ended on 2026-03-22: no restart to announce
+    assert "which ended on 2026-03-22, no longer counts" in result.stdout
+    assert "starts afresh" not in result.stdout
     record = json.loads(lines_of(log)[1])
     assert {k: record[k] for k in ("kind", "event", "decision", "by", "reason", "through")} == {
         "kind": "decision",
@@ -134,7 +137,7 @@ def test_record_decision_stamps_the_time_given_in_utc(trial):
     log = logged(trial, "2026-05-03")
     paris = dt.timezone(dt.timedelta(hours=1))
     now = dt.datetime(2026, 5, 4, 9, 30, 15, 999, tzinfo=paris)
-    record = record_decision(log, DOSE, "stop", "Dr A", "enough", now=now)
+    record = record_decision(log, DOSE, "continue", "Dr A", "enough", now=now)
     assert record["at"] == "2026-05-04T08:30:15+00:00"
     naive = record_decision(log, DOSE, "stop", "Dr A", "again", now=dt.datetime(2026, 5, 4, 10))
     assert naive["at"] == "2026-05-04T10:00:00+00:00"
@@ -155,9 +158,9 @@ def _link(log: Path) -> Path:
         ("unknown episode", (DOSE.replace("22", "21"),), f"it listed {DOSE!r}, {WITHDRAWAL!r}"),
         ("decision", (DOSE, "pause"), "must be one of continue, stop, not 'pause'"),
         ("decision case", (DOSE, "Stop"), "not 'Stop'"),
-        ("blank by", (DOSE, "continue", "   "), "who decides (by is empty)"),
-        ("empty reason", (DOSE, "continue", "Dr A", ""), "why (reason is empty)"),
-        ("blank reason", (DOSE, "continue", "Dr A", " \t"), "why (reason is empty)"),
+        ("blank by", (DOSE, "continue", "   "), "who decides (by is empty: it has no letter"),
+        ("empty reason", (DOSE, "continue", "Dr A", ""), "why (reason is empty: it has no"),
+        ("blank reason", (DOSE, "continue", "Dr A", " \t"), "why (reason is empty: it has no"),
     ],
 )
 def test_decide_refuses_a_bad_decision(trial, case, args, message):
@@ -354,7 +357,9 @@ def test_read_history_reads_the_decisions_back_with_their_lines(trial):
     assert history.decisions[0].through == dt.date(2026, 5, 3)
     assert history.decisions[0].reason == "explained"
     assert history.decision_of(DOSE).line == 2 and history.stopped is None
-    assert history.restarts("Dose above plan") == (dt.date(2026, 5, 3),)
+    # the dose above plan had ended (on 2026-03-22) when it was decided: no restart is needed
+    assert history.decisions[0].episode_end == dt.date(2026, 3, 22)
+    assert history.restarts("Dose above plan") == ()
     assert history.last_as_of == dt.date(2026, 5, 3)
     assert history.last_protocol_sha256 == hashlib.sha256(trial[0].read_bytes()).hexdigest()
 

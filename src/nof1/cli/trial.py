@@ -5,6 +5,7 @@ analyze, monitor, verify-log and demo.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -239,8 +240,10 @@ def monitor(
     With --log, one hash-chained line per run is appended to a log (check it with nof1
     verify-log), and the clinicians' decisions already in it (nof1 decide) are honoured: an
     episode decided continue no longer counts, a stop decision ends the trial; episodes the
-    previous logged run did not list read NEW. A log that does not verify, or of another trial,
-    lends no decisions: every episode counts, and stderr says why. A protocol changed since the
+    previous logged run did not list read NEW; the text ends with the run's SHA-256 (Logged as run
+    SHA), to give nof1 decide --run. A log that does not verify, or of another trial, lends no
+    decisions: every episode counts, and stderr says why; a run of another trial is never
+    appended to a log. A protocol changed since the
     previous logged run is recorded as an amendment. A log that cannot be written never hides
     the verdict: the verdict is printed, the failure goes to stderr, and the exit code stays 4
     or 3 (else 2).
@@ -257,18 +260,24 @@ def monitor(
         protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes, sheet=sheet
     )
     day = parse_date(as_of, "--as-of")  # bad input first: its one line is the only one
-    log_failure = None
+    log_failure = record = None
     if log:  # the sequence the web page's clinic workspace runs too: one library call
         logged = monitor_logged(
             loaded, d, log, as_of=day, on_refused=lambda why: click.echo(f"nof1: {why}", err=True)
         )
-        result, log_failure = logged.result, logged.log_failure
+        result, log_failure, record = logged.result, logged.log_failure, logged.record
     else:
         result = run(loaded, d, as_of=day)
     if as_json:
         emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
+        if record is not None:  # the run a decision on it names (nof1 decide --run)
+            sha = record["sha256"][:12]
+            click.echo(
+                f"Logged as run {sha}: decide with nof1 decide {shlex.quote(log)} ID --run {sha} "
+                "--decision ..."
+            )
     if log_failure:
         click.echo(f"nof1: the run was NOT logged: {log_failure}", err=True)
         sys.exit(result.exit_code or EXIT_BAD_INPUT)
@@ -336,7 +345,8 @@ def verify_log(
     """Check the hash chain of a monitor log. Exit 0 intact, 2 naming every bad line.
 
     Every line must be unchanged and follow the one before it; every decision (nof1 decide) must
-    name an episode the run before it listed, say who decided and why, and be continue or stop.
+    name an episode the run before it listed, as it listed it, say who decided and why, and be
+    continue or stop. A record that cut off a partial line written before it is a notice.
 
     An empty log is reported as empty (exit 2), never as intact: an emptied log cannot be told
     from a new one. Keep the records and the last line's SHA-256 that an intact check prints, and
@@ -368,6 +378,8 @@ def verify_log(
             f"{result.status}: {log}, {result.records} records ({kinds}), "
             f"{len(result.problems)} problem(s)"
         )
+    for repair in () if as_json else result.repaired:  # a notice: the log is not broken by it
+        click.echo(f"notice: {log}, {repair.notice}")
     for problem in result.problems:
         where = "" if problem.line is None else f", line {problem.line}"
         click.echo(f"nof1: {log}{where}: {problem.problem}", err=True)

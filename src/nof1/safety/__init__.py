@@ -2,7 +2,8 @@
 
 Modules: :mod:`~nof1.safety.rules` (vectorized rule conditions), :mod:`~nof1.safety.monitor` (the
 entry point ``monitor``), :mod:`~nof1.safety.result` (what it found), :mod:`~nof1.safety.log`
-(the hash-chained monitor log; :mod:`~nof1.safety.log_records`, what its records hold),
+(the hash-chained monitor log; :mod:`~nof1.safety.log_records`, what its records hold;
+:mod:`~nof1.safety.log_check`, what a verification found),
 :mod:`~nof1.safety.decisions` and :mod:`~nof1.safety.decide` (the clinicians' decisions: their
 data, and recording and reading them), :mod:`~nof1.safety.supervise` (a monitor run on the record
 in one call, and the latest run checked again), :mod:`~nof1.safety.workspace` and

@@ -143,8 +143,9 @@ class History:
         The episode ids the previous logged run listed; None when the log has no run (or was
         refused): every episode is then new.
     refused
-        Why the log lends no decisions (its chain does not verify, or it belongs to another
-        trial), in words naming the log and its first bad line; else None.
+        Why the log lends no decisions (its chain does not verify, it belongs to another trial,
+        or the protocol of a series patient could not be read), in words naming the log and its
+        first bad line; else None.
     amendments
         The protocol changes the log recorded, in log order.
     last_as_of
@@ -154,8 +155,9 @@ class History:
     last_diary_sha256
         The SHA-256 of the diary the latest run in the log checked, else None.
     unverified_stops
-        The ``stop`` decisions of a log that lends nothing (:attr:`refused`): a stop can only
-        make the status stricter, so it is honoured all the same (safety fails closed).
+        The ``stop`` decisions of a log that lends nothing (:attr:`refused`), and those on a
+        partial line that a later record cut off (its ``repaired_tail``): a stop can only make
+        the status stricter, so it is honoured all the same (safety fails closed).
     listed
         The events (episodes, as JSON) the previous logged run listed: an undecided one that is
         no longer found is carried on, so that it never disappears silently.

@@ -8,7 +8,8 @@ ASCII-escaped JSON, written whole or not at all, under an exclusive lock on the 
 ``prev_sha256``, the SHA-256 of the line before it (read inside the lock), and ends with
 ``sha256``, the SHA-256 of the line up to that member, so that :func:`verify_log` lists every line
 that was changed, removed or reordered, and every decision record that is not one (what each kind
-of record holds: :mod:`nof1.safety.log_records`). A partial line left by a write that did not
+of record holds: :mod:`nof1.safety.log_records`; what a verification found:
+:mod:`nof1.safety.log_check`). A partial line left by a write that did not
 finish is cut off before the next record, and that record says so. The log may not be one of the
 run's input files, a symbolic link, or an existing file that is not a monitor log. Where the
 platform has no ``fcntl.flock`` (Windows) nothing is appended: the write is refused with a
@@ -23,12 +24,12 @@ import json
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import LogError
 from ..limits import MAX_LOG_BYTES
+from .log_check import LogCheck, LogProblem, LogRepair, anchor_problems, chain_problem
 from .log_records import DECISION, RUN, amendment, decision_problem, decision_run_problem, kind_of
 
 if TYPE_CHECKING:
@@ -37,12 +38,22 @@ if TYPE_CHECKING:
     from .decisions import History
     from .result import MonitorResult
 
-__all__ = ["LOG_MARK", "LogCheck", "LogProblem", "log_result", "log_run", "verify_log"]
+__all__ = [
+    "LOG_MARK",
+    "LogCheck",
+    "LogProblem",
+    "LogRepair",
+    "log_result",
+    "log_run",
+    "verify_log",
+]
 
 LOG_MARK = "nof1 monitor log"
 """The ``log`` member of every record: how a monitor log is told from any other file."""
 
 _TAIL = re.compile(rb',"sha256":"([0-9a-f]{64})"\}$')
+_KEPT_TEXT = 1 << 16
+"""How much of a partial line cut off before a record the record keeps as text (64 KiB)."""
 
 
 def _sha(data: bytes) -> str:
@@ -144,8 +155,11 @@ def append_record(
     ``make(fd, end, last)`` gets the open log, the size of its complete lines and the last of
     them (None: no line yet) and returns the record's members but ``prev_sha256`` and ``sha256``;
     it may read the log (``os.pread``) and raise :class:`LogError`, and then nothing is changed.
-    A partial last line (a write that did not finish) is cut off before the record, which says so
-    (``repaired_tail``). Shared by :func:`log_run` and :func:`nof1.safety.decide.record_decision`.
+    A partial last line (a write that did not finish, or a last line whose newline was lost) is
+    cut off before the record, which says so and keeps what it was (``repaired_tail``: its
+    ``removed_bytes``, ``removed_sha256`` and ``removed_text``, the first 64 KiB as ASCII), so
+    that a ``stop`` decision on that line is still read. Shared by :func:`log_run` and
+    :func:`nof1.safety.decide.record_decision`.
     """
     flags = os.O_RDWR | os.O_APPEND | getattr(os, "O_NOFOLLOW", 0) | (os.O_CREAT if create else 0)
     try:
@@ -168,7 +182,11 @@ def append_record(
         record = make(fd, end, last)
         record["prev_sha256"] = None if last is None else _sha(last)
         if tail:
-            record["repaired_tail"] = {"removed_bytes": len(tail), "removed_sha256": _sha(tail)}
+            record["repaired_tail"] = {
+                "removed_bytes": len(tail),
+                "removed_sha256": _sha(tail),
+                "removed_text": tail[:_KEPT_TEXT].decode("ascii", errors="replace"),
+            }
         data = _seal(record) + b"\n"
         if end + len(data) > MAX_LOG_BYTES:  # verify_log reads no more than that
             raise LogError(
@@ -262,7 +280,9 @@ def log_result(
     differs from the previous run record's, ``prev_sha256`` (the SHA-256 of the previous line,
     null on the first), ``repaired_tail`` when a partial line was cut off first, and last
     ``sha256``. The previous lines are read, and the line written, under an exclusive lock on the
-    file, so runs (and decisions) at the same moment append one after the other.
+    file, so runs (and decisions) at the same moment append one after the other. A run is never
+    appended to the log of another trial: the latest run record in the log must have the same
+    ``protocol_id``.
 
     Parameters
     ----------
@@ -283,8 +303,9 @@ def log_result(
     Raises
     ------
     LogError
-        The path is an input file, a link or a file that is not a monitor log; the file cannot
-        be locked (no ``fcntl.flock``), or the line not written whole (the file is left as it was).
+        The path is an input file, a link or a file that is not a monitor log; the log's latest
+        run is of another trial (``protocol_id``); the file cannot be locked (no
+        ``fcntl.flock``), or the line not written whole. The file is then left as it was.
     """
     from .. import __version__
 
@@ -310,6 +331,12 @@ def log_result(
             "supervision": _supervision(result.history),
         }
         previous = None if last is None else _last_run(fd, end)
+        other = None if previous is None else previous.get("protocol_id")
+        if isinstance(other, str) and other != protocol_id:
+            raise LogError(
+                f"{path}: this log belongs to trial {other!r}, and this run is of trial "
+                f"{protocol_id!r}: give this trial its own log; nothing was appended"
+            )
         change = amendment(
             None if previous is None else previous.get("protocol_sha256"), protocol_sha256
         )
@@ -320,136 +347,7 @@ def log_result(
     return append_record(path, make, create=True)
 
 
-@dataclass(frozen=True)
-class LogProblem:
-    """One thing :func:`verify_log` found wrong.
-
-    Attributes
-    ----------
-    line
-        The line it concerns (1-based), or None when it concerns no one line (a kept anchor's
-        SHA-256 that no line has).
-    problem
-        What is wrong, in words.
-    """
-
-    line: int | None
-    problem: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "problem": self.problem}
-
-
-@dataclass(frozen=True)
-class LogCheck:
-    """What :func:`verify_log` found.
-
-    Attributes
-    ----------
-    status
-        ``"intact"``: at least one record, every line whole, unchanged and chained to the one
-        before it, and the kept anchor (if given) still in place. ``"empty"``: the file has no
-        record, and no anchor says it should (an emptied log cannot be told from a new one
-        without an anchor). ``"broken"``: at least one problem.
-    records
-        Complete lines read.
-    problems
-        Every problem found, in line order (a problem with the anchor last).
-    last_sha256
-        When intact, the SHA-256 of the last line: keep it with ``records`` elsewhere (the
-        clinical record), and a later check with them as the anchor finds lines removed from the
-        end, or a log emptied.
-    anchor_line
-        When a kept anchor was given and is in place: the line it pins (the line with its
-        SHA-256, or line ``expect_records``).
-    runs, decisions
-        Of the records whose content matches their ``sha256``: the monitor runs, and the
-        clinicians' decisions.
-    """
-
-    status: str
-    records: int
-    problems: tuple[LogProblem, ...] = ()
-    last_sha256: str | None = None
-    anchor_line: int | None = None
-    runs: int = 0
-    decisions: int = 0
-
-    @property
-    def intact(self) -> bool:
-        """True only when the status is ``"intact"``."""
-        return self.status == "intact"
-
-    @property
-    def line(self) -> int | None:
-        """The line of the first problem, or None."""
-        return self.problems[0].line if self.problems else None
-
-    @property
-    def problem(self) -> str | None:
-        """The first problem in words, or None."""
-        return self.problems[0].problem if self.problems else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "intact": self.intact,
-            "records": self.records,
-            "runs": self.runs,
-            "decisions": self.decisions,
-            "problems": [p.to_dict() for p in self.problems],
-            "line": self.line,
-            "problem": self.problem,
-            "last_sha256": self.last_sha256,
-            "anchor_line": self.anchor_line,
-        }
-
-
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-
-
-def _chain_problem(i: int, claimed: Any) -> str:
-    if i == 1:
-        return "the lines before it were removed (it has a prev_sha256)"
-    if claimed is None:
-        return "it claims to start a log: lines before it were added or reordered"
-    return (
-        f"it does not follow line {i - 1}: a line between them was removed, or the lines were "
-        "reordered"
-    )
-
-
-def _anchor_problems(
-    records: int, at_count: str | None, found: int | None, sha: str | None, count: int | None
-) -> list[LogProblem]:
-    """Whether the line a previous verification ended on is still there, unchanged."""
-    if count is not None and records < count:
-        return [
-            LogProblem(
-                count,
-                f"missing: the kept anchor says the log had {count} records, and only {records} "
-                "are left (lines were removed from the end, or the log was emptied)",
-            )
-        ]
-    if sha is None:
-        return []
-    if count is not None and at_count != sha:
-        return [
-            LogProblem(
-                count,
-                f"its SHA-256 is not the kept anchor's {sha}: this line was changed, or lines "
-                "before it were removed or added",
-            )
-        ]
-    if count is None and found is None:
-        return [
-            LogProblem(
-                None,
-                f"no line has the kept anchor's SHA-256 {sha}: the line it pins was changed or "
-                "removed, or the log was emptied",
-            )
-        ]
-    return []
 
 
 def read_log(path: Path) -> bytes:
@@ -492,6 +390,7 @@ def check_content(
     problems: list[LogProblem] = []
     found = at_count = None  # the line with the anchor's SHA-256; line expect_records's SHA-256
     records, runs, decisions, prev, prev_changed = 0, 0, 0, None, False
+    repaired: list[LogRepair] = []
     run: tuple[int | None, dict[str, Any] | None] | None = (None, None)  # None: a changed line
     *complete, tail = content.split(b"\n")
     for line in complete:
@@ -510,8 +409,11 @@ def check_content(
             continue
         claimed = record.get("prev_sha256")
         if claimed != prev and not prev_changed:
-            problems.append(LogProblem(records, _chain_problem(records, claimed)))
+            problems.append(LogProblem(records, chain_problem(records, claimed)))
         prev, prev_changed = sha, False
+        cut = record.get("repaired_tail")
+        if isinstance(cut, dict):
+            repaired.append(LogRepair(records, cut.get("removed_bytes")))
         kind = kind_of(record)
         if kind == RUN:
             runs += 1
@@ -536,8 +438,8 @@ def check_content(
                 "incomplete: a write that did not finish (the next monitor --log run cuts it off)",
             )
         )
-    problems += _anchor_problems(records, at_count, found, expect_sha256, expect_records)
-    counts = {"runs": runs, "decisions": decisions}
+    problems += anchor_problems(records, at_count, found, expect_sha256, expect_records)
+    counts = {"runs": runs, "decisions": decisions, "repaired": tuple(repaired)}
     if problems:
         return LogCheck("broken", records, tuple(problems), **counts)
     if records == 0:
@@ -553,8 +455,10 @@ def verify_log(
     still in place.
 
     Besides the chain, every decision record must name an episode the run before it listed,
-    say who decided and why, be ``continue`` or ``stop``, and be through that run's as-of date,
-    of the same trial; a record of another kind is a problem too.
+    with that episode's ``end`` and ``digest`` as the run listed them (``episode_end``,
+    ``episode_digest``), say who decided and why (each with a visible character), be
+    ``continue`` or ``stop``, and be through that run's as-of date, of the same trial; a record
+    of another kind is a problem too.
 
     Parameters
     ----------
@@ -575,6 +479,8 @@ def verify_log(
         found, not only the first. A line after a changed line is not also reported for not
         following it (its link to the changed line cannot be checked), and a decision after a
         changed line is not checked against a run (the changed line may have been its run).
+        Each record that cut off a partial line written before it is listed in ``repaired``: a
+        notice, which does not make the log broken.
 
     Raises
     ------

@@ -3,8 +3,9 @@
 This module owns the kinds of record (:data:`RUN`, :data:`DECISION`), the checks a decision
 record must pass besides the hash chain (:func:`decision_problem`, :func:`decision_run_problem`,
 which :func:`nof1.safety.log.verify_log` makes on every line), what a run record must hold to lend
-anything to a later run (:func:`run_problem`), the episode ids a run record lists
-(:func:`listed_ids`) and when a run is an amendment (:func:`amendment`). Writing and reading the
+anything to a later run (:func:`run_problem`), the episodes a run record lists (:func:`listed_ids`,
+:func:`listed_event`), when a run is an amendment (:func:`amendment`) and when a name or a reason
+says anything (:func:`visible`). Writing and reading the
 log live in :mod:`nof1.safety.log` (the chain, ``log_run``, ``verify_log``) and
 :mod:`nof1.safety.decide` (``read_history``, ``record_decision``).
 """
@@ -12,6 +13,7 @@ log live in :mod:`nof1.safety.log` (the chain, ``log_run``, ``verify_log``) and
 from __future__ import annotations
 
 import datetime as _dt
+import unicodedata
 from typing import Any
 
 from .decisions import DECISIONS, episode_id
@@ -24,8 +26,10 @@ __all__ = [
     "decision_problem",
     "decision_run_problem",
     "kind_of",
+    "listed_event",
     "listed_ids",
     "run_problem",
+    "visible",
 ]
 
 RUN, DECISION = "run", "decision"
@@ -75,6 +79,31 @@ def amendment(previous_sha256: Any, sha256: Any) -> dict[str, str] | None:
     return {"from_sha256": previous_sha256, "to_sha256": sha256}
 
 
+def visible(text: Any) -> bool:
+    """True when ``text`` is text with at least one visible character: a letter, a digit, a
+    punctuation mark or a symbol (Unicode categories L, N, P, S).
+
+    Whitespace alone, zero-width spaces and other format or control characters say nothing, so a
+    decision's ``by`` or ``reason`` made only of them is refused as empty.
+
+    Parameters
+    ----------
+    text
+        A decision's ``by`` or ``reason``, as given or as read from the log.
+
+    Returns
+    -------
+    bool
+        False for anything that is not text, and for text without a visible character.
+
+    Examples
+    --------
+    >>> visible("Dr A. Jones"), visible(" \u200b\u2060 "), visible(None)
+    (True, False, False)
+    """
+    return isinstance(text, str) and any(unicodedata.category(c)[0] in "LNPS" for c in text)
+
+
 def _date(value: Any) -> _dt.date | None:
     if not isinstance(value, str):
         return None
@@ -122,6 +151,39 @@ def listed_ids(run: dict[str, Any]) -> list[str]:
     return ids
 
 
+def listed_event(run: dict[str, Any], event_id: str) -> dict[str, Any] | None:
+    """The event (as the run record wrote it) that a run record lists under ``event_id``.
+
+    Parameters
+    ----------
+    run
+        A run record.
+    event_id
+        An episode id, ``RULE NAME@DATE``.
+
+    Returns
+    -------
+    dict or None
+        The first event with that id; None when the run did not list it, or its events cannot
+        be read (:func:`listed_ids`).
+    """
+    try:
+        ids = listed_ids(run)
+    except ValueError:
+        return None
+    return next((e for i, e in zip(ids, run.get("events", []), strict=True) if i == event_id), None)
+
+
+def _episode_problem(end: Any, digest: Any) -> str | None:
+    """What is wrong with an episode's ``end`` and ``digest`` (a decision copies both), else
+    None."""
+    if end is not None and _date(end) is None:
+        return f"its end {end!r} is not a date"
+    if digest is not None and not isinstance(digest, str):
+        return "its digest is not text"
+    return None
+
+
 def run_problem(record: dict[str, Any]) -> str | None:
     """What a run record lacks to lend a later run anything, else None.
 
@@ -129,7 +191,8 @@ def run_problem(record: dict[str, Any]) -> str | None:
     ----------
     record
         A run record: it must hold ``protocol_id``, ``as_of`` (an ISO date), ``time``,
-        ``protocol_sha256`` (text or null) and readable ``events`` (:func:`listed_ids`).
+        ``protocol_sha256`` (text or null) and readable ``events`` (:func:`listed_ids`), each
+        ``end`` null or an ISO date and each ``digest`` null or text (a decision copies both).
 
     Returns
     -------
@@ -149,6 +212,10 @@ def run_problem(record: dict[str, Any]) -> str | None:
         listed_ids(record)
     except ValueError as exc:
         return f"a run record whose episodes cannot be read: {exc}"
+    for event in record.get("events", []):
+        problem = _episode_problem(event.get("end"), event.get("digest"))
+        if problem is not None:
+            return f"a run record whose episodes cannot be read: an event of it: {problem}"
     return None
 
 
@@ -159,8 +226,9 @@ def decision_problem(record: dict[str, Any]) -> str | None:
     ----------
     record
         A decision record: ``event`` an id ``RULE NAME@DATE``, ``decision`` one of
-        :data:`nof1.safety.decisions.DECISIONS`, ``by`` and ``reason`` not blank, ``through`` an
-        ISO date, ``at`` text.
+        :data:`nof1.safety.decisions.DECISIONS`, ``by`` and ``reason`` each with a visible
+        character (:func:`visible`), ``through`` an ISO date, ``at`` text, ``episode_end`` null or
+        an ISO date and ``episode_digest`` null or text.
 
     Returns
     -------
@@ -173,13 +241,18 @@ def decision_problem(record: dict[str, Any]) -> str | None:
     if decision not in DECISIONS:
         return f"the decision on {event!r} is {decision!r}, not one of {', '.join(DECISIONS)}"
     for member, what in (("by", "who decided"), ("reason", "why")):
-        value = record.get(member)
-        if not isinstance(value, str) or not value.strip():
-            return f"the decision on {event!r} does not say {what}: its {member!r} is empty"
+        if not visible(record.get(member)):
+            return (
+                f"the decision on {event!r} does not say {what}: its {member!r} is empty (no "
+                "visible character)"
+            )
     if _date(record.get("through")) is None:
         return f"the decision on {event!r} has no through date"
     if not isinstance(record.get("at"), str):
         return f"the decision on {event!r} does not say when it was made (at)"
+    problem = _episode_problem(record.get("episode_end"), record.get("episode_digest"))
+    if problem is not None:
+        return f"the decision on {event!r} names an episode that cannot be read: {problem}"
     return None
 
 
@@ -189,7 +262,9 @@ def decision_run_problem(
     """What is wrong with a decision record given the latest run record before it, else None.
 
     A decision is made on the latest run of its log: it must follow a run of the same trial
-    that listed its episode, and its ``through`` date is that run's ``as_of``.
+    that listed its episode, its ``through`` date is that run's ``as_of``, and its
+    ``episode_end`` and ``episode_digest`` are the ``end`` and ``digest`` that run listed for
+    the episode (the episode as the clinician was shown it; null where the run had none).
 
     Parameters
     ----------
@@ -206,11 +281,8 @@ def decision_run_problem(
     event = record.get("event")
     if run is None:
         return f"a decision on {event!r} before any monitor run: there was no episode to decide"
-    try:
-        listed = listed_ids(run)
-    except ValueError:
-        listed = []
-    if event not in listed:
+    shown = listed_event(run, event)
+    if shown is None:
         return f"a decision on {event!r}, which the run before it (line {run_line}) did not list"
     if record.get("through") != run.get("as_of"):
         return (
@@ -222,4 +294,11 @@ def decision_run_problem(
             f"the decision on {event!r} is of trial {record.get('protocol_id')!r}, the run "
             f"before it (line {run_line}) of trial {run.get('protocol_id')!r}"
         )
+    for member, listed in (("episode_end", "end"), ("episode_digest", "digest")):
+        if record.get(member) != shown.get(listed):
+            return (
+                f"the decision on {event!r} has {member} {record.get(member)!r}, not the "
+                f"{listed} {shown.get(listed)!r} the run before it (line {run_line}) listed: it "
+                "is not on the episode the clinician was shown"
+            )
     return None

@@ -86,7 +86,7 @@ def read_histories(
                 History(refused=f"the pseudonym {patient!r} cannot name a log file in {log_dir}")
             )
             continue
-        out.append(read_history(path, "" if trial_id is None else trial_id))
+        out.append(read_history(path, trial_id))
     return out
 
 
