@@ -185,15 +185,12 @@ def test_decide_refuses_a_missing_option_in_one_line(trial, missing):
     assert log.read_bytes() == before
 
 
-def test_decide_refuses_an_episode_only_an_earlier_run_listed(trial):
-    # the latest run (as of 2026-03-21) listed no episode: the clinician must decide on what
-    # the latest run showed, not on an older run's list
+def test_an_episode_an_earlier_run_listed_is_carried_on_and_can_be_decided(trial):
+    # the latest run (as of 2026-03-21) is before the dose above plan (03-22) that the run
+    # before listed: undecided, it is carried on (it counts), so the clinician can decide on it
     log = logged(trial, "2026-05-03", "2026-03-21")
-    before = log.read_bytes()
-    result = decide(log, DOSE)
-    assert result.exit_code == 2 and "(line 2, as of 2026-03-21) did not list" in result.stderr
-    assert "it listed no episode to decide" in result.stderr
-    assert log.read_bytes() == before
+    assert json.loads(lines_of(log)[1])["status"] == "review"
+    assert decide(log, DOSE).exit_code == 0
 
 
 def test_decide_names_at_most_five_ids_it_could_copy(trial, tmp_path):
@@ -367,9 +364,12 @@ def test_read_history_reads_the_decisions_back_with_their_lines(trial):
 def test_read_history_sees_the_latest_runs_episodes(trial):
     log = logged(trial, "2026-05-03", "2026-03-23")
     history = read_history(log, Protocol.load(trial[0]))
-    # the latest run, as of 2026-03-23, listed only the dose: the withdrawal (03-25) is new
-    assert history.seen == {DOSE} and history.last_as_of == dt.date(2026, 3, 23)
-    assert not history.is_new(DOSE) and history.is_new(WITHDRAWAL)
+    # the latest run, as of 2026-03-23, listed the dose, and carried on the withdrawal (03-25,
+    # after its as-of date) that the run before had listed: undecided, it still counts
+    assert history.seen == {DOSE, WITHDRAWAL} and history.last_as_of == dt.date(2026, 3, 23)
+    assert not history.is_new(DOSE) and not history.is_new(WITHDRAWAL)
+    carried = next(e for e in history.listed if e["id"] == WITHDRAWAL)
+    assert carried["gone"] is True and "dated after this run's as-of date" in carried["description"]
 
 
 def test_read_history_without_a_log_or_with_an_empty_one_lends_nothing_and_refuses_nothing(trial):

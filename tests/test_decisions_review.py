@@ -165,7 +165,7 @@ def test_read_history_lends_the_events_the_latest_run_listed(trial):
     protocol = Protocol.load(trial[0])
     history = read_history(log, protocol)
     assert list(history.listed) == records[1]["events"]
-    assert [e["id"] for e in history.listed] == [DOSE]
+    assert [e["id"] for e in history.listed] == [DOSE, WITHDRAWAL]  # the later one carried on
     replayed = read_history(log, protocol, replaying=True)  # what the latest run was given
     assert list(replayed.listed) == records[0]["events"]
     assert read_history(trial[2].with_name("none.jsonl"), protocol).listed == ()

@@ -482,9 +482,13 @@ def _supervised(event: Event, history: History | None) -> Event:
 
 
 GONE = " (listed by the previous logged run; the diary no longer shows it: decide on it)"
+LATER = (
+    " (listed by the previous logged run, dated after this run's as-of date: it counts until a"
+    " clinician decides on it)"
+)
 
 
-def _gone(events: list[Event], history: History | None) -> list[Event]:
+def _gone(events: list[Event], history: History | None, as_of) -> list[Event]:
     """The episodes the previous logged run listed that the diary no longer shows, undecided:
     carried on, counting, so that none disappears silently (a stale export, a deleted row)."""
     if history is None or history.refused is not None or not history.listed:
@@ -498,7 +502,8 @@ def _gone(events: list[Event], history: History | None) -> list[Event]:
         if decision is not None and decision.decision == "continue":
             continue  # looked at, and no longer in the diary: nothing to carry
         event = Event.from_dict(doc)
-        description = event.description if event.gone else event.description + GONE
+        why = LATER if event.date > as_of else GONE
+        description = event.description if event.gone else event.description + why
         out.append(replace(event, gone=True, new=False, decision=decision, description=description))
     return out
 
@@ -546,7 +551,7 @@ def replay(
     for i in range(n):
         history = None if histories is None else histories[i]
         shown = [_supervised(e, history) for e in events[i]]
-        fired = tuple(sorted(shown + _gone(shown, history), key=lambda e: e.date))
+        fired = tuple(sorted(shown + _gone(shown, history, grid.as_of), key=lambda e: e.date))
         why: tuple[tuple[str, str], ...] = ()
         checked = every
         if unchecked[i]:
