@@ -51,6 +51,12 @@ def sae_diary(tmp_path, days=("2026-02-02",), note: str = "") -> bytes:
     return data.replace(b"2026-01-05,6,7,0,1,,", f"2026-01-05,6,7,0,1,,{note}".encode(), 1)
 
 
+def ending(day: str) -> bytes:
+    """The example diary as exported on ``day``: its rows up to that date."""
+    lines = DIARY.read_bytes().splitlines(keepends=True)
+    return b"".join([lines[0], *(r for r in lines[1:] if r[:10].decode() <= day)])
+
+
 def create(client, protocol: bytes | None = None, **kw):
     data = {"protocol": (io.BytesIO(protocol or PROTOCOL.read_bytes()), "kratom.toml")}
     return client.post("/api/trials", data=data, **kw)
@@ -72,6 +78,12 @@ def page_form(client, url: str, **fields) -> dict:
     """The CSRF token of the page at ``url`` with the fields given."""
     csrf = field_values(client.get(url).get_data(as_text=True))["csrf_token"]
     return {"csrf_token": csrf, **fields}
+
+
+def kept_diaries(folder) -> list:
+    """The trial's kept diaries, oldest first (without the record kept beside each)."""
+    kept = (folder / TRIAL / "diaries").iterdir()
+    return sorted(p for p in kept if not p.name.endswith(".json"))
 
 
 def text_of(html: str) -> str:
@@ -133,7 +145,7 @@ def test_a_diary_upload_answers_the_document_of_nof1_monitor_with_the_log(client
     shutil.copy(log, before)  # the log as the upload finds it
     run = upload(client, sae_diary(tmp_path, ["2026-02-02", "2026-03-10"]), "2026-03-15")
     got = run.get_json()
-    kept = sorted((folder / TRIAL / "diaries").iterdir())[-1]
+    kept = kept_diaries(folder)[-1]
     by_cli = cli(
         "monitor",
         folder / TRIAL / "protocol.toml",
@@ -185,7 +197,7 @@ def test_pages_and_api_agree_with_nof1_monitor_on_the_files_left_behind(client, 
             assert client.post(f"{home}/decisions", data=form).status_code == 303
         page = client.get(home).get_data(as_text=True)
         api = client.get(f"/api/trials/{TRIAL}").get_json()
-        kept = sorted((folder / TRIAL / "diaries").iterdir())[-1]
+        kept = kept_diaries(folder)[-1]
         by_cli = cli(*by_cli_args(folder, kept, as_of, tmp_path))
         doc = json.loads(by_cli.stdout)
         assert without(api) == without(doc)
@@ -278,6 +290,58 @@ def test_a_run_that_could_not_be_logged_shows_its_verdict_and_says_so(
     html = page.get_data(as_text=True)
     assert page.status_code == 500 and status_word(html) == "STOP" and "NOT logged" in html
     assert 'name="event"' not in html  # nothing to decide on: the log does not hold this run
+
+
+def test_the_status_stays_as_of_the_date_asked_when_a_crash_left_a_partial_line(client, folder):
+    """The reviewer's case: an upload checked up to 2026-03-06, after the diary's last entry
+    (03-01), reads REVIEW ('Diary not kept'); a partial line appended to the log, as a crash
+    leaves it, made the list, the API and the page check the diary up to its own last date, and
+    read CONTINUE. The date asked is kept beside the diary, so they all still read REVIEW."""
+    create(client)
+    run = upload(client, ending("2026-03-01"), "2026-03-06")
+    assert run.get_json()["status"] == "review"
+    assert [e["id"] for e in run.get_json()["events"]] == ["Diary not kept@2026-03-04"]
+    with open(folder / TRIAL / "monitor-log.jsonl", "ab") as log:
+        log.write(b'{"log":"nof1 monitor log","kind":"run","time":"2026-03-0')
+    checked = client.get(f"/api/trials/{TRIAL}").get_json()
+    listed = client.get("/api/trials").get_json()["trials"][0]
+    assert (checked["status"], checked["as_of"]) == ("review", "2026-03-06")
+    assert [e["id"] for e in checked["events"]] == ["Diary not kept@2026-03-04"]
+    assert checked["supervision"]["refused"] is not None  # the log lends nothing: said
+    assert (listed["status"], listed["as_of"]) == ("review", "2026-03-06")
+    page = client.get(f"/workspace/{TRIAL}").get_data(as_text=True)
+    assert status_word(page) == "REVIEW" and "Decisions NOT honoured" in page
+    assert "checked up to 2026-03-06" in text_of(page) and "CONTINUE" not in page
+    assert "up to 2026-03-06, the date asked at its upload" in text_of(page)
+
+
+def test_the_status_stays_as_of_the_date_asked_when_the_run_could_not_be_logged(
+    client, folder, monkeypatch
+):
+    """The reviewer's other case: the log cannot be written (500, NOT logged); the list, the API
+    and the page then showed the kept diary checked up to its own last date: CONTINUE."""
+    import nof1.safety.supervise as supervise
+    from nof1.errors import LogError
+
+    create(client)
+    assert upload(client, ending("2026-02-20"), "2026-02-20").get_json()["status"] == "continue"
+
+    def refuse(*args, **kwargs):
+        raise LogError("the disk is full")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(supervise, "log_run", refuse)
+        run = upload(client, ending("2026-03-01"), "2026-03-06")
+    assert run.status_code == 500 and run.get_json()["status"] == "review"
+    checked = client.get(f"/api/trials/{TRIAL}").get_json()
+    assert (checked["status"], checked["as_of"]) == ("review", "2026-03-06")
+    assert [(e["id"], e["new"]) for e in checked["events"]] == [("Diary not kept@2026-03-04", True)]
+    listed = client.get("/api/trials").get_json()["trials"][0]
+    assert (listed["status"], listed["as_of"]) == ("review", "2026-03-06")
+    page = client.get(f"/workspace/{TRIAL}").get_data(as_text=True)
+    assert status_word(page) == "REVIEW" and "checked up to 2026-03-06" in text_of(page)
+    assert "up to 2026-03-06, the date asked at its upload" in text_of(page)
+    assert len(kept_diaries(folder)) == 2
 
 
 def test_bad_input_is_400_naming_file_line_and_column_and_nothing_is_written(client, folder):
@@ -384,7 +448,7 @@ def test_downloads_are_the_kept_files_and_the_report_opens(client, folder, tmp_p
     create(client)
     upload(client, DIARY.read_bytes(), "2026-05-03")
     trial = folder / TRIAL
-    kept = next((trial / "diaries").iterdir())
+    kept = kept_diaries(folder)[0]
     for url, path in [
         (f"/workspace/{TRIAL}/monitor-log.jsonl", trial / "monitor-log.jsonl"),
         (f"/workspace/{TRIAL}/protocol.toml", trial / "protocol.toml"),
@@ -440,7 +504,7 @@ def test_the_forms_of_the_workspace_need_the_csrf_token(client, folder, tmp_path
     assert client.post(f"{home}/diary", data=diary).status_code == 400
     protocol = {"protocol": (io.BytesIO(PROTOCOL.read_bytes()), "p.toml")}
     assert client.post("/workspace", data=protocol).status_code == 400
-    assert log.read_bytes() == before and len(list((folder / TRIAL / "diaries").iterdir())) == 1
+    assert log.read_bytes() == before and len(kept_diaries(folder)) == 1
     accepted = client.post(f"{home}/decisions", data=page_form(client, home, **fields))
     assert accepted.status_code == 303 and log.read_bytes() != before
 
@@ -536,7 +600,7 @@ def test_uploads_and_decisions_at_the_same_moment_lose_nothing(folder, tmp_path)
     assert sorted(r["by"] for r in records if r["kind"] == "decision") == [
         f"Dr {i}" for i in range(8)
     ]
-    kept = sorted((folder / TRIAL / "diaries").iterdir())
+    kept = kept_diaries(folder)
     assert len(kept) == 9
     assert {k.read_bytes() for k in kept[1:]} == set(diaries)  # every upload kept, whole
     # each diary was kept and checked before the next: the kept order is the runs' order

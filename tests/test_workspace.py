@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 import shutil
 
@@ -156,6 +157,63 @@ def test_kept_diaries_are_never_overwritten_and_sort_in_upload_order(trial):
     earlier = trial.upload(data, "diary.csv", now=NOW - dt.timedelta(hours=1)).kept  # clock back
     assert trial.diaries() == [first, second, earlier] and len({first, second, earlier}) == 3
     assert first.read_bytes() == second.read_bytes() == earlier.read_bytes() == data
+
+
+def test_each_kept_diary_has_the_date_it_was_checked_up_to_beside_it(trial):
+    """The record beside a kept diary: the as-of date it was checked up to (the date given, or
+    its default settled at the upload), the upload time and its SHA-256; never listed as a
+    diary, and the status is the diary checked up to it."""
+    data = DIARY.read_bytes()
+    given = trial.upload(data, "diary.csv", dt.date(2026, 3, 23), now=NOW).kept
+    default = trial.upload(data, "diary.csv", now=NOW).kept
+    assert trial.diaries() == [given, default]
+    names = [given.name, default.name]
+    assert visible(trial.diaries_path) == sorted(names + [n + ".json" for n in names])
+    record = json.loads(given.with_name(given.name + ".json").read_bytes())
+    assert record == {
+        "kept": "nof1 kept diary",
+        "as_of": "2026-03-23",
+        "uploaded": "2026-12-06T12:50:01.000000Z",
+        "diary_sha256": hashlib.sha256(data).hexdigest(),
+    }
+    assert (given.with_name(given.name + ".json").stat().st_mode & 0o777) == 0o600
+    record = json.loads(default.with_name(default.name + ".json").read_bytes())
+    assert (record["as_of"], record["uploaded"]) == ("2026-05-03", "2026-12-06T12:50:01.000001Z")
+    state = trial.state()
+    assert (state.as_of, state.asked, state.replayed) == ((dt.date(2026, 5, 3),) * 2 + (True,))
+
+
+def test_a_record_a_crash_left_without_its_diary_is_never_reused(trial):
+    data = DIARY.read_bytes()
+    name = f"20261206T125001.000000Z-{hashlib.sha256(data).hexdigest()[:12]}.csv"
+    trial.diaries_path.joinpath(name + ".json").write_bytes(b"left by a crash")
+    kept = trial.upload(data, "diary.csv", dt.date(2026, 3, 23), now=NOW).kept
+    assert kept.name == name.replace(".000000Z", ".000001Z") and trial.diaries() == [kept]
+    assert trial.diaries_path.joinpath(name + ".json").read_bytes() == b"left by a crash"
+    assert trial.state().as_of == dt.date(2026, 3, 23)
+
+
+def test_a_record_that_does_not_hold_is_not_checked_and_without_one_the_log_says(trial):
+    """A record of another file, or one that cannot be read, leaves the date asked unknown: not
+    checked, never a check up to another date. A diary kept without a record (put there by
+    hand) is checked up to the date of the log's latest run of it."""
+    kept = trial.upload(DIARY.read_bytes(), "diary.csv", dt.date(2026, 3, 23)).kept
+    record = kept.with_name(kept.name + ".json")
+    good = record.read_bytes()
+    record.write_bytes(good.replace(b'"diary_sha256":"', b'"diary_sha256":"0'))
+    state = trial.state()
+    assert state.status == "not checked" and "this record is of another file" in state.reason
+    record.write_bytes(b"{")
+    state = trial.state()
+    assert state.status == "not checked" and "cannot be read" in state.reason
+    record.unlink()
+    state = trial.state()
+    assert (state.status, state.as_of, state.asked, state.replayed) == (
+        "review",
+        dt.date(2026, 3, 23),
+        None,
+        True,
+    )
 
 
 def test_a_diary_that_cannot_be_checked_is_refused_and_nothing_is_written(trial, tmp_path):

@@ -1,15 +1,16 @@
 """One trial of the clinic workspace: its folder, its state, and the writes to it.
 
 This module owns ``DIR/TRIAL_ID/`` (:class:`TrialFolder`): the protocol, the kept diaries
-(``diaries/``, named by upload time and SHA-256, never overwritten) and the monitor log; keeping
-and checking an uploaded diary (:meth:`TrialFolder.upload`, through
+(``diaries/``, named by upload time and SHA-256, never overwritten, each with the date it was
+asked to be checked up to: :mod:`nof1.safety.kept`) and the monitor log; keeping and checking an
+uploaded diary (:meth:`TrialFolder.upload`, through
 :func:`nof1.safety.supervise.monitor_logged`), recording a decision (:meth:`TrialFolder.decide`,
 through :func:`nof1.safety.decide.record_decision`), and the trial's status now
-(:meth:`TrialFolder.state`, through :func:`nof1.safety.supervise.latest_check`). Every request on
-a trial holds the trial folder's lock (``flock``): exclusive to upload or decide, shared to read,
-so that an upload's keep, replay and append and a decision never interleave, and a reader sees a
-diary together with the run that checked it. The workspace that holds the folders is
-:mod:`nof1.safety.workspace`.
+(:meth:`TrialFolder.state`, through :func:`nof1.safety.supervise.latest_check`, up to the date
+asked at the upload). Every request on a trial holds the trial folder's lock (``flock``):
+exclusive to upload or decide, shared to read, so that an upload's keep, replay and append and a
+decision never interleave, and a reader sees a diary together with the run that checked it. The
+workspace that holds the folders is :mod:`nof1.safety.workspace`.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import os
-import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Nof1Error, WorkspaceError
+from .kept import CheckedWith, fsync_folder, is_kept, keep, remove, write_new
 from .texts import NOT_CHECKED
 
 if TYPE_CHECKING:
@@ -47,59 +47,6 @@ __all__ = [
 PROTOCOL, DIARIES, LOG = "protocol.toml", "diaries", "monitor-log.jsonl"
 """The names of a trial folder's protocol, kept diaries and monitor log."""
 
-_KEPT = re.compile(r"(\d{8}T\d{6}\.\d{6})Z-[0-9a-f]{12}\.(?:csv|xlsx|parquet)")
-_STAMP = "%Y%m%dT%H%M%S.%f"
-
-
-def fsync_folder(path: Path) -> None:
-    """Flush a folder's entries to disk, so that a file just put in it survives a crash.
-
-    Parameters
-    ----------
-    path
-        The folder.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_new(folder: Path, name: str, data: bytes) -> Path:
-    """Write a new file whole: to a temporary name in its folder, then linked to its name.
-
-    Parameters
-    ----------
-    folder
-        The folder; the file is created with mode 600.
-    name
-        The file's name, which must not exist: an existing file is never replaced.
-    data
-        The content.
-
-    Returns
-    -------
-    Path
-        ``folder / name``.
-
-    Raises
-    ------
-    FileExistsError
-        ``name`` is taken (nothing written).
-    """
-    fd, temporary = tempfile.mkstemp(prefix=".upload-", dir=folder)  # mode 600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temporary, folder / name)  # fails, never replaces, if the name is taken
-    finally:
-        os.unlink(temporary)
-    fsync_folder(folder)
-    return folder / name
-
 
 @dataclass(frozen=True)
 class TrialState:
@@ -113,8 +60,8 @@ class TrialState:
         ``stop``, ``review``, ``continue``, or ``not checked`` when the stop rules could not be
         replayed (no diary yet, a file that cannot be read): never ``continue`` then.
     result
-        The check (:func:`nof1.safety.supervise.latest_check` of the latest kept diary), else
-        None.
+        The check (:func:`nof1.safety.supervise.latest_check` of the latest kept diary, up to
+        the date asked at its upload), else None.
     replayed
         True when ``result`` is the log's latest run again (see
         :class:`~nof1.safety.supervise.LatestCheck`).
@@ -124,6 +71,9 @@ class TrialState:
         Why the rules could not be replayed, else None.
     patient
         The protocol's ``[trial] patient``, when it could be read.
+    asked
+        The date the latest kept diary was asked to be checked up to at its upload (kept
+        beside it); None when no such record is kept (a diary put there by hand).
     """
 
     id: str
@@ -133,6 +83,7 @@ class TrialState:
     diary: str | None = None
     reason: str | None = None
     patient: str | None = None
+    asked: _dt.date | None = None
 
     @property
     def new(self) -> int:
@@ -236,7 +187,7 @@ class TrialFolder:
             names = os.listdir(self.diaries_path)
         except FileNotFoundError:
             return []
-        kept = (self.diaries_path / n for n in names if _KEPT.fullmatch(n))
+        kept = (self.diaries_path / n for n in names if is_kept(n))
         return sorted(p for p in kept if p.is_file() and not p.is_symlink())
 
     def kept(self, name: str) -> Path:
@@ -256,10 +207,14 @@ class TrialFolder:
         """The trial's status now: its latest kept diary checked, nothing written.
 
         The status is :func:`nof1.safety.supervise.latest_check` of the latest kept diary with
-        the trial's log (its latest run again, at its as-of date, with every decision recorded
-        since), so it is what ``nof1 monitor DIR/ID/protocol.toml DIR/ID/diaries/LATEST --as-of
+        the trial's log, up to the date that diary was asked to be checked up to at its upload
+        (kept beside it: :class:`~nof1.safety.kept.CheckedWith`), with every decision recorded
+        since. So it is what ``nof1 monitor DIR/ID/protocol.toml DIR/ID/diaries/LATEST --as-of
         AS_OF --log DIR/ID/monitor-log.jsonl`` would say, never the status a run recorded
-        before a decision changed it. No diary yet, or files that cannot be read, give ``not
+        before a decision changed it, and never a check up to another date because the log
+        lends nothing or the run could not be logged. (A diary kept without that record is
+        checked up to the date of the log's latest run when that run checked it, else up to
+        its default as-of date.) No diary yet, or files that cannot be read, give ``not
         checked`` with the reason: never ``continue``.
 
         Parameters
@@ -271,26 +226,32 @@ class TrialFolder:
         -------
         TrialState
         """
+        with self.lock(exclusive=False):
+            return self._check(today)
+
+    def _check(self, today: _dt.date | None) -> TrialState:
+        """:meth:`state`, the lock held."""
         from ..diary.read import read_diary
         from .supervise import latest_check
 
-        with self.lock(exclusive=False):
-            try:
-                protocol = self.protocol()
-            except (Nof1Error, OSError) as exc:
-                return TrialState(self.id, NOT_CHECKED, reason=str(exc))
-            patient = protocol.trial.patient
-            kept = self.diaries()
-            if not kept:
-                why = "no diary uploaded yet: the stop rules have not been checked"
-                return TrialState(self.id, NOT_CHECKED, reason=why, patient=patient)
-            try:
-                diary = read_diary(kept[-1], protocol)
-                check = latest_check(protocol, diary, self.log_path, today=today)
-            except (Nof1Error, OSError) as exc:
-                return TrialState(
-                    self.id, NOT_CHECKED, diary=kept[-1].name, reason=str(exc), patient=patient
-                )
+        try:
+            protocol = self.protocol()
+        except (Nof1Error, OSError) as exc:
+            return TrialState(self.id, NOT_CHECKED, reason=str(exc))
+        patient = protocol.trial.patient
+        kept = self.diaries()
+        if not kept:
+            why = "no diary uploaded yet: the stop rules have not been checked"
+            return TrialState(self.id, NOT_CHECKED, reason=why, patient=patient)
+        try:
+            diary = read_diary(kept[-1], protocol)
+            asked = CheckedWith.of(kept[-1], diary.sha256)
+            as_of = None if asked is None else asked.as_of
+            check = latest_check(protocol, diary, self.log_path, as_of=as_of, today=today)
+        except (Nof1Error, OSError) as exc:
+            return TrialState(
+                self.id, NOT_CHECKED, diary=kept[-1].name, reason=str(exc), patient=patient
+            )
         return TrialState(
             self.id,
             check.result.status,
@@ -298,6 +259,7 @@ class TrialFolder:
             check.replayed,
             kept[-1].name,
             patient=patient,
+            asked=as_of,
         )
 
     def upload(
@@ -314,8 +276,10 @@ class TrialFolder:
         The diary is read (CSV, an ``.xlsx`` workbook or a Parquet file, told apart by their
         first bytes) and its stop rules replayed before anything is written, so a diary that
         cannot be checked is refused, naming ``name``, line and column, and not kept. Then it is
-        kept under ``diaries/`` and checked by
-        :func:`nof1.safety.supervise.monitor_logged`, as ``nof1 monitor ... --log`` checks it.
+        kept under ``diaries/``, with the date
+        it is checked up to beside it, and checked by
+        :func:`nof1.safety.supervise.monitor_logged`, as ``nof1 monitor ... --as-of AS_OF
+        --log`` checks it.
 
         Parameters
         ----------
@@ -324,7 +288,8 @@ class TrialFolder:
         name
             Its name, for messages.
         as_of, today
-            As for :func:`nof1.safety.monitor.monitor`.
+            As for :func:`nof1.safety.monitor.monitor`; the as-of date is settled once (the
+            date given, else the diary's default on ``today``) and kept with the diary.
         now
             The upload time the kept file is named by (default: the computer's clock, UTC).
 
@@ -350,29 +315,17 @@ class TrialFolder:
             source = io.BytesIO(data)
             source.name = name
             diary = read_diary(source, protocol)
-            monitor(protocol, diary, as_of=as_of, today=today)  # refuses before any write
-            kept = self._keep(data, diary.sha256, now)
+            # refuses before any write; the date is settled once, for the run and the record
+            as_of = monitor(protocol, diary, as_of=as_of, today=today).as_of
+            kept = keep(self.diaries_path, data, diary.sha256, as_of, now)
             try:
                 run = monitor_logged(
                     protocol, replace(diary, path=str(kept)), self.log_path, as_of, today=today
                 )
-            except Nof1Error:  # refused after all (the date turned): nothing appended, not kept
-                kept.unlink()
+            except Nof1Error:  # refused after all: nothing appended, not kept
+                remove(kept)
                 raise
         return Uploaded(kept, run)
-
-    def _keep(self, data: bytes, sha256: str, now: _dt.datetime | None) -> Path:
-        """Write the diary under ``diaries/``, named by the upload time (after every kept
-        diary's, so that names sort in upload order) and its SHA-256."""
-        when = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
-        when = when.replace(tzinfo=None)
-        kept = self.diaries()
-        if kept:
-            last = _dt.datetime.strptime(_KEPT.fullmatch(kept[-1].name).group(1), _STAMP)
-            when = max(when, last + _dt.timedelta(microseconds=1))
-        ext = {b"PK\x03\x04": ".xlsx", b"PAR1": ".parquet"}.get(data[:4], ".csv")  # as read
-        self.diaries_path.mkdir(mode=0o700, exist_ok=True)
-        return write_new(self.diaries_path, f"{when.strftime(_STAMP)}Z-{sha256[:12]}{ext}", data)
 
     def decide(self, event_id: str, decision: str, by: str, reason: str) -> dict[str, Any]:
         """Record a clinician's decision in the trial's log, as ``nof1 decide`` does.
