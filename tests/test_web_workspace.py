@@ -257,6 +257,32 @@ def test_a_trial_nobody_could_check_is_shown_as_not_checked(client, folder):
     assert client.get(f"/api/trials/{TRIAL}").get_json()["status"] == "not checked"
 
 
+def test_a_clinicians_stop_reads_stop_when_the_files_can_no_longer_be_read(
+    client, folder, tmp_path
+):
+    """The reviewer's case: after a stop decision, protocol.toml edited by hand so that it no
+    longer reads (cycles = 0) showed NOT CHECKED, below REVIEW on the list."""
+    create(client)
+    upload(client, sae_diary(tmp_path), "2026-02-10")
+    decide(client, f"{SAE}@2026-02-02", "stop", "Dr B", "serious event on treatment")
+    other = PROTOCOL.read_bytes().replace(TRIAL.encode(), b"T-REVIEW")
+    create(client, other)
+    upload(client, DIARY.read_bytes(), "2026-03-23", trial="T-REVIEW")
+    protocol = folder / TRIAL / "protocol.toml"
+    protocol.write_text(protocol.read_text().replace("cycles = 4", "cycles = 0"), "utf-8")
+    checked = client.get(f"/api/trials/{TRIAL}").get_json()
+    assert checked["status"] == "stop" and checked["stopped"]["by"] == "Dr B"
+    assert "stopped by Dr B" in checked["reason"] and "design.cycles" in checked["reason"]
+    listed = client.get("/api/trials").get_json()["trials"]
+    assert [(t["id"], t["status"]) for t in listed] == [(TRIAL, "stop"), ("T-REVIEW", "review")]
+    page = client.get(f"/workspace/{TRIAL}").get_data(as_text=True)
+    assert status_word(page) == "STOP" and 'class="status-box stop"' in page
+    assert "the trial was stopped by Dr B at" in page and "NOT CHECKED" not in page
+    clinic = client.get("/workspace").get_data(as_text=True)
+    assert clinic.index(f">{TRIAL}<") < clinic.index(">T-REVIEW<")
+    assert 'class="badge stop status">STOP<' in clinic
+
+
 def test_a_log_that_lends_nothing_is_said_and_every_episode_counts(client, folder, tmp_path):
     create(client)
     upload(client, sae_diary(tmp_path), "2026-02-10")

@@ -292,6 +292,48 @@ def test_a_trial_that_cannot_be_checked_is_never_continue(space, trial, tmp_path
     assert [s.status for s in space.states()] == ["not checked"]
 
 
+def test_a_clinicians_stop_reads_stop_whatever_else_fails(space, trial, tmp_path):
+    """After a stop decision, files that can no longer be read (a protocol edited by hand, a
+    diary's record that does not hold, a log that does not verify) read STOP with who stopped
+    the trial, never NOT CHECKED below REVIEW: the log's stop is read leniently, as the series
+    monitor reads it."""
+    trial.upload(sae_diary(tmp_path), "sae.csv", dt.date(2026, 2, 10))
+    trial.decide(f"{SAE}@2026-02-02", "stop", "Dr B", "serious event on treatment")
+    state = trial.state()
+    assert (state.status, state.stopped.by) == ("stop", "Dr B") and state.result is not None
+    text = trial.protocol_path.read_text(encoding="utf-8")
+    kept = trial.diaries()[-1]
+    record = kept.with_name(kept.name + ".json")
+    good = record.read_bytes()
+
+    def broken(edit):
+        edit()
+        state = trial.state()
+        assert (state.status, state.result, state.stopped.by) == ("stop", None, "Dr B")
+        assert state.reason.startswith("the trial was stopped by Dr B at ")
+        assert "(episode Serious adverse event@2026-02-02: serious event on treatment)" in (
+            state.reason
+        )
+        assert state.to_dict()["stopped"]["decision"] == "stop"
+        return state.reason
+
+    edited = text.replace("cycles = 4", "cycles = 0")
+    assert edited != text
+    why = broken(lambda: trial.protocol_path.write_text(edited, encoding="utf-8"))
+    assert "its stop rules could not be checked:" in why and "design.cycles" in why
+    broken(lambda: trial.protocol_path.write_text("not toml [", encoding="utf-8"))
+    trial.protocol_path.write_text(text, encoding="utf-8")
+    why = broken(lambda: record.write_bytes(good.replace(b'sha256":"', b'sha256":"0')))
+    assert "this record is of another file" in why
+    log = trial.log_path.read_bytes()
+    trial.log_path.write_bytes(log.replace(b'"kind":"run"', b'"kind":"run","x":1', 1))
+    assert not verify_log(trial.log_path).intact  # a log that lends nothing: its stop counts
+    broken(lambda: trial.protocol_path.write_text(edited, encoding="utf-8"))
+    other = space.create(PROTOCOL.read_bytes().replace(TRIAL.encode(), b"T-REVIEW"), "p.toml")[0]
+    other.upload(DIARY.read_bytes(), "d.csv", dt.date(2026, 3, 23))
+    assert [(s.id, s.status) for s in space.states()] == [(TRIAL, "stop"), ("T-REVIEW", "review")]
+
+
 def test_the_clinic_list_puts_those_needing_attention_first(space, tmp_path):
     statuses = {}
     for n, (diary, as_of) in enumerate(

@@ -7,10 +7,11 @@ uploaded diary (:meth:`TrialFolder.upload`, through
 :func:`nof1.safety.supervise.monitor_logged`), recording a decision (:meth:`TrialFolder.decide`,
 through :func:`nof1.safety.decide.record_decision`), and the trial's status now
 (:meth:`TrialFolder.state`, through :func:`nof1.safety.supervise.latest_check`, up to the date
-asked at the upload). Every request on a trial holds the trial folder's lock (``flock``):
-exclusive to upload or decide, shared to read, so that an upload's keep, replay and append and a
-decision never interleave, and a reader sees a diary together with the run that checked it. The
-workspace that holds the folders is :mod:`nof1.safety.workspace`.
+asked at the upload; a clinician's stop in the log reads STOP whatever else fails). Every
+request on a trial holds the trial folder's lock (``flock``): exclusive to upload or decide,
+shared to read, so that an upload's keep, replay and append and a decision never interleave, and
+a reader sees a diary together with the run that checked it. The workspace that holds the
+folders is :mod:`nof1.safety.workspace`.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Nof1Error, WorkspaceError
 from .kept import CheckedWith, fsync_folder, is_kept, keep, remove, write_new
-from .texts import NOT_CHECKED
+from .texts import NOT_CHECKED, shown
 
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
+    from .decisions import Decision
     from .result import MonitorResult
     from .supervise import LoggedRun
 
@@ -58,7 +60,8 @@ class TrialState:
         The trial's id (its folder's name).
     status
         ``stop``, ``review``, ``continue``, or ``not checked`` when the stop rules could not be
-        replayed (no diary yet, a file that cannot be read): never ``continue`` then.
+        replayed (no diary yet, a file that cannot be read): never ``continue`` then. A trial
+        whose log holds a clinician's ``stop`` is ``stop`` whatever else fails.
     result
         The check (:func:`nof1.safety.supervise.latest_check` of the latest kept diary, up to
         the date asked at its upload), else None.
@@ -68,12 +71,15 @@ class TrialState:
     diary
         The kept diary checked (its file name), else None.
     reason
-        Why the rules could not be replayed, else None.
+        Why the rules could not be replayed (after who stopped the trial, when a clinician
+        did), else None.
     patient
         The protocol's ``[trial] patient``, when it could be read.
     asked
         The date the latest kept diary was asked to be checked up to at its upload (kept
         beside it); None when no such record is kept (a diary put there by hand).
+    stopped
+        The clinician's ``stop`` decision that ended the trial, else None.
     """
 
     id: str
@@ -84,6 +90,7 @@ class TrialState:
     reason: str | None = None
     patient: str | None = None
     asked: _dt.date | None = None
+    stopped: Decision | None = None
 
     @property
     def new(self) -> int:
@@ -96,7 +103,7 @@ class TrialState:
         return None if self.result is None else self.result.as_of
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON: id, patient, status, new, as_of, diary, reason."""
+        """JSON: id, patient, status, new, as_of, diary, reason, stopped (the decision)."""
         return {
             "id": self.id,
             "patient": self.patient,
@@ -105,6 +112,7 @@ class TrialState:
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "diary": self.diary,
             "reason": self.reason,
+            "stopped": None if self.stopped is None else self.stopped.to_dict(),
         }
 
 
@@ -215,7 +223,9 @@ class TrialFolder:
         lends nothing or the run could not be logged. (A diary kept without that record is
         checked up to the date of the log's latest run when that run checked it, else up to
         its default as-of date.) No diary yet, or files that cannot be read, give ``not
-        checked`` with the reason: never ``continue``.
+        checked`` with the reason: never ``continue``; and a trial whose log holds a
+        clinician's ``stop`` (read leniently, as :attr:`nof1.safety.decisions.History.stopped`
+        does) is ``stop`` whatever else fails.
 
         Parameters
         ----------
@@ -226,11 +236,27 @@ class TrialFolder:
         -------
         TrialState
         """
+        from .decide import read_history
+
         with self.lock(exclusive=False):
-            return self._check(today)
+            state = self._check(today)
+            if state.result is None:  # a check honours a stop itself
+                stopped = read_history(self.log_path, self.id).stopped
+                if stopped is not None:
+                    state = replace(
+                        state,
+                        status="stop",
+                        stopped=stopped,
+                        reason=(
+                            f"the trial was stopped by {shown(stopped.by)} at {stopped.at} "
+                            f"(episode {shown(stopped.event)}: {shown(stopped.reason)}); its "
+                            f"stop rules could not be checked: {state.reason}"
+                        ),
+                    )
+        return state
 
     def _check(self, today: _dt.date | None) -> TrialState:
-        """:meth:`state`, the lock held."""
+        """:meth:`state` but for a stop that could not be replayed (the lock held)."""
         from ..diary.read import read_diary
         from .supervise import latest_check
 
@@ -260,6 +286,7 @@ class TrialFolder:
             kept[-1].name,
             patient=patient,
             asked=as_of,
+            stopped=check.result.stopped,
         )
 
     def upload(

@@ -1,11 +1,11 @@
 """The clinic workspace's HTTP API (``nof1 serve --workspace DIR``): ``/api/trials``.
 
 ``GET /api/trials`` lists every trial (id, patient, status, new episodes, as-of date, the diary
-checked, why it could not be), those needing attention first; ``POST /api/trials`` adds one from
-its ``protocol``; ``GET /api/trials/ID`` answers the trial's stop-rule check as ``nof1 monitor
---json`` writes it, the log's decisions honoured, writing nothing; ``POST
-/api/trials/ID/diary`` keeps a ``diary`` and checks the trial on it (optional ``as_of``),
-appending the run to the trial's log, and answers the run's document; ``POST
+checked, why it could not be, who stopped it), those needing attention first; ``POST
+/api/trials`` adds one from its ``protocol``; ``GET /api/trials/ID`` answers the trial's
+stop-rule check as ``nof1 monitor --json`` writes it, the log's decisions honoured, writing
+nothing; ``POST /api/trials/ID/diary`` keeps a ``diary`` and checks the trial on it (optional
+``as_of``), appending the run to the trial's log, and answers the run's document; ``POST
 /api/trials/ID/decisions`` records a decision (``event``, ``decision``, ``by``, ``reason``) and
 answers its record, as ``nof1 decide --json``. Every answer comes from one call of
 :mod:`nof1.safety.workspace`, which runs the same library calls as the command line. Bad input
@@ -54,9 +54,16 @@ def workspace() -> Workspace:
 
 def state_document(state: TrialState) -> dict:
     """``GET /api/trials/ID``: the check's ``nof1 monitor --json`` document; for a trial whose
-    rules could not be replayed, its status (``not checked``) and why."""
+    rules could not be replayed, its status (``not checked``, or ``stop`` with the clinician's
+    decision as ``stopped``) and why."""
     if state.result is None:
-        return {"status": state.status, "reason": state.reason, "diary": state.diary}
+        stopped = None if state.stopped is None else state.stopped.to_dict()
+        return {
+            "status": state.status,
+            "reason": state.reason,
+            "diary": state.diary,
+            "stopped": stopped,
+        }
     return state.result.to_dict()
 
 
