@@ -370,6 +370,35 @@ def test_the_status_stays_as_of_the_date_asked_when_the_run_could_not_be_logged(
     assert len(kept_diaries(folder)) == 2
 
 
+def test_an_older_export_is_refused_plainly_and_the_undecided_episode_stays(
+    client, folder, tmp_path
+):
+    """An upload whose diary ends before the one checked last would have made the undecided
+    episode of the days after vanish from the page: it is refused, and the page says why."""
+    create(client)
+    upload(client, sae_diary(tmp_path, ["2026-03-10"]), "2026-03-15")
+    log = (folder / TRIAL / "monitor-log.jsonl").read_bytes()
+    refused = upload(client, ending("2026-03-01"))
+    assert refused.status_code == 400
+    assert refused.get_json()["error"].startswith(
+        "export.csv: this diary ends before the one checked last (2026-03-15): an older export?"
+    )
+    home = f"/workspace/{TRIAL}"
+    form = page_form(client, home, diary=(io.BytesIO(ending("2026-03-01")), "old.csv"))
+    page = client.post(f"{home}/diary", data=form)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400 and status_word(html) == "STOP"
+    assert (
+        "old.csv: this diary ends before the one checked last (2026-03-15): an older export?"
+        in (text_of(html))
+    )
+    assert re.findall(r'class="episode-id">([^<]*)<', html) == [f"{SAE}@2026-03-10"]
+    assert html.count('name="event"') == 1  # still undecided, its form still there
+    assert (folder / TRIAL / "monitor-log.jsonl").read_bytes() == log
+    assert len(kept_diaries(folder)) == 1
+    assert client.get(f"/api/trials/{TRIAL}").get_json()["as_of"] == "2026-03-15"
+
+
 def test_bad_input_is_400_naming_file_line_and_column_and_nothing_is_written(client, folder):
     create(client)
     lines = DIARY.read_text(encoding="utf-8").splitlines()

@@ -249,6 +249,46 @@ def test_a_decision_is_recorded_through_the_library_and_refused_as_nof1_decide_r
     assert record["through"] == "2026-03-23" and verify_log(trial.log_path).intact
 
 
+def ending(day: str) -> bytes:
+    """The example diary as exported on ``day``: its rows up to that date."""
+    lines = DIARY.read_bytes().splitlines(keepends=True)
+    return b"".join([lines[0], *(r for r in lines[1:] if r[:10].decode() <= day)])
+
+
+def test_an_older_export_is_refused_and_the_undecided_episode_stays(trial, tmp_path):
+    """A diary that would be checked up to a date before the trial's last check (an older export,
+    or an earlier as-of date) is refused, nothing kept or logged: the status, and the undecided
+    episode of the days after, stay as they were until a newer diary comes."""
+    trial.upload(sae_diary(tmp_path, ["2026-03-10"]), "new.csv", dt.date(2026, 3, 15))
+    before = (trial.log_bytes(), trial.diaries(), os.listdir(trial.diaries_path))
+    older = (
+        r"^old\.csv: this diary ends before the one checked last \(2026-03-15\): an older export\?"
+    )
+    with pytest.raises(WorkspaceError, match=older) as caught:
+        trial.upload(ending("2026-03-01"), "old.csv")  # checked up to its last date, 03-01
+    assert caught.value.kind == "refused" and "nothing was kept or logged" in str(caught.value)
+    assert "give an as-of date from 2026-03-15 on" in str(caught.value)
+    with pytest.raises(WorkspaceError, match=older):  # the same diary up to an earlier date
+        trial.upload(sae_diary(tmp_path, ["2026-03-10"]), "old.csv", dt.date(2026, 3, 14))
+    kept = trial.diaries()[-1]
+    kept.with_name(kept.name + ".json").rename(tmp_path / "record.json")
+    with pytest.raises(WorkspaceError, match=older):  # without the record, the log says
+        trial.upload(ending("2026-03-01"), "old.csv")
+    (tmp_path / "record.json").rename(kept.with_name(kept.name + ".json"))
+    with open(trial.log_path, "ab") as log:
+        log.write(b'{"log":"nof1 monitor log","kind":"ru')  # a log that lends nothing
+    with pytest.raises(WorkspaceError, match=older):  # the record says
+        trial.upload(ending("2026-03-01"), "old.csv")
+    trial.log_path.write_bytes(before[0])
+    assert (trial.log_bytes(), trial.diaries(), os.listdir(trial.diaries_path)) == before
+    state = trial.state()
+    assert (state.status, state.as_of) == ("stop", dt.date(2026, 3, 15))
+    assert [(e.id, e.decision) for e in state.result.events] == [(f"{SAE}@2026-03-10", None)]
+    # the same date again, or a later one, is checked
+    again = trial.upload(sae_diary(tmp_path, ["2026-03-10"]), "same.csv", dt.date(2026, 3, 15))
+    assert again.run.result.status == "stop" and len(trial.diaries()) == 2
+
+
 # the status now ---------------------------------------------------------------------------------
 
 

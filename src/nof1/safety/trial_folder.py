@@ -4,8 +4,9 @@ This module owns ``DIR/TRIAL_ID/`` (:class:`TrialFolder`): the protocol, the kep
 (``diaries/``, named by upload time and SHA-256, never overwritten, each with the date it was
 asked to be checked up to: :mod:`nof1.safety.kept`) and the monitor log; keeping and checking an
 uploaded diary (:meth:`TrialFolder.upload`, through
-:func:`nof1.safety.supervise.monitor_logged`), recording a decision (:meth:`TrialFolder.decide`,
-through :func:`nof1.safety.decide.record_decision`), and the trial's status now
+:func:`nof1.safety.supervise.monitor_logged`; an export that ends before the trial's last check
+is refused), recording a decision (:meth:`TrialFolder.decide`, through
+:func:`nof1.safety.decide.record_decision`), and the trial's status now
 (:meth:`TrialFolder.state`, through :func:`nof1.safety.supervise.latest_check`, up to the date
 asked at the upload; a clinician's stop in the log reads STOP whatever else fails). Every
 request on a trial holds the trial folder's lock (``flock``): exclusive to upload or decide,
@@ -302,11 +303,13 @@ class TrialFolder:
 
         The diary is read (CSV, an ``.xlsx`` workbook or a Parquet file, told apart by their
         first bytes) and its stop rules replayed before anything is written, so a diary that
-        cannot be checked is refused, naming ``name``, line and column, and not kept. Then it is
-        kept under ``diaries/``, with the date
-        it is checked up to beside it, and checked by
-        :func:`nof1.safety.supervise.monitor_logged`, as ``nof1 monitor ... --as-of AS_OF
-        --log`` checks it.
+        cannot be checked is refused, naming ``name``, line and column, and not kept. A diary
+        that would be checked up to a date before the trial's last check (the date the latest
+        kept diary was asked to be checked up to, or the log's latest run's, whichever is
+        later) is refused too: most likely an older export, it would make the status rest on
+        fewer days than were checked before. Then it is kept under ``diaries/``, with the date
+        it is checked up to beside it, and checked by :func:`nof1.safety.supervise.monitor_logged`,
+        as ``nof1 monitor ... --as-of AS_OF --log`` checks it.
 
         Parameters
         ----------
@@ -330,8 +333,9 @@ class TrialFolder:
         DiaryError, ProtocolError
             The diary or the trial's protocol cannot be used; nothing is written.
         WorkspaceError
-            The platform cannot lock the trial folder, or the protocol's ``[trial] id`` is no
-            longer the folder's name; nothing is written.
+            The platform cannot lock the trial folder, the protocol's ``[trial] id`` is no
+            longer the folder's name, or the diary would be checked up to a date before the
+            trial's last check; nothing is written.
         """
         from ..diary.read import read_diary
         from .monitor import monitor
@@ -344,6 +348,7 @@ class TrialFolder:
             diary = read_diary(source, protocol)
             # refuses before any write; the date is settled once, for the run and the record
             as_of = monitor(protocol, diary, as_of=as_of, today=today).as_of
+            self._refuse_older(protocol, name, as_of)
             kept = keep(self.diaries_path, data, diary.sha256, as_of, now)
             try:
                 run = monitor_logged(
@@ -353,6 +358,30 @@ class TrialFolder:
                 remove(kept)
                 raise
         return Uploaded(kept, run)
+
+    def _refuse_older(self, protocol: Protocol, name: str, as_of: _dt.date) -> None:
+        """Refuse a check up to a date before the trial's last one (an older export, most
+        likely): the undecided episodes of the days after it would no longer be shown."""
+        from .decide import read_history
+
+        dates = [read_history(self.log_path, protocol).last_as_of]
+        kept = self.diaries()
+        if kept:
+            try:
+                asked = CheckedWith.read(kept[-1])
+            except WorkspaceError:
+                asked = None  # unreadable: the log's latest run still says
+            dates.append(None if asked is None else asked.as_of)
+        last = max((d for d in dates if d is not None), default=None)
+        if last is not None and as_of < last:
+            raise WorkspaceError(
+                f"{name}: this diary ends before the one checked last ({last.isoformat()}): an "
+                f"older export? It would be checked up to {as_of.isoformat()}, so the trial's "
+                "status would rest on fewer days than were checked before, and an episode of "
+                "the days after could no longer be shown; nothing was kept or logged. Upload "
+                f"the latest export, or give an as-of date from {last.isoformat()} on to check "
+                "this one up to it"
+            )
 
     def decide(self, event_id: str, decision: str, by: str, reason: str) -> dict[str, Any]:
         """Record a clinician's decision in the trial's log, as ``nof1 decide`` does.
