@@ -69,8 +69,10 @@ def upload(client, diary: bytes, as_of: str | None = None, trial=TRIAL, **kw):
     return client.post(f"/api/trials/{trial}/diary", data=data, **kw)
 
 
-def decide(client, event, decision="continue", by="Dr A", reason="looked at it", **kw):
+def decide(client, event, decision="continue", by="Dr A", reason="looked at it", run=None, **kw):
     fields = {"event": event, "decision": decision, "by": by, "reason": reason}
+    if run is not None:
+        fields["run"] = run
     return client.post(f"/api/trials/{TRIAL}/decisions", data=fields, **kw)
 
 
@@ -102,8 +104,9 @@ def cli(*args):
 
 def without(doc: dict) -> dict:
     """A monitor document without what differs between two logged runs of the same check: the
-    log's path, and which episodes were new to it."""
+    log's path, which episodes were new to it, and the workspace's ``run``."""
     doc = json.loads(json.dumps(doc))
+    doc.pop("run", None)
     if doc.get("supervision"):
         doc["supervision"].pop("log")
     for e in doc["events"]:
@@ -145,6 +148,7 @@ def test_a_diary_upload_answers_the_document_of_nof1_monitor_with_the_log(client
     shutil.copy(log, before)  # the log as the upload finds it
     run = upload(client, sae_diary(tmp_path, ["2026-02-02", "2026-03-10"]), "2026-03-15")
     got = run.get_json()
+    assert got.pop("run") == json.loads(log.read_bytes().splitlines()[-1])["sha256"]
     kept = kept_diaries(folder)[-1]
     by_cli = cli(
         "monitor",

@@ -6,8 +6,10 @@ This module owns the files under ``DIR/ID/diaries/``: a new file written whole
 ``NAME.json``): the date the diary was asked to be checked up to, when it was uploaded, and its
 SHA-256. The trial's status is always the kept diary checked up to that date, whatever the log
 holds (a log that no longer verifies, a run that could not be logged), so a status never
-reads as of another date than the one the clinician asked for. :mod:`nof1.safety.trial_folder`
-keeps and reads through it.
+reads as of another date than the one the clinician asked for. It also finds the log's latest
+run record (:func:`latest_run`), whose SHA-256 a decision form carries so that a decision
+applies only to the run the clinician was shown. :mod:`nof1.safety.trial_folder` keeps and reads
+through it.
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import WorkspaceError
+from .log import LOG_MARK
+from .log_records import RUN, kind_of
 
 __all__ = [
     "CheckedWith",
     "fsync_folder",
     "is_kept",
     "keep",
+    "latest_run",
     "remove",
     "write_new",
 ]
@@ -36,6 +42,7 @@ _STAMP = "%Y%m%dT%H%M%S.%f"
 _RECORD = "nof1 kept diary"
 """The ``kept`` member of a record beside a diary: how it is told from any other file."""
 _MAX_RECORD_BYTES = 4096
+_CHUNK = 1 << 16
 
 
 def fsync_folder(path: Path) -> None:
@@ -262,3 +269,51 @@ def remove(kept: Path) -> None:
     kept.unlink()
     _record_path(kept).unlink(missing_ok=True)
     fsync_folder(kept.parent)
+
+
+def latest_run(log: Path) -> dict[str, Any] | None:
+    """The latest run record of a monitor log (with its ``sha256``), read backwards, else None.
+
+    The log is read as it is, not verified (a decision on a log that does not verify is refused
+    when it is recorded). None when there is no log, no run, or the file cannot be read.
+
+    Parameters
+    ----------
+    log
+        The monitor log.
+
+    Returns
+    -------
+    dict or None
+        The record, as JSON; its ``sha256`` is a string.
+    """
+    try:
+        fd = os.open(log, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        pending, start = b"", os.fstat(fd).st_size
+        while start > 0:
+            step = min(start, _CHUNK)
+            start -= step
+            lines = (os.pread(fd, step, start) + pending).split(b"\n")
+            pending = lines[0]  # may begin before this chunk
+            for line in reversed(lines[1:] if start > 0 else lines):
+                found = _run(line)
+                if found is not None:
+                    return found
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return None
+
+
+def _run(line: bytes) -> dict[str, Any] | None:
+    try:
+        record: Any = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("log") != LOG_MARK or kind_of(record) != RUN:
+        return None
+    return record if isinstance(record.get("sha256"), str) else None

@@ -6,28 +6,31 @@ asked to be checked up to: :mod:`nof1.safety.kept`) and the monitor log; keeping
 uploaded diary (:meth:`TrialFolder.upload`, through
 :func:`nof1.safety.supervise.monitor_logged`; an export that ends before the trial's last check
 is refused), recording a decision (:meth:`TrialFolder.decide`, through
-:func:`nof1.safety.decide.record_decision`), and the trial's status now
-(:meth:`TrialFolder.state`, through :func:`nof1.safety.supervise.latest_check`, up to the date
-asked at the upload; a clinician's stop in the log reads STOP whatever else fails). Every
-request on a trial holds the trial folder's lock (``flock``): exclusive to upload or decide,
-shared to read, so that an upload's keep, replay and append and a decision never interleave, and
-a reader sees a diary together with the run that checked it. The workspace that holds the
-folders is :mod:`nof1.safety.workspace`.
+:func:`nof1.safety.decide.record_decision`, pinned to the run the clinician was shown), and the
+trial's status now (:meth:`TrialFolder.state`, through
+:func:`nof1.safety.supervise.latest_check`, up to the date asked at the upload; a clinician's
+stop in the log reads STOP whatever else fails). Every request on a trial holds the trial
+folder's lock (``flock``): exclusive to upload or decide, shared to read, so that an upload's
+keep, replay and append and a decision never interleave, and a reader sees a diary together
+with the run that checked it. The workspace that holds the folders is
+:mod:`nof1.safety.workspace`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import io
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Nof1Error, WorkspaceError
-from .kept import CheckedWith, fsync_folder, is_kept, keep, remove, write_new
+from ..errors import LogError, Nof1Error, WorkspaceError
+from .kept import CheckedWith, fsync_folder, is_kept, keep, latest_run, remove, write_new
 from .texts import NOT_CHECKED, shown
 
 if TYPE_CHECKING:
@@ -49,6 +52,9 @@ __all__ = [
 
 PROTOCOL, DIARIES, LOG = "protocol.toml", "diaries", "monitor-log.jsonl"
 """The names of a trial folder's protocol, kept diaries and monitor log."""
+
+_RUN_PREFIX = re.compile(r"[0-9a-f]{12,64}")
+"""What pins a decision to a run: its record's SHA-256, or at least its first 12 hex digits."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,10 @@ class TrialState:
     asked
         The date the latest kept diary was asked to be checked up to at its upload (kept
         beside it); None when no such record is kept (a diary put there by hand).
+    run
+        The SHA-256 of the log's latest run record, read with the status: a decision made on
+        what this state shows is pinned to it (see :meth:`TrialFolder.decide`). None without a
+        run.
     stopped
         The clinician's ``stop`` decision that ended the trial, else None.
     """
@@ -91,6 +101,7 @@ class TrialState:
     reason: str | None = None
     patient: str | None = None
     asked: _dt.date | None = None
+    run: str | None = None
     stopped: Decision | None = None
 
     @property
@@ -104,7 +115,7 @@ class TrialState:
         return None if self.result is None else self.result.as_of
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON: id, patient, status, new, as_of, diary, reason, stopped (the decision)."""
+        """JSON: id, patient, status, new, as_of, diary, reason, run, stopped (the decision)."""
         return {
             "id": self.id,
             "patient": self.patient,
@@ -113,6 +124,7 @@ class TrialState:
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "diary": self.diary,
             "reason": self.reason,
+            "run": self.run,
             "stopped": None if self.stopped is None else self.stopped.to_dict(),
         }
 
@@ -240,6 +252,7 @@ class TrialFolder:
         from .decide import read_history
 
         with self.lock(exclusive=False):
+            latest = latest_run(self.log_path)
             state = self._check(today)
             if state.result is None:  # a check honours a stop itself
                 stopped = read_history(self.log_path, self.id).stopped
@@ -254,10 +267,10 @@ class TrialFolder:
                             f"stop rules could not be checked: {state.reason}"
                         ),
                     )
-        return state
+        return replace(state, run=None if latest is None else latest["sha256"])
 
     def _check(self, today: _dt.date | None) -> TrialState:
-        """:meth:`state` but for a stop that could not be replayed (the lock held)."""
+        """:meth:`state` but for the run and a stop that could not be replayed (the lock held)."""
         from ..diary.read import read_diary
         from .supervise import latest_check
 
@@ -383,13 +396,20 @@ class TrialFolder:
                 "this one up to it"
             )
 
-    def decide(self, event_id: str, decision: str, by: str, reason: str) -> dict[str, Any]:
+    def decide(
+        self, event_id: str, decision: str, by: str, reason: str, run: str | None = None
+    ) -> dict[str, Any]:
         """Record a clinician's decision in the trial's log, as ``nof1 decide`` does.
 
         Parameters
         ----------
         event_id, decision, by, reason
             As for :func:`nof1.safety.decide.record_decision`.
+        run
+            The SHA-256 (or at least its first 12 hex digits) of the run record the clinician
+            was shown (:attr:`TrialState.run`). Given, the decision is recorded only while that
+            run is still the log's latest: after a newer upload (a colleague's, say) it would
+            apply to days the clinician never saw, so it is refused.
 
         Returns
         -------
@@ -399,14 +419,41 @@ class TrialFolder:
         Raises
         ------
         LogError
-            Each refusal of :func:`nof1.safety.decide.record_decision`, nothing recorded.
+            Each refusal of :func:`nof1.safety.decide.record_decision`, and a ``run`` that is
+            not a SHA-256 or no longer the latest run's; nothing recorded.
         WorkspaceError
             The platform cannot lock the trial folder; nothing is recorded.
         """
         from .decide import record_decision
 
         with self.lock(exclusive=True):
-            return record_decision(self.log_path, event_id, decision, by, reason)
+            if run is None:
+                return record_decision(self.log_path, event_id, decision, by, reason)
+            self._refuse_unseen(run.lower())
+            if "seen_run" not in inspect.signature(record_decision).parameters:
+                # the check above stands in, under the trial folder's lock (every upload holds
+                # it); record_decision(seen_run=) checks again under the log's own lock
+                return record_decision(self.log_path, event_id, decision, by, reason)
+            return record_decision(
+                self.log_path, event_id, decision, by, reason, seen_run=run.lower()
+            )
+
+    def _refuse_unseen(self, run: str) -> None:
+        """Refuse a decision made on another run than the log's latest (the lock held)."""
+        if not _RUN_PREFIX.fullmatch(run):
+            raise LogError(
+                f"{self.log_path}: run must be the SHA-256 of the run record the decision was "
+                f"made on (at least its first 12 hex digits), not {run!r}; nothing was recorded"
+            )
+        latest = latest_run(self.log_path)
+        if latest is not None and not latest["sha256"].startswith(run):
+            raise LogError(
+                f"{self.log_path}: the trial was checked again since the page this decision was "
+                f"made on was shown (that page showed run {run[:12]}; the latest run is now "
+                f"{latest['sha256'][:12]}, checked up to {latest.get('as_of')}), so the "
+                "decision would apply to days you have not seen; nothing was recorded. Look at "
+                "the trial as it stands now and decide again"
+            )
 
     def log_bytes(self) -> bytes:
         """The monitor log as it is (empty before the first run), read under the shared lock."""
