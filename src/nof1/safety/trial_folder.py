@@ -252,6 +252,8 @@ class TrialFolder:
         from .decide import read_history
 
         with self.lock(exclusive=False):
+            # the run first: one logged from a terminal meanwhile (not under this lock) makes a
+            # decision on this state refused, never pinned to a run newer than the check shown
             latest = latest_run(self.log_path)
             state = self._check(today)
             if state.result is None:  # a check honours a stop itself
