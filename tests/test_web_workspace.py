@@ -63,8 +63,10 @@ def upload(client, diary: bytes, as_of: str | None = None, trial=TRIAL, **kw):
     return client.post(f"/api/trials/{trial}/diary", data=data, **kw)
 
 
-def decide(client, event, decision="continue", by="Dr A", reason="looked at it", **kw):
+def decide(client, event, decision="continue", by="Dr A", reason="looked at it", run=None, **kw):
     fields = {"event": event, "decision": decision, "by": by, "reason": reason}
+    if run is not None:
+        fields["run"] = run
     return client.post(f"/api/trials/{TRIAL}/decisions", data=fields, **kw)
 
 
@@ -72,6 +74,12 @@ def page_form(client, url: str, **fields) -> dict:
     """The CSRF token of the page at ``url`` with the fields given."""
     csrf = field_values(client.get(url).get_data(as_text=True))["csrf_token"]
     return {"csrf_token": csrf, **fields}
+
+
+def kept_diaries(folder) -> list:
+    """The trial's kept diaries, oldest first (without the record kept beside each)."""
+    kept = (folder / TRIAL / "diaries").iterdir()
+    return sorted(p for p in kept if not p.name.endswith(".json"))
 
 
 def text_of(html: str) -> str:
@@ -90,8 +98,9 @@ def cli(*args):
 
 def without(doc: dict) -> dict:
     """A monitor document without what differs between two logged runs of the same check: the
-    log's path, and which episodes were new to it."""
+    log's path, which episodes were new to it, and the workspace's ``run``."""
     doc = json.loads(json.dumps(doc))
+    doc.pop("run", None)
     if doc.get("supervision"):
         doc["supervision"].pop("log")
     for e in doc["events"]:
@@ -133,7 +142,8 @@ def test_a_diary_upload_answers_the_document_of_nof1_monitor_with_the_log(client
     shutil.copy(log, before)  # the log as the upload finds it
     run = upload(client, sae_diary(tmp_path, ["2026-02-02", "2026-03-10"]), "2026-03-15")
     got = run.get_json()
-    kept = sorted((folder / TRIAL / "diaries").iterdir())[-1]
+    assert got.pop("run") == json.loads(log.read_bytes().splitlines()[-1])["sha256"]
+    kept = kept_diaries(folder)[-1]
     by_cli = cli(
         "monitor",
         folder / TRIAL / "protocol.toml",
@@ -185,7 +195,7 @@ def test_pages_and_api_agree_with_nof1_monitor_on_the_files_left_behind(client, 
             assert client.post(f"{home}/decisions", data=form).status_code == 303
         page = client.get(home).get_data(as_text=True)
         api = client.get(f"/api/trials/{TRIAL}").get_json()
-        kept = sorted((folder / TRIAL / "diaries").iterdir())[-1]
+        kept = kept_diaries(folder)[-1]
         by_cli = cli(*by_cli_args(folder, kept, as_of, tmp_path))
         doc = json.loads(by_cli.stdout)
         assert without(api) == without(doc)
@@ -384,7 +394,7 @@ def test_downloads_are_the_kept_files_and_the_report_opens(client, folder, tmp_p
     create(client)
     upload(client, DIARY.read_bytes(), "2026-05-03")
     trial = folder / TRIAL
-    kept = next((trial / "diaries").iterdir())
+    kept = kept_diaries(folder)[0]
     for url, path in [
         (f"/workspace/{TRIAL}/monitor-log.jsonl", trial / "monitor-log.jsonl"),
         (f"/workspace/{TRIAL}/protocol.toml", trial / "protocol.toml"),
@@ -440,7 +450,7 @@ def test_the_forms_of_the_workspace_need_the_csrf_token(client, folder, tmp_path
     assert client.post(f"{home}/diary", data=diary).status_code == 400
     protocol = {"protocol": (io.BytesIO(PROTOCOL.read_bytes()), "p.toml")}
     assert client.post("/workspace", data=protocol).status_code == 400
-    assert log.read_bytes() == before and len(list((folder / TRIAL / "diaries").iterdir())) == 1
+    assert log.read_bytes() == before and len(kept_diaries(folder)) == 1
     accepted = client.post(f"{home}/decisions", data=page_form(client, home, **fields))
     assert accepted.status_code == 303 and log.read_bytes() != before
 
@@ -536,7 +546,7 @@ def test_uploads_and_decisions_at_the_same_moment_lose_nothing(folder, tmp_path)
     assert sorted(r["by"] for r in records if r["kind"] == "decision") == [
         f"Dr {i}" for i in range(8)
     ]
-    kept = sorted((folder / TRIAL / "diaries").iterdir())
+    kept = kept_diaries(folder)
     assert len(kept) == 9
     assert {k.read_bytes() for k in kept[1:]} == set(diaries)  # every upload kept, whole
     # each diary was kept and checked before the next: the kept order is the runs' order

@@ -4,6 +4,7 @@ since, in the words of the command line run on the same files."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 
@@ -108,3 +109,33 @@ def test_latest_check_of_another_diary_is_the_cli_check_of_it_now(trial, tmp_pat
     again = latest_check(protocol, diary, log)  # a log that lends nothing: every episode counts
     assert not again.replayed and again.result.history.refused is not None
     assert again.result.status == "stop"
+
+
+def ending(path, day: str):
+    """The example diary cut after ``day`` (an export made that day)."""
+    lines = example_paths()[1].read_text(encoding="utf-8").splitlines(keepends=True)
+    path.write_text("".join([lines[0], *(r for r in lines[1:] if r[:10] <= day)]), "utf-8")
+    return path
+
+
+def test_latest_check_checks_up_to_the_date_asked_whatever_the_log_lends(tmp_path):
+    """A diary checked up to a date after its last entry ('Diary not kept' fires) is checked up
+    to that date again, not up to its own last date, when the log lends nothing (a partial line
+    left by a crash) or its latest run checked it up to another date."""
+    protocol = Protocol.load(example_paths()[0])
+    diary = read_diary(ending(tmp_path / "short.csv", "2026-03-01"), protocol)
+    log = tmp_path / "monitor-log.jsonl"
+    asked = dt.date(2026, 3, 6)
+    run = monitor_logged(protocol, diary, log, asked)
+    assert run.result.status == "review"
+    assert [e.id for e in run.result.events] == ["Diary not kept@2026-03-04"]
+    assert latest_check(protocol, diary, log, as_of=asked).result.to_dict() == run.result.to_dict()
+    later = latest_check(protocol, diary, log, as_of=dt.date(2026, 3, 9))
+    assert not later.replayed and later.result.as_of == dt.date(2026, 3, 9)
+    with open(log, "ab") as handle:
+        handle.write(b'{"log":"nof1 monitor log","kind":"run","ti')  # a crash mid-append
+    again = latest_check(protocol, diary, log, as_of=asked)
+    assert not again.replayed and again.result.history.refused is not None
+    assert (again.result.as_of, again.result.status) == (asked, "review")
+    # without the date asked, the diary's own last date: the check the reviewer saw read continue
+    assert latest_check(protocol, diary, log).result.status == "continue"

@@ -123,8 +123,9 @@ class LatestCheck:
         True: the log's latest run checked this very diary (same SHA-256), and ``result`` is
         that run again, at its as-of date, its NEW episodes those new to it, with the decisions
         recorded since. False: the log has no run, lends nothing, or its latest run checked
-        another diary; ``result`` is then what ``nof1 monitor PROTOCOL DIARY --log LOG`` says
-        now, up to the diary's default as-of date.
+        another diary (or this one up to another date than the one asked); ``result`` is then
+        what ``nof1 monitor PROTOCOL DIARY --as-of AS_OF --log LOG`` says now, up to the as-of
+        date asked (without one, the diary's default).
     """
 
     result: MonitorResult
@@ -132,7 +133,12 @@ class LatestCheck:
 
 
 def latest_check(
-    protocol: Protocol, diary: Diary, log: str | Path, *, today: _dt.date | None = None
+    protocol: Protocol,
+    diary: Diary,
+    log: str | Path,
+    *,
+    as_of: _dt.date | None = None,
+    today: _dt.date | None = None,
 ) -> LatestCheck:
     """The latest logged run of a trial, checked again with the decisions recorded since.
 
@@ -148,6 +154,12 @@ def latest_check(
         The trial's protocol and the diary to check (the one the latest run checked).
     log
         The trial's monitor log.
+    as_of
+        The date the diary was asked to be checked up to (the clinic workspace keeps it with
+        each diary). Given, the diary is checked up to it whatever the log says: the latest run
+        is replayed only when it checked this diary up to this date, else the diary is checked
+        up to ``as_of`` with what the log lends now. None: up to the latest run's as-of date
+        when it checked this diary, else up to the diary's default as-of date.
     today
         As for :func:`nof1.safety.monitor.monitor`.
 
@@ -166,8 +178,9 @@ def latest_check(
         history.refused is None
         and history.last_as_of is not None
         and history.last_diary_sha256 == diary.sha256
+        and as_of in (None, history.last_as_of)
     ):
         result = monitor(protocol, diary, as_of=history.last_as_of, today=today, history=history)
         return LatestCheck(result, True)
     history = read_history(log, protocol)
-    return LatestCheck(monitor(protocol, diary, today=today, history=history), False)
+    return LatestCheck(monitor(protocol, diary, as_of, today=today, history=history), False)

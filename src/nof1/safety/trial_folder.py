@@ -1,35 +1,41 @@
 """One trial of the clinic workspace: its folder, its state, and the writes to it.
 
 This module owns ``DIR/TRIAL_ID/`` (:class:`TrialFolder`): the protocol, the kept diaries
-(``diaries/``, named by upload time and SHA-256, never overwritten) and the monitor log; keeping
-and checking an uploaded diary (:meth:`TrialFolder.upload`, through
-:func:`nof1.safety.supervise.monitor_logged`), recording a decision (:meth:`TrialFolder.decide`,
-through :func:`nof1.safety.decide.record_decision`), and the trial's status now
-(:meth:`TrialFolder.state`, through :func:`nof1.safety.supervise.latest_check`). Every request on
-a trial holds the trial folder's lock (``flock``): exclusive to upload or decide, shared to read,
-so that an upload's keep, replay and append and a decision never interleave, and a reader sees a
-diary together with the run that checked it. The workspace that holds the folders is
+(``diaries/``, named by upload time and SHA-256, never overwritten, each with the date it was
+asked to be checked up to: :mod:`nof1.safety.kept`) and the monitor log; keeping and checking an
+uploaded diary (:meth:`TrialFolder.upload`, through
+:func:`nof1.safety.supervise.monitor_logged`; an export that ends before the trial's last check
+is refused), recording a decision (:meth:`TrialFolder.decide`, through
+:func:`nof1.safety.decide.record_decision`, pinned to the run the clinician was shown), and the
+trial's status now (:meth:`TrialFolder.state`, through
+:func:`nof1.safety.supervise.latest_check`, up to the date asked at the upload; a clinician's
+stop in the log reads STOP whatever else fails). Every request on a trial holds the trial
+folder's lock (``flock``): exclusive to upload or decide, shared to read, so that an upload's
+keep, replay and append and a decision never interleave, and a reader sees a diary together
+with the run that checked it. The workspace that holds the folders is
 :mod:`nof1.safety.workspace`.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import io
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Nof1Error, WorkspaceError
-from .texts import NOT_CHECKED
+from ..errors import LogError, Nof1Error, WorkspaceError
+from .kept import CheckedWith, fsync_folder, is_kept, keep, latest_run, remove, write_new
+from .texts import NOT_CHECKED, shown
 
 if TYPE_CHECKING:
     from ..trial.protocol import Protocol
+    from .decisions import Decision
     from .result import MonitorResult
     from .supervise import LoggedRun
 
@@ -47,58 +53,8 @@ __all__ = [
 PROTOCOL, DIARIES, LOG = "protocol.toml", "diaries", "monitor-log.jsonl"
 """The names of a trial folder's protocol, kept diaries and monitor log."""
 
-_KEPT = re.compile(r"(\d{8}T\d{6}\.\d{6})Z-[0-9a-f]{12}\.(?:csv|xlsx|parquet)")
-_STAMP = "%Y%m%dT%H%M%S.%f"
-
-
-def fsync_folder(path: Path) -> None:
-    """Flush a folder's entries to disk, so that a file just put in it survives a crash.
-
-    Parameters
-    ----------
-    path
-        The folder.
-    """
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_new(folder: Path, name: str, data: bytes) -> Path:
-    """Write a new file whole: to a temporary name in its folder, then linked to its name.
-
-    Parameters
-    ----------
-    folder
-        The folder; the file is created with mode 600.
-    name
-        The file's name, which must not exist: an existing file is never replaced.
-    data
-        The content.
-
-    Returns
-    -------
-    Path
-        ``folder / name``.
-
-    Raises
-    ------
-    FileExistsError
-        ``name`` is taken (nothing written).
-    """
-    fd, temporary = tempfile.mkstemp(prefix=".upload-", dir=folder)  # mode 600
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(temporary, folder / name)  # fails, never replaces, if the name is taken
-    finally:
-        os.unlink(temporary)
-    fsync_folder(folder)
-    return folder / name
+_RUN_PREFIX = re.compile(r"[0-9a-f]{12,64}")
+"""What pins a decision to a run: its record's SHA-256, or at least its first 12 hex digits."""
 
 
 @dataclass(frozen=True)
@@ -111,19 +67,30 @@ class TrialState:
         The trial's id (its folder's name).
     status
         ``stop``, ``review``, ``continue``, or ``not checked`` when the stop rules could not be
-        replayed (no diary yet, a file that cannot be read): never ``continue`` then.
+        replayed (no diary yet, a file that cannot be read): never ``continue`` then. A trial
+        whose log holds a clinician's ``stop`` is ``stop`` whatever else fails.
     result
-        The check (:func:`nof1.safety.supervise.latest_check` of the latest kept diary), else
-        None.
+        The check (:func:`nof1.safety.supervise.latest_check` of the latest kept diary, up to
+        the date asked at its upload), else None.
     replayed
         True when ``result`` is the log's latest run again (see
         :class:`~nof1.safety.supervise.LatestCheck`).
     diary
         The kept diary checked (its file name), else None.
     reason
-        Why the rules could not be replayed, else None.
+        Why the rules could not be replayed (after who stopped the trial, when a clinician
+        did), else None.
     patient
         The protocol's ``[trial] patient``, when it could be read.
+    asked
+        The date the latest kept diary was asked to be checked up to at its upload (kept
+        beside it); None when no such record is kept (a diary put there by hand).
+    run
+        The SHA-256 of the log's latest run record, read with the status: a decision made on
+        what this state shows is pinned to it (see :meth:`TrialFolder.decide`). None without a
+        run.
+    stopped
+        The clinician's ``stop`` decision that ended the trial, else None.
     """
 
     id: str
@@ -133,6 +100,9 @@ class TrialState:
     diary: str | None = None
     reason: str | None = None
     patient: str | None = None
+    asked: _dt.date | None = None
+    run: str | None = None
+    stopped: Decision | None = None
 
     @property
     def new(self) -> int:
@@ -145,7 +115,7 @@ class TrialState:
         return None if self.result is None else self.result.as_of
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON: id, patient, status, new, as_of, diary, reason."""
+        """JSON: id, patient, status, new, as_of, diary, reason, run, stopped (the decision)."""
         return {
             "id": self.id,
             "patient": self.patient,
@@ -154,6 +124,8 @@ class TrialState:
             "as_of": None if self.as_of is None else self.as_of.isoformat(),
             "diary": self.diary,
             "reason": self.reason,
+            "run": self.run,
+            "stopped": None if self.stopped is None else self.stopped.to_dict(),
         }
 
 
@@ -236,7 +208,7 @@ class TrialFolder:
             names = os.listdir(self.diaries_path)
         except FileNotFoundError:
             return []
-        kept = (self.diaries_path / n for n in names if _KEPT.fullmatch(n))
+        kept = (self.diaries_path / n for n in names if is_kept(n))
         return sorted(p for p in kept if p.is_file() and not p.is_symlink())
 
     def kept(self, name: str) -> Path:
@@ -256,11 +228,17 @@ class TrialFolder:
         """The trial's status now: its latest kept diary checked, nothing written.
 
         The status is :func:`nof1.safety.supervise.latest_check` of the latest kept diary with
-        the trial's log (its latest run again, at its as-of date, with every decision recorded
-        since), so it is what ``nof1 monitor DIR/ID/protocol.toml DIR/ID/diaries/LATEST --as-of
+        the trial's log, up to the date that diary was asked to be checked up to at its upload
+        (kept beside it: :class:`~nof1.safety.kept.CheckedWith`), with every decision recorded
+        since. So it is what ``nof1 monitor DIR/ID/protocol.toml DIR/ID/diaries/LATEST --as-of
         AS_OF --log DIR/ID/monitor-log.jsonl`` would say, never the status a run recorded
-        before a decision changed it. No diary yet, or files that cannot be read, give ``not
-        checked`` with the reason: never ``continue``.
+        before a decision changed it, and never a check up to another date because the log
+        lends nothing or the run could not be logged. (A diary kept without that record is
+        checked up to the date of the log's latest run when that run checked it, else up to
+        its default as-of date.) No diary yet, or files that cannot be read, give ``not
+        checked`` with the reason: never ``continue``; and a trial whose log holds a
+        clinician's ``stop`` (read leniently, as :attr:`nof1.safety.decisions.History.stopped`
+        does) is ``stop`` whatever else fails.
 
         Parameters
         ----------
@@ -271,26 +249,51 @@ class TrialFolder:
         -------
         TrialState
         """
+        from .decide import read_history
+
+        with self.lock(exclusive=False):
+            # the run first: one logged from a terminal meanwhile (not under this lock) makes a
+            # decision on this state refused, never pinned to a run newer than the check shown
+            latest = latest_run(self.log_path)
+            state = self._check(today)
+            if state.result is None:  # a check honours a stop itself
+                stopped = read_history(self.log_path, self.id).stopped
+                if stopped is not None:
+                    state = replace(
+                        state,
+                        status="stop",
+                        stopped=stopped,
+                        reason=(
+                            f"the trial was stopped by {shown(stopped.by)} at {stopped.at} "
+                            f"(episode {shown(stopped.event)}: {shown(stopped.reason)}); its "
+                            f"stop rules could not be checked: {state.reason}"
+                        ),
+                    )
+        return replace(state, run=None if latest is None else latest["sha256"])
+
+    def _check(self, today: _dt.date | None) -> TrialState:
+        """:meth:`state` but for the run and a stop that could not be replayed (the lock held)."""
         from ..diary.read import read_diary
         from .supervise import latest_check
 
-        with self.lock(exclusive=False):
-            try:
-                protocol = self.protocol()
-            except (Nof1Error, OSError) as exc:
-                return TrialState(self.id, NOT_CHECKED, reason=str(exc))
-            patient = protocol.trial.patient
-            kept = self.diaries()
-            if not kept:
-                why = "no diary uploaded yet: the stop rules have not been checked"
-                return TrialState(self.id, NOT_CHECKED, reason=why, patient=patient)
-            try:
-                diary = read_diary(kept[-1], protocol)
-                check = latest_check(protocol, diary, self.log_path, today=today)
-            except (Nof1Error, OSError) as exc:
-                return TrialState(
-                    self.id, NOT_CHECKED, diary=kept[-1].name, reason=str(exc), patient=patient
-                )
+        try:
+            protocol = self.protocol()
+        except (Nof1Error, OSError) as exc:
+            return TrialState(self.id, NOT_CHECKED, reason=str(exc))
+        patient = protocol.trial.patient
+        kept = self.diaries()
+        if not kept:
+            why = "no diary uploaded yet: the stop rules have not been checked"
+            return TrialState(self.id, NOT_CHECKED, reason=why, patient=patient)
+        try:
+            diary = read_diary(kept[-1], protocol)
+            asked = CheckedWith.of(kept[-1], diary.sha256)
+            as_of = None if asked is None else asked.as_of
+            check = latest_check(protocol, diary, self.log_path, as_of=as_of, today=today)
+        except (Nof1Error, OSError) as exc:
+            return TrialState(
+                self.id, NOT_CHECKED, diary=kept[-1].name, reason=str(exc), patient=patient
+            )
         return TrialState(
             self.id,
             check.result.status,
@@ -298,6 +301,8 @@ class TrialFolder:
             check.replayed,
             kept[-1].name,
             patient=patient,
+            asked=as_of,
+            stopped=check.result.stopped,
         )
 
     def upload(
@@ -313,9 +318,13 @@ class TrialFolder:
 
         The diary is read (CSV, an ``.xlsx`` workbook or a Parquet file, told apart by their
         first bytes) and its stop rules replayed before anything is written, so a diary that
-        cannot be checked is refused, naming ``name``, line and column, and not kept. Then it is
-        kept under ``diaries/`` and checked by
-        :func:`nof1.safety.supervise.monitor_logged`, as ``nof1 monitor ... --log`` checks it.
+        cannot be checked is refused, naming ``name``, line and column, and not kept. A diary
+        that would be checked up to a date before the trial's last check (the date the latest
+        kept diary was asked to be checked up to, or the log's latest run's, whichever is
+        later) is refused too: most likely an older export, it would make the status rest on
+        fewer days than were checked before. Then it is kept under ``diaries/``, with the date
+        it is checked up to beside it, and checked by :func:`nof1.safety.supervise.monitor_logged`,
+        as ``nof1 monitor ... --as-of AS_OF --log`` checks it.
 
         Parameters
         ----------
@@ -324,7 +333,8 @@ class TrialFolder:
         name
             Its name, for messages.
         as_of, today
-            As for :func:`nof1.safety.monitor.monitor`.
+            As for :func:`nof1.safety.monitor.monitor`; the as-of date is settled once (the
+            date given, else the diary's default on ``today``) and kept with the diary.
         now
             The upload time the kept file is named by (default: the computer's clock, UTC).
 
@@ -338,8 +348,9 @@ class TrialFolder:
         DiaryError, ProtocolError
             The diary or the trial's protocol cannot be used; nothing is written.
         WorkspaceError
-            The platform cannot lock the trial folder, or the protocol's ``[trial] id`` is no
-            longer the folder's name; nothing is written.
+            The platform cannot lock the trial folder, the protocol's ``[trial] id`` is no
+            longer the folder's name, or the diary would be checked up to a date before the
+            trial's last check; nothing is written.
         """
         from ..diary.read import read_diary
         from .monitor import monitor
@@ -350,37 +361,57 @@ class TrialFolder:
             source = io.BytesIO(data)
             source.name = name
             diary = read_diary(source, protocol)
-            monitor(protocol, diary, as_of=as_of, today=today)  # refuses before any write
-            kept = self._keep(data, diary.sha256, now)
+            # refuses before any write; the date is settled once, for the run and the record
+            as_of = monitor(protocol, diary, as_of=as_of, today=today).as_of
+            self._refuse_older(protocol, name, as_of)
+            kept = keep(self.diaries_path, data, diary.sha256, as_of, now)
             try:
                 run = monitor_logged(
                     protocol, replace(diary, path=str(kept)), self.log_path, as_of, today=today
                 )
-            except Nof1Error:  # refused after all (the date turned): nothing appended, not kept
-                kept.unlink()
+            except Nof1Error:  # refused after all: nothing appended, not kept
+                remove(kept)
                 raise
         return Uploaded(kept, run)
 
-    def _keep(self, data: bytes, sha256: str, now: _dt.datetime | None) -> Path:
-        """Write the diary under ``diaries/``, named by the upload time (after every kept
-        diary's, so that names sort in upload order) and its SHA-256."""
-        when = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc)
-        when = when.replace(tzinfo=None)
+    def _refuse_older(self, protocol: Protocol, name: str, as_of: _dt.date) -> None:
+        """Refuse a check up to a date before the trial's last one (an older export, most
+        likely): the undecided episodes of the days after it would no longer be shown."""
+        from .decide import read_history
+
+        dates = [read_history(self.log_path, protocol).last_as_of]
         kept = self.diaries()
         if kept:
-            last = _dt.datetime.strptime(_KEPT.fullmatch(kept[-1].name).group(1), _STAMP)
-            when = max(when, last + _dt.timedelta(microseconds=1))
-        ext = {b"PK\x03\x04": ".xlsx", b"PAR1": ".parquet"}.get(data[:4], ".csv")  # as read
-        self.diaries_path.mkdir(mode=0o700, exist_ok=True)
-        return write_new(self.diaries_path, f"{when.strftime(_STAMP)}Z-{sha256[:12]}{ext}", data)
+            try:
+                asked = CheckedWith.read(kept[-1])
+            except WorkspaceError:
+                asked = None  # unreadable: the log's latest run still says
+            dates.append(None if asked is None else asked.as_of)
+        last = max((d for d in dates if d is not None), default=None)
+        if last is not None and as_of < last:
+            raise WorkspaceError(
+                f"{name}: this diary ends before the one checked last ({last.isoformat()}): an "
+                f"older export? It would be checked up to {as_of.isoformat()}, so the trial's "
+                "status would rest on fewer days than were checked before, and an episode of "
+                "the days after could no longer be shown; nothing was kept or logged. Upload "
+                f"the latest export, or give an as-of date from {last.isoformat()} on to check "
+                "this one up to it"
+            )
 
-    def decide(self, event_id: str, decision: str, by: str, reason: str) -> dict[str, Any]:
+    def decide(
+        self, event_id: str, decision: str, by: str, reason: str, run: str | None = None
+    ) -> dict[str, Any]:
         """Record a clinician's decision in the trial's log, as ``nof1 decide`` does.
 
         Parameters
         ----------
         event_id, decision, by, reason
             As for :func:`nof1.safety.decide.record_decision`.
+        run
+            The SHA-256 (or at least its first 12 hex digits) of the run record the clinician
+            was shown (:attr:`TrialState.run`). Given, the decision is recorded only while that
+            run is still the log's latest: after a newer upload (a colleague's, say) it would
+            apply to days the clinician never saw, so it is refused.
 
         Returns
         -------
@@ -390,14 +421,41 @@ class TrialFolder:
         Raises
         ------
         LogError
-            Each refusal of :func:`nof1.safety.decide.record_decision`, nothing recorded.
+            Each refusal of :func:`nof1.safety.decide.record_decision`, and a ``run`` that is
+            not a SHA-256 or no longer the latest run's; nothing recorded.
         WorkspaceError
             The platform cannot lock the trial folder; nothing is recorded.
         """
         from .decide import record_decision
 
         with self.lock(exclusive=True):
-            return record_decision(self.log_path, event_id, decision, by, reason)
+            if run is None:
+                return record_decision(self.log_path, event_id, decision, by, reason)
+            self._refuse_unseen(run.lower())
+            if "seen_run" not in inspect.signature(record_decision).parameters:
+                # the check above stands in, under the trial folder's lock (every upload holds
+                # it); record_decision(seen_run=) checks again under the log's own lock
+                return record_decision(self.log_path, event_id, decision, by, reason)
+            return record_decision(
+                self.log_path, event_id, decision, by, reason, seen_run=run.lower()
+            )
+
+    def _refuse_unseen(self, run: str) -> None:
+        """Refuse a decision made on another run than the log's latest (the lock held)."""
+        if not _RUN_PREFIX.fullmatch(run):
+            raise LogError(
+                f"{self.log_path}: run must be the SHA-256 of the run record the decision was "
+                f"made on (at least its first 12 hex digits), not {run!r}; nothing was recorded"
+            )
+        latest = latest_run(self.log_path)
+        if latest is not None and not latest["sha256"].startswith(run):
+            raise LogError(
+                f"{self.log_path}: the trial was checked again since the page this decision was "
+                f"made on was shown (that page showed run {run[:12]}; the latest run is now "
+                f"{latest['sha256'][:12]}, checked up to {latest.get('as_of')}), so the "
+                "decision would apply to days you have not seen; nothing was recorded. Look at "
+                "the trial as it stands now and decide again"
+            )
 
     def log_bytes(self) -> bytes:
         """The monitor log as it is (empty before the first run), read under the shared lock."""

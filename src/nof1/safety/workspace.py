@@ -9,6 +9,8 @@ folder and the writes to it are :mod:`nof1.safety.trial_folder`'s. The layout::
         protocol.toml
         diaries/                 every diary the trial was checked on, never overwritten:
           20261206T125001.482913Z-<the first 12 hex digits of its SHA-256>.csv
+          20261206T125001.482913Z-<...>.csv.json   the date it was checked up to (its as-of),
+                                                    its upload time and SHA-256
         monitor-log.jsonl        the runs and the decisions (nof1 monitor --log, nof1 decide)
 
 The files are those of the command line: ``nof1 monitor DIR/ID/protocol.toml
@@ -18,7 +20,8 @@ through the same calls (:func:`nof1.safety.supervise.monitor_logged`,
 :func:`nof1.safety.decide.record_decision`).
 
 Writes are whole or absent: a file is written under a temporary name in its folder and then
-linked to its name (which never replaces a file), a new trial's folder is filled under a
+linked to its name (which never replaces a file; a diary's record before the diary), a new
+trial's folder is filled under a
 temporary name and then renamed into place, and the log is appended to under its own lock. Each
 request on a trial holds the trial folder's lock (see :mod:`nof1.safety.trial_folder`).
 """
@@ -34,8 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import WorkspaceError
+from .kept import fsync_folder, write_new
 from .result import RANK
-from .trial_folder import DIARIES, LOG, PROTOCOL, TrialFolder, TrialState, fsync_folder, write_new
+from .trial_folder import DIARIES, LOG, PROTOCOL, TrialFolder, TrialState
 
 __all__ = [
     "DIARIES",

@@ -126,7 +126,9 @@ def decide(trial_id: str) -> Any:
     folder = workspace().trial(trial_id)
     try:
         fields = read_options(DECISION_FIELDS)
-        folder.decide(fields["event"], fields["decision"], fields["by"], fields["reason"])
+        folder.decide(
+            fields["event"], fields["decision"], fields["by"], fields["reason"], fields["run"]
+        )
     except Nof1Error as exc:
         return _trial_page(folder, str(exc), _status(exc))
     return redirect(url_for("workspace.trial", trial_id=folder.id, _anchor="episodes"), code=303)
