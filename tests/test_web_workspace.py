@@ -325,8 +325,8 @@ def test_decision_refusals_are_400_in_the_words_of_nof1_decide_and_change_nothin
     for fields, message in [
         ({"event": "Nope@2026-01-01"}, "did not list 'Nope@2026-01-01'"),
         ({"event": DOSE, "decision": "later"}, "must be one of continue, stop"),
-        ({"event": DOSE, "by": ""}, "who decides (by is empty)"),
-        ({"event": DOSE, "reason": "  "}, "why (reason is empty)"),
+        ({"event": DOSE, "by": ""}, "who decides (by is empty"),
+        ({"event": DOSE, "reason": "  "}, "why (reason is empty"),
     ]:
         refused = decide(client, **fields)
         assert refused.status_code == 400 and message in refused.get_json()["error"]

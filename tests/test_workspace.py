@@ -289,7 +289,6 @@ def test_an_older_export_is_refused_and_the_undecided_episode_stays(trial, tmp_p
     assert again.run.result.status == "stop" and len(trial.diaries()) == 2
 
 
-@pytest.mark.xfail(strict=False, reason="needs record_decision(seen_run=)")
 def test_a_decision_is_recorded_only_on_the_run_the_clinician_was_shown(trial, tmp_path):
     trial.upload(sae_diary(tmp_path), "sae.csv", dt.date(2026, 2, 20))
     seen = trial.state()

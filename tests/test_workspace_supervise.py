@@ -137,5 +137,5 @@ def test_latest_check_checks_up_to_the_date_asked_whatever_the_log_lends(tmp_pat
     again = latest_check(protocol, diary, log, as_of=asked)
     assert not again.replayed and again.result.history.refused is not None
     assert (again.result.as_of, again.result.status) == (asked, "review")
-    # without the date asked, the diary's own last date: the check the reviewer saw read continue
-    assert latest_check(protocol, diary, log).result.status == "continue"
+    # without the date asked, the diary's own last date: a log that lends nothing is review
+    assert latest_check(protocol, diary, log).result.status == "review"

@@ -157,10 +157,6 @@ def test_an_older_export_is_refused_plainly_and_the_undecided_episode_stays(
     assert client.get(f"/api/trials/{TRIAL}").get_json()["as_of"] == "2026-03-15"
 
 
-SEEN_RUN = "needs record_decision(seen_run=)"
-
-
-@pytest.mark.xfail(strict=False, reason=SEEN_RUN)
 def test_a_decision_from_a_page_a_newer_upload_replaced_is_refused(client, folder, tmp_path):
     """The race: the page shows STOP as of 02-20; a colleague uploads a newer diary; a continue
     sent from the old page would apply through the new as-of date, to days never seen. Each
@@ -197,7 +193,6 @@ def test_a_decision_from_a_page_a_newer_upload_replaced_is_refused(client, folde
     assert recorded.status_code == 200 and recorded.get_json()["through"] == "2026-03-15"
 
 
-@pytest.mark.xfail(strict=False, reason=SEEN_RUN)
 def test_a_run_that_is_not_a_sha256_is_refused(client, folder):
     create(client)
     upload(client, DIARY.read_bytes(), "2026-03-23")

@@ -19,17 +19,15 @@ with the run that checked it. The workspace that holds the folders is
 from __future__ import annotations
 
 import datetime as _dt
-import inspect
 import io
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LogError, Nof1Error, WorkspaceError
+from ..errors import Nof1Error, WorkspaceError
 from .kept import CheckedWith, fsync_folder, is_kept, keep, latest_run, remove, write_new
 from .texts import NOT_CHECKED, shown
 
@@ -53,7 +51,6 @@ __all__ = [
 PROTOCOL, DIARIES, LOG = "protocol.toml", "diaries", "monitor-log.jsonl"
 """The names of a trial folder's protocol, kept diaries and monitor log."""
 
-_RUN_PREFIX = re.compile(r"[0-9a-f]{12,64}")
 """What pins a decision to a run: its record's SHA-256, or at least its first 12 hex digits."""
 
 
@@ -428,34 +425,9 @@ class TrialFolder:
         """
         from .decide import record_decision
 
-        with self.lock(exclusive=True):
-            if run is None:
-                return record_decision(self.log_path, event_id, decision, by, reason)
-            self._refuse_unseen(run.lower())
-            if "seen_run" not in inspect.signature(record_decision).parameters:
-                # the check above stands in, under the trial folder's lock (every upload holds
-                # it); record_decision(seen_run=) checks again under the log's own lock
-                return record_decision(self.log_path, event_id, decision, by, reason)
-            return record_decision(
-                self.log_path, event_id, decision, by, reason, seen_run=run.lower()
-            )
-
-    def _refuse_unseen(self, run: str) -> None:
-        """Refuse a decision made on another run than the log's latest (the lock held)."""
-        if not _RUN_PREFIX.fullmatch(run):
-            raise LogError(
-                f"{self.log_path}: run must be the SHA-256 of the run record the decision was "
-                f"made on (at least its first 12 hex digits), not {run!r}; nothing was recorded"
-            )
-        latest = latest_run(self.log_path)
-        if latest is not None and not latest["sha256"].startswith(run):
-            raise LogError(
-                f"{self.log_path}: the trial was checked again since the page this decision was "
-                f"made on was shown (that page showed run {run[:12]}; the latest run is now "
-                f"{latest['sha256'][:12]}, checked up to {latest.get('as_of')}), so the "
-                "decision would apply to days you have not seen; nothing was recorded. Look at "
-                "the trial as it stands now and decide again"
-            )
+        seen = None if run is None else run.lower()
+        with self.lock(exclusive=True):  # the run the page showed is checked under the log's lock
+            return record_decision(self.log_path, event_id, decision, by, reason, seen_run=seen)
 
     def log_bytes(self) -> bytes:
         """The monitor log as it is (empty before the first run), read under the shared lock."""
