@@ -183,6 +183,46 @@ def test_row_lines_number_rows_as_pyarrow_and_lines_as_the_reader(tmp_path, monk
         assert list(csv_scan.row_lines(path, np.arange(rows))) == want, repr(text)
 
 
+def test_each_patients_schedule_is_its_protocols(tmp_path):
+    # every row the per-patient reader reads gets its protocol's schedule, drawn for all the
+    # seeds at once; the others are flagged for that reader to name the problem
+    from dataclasses import replace
+
+    from nof1.series.reading import Flags
+    from nof1.series.schedules import patient_schedules
+    from nof1.trial.protocol import Design
+    from nof1.trial.schedule import Schedule
+
+    rng = random.Random(3)
+    starts = ["2026-01-01", "20260205", "1899-12-31", "2200-12-31", "abc", "2026-13-01"]
+    seeds = ["", "1", "-5", "+7", "abc", "99999999999999999999999", "1.5"]
+    sequences = ["", "TC CT CT TC", "tcctctct", "TT CC TC CT", "xx"]
+    for scheme, max_run in [("randomized-pairs", None), ("random", 2), ("counterbalanced", None)]:
+        design = Design(scheme, 4, 14, run_in_days=7, max_run=max_run)
+        rows = [
+            (i + 2, {"patient": f"P{i}", "start": rng.choice(starts), "seed": rng.choice(seeds),
+                     "sequence": rng.choice(sequences)})
+            for i in range(300)
+        ]  # fmt: skip
+        flags = Flags(len(rows))
+        start, schedules, arms = patient_schedules(design, rows, flags)
+        assert np.array_equal(flags.any, ~schedules.dated)
+        for i, (_, row) in enumerate(rows):
+            try:
+                day = dt.date.fromisoformat(row["start"])
+                seed = int(row["seed"]) if row["seed"] else None
+                mine = replace(design, seed=seed, sequence=row["sequence"] or None)
+                expected = Schedule.from_design(mine, day)
+                assert day.year < 2200 and day.year >= 1900 and (seed is not None or mine.sequence)
+            except (ValueError, AssertionError):
+                assert schedules[i] is None and flags.any[i], row
+                continue
+            assert schedules[i] == expected, row
+            assert start[i] == (day - dt.date(1970, 1, 1)).days
+            assert arms[i].tolist() == [a == "T" for a in expected.arms]
+        assert [s for s in schedules] == [schedules[i] for i in range(len(rows))]
+
+
 def test_verbose_says_how_the_series_was_read(tmp_path):
     series = _long_copy(tmp_path)
     _as_sequences(series)

@@ -49,13 +49,13 @@ from .reading import (
     Flags,
     Reading,
 )
+from .schedules import PatientSchedules, patient_schedules
 from .stage1 import DayTable
 from .table import (
     check_long_diary,
     checked_rows,
     file_place,
     patient_protocol,
-    patient_schedules,
     read_parquet,
     split_diary,
     split_diary_text,
@@ -230,7 +230,7 @@ class Context:
     ids: list[str]
     flags: Flags
     start: np.ndarray
-    schedules: list[Schedule | None]
+    schedules: PatientSchedules
     arms: np.ndarray
     numeric: list[str]
     categories: dict[str, tuple[str, ...]]
@@ -375,7 +375,7 @@ def check_rows(
     inside = (day >= 0) & (day < n_days)
     for reason, rows in cols.why.items():
         flags.rows(reason, code, rows)
-    dated = np.array([s is not None for s in ctx.schedules], dtype=bool)  # else refused
+    dated = ctx.schedules.dated  # else refused
     if outside:
         flags.rows(NO_ROW_INSIDE, code, ~inside & dated[code])
     else:  # a patient with rows, none of them within the schedule: the reader refuses it
