@@ -122,6 +122,27 @@ def test_rows_outside_the_schedule_stay_column_wise_and_are_counted(tmp_path, mo
     assert analyze_path(series).reading.rows_outside == 1
 
 
+@pytest.mark.parametrize("twice", [False, True])
+def test_a_diary_in_any_row_order_reads_as_in_order(tmp_path, monkeypatch, twice):
+    # rows not by patient and date are sorted column-wise; a date twice goes per patient
+    series = _long_copy(tmp_path)
+    diary = _rows(tmp_path / "diary.csv")
+    if twice:
+        diary.append(dict(diary[5], pain="3"))
+    random.Random(7).shuffle(diary)
+    _write(tmp_path / "diary.csv", diary, list(diary[0]))
+    if not twice:
+        _same_everywhere(series, monkeypatch)
+        return
+    slow = Series.load(series)
+    for as_of in AS_OF:  # the series analysis refuses the date twice; the monitor names it
+        triage = monitor_long(series, dt.date.fromisoformat(as_of))
+        assert triage.reading.per_patient == 1, (as_of, triage.reading)
+        x, y = triage.to_dict(), monitor_series(slow, as_of).to_dict()
+        x.pop("reading"), y.pop("reading")
+        assert x == y, as_of
+
+
 def test_a_row_the_reader_refuses_goes_per_patient_with_its_reason(tmp_path):
     series = _long_copy(tmp_path)
     table = _rows(tmp_path / "patients.csv")

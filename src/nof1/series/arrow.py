@@ -82,6 +82,8 @@ class _Columns:
     bad: np.ndarray  # a cell the per-patient reader would refuse
     categories: dict[str, Any]  # the declared-category columns, dictionary-encoded
     why: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # bad, by reason
+    # the rows by patient, date, then file order (check_rows); None: the file's order is so
+    order: np.ndarray | None = None
 
 
 def _strings_to_numbers(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
@@ -382,10 +384,15 @@ def check_rows(
         rows = np.bincount(code, minlength=len(ctx.ids))
         within = np.bincount(code[inside], minlength=len(ctx.ids))
         flags.patients(NO_ROW_INSIDE, (rows > 0) & (within == 0) & dated)
-    order = np.lexsort((cols.day, code))
-    twice = (code[order][1:] == code[order][:-1]) & (cols.day[order][1:] == cols.day[order][:-1])
+    step, later = np.diff(code), np.diff(cols.day)
+    if (step >= 0).all() and (later[step == 0] >= 0).all():  # sorted already: no sort
+        cols.order, twice = None, np.flatnonzero((step == 0) & (later == 0)) + 1
+    else:
+        cols.order = order = np.lexsort((cols.day, code))  # stable: file order within a date
+        twice = np.diff(code[order]) == 0
+        twice = order[np.flatnonzero(twice & (np.diff(cols.day[order]) == 0)) + 1]
     again = np.zeros(code.size, dtype=bool)
-    again[order[1:][twice]] = True
+    again[twice] = True
     flags.rows(DATE_TWICE, code, again)
     for o in ctx.first.outcomes:
         v = cols.values[o.name]

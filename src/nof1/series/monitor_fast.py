@@ -252,31 +252,42 @@ def monitor_long(
     statuses: dict[int, PatientStatus] = {
         i: patient_status(t, as_of, today) for i, t in exact.items()
     }
+
+    def by_patient(rows: np.ndarray) -> np.ndarray:
+        """The rows where ``rows`` is True, by patient, date, then file order."""
+        return np.flatnonzero(rows) if cols.order is None else cols.order[rows[cols.order]]
+
+    def dated(rows: np.ndarray, day: _dt.date) -> dict[int, DatedRows]:
+        """Per patient, its rows among ``rows`` (by patient, then date) dated after ``day``."""
+        past = rows[day_of[rows] > day.toordinal()]
+        return _dated_rows(code[past], day_of[past], day)
+
     if as_of is not None and early.any():
-        after_as_of = _dated_rows(code, day_of, keep & filled & early[code], as_of)
-        for i, why in _early(ctx, code, day_of, keep & filled & early[code], as_of, after_as_of):
+        later = by_patient(keep & filled & early[code] & (day_of > as_of.toordinal()))
+        after_as_of = dated(later, as_of)
+        for i, why in _early(ctx, code, later, as_of, after_as_of):
             statuses[i] = replayed_status(ctx.ids[i], not_replayed(why))
     if as_of is not None and sel.size:
         clean = keep & ~early[code]
-        after_as_of = _dated_rows(code, day_of, clean & filled, as_of)
-        after_today = _dated_rows(code, day_of, clean & filled, today)
-        rows = np.flatnonzero(clean & (day_of <= as_of.toordinal()))
+        later = by_patient(clean & filled & (day_of > min(as_of, today).toordinal()))
+        after_as_of, after_today = dated(later, as_of), dated(later, today)
+        del later
+        rows = by_patient(clean & (day_of <= as_of.toordinal()))  # a date once a patient
         gi = np.full(n, -1, dtype=np.int64)
         gi[sel] = np.arange(sel.size)
-        rows = rows[np.argsort(gi[code[rows]], kind="stable")]  # by patient, file order within
         g = gi[code[rows]]
         layout = _Layout(ctx, sel, g, day_of, rows, as_of)
+        no_rows = DatedRows(as_of), DatedRows(today)  # none after either day (immutable)
         chunk = max(1, GRID_CELLS // max(layout.width, 1))
         for a in range(0, sel.size, chunk):
             b = min(a + chunk, sel.size)
             lo, hi = np.searchsorted(g, [a, b])
             grid = layout.grid(a, b, rows[lo:hi], g[lo:hi] - a, cols, text, filled)
-            future = np.array([int(i) in after_today for i in sel[a:b]], dtype=bool)
-            for i, found in zip(sel[a:b], replay(grid, future), strict=True):
-                late = after_as_of.get(int(i), DatedRows(as_of))
-                statuses[int(i)] = replayed_status(
-                    ctx.ids[i], found, late, after_today.get(int(i), DatedRows(today))
-                )
+            who = sel[a:b].tolist()
+            future = np.array([i in after_today for i in who], dtype=bool)
+            for i, found in zip(who, replay(grid, future), strict=True):
+                late, ahead = after_as_of.get(i, no_rows[0]), after_today.get(i, no_rows[1])
+                statuses[i] = replayed_status(ctx.ids[i], found, late, ahead)
             if progress is not None:
                 progress(200 + 790 * b // sel.size, 1000)
     elif sel.size:
@@ -292,16 +303,13 @@ def monitor_long(
 READ_AS_NUMBERS = "a text column the per-patient reader reads as numbers"
 
 
-def _early(ctx, code, day_of, rows, as_of, later) -> list[tuple[int, str]]:
-    """The patients whose schedule starts after ``as_of`` with entries (``rows``) after it:
-    why each is not checked, as the single-trial monitor refuses such an as-of date (naming
-    the line of the earliest of those entries)."""
+def _early(ctx, code, rows, as_of, later) -> list[tuple[int, str]]:
+    """The patients whose schedule starts after ``as_of`` with entries after it (``rows``, by
+    patient, date, then file order): why each is not checked, as the single-trial monitor
+    refuses such an as-of date (naming the line of the earliest of those entries)."""
     from .csv_scan import row_lines
 
-    where = np.flatnonzero(rows & (day_of > as_of.toordinal()))
-    order = np.lexsort((where, day_of[where], code[where]))  # by patient, date, row
-    where = where[order]
-    first = where[np.r_[True, code[where][1:] != code[where][:-1]]]
+    first = rows[np.r_[True, code[rows][1:] != code[rows][:-1]]] if rows.size else rows
     lines = first + 2 if ctx.parquet else row_lines(ctx.dpath, first)
     out = []
     for row, line in zip(first, lines, strict=True):
@@ -389,21 +397,28 @@ class _Layout:
         )
 
 
-def _dated_rows(
-    code: np.ndarray, days: np.ndarray, entry: np.ndarray, after: _dt.date
-) -> dict[int, DatedRows]:
-    """Per patient with a row in ``entry`` dated after ``after``: those rows, as
-    :func:`nof1.safety.dates.rows_after` counts them (``days``: date ordinals)."""
-    sel = entry & (days > after.toordinal())
-    order = np.lexsort((days[sel], code[sel]))
-    c, d = code[sel][order], days[sel][order]
+def _dated_rows(code: np.ndarray, days: np.ndarray, after: _dt.date) -> dict[int, DatedRows]:
+    """Per patient, its rows dated after ``after`` (each row's patient ``code`` and date
+    ordinal ``days``, by patient then date), as :func:`nof1.safety.dates.rows_after` counts
+    them."""
+    if not code.size:
+        return {}
+    new = np.r_[True, (code[1:] != code[:-1]) | (days[1:] != days[:-1])]  # a patient's new date
+    first = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])  # a patient's first row
+    rows = np.diff(np.r_[first, code.size])
+    distinct = np.add.reduceat(new.astype(np.int64), first)
+    rank = np.cumsum(new) - np.repeat(np.cumsum(new)[first], rows)  # of a date, 0 the first
+    listed = np.flatnonzero(new & (rank < FIRST_DATES))
+    when = {int(x): _dt.date.fromordinal(int(x)) for x in np.unique(days[listed])}
+    dates = [when[x] for x in days[listed].tolist()]
+    ends = np.searchsorted(listed, np.r_[first[1:], code.size]).tolist()
     out: dict[int, DatedRows] = {}
-    bounds = np.flatnonzero(np.diff(c)) + 1
-    for who, when in zip(np.split(c, bounds), np.split(d, bounds), strict=True):
-        if who.size:
-            distinct = np.unique(when)
-            first = tuple(_dt.date.fromordinal(int(x)) for x in distinct[:FIRST_DATES])
-            out[int(who[0])] = DatedRows(after, int(who.size), int(distinct.size), first)
+    a = 0
+    for who, n, k, b in zip(
+        code[first].tolist(), rows.tolist(), distinct.tolist(), ends, strict=True
+    ):
+        out[who] = DatedRows(after, n, k, tuple(dates[a:b]))
+        a = b
     return out
 
 
