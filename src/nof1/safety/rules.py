@@ -241,15 +241,14 @@ def run_firing(
     n = hold.shape[-1]
     if n == 0:
         return np.full(hold.shape[:-1], -1, dtype=np.int64)
-    count = np.cumsum(hold, axis=-1)
-    before = np.concatenate([np.zeros((*hold.shape[:-1], 1), dtype=count.dtype), count], axis=-1)
-    idx = np.arange(n)
+    count = np.cumsum(hold, axis=-1, dtype=np.int32 if n < 2**31 else np.int64)  # holding days
     if within_days is None:
-        last_break = np.maximum.accumulate(np.where(brk, idx, -1), axis=-1)
-        start = last_break + 1  # the run counts holding days after the last break
-    else:
-        start = np.broadcast_to(np.maximum(idx - within_days + 1, 0), hold.shape)
-    run = count - np.take_along_axis(before, start, axis=-1)
+        # the holding days counted at the last break (none on it), counted out of the run;
+        # count never falls, so the latest break has the most
+        run = count - np.maximum.accumulate(np.where(brk, count, 0), axis=-1)
+    else:  # the holding days of the last within_days days
+        run = count.copy()
+        run[..., within_days:] -= count[..., :-within_days]
     fires = hold & (run >= for_days)
     return np.where(fires.any(axis=-1), fires.argmax(axis=-1), -1).astype(np.int64)
 
