@@ -185,10 +185,11 @@ def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
         malformed.append(row.text)
         return "skip"
 
-    def read(typed: bool):
+    def read(numbers: bool, dates: bool):
         types = {n: pa.string() for n in names}
-        if typed:
+        if numbers:
             types.update({n: pa.float64() for n in names[2:] if n not in text})
+        if dates:
             types["date"] = pa.date32()
         return pcsv.read_csv(
             dpath,
@@ -203,15 +204,16 @@ def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
             ),
         )
 
-    try:
-        table = read(typed=True)
-    except pa.ArrowInvalid:  # a cell that does not parse: read text, find it column-wise
+    # a cell that does not parse: its column read as text, the cell found column-wise (a
+    # number that does not parse is likelier than a date that does not)
+    for numbers, dates in ((True, True), (False, True), (False, False)):
         malformed.clear()
         try:
-            table = read(typed=False)
+            table = read(numbers, dates)
         except pa.ArrowInvalid:
-            return None
-    return None if malformed else table
+            continue
+        return None if malformed else table
+    return None
 
 
 @dataclasses.dataclass
