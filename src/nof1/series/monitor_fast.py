@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import collector
 from ..diary.cells import NUMBER
 from ..errors import SeriesError
 from ..safety.dates import FIRST_DATES, DatedRows, early_as_of, rows_after
@@ -92,7 +93,8 @@ def monitor_path(
         The series file itself cannot be used (as :meth:`Series.load`), or ``as_of`` is before
         every patient's schedule (as :func:`~nof1.series.monitor.monitor_series`).
     """
-    fast = monitor_long(Path(path), as_date(as_of), progress, today)
+    with collector.paused():  # the per-patient reader within runs it (_exact_trials)
+        fast = monitor_long(Path(path), as_date(as_of), progress, today)
     if not isinstance(fast, str):
         return fast
     result = monitor_series(Series.load(path), as_of, progress, today)
@@ -249,9 +251,10 @@ def monitor_long(
             _ordinal_date(day_of[keep & filled].max(initial=0)),
             _ordinal_date(day_of[keep].max(initial=0)),
         )
-    statuses: dict[int, PatientStatus] = {
-        i: patient_status(t, as_of, today) for i, t in exact.items()
-    }
+    with collector.young_only():  # the single-trial monitor: pandas, garbage in cycles
+        statuses: dict[int, PatientStatus] = {
+            i: patient_status(t, as_of, today) for i, t in exact.items()
+        }
 
     def by_patient(rows: np.ndarray) -> np.ndarray:
         """The rows where ``rows`` is True, by patient, date, then file order."""
@@ -430,9 +433,11 @@ def _exact_trials(ctx, flagged: np.ndarray, code: np.ndarray) -> dict:
         return {}
     texts = patient_texts(ctx, flagged, code)
     out = {}
-    for i in np.flatnonzero(flagged):
-        where = f"{ctx.ppath}, line {ctx.rows[i][0]}"
-        out[int(i)] = table_trial(
-            ctx.template, ctx.tpath, ctx.sha, where, ctx.rows[i][1], ctx.dpath, texts[ctx.ids[i]]
-        )
+    with collector.young_only():  # the per-patient reader: pandas, garbage in cycles
+        for i in np.flatnonzero(flagged):
+            where = f"{ctx.ppath}, line {ctx.rows[i][0]}"
+            row = ctx.rows[i][1]
+            out[int(i)] = table_trial(
+                ctx.template, ctx.tpath, ctx.sha, where, row, ctx.dpath, texts[ctx.ids[i]]
+            )
     return out
