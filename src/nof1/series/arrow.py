@@ -185,12 +185,10 @@ def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
         malformed.append(row.text)
         return "skip"
 
-    def read(numbers: bool, dates: bool):
-        types = {n: pa.string() for n in names}
-        if numbers:
-            types.update({n: pa.float64() for n in names[2:] if n not in text})
-        if dates:
-            types["date"] = pa.date32()
+    typed = {n: pa.float64() for n in names[2:] if n not in text} | {"date": pa.date32()}
+
+    def read(as_text: set[str]):
+        types = {n: pa.string() if n in as_text else typed.get(n, pa.string()) for n in names}
         return pcsv.read_csv(
             dpath,
             read_options=pcsv.ReadOptions(block_size=1 << 24, column_names=header, skip_rows=1),
@@ -204,16 +202,25 @@ def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
             ),
         )
 
-    # a cell that does not parse: its column read as text, the cell found column-wise (a
-    # number that does not parse is likelier than a date that does not)
-    for numbers, dates in ((True, True), (False, True), (False, False)):
+    # a cell that does not parse: its column read again as text, the cell found column-wise;
+    # every typed column as text when pyarrow's error does not name a typed column
+    as_text: set[str] = set()
+    while True:
         malformed.clear()
         try:
-            table = read(numbers, dates)
-        except pa.ArrowInvalid:
+            table = read(as_text)
+        except pa.ArrowInvalid as exc:
+            if as_text >= set(typed):
+                return None
+            failed = _CONVERSION_ERROR.match(str(exc))
+            column = int(failed.group(1)) if failed else -1
+            name = header[column] if header and 0 <= column < len(header) else None
+            as_text |= {name} if name in set(typed) - as_text else set(typed)
             continue
         return None if malformed else table
-    return None
+
+
+_CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error")
 
 
 @dataclasses.dataclass
