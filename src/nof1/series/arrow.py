@@ -102,7 +102,8 @@ def _days(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
     date that does not parse, or outside the years the reader accepts (1900 to 2200)."""
     days, bad = _parsed_days(pc, pa, column)
     bad |= (days < _FIRST) | (days > _LAST)
-    return np.where(bad, -(2**40), days), bad
+    days[bad] = -(2**40)
+    return days, bad
 
 
 _FIRST = FIRST_DATE.toordinal() - _EPOCH
@@ -112,9 +113,8 @@ _LAST = LAST_DATE.toordinal() - _EPOCH
 def _parsed_days(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
     if pa.types.is_date(column.type) or pa.types.is_timestamp(column.type):
         days = pc.cast(pc.cast(column, pa.date32()), pa.int32())
-        out = days.to_numpy(zero_copy_only=False)
         bad = np.asarray(pc.is_null(days))
-        return np.where(bad, -(2**40), out).astype(np.int64), bad
+        return pc.fill_null(days, 0).to_numpy().astype(np.int64), bad  # _days marks the bad
     text = pc.utf8_trim_whitespace(column.cast(pa.string()))
     ok = pc.fill_null(pc.match_substring_regex(text, _DATE.pattern), False)
     parsed = pc.strptime(

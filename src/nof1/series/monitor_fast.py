@@ -110,7 +110,10 @@ class _Text:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(column.cast(pa.string()))
+        if pa.types.is_dictionary(column.type):  # encoded already (typed_columns' categories)
+            encoded = column
+        else:
+            encoded = pc.dictionary_encode(column.cast(pa.string()))
         self.code = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
         cells = [c.strip() for c in encoded.dictionary.to_pylist()]
         if categories:  # a cell naming a declared category reads as the protocol spells it
@@ -197,7 +200,10 @@ def monitor_long(
     if table is None:
         return UNPARSED_ROW  # the per-patient reader names the row
     cols = typed_columns(table, ctx.numeric, ctx.categories)
-    text = {n: _Text(table.column(n).combine_chunks(), ctx.first.categories_of(n)) for n in texts}
+    text = {}
+    for n in texts:  # a category column as typed_columns encoded it
+        column = cols.categories[n] if n in cols.categories else table.column(n).combine_chunks()
+        text[n] = _Text(column, ctx.first.categories_of(n))
     del table
     if progress is not None:
         progress(100, 1000)
