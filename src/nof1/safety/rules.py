@@ -196,7 +196,7 @@ def first_firing(condition: Any, for_days: int) -> np.ndarray:
     if n == 0:
         return np.full(cond.shape[:-1], -1, dtype=np.int64)
     idx = np.arange(n)
-    last_break = np.maximum.accumulate(np.where(cond, -1, idx), axis=-1)
+    last_break = _running_max(np.where(cond, -1, idx))
     fires = (idx - last_break) >= for_days
     return np.where(fires.any(axis=-1), fires.argmax(axis=-1), -1).astype(np.int64)
 
@@ -245,12 +245,18 @@ def run_firing(
     if within_days is None:
         # the holding days counted at the last break (none on it), counted out of the run;
         # count never falls, so the latest break has the most
-        run = count - np.maximum.accumulate(np.where(brk, count, 0), axis=-1)
+        run = count - _running_max(np.where(brk, count, 0))
     else:  # the holding days of the last within_days days
         run = count.copy()
         run[..., within_days:] -= count[..., :-within_days]
     fires = hold & (run >= for_days)
     return np.where(fires.any(axis=-1), fires.argmax(axis=-1), -1).astype(np.int64)
+
+
+def _running_max(values: np.ndarray) -> np.ndarray:
+    """The running maximum along the last axis (days), computed along the first axis of the
+    transposed array: numpy then takes the rows (patients) together, twice as fast."""
+    return np.moveaxis(np.maximum.accumulate(np.moveaxis(values, -1, 0), axis=0), 0, -1)
 
 
 def run_days(holds: Any, breaks: Any, hit: int, for_days: int, within_days: int | None = None):
