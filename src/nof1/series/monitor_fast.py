@@ -281,7 +281,8 @@ def monitor_long(
         later = by_patient(clean & filled & (day_of > min(as_of, today).toordinal()))
         after_as_of, after_today = dated(later, as_of), dated(later, today)
         del later
-        rows = by_patient(clean & (day_of <= as_of.toordinal()))  # a date once a patient
+        # by patient (a clean patient has each date once: the order within one is no matter)
+        rows = by_patient(clean & (day_of <= as_of.toordinal()))
         gi = np.full(n, -1, dtype=np.int64)
         gi[sel] = np.arange(sel.size)
         g = gi[code[rows]]
