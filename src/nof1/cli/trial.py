@@ -239,6 +239,7 @@ def _monitor_series(
     path: str, as_of: str | None, log: str | None, date_format, verbose: bool, as_json: bool
 ) -> None:
     """``nof1 monitor SERIES.toml``: the series triage; exit with the worst status."""
+    from .. import collector
     from ..series import Series, monitor_path
 
     if log or date_format:
@@ -251,7 +252,8 @@ def _monitor_series(
     result = monitor_path(path, as_of=day, progress=progress_bar(path, "nof1 monitor"))
     say_reading(result.reading, verbose)
     if as_json:
-        emit_json(result.to_dict())
+        with collector.paused():  # 100,000 patients' dicts, alive until written
+            emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
     sys.exit(result.exit_code)

@@ -18,6 +18,7 @@ written down in ``docs/safety.md``.
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -500,15 +501,18 @@ def replay(grid: Grid, future: np.ndarray | None = None) -> list[Replay]:
     future = np.zeros(n, dtype=bool) if future is None else future
     every = tuple(r.name for r in rules)
     out = []
-    for i in range(n):
-        fired = tuple(sorted(events[i], key=lambda e: e.date))
+    for i, (later, unsure) in enumerate(zip(future.tolist(), unchecked.tolist(), strict=True)):
+        fired = tuple(sorted(events[i], key=_DATE)) if events[i] else ()
         why: tuple[tuple[str, str], ...] = ()
         checked = every
-        if unchecked[i]:
+        if unsure:
             pairs = list(zip(every, (s[i] for s in reasons), strict=True))
             why = tuple((r, s) for r, s in pairs if s is not None)
             checked = tuple(r for r, s in pairs if s is None)
         gaps = tuple(r for r, reason in why if isinstance(reason, Gap))
-        status = status_of((e.action for e in fired), gaps=bool(gaps), future=bool(future[i]))
+        status = status_of((e.action for e in fired), gaps=bool(gaps), future=later)
         out.append(Replay(status, fired, why, checked, gaps))
     return out
+
+
+_DATE = operator.attrgetter("date")
