@@ -255,3 +255,31 @@ def test_sample_beyond_the_exact_limit_is_admissible_and_varied():
         assert len({r.tobytes() for r in rows}) > 1990
         # each period is T about half the time (binomial SD 0.011)
         assert np.all(np.abs(rows.mean(axis=0) - 0.5) < 0.06)
+
+
+# -- many seeds at once (the patients of a series) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scheme", "cycles", "max_run"),
+    [
+        ("alternating", 3, None),
+        ("counterbalanced", 4, None),
+        ("randomized-pairs", 4, None),
+        ("randomized-pairs", 70, None),  # past 2^63: row by row
+        ("random", 4, None),
+        ("random", 6, 2),
+        ("random", 40, None),  # C(80, 40) > 2^63: limbs
+    ],
+)
+def test_many_seeds_draw_the_allocations_of_each_seed(scheme, cycles, max_run):
+    from nof1.trial.allocations import allocation_rows, draw_indices
+
+    design = Design(scheme, cycles, 7, max_run=max_run)
+    seeds = [0, 1, -5, 7, 2**70, *range(100, 160)]
+    ranks = draw_indices(design, seeds)
+    one_by_one = [schedule(scheme, cycles, max_run, seed) for seed in seeds]
+    assert ranks == [s.index for s in one_by_one]
+    big = count_allocations(design) >= 2**63
+    rows = allocation_rows(design, np.array(ranks, dtype=object if big else None))
+    assert np.array_equal(rows, as_matrix([s.arms for s in one_by_one], cycles))

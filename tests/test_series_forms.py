@@ -122,6 +122,27 @@ def test_rows_outside_the_schedule_stay_column_wise_and_are_counted(tmp_path, mo
     assert analyze_path(series).reading.rows_outside == 1
 
 
+@pytest.mark.parametrize("twice", [False, True])
+def test_a_diary_in_any_row_order_reads_as_in_order(tmp_path, monkeypatch, twice):
+    # rows not by patient and date are sorted column-wise; a date twice goes per patient
+    series = _long_copy(tmp_path)
+    diary = _rows(tmp_path / "diary.csv")
+    if twice:
+        diary.append(dict(diary[5], pain="3"))
+    random.Random(7).shuffle(diary)
+    _write(tmp_path / "diary.csv", diary, list(diary[0]))
+    if not twice:
+        _same_everywhere(series, monkeypatch)
+        return
+    slow = Series.load(series)
+    for as_of in AS_OF:  # the series analysis refuses the date twice; the monitor names it
+        triage = monitor_long(series, dt.date.fromisoformat(as_of))
+        assert triage.reading.per_patient == 1, (as_of, triage.reading)
+        x, y = triage.to_dict(), monitor_series(slow, as_of).to_dict()
+        x.pop("reading"), y.pop("reading")
+        assert x == y, as_of
+
+
 def test_a_row_the_reader_refuses_goes_per_patient_with_its_reason(tmp_path):
     series = _long_copy(tmp_path)
     table = _rows(tmp_path / "patients.csv")
@@ -167,7 +188,8 @@ def test_row_lines_number_rows_as_pyarrow_and_lines_as_the_reader(tmp_path, monk
         lines = ["patient,date,pain"]
         for i in range(rng.randint(1, 30)):
             lines.append("" if rng.random() < 0.2 else f"P{i},2026-01-{1 + i % 28:02d},{i % 10}")
-        text = "".join(line + rng.choice(["\n", "\r\n", "\r"]) for line in lines)
+        breaks = rng.choice([["\n"], ["\n", "\r\n", "\r"]])  # LF only: the scan keeps them
+        text = "".join(line + rng.choice(breaks) for line in lines)
         if rng.random() < 0.3:
             text = text.rstrip("\r\n")
         path.write_bytes(text.encode())
@@ -175,9 +197,51 @@ def test_row_lines_number_rows_as_pyarrow_and_lines_as_the_reader(tmp_path, monk
             continue
         monkeypatch.setattr(csv_scan, "_SCAN_BLOCK", rng.choice([1, 2, 3, 7, 1 << 20]))
         csv_scan._SPANS.clear()  # the same path rewritten within one clock tick
+        if rng.random() < 0.5:  # the line ends kept by the scan (a file without CR), or not
+            assert csv_scan.fast_readable(path)
         rows = pcsv.read_csv(path).num_rows
         want = [i + 1 for i, line in enumerate(text.splitlines()) if line][1:]
         assert list(csv_scan.row_lines(path, np.arange(rows))) == want, repr(text)
+
+
+def test_each_patients_schedule_is_its_protocols(tmp_path):
+    # every row the per-patient reader reads gets its protocol's schedule, drawn for all the
+    # seeds at once; the others are flagged for that reader to name the problem
+    from dataclasses import replace
+
+    from nof1.series.reading import Flags
+    from nof1.series.schedules import patient_schedules
+    from nof1.trial.protocol import Design
+    from nof1.trial.schedule import Schedule
+
+    rng = random.Random(3)
+    starts = ["2026-01-01", "20260205", "1899-12-31", "2200-12-31", "abc", "2026-13-01"]
+    seeds = ["", "1", "-5", "+7", "abc", "99999999999999999999999", "1.5"]
+    sequences = ["", "TC CT CT TC", "tcctctct", "TT CC TC CT", "xx"]
+    for scheme, max_run in [("randomized-pairs", None), ("random", 2), ("counterbalanced", None)]:
+        design = Design(scheme, 4, 14, run_in_days=7, max_run=max_run)
+        rows = [
+            (i + 2, {"patient": f"P{i}", "start": rng.choice(starts), "seed": rng.choice(seeds),
+                     "sequence": rng.choice(sequences)})
+            for i in range(300)
+        ]  # fmt: skip
+        flags = Flags(len(rows))
+        start, schedules, arms = patient_schedules(design, rows, flags)
+        assert np.array_equal(flags.any, ~schedules.dated)
+        for i, (_, row) in enumerate(rows):
+            try:
+                day = dt.date.fromisoformat(row["start"])
+                seed = int(row["seed"]) if row["seed"] else None
+                mine = replace(design, seed=seed, sequence=row["sequence"] or None)
+                expected = Schedule.from_design(mine, day)
+                assert day.year < 2200 and day.year >= 1900 and (seed is not None or mine.sequence)
+            except (ValueError, AssertionError):
+                assert schedules[i] is None and flags.any[i], row
+                continue
+            assert schedules[i] == expected, row
+            assert start[i] == (day - dt.date(1970, 1, 1)).days
+            assert arms[i].tolist() == [a == "T" for a in expected.arms]
+        assert [s for s in schedules] == [schedules[i] for i in range(len(rows))]
 
 
 def test_verbose_says_how_the_series_was_read(tmp_path):

@@ -294,6 +294,7 @@ def _monitor_series(
     as_json: bool,
 ) -> None:
     """``nof1 monitor SERIES.toml``: the series triage; exit with the worst status."""
+    from .. import collector
     from ..series import Series, monitor_path
 
     if log or date_format:
@@ -311,7 +312,8 @@ def _monitor_series(
     for patient, why in () if logs is None else logs.refused:
         click.echo(f"nof1: patient {patient}: {why}", err=True)
     if as_json:
-        emit_json(result.to_dict())
+        with collector.paused():  # 100,000 patients' dicts, alive until written
+            emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
     if logs is not None and logs.not_logged:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,7 @@ from .grid import (
     row_sums,
 )
 from .result import Event
-from .rules import during_mask, harm_probability, worst_entry
+from .rules import during_mask, harm_probability, running_max, worst_entry
 from .texts import (
     NO_SCHEDULED_DAY,
     NOT_CHECKED,
@@ -162,7 +163,7 @@ def _met(hold, brk, need: int, within: int | None, seg) -> tuple[np.ndarray, np.
     before = np.concatenate([np.zeros((hold.shape[0], 1), dtype=count.dtype), count], axis=-1)
     idx = np.arange(n)
     if within is None:
-        start = np.maximum.accumulate(np.where(brk, idx, -1), axis=-1) + 1
+        start = running_max(np.where(brk, idx, -1)) + 1
     else:
         start = np.broadcast_to(np.maximum(idx - within + 1, 0), hold.shape)
     if seg is not None:
@@ -548,22 +549,27 @@ def replay(
     future = np.zeros(n, dtype=bool) if future is None else future
     every = tuple(r.name for r in rules)
     out = []
-    for i in range(n):
+    for i, (later, unsure) in enumerate(zip(future.tolist(), unchecked.tolist(), strict=True)):
         history = None if histories is None else histories[i]
-        shown = [_supervised(e, history) for e in events[i]]
-        fired = tuple(sorted(shown + _gone(shown, history, grid.as_of), key=lambda e: e.date))
+        shown = [_supervised(e, history) for e in events[i]] if history is not None else events[i]
+        if history is not None:
+            shown += _gone(shown, history, grid.as_of)
+        fired = tuple(sorted(shown, key=_DATE)) if shown else ()
         why: tuple[tuple[str, str], ...] = ()
         checked = every
-        if unchecked[i]:
+        if unsure:
             pairs = list(zip(every, (s[i] for s in reasons), strict=True))
             why = tuple((r, s) for r, s in pairs if s is not None)
             checked = tuple(r for r, s in pairs if s is None)
         gaps = tuple(r for r, reason in why if isinstance(reason, Gap))
         counting = (e.action for e in fired if e.counts)
-        status = status_of(counting, gaps=bool(gaps), future=bool(future[i]))
+        status = status_of(counting, gaps=bool(gaps), future=later)
         if history is not None and history.refused is not None and status == "continue":
             status = "review"  # a log that cannot be trusted: a clinician must look
         if history is not None and history.stopped is not None:
             status = "stop"  # a clinician ended the trial (even in a log that lends nothing)
         out.append(Replay(status, fired, why, checked, gaps))
     return out
+
+
+_DATE = operator.attrgetter("date")

@@ -25,6 +25,7 @@ __all__ = [
     "has_value",
     "run_days",
     "run_firing",
+    "running_max",
     "threshold_condition",
     "worst_entry",
 ]
@@ -196,7 +197,7 @@ def first_firing(condition: Any, for_days: int) -> np.ndarray:
     if n == 0:
         return np.full(cond.shape[:-1], -1, dtype=np.int64)
     idx = np.arange(n)
-    last_break = np.maximum.accumulate(np.where(cond, -1, idx), axis=-1)
+    last_break = running_max(np.where(cond, -1, idx))
     fires = (idx - last_break) >= for_days
     return np.where(fires.any(axis=-1), fires.argmax(axis=-1), -1).astype(np.int64)
 
@@ -241,17 +242,22 @@ def run_firing(
     n = hold.shape[-1]
     if n == 0:
         return np.full(hold.shape[:-1], -1, dtype=np.int64)
-    count = np.cumsum(hold, axis=-1)
-    before = np.concatenate([np.zeros((*hold.shape[:-1], 1), dtype=count.dtype), count], axis=-1)
-    idx = np.arange(n)
+    count = np.cumsum(hold, axis=-1, dtype=np.int32 if n < 2**31 else np.int64)  # holding days
     if within_days is None:
-        last_break = np.maximum.accumulate(np.where(brk, idx, -1), axis=-1)
-        start = last_break + 1  # the run counts holding days after the last break
-    else:
-        start = np.broadcast_to(np.maximum(idx - within_days + 1, 0), hold.shape)
-    run = count - np.take_along_axis(before, start, axis=-1)
+        # the holding days counted at the last break (none on it), counted out of the run;
+        # count never falls, so the latest break has the most
+        run = count - running_max(np.where(brk, count, 0))
+    else:  # the holding days of the last within_days days
+        run = count.copy()
+        run[..., within_days:] -= count[..., :-within_days]
     fires = hold & (run >= for_days)
     return np.where(fires.any(axis=-1), fires.argmax(axis=-1), -1).astype(np.int64)
+
+
+def running_max(values: np.ndarray) -> np.ndarray:
+    """The running maximum along the last axis (days), computed along the first axis of the
+    transposed array: numpy then takes the rows (patients) together, twice as fast."""
+    return np.moveaxis(np.maximum.accumulate(np.moveaxis(values, -1, 0), axis=0), 0, -1)
 
 
 def run_days(holds: Any, breaks: Any, hit: int, for_days: int, within_days: int | None = None):

@@ -49,13 +49,13 @@ from .reading import (
     Flags,
     Reading,
 )
+from .schedules import PatientSchedules, patient_schedules
 from .stage1 import DayTable
 from .table import (
     check_long_diary,
     checked_rows,
     file_place,
     patient_protocol,
-    patient_schedules,
     read_parquet,
     split_diary,
     split_diary_text,
@@ -82,6 +82,8 @@ class _Columns:
     bad: np.ndarray  # a cell the per-patient reader would refuse
     categories: dict[str, Any]  # the declared-category columns, dictionary-encoded
     why: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # bad, by reason
+    # the rows by patient, date, then file order (check_rows); None: the file's order is so
+    order: np.ndarray | None = None
 
 
 def _strings_to_numbers(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +102,8 @@ def _days(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
     date that does not parse, or outside the years the reader accepts (1900 to 2200)."""
     days, bad = _parsed_days(pc, pa, column)
     bad |= (days < _FIRST) | (days > _LAST)
-    return np.where(bad, -(2**40), days), bad
+    days[bad] = -(2**40)
+    return days, bad
 
 
 _FIRST = FIRST_DATE.toordinal() - _EPOCH
@@ -110,9 +113,8 @@ _LAST = LAST_DATE.toordinal() - _EPOCH
 def _parsed_days(pc, pa, column) -> tuple[np.ndarray, np.ndarray]:
     if pa.types.is_date(column.type) or pa.types.is_timestamp(column.type):
         days = pc.cast(pc.cast(column, pa.date32()), pa.int32())
-        out = days.to_numpy(zero_copy_only=False)
         bad = np.asarray(pc.is_null(days))
-        return np.where(bad, -(2**40), out).astype(np.int64), bad
+        return pc.fill_null(days, 0).to_numpy().astype(np.int64), bad  # _days marks the bad
     text = pc.utf8_trim_whitespace(column.cast(pa.string()))
     ok = pc.fill_null(pc.match_substring_regex(text, _DATE.pattern), False)
     parsed = pc.strptime(
@@ -183,11 +185,10 @@ def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
         malformed.append(row.text)
         return "skip"
 
-    def read(typed: bool):
-        types = {n: pa.string() for n in names}
-        if typed:
-            types.update({n: pa.float64() for n in names[2:] if n not in text})
-            types["date"] = pa.date32()
+    typed = {n: pa.float64() for n in names[2:] if n not in text} | {"date": pa.date32()}
+
+    def read(as_text: set[str]):
+        types = {n: pa.string() if n in as_text else typed.get(n, pa.string()) for n in names}
         return pcsv.read_csv(
             dpath,
             read_options=pcsv.ReadOptions(block_size=1 << 24, column_names=header, skip_rows=1),
@@ -201,15 +202,25 @@ def read_csv(dpath: Path, names: list[str], text: tuple[str, ...] = ()):
             ),
         )
 
-    try:
-        table = read(typed=True)
-    except pa.ArrowInvalid:  # a cell that does not parse: read text, find it column-wise
+    # a cell that does not parse: its column read again as text, the cell found column-wise;
+    # every typed column as text when pyarrow's error does not name a typed column
+    as_text: set[str] = set()
+    while True:
         malformed.clear()
         try:
-            table = read(typed=False)
-        except pa.ArrowInvalid:
-            return None
-    return None if malformed else table
+            table = read(as_text)
+        except pa.ArrowInvalid as exc:
+            if as_text >= set(typed):
+                return None
+            failed = _CONVERSION_ERROR.match(str(exc))
+            column = int(failed.group(1)) if failed else -1
+            name = header[column] if header and 0 <= column < len(header) else None
+            as_text |= {name} if name in set(typed) - as_text else set(typed)
+            continue
+        return None if malformed else table
+
+
+_CONVERSION_ERROR = re.compile(r"In CSV column #(\d+): CSV conversion error")
 
 
 @dataclasses.dataclass
@@ -230,7 +241,7 @@ class Context:
     ids: list[str]
     flags: Flags
     start: np.ndarray
-    schedules: list[Schedule | None]
+    schedules: PatientSchedules
     arms: np.ndarray
     numeric: list[str]
     categories: dict[str, tuple[str, ...]]
@@ -375,17 +386,22 @@ def check_rows(
     inside = (day >= 0) & (day < n_days)
     for reason, rows in cols.why.items():
         flags.rows(reason, code, rows)
-    dated = np.array([s is not None for s in ctx.schedules], dtype=bool)  # else refused
+    dated = ctx.schedules.dated  # else refused
     if outside:
         flags.rows(NO_ROW_INSIDE, code, ~inside & dated[code])
     else:  # a patient with rows, none of them within the schedule: the reader refuses it
         rows = np.bincount(code, minlength=len(ctx.ids))
         within = np.bincount(code[inside], minlength=len(ctx.ids))
         flags.patients(NO_ROW_INSIDE, (rows > 0) & (within == 0) & dated)
-    order = np.lexsort((cols.day, code))
-    twice = (code[order][1:] == code[order][:-1]) & (cols.day[order][1:] == cols.day[order][:-1])
+    step, later = np.diff(code), np.diff(cols.day)
+    if (step >= 0).all() and (later[step == 0] >= 0).all():  # sorted already: no sort
+        cols.order, twice = None, np.flatnonzero((step == 0) & (later == 0)) + 1
+    else:
+        cols.order = order = np.lexsort((cols.day, code))  # stable: file order within a date
+        twice = np.diff(code[order]) == 0
+        twice = order[np.flatnonzero(twice & (np.diff(cols.day[order]) == 0)) + 1]
     again = np.zeros(code.size, dtype=bool)
-    again[order[1:][twice]] = True
+    again[twice] = True
     flags.rows(DATE_TWICE, code, again)
     for o in ctx.first.outcomes:
         v = cols.values[o.name]

@@ -42,21 +42,32 @@ def fast_readable(dpath: Path) -> bool:
     more, and every line holding a quote one record of well-formed CSV on its own (no quoted cell
     spanning lines). Otherwise the per-patient reader reads the file: it accepts or refuses it,
     naming the line, and the column-wise reader never answers differently. One pass over the file
-    in blocks, a few milliseconds a megabyte.
+    in blocks, a few milliseconds a megabyte; it keeps where each line ends for
+    :func:`line_spans` (a file without CR), so that the file is not read a second time.
     """
     from ..limits import MAX_CELL_CHARS
 
     try:
+        key = _file_key(dpath)
         with dpath.open("rb") as handle:
-            return _scan(handle, MAX_CELL_CHARS)
+            ends = _scan(handle, MAX_CELL_CHARS)
     except OSError:
         return False  # the per-patient reader says why it cannot be read
+    if ends is False:
+        return False
+    if ends is not None:
+        _SPANS.clear()
+        _SPANS.update(key=key, ends=ends)
+    return True
 
 
-def _scan(handle, longest: int) -> bool:
-    """:func:`fast_readable` over an open file, block by block (whole lines each)."""
+def _scan(handle, longest: int) -> np.ndarray | bool | None:
+    """:func:`fast_readable` over an open file, block by block (whole lines each): False, or
+    the end of every line (its LF, or the file's end) when no line ends with CR, else None."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     rest = b""
+    offset = 0  # where ``rest`` starts in the file
+    ends: list[np.ndarray] | None = []
     while True:
         chunk = handle.read(_SCAN_BLOCK)
         if not (chunk.isascii() and decoder.getstate()[0] == b""):  # ASCII is UTF-8
@@ -69,18 +80,28 @@ def _scan(handle, longest: int) -> bool:
         data = rest + chunk
         cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1 if chunk else len(data)
         rest = data[cut:]
-        if len(rest) >= longest or not _plain_lines(data[:cut], longest):
+        if len(rest) >= longest:
             return False
+        block = data[:cut]
+        stops = _line_ends(block)
+        if not _plain_lines(block, stops, longest):
+            return False
+        if ends is not None and b"\r" in block:
+            ends = None  # line_spans counts CR LF and lone CR itself
+        if ends is not None:
+            ends.append(stops.astype(_POSITION) + offset)
+        offset += cut
         if not chunk:
-            return True
+            return None if ends is None else np.concatenate([np.zeros(0, _POSITION), *ends])
 
 
 _SCAN_BLOCK = 1 << 24
+_POSITION = np.int64
 
 
-def _plain_lines(block: bytes, longest: int) -> bool:
-    """True when no line of ``block`` (whole lines) has ``longest`` bytes or more, and the lines
-    holding a quote are each one record that the csv module reads strictly."""
+def _line_ends(block: bytes) -> np.ndarray:
+    """Where each line of ``block`` (whole lines) ends: its CR or LF, or the block's end for a
+    last line without a line break."""
     arr = np.frombuffer(block, dtype=np.uint8)
     breaks = arr == ord("\n")
     if b"\r" in block:
@@ -88,18 +109,39 @@ def _plain_lines(block: bytes, longest: int) -> bool:
     ends = np.flatnonzero(breaks)
     if arr.size and arr[-1] not in (ord("\n"), ord("\r")):
         ends = np.append(ends, arr.size)  # the file's last line, without a line break
+    return ends
+
+
+def _plain_lines(block: bytes, ends: np.ndarray, longest: int) -> bool:
+    """True when no line of ``block`` (whole lines, ending at ``ends``) has ``longest`` bytes or
+    more, and the lines holding a quote are each one record that the csv module reads strictly.
+
+    A line whose quotes enclose whole cells without a quote inside (``"P-01","a, b",3``) is one
+    that pyarrow and the csv module read alike: its even-numbered quotes each open a cell (first
+    on the line, or after a comma) and the next closes it (last on the line, or before a comma).
+    As every line holds an even number of quotes (checked first), a quote's rank on its line
+    has the parity of its rank in the block. The other lines go through the csv module.
+    """
+    arr = np.frombuffer(block, dtype=np.uint8)
     starts = np.concatenate(([0], ends[:-1] + 1))
     if ends.size and (ends - starts).max() >= longest:
         return False
     quotes = np.flatnonzero(arr == ord('"'))
     if not quotes.size:
         return True
-    line = np.searchsorted(ends, quotes)  # the line of each quote
-    if (np.bincount(line) % 2).any():  # a quoted cell left open at the end of its line
+    if (np.searchsorted(quotes, ends) % 2).any():  # a quoted cell left open at its line's end
         return False
-    quoted = np.unique(line[~_whole_cells(arr, quotes, line, starts, ends)])
-    if not quoted.size:
+    ok = np.ones(quotes.size, dtype=bool)
+    opens, closes = quotes[0::2], quotes[1::2]
+    before = arr[np.maximum(opens - 1, 0)]
+    ok[0::2] = (opens == 0) | (before == ord(",")) | (before == ord("\n")) | (before == ord("\r"))
+    after = arr[np.minimum(closes + 1, arr.size - 1)]
+    ok[1::2] = (
+        (closes + 1 == arr.size) | (after == ord(",")) | (after == ord("\n")) | (after == ord("\r"))
+    )
+    if ok.all():
         return True
+    quoted = np.unique(np.searchsorted(ends, quotes[~ok]))  # the lines of those quotes
     spans = zip(starts[quoted].tolist(), ends[quoted].tolist(), strict=True)
     text = b"\n".join(block[a:b] for a, b in spans).decode("utf-8")
     try:
@@ -109,33 +151,31 @@ def _plain_lines(block: bytes, longest: int) -> bool:
     return records == quoted.size
 
 
-def _whole_cells(arr, quotes, line, starts, ends) -> np.ndarray:
-    """Per quote: True when its line quotes only whole cells without a quote inside
-    (``"P-01","a, b",3``), which pyarrow and the csv module read alike: on each line, every
-    even-numbered quote opens a cell (first on the line, or after a comma) and the next closes
-    it (last on the line, or before a comma). The other lines go through the csv module."""
-    first = np.r_[True, line[1:] != line[:-1]]
-    rank = np.arange(quotes.size) - np.maximum.accumulate(
-        np.where(first, np.arange(quotes.size), 0)
-    )
-    before = np.where(quotes > starts[line], arr[np.maximum(quotes - 1, 0)], ord(","))
-    after = np.where(quotes + 1 < ends[line], arr[np.minimum(quotes + 1, arr.size - 1)], ord(","))
-    ok = np.where(rank % 2 == 0, before == ord(","), after == ord(","))
-    bad = np.bincount(line[~ok], minlength=int(line.max()) + 1) > 0
-    return ~bad[line]
-
-
 def line_spans(dpath: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every line that is not empty of a CSV file: its number and its byte span (start, end,
     the line break left out). A line ends at LF, CR LF or a lone CR, as the per-patient reader
-    counts lines; as pyarrow does, an empty line is no row. One pass over the file in blocks;
-    the last file's answer is kept while the file is unchanged (size and modification time)."""
-    info = dpath.stat()
-    key = (str(dpath.resolve()), info.st_size, info.st_mtime_ns)
+    counts lines; as pyarrow does, an empty line is no row. From the line ends that
+    :func:`fast_readable` kept, or one pass over the file in blocks; the last file's answer is
+    kept while the file is unchanged (size and modification time)."""
+    key = _file_key(dpath)
     if _SPANS.get("key") != key:
         _SPANS.clear()
         _SPANS.update(key=key, spans=_line_spans(dpath))
+    elif "spans" not in _SPANS:
+        ends = _SPANS.pop("ends")  # LF line ends only: no CR in the file
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        filled = ends > starts
+        if filled.all():
+            _SPANS["spans"] = (np.arange(1, ends.size + 1), starts, ends)
+        else:
+            _SPANS["spans"] = (np.flatnonzero(filled) + 1, starts[filled], ends[filled])
     return _SPANS["spans"]
+
+
+def _file_key(dpath: Path) -> tuple[str, int, int]:
+    """The file's resolved path, size and modification time."""
+    info = dpath.stat()
+    return str(dpath.resolve()), info.st_size, info.st_mtime_ns
 
 
 _SPANS: dict = {}

@@ -9,6 +9,7 @@ patient nobody could check never reads as "continue").
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -405,6 +406,12 @@ def replayed_status(
 
 def _reasons(not_checked) -> str | None:
     """The rules not checked, in one line (``not_checked``: (rule, why) pairs)."""
+    return _reasons_line(tuple((str(r), str(why)) for r, why in not_checked))
+
+
+@functools.lru_cache(maxsize=4096)
+def _reasons_line(not_checked: tuple[tuple[str, str], ...]) -> str | None:
+    """:func:`_reasons`, written once for the many patients with the same rules not checked."""
     return "; ".join(f"rule {r!r} not checked: {why}" for r, why in not_checked) or None
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import collector
 from ..diary.cells import NUMBER
 from ..errors import SeriesError
 from ..safety.dates import FIRST_DATES, DatedRows, early_as_of, rows_after
@@ -98,7 +99,8 @@ def monitor_path(
         The series file itself cannot be used (as :meth:`Series.load`), or ``as_of`` is before
         every patient's schedule (as :func:`~nof1.series.monitor.monitor_series`).
     """
-    fast = monitor_long(Path(path), as_date(as_of), progress, today, log_dir)
+    with collector.paused():  # the per-patient reader within runs it (_exact_trials)
+        fast = monitor_long(Path(path), as_date(as_of), progress, today, log_dir)
     if not isinstance(fast, str):
         return fast
     result = monitor_series(Series.load(path), as_of, progress, today, log_dir)
@@ -114,7 +116,10 @@ class _Text:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        encoded = pc.dictionary_encode(column.cast(pa.string()))
+        if pa.types.is_dictionary(column.type):  # encoded already (typed_columns' categories)
+            encoded = column
+        else:
+            encoded = pc.dictionary_encode(column.cast(pa.string()))
         self.code = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
         cells = [c.strip() for c in encoded.dictionary.to_pylist()]
         if categories:  # a cell naming a declared category reads as the protocol spells it
@@ -202,7 +207,10 @@ def monitor_long(
     if table is None:
         return UNPARSED_ROW  # the per-patient reader names the row
     cols = typed_columns(table, ctx.numeric, ctx.categories)
-    text = {n: _Text(table.column(n).combine_chunks(), ctx.first.categories_of(n)) for n in texts}
+    text = {}
+    for n in texts:  # a category column as typed_columns encoded it
+        column = cols.categories[n] if n in cols.categories else table.column(n).combine_chunks()
+        text[n] = _Text(column, ctx.first.categories_of(n))
     del table
     if progress is not None:
         progress(100, 1000)
@@ -257,34 +265,54 @@ def monitor_long(
             _ordinal_date(day_of[keep].max(initial=0)),
         )
     sup = _Supervision(ctx, exact, log_dir)
-    statuses: dict[int, PatientStatus] = {
-        i: patient_status(t, as_of, today, sup.history(i), sup.diary_sha) for i, t in exact.items()
-    }
+    with collector.young_only():  # the single-trial monitor: pandas, garbage in cycles
+        statuses: dict[int, PatientStatus] = {
+            i: patient_status(t, as_of, today, sup.history(i), sup.diary_sha)
+            for i, t in exact.items()
+        }
+
+    def by_patient(rows: np.ndarray) -> np.ndarray:
+        """The rows where ``rows`` is True, by patient, date, then file order."""
+        return np.flatnonzero(rows) if cols.order is None else cols.order[rows[cols.order]]
+
+    def dated(rows: np.ndarray, day: _dt.date) -> dict[int, DatedRows]:
+        """Per patient, its rows among ``rows`` (by patient, then date) dated after ``day``."""
+        past = rows[day_of[rows] > day.toordinal()]
+        return _dated_rows(code[past], day_of[past], day)
+
     if as_of is not None and early.any():
-        after_as_of = _dated_rows(code, day_of, keep & filled & early[code], as_of)
-        for i, why in _early(ctx, code, day_of, keep & filled & early[code], as_of, after_as_of):
+        later = by_patient(keep & filled & early[code] & (day_of > as_of.toordinal()))
+        after_as_of = dated(later, as_of)
+        for i, why in _early(ctx, code, later, as_of, after_as_of):
             statuses[i] = replayed_status(ctx.ids[i], not_replayed(why), history=sup.history(i))
     if as_of is not None and sel.size:
         clean = keep & ~early[code]
-        after_as_of = _dated_rows(code, day_of, clean & filled, as_of)
-        after_today = _dated_rows(code, day_of, clean & filled, today)
-        rows = np.flatnonzero(clean & (day_of <= as_of.toordinal()))
+        later = by_patient(clean & filled & (day_of > min(as_of, today).toordinal()))
+        after_as_of, after_today = dated(later, as_of), dated(later, today)
+        del later
+        # by patient (a clean patient has each date once: the order within one is no matter)
+        rows = by_patient(clean & (day_of <= as_of.toordinal()))
         gi = np.full(n, -1, dtype=np.int64)
         gi[sel] = np.arange(sel.size)
-        rows = rows[np.argsort(gi[code[rows]], kind="stable")]  # by patient, file order within
         g = gi[code[rows]]
         layout = _Layout(ctx, sel, g, day_of, rows, as_of)
+        no_rows = DatedRows(as_of), DatedRows(today)  # none after either day (immutable)
         chunk = max(1, GRID_CELLS // max(layout.width, 1))
         for a in range(0, sel.size, chunk):
             b = min(a + chunk, sel.size)
             lo, hi = np.searchsorted(g, [a, b])
             grid = layout.grid(a, b, rows[lo:hi], g[lo:hi] - a, cols, text, filled)
-            future = np.array([int(i) in after_today for i in sel[a:b]], dtype=bool)
-            for i, found in zip(sel[a:b], replay(grid, future, sup.slice(sel[a:b])), strict=True):
-                late = after_as_of.get(int(i), DatedRows(as_of))
-                soon = after_today.get(int(i), DatedRows(today))
-                statuses[int(i)] = replayed_status(
-                    ctx.ids[i], found, late, soon, sup.history(i), sup.logged(i, found, late, soon)
+            who = sel[a:b].tolist()
+            future = np.array([i in after_today for i in who], dtype=bool)
+            for i, found in zip(who, replay(grid, future, sup.slice(sel[a:b])), strict=True):
+                late, ahead = after_as_of.get(i, no_rows[0]), after_today.get(i, no_rows[1])
+                statuses[i] = replayed_status(
+                    ctx.ids[i],
+                    found,
+                    late,
+                    ahead,
+                    sup.history(i),
+                    sup.logged(i, found, late, ahead),
                 )
             if progress is not None:
                 progress(200 + 790 * b // sel.size, 1000)
@@ -350,16 +378,13 @@ class _Supervision:
 READ_AS_NUMBERS = "a text column the per-patient reader reads as numbers"
 
 
-def _early(ctx, code, day_of, rows, as_of, later) -> list[tuple[int, str]]:
-    """The patients whose schedule starts after ``as_of`` with entries (``rows``) after it:
-    why each is not checked, as the single-trial monitor refuses such an as-of date (naming
-    the line of the earliest of those entries)."""
+def _early(ctx, code, rows, as_of, later) -> list[tuple[int, str]]:
+    """The patients whose schedule starts after ``as_of`` with entries after it (``rows``, by
+    patient, date, then file order): why each is not checked, as the single-trial monitor
+    refuses such an as-of date (naming the line of the earliest of those entries)."""
     from .csv_scan import row_lines
 
-    where = np.flatnonzero(rows & (day_of > as_of.toordinal()))
-    order = np.lexsort((where, day_of[where], code[where]))  # by patient, date, row
-    where = where[order]
-    first = where[np.r_[True, code[where][1:] != code[where][:-1]]]
+    first = rows[np.r_[True, code[rows][1:] != code[rows][:-1]]] if rows.size else rows
     lines = first + 2 if ctx.parquet else row_lines(ctx.dpath, first)
     out = []
     for row, line in zip(first, lines, strict=True):
@@ -447,21 +472,28 @@ class _Layout:
         )
 
 
-def _dated_rows(
-    code: np.ndarray, days: np.ndarray, entry: np.ndarray, after: _dt.date
-) -> dict[int, DatedRows]:
-    """Per patient with a row in ``entry`` dated after ``after``: those rows, as
-    :func:`nof1.safety.dates.rows_after` counts them (``days``: date ordinals)."""
-    sel = entry & (days > after.toordinal())
-    order = np.lexsort((days[sel], code[sel]))
-    c, d = code[sel][order], days[sel][order]
+def _dated_rows(code: np.ndarray, days: np.ndarray, after: _dt.date) -> dict[int, DatedRows]:
+    """Per patient, its rows dated after ``after`` (each row's patient ``code`` and date
+    ordinal ``days``, by patient then date), as :func:`nof1.safety.dates.rows_after` counts
+    them."""
+    if not code.size:
+        return {}
+    new = np.r_[True, (code[1:] != code[:-1]) | (days[1:] != days[:-1])]  # a patient's new date
+    first = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])  # a patient's first row
+    rows = np.diff(np.r_[first, code.size])
+    distinct = np.add.reduceat(new.astype(np.int64), first)
+    rank = np.cumsum(new) - np.repeat(np.cumsum(new)[first], rows)  # of a date, 0 the first
+    listed = np.flatnonzero(new & (rank < FIRST_DATES))
+    when = {int(x): _dt.date.fromordinal(int(x)) for x in np.unique(days[listed])}
+    dates = [when[x] for x in days[listed].tolist()]
+    ends = np.searchsorted(listed, np.r_[first[1:], code.size]).tolist()
     out: dict[int, DatedRows] = {}
-    bounds = np.flatnonzero(np.diff(c)) + 1
-    for who, when in zip(np.split(c, bounds), np.split(d, bounds), strict=True):
-        if who.size:
-            distinct = np.unique(when)
-            first = tuple(_dt.date.fromordinal(int(x)) for x in distinct[:FIRST_DATES])
-            out[int(who[0])] = DatedRows(after, int(who.size), int(distinct.size), first)
+    a = 0
+    for who, n, k, b in zip(
+        code[first].tolist(), rows.tolist(), distinct.tolist(), ends, strict=True
+    ):
+        out[who] = DatedRows(after, n, k, tuple(dates[a:b]))
+        a = b
     return out
 
 
@@ -473,9 +505,11 @@ def _exact_trials(ctx, flagged: np.ndarray, code: np.ndarray) -> dict:
         return {}
     texts = patient_texts(ctx, flagged, code)
     out = {}
-    for i in np.flatnonzero(flagged):
-        where = f"{ctx.ppath}, line {ctx.rows[i][0]}"
-        out[int(i)] = table_trial(
-            ctx.template, ctx.tpath, ctx.sha, where, ctx.rows[i][1], ctx.dpath, texts[ctx.ids[i]]
-        )
+    with collector.young_only():  # the per-patient reader: pandas, garbage in cycles
+        for i in np.flatnonzero(flagged):
+            where = f"{ctx.ppath}, line {ctx.rows[i][0]}"
+            row = ctx.rows[i][1]
+            out[int(i)] = table_trial(
+                ctx.template, ctx.tpath, ctx.sha, where, row, ctx.dpath, texts[ctx.ids[i]]
+            )
     return out

@@ -26,12 +26,8 @@ from ..diary.read import Diary, read_diary_text
 from ..diary.records import LINE_BREAK, decode, split_records
 from ..diary.sources import TableSource
 from ..errors import DiaryError, Nof1Error, ProtocolError, SeriesError
-from ..limits import LAST_DATE, date_problem
-from ..trial.model import Design
 from ..trial.protocol import Protocol
-from ..trial.schedule import Schedule
 from .file import read_toml
-from .reading import BAD_TABLE_ROW, Flags
 from .trials import SeriesTrial
 
 __all__ = [
@@ -429,55 +425,3 @@ def read_table_form(path: Path, raw: dict[str, Any], progress) -> list[SeriesTri
         if progress is not None:
             progress(i, len(rows))
     return out
-
-
-_EPOCH = _dt.date(1970, 1, 1).toordinal()
-
-
-def patient_schedules(
-    design: Design, rows: list[tuple[int, dict[str, str]]], flags: Flags
-) -> tuple[np.ndarray, list[Schedule | None], np.ndarray]:
-    """Every patient's start (days since 1970-01-01) and schedule, read from its row of the
-    patients table as the per-patient reader reads it (the start an ISO date within the
-    bounds, the seed a whole number, or the sequence: see
-    :func:`~nof1.series.table.patient_protocol`); a row that reader refuses is flagged, for it
-    to name the problem.
-
-    Patients drawn from the same seed, or given the same sequence, share one allocation: it is
-    drawn once and its schedule re-dated.
-    """
-    n = len(rows)
-    start = np.zeros(n, dtype=np.int64)
-    schedules: list[Schedule | None] = [None] * n
-    arms = np.zeros((n, 2 * design.cycles), dtype=bool)
-    drawn: dict[tuple[int | None, str], Schedule | None] = {}
-    refused = np.zeros(n, dtype=bool)
-    for i, (_, r) in enumerate(rows):
-        seed, sequence = r.get("seed", ""), r.get("sequence", "")
-        try:
-            day = _dt.date.fromisoformat(r["start"])
-            number = int(seed) if seed else None
-        except ValueError:
-            refused[i] = True
-            continue
-        key = (number, sequence)
-        if key not in drawn:
-            drawn[key] = None
-            if number is not None or sequence:
-                try:
-                    drawn[key] = Schedule.from_design(
-                        replace(design, seed=number, sequence=sequence or None), day
-                    )
-                except (ValueError, Nof1Error):
-                    pass  # the per-patient reader names the problem
-        schedule = drawn[key]
-        n_days = design.run_in_days + 2 * design.cycles * design.period_days
-        # the reader refuses a start outside the years, or a schedule ending after them
-        if schedule is None or date_problem(day) or (LAST_DATE - day).days < n_days - 1:
-            refused[i] = True
-            continue
-        schedules[i] = replace(schedule, start=day)
-        start[i] = day.toordinal() - _EPOCH
-        arms[i] = np.frombuffer(schedule.arms.encode(), dtype=np.uint8) == ord("T")
-    flags.patients(BAD_TABLE_ROW, refused)
-    return start, schedules, arms

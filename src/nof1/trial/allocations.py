@@ -40,10 +40,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXACT_LIMIT",
+    "allocation_rows",
     "arms_matrix",
     "count_allocations",
     "draw_allocations",
     "draw_index",
+    "draw_indices",
     "enumerate_allocations",
     "parse_sequence",
     "rank",
@@ -334,11 +336,20 @@ def _limbs_subtract(a: list[np.ndarray], b: list[np.ndarray], where: np.ndarray)
 
 def enumerate_allocations(design: Design, n: int) -> np.ndarray:
     """All ``n`` admissible allocations in canonical order: bool array (n, 2 * cycles)."""
+    return allocation_rows(design, np.arange(n))
+
+
+def allocation_rows(design: Design, ranks: np.ndarray) -> np.ndarray:
+    """The allocations at indices ``ranks`` of the canonical order, as :func:`unrank` gives
+    them: bool array (len(ranks), 2 * cycles), True = T. ``ranks`` may be an object array of
+    Python ints (counts past 2^63)."""
     k = design.cycles
+    ranks = np.asarray(ranks)
+    n = len(ranks)
     if design.scheme == "random":
-        return _unrank_random(k, _max_run(design), np.arange(n))
-    if design.scheme == "randomized-pairs":  # bit k - 1 - i of the index: cycle i is CT
-        r = np.arange(n, dtype=np.int64)
+        return _unrank_random(k, _max_run(design), ranks)
+    if design.scheme == "randomized-pairs" and k < 63:  # bit k - 1 - i of the index: cycle i is CT
+        r = ranks.astype(np.int64)
         out = np.empty((n, 2 * k), dtype=bool)
         for first in range(0, k, 8):  # up to 8 cycles at a time, from a table of their 2^w rows
             w = min(8, k - first)
@@ -348,7 +359,7 @@ def enumerate_allocations(design: Design, n: int) -> np.ndarray:
             rows[:, 1::2] = bits == 1
             out[:, 2 * first : 2 * (first + w)] = rows[(r >> (k - first - w)) & (2**w - 1)]
         return out
-    return arms_matrix([unrank(design, r) for r in range(n)]).reshape(n, 2 * k)
+    return arms_matrix([unrank(design, int(r)) for r in ranks]).reshape(n, 2 * k)
 
 
 def parse_sequence(design: Design) -> str:
@@ -365,20 +376,51 @@ def parse_sequence(design: Design) -> str:
 
 def draw_index(design: Design) -> int:
     """Draw the index of the allocation from the seed (see the module docstring)."""
+    return draw_indices(design, [design.seed])[0]
+
+
+def draw_indices(design: Design, seeds: list[int | None]) -> list[int]:
+    """:func:`draw_index` of the design with each of ``seeds`` as its seed: many patients of one
+    template drawn at once (one SHA-256 per seed and draw, as the module docstring says).
+
+    Parameters
+    ----------
+    design
+        The design; its own ``seed`` is not read.
+    seeds
+        The seeds.
+
+    Returns
+    -------
+    list of int
+        The index of each seed's allocation in the canonical order.
+
+    Raises
+    ------
+    ValueError
+        The design admits more allocations than one draw can index.
+    """
     n = count_allocations(design)
     if n == 1:
-        return 0
+        return [0] * len(seeds)
     bits = (n - 1).bit_length()
     if bits > 256:  # one SHA-256 digest gives 256 bits: 2^256 allocations at most (128 cycles)
         raise ValueError(f"{n} admissible allocations are more than one draw can index")
     max_run = "none" if design.max_run is None else str(design.max_run)
-    j = 0
-    while True:
-        msg = f"nof1-allocation-v1|{design.scheme}|{design.cycles}|{max_run}|{design.seed}|{j}"
-        x = int.from_bytes(hashlib.sha256(msg.encode("utf-8")).digest(), "big") >> (256 - bits)
-        if x < n:
-            return x
-        j += 1
+    prefix = f"nof1-allocation-v1|{design.scheme}|{design.cycles}|{max_run}|"
+    shift = 256 - bits
+    sha256 = hashlib.sha256
+    out = []
+    for seed in seeds:
+        j = 0
+        while True:
+            msg = f"{prefix}{seed}|{j}"
+            x = int.from_bytes(sha256(msg.encode("utf-8")).digest(), "big") >> shift
+            if x < n:
+                out.append(x)
+                break
+            j += 1
+    return out
 
 
 def arms_matrix(strings: list[str]) -> np.ndarray:
