@@ -510,6 +510,8 @@ def _decide_some(result, log_dir: Path, seed: int) -> int:
                 word = "stop" if rng.random() < 0.1 else "continue"
                 record_decision(log_dir / f"{p.patient}.jsonl", e.id, word, "Dr A", "seen")
                 made += 1
+                if word == "stop":
+                    break  # a stop is final: nothing more is recorded for this patient
     return made
 
 
