@@ -66,11 +66,12 @@ def chromium(
 
 
 @contextmanager
-def served(token: str | None = None) -> Iterator[str]:
-    """The nof1 web app on a free localhost port, in a thread; yields its URL."""
+def served(token: str | None = None, workspace: Path | None = None) -> Iterator[str]:
+    """The nof1 web app on a free localhost port, in a thread (keeping a clinic workspace in
+    ``workspace`` when given); yields its URL."""
     from nof1.web.server import make_server, url_of
 
-    server = make_server("127.0.0.1", 0, token)
+    server = make_server("127.0.0.1", 0, token, workspace=workspace)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -208,7 +208,8 @@ def test_12_lost_last_lines_are_found_only_with_the_anchor(tmp_path):
     doc = json.loads(run("verify-log", log, "--expect-sha256", sha, "--json").stdout)
     assert doc["status"] == "broken" and doc["problems"][0]["line"] is None
     # a run appended after the removal refills line 2 with another record: the SHA-256 tells
-    assert run("monitor", PROTOCOL, DIARY, "--as-of", "2026-03-21", "--log", log).exit_code == 0
+    # (the first run's episodes, dated after 2026-03-21, are carried on undecided: review)
+    assert run("monitor", PROTOCOL, DIARY, "--as-of", "2026-03-21", "--log", log).exit_code == 3
     assert run("verify-log", log, "--expect-records", records).exit_code == 0
     result = run("verify-log", log, "--expect-records", records, "--expect-sha256", sha)
     assert result.exit_code == 2 and "line 2: its SHA-256 is not the kept anchor's" in result.stderr
@@ -239,9 +240,10 @@ def test_12_an_unwritable_log_fails_closed(tmp_path, monkeypatch):
         raise OSError(37, "No locks available")
 
     monkeypatch.setattr(fcntl, "flock", refuse)
-    # up to 2026-03-21 no rule fires: the status is continue, but the exit code is never 0
+    # up to 2026-03-21 no rule fires, but a log that cannot be read lends nothing: at least
+    # review, and the exit code is never 0
     result = run("monitor", PROTOCOL, DIARY, "--as-of", "2026-03-21", "--log", log)
-    assert result.exit_code == 2 and "NOT logged" in result.stderr
+    assert result.exit_code == 3 and "NOT logged" in result.stderr
     assert "cannot lock the monitor log: No locks available" in result.stderr
     assert log.read_bytes() == b""
     result = run("monitor", PROTOCOL, DIARY, "--log", tmp_path / "no" / "dir" / "log.jsonl")

@@ -412,16 +412,7 @@ def expected_rows(doc: dict) -> list[dict]:
 
     rows = []
     for p in doc["patients"]:
-        events = [
-            Event(
-                **{
-                    **e,
-                    "date": dt.date.fromisoformat(e["date"]),
-                    "values": tuple(e["values"].items()),
-                }
-            )
-            for e in p["events"]
-        ]
+        events = [Event.from_dict(e) for e in p["events"]]
         rows.append(
             {
                 "patient": p["patient"],
@@ -488,3 +479,79 @@ def test_web_page_says_the_library_word_for_every_patient(request, seed, label, 
     assert [(r["patient"], r["word"]) for r in rows] == [
         (r["patient"], r["word"]) for r in expected
     ]
+
+
+# -- decisions: the column-wise path honours them exactly as the per-patient path does ----------
+
+
+DECIDED_AT = (("cycle-2-end-minus-1", "last-day"), ("first-control-day", "after-end"))
+
+
+def _run(made: Made, form: str, as_of, log_dir: Path):
+    if form == "long":
+        result = monitor_long(made.long, as_of, today=TODAY, log_dir=log_dir)
+        assert not isinstance(result, str)
+        return result
+    return monitor_series(loaded(made.seed), as_of, today=TODAY, log_dir=log_dir)
+
+
+def _decide_some(result, log_dir: Path, seed: int) -> int:
+    """Record seeded decisions (mostly continue, one stop) on the episodes each patient's run
+    listed; the same decisions whatever the path. Returns how many."""
+    import random
+
+    from nof1.safety.decide import record_decision
+
+    rng = random.Random(seed)
+    made = 0
+    for p in sorted(result.patients, key=lambda p: p.patient):
+        for e in p.events:
+            if rng.random() < 0.6:
+                word = "stop" if rng.random() < 0.1 else "continue"
+                record_decision(log_dir / f"{p.patient}.jsonl", e.id, word, "Dr A", "seen")
+                made += 1
+                if word == "stop":
+                    break  # a stop is final: nothing more is recorded for this patient
+    return made
+
+
+def _without_at(doc):
+    """The document without the decisions' ``at`` (when each was recorded: to the second)."""
+    if isinstance(doc, dict):
+        return {k: _without_at(v) for k, v in doc.items() if k != "at"}
+    if isinstance(doc, list):
+        return [_without_at(v) for v in doc]
+    return doc
+
+
+def _last_records(log_dir: Path) -> dict[str, dict]:
+    out = {}
+    for log in sorted(log_dir.glob("*.jsonl")):
+        record = json.loads(log.read_text().splitlines()[-1])
+        for key in ("time", "sha256", "prev_sha256", "protocol_id", "protocol_sha256"):
+            record.pop(key)
+        record.pop("diary_sha256")  # the long diary's, or the patient's own
+        out[log.stem] = _without_at(record)
+    return out
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("first", "then"), DECIDED_AT)
+def test_decisions_are_honoured_alike_on_both_paths(tmp_path, seed, first, then):
+    made = series(seed)
+    docs, records, decided = {}, {}, []
+    for form in FORMS:
+        logs = tmp_path / form
+        path = made.long if form == "long" else made.trials
+        before = _run(made, form, made.as_of[first], logs)
+        decided.append(_decide_some(before, logs, seed))
+        after = _run(made, form, made.as_of[then], logs)
+        doc = normalised(after.to_dict(), made, form, f"{path.parent}/")
+        doc["supervision"].pop("log_dir")
+        docs[form] = _without_at(doc)
+        records[form] = _last_records(logs)
+    assert decided[0] == decided[1]
+    shown = [e["decision"] for p in docs["long"]["patients"] for e in p["events"]]
+    assert not decided[0] or any(shown), "the decisions must reach the later run"
+    assert docs["long"] == docs["trials"]
+    assert records["long"] == records["trials"]

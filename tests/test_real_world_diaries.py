@@ -342,7 +342,11 @@ def test_in_rule_and_days_outside_the_schedule_see_every_entry(protocol):
         ]
     )
     events = monitor(with_in, read_diary(frame, with_in)).events
-    assert [(e.rule, e.date) for e in events] == [(rule["name"], _dt.date(2026, 1, 6))]
+    # two serious entries months apart are two episodes, each with its own date
+    assert [(e.rule, e.date) for e in events] == [
+        (rule["name"], _dt.date(2026, 1, 6)),
+        (rule["name"], end + _dt.timedelta(days=1)),
+    ]
     late = frame.iloc[2:]
     for p in (with_in, protocol):
         result = monitor(p, read_diary(late, p))

@@ -86,7 +86,11 @@ def flare(**extra):
 
 
 def events(result):
-    return {e.rule: e for e in result.events}
+    """Each rule's first episode."""
+    out = {}
+    for e in result.events:
+        out.setdefault(e.rule, e)
+    return out
 
 
 # -- threshold rules, worked out by hand ---------------------------------------------------------
@@ -422,7 +426,14 @@ def test_to_dict_is_json_and_follows_the_spec():
     r = monitor(p, make_diary(p, {1: 8, 2: 9}))
     out = json.loads(json.dumps(r.to_dict()))
     assert out["status"] == "stop" and out["as_of"] == day(2).isoformat()
-    assert out["events"][0] | {} == {
+    first = out["events"][0]
+    assert len(first.pop("digest")) == 16
+    assert first.pop("gone") is False and first.pop("changed_since") is None
+    assert first | {} == {
+        "id": f"flare@{day(2).isoformat()}",
+        "end": None,
+        "new": True,
+        "decision": None,
         "rule": "flare",
         "action": "stop",
         "date": day(2).isoformat(),
@@ -591,3 +602,122 @@ def test_default_as_of_counts_blank_rows_up_to_today_only():
     assert r.as_of == day(4) and r.status == "continue"  # day 5 onward lies in the future
     r = monitor(p, d, today=day(30))
     assert r.as_of == day(10) and events(r)["gap"].date == day(5)
+
+
+# -- episodes ------------------------------------------------------------------------------------
+
+
+def test_two_serious_events_with_days_between_are_two_episodes():
+    # a text cell left blank on a day with an entry is a day without the event: it ends the
+    # episode; a day without any row neither ends nor continues it on its own
+    sae = {"name": "sae", "column": "ae", "equals": "serious", "action": "stop"}
+    p = make_protocol([sae], cycles=2, period=5)
+    d = make_diary(p, {1: 3, 2: 3, 3: 3, 5: 3, 6: 3, 8: 3}, ae={2: "serious", 6: "serious"})
+    r = monitor(p, d)
+    assert [(e.id, e.date, e.end) for e in r.events] == [
+        (f"sae@{day(2).isoformat()}", day(2), day(2)),
+        (f"sae@{day(6).isoformat()}", day(6), day(7)),  # no row on day 7: not ended yet
+    ]
+    # no row on days 3 to 5: the first episode goes on until the next entry, then ends
+    d = make_diary(p, {1: 3, 2: 3, 6: 3, 8: 3}, ae={2: "serious", 6: "mild"})
+    (e,) = monitor(p, d).events
+    assert (e.date, e.end) == (day(2), day(5))
+    # a serious entry on the as-of date: the episode goes on (end None)
+    d = make_diary(p, {1: 3, 2: 3, 3: 3}, ae={3: "serious"})
+    (e,) = monitor(p, d).events
+    assert (e.date, e.end) == (day(3), None)
+
+
+def test_a_pain_run_that_comes_back_is_a_second_episode_with_its_own_values():
+    p = make_protocol([flare(for_days=2)], cycles=2, period=5)
+    r = monitor(p, make_diary(p, {1: 9, 2: 9, 3: 9, 4: 2, 5: 8, 6: 9, 7: 1}))
+    assert [(e.date, e.end, dict(e.values)) for e in r.events] == [
+        (day(2), day(3), {day(1).isoformat(): 9.0, day(2).isoformat(): 9.0}),
+        (day(6), day(6), {day(5).isoformat(): 8.0, day(6).isoformat(): 9.0}),
+    ]
+    assert r.status == "stop" and r.to_frame()["id"].tolist() == [e.id for e in r.events]
+
+
+# -- decisions hold only on the episode the clinician saw (a review's findings) ----------------
+
+
+def _decided(result, event, word="continue"):
+    """A History as the log lends it after a decision on ``event`` of ``result``'s run."""
+    from nof1.safety.decisions import Decision, History
+
+    decision = Decision(
+        event.id,
+        word,
+        "Dr A",
+        "seen",
+        "2026-02-01T10:00:00+00:00",
+        result.as_of,
+        episode_end=event.end,
+        episode_digest=event.digest,
+    )
+    listed = tuple(e.to_dict() for e in result.events)
+    return History(
+        decisions=(decision,), seen=frozenset(e.id for e in result.events), listed=listed
+    )
+
+
+def test_a_decision_on_an_ended_episode_never_swallows_a_later_run():
+    # pain 9 x3 (an episode that ended), then 5, 5, then 9 x2 by the decision's date, then 9:
+    # the second run is its own episode and fires on its third day
+    p = make_protocol([flare(for_days=3)], cycles=2, period=5)
+    pains = {1: 9, 2: 9, 3: 9, 4: 5, 5: 5, 6: 9, 7: 9}
+    first = monitor(p, make_diary(p, pains))
+    (event,) = first.events
+    assert event.end == day(3)
+    history = _decided(first, event)
+    later = monitor(p, make_diary(p, {**pains, 8: 9}), history=history)
+    assert later.status == "stop"
+    assert [(e.date, e.decision is not None) for e in later.events] == [
+        (day(3), True),
+        (day(8), False),
+    ]
+
+
+def test_late_rows_inside_a_decided_episode_make_it_count_again():
+    # a serious event on day 2, no rows until day 6 (blank): decided; the patient then fills in
+    # serious events on days 3 to 5: the episode is not the one the clinician saw
+    sae = {"name": "sae", "column": "ae", "equals": "serious", "action": "stop"}
+    p = make_protocol([sae], cycles=2, period=5)
+    first = monitor(p, make_diary(p, {1: 3, 2: 3, 6: 3}, ae={2: "serious"}))
+    (event,) = first.events
+    history = _decided(first, event)
+    same = monitor(p, make_diary(p, {1: 3, 2: 3, 6: 3}, ae={2: "serious"}), history=history)
+    assert same.status == "continue" and same.events[0].decision is not None
+    filled = {1: 3, 2: 3, 3: 3, 4: 3, 5: 3, 6: 3}
+    ae = {2: "serious", 3: "serious", 4: "serious", 5: "serious"}
+    later = monitor(p, make_diary(p, filled, ae=ae), history=history)
+    assert later.status == "stop"
+    (e,) = later.events
+    assert e.decision is None and e.changed is not None and e.new
+    assert "counts again" in later.render_text()
+
+
+def test_an_undecided_episode_the_diary_no_longer_shows_is_carried_on():
+    sae = {"name": "sae", "column": "ae", "equals": "serious", "action": "stop"}
+    p = make_protocol([sae], cycles=2, period=5)
+    first = monitor(p, make_diary(p, {1: 3, 2: 3, 3: 3}, ae={2: "serious"}))
+    from nof1.safety.decisions import History
+
+    history = History(
+        seen=frozenset(e.id for e in first.events),
+        listed=tuple(e.to_dict() for e in first.events),
+    )
+    stale = monitor(p, make_diary(p, {1: 3, 2: 3, 3: 3}), history=history)  # the row corrected
+    assert stale.status == "stop"
+    (e,) = stale.events
+    assert e.gone and "no longer shows it" in e.description
+    assert stale.to_dict()["events"][0]["gone"] is True
+
+
+def test_a_log_that_lends_nothing_makes_the_status_at_least_review():
+    from nof1.safety.decisions import History
+
+    p = make_protocol([flare(for_days=3)], cycles=2, period=5)
+    result = monitor(p, make_diary(p, {1: 2, 2: 2}), history=History(refused="line 3: changed"))
+    assert result.status == "review" and result.exit_code == 3
+    assert "NOT honoured" in result.render_text()

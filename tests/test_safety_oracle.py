@@ -27,6 +27,7 @@ from scipy import stats as sps
 from nof1.diary.read import read_diary_text
 from nof1.errors import DiaryError
 from nof1.safety import monitor as safety
+from nof1.safety.decisions import Decision, History
 from nof1.trial.protocol import Protocol
 
 START = dt.date(2026, 1, 5)
@@ -114,7 +115,10 @@ class Refused(Exception):
     """What the oracle expects the package to refuse (exit 2)."""
 
 
-def oracle(sc, arms, as_of_arg):
+def oracle(sc, arms, as_of_arg, restarts=None):
+    """Each rule's episodes (or why not checked). ``restarts``: per rule name, the dates after
+    which the rule starts afresh (the ``through`` dates of ``continue`` decisions)."""
+    restarts = restarts or {}
     schedule = oracle_calendar(sc, arms)
     header = ["pain", "dose"] + (["ae"] if sc["include_ae"] else [])
     scheduled = {d["date"] for d in schedule}
@@ -145,24 +149,27 @@ def oracle(sc, arms, as_of_arg):
             if not calendar:
                 results[name] = ("not_checked",)
                 continue
-            run, fired = 0, None
+            run, found = 0, []
             for i, d in enumerate(calendar):
                 kept = d["date"] in rows and is_entry(rows[d["date"]], header)
+                if d["date"] - dt.timedelta(days=1) in restarts.get(name, ()):
+                    run = 0  # starts afresh
                 run = 0 if kept else run + 1
-                if run == rule["missing_days"]:
+                if run == rule["missing_days"]:  # an episode starts
                     dates = [calendar[j]["date"].isoformat() for j in range(i - run + 1, i + 1)]
-                    fired = ("fired", d["date"], {k: None for k in dates})
-                    break
-            results[name] = fired or ("checked",)
+                    found.append([d["date"], None, {k: None for k in dates}])
+                if run >= rule["missing_days"]:
+                    found[-1][1] = d["date"]  # met through this day
+            results[name] = episodes(found, as_of) or ("checked",)
             continue
         if "probability_of_harm_at_least" in rule:
-            results[name] = oracle_harm(sc, arms, rule, rows, as_of)
+            results[name] = oracle_harm(sc, arms, rule, rows, as_of, restarts.get(name, ()))
             continue
-        results[name] = oracle_threshold(sc, rule, rows, every_day, arm_of)
+        results[name] = oracle_threshold(sc, rule, rows, every_day, arm_of, restarts.get(name, ()))
     return as_of, results
 
 
-def oracle_threshold(sc, rule, rows, every_day, arm_of):
+def oracle_threshold(sc, rule, rows, every_day, arm_of, restarts=()):
     column = rule["column"]
     if not every_day:
         return ("not_checked",)
@@ -202,31 +209,54 @@ def oracle_threshold(sc, rule, rows, every_day, arm_of):
 
     need, window = rule.get("for_days", 1), rule.get("within_days")
     holding = [look[i] and v is not None and holds(v) for i, v in enumerate(values)]
+    found = []  # [first day, last day met, values of the firing run]
+    was_met = False
     if window is not None:
         # at least `need` holding days among any `window` consecutive calendar days
+        fresh = 0  # the first day counted: after the latest restart
         for i in range(len(values)):
-            in_window = [j for j in range(max(0, i - window + 1), i + 1) if holding[j]]
-            if holding[i] and len(in_window) >= need:
+            if every_day[i] - dt.timedelta(days=1) in restarts:
+                fresh, was_met = i, False
+            in_window = [j for j in range(max(fresh, i - window + 1), i + 1) if holding[j]]
+            met = len(in_window) >= need
+            if met and not was_met:
                 got = {every_day[j].isoformat(): values[j] for j in in_window[-need:]}
-                return ("fired", every_day[i], got)
-        return ("checked",)
+                found.append([every_day[i], None, got])
+            if met:
+                found[-1][1] = every_day[i]
+            was_met = met
+        return episodes(found, every_day[-1]) or ("checked",)
+    # a text column: a cell left blank on a day with a diary entry is a day without the event,
+    # which breaks a run (a number left blank is only a day without a value)
+    header = ["pain", "dose"] + (["ae"] if sc["include_ae"] else [])
+    filled_ae = [cell_value(r, "ae") for r in rows.values()]
+    text = column == "ae" and (
+        categorical or any(v is not None and as_number(v) is None for v in filled_ae)
+    )
     counted = []  # indices of the holding days of the current run
     for i, v in enumerate(values):
+        if every_day[i] - dt.timedelta(days=1) in restarts:
+            counted, was_met = [], False
+        blank_event = text and v is None and is_entry(rows.get(every_day[i]), header)
         if holding[i]:
             counted.append(i)
-            if len(counted) == need:
-                got = {every_day[j].isoformat(): values[j] for j in counted}
-                return ("fired", every_day[i], got)
-        elif not look[i] or v is not None:
-            counted = []  # outside `during`, or a value that fails: the run is broken
+        elif not look[i] or v is not None or blank_event:
+            counted = []  # outside `during`, a value that fails, no event: the run is broken
         # else: a day without a value neither counts nor breaks
-    return ("checked",)
+        met = len(counted) >= need
+        if met and not was_met:
+            got = {every_day[j].isoformat(): values[j] for j in counted[-need:]}
+            found.append([every_day[i], None, got])
+        if met:
+            found[-1][1] = every_day[i]
+        was_met = met
+    return episodes(found, every_day[-1]) or ("checked",)
 
 
 safety_comparisons = ("at_least", "above", "at_most", "below", "equals", "in", "above_baseline_by")
 
 
-def oracle_harm(sc, arms, rule, rows, as_of):
+def oracle_harm(sc, arms, rule, rows, as_of, restarts=()):
     calendar = oracle_calendar(sc, arms)
     ends = [
         START + dt.timedelta(days=sc["run_in"] + 2 * c * sc["period"] - 1)
@@ -248,18 +278,41 @@ def oracle_harm(sc, arms, rule, rows, as_of):
             if len(vals) >= sc["min_days"]:
                 means[arms[p - 1]] = sum(vals) / len(vals)
         diffs.append(means["T"] - means["C"] if len(means) == 2 else None)
+    found, was_met = [], False
     for c in range(2, complete + 1):
+        cut = [r for r in restarts if ends[c - 2] <= r < ends[c - 1]]
+        if cut and was_met:  # the episode went on to the restart; a new one may start now
+            found[-1][1] = min(found[-1][1], min(cut))
+        if cut:
+            was_met = False
         used = [d for d in diffs[:c] if d is not None]
-        if len(used) < 2:
-            continue
-        p = reference_probability_of_harm(used, sc["better"], 1.0)
-        if p >= rule["probability_of_harm_at_least"]:
+        met = len(used) >= 2 and (
+            reference_probability_of_harm(used, sc["better"], 1.0)
+            >= rule["probability_of_harm_at_least"]
+        )
+        if met and not was_met:
             got = {f"cycle {i + 1}": d for i, d in enumerate(diffs[:c]) if d is not None}
-            got["probability_of_harm"] = p
-            return ("fired", ends[c - 1], got)
+            got["probability_of_harm"] = reference_probability_of_harm(used, sc["better"], 1.0)
+            found.append([ends[c - 1], None, got])
+        if met:  # met until the day before the next cycle's end, or to the as-of date
+            found[-1][1] = ends[c] - dt.timedelta(days=1) if c < complete else as_of
+            later = [r for r in restarts if r >= ends[c - 1]]
+            if c == complete and later:  # a restart after the last cycle's end cuts it there
+                found[-1][1] = min(as_of, min(later))
+        was_met = met
+    if found:
+        return episodes(found, as_of)
     if len([d for d in diffs if d is not None]) < 2:
         return ("not_checked", "missing data")
     return ("checked",)
+
+
+def episodes(found, as_of):
+    """("fired", [(date, end, values)]) with ``end`` None for an episode met on the as-of date,
+    or None when there is none."""
+    if not found:
+        return None
+    return ("fired", [(d, None if last == as_of else last, got) for d, last, got in found])
 
 
 # -- generated trials ----------------------------------------------------------------------------
@@ -347,6 +400,15 @@ def scenarios(draw):
             rule["during"] = draw(st.sampled_from(durings))
         rules.append(rule)
     sc["rules"] = rules
+    # continue decisions: on some rules, through dates after which the rule starts afresh
+    sc["restarts"] = {
+        r["name"]: sorted(
+            START + dt.timedelta(days=k)
+            for k in draw(st.lists(st.integers(-2, n_days + 4), unique=True, max_size=2))
+        )
+        for r in rules
+        if draw(st.integers(0, 2)) == 0
+    }
     return sc
 
 
@@ -395,19 +457,29 @@ def same_value(a, b):
 def compare(sc):
     protocol, text = build(sc)
     arms = protocol.schedule().arms
+    restarts = sc.get("restarts", {})
+    decisions = tuple(
+        Decision(f"{rule}@{day.isoformat()}", "continue", "Dr A", "seen", "", day)
+        for rule, days in restarts.items()
+        for day in days
+    )
+    history = History(decisions=decisions, seen=frozenset()) if restarts else None
     try:
-        as_of, expected = oracle(sc, arms, sc["as_of"])
+        as_of, expected = oracle(sc, arms, sc["as_of"], restarts)
     except Refused:
         with pytest.raises(DiaryError):
             safety.monitor(protocol, read_diary_text(text, protocol), sc["as_of"])
         return
-    result = safety.monitor(protocol, read_diary_text(text, protocol), sc["as_of"])
+    diary = read_diary_text(text, protocol)
+    result = safety.monitor(protocol, diary, sc["as_of"], history=history)
     assert result.as_of == as_of
     header = ["pain", "dose"] + (["ae"] if sc["include_ae"] else [])
     later = sorted(r["date"] for r in sc["rows"] if r["date"] > as_of and is_entry(r, header))
     assert result.after_as_of.rows == len(later)
     assert list(result.after_as_of.dates) == sorted(set(later))[:5]
-    fired = {e.rule: e for e in result.events}
+    fired = {}
+    for e in result.events:
+        fired.setdefault(e.rule, []).append(e)
     not_checked = {name for name, _ in result.not_checked}
     assert set(result.rules_checked) | not_checked == {r["name"] for r in sc["rules"]}
     assert not set(result.rules_checked) & not_checked
@@ -419,14 +491,20 @@ def compare(sc):
             assert name in result.rules_checked and name not in fired, (name, result)
         else:
             assert name in fired, (name, want, result)
-            event = fired[name]
-            assert event.date == want[1], (name, want, event)
-            got = dict(event.values)
-            assert list(got) == list(want[2]), (name, want, event)
-            for key in got:
-                assert same_value(got[key], want[2][key]), (name, key, want, event)
+            assert len(fired[name]) == len(want[1]), (name, want, fired[name])
+            for event, (date, end, values) in zip(fired[name], want[1], strict=True):
+                assert (event.date, event.end) == (date, end), (name, want, event)
+                got = dict(event.values)
+                assert list(got) == list(values), (name, want, event)
+                for key in got:
+                    assert same_value(got[key], values[key]), (name, key, want, event)
     actions = {r["name"]: r["action"] for r in sc["rules"]}
-    fired_actions = [actions[n] for n, w in expected.items() if w[0] == "fired"]
+    decided = {d.event for d in decisions}
+    fired_actions = [  # an episode decided "continue" no longer counts
+        actions[n]
+        for n, w in expected.items()
+        if w[0] == "fired" and any(f"{n}@{e[0].isoformat()}" not in decided for e in w[1])
+    ]
     gaps = [n for n, w in expected.items() if w[1:] == ("missing data",)]
     status = (
         "stop"

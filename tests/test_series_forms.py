@@ -333,9 +333,9 @@ def test_patients_without_rows_keep_the_grid_as_wide_as_the_schedule(tmp_path, m
     widths = []
     real = engine.replay
 
-    def spy(grid, future=None):
+    def spy(grid, future=None, histories=None):
         widths.append(grid.shape[1])
-        return real(grid, future)
+        return real(grid, future, histories)
 
     monkeypatch.setattr(monitor_fast, "replay", spy)
     _both_refuse_or_agree(series, "2200-12-31")

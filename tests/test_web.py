@@ -640,7 +640,7 @@ def test_serve_takes_the_token_from_the_environment(monkeypatch):
 
     seen = {}
 
-    def fake_make_server(host, port, token, max_upload_bytes):
+    def fake_make_server(host, port, token, max_upload_bytes, workspace=None):
         seen.update(host=host, token=token, limit=max_upload_bytes)
         raise ServeError("stop here")
 

@@ -25,6 +25,7 @@ if find(CHROMIUM) is None or find(CHROMEDRIVER) is None:
     pytest.skip("needs chromium and chromium-driver (Debian packages)", allow_module_level=True)
 
 WAIT = 20
+SAE = "Serious adverse event"
 
 
 @pytest.fixture(scope="module")
@@ -194,3 +195,87 @@ def test_upload_a_series_zip_and_read_the_triage_without_javascript(site, no_js_
     )
     assert word.text == "STOP"
     assert "P-03" in no_js_browser.find_element(By.ID, "status").text
+
+
+# the clinic workspace (nof1 serve --workspace) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clinic") / "workspace"
+    with served(workspace=folder) as url:
+        yield url, folder
+
+
+def new_page_word(driver, old) -> str:
+    """The status word of the page that replaces ``old`` (an element of the page before)."""
+    WebDriverWait(driver, WAIT).until(ec.staleness_of(old))
+    return (
+        WebDriverWait(driver, WAIT)
+        .until(ec.presence_of_element_located((By.ID, "status-word")))
+        .text
+    )
+
+
+def upload_to_trial(driver, diary, as_of: str) -> str:
+    form = driver.find_element(By.ID, "upload")
+    form.find_element(By.NAME, "diary").send_keys(str(diary))
+    type_into(form, "as_of", as_of)
+    form.find_element(By.CSS_SELECTOR, "button.primary").click()
+    return new_page_word(driver, form)
+
+
+def test_a_clinic_keeps_a_trial_its_stop_a_decision_and_a_new_stop(clinic, no_js_browser, tmp_path):
+    import shutil
+
+    from nof1 import example_paths
+    from test_decisions import with_adverse_events
+
+    site, folder = clinic
+    driver = no_js_browser
+    protocol, diary = example_paths()
+    first, later = tmp_path / "export-1.csv", tmp_path / "export-2.csv"
+    shutil.copy(diary, first)
+    with_adverse_events(first, ["2026-02-02"])
+    shutil.copy(diary, later)
+    with_adverse_events(later, ["2026-02-02", "2026-03-10"])
+    # the home page leads to the workspace; a trial is made from the packaged example protocol
+    driver.get(site + "/")
+    driver.find_element(By.ID, "workspace-card").click()
+    form = WebDriverWait(driver, WAIT).until(ec.presence_of_element_located((By.ID, "new-trial")))
+    form.find_element(By.NAME, "protocol").send_keys(str(protocol))
+    form.find_element(By.CSS_SELECTOR, "button.primary").click()
+    assert new_page_word(driver, form) == "NOT CHECKED"  # no diary yet: never continue
+    # a diary with a serious adverse event: STOP, the episode NEW
+    assert upload_to_trial(driver, first, "2026-02-10") == "STOP"
+    new = driver.find_element(By.ID, "new-episodes")
+    episode = f"{SAE}@2026-02-02"
+    assert new.find_element(By.CSS_SELECTOR, ".episode-id").text == episode
+    assert "NEW" in new.text and "2026-02-02: serious" in new.text
+    # the clinician looks at it and records: continue, with a name and a reason
+    decide = new.find_element(By.CSS_SELECTOR, "form.decide")
+    decide.find_element(By.NAME, "by").send_keys("Dr A. Jones")
+    decide.find_element(By.NAME, "reason").send_keys("a fall, not the treatment")
+    decide.find_element(By.CSS_SELECTOR, "button[value=continue]").click()
+    assert new_page_word(driver, decide) == "CONTINUE"
+    assert "decided CONTINUE by Dr A. Jones" in driver.find_element(By.ID, "new-episodes").text
+    # a later export with a new serious event: STOP again, that episode NEW, the first decided
+    assert upload_to_trial(driver, later, "2026-03-15") == "STOP"
+    assert (
+        "NEW: 'Serious adverse event' fired on 2026-03-10"
+        in driver.find_element(By.ID, "status").text
+    )
+    ids = driver.find_elements(By.CSS_SELECTOR, "#new-episodes .episode-id")
+    assert [e.text for e in ids] == [f"{SAE}@2026-03-10"]
+    earlier = driver.find_element(By.ID, "earlier-episodes").text
+    assert episode in earlier and "decided CONTINUE by Dr A. Jones" in earlier
+    # the clinic list: the trial first, STOP, one NEW episode
+    driver.find_element(By.LINK_TEXT, "Clinic workspace").click()
+    row = WebDriverWait(driver, WAIT).until(
+        ec.presence_of_element_located((By.CSS_SELECTOR, "#trials tbody tr"))
+    )
+    assert row.find_element(By.CSS_SELECTOR, ".status").text == "STOP"
+    assert row.find_element(By.CSS_SELECTOR, ".new").text == "1 NEW"
+    # the files left behind pass the command line's check
+    log = folder / "KRATOM-FM-001" / "monitor-log.jsonl"
+    assert CliRunner().invoke(cli, ["verify-log", str(log)]).exit_code == 0

@@ -16,6 +16,7 @@ __all__ = [
     "PlanningError",
     "ProtocolError",
     "SeriesError",
+    "WorkspaceError",
 ]
 
 
@@ -161,6 +162,24 @@ class SeriesError(Nof1Error):
         self.patient = patient
         self.cause = cause
         super().__init__(f"patient {patient}: {message}" if patient else message)
+
+
+class WorkspaceError(Nof1Error):
+    """A clinic workspace (``nof1 serve --workspace``) asked what it cannot do.
+
+    Parameters
+    ----------
+    message
+        What was asked, what was found, and what would do.
+    kind
+        ``"refused"`` (a folder or a trial id that may not be used, a write the platform cannot
+        lock), ``"exists"`` (a trial of that id is there already, with another protocol) or
+        ``"unknown"`` (no such trial, no such kept file).
+    """
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        self.kind = kind
+        super().__init__(message)
 
 
 class InsufficientDataWarning(UserWarning):

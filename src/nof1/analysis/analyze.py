@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..diary.read import Diary
+    from ..safety.decisions import History
     from ..safety.result import MonitorResult
     from ..trial.protocol import Protocol
 
@@ -72,7 +73,8 @@ class Analysis:
     date :func:`analyze` was given, else the monitor's default). When a rule's column is missing
     (``safety_not_checked`` says which), the replay holds the other rules, so a stop they find is
     never hidden. None when the analysis was built without a replay. The reports draw the events
-    from here; they never run the rules themselves."""
+    from here; they never run the rules themselves. Its ``history`` is what the monitor log lent
+    (decisions, amendments, or why it lent nothing), None without a log."""
 
     @property
     def safety_reason(self) -> str:
@@ -96,11 +98,27 @@ class Analysis:
             return NOT_CHECKED
         return partial_status(self.safety.status, bool(self.safety_not_checked))
 
+    @property
+    def unlogged_amendment(self) -> dict[str, str] | None:
+        """``{from_sha256, to_sha256}`` when the protocol analysed is not the one the monitor
+        log's latest run used: a change the log has not recorded yet (the next ``nof1 monitor
+        --log`` run records it as an amendment). None without a log, with a log that lends
+        nothing or holds no run, or when the protocol is the same. The one test of an amendment
+        is :func:`nof1.safety.log_records.amendment`, as the log uses it."""
+        from ..safety.log_records import amendment
+
+        history = None if self.safety is None else self.safety.history
+        if history is None or history.refused is not None:
+            return None
+        return amendment(history.last_protocol_sha256, self.protocol.sha256)
+
     def safety_dict(self) -> dict[str, Any]:
         """The ``safety`` key of the JSON: the replay's own ``to_dict()`` (``status``, ``as_of``,
         ``events``, ``not_checked``, ``rules_checked``, ...) with ``status`` as
         :attr:`safety_status` decides it and, when rules could not be checked, the ``reason``;
-        ``status`` ``not checked``, ``reason`` and no events when there is no replay."""
+        ``status`` ``not checked``, ``reason`` and no events when there is no replay. Its
+        ``supervision`` is what the monitor log lent, as ``nof1 monitor --json`` has it (null
+        without a log)."""
         if self.safety is None:
             return {"status": self.safety_status, "reason": self.safety_reason, "events": []}
         out = {**self.safety.to_dict(), "status": self.safety_status}
@@ -180,6 +198,7 @@ class Analysis:
                 "scheme": self.protocol.design.scheme,
                 "allocation": schedule.allocation_text,
                 "alpha": self.protocol.analysis.alpha,
+                "unlogged_amendment": self.unlogged_amendment,
             },
             "diary": {
                 "path": self.diary.path,
@@ -290,6 +309,7 @@ def analyze(
     *,
     as_of: _dt.date | str | None = None,
     today: _dt.date | None = None,
+    history: History | None = None,
 ) -> Analysis:
     """Analyse a trial: every method of docs/methods.md for every outcome.
 
@@ -303,6 +323,14 @@ def analyze(
         The date the stop rules are replayed up to, and today's date, as
         :func:`nof1.safety.monitor.monitor` takes them (default: the monitor's own), so that a
         report shows the status a monitoring page showed for the same date.
+    history
+        What the trial's monitor log lends (:func:`nof1.safety.decide.read_history`), passed to
+        the replay as :func:`nof1.safety.monitor.monitor` takes it: an episode a clinician
+        decided ``continue`` no longer counts toward :attr:`Analysis.safety_status`, a ``stop``
+        decision makes it ``stop``, and a refused history lends nothing (every episode counts).
+        The replay keeps it (``analysis.safety.history``), so the reports list the episodes'
+        decisions and the protocol's amendments. Nothing is written to the log. None: every
+        episode counts.
 
     Returns
     -------
@@ -344,7 +372,9 @@ def analyze(
     # checked'), but the other rules are replayed: a stop they find is never hidden
     columns = {e.column for e in missing}
     rules = tuple(r for r in protocol.stop_rules if r.kind == "missing" or r.column not in columns)
-    safety = monitor(_replace(protocol, stop_rules=rules), diary, as_of=as_of, today=today)
+    safety = monitor(
+        _replace(protocol, stop_rules=rules), diary, as_of=as_of, today=today, history=history
+    )
     warnings = []
     if interim and last is not None:
         warnings.append(

@@ -107,20 +107,37 @@ def render_text(analysis: Analysis) -> str:
 
 def safety_lines(analysis: Analysis) -> list[str]:
     """The stop rules' status first, as the analysis's replay decided it: the status line
-    (or why rules could not be checked), one line per rule that fired, and one per rule not
-    checked with its reason."""
-    from ..safety.render import event_line, status_line
+    (or why rules could not be checked), why a monitor log lent no decisions, every episode
+    with its id, span and decision (as ``nof1 monitor`` words them), one line per rule not
+    checked with its reason, and with a log the protocol's amendments it recorded."""
+    from ..safety import render
     from ..safety.texts import NOT_CHECKED, shown
 
     result, status = analysis.safety, analysis.safety_status
     if result is None or status == NOT_CHECKED:
         out = [f"safety: {status.upper()}: {analysis.safety_reason}"]
     else:
-        out = [f"safety: {status_line(result)}"]
+        out = [f"safety: {render.status_line(result)}"]
         out += [f"  not checked: {why}" for why in analysis.safety_not_checked]
-    if result is not None:
-        out += [event_line(e) for e in result.events]  # as nof1 monitor prints them
-        out += [f"  not checked: {shown(rule)}: {why}" for rule, why in result.not_checked]
+    if result is None:
+        return out
+    history = result.history
+    if history is not None and history.refused:
+        out.append(f"  {render.refused_line(history)}")
+    for e in result.events:  # as nof1 monitor prints them
+        out += render.episode_lines(e, new=render.shown_new(result, e))
+    out += [f"  not checked: {shown(rule)}: {why}" for rule, why in result.not_checked]
+    if history is not None:
+        note = render.amendments_note(history)
+        if note is not None:
+            out.append(f"  protocol amendments: {note}")
+        else:
+            out.append(f"  {render.AMENDMENTS_HEAD}")
+            out += [f"    {render.amendment_line(a)}" for a in history.amendments]
+    if analysis.unlogged_amendment is not None:
+        out.append(
+            f"  protocol amendment {render.unlogged_amendment_line(analysis.unlogged_amendment)}"
+        )
     return out
 
 

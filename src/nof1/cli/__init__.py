@@ -12,7 +12,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from . import planning, series, trial
+from . import planning, series, supervision, trial
 
 __all__ = ["cli", "main"]
 
@@ -41,6 +41,7 @@ for _command in (
     trial.analyze,
     trial.monitor,
     trial.verify_log,
+    supervision.decide,
     planning.power,
     planning.design,
     trial.demo,

@@ -164,14 +164,32 @@ def import_redcap(
     show_default=True,
     help="Largest uploaded file accepted.",
 )
+@click.option(
+    "--workspace",
+    default=None,
+    metavar="DIR",
+    help="Keep trials between visits in this folder (created with mode 700): the clinic list, "
+    "each trial's diaries, monitor log and decisions, at /workspace.",
+)
 @guard
-def serve(port: int, host: str, no_browser: bool, token: str | None, max_upload_mb: float) -> None:
-    """Start the local web page for clinicians (design a protocol, check a trial)."""
+def serve(
+    port: int,
+    host: str,
+    no_browser: bool,
+    token: str | None,
+    max_upload_mb: float,
+    workspace: str | None,
+) -> None:
+    """Start the local web page for clinicians (design a protocol, check a trial; with
+    --workspace, keep a clinic's trials between visits)."""
     from ..web.server import make_server, url_of
 
-    server = make_server(host, port, token, int(max_upload_mb * 1024 * 1024))
+    server = make_server(host, port, token, int(max_upload_mb * 1024 * 1024), workspace=workspace)
     url = url_of(host, server.server_port)
     click.echo(f"nof1 web page on {url} (Ctrl+C to stop)", err=True)
+    if workspace is not None:
+        click.echo(f"clinic workspace: {server.app.config['NOF1_WORKSPACE'].path}", err=True)
+        url += "workspace"
     if not no_browser:
         import webbrowser
 

@@ -5,12 +5,12 @@ analyze, monitor, verify-log and demo.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
 import click
 
-from ..errors import Nof1Error
 from .options import (
     EXIT_BAD_INPUT,
     FILE,
@@ -136,6 +136,14 @@ def template(protocol: str, out: str, force: bool, max_bytes: int | None) -> Non
     default="clinician",
     help="Report for the clinician (default) or a one-page patient summary.",
 )
+@click.option(
+    "--log",
+    type=click.Path(),  # a folder is refused by the library in one line, and the analysis goes on
+    default=None,
+    metavar="LOG",
+    help="The trial's monitor log (nof1 monitor --log): its decisions and amendments are shown "
+    "and honoured. Read only: nothing is appended.",
+)
 @date_format_option
 @max_bytes_option
 @sheet_option
@@ -146,6 +154,7 @@ def analyze(
     diary: str,
     report: str | None,
     audience: str,
+    log: str | None,
     date_format: str | None,
     max_bytes: int | None,
     sheet: str | None,
@@ -156,16 +165,30 @@ def analyze(
     Per outcome: a t-test, a rank test and a randomization test on the period means (paired by
     cycle where the scheme pairs them), an AR(1) model of the daily values, a Bayesian model, NAP,
     and a verdict in words.
+
+    With --log, the clinicians' decisions in the trial's monitor log (nof1 decide) are honoured
+    as nof1 monitor --log honours them (an episode decided continue no longer counts, a stop
+    decision ends the trial), and the report lists every episode with its decision and the
+    protocol's amendments. The log is only read. A log that does not verify, or of another trial,
+    lends no decisions: every episode counts, and stderr says why.
     """
     from ..analysis.analyze import analyze as run
     from ..analysis.summary import render_text
     from ..report.clinician import render_html
+    from ..safety.decide import read_history
 
     check_extension(report, "--report", (".html", ".htm"))
     loaded, d = load(
         protocol, diary, date_format, allow_empty=False, max_bytes=max_bytes, sheet=sheet
     )
-    result = run(loaded, d)
+    history = None
+    if log:
+        history = read_history(log, loaded)  # read only: analyze never appends to the log
+        if history.refused:
+            click.echo(f"nof1: {history.refused}", err=True)
+        elif history.last_as_of is None:
+            click.echo(f"nof1: {log}: no monitor run is logged there yet: no decisions", err=True)
+    result = run(loaded, d, history=history)
     if report:
         Path(report).write_text(render_html(result, audience=audience), encoding="utf-8")
     if as_json:
@@ -183,6 +206,12 @@ def analyze(
     "--as-of", default=None, metavar="DATE", help="Check up to this date (YYYY-MM-DD or 'today')."
 )
 @click.option("--log", type=FILE, default=None, help="Append one JSON line per run to this file.")
+@click.option(
+    "--log-dir",
+    default=None,
+    metavar="DIR",
+    help="A series: one monitor log a patient, DIR/PATIENT.jsonl (as --log for one trial).",
+)
 @date_format_option
 @max_bytes_option
 @sheet_option
@@ -194,6 +223,7 @@ def monitor(
     diary: str | None,
     as_of: str | None,
     log: str | None,
+    log_dir: str | None,
     date_format: str | None,
     max_bytes: int | None,
     sheet: str | None,
@@ -203,32 +233,51 @@ def monitor(
     """Replay the stop rules day by day. Exit 0 continue, 3 review, 4 stop.
 
     Given a series file (a .toml with a [series] table) instead of PROTOCOL DIARY, replay every
-    patient's rules with one as-of date and list those needing attention first.
+    patient's rules with one as-of date and list those needing attention first; with --log-dir
+    DIR, each patient has a monitor log DIR/PATIENT.jsonl (decided with nof1 decide
+    DIR/PATIENT.jsonl ...), whose decisions are honoured as --log honours them for one trial.
 
     With --log, one hash-chained line per run is appended to a log (check it with nof1
-    verify-log). A log that cannot be written never hides the verdict: the verdict is printed,
-    the failure goes to stderr, and the exit code stays 4 or 3 (else 2).
+    verify-log), and the clinicians' decisions already in it (nof1 decide) are honoured: an
+    episode decided continue no longer counts, a stop decision ends the trial; episodes the
+    previous logged run did not list read NEW; the text ends with the run's SHA-256 (Logged as run
+    SHA), to give nof1 decide --run. A log that does not verify, or of another trial, lends no
+    decisions: every episode counts, and stderr says why; a run of another trial is never
+    appended to a log. A protocol changed since the
+    previous logged run is recorded as an amendment. A log that cannot be written never hides
+    the verdict: the verdict is printed, the failure goes to stderr, and the exit code stays 4
+    or 3 (else 2).
     """
-    from ..safety.monitor import log_run
     from ..safety.monitor import monitor as run
+    from ..safety.supervise import monitor_logged
 
     if diary is None:
-        _monitor_series(protocol, as_of, log, date_format or sheet, verbose, as_json)
+        _monitor_series(protocol, as_of, log, log_dir, date_format or sheet, verbose, as_json)
         return
+    if log_dir:
+        fail("--log-dir is for a series file; for one trial give --log LOG")
     loaded, d = load(
         protocol, diary, date_format, allow_empty=True, max_bytes=max_bytes, sheet=sheet
     )
-    result = run(loaded, d, as_of=parse_date(as_of, "--as-of"))
-    log_failure = None
-    if log:
-        try:
-            log_run(log, result, loaded, d)
-        except Nof1Error as exc:
-            log_failure = str(exc)
+    day = parse_date(as_of, "--as-of")  # bad input first: its one line is the only one
+    log_failure = record = None
+    if log:  # the sequence the web page's clinic workspace runs too: one library call
+        logged = monitor_logged(
+            loaded, d, log, as_of=day, on_refused=lambda why: click.echo(f"nof1: {why}", err=True)
+        )
+        result, log_failure, record = logged.result, logged.log_failure, logged.record
+    else:
+        result = run(loaded, d, as_of=day)
     if as_json:
         emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
+        if record is not None:  # the run a decision on it names (nof1 decide --run)
+            sha = record["sha256"][:12]
+            click.echo(
+                f"Logged as run {sha}: decide with nof1 decide {shlex.quote(log)} ID --run {sha} "
+                "--decision ..."
+            )
     if log_failure:
         click.echo(f"nof1: the run was NOT logged: {log_failure}", err=True)
         sys.exit(result.exit_code or EXIT_BAD_INPUT)
@@ -236,7 +285,13 @@ def monitor(
 
 
 def _monitor_series(
-    path: str, as_of: str | None, log: str | None, date_format, verbose: bool, as_json: bool
+    path: str,
+    as_of: str | None,
+    log: str | None,
+    log_dir: str | None,
+    date_format,
+    verbose: bool,
+    as_json: bool,
 ) -> None:
     """``nof1 monitor SERIES.toml``: the series triage; exit with the worst status."""
     from .. import collector
@@ -244,18 +299,27 @@ def _monitor_series(
 
     if log or date_format:
         option = "--log" if log else "--date-format or --sheet"
-        fail(f"{option} is for one trial; give PROTOCOL DIARY, or leave it out for a series")
+        hint = "; a series keeps one log a patient with --log-dir DIR" if log else ""
+        fail(f"{option} is for one trial; give PROTOCOL DIARY, or leave it out for a series{hint}")
     if not Series.is_series_file(path):
         fail(f"{path}: give PROTOCOL DIARY, or a series file with a [series] table")
     # the long form is triaged column-wise (every patient's rules at once)
     day = parse_date(as_of, "--as-of")
-    result = monitor_path(path, as_of=day, progress=progress_bar(path, "nof1 monitor"))
+    bar = progress_bar(path, "nof1 monitor")
+    result = monitor_path(path, as_of=day, progress=bar, log_dir=log_dir)
     say_reading(result.reading, verbose)
+    logs = result.logs
+    for patient, why in () if logs is None else logs.refused:
+        click.echo(f"nof1: patient {patient}: {why}", err=True)
     if as_json:
         with collector.paused():  # 100,000 patients' dicts, alive until written
             emit_json(result.to_dict())
     else:
         click.echo(result.render_text())
+    if logs is not None and logs.not_logged:
+        for patient, why in logs.not_logged:
+            click.echo(f"nof1: patient {patient}: the run was NOT logged: {why}", err=True)
+        sys.exit(result.exit_code or EXIT_BAD_INPUT)
     sys.exit(result.exit_code)
 
 
@@ -282,6 +346,10 @@ def verify_log(
 ) -> None:
     """Check the hash chain of a monitor log. Exit 0 intact, 2 naming every bad line.
 
+    Every line must be unchanged and follow the one before it; every decision (nof1 decide) must
+    name an episode the run before it listed, as it listed it, say who decided and why, and be
+    continue or stop. A record that cut off a partial line written before it is a notice.
+
     An empty log is reported as empty (exit 2), never as intact: an emptied log cannot be told
     from a new one. Keep the records and the last line's SHA-256 that an intact check prints, and
     give them next time as --expect-records and --expect-sha256, so that lines removed from the
@@ -290,6 +358,7 @@ def verify_log(
     from ..safety.monitor import verify_log as run
 
     result = run(log, expect_sha256=expect_sha256, expect_records=expect_records)
+    kinds = f"{result.runs} run(s), {result.decisions} decision(s)"
     if as_json:
         emit_json(result.to_dict())
     elif result.intact:
@@ -299,8 +368,8 @@ def verify_log(
             else f"; the kept anchor (line {result.anchor_line}) is in place"
         )
         click.echo(
-            f"intact: {log}, {result.records} records; last line SHA-256 {result.last_sha256}"
-            f"{anchor}\n"
+            f"intact: {log}, {result.records} records ({kinds}); last line SHA-256 "
+            f"{result.last_sha256}{anchor}\n"
             f"keep as the anchor: --expect-records {result.records} --expect-sha256 "
             f"{result.last_sha256}"
         )
@@ -308,8 +377,11 @@ def verify_log(
         click.echo(f"empty: {log}, 0 records")
     else:
         click.echo(
-            f"{result.status}: {log}, {result.records} records, {len(result.problems)} problem(s)"
+            f"{result.status}: {log}, {result.records} records ({kinds}), "
+            f"{len(result.problems)} problem(s)"
         )
+    for repair in () if as_json else result.repaired:  # a notice: the log is not broken by it
+        click.echo(f"notice: {log}, {repair.notice}")
     for problem in result.problems:
         where = "" if problem.line is None else f", line {problem.line}"
         click.echo(f"nof1: {log}{where}: {problem.problem}", err=True)

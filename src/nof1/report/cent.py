@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["CENT_ITEMS", "SECTIONS", "CentItem", "cent_view", "clinician_items", "render_cent"]
+__all__ = [
+    "ANCHORS",
+    "CENT_ITEMS",
+    "SECTIONS",
+    "CentItem",
+    "cent_view",
+    "clinician_items",
+    "render_cent",
+]
 
 SECTIONS = {
     "summary": "Summary",
@@ -22,6 +30,10 @@ SECTIONS = {
     "sensitivity": "Sensitivity and assumptions",
 }
 """Anchor id -> heading of the clinician report's sections."""
+
+ANCHORS = {**SECTIONS, "amendments": "Safety: protocol amendments"}
+"""Anchor id -> heading of every place a checklist item may point to: the sections, and the
+parts of a section that answer an item of their own (the protocol's amendments, for 3b)."""
 
 
 class CentItem(NamedTuple):
@@ -73,8 +85,10 @@ CENT_ITEMS: tuple[CentItem, ...] = (
         "3b",
         "Changes to methods",
         "Important changes after the trial started, with reasons",
-        (),
-        "the protocol SHA-256 in the header shows which protocol was analysed",
+        ("amendments",),
+        "with a monitor log (analyze --log), the protocol changes it recorded: when, and the "
+        "protocol's SHA-256 before and after; the header's SHA-256 shows which protocol was "
+        "analysed; the reasons are the clinician's to write",
     ),
     CentItem(
         "4a",
@@ -114,7 +128,7 @@ CENT_ITEMS: tuple[CentItem, ...] = (
         "Interim analyses and stopping",
         "Interim analyses and stopping guidelines",
         ("safety",),
-        "the stop rules are listed with their events",
+        "the stop rules are listed with every episode and the clinician's decision on it",
     ),
     CentItem(
         "8a",
@@ -178,7 +192,8 @@ CENT_ITEMS: tuple[CentItem, ...] = (
         "Why the trial ended",
         "Why the trial ended or was stopped",
         ("safety",),
-        "stop-rule events are shown; the reason in words is the clinician's",
+        "stop-rule episodes are shown, and a clinician's stop decision (who, when, why) "
+        "with a monitor log; a fuller account is the clinician's",
     ),
     CentItem(
         "15",
@@ -254,7 +269,7 @@ def cent_view() -> list[dict]:
     """The checklist for ``_cent.html``: each item with the ``(anchor, heading)`` pairs of the
     report sections that answer it."""
     return [
-        {**item._asdict(), "sections": [(s, SECTIONS[s]) for s in item.sections]}
+        {**item._asdict(), "sections": [(s, ANCHORS[s]) for s in item.sections]}
         for item in CENT_ITEMS
     ]
 

@@ -65,10 +65,22 @@ def _patient_outcome(analysis: Analysis, r: OutcomeResult) -> dict:
     }
 
 
-def _safety_words(status: str) -> str:
-    """The stop rules' status (:attr:`Analysis.safety_status`) in the patient's words."""
+def _safety_words(status: str, looked_at: bool = False, stopped: bool = False) -> str:
+    """The stop rules' status (:attr:`Analysis.safety_status`) in the patient's words.
+
+    ``looked_at``: a clinician decided ``continue`` on an episode (the monitor log's record);
+    ``stopped``: a clinician's ``stop`` decision ended the trial. The page says that a clinician
+    decided, never who, when or why: those are in the clinician report.
+    """
+    if status == "continue" and looked_at:
+        return (
+            "Your diary set off a safety check; your clinician looked at it and decided the "
+            "trial can go on."
+        )
     if status == "continue":
         return "Your diary did not set off any of the safety checks your clinician chose."
+    if status == "stop" and stopped:
+        return "Your clinician has decided to stop the trial. Please talk with your clinician soon."
     if status not in ("review", "stop"):  # not checked
         return (
             "The safety checks could not all be completed with your diary. Please talk with "
@@ -80,6 +92,16 @@ def _safety_words(status: str) -> str:
         "Your diary set off a safety check that means the trial should stop. Please talk "
         "with your clinician soon."
     )
+
+
+def _decided(analysis: Analysis) -> tuple[bool, bool]:
+    """Whether a clinician decided ``continue`` on an episode, and whether one stopped the
+    trial, as the analysis's replay holds it."""
+    result = analysis.safety
+    if result is None:
+        return False, False
+    looked_at = any(e.decision is not None and not e.counts for e in result.events)
+    return looked_at, result.stopped is not None
 
 
 def render_patient(analysis: Analysis) -> str:
@@ -102,5 +124,5 @@ def render_patient(analysis: Analysis) -> str:
         washout_days=p.design.washout_days,
         names=" and ".join(r.label for r in order),
         outcomes=[_patient_outcome(analysis, r) for r in order],
-        safety=_safety_words(analysis.safety_status),
+        safety=_safety_words(analysis.safety_status, *_decided(analysis)),
     )

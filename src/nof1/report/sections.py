@@ -4,7 +4,9 @@ This module owns what two sections of the clinician report show, as plain number
 the templates ``_data.html`` and ``_safety.html``: data completeness (rows read and used, rows
 excluded by reason, post-washout days and means per period) and safety (the stop-rule replay, the
 pre-specified rules, the scores of withdrawal columns in control periods, adverse events and other
-diary notes). The sensitivity section needs no more than the results (``_sensitivity.html``).
+diary notes), with the supervision record the monitor log lent (every episode's decision, the
+protocol's amendments). Decisions and statuses are worded by :mod:`nof1.safety.render`. The
+sensitivity section needs no more than the results (``_sensitivity.html``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from ..safety.render import format_values, status_line
+from ..safety import render as words
 from .adherence import adherence_view
 from .html import is_blank
 
@@ -89,14 +91,10 @@ def data_view(analysis: Analysis) -> dict:
 
 
 def safety_view(analysis: Analysis, result, reason: str) -> dict:
-    """The safety section: the replay (or why it is missing), the rules, withdrawal, diary text;
-    ``word``, ``badge`` and ``status_line`` are also the first line of the report's summary."""
-    events = []
-    if result is not None:
-        events = [
-            [ev.date, ev.action, ev.rule, getattr(ev, "description", ""), format_values(ev)]
-            for ev in result.events
-        ]
+    """The safety section: the replay (or why it is missing), every episode with its decision,
+    the supervision record (the monitor log, why it lent nothing, the protocol's amendments), the
+    rules, withdrawal, diary text; ``word``, ``badge`` and ``status_line`` are also the first
+    line of the report's summary."""
     adverse = {day for day, _ in analysis.adverse_events}
     word = analysis.safety_status  # the analysis decided it: 'not checked' never reads continue
     checked = result is not None and word == result.status
@@ -105,12 +103,52 @@ def safety_view(analysis: Analysis, result, reason: str) -> dict:
         "reason": reason,
         "word": word.upper(),
         "badge": word if checked else "unknown",
-        "status_line": status_line(result) if checked else "could not be checked.",
-        "events": events,
+        "status_line": words.status_line(result) if checked else "could not be checked.",
+        "events": _episodes(result),
+        "supervision": _supervision(analysis, result),
         "not_checked": list(getattr(result, "not_checked", ())),
         "rules": [[r.name, r.describe(), r.action] for r in analysis.protocol.stop_rules],
         "withdrawal": _withdrawal(analysis),
         "diary": _diary_text(analysis.diary.days, adverse),
+    }
+
+
+def _episodes(result) -> list[dict]:
+    """Every episode of every rule, in the replay's order, with its decision in the words of
+    :func:`nof1.safety.render.decision_line` (the report never words a decision itself)."""
+    if result is None:
+        return []
+    return [
+        {
+            "id": e.id,
+            "new": words.shown_new(result, e),
+            "date": e.date,
+            "until": words.until(e),
+            "span": words.episode_span(e),
+            "action": e.action,
+            "rule": e.rule,
+            "condition": e.description,
+            "diary_values": words.format_values(e),
+            "decided": e.decision is not None,
+            "decision": words.decision_line(e),
+        }
+        for e in result.events
+    ]
+
+
+def _supervision(analysis: Analysis, result) -> dict:
+    """What the monitor log lent the replay: its path, why it lent nothing (``refused``), the
+    clinician's stop, and the protocol's amendments (CENT 3b) or what the list says without
+    any (``note``); ``unlogged``: a change of protocol the log has not recorded yet."""
+    history = None if result is None else result.history
+    change = analysis.unlogged_amendment
+    note = words.amendments_note(history)
+    return {
+        "log": None if history is None else history.path,
+        "refused": words.refused_line(history) if history is not None and history.refused else "",
+        "amendments": [] if history is None else list(history.amendments),
+        "note": "not known: the stop rules were not replayed" if result is None else note,
+        "unlogged": None if change is None else words.unlogged_amendment_line(change),
     }
 
 

@@ -52,6 +52,12 @@ class Decision:
         The as-of date of the monitor run the decision was made on: days up to it were seen.
     line
         The decision's line in the log (1-based), when read from one.
+    episode_end, episode_digest
+        The episode as the run the decision was made on listed it: its ``end`` (None: it was
+        going on at ``through``) and its ``digest`` (of the diary cells it was made of). A
+        decision holds only while the episode is the one the clinician was shown: the same
+        digest over the days up to ``through`` (None: a record written before digests, which
+        holds on the id alone).
     """
 
     event: str
@@ -61,6 +67,14 @@ class Decision:
     at: str
     through: _dt.date
     line: int | None = None
+    episode_end: _dt.date | None = None
+    episode_digest: str | None = None
+
+    @property
+    def ongoing(self) -> bool:
+        """True when the decided episode was going on at ``through``: its rule then starts
+        afresh after ``through``."""
+        return self.episode_end is None
 
     @property
     def rule(self) -> str:
@@ -68,7 +82,7 @@ class Decision:
         return rule_of(self.event)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON: event, decision, by, reason, at, through, line."""
+        """JSON: event, decision, by, reason, at, through, line, episode_end, episode_digest."""
         return {
             "event": self.event,
             "decision": self.decision,
@@ -77,6 +91,8 @@ class Decision:
             "at": self.at,
             "through": self.through.isoformat(),
             "line": self.line,
+            "episode_end": None if self.episode_end is None else self.episode_end.isoformat(),
+            "episode_digest": self.episode_digest,
         }
 
 
@@ -127,14 +143,24 @@ class History:
         The episode ids the previous logged run listed; None when the log has no run (or was
         refused): every episode is then new.
     refused
-        Why the log lends no decisions (its chain does not verify, or it belongs to another
-        trial), in words naming the log and its first bad line; else None.
+        Why the log lends no decisions (its chain does not verify, it belongs to another trial,
+        or the protocol of a series patient could not be read), in words naming the log and its
+        first bad line; else None.
     amendments
         The protocol changes the log recorded, in log order.
     last_as_of
         The as-of date of the latest run in the log, else None.
     last_protocol_sha256
         The protocol SHA-256 of the latest run in the log, else None.
+    last_diary_sha256
+        The SHA-256 of the diary the latest run in the log checked, else None.
+    unverified_stops
+        The ``stop`` decisions of a log that lends nothing (:attr:`refused`), and those on a
+        partial line that a later record cut off (its ``repaired_tail``): a stop can only make
+        the status stricter, so it is honoured all the same (safety fails closed).
+    listed
+        The events (episodes, as JSON) the previous logged run listed: an undecided one that is
+        no longer found is carried on, so that it never disappears silently.
     """
 
     path: str | None = None
@@ -144,11 +170,16 @@ class History:
     amendments: tuple[Amendment, ...] = ()
     last_as_of: _dt.date | None = None
     last_protocol_sha256: str | None = None
+    last_diary_sha256: str | None = None
+    unverified_stops: tuple[Decision, ...] = ()
+    listed: tuple[dict[str, Any], ...] = ()
 
     @property
     def stopped(self) -> Decision | None:
-        """The first ``stop`` decision: the trial has ended (None: no such decision)."""
-        return next((d for d in self.decisions if d.decision == "stop"), None)
+        """The first ``stop`` decision: the trial has ended (None: no such decision). A refused
+        log's stop decisions count too: a stop never makes the status less strict."""
+        stops = [d for d in self.decisions if d.decision == "stop"]
+        return next(iter(stops or self.unverified_stops), None)
 
     def decision_of(self, event_id: str) -> Decision | None:
         """The latest decision recorded on an episode, else None."""
@@ -159,11 +190,16 @@ class History:
         return found
 
     def restarts(self, rule: str) -> tuple[_dt.date, ...]:
-        """The ``through`` dates after which the rule starts afresh (its ``continue``
-        decisions), sorted, each once."""
+        """The ``through`` dates after which the rule starts afresh: those of its ``continue``
+        decisions on an episode going on at ``through``, sorted, each once. (An episode that
+        had ended needs no restart: the next run starts after the day that ended it.)"""
         return tuple(
             sorted(
-                {d.through for d in self.decisions if d.decision == "continue" and d.rule == rule}
+                {
+                    d.through
+                    for d in self.decisions
+                    if d.decision == "continue" and d.rule == rule and d.ongoing
+                }
             )
         )
 

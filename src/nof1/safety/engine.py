@@ -8,8 +8,11 @@ simulated diaries, :func:`rule_hits`); nothing else evaluates a rule:
 - :mod:`nof1.series.monitor_fast`, a long-form series: many rows at once, in chunks;
 - :mod:`nof1.planning.replay`, thousands of simulated diaries: one row each.
 
-The readers differ in how they lay the diary on the grid (a :class:`Grid` asks its ``values``
-for a column's day-by-day values), never in what is computed from it. A patient's row starts on
+The readers differ in how they lay the diary on the grid (:mod:`nof1.safety.grid`: a
+:class:`Grid` asks its ``values`` for a column's day-by-day values), never in what is computed
+from it. A rule gives **episodes**: from the day its condition is first met while it stays met;
+a clinician's decisions (:mod:`nof1.safety.decisions`) take an episode out of the status or end
+the trial. A patient's row starts on
 the earlier of the schedule's first day and its first diary row up to the as-of date; days
 outside the schedule are ``outside``, days after the as-of date do not count. Every choice is
 written down in ``docs/safety.md``.
@@ -17,26 +20,32 @@ written down in ``docs/safety.md``.
 
 from __future__ import annotations
 
-import datetime as _dt
+import hashlib
+import json
 import operator
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..stats.cycle import cycle_differences
-from .result import Event
-from .rules import (
-    during_mask,
-    first_firing,
-    harm_probability,
-    has_value,
-    run_days,
-    run_firing,
-    threshold_condition,
-    worst_entry,
+from .grid import (
+    ARM_CODES,
+    ARMS,
+    BEYOND,
+    OUTSIDE,
+    Coded,
+    Grid,
+    as_grid,
+    cells,
+    coded,
+    condition,
+    period_differences,
+    present,
+    row_sums,
 )
+from .result import Event
+from .rules import during_mask, harm_probability, running_max, worst_entry
 from .texts import (
     NO_SCHEDULED_DAY,
     NOT_CHECKED,
@@ -55,7 +64,8 @@ from .texts import (
 )
 
 if TYPE_CHECKING:
-    from ..trial.protocol import Protocol, StopRule
+    from ..trial.protocol import StopRule
+    from .decisions import History
 
 __all__ = [
     "ARM_CODES",
@@ -67,142 +77,12 @@ __all__ = [
     "RuleHits",
     "coded",
     "not_replayed",
+    "period_differences",
     "replay",
     "row_sums",
     "rule_hits",
     "status_of",
 ]
-
-ARM_CODES = {"run-in": 0, "treatment": 1, "control": 2, "outside": 3}
-"""A grid's day codes: the schedule's arms, a diary day outside the schedule, and
-:data:`BEYOND` (after the as-of date: not a day of the replay)."""
-OUTSIDE = ARM_CODES["outside"]
-BEYOND = 4
-_ARMS = np.array([*ARM_CODES, None], dtype=object)
-
-
-@dataclass(frozen=True)
-class Coded:
-    """A text column laid on a grid: per day a code into ``vocab`` (-1 without an entry).
-
-    An entry of ``vocab`` is the cell as the reader reads it (trimmed; a declared category as
-    the protocol spells it), or, for a day with several entries, the tuple of its entries (a
-    day meets an ``equals`` or ``in`` rule when any of them does). The last entry of ``vocab``
-    is None, so that code -1 reads as no value.
-    """
-
-    codes: np.ndarray
-    vocab: np.ndarray
-
-
-def coded(values: np.ndarray) -> Coded:
-    """An object grid (str, tuple of entries, None) as :class:`Coded`, each distinct value
-    once."""
-    index: dict[Any, int] = {}
-    codes = np.full(values.shape, -1, dtype=np.int32)
-    for pos, v in np.ndenumerate(values):
-        if v is None or (isinstance(v, float) and v != v):
-            continue
-        codes[pos] = index.setdefault(v, len(index))
-    vocab = np.empty(len(index) + 1, dtype=object)
-    for v, k in index.items():
-        vocab[k] = v
-    return Coded(codes, vocab)
-
-
-Values = Callable[[str, "str | None"], "np.ndarray | Coded"]
-
-
-@dataclass(frozen=True)
-class Grid:
-    """Patients sharing one protocol, each a row of calendar days up to the as-of date.
-
-    Attributes
-    ----------
-    protocol
-        The protocol whose stop rules are replayed (a series' template: every patient's
-        protocol but for ``start`` and the allocation).
-    first
-        Per patient: the ordinal (:meth:`datetime.date.toordinal`) of column 0, the earlier of
-        the schedule's first day and the first diary row up to the as-of date.
-    offset
-        Per patient: the schedule's first day minus ``first`` (0 or more days).
-    n_cal
-        Per patient: calendar days from ``first`` to the as-of date (0 or less: the as-of date
-        is before them all). The grid may be narrower: the days past its last column are
-        ``outside`` the schedule and without a row.
-    arm
-        (patients, columns) codes of :data:`ARM_CODES`; :data:`BEYOND` after the as-of date.
-    entry
-        (patients, columns): a diary row with a cell filled in that day.
-    treatment
-        (patients, 2 x cycles): True where a period is on treatment.
-    as_of
-        The as-of date.
-    values
-        ``values(column, worst)``: the column's (patients, columns) values as floats (NaN
-        without a value), as an object array (None without) or :class:`Coded`. ``worst`` None:
-        a day's value as the analysis aggregates its entries (the schedule's days; days
-        outside it by the protocol's aggregate); ``"max"``, ``"min"`` or ``"any"``: how a
-        threshold rule sees a day with several entries
-        (:func:`~nof1.safety.rules.worst_entry`).
-    """
-
-    protocol: Protocol
-    first: np.ndarray
-    offset: np.ndarray
-    n_cal: np.ndarray
-    arm: np.ndarray
-    entry: np.ndarray
-    treatment: np.ndarray
-    as_of: _dt.date
-    values: Values
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        return self.arm.shape
-
-    def date(self, i: int, column: int) -> _dt.date:
-        """The date of a column of patient ``i``."""
-        return _dt.date.fromordinal(int(self.first[i]) + int(column))
-
-    def arm_on_as_of(self) -> np.ndarray:
-        """Per patient: the code of the as-of date (``outside`` past the grid's last column)."""
-        out = np.full(self.shape[0], OUTSIDE, dtype=np.int8)
-        if self.shape[1]:
-            col = np.clip(self.n_cal - 1, 0, self.shape[1] - 1)
-            inside = (self.n_cal >= 1) & (self.n_cal <= self.shape[1])
-            out[inside] = self.arm[np.flatnonzero(inside), col[inside]]
-        return out
-
-    def scheduled(self, values: np.ndarray) -> np.ndarray:
-        """(patients, schedule days): each patient's values on its scheduled days up to the
-        as-of date, NaN after it."""
-        design = self.protocol.design
-        n_days = design.run_in_days + 2 * design.cycles * design.period_days
-        cols = self.offset[:, None] + np.arange(n_days)[None, :]
-        width = self.shape[1]
-        if width == 0:
-            return np.full((self.shape[0], n_days), np.nan)
-        inside = (cols < width) & (cols < self.n_cal[:, None])
-        out = np.take_along_axis(values, np.minimum(cols, width - 1), axis=1)
-        return np.where(inside, out, np.nan)
-
-
-def row_sums(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the sum and count of ``values`` where ``mask``, summed exactly as numpy sums
-    the row's selected values on their own (``values[i][mask[i]].sum()``): one patient's sum is
-    the same to the last bit however many rows the grid has."""
-    counts = mask.sum(axis=1)
-    sums = np.zeros(values.shape[0])
-    if not counts.any():
-        return sums, counts
-    order = np.argsort(~mask, axis=1, kind="stable")
-    packed = np.take_along_axis(values, order, axis=1)
-    for m in np.unique(counts[counts > 0]):
-        rows = counts == m
-        sums[rows] = np.ascontiguousarray(packed[rows, :m]).sum(axis=1)
-    return sums, counts
 
 
 # -- one rule over the grid ----------------------------------------------------------------------
@@ -210,99 +90,158 @@ def row_sums(values: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 @dataclass
 class RuleHits:
-    """One rule over every patient of a grid.
+    """One rule over every patient of a grid: its episodes.
+
+    An episode starts on the day the rule's condition is first met (for ``for_days = 3``, the
+    third day of a qualifying run) and lasts while it stays met; a later qualifying run is a new
+    episode, and so is the first met day after a restart (a ``continue`` decision's ``through``
+    date: only later days count toward a new episode).
 
     Attributes
     ----------
     hit
-        Per patient: the column of the first firing day, -1 where the rule did not fire or was
-        not checked.
+        Per patient: the column of the first episode's first day, -1 where the rule did not
+        fire or was not checked.
     reason
         Per patient: why the rule could not be checked (a :class:`~nof1.safety.texts.Gap` for
         missing diary data), else None.
+    rows, cols
+        One entry per episode, by patient then date: its patient and its first column.
     event
-        ``event(i)``: the :class:`~nof1.safety.result.Event` of patient ``i`` where ``hit`` is
-        0 or more.
+        ``event(k)``: the :class:`~nof1.safety.result.Event` of episode ``k``.
     """
 
     hit: np.ndarray
     reason: np.ndarray
+    rows: np.ndarray
+    cols: np.ndarray
     event: Callable[[int], Event]
 
 
-def rule_hits(rule: StopRule, grid: Grid) -> RuleHits:
-    """Evaluate one stop rule over every patient of the grid."""
+def rule_hits(rule: StopRule, grid: Grid, restarts: np.ndarray | None = None) -> RuleHits:
+    """Evaluate one stop rule over every patient of the grid: every episode.
+
+    Parameters
+    ----------
+    rule
+        The stop rule.
+    grid
+        The patients' days.
+    restarts
+        (patients, k) columns after which the rule starts afresh (the ``through`` dates of the
+        ``continue`` decisions on its episodes, as columns of each patient's row; -1 pads). None:
+        no restart.
+    """
+    if restarts is None or restarts.shape[1] == 0:
+        restarts = None
     if rule.kind == "missing":
-        return _missing(rule, grid)
+        return _missing(rule, grid, restarts)
     if rule.kind == "harm":
-        return _harm(rule, grid)
-    return _threshold(rule, grid)
+        return _harm(rule, grid, restarts)
+    return _threshold(rule, grid, restarts)
 
 
-def _condition(rule, values, baseline, better, present) -> np.ndarray:
-    """Where the rule's comparison holds on a day with a value, each distinct value (a text
-    cell, a number compared by ``equals`` or ``in``) compared once."""
-    if isinstance(values, Coded):
-        vocab = values.vocab[:-1]
-        once = np.zeros(vocab.size + 1, dtype=bool)  # the last: code -1, no value
-        several = np.array([isinstance(v, tuple) for v in vocab], dtype=bool)
-        if (~several).any():
-            once[:-1][~several] = threshold_condition(vocab[~several], rule)
-        for k in np.flatnonzero(several):  # a day's entries: any of them
-            once[k] = bool(threshold_condition(np.array(vocab[k], dtype=object), rule).any())
-        return once[values.codes] & present
-    if rule.comparison in ("equals", "in"):
-        distinct, where = np.unique(values[present], return_inverse=True)
-        out = np.zeros(values.shape, dtype=bool)
-        out[present] = threshold_condition(distinct, rule)[where]
-        return out
-    return threshold_condition(values, rule, baseline, better) & present
+def _segments(restarts: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """(patients, columns): the first column of each column's segment (0, or the column after
+    the latest restart before it); None without restarts."""
+    if restarts is None:
+        return None
+    idx = np.arange(shape[1])[None, :]
+    seg = np.zeros(shape, dtype=np.int64)
+    for r in restarts.T:
+        seg = np.maximum(seg, np.where(idx > r[:, None], r[:, None] + 1, 0))
+    return seg
 
 
-def _as_grid(values: Any) -> np.ndarray | Coded:
-    if isinstance(values, Coded):
-        return values
-    values = np.asarray(values)
-    return coded(values) if values.dtype == object else values.astype(float, copy=False)
+def _met(hold, brk, need: int, within: int | None, seg) -> tuple[np.ndarray, np.ndarray]:
+    """Where a run rule is met: at least ``need`` holding days since the last breaking day (or,
+    with ``within``, among the last ``within`` days), counted within the day's segment. Also
+    each day's first counted column."""
+    brk = brk & ~hold
+    n = hold.shape[-1]
+    count = np.cumsum(hold, axis=-1)
+    before = np.concatenate([np.zeros((hold.shape[0], 1), dtype=count.dtype), count], axis=-1)
+    idx = np.arange(n)
+    if within is None:
+        start = running_max(np.where(brk, idx, -1)) + 1
+    else:
+        start = np.broadcast_to(np.maximum(idx - within + 1, 0), hold.shape)
+    if seg is not None:
+        start = np.maximum(start, seg)
+    run = count - np.take_along_axis(before, start, axis=-1)
+    return run >= need, start
 
 
-def _present(values: np.ndarray | Coded) -> np.ndarray:
-    if isinstance(values, Coded):
-        return has_value(values.vocab)[values.codes]
-    return ~np.isnan(values)
+def _episodes(met: np.ndarray, seg: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """Each maximal stretch of met days within a segment: (rows, first columns, last columns)."""
+    prev = np.zeros_like(met)
+    prev[:, 1:] = met[:, :-1]
+    nxt = np.zeros_like(met)
+    nxt[:, :-1] = met[:, 1:]
+    if seg is not None:
+        fresh = (seg == np.arange(met.shape[1])[None, :]) & (seg > 0)
+        prev &= ~fresh
+        nxt[:, :-1] &= ~fresh[:, 1:]
+    rows, cols = np.nonzero(met & ~prev)
+    _, last = np.nonzero(met & ~nxt)
+    return rows, cols, last
 
 
-def _cells(values: np.ndarray | Coded, i: int, days: np.ndarray) -> Iterable[Any]:
-    if isinstance(values, Coded):
-        return values.vocab[values.codes[i, days]]
-    return values[i, days]
+def _end(grid: Grid, i: int, last: int, restarts, goes_on: Callable[[], int | None]):
+    """An episode's end date from its last met column: None while it goes on at the as-of date.
+
+    ``goes_on()`` is called when the last column is the grid's last and the as-of date lies
+    beyond it (days outside the schedule, without a row): the column where the episode's
+    stretch ends there, or None when it goes on to the as-of date."""
+    n_cal, width = int(grid.n_cal[i]), grid.shape[1]
+    if last == width - 1 and n_cal > width:
+        reached = goes_on()
+        last = n_cal - 1 if reached is None else reached
+        if restarts is not None:  # a restart in those days cuts the episode there
+            cut = [int(r) for r in restarts[i] if last > r >= width - 1]
+            last = min([last, *cut])
+    return None if last >= n_cal - 1 else grid.date(i, last)
 
 
-def _threshold(rule, grid: Grid) -> RuleHits:
-    """A threshold rule: the first day its condition holds for its run, or why not checked."""
+def digest(content: Any) -> str:
+    """An episode's digest: the SHA-256 (16 hex digits) of what it is made of, as JSON."""
+    text = json.dumps(content, separators=(",", ":"), default=str, ensure_ascii=True)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()[:16]
+
+
+def _first_hits(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    hit = np.full(n, -1, dtype=np.int64)
+    first = np.ones(rows.size, dtype=bool)
+    first[1:] = rows[1:] != rows[:-1]
+    hit[rows[first]] = cols[first]
+    return hit
+
+
+def _threshold(rule, grid: Grid, restarts) -> RuleHits:
+    """A threshold rule: its episodes, or why it could not be checked."""
     protocol, as_of = grid.protocol, grid.as_of
     n = grid.shape[0]
-    last = as_of.isoformat()
+    last_day = as_of.isoformat()
     better = None
     if rule.comparison == "above_baseline_by":
         better = protocol.outcome(rule.column).better
     worst = worst_entry(rule, better) if protocol.reading.several else None
-    values = _as_grid(grid.values(rule.column, worst))  # several a day: the day's worst
-    present = _present(values) & (grid.arm != BEYOND)
-    look_arm = during_mask(_ARMS, rule.during)
+    values = as_grid(grid.values(rule.column, worst))  # several a day: the day's worst
+    here = present(values) & (grid.arm != BEYOND)
+    look_arm = during_mask(ARMS, rule.during)
     look_arm[BEYOND] = False
     look = look_arm[grid.arm]
     started = grid.n_cal > 0
     tail = grid.n_cal > grid.shape[1]  # outside days without a row past the grid's last column
     reason = np.full(n, None, dtype=object)
-    reason[~(look.any(axis=1) | (tail & look_arm[OUTSIDE]))] = no_day(rule, last)
+    reason[~(look.any(axis=1) | (tail & look_arm[OUTSIDE]))] = no_day(rule, last_day)
     if protocol.categories_of(rule.column) is None:
-        reason[(reason == None) & ~(present & look).any(axis=1)] = no_value(rule, last)  # noqa: E711
+        reason[(reason == None) & ~(here & look).any(axis=1)] = no_value(rule, last_day)  # noqa: E711
     baseline = None
     if rule.comparison == "above_baseline_by":
         # the baseline is the run-in mean of the days as the analysis aggregates them
-        days = values if worst is None else _as_grid(grid.values(rule.column, None))
-        run_in = (grid.arm == ARM_CODES["run-in"]) & _present(days)
+        days = values if worst is None else as_grid(grid.values(rule.column, None))
+        run_in = (grid.arm == ARM_CODES["run-in"]) & present(days)
         sums, counts = row_sums(np.where(run_in, days, 0.0), run_in)
         with np.errstate(invalid="ignore", divide="ignore"):
             baseline = sums / counts
@@ -311,123 +250,165 @@ def _threshold(rule, grid: Grid) -> RuleHits:
         reason[missing & under_way] = no_baseline(rule, under_way=True)
         reason[missing & ~under_way] = no_baseline(rule, under_way=False)
     reason[~started] = [nothing_yet(grid.date(i, 0)) for i in np.flatnonzero(~started)]
-    cond = _condition(rule, values, baseline, better, present)
-    holds, breaks = cond & look, (present & ~cond) | ~look
-    hit = np.where(reason == None, run_firing(holds, breaks, rule.for_days, rule.within_days), -1)  # noqa: E711
+    cond = condition(rule, values, baseline, better, here)
+    holds, breaks = cond & look, (here & ~cond) | ~look
+    if isinstance(values, Coded):  # a text cell left blank on a day with an entry: no event
+        breaks |= grid.entry & ~here
+    seg = _segments(restarts, grid.shape)
+    met, first = _met(holds, breaks, rule.for_days, rule.within_days, seg)
+    met &= (grid.arm != BEYOND) & (reason == None)[:, None]  # noqa: E711
+    rows, cols, lasts = _episodes(met, seg)
 
-    def event(i: int) -> Event:
-        h = int(hit[i])
-        run = run_days(holds[i], breaks[i], h, rule.for_days, rule.within_days)
-        cells = _cells(values, i, run)
+    def goes_on(i: int) -> int | None:
+        if rule.within_days is None:  # blank days outside the schedule: on, unless not looked at
+            return None if look_arm[OUTSIDE] else grid.shape[1] - 1
+        # no holding day past the grid: met until the window loses the run's earliest day
+        day = np.flatnonzero(holds[i, first[i, -1] :])[-rule.for_days :]
+        return int(day[0]) + int(first[i, -1]) + rule.within_days - 1
+
+    def event(k: int) -> Event:
+        i, h = int(rows[k]), int(cols[k])
+        run = (np.flatnonzero(holds[i, first[i, h] : h + 1]) + first[i, h])[-rule.for_days :]
+        found = cells(values, i, run)
         vals = tuple(
-            (grid.date(i, d).isoformat(), event_value(v)) for d, v in zip(run, cells, strict=True)
+            (grid.date(i, d).isoformat(), event_value(v)) for d, v in zip(run, found, strict=True)
         )
         description = rule.describe()
         if baseline is not None:
             description = baseline_description(rule, baseline[i], better)
         if grid.arm[i, h] == OUTSIDE:
             description += OUTSIDE_SCHEDULE
-        return Event(rule.name, rule.action, grid.date(i, h), vals, rule.kind, description)
+        end = _end(grid, i, int(lasts[k]), restarts, lambda: goes_on(i))
+        span = np.arange(first[i, h], int(lasts[k]) + 1)
+        span = span[here[i, span]]  # the days of the episode with a value, from its run's first
+        seen = [
+            (grid.date(i, d).isoformat(), event_value(v))
+            for d, v in zip(span, cells(values, i, span), strict=True)
+        ]
+        return Event(
+            rule.name,
+            rule.action,
+            grid.date(i, h),
+            vals,
+            rule.kind,
+            description,
+            end,
+            digest=digest(seen),
+        )
 
-    return RuleHits(hit, reason, event)
+    return RuleHits(_first_hits(n, rows, cols), reason, rows, cols, event)
 
 
-def _missing(rule, grid: Grid) -> RuleHits:
-    """A ``missing_days`` rule: the first run of scheduled days without an entry."""
+def _missing(rule, grid: Grid, restarts) -> RuleHits:
+    """A ``missing_days`` rule: each run of scheduled days without an entry."""
     scheduled = grid.arm < OUTSIDE
     reason = np.where(scheduled.any(axis=1), None, NO_SCHEDULED_DAY).astype(object)
-    hit = np.where(reason == None, first_firing(scheduled & ~grid.entry, rule.missing_days), -1)  # noqa: E711
+    gap = scheduled & ~grid.entry
+    seg = _segments(restarts, grid.shape)
+    met, _ = _met(gap, ~gap, rule.missing_days, None, seg)
+    met &= (reason == None)[:, None]  # noqa: E711
+    rows, cols, lasts = _episodes(met, seg)
 
-    def event(i: int) -> Event:
-        h = int(hit[i])
+    def event(k: int) -> Event:
+        i, h = int(rows[k]), int(cols[k])
         days = range(h - rule.missing_days + 1, h + 1)
         vals = tuple((grid.date(i, d).isoformat(), None) for d in days)
-        return Event(rule.name, rule.action, grid.date(i, h), vals, rule.kind, rule.describe())
+        end = _end(grid, i, int(lasts[k]), restarts, lambda: grid.shape[1] - 1)  # not scheduled
+        days = range(h - rule.missing_days + 1, int(lasts[k]) + 1)
+        seen = [grid.date(i, d).isoformat() for d in days]
+        return Event(
+            rule.name,
+            rule.action,
+            grid.date(i, h),
+            vals,
+            rule.kind,
+            rule.describe(),
+            end,
+            digest=digest(seen),
+        )
 
-    return RuleHits(hit, reason, event)
-
-
-def period_differences(grid: Grid, values: np.ndarray) -> np.ndarray:
-    """(patients, cycles): treatment minus control period mean of each cycle up to the as-of
-    date, NaN where a cycle does not count.
-
-    A period counts with at least ``analysis.min_days_per_period`` post-washout days with a
-    value; a cycle needs one counting period of each arm (under the ``random`` scheme a cycle
-    whose two periods are on the same arm gives NaN).
-    """
-    protocol = grid.protocol
-    design = protocol.design
-    layout = protocol.schedule().day_arrays()
-    period, washout = layout["period"], np.asarray(layout["washout"], dtype=bool)
-    days = grid.scheduled(values)
-    counted = ~np.isnan(days) & ~washout[None, :] & (period > 0)[None, :]
-    n_periods, width = 2 * design.cycles, design.period_days
-    body = slice(design.run_in_days, design.run_in_days + n_periods * width)
-    shape = (grid.shape[0] * n_periods, width)
-    sums, counts = row_sums(
-        np.where(counted, days, 0.0)[:, body].reshape(shape), counted[:, body].reshape(shape)
-    )
-    need = protocol.analysis.min_days_per_period
-    with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(counts >= need, sums / counts, np.nan).reshape(-1, n_periods)
-    return cycle_differences(means, grid.treatment, same_arm="nan")
+    return RuleHits(_first_hits(grid.shape[0], rows, cols), reason, rows, cols, event)
 
 
-def _harm(rule, grid: Grid) -> RuleHits:
-    """The harm rule at each completed cycle: the first cycle whose posterior probability of a
-    worsening of at least the MCID reaches the rule's."""
+def _harm(rule, grid: Grid, restarts) -> RuleHits:
+    """The harm rule at each completed cycle: met from the end of a cycle whose posterior
+    probability of a worsening of at least the MCID reaches the rule's, until the end of the
+    first later cycle whose does not."""
     protocol = grid.protocol
     outcome = protocol.outcome(rule.column)
     prior = protocol.bayes_prior(outcome)
-    n = grid.shape[0]
+    n, width = grid.shape
     ends = cycle_end_offsets(protocol.design)
     complete = (grid.n_cal[:, None] - grid.offset[:, None] > ends[None, :]).sum(axis=1)
     reason = np.full(n, None, dtype=object)
     for i in np.flatnonzero(complete < 2):
         reason[i] = few_cycles(int(complete[i]), grid.as_of)
-    diffs = period_differences(grid, _as_grid(grid.values(rule.column, None)))
-    fired = np.zeros(n, dtype=np.int64)
-    prob = np.full(n, np.nan)
+    diffs = period_differences(grid, as_grid(grid.values(rule.column, None)))
+    prob = np.full((n, ends.size + 1), np.nan)  # column c: after cycle c
     for c in range(2, int(complete.max(initial=0)) + 1):
-        active = np.flatnonzero((complete >= c) & (fired == 0))
+        active = np.flatnonzero(complete >= c)
         block = diffs[active, :c]
         ok = np.isfinite(block)
         k = ok.sum(axis=1)
         packed = np.take_along_axis(block, np.argsort(~ok, axis=1, kind="stable"), axis=1)
         for m in np.unique(k[k >= 2]):
             rows = k == m
-            p = harm_probability(packed[rows, :m], outcome.better, outcome.mcid, prior=prior)
-            hit = active[rows][p >= rule.probability]
-            fired[hit], prob[hit] = c, p[p >= rule.probability]
+            prob[active[rows], c] = harm_probability(
+                packed[rows, :m], outcome.better, outcome.mcid, prior=prior
+            )
+    with np.errstate(invalid="ignore"):
+        fires = prob >= rule.probability
     need = protocol.analysis.min_days_per_period
-    for i in np.flatnonzero((complete >= 2) & (fired == 0)):
+    for i in np.flatnonzero((complete >= 2) & ~fires.any(axis=1)):
         usable = int(np.isfinite(diffs[i, : complete[i]]).sum())
         if usable < 2:
             reason[i] = few_usable_cycles(usable, int(complete[i]), need)
-    hit = np.where(fired > 0, grid.offset + ends[np.maximum(fired, 1) - 1], -1)
+    # each day is governed by the latest cycle ended by it; after a restart, only by one ended
+    # after the restart
+    idx = np.arange(width)[None, :]
+    cycle = np.zeros((n, width), dtype=np.int64)
+    for e in ends:
+        cycle += idx >= (grid.offset + e)[:, None]
+    ended = grid.offset[:, None] + np.concatenate([[-1], ends])[cycle]
+    met = np.take_along_axis(fires, cycle, axis=1) & (grid.arm != BEYOND)
+    seg = _segments(restarts, grid.shape)
+    if seg is not None:
+        met &= ended >= seg
+    rows, cols, lasts = _episodes(met, seg)
 
-    def event(i: int) -> Event:
-        c, p = int(fired[i]), float(prob[i])
-        vals = tuple((f"cycle {k + 1}", float(d)) for k, d in enumerate(diffs[i, :c]) if d == d)
+    def event(k: int) -> Event:
+        i, h = int(rows[k]), int(cols[k])
+        c = int(cycle[i, h])
+        p = float(prob[i, c])
+        vals = tuple((f"cycle {j + 1}", float(d)) for j, d in enumerate(diffs[i, :c]) if d == d)
+        end = _end(grid, i, int(lasts[k]), restarts, lambda: None)  # no cycle ends out there
+        met = range(c, int(cycle[i, int(lasts[k])]) + 1)  # the cycles the episode lasted
+        last = met[-1]
+        seen = [
+            [f"{d:.12g}" for d in diffs[i, :last] if d == d],
+            [f"{float(prob[i, m]):.12g}" for m in met],
+        ]
         return Event(
             rule.name,
             rule.action,
-            grid.date(i, hit[i]),
+            grid.date(i, h),
             (*vals, ("probability_of_harm", p)),
             rule.kind,
             harm_description(rule, p, c),
+            end,
+            digest=digest(seen),
         )
 
-    return RuleHits(hit, reason, event)
+    return RuleHits(_first_hits(n, rows, cols), reason, rows, cols, event)
 
 
 # -- every rule, and the status word ------------------------------------------------------------
 
 
 def status_of(actions: Iterable[str], gaps: bool = False, future: bool = False) -> str:
-    """'stop' when a stop rule fired, else 'review' when any rule fired, a rule could not be
-    checked for lack of diary data (``gaps``) or an entry is dated after today (``future``: a
-    likely mistyped date), else 'continue'. Both fail closed."""
+    """'stop' when a stop-rule episode counts, else 'review' when any episode counts, a rule
+    could not be checked for lack of diary data (``gaps``) or an entry is dated after today
+    (``future``: a likely mistyped date), else 'continue'. Both fail closed."""
     actions = list(actions)
     if "stop" in actions:
         return "stop"
@@ -444,8 +425,8 @@ class Replay:
         ``stop``, ``review``, ``continue``, or ``not checked`` when the rules could not be
         replayed at all (:func:`not_replayed`).
     events
-        One :class:`~nof1.safety.result.Event` per rule that fired (its first firing day), in
-        date order (ties in protocol order).
+        One :class:`~nof1.safety.result.Event` per episode of every rule, in date order (ties
+        in protocol order), each with its decision and whether it is new.
     not_checked
         ``(rule, reason)`` of each rule that could not be evaluated, in protocol order.
     checked
@@ -470,7 +451,69 @@ def not_replayed(reason: str) -> Replay:
     return Replay(NOT_CHECKED, reason=reason)
 
 
-def replay(grid: Grid, future: np.ndarray | None = None) -> list[Replay]:
+def _restarts(rule: StopRule, grid: Grid, histories) -> np.ndarray | None:
+    """(patients, k): the columns after which the rule starts afresh (-1 pads), or None."""
+    if histories is None:
+        return None
+    found = {
+        i: h.restarts(rule.name)
+        for i, h in enumerate(histories)
+        if h is not None and h.refused is None and h.restarts(rule.name)
+    }
+    if not found:
+        return None
+    out = np.full((grid.shape[0], max(map(len, found.values()))), -1, dtype=np.int64)
+    for i, days in found.items():
+        out[i, : len(days)] = [d.toordinal() - int(grid.first[i]) for d in days]
+    return out
+
+
+def _supervised(event: Event, history: History | None) -> Event:
+    """The episode with its decision, when the decision still holds (the episode is the one it
+    was made on: the same digest), and whether the previous logged run listed it."""
+    if history is None or history.refused is not None:  # lends nothing: counts, and is new
+        return event
+    decision = history.decision_of(event.id)
+    new = history.is_new(event.id)
+    if decision is None:
+        return replace(event, new=new)
+    if decision.episode_digest is not None and decision.episode_digest != event.digest:
+        return replace(event, new=True, changed=decision)  # late or corrected rows: look again
+    return replace(event, new=new, decision=decision)
+
+
+GONE = " (listed by the previous logged run; the diary no longer shows it: decide on it)"
+LATER = (
+    " (listed by the previous logged run, dated after this run's as-of date: it counts until a"
+    " clinician decides on it)"
+)
+
+
+def _gone(events: list[Event], history: History | None, as_of) -> list[Event]:
+    """The episodes the previous logged run listed that the diary no longer shows, undecided:
+    carried on, counting, so that none disappears silently (a stale export, a deleted row)."""
+    if history is None or history.refused is not None or not history.listed:
+        return []
+    here = {e.id for e in events}
+    out = []
+    for doc in history.listed:
+        if "id" not in doc or doc["id"] in here:
+            continue
+        decision = history.decision_of(doc["id"])
+        if decision is not None and decision.decision == "continue":
+            continue  # looked at, and no longer in the diary: nothing to carry
+        event = Event.from_dict(doc)
+        why = LATER if event.date > as_of else GONE
+        description = event.description if event.gone else event.description + why
+        out.append(replace(event, gone=True, new=False, decision=decision, description=description))
+    return out
+
+
+def replay(
+    grid: Grid,
+    future: np.ndarray | None = None,
+    histories: Sequence[History | None] | None = None,
+) -> list[Replay]:
     """Every stop rule of the grid's protocol over every patient, and each patient's status.
 
     Parameters
@@ -480,6 +523,11 @@ def replay(grid: Grid, future: np.ndarray | None = None) -> list[Replay]:
     future
         Per patient: True when the diary has an entry dated after today (most likely a
         mistyped date: at least ``review``).
+    histories
+        Per patient: what its monitor log lends (:class:`~nof1.safety.decisions.History`), or
+        None. An episode decided ``continue`` no longer counts toward the status and its rule
+        starts afresh after the decision's ``through`` date; a ``stop`` decision makes the
+        status ``stop``; a refused history lends nothing.
 
     Returns
     -------
@@ -491,10 +539,10 @@ def replay(grid: Grid, future: np.ndarray | None = None) -> list[Replay]:
     events: list[list[Event]] = [[] for _ in range(n)]
     reasons = []
     for rule in rules:
-        found = rule_hits(rule, grid)
+        found = rule_hits(rule, grid, _restarts(rule, grid, histories))
         reasons.append(found.reason)
-        for i in np.flatnonzero(found.hit >= 0):
-            events[i].append(found.event(int(i)))
+        for k, i in enumerate(found.rows):
+            events[i].append(found.event(k))
     unchecked = np.zeros(n, dtype=bool)
     for reason in reasons:
         unchecked |= reason != None  # noqa: E711
@@ -502,7 +550,11 @@ def replay(grid: Grid, future: np.ndarray | None = None) -> list[Replay]:
     every = tuple(r.name for r in rules)
     out = []
     for i, (later, unsure) in enumerate(zip(future.tolist(), unchecked.tolist(), strict=True)):
-        fired = tuple(sorted(events[i], key=_DATE)) if events[i] else ()
+        history = None if histories is None else histories[i]
+        shown = [_supervised(e, history) for e in events[i]] if history is not None else events[i]
+        if history is not None:
+            shown += _gone(shown, history, grid.as_of)
+        fired = tuple(sorted(shown, key=_DATE)) if shown else ()
         why: tuple[tuple[str, str], ...] = ()
         checked = every
         if unsure:
@@ -510,7 +562,12 @@ def replay(grid: Grid, future: np.ndarray | None = None) -> list[Replay]:
             why = tuple((r, s) for r, s in pairs if s is not None)
             checked = tuple(r for r, s in pairs if s is None)
         gaps = tuple(r for r, reason in why if isinstance(reason, Gap))
-        status = status_of((e.action for e in fired), gaps=bool(gaps), future=later)
+        counting = (e.action for e in fired if e.counts)
+        status = status_of(counting, gaps=bool(gaps), future=later)
+        if history is not None and history.refused is not None and status == "continue":
+            status = "review"  # a log that cannot be trusted: a clinician must look
+        if history is not None and history.stopped is not None:
+            status = "stop"  # a clinician ended the trial (even in a log that lends nothing)
         out.append(Replay(status, fired, why, checked, gaps))
     return out
 

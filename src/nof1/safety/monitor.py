@@ -38,6 +38,7 @@ from .texts import closest_header
 if TYPE_CHECKING:
     from ..diary.read import Diary
     from ..trial.protocol import Protocol
+    from .decisions import History
 
 __all__ = [
     "ADVERSE_EVENT_COLUMN",
@@ -126,6 +127,9 @@ def diary_grid(protocol: Protocol, diary: Diary, as_of: _dt.date) -> Grid:
     codes = np.array([ARM_CODES[a] for a in diary.days["arm"].to_numpy()[:k]], dtype=np.int8)
     arm[0, offset : offset + k] = codes
     entry[0, offset : offset + k] = diary.has_entry[:k]
+    for day in diary.rows["date"][diary.row_has_entry()]:  # rows outside the schedule too
+        if 0 <= (day - first).days < n:
+            entry[0, (day - first).days] = True
     cycles = protocol.design.cycles
     treatment = np.array([a == "T" for a in diary.schedule.arms[: 2 * cycles]], dtype=bool)
 
@@ -201,6 +205,7 @@ def monitor(
     diary: Diary,
     as_of: _dt.date | str | None = None,
     today: _dt.date | None = None,
+    history: History | None = None,
 ) -> MonitorResult:
     """Replay the protocol's stop rules over the diary, day by day, up to ``as_of``.
 
@@ -219,13 +224,21 @@ def monitor(
     today
         Today's date (default: the computer's), for the default ``as_of`` and to find entries
         dated in the future (``after_today``: most likely mistyped, at least ``review``).
+    history
+        What the trial's monitor log lends (:func:`nof1.safety.log.read_history`): the
+        clinician's decisions and the episodes the previous run listed. An episode decided
+        ``continue`` no longer counts toward the status, and its rule starts afresh after the
+        decision's ``through`` date; a ``stop`` decision makes the status ``stop``. A refused
+        history (a log that does not verify, or of another trial) lends nothing. None: every
+        episode counts and is new.
 
     Returns
     -------
     MonitorResult
-        ``status`` 'stop' if a stop rule fired, else 'review' if any rule fired, a rule could
-        not be checked for lack of data or an entry is dated after today, else 'continue';
-        one event per rule that fired (its first firing day), and the rules not checked and why.
+        ``status`` 'stop' if a stop-rule episode counts (or a clinician stopped the trial),
+        else 'review' if any episode counts, a rule could not be checked for lack of data or an
+        entry is dated after today, else 'continue'; every episode of every rule, and the rules
+        not checked and why.
 
     Raises
     ------
@@ -256,7 +269,8 @@ def monitor(
         latest = default_as_of(diary.last_entry_date, diary.last_date, today)
         as_of = latest or diary.schedule.start - _dt.timedelta(days=1)
     after_as_of, after_today = later_entries(diary, as_of, today)
-    found = replay(diary_grid(protocol, diary, as_of), future=np.array([bool(after_today)]))[0]
+    grid = diary_grid(protocol, diary, as_of)
+    found = replay(grid, future=np.array([bool(after_today)]), histories=[history])[0]
     return MonitorResult(
         found.status,
         as_of,
@@ -266,6 +280,7 @@ def monitor(
         found.missing_data,
         after_as_of,
         after_today,
+        history,
     )
 
 

@@ -54,7 +54,13 @@ class Event:
     date and the diary value of each day of the run; for ``missing_days`` the ISO dates without a
     row (value None); for the harm rule ``cycle N`` and its difference, then
     ``probability_of_harm``. ``new``: the previous logged run did not list the episode (always
-    True without a log). ``decision``: the clinician's latest decision on it, if any.
+    True without a log). ``decision``: the clinician's latest decision on it, if any, when it
+    still holds (the episode is the one the decision was made on). ``digest``: the SHA-256 (16
+    hex digits) of the diary cells the episode is made of, up to the as-of date: a decision
+    holds while it is unchanged. ``gone``: an undecided episode the previous logged run listed
+    that the diary no longer shows (kept, so it never disappears silently). ``changed``: a
+    decision made on the episode as it was, which no longer holds because the diary now shows
+    it otherwise (late or corrected rows): the episode counts again.
     """
 
     rule: str
@@ -66,6 +72,25 @@ class Event:
     end: _dt.date | None = None
     new: bool = True
     decision: Decision | None = None
+    digest: str | None = None
+    gone: bool = False
+    changed: Decision | None = None
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Event:
+        """An episode as a run record listed it (:meth:`to_dict`), without its decision."""
+        end = doc.get("end")
+        return cls(
+            rule=doc["rule"],
+            action=doc["action"],
+            date=_dt.date.fromisoformat(doc["date"]),
+            values=tuple((doc.get("values") or {}).items()),
+            kind=doc.get("kind", ""),
+            description=doc.get("description", ""),
+            end=None if end is None else _dt.date.fromisoformat(end),
+            digest=doc.get("digest"),
+            gone=bool(doc.get("gone", False)),
+        )
 
     @property
     def id(self) -> str:
@@ -80,7 +105,7 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: id, rule, action, date, end, values (a mapping), new, decision, kind,
-        description."""
+        description, digest, gone, changed_since (a decision that no longer holds)."""
         return {
             "id": self.id,
             "rule": self.rule,
@@ -92,6 +117,9 @@ class Event:
             "decision": None if self.decision is None else self.decision.to_dict(),
             "kind": self.kind,
             "description": self.description,
+            "digest": self.digest,
+            "gone": self.gone,
+            "changed_since": None if self.changed is None else self.changed.to_dict(),
         }
 
 

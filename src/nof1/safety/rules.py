@@ -25,6 +25,7 @@ __all__ = [
     "has_value",
     "run_days",
     "run_firing",
+    "running_max",
     "threshold_condition",
     "worst_entry",
 ]
@@ -196,7 +197,7 @@ def first_firing(condition: Any, for_days: int) -> np.ndarray:
     if n == 0:
         return np.full(cond.shape[:-1], -1, dtype=np.int64)
     idx = np.arange(n)
-    last_break = _running_max(np.where(cond, -1, idx))
+    last_break = running_max(np.where(cond, -1, idx))
     fires = (idx - last_break) >= for_days
     return np.where(fires.any(axis=-1), fires.argmax(axis=-1), -1).astype(np.int64)
 
@@ -245,7 +246,7 @@ def run_firing(
     if within_days is None:
         # the holding days counted at the last break (none on it), counted out of the run;
         # count never falls, so the latest break has the most
-        run = count - _running_max(np.where(brk, count, 0))
+        run = count - running_max(np.where(brk, count, 0))
     else:  # the holding days of the last within_days days
         run = count.copy()
         run[..., within_days:] -= count[..., :-within_days]
@@ -253,7 +254,7 @@ def run_firing(
     return np.where(fires.any(axis=-1), fires.argmax(axis=-1), -1).astype(np.int64)
 
 
-def _running_max(values: np.ndarray) -> np.ndarray:
+def running_max(values: np.ndarray) -> np.ndarray:
     """The running maximum along the last axis (days), computed along the first axis of the
     transposed array: numpy then takes the rows (patients) together, twice as fast."""
     return np.moveaxis(np.maximum.accumulate(np.moveaxis(values, -1, 0), axis=0), 0, -1)

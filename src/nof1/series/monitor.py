@@ -12,16 +12,26 @@ import datetime as _dt
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Nof1Error, SeriesError
 from ..safety.dates import DatedRows, default_as_of, rows_after
+from ..safety.decisions import History
 from ..safety.engine import Replay, not_replayed
 from ..safety.monitor import monitor
 from ..safety.result import EXIT_CODES, RANK, Event, worst_status
 from ..safety.texts import shown
 from .load import Series
 from .reading import Reading
+from .supervision import (
+    Logged,
+    SeriesLogs,
+    diary_sha256,
+    log_patients,
+    long_diary_path,
+    read_histories,
+)
 from .trials import SeriesTrial
 
 if TYPE_CHECKING:
@@ -50,6 +60,9 @@ class PatientStatus:
         The patient's diary rows with an entry dated after the as-of date (not checked) and
         after today (most likely mistyped: at least review), as in
         :class:`~nof1.safety.result.MonitorResult`; None when the rules were not replayed.
+    logged
+        With ``log_dir``: what the patient's run appends to its monitor log (the result and
+        where it came from); else None.
     """
 
     patient: str
@@ -58,6 +71,7 @@ class PatientStatus:
     reason: str | None = None
     after_as_of: DatedRows | None = None
     after_today: DatedRows | None = None
+    logged: Logged | None = field(default=None, compare=False, repr=False)
 
     @property
     def notes(self) -> list[str]:
@@ -71,9 +85,12 @@ class PatientStatus:
 
     @property
     def detail(self) -> str:
-        """The events, the rules not checked and the entries dated late, in one line."""
+        """The episodes (NEW and undecided ones first), the rules not checked and the entries
+        dated late, in one line."""
+        shown_first = sorted(self.events, key=lambda e: (not e.counts, not e.new))
         fired = "; ".join(
-            f"{shown(e.rule)} ({e.action}, {e.date.isoformat()})" for e in self.events
+            f"{shown(e.rule)} ({e.action}, {e.date.isoformat()}{_mark(e, self.logged)})"
+            for e in shown_first
         )
         return "; ".join(p for p in [fired, *self.notes] if p)
 
@@ -87,6 +104,15 @@ class PatientStatus:
             "after_as_of": None if self.after_as_of is None else self.after_as_of.to_dict(),
             "after_today": None if self.after_today is None else self.after_today.to_dict(),
         }
+
+
+def _mark(event: Event, logged: Logged | None) -> str:
+    """``, NEW`` for an episode a logged run did not list; the decision on it, if any."""
+    history = None if logged is None else logged.result.history
+    out = ", NEW" if history is not None and history.seen is not None and event.new else ""
+    if event.decision is not None:
+        out += f", decided {event.decision.decision} by {shown(event.decision.by)}"
+    return out
 
 
 @dataclass(frozen=True)
@@ -105,12 +131,16 @@ class SeriesMonitor:
     reading
         How the patients were read (column-wise, per patient, and why), when the series was
         read from its file by :func:`~nof1.series.monitor_path`; else None.
+    logs
+        With ``log_dir``: the folder of the patients' monitor logs, the logs that lent nothing
+        and the runs that could not be appended; else None.
     """
 
     id: str
     as_of: _dt.date | None
     patients: tuple[PatientStatus, ...] = field(default=())
     reading: Reading | None = None
+    logs: SeriesLogs | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -131,7 +161,7 @@ class SeriesMonitor:
         return EXIT_CODES[self.status]
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON: id, as_of, status, counts, patients, reading."""
+        """JSON: id, as_of, status, counts, patients, reading, supervision (the logs)."""
         return {
             "id": self.id,
             "as_of": self.as_of.isoformat() if self.as_of else None,
@@ -139,6 +169,7 @@ class SeriesMonitor:
             "counts": self.counts,
             "patients": [p.to_dict() for p in self.patients],
             "reading": None if self.reading is None else self.reading.to_dict(),
+            "supervision": None if self.logs is None else self.logs.to_dict(),
         }
 
     def to_frame(self) -> pd.DataFrame:
@@ -196,6 +227,7 @@ def monitor_series(
     as_of: _dt.date | str | None = None,
     progress: Callable[[int, int], None] | None = None,
     today: _dt.date | None = None,
+    log_dir: str | Path | None = None,
 ) -> SeriesMonitor:
     """Replay every patient's stop rules up to one date and triage the patients.
 
@@ -210,6 +242,10 @@ def monitor_series(
         Called as ``progress(done, total)`` after each patient.
     today
         Today's date (default: the computer's): entries dated after it are likely mistyped.
+    log_dir
+        A folder of monitor logs, one a patient (``DIR/PATIENT.jsonl``): each patient's log lends
+        the run its decisions (as ``nof1 monitor --log`` for one trial), and the run is appended
+        to it. None: no log, every episode counts.
 
     Returns
     -------
@@ -243,12 +279,33 @@ def monitor_series(
             [t.diary.schedule.start for t in readable],
             sum(rows_after(entry_dates(t.diary), day).rows for t in readable),
         )
+    histories: list[History | None] = [None] * len(series.trials)
+    if log_dir is not None:
+        ids = [t.protocol.trial.id if t.ok else None for t in series.trials]
+        histories = list(read_histories(log_dir, [t.patient for t in series.trials], ids))
+    diary_sha = None
+    if log_dir is not None and series.form == "table":
+        diary_sha = diary_sha256(long_diary_path(series.path))
     out = []
-    for i, trial in enumerate(series.trials, start=1):
-        out.append(patient_status(trial, day, today))
+    for i, (trial, history) in enumerate(zip(series.trials, histories, strict=True), start=1):
+        out.append(patient_status(trial, day, today, history, diary_sha))
         if progress is not None:
             progress(i, len(series.trials))
-    return triage(series.id, day, out)
+    return triage(series.id, day, out, logs=logged_runs(log_dir, out, histories))
+
+
+def logged_runs(
+    log_dir: str | Path | None, statuses: list[PatientStatus], histories: list[History | None]
+) -> SeriesLogs | None:
+    """Append each replayed patient's run to its log (``statuses`` and ``histories`` in the
+    same order), or None without ``log_dir``."""
+    if log_dir is None:
+        return None
+    return log_patients(
+        log_dir,
+        [(p.patient, p.logged) for p in statuses],
+        [h if h is not None else History() for h in histories],
+    )
 
 
 def series_as_of(
@@ -290,18 +347,30 @@ def early_series(path: str, day: _dt.date, starts: list[_dt.date], later: int) -
 
 
 def patient_status(
-    trial: SeriesTrial, day: _dt.date | None, today: _dt.date | None = None
+    trial: SeriesTrial,
+    day: _dt.date | None,
+    today: _dt.date | None = None,
+    history: History | None = None,
+    diary_sha: str | None = None,
 ) -> PatientStatus:
-    """One trial's line of the triage: the single-trial monitor up to ``day``, or ``not
-    checked`` with the reason when its files could not be read or checked."""
+    """One trial's line of the triage: the single-trial monitor up to ``day`` (with what the
+    patient's log lends, ``history``), or ``not checked`` with the reason when its files could
+    not be read or checked. With a history, the line carries what its run appends to the log
+    (``diary_sha``: a long diary's SHA-256, else the patient's diary's)."""
     if not trial.ok:
-        return replayed_status(trial.patient, not_replayed(str(trial.error)))
+        return replayed_status(trial.patient, not_replayed(str(trial.error)), history=history)
     if day is None:
-        return replayed_status(trial.patient, not_replayed(NO_ENTRIES))
+        return replayed_status(trial.patient, not_replayed(NO_ENTRIES), history=history)
     try:
-        result = monitor(trial.protocol, trial.diary, as_of=day, today=today)
+        result = monitor(trial.protocol, trial.diary, as_of=day, today=today, history=history)
     except (Nof1Error, ValueError) as exc:
-        return replayed_status(trial.patient, not_replayed(str(exc)))
+        return replayed_status(trial.patient, not_replayed(str(exc)), history=history)
+    logged = None
+    if history is not None:
+        protocol, diary = trial.protocol, trial.diary
+        inputs = (protocol.path, diary.path)
+        sha = diary_sha or diary.sha256
+        logged = Logged(result, protocol.trial.id, protocol.sha256, sha, inputs)
     return PatientStatus(
         trial.patient,
         result.status,
@@ -309,6 +378,7 @@ def patient_status(
         _reasons(result.not_checked),
         result.after_as_of,
         result.after_today,
+        logged,
     )
 
 
@@ -317,10 +387,21 @@ def replayed_status(
     found: Replay,
     after_as_of: DatedRows | None = None,
     after_today: DatedRows | None = None,
+    history: History | None = None,
+    logged: Logged | None = None,
 ) -> PatientStatus:
-    """A patient's line from the engine's :class:`~nof1.safety.engine.Replay`."""
+    """A patient's line from the engine's :class:`~nof1.safety.engine.Replay` (``logged``:
+    what its run appends to its log, when it has one). A patient whose rules could not be
+    replayed at all is ``stop`` all the same when its log holds a clinician's stop."""
     reason = found.reason or _reasons(found.not_checked)
-    return PatientStatus(patient, found.status, found.events, reason, after_as_of, after_today)
+    status = found.status
+    if history is not None and history.stopped is not None and status != "stop":
+        stop = history.stopped
+        status = "stop"
+        reason = "; ".join(
+            x for x in (f"stopped by {stop.by} at {stop.at}: {stop.reason}", reason) if x
+        )
+    return PatientStatus(patient, status, found.events, reason, after_as_of, after_today, logged)
 
 
 def _reasons(not_checked) -> str | None:
@@ -339,7 +420,8 @@ def triage(
     day: _dt.date | None,
     statuses: list[PatientStatus],
     reading: Reading | None = None,
+    logs: SeriesLogs | None = None,
 ) -> SeriesMonitor:
     """The patients ordered stop, review, not checked, continue (series order within each)."""
     statuses.sort(key=lambda p: RANK[p.status])  # stable: series order within a status
-    return SeriesMonitor(series_id, day, tuple(statuses), reading)
+    return SeriesMonitor(series_id, day, tuple(statuses), reading, logs)

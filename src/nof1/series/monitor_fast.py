@@ -32,7 +32,9 @@ from .. import collector
 from ..diary.cells import NUMBER
 from ..errors import SeriesError
 from ..safety.dates import FIRST_DATES, DatedRows, early_as_of, rows_after
+from ..safety.decisions import History
 from ..safety.engine import BEYOND, OUTSIDE, Coded, Grid, not_replayed, replay
+from ..safety.result import MonitorResult
 from ..trial.categories import declared_category
 from .csv_scan import header_names
 from .load import Series
@@ -43,6 +45,7 @@ from .monitor import (
     as_date,
     early_series,
     entry_dates,
+    logged_runs,
     monitor_series,
     patient_status,
     replayed_status,
@@ -50,7 +53,8 @@ from .monitor import (
     triage,
 )
 from .reading import Reading
-from .table import read_parquet, table_trial
+from .supervision import Logged, diary_sha256, read_histories
+from .table import patient_trial_id, read_parquet, table_trial
 
 __all__ = ["GRID_CELLS", "monitor_long", "monitor_path"]
 
@@ -67,6 +71,7 @@ def monitor_path(
     as_of: _dt.date | str | None = None,
     progress: Progress = None,
     today: _dt.date | None = None,
+    log_dir: str | Path | None = None,
 ) -> SeriesMonitor:
     """Read a series file and triage its patients, column-wise for the long form.
 
@@ -79,8 +84,9 @@ def monitor_path(
     progress
         Called as ``progress(done, total)`` as the work advances (thousandths for the long
         form, patients for the per-patient path).
-    today
-        As :func:`~nof1.series.monitor.monitor_series`.
+    today, log_dir
+        As :func:`~nof1.series.monitor.monitor_series` (``log_dir``: one monitor log a patient,
+        whose decisions the column-wise path honours exactly as the per-patient path does).
 
     Returns
     -------
@@ -94,10 +100,10 @@ def monitor_path(
         every patient's schedule (as :func:`~nof1.series.monitor.monitor_series`).
     """
     with collector.paused():  # the per-patient reader within runs it (_exact_trials)
-        fast = monitor_long(Path(path), as_date(as_of), progress, today)
+        fast = monitor_long(Path(path), as_date(as_of), progress, today, log_dir)
     if not isinstance(fast, str):
         return fast
-    result = monitor_series(Series.load(path), as_of, progress, today)
+    result = monitor_series(Series.load(path), as_of, progress, today, log_dir)
     return replace(result, reading=Reading.whole(len(result.patients), fast))
 
 
@@ -170,6 +176,7 @@ def monitor_long(
     as_of: _dt.date | None = None,
     progress: Progress = None,
     today: _dt.date | None = None,
+    log_dir: str | Path | None = None,
 ) -> SeriesMonitor | str:
     """The triage of a long-form series, every rule evaluated over all patients at once.
 
@@ -257,9 +264,11 @@ def monitor_long(
             _ordinal_date(day_of[keep & filled].max(initial=0)),
             _ordinal_date(day_of[keep].max(initial=0)),
         )
+    sup = _Supervision(ctx, exact, log_dir)
     with collector.young_only():  # the single-trial monitor: pandas, garbage in cycles
         statuses: dict[int, PatientStatus] = {
-            i: patient_status(t, as_of, today) for i, t in exact.items()
+            i: patient_status(t, as_of, today, sup.history(i), sup.diary_sha)
+            for i, t in exact.items()
         }
 
     def by_patient(rows: np.ndarray) -> np.ndarray:
@@ -275,7 +284,7 @@ def monitor_long(
         later = by_patient(keep & filled & early[code] & (day_of > as_of.toordinal()))
         after_as_of = dated(later, as_of)
         for i, why in _early(ctx, code, later, as_of, after_as_of):
-            statuses[i] = replayed_status(ctx.ids[i], not_replayed(why))
+            statuses[i] = replayed_status(ctx.ids[i], not_replayed(why), history=sup.history(i))
     if as_of is not None and sel.size:
         clean = keep & ~early[code]
         later = by_patient(clean & filled & (day_of > min(as_of, today).toordinal()))
@@ -295,19 +304,75 @@ def monitor_long(
             grid = layout.grid(a, b, rows[lo:hi], g[lo:hi] - a, cols, text, filled)
             who = sel[a:b].tolist()
             future = np.array([i in after_today for i in who], dtype=bool)
-            for i, found in zip(who, replay(grid, future), strict=True):
+            for i, found in zip(who, replay(grid, future, sup.slice(sel[a:b])), strict=True):
                 late, ahead = after_as_of.get(i, no_rows[0]), after_today.get(i, no_rows[1])
-                statuses[i] = replayed_status(ctx.ids[i], found, late, ahead)
+                statuses[i] = replayed_status(
+                    ctx.ids[i],
+                    found,
+                    late,
+                    ahead,
+                    sup.history(i),
+                    sup.logged(i, found, late, ahead),
+                )
             if progress is not None:
                 progress(200 + 790 * b // sel.size, 1000)
     elif sel.size:
         for i in sel:
-            statuses[int(i)] = replayed_status(ctx.ids[i], not_replayed(NO_ENTRIES))
+            statuses[int(i)] = replayed_status(
+                ctx.ids[i], not_replayed(NO_ENTRIES), history=sup.history(int(i))
+            )
     if progress is not None:
         progress(1000, 1000)
     outside = int((keep & ~early[code] & ~inside).sum())
     reading = flags.reading(rows_outside=outside)
-    return triage(ctx.series.id, as_of, [statuses[i] for i in range(n)], reading)
+    ordered = [statuses[i] for i in range(n)]
+    logs = logged_runs(log_dir, ordered, sup.histories) if log_dir is not None else None
+    return triage(ctx.series.id, as_of, ordered, reading, logs)
+
+
+class _Supervision:
+    """The patients' monitor logs (``log_dir``): what each lends, and what each run appends."""
+
+    def __init__(self, ctx, exact: dict, log_dir: str | Path | None):
+        self.ctx = ctx
+        self.histories: list[History | None] = [None] * len(ctx.ids)
+        self.diary_sha = None
+        if log_dir is None:
+            return
+        ids = [patient_trial_id(ctx.template, p) for p in ctx.ids]
+        for i, t in exact.items():
+            ids[i] = t.protocol.trial.id if t.ok else None
+        self.histories = list(read_histories(log_dir, ctx.ids, ids))
+        self.ids = ids
+        self.diary_sha = diary_sha256(ctx.dpath)
+
+    def history(self, i: int) -> History | None:
+        return self.histories[i]
+
+    def slice(self, rows: np.ndarray) -> list[History | None] | None:
+        if self.diary_sha is None:
+            return None
+        return [self.histories[int(i)] for i in rows]
+
+    def logged(self, i, found, late: DatedRows, soon: DatedRows) -> Logged | None:
+        """What the column-wise run of patient ``i`` appends to its log: the result
+        :func:`~nof1.safety.monitor.monitor` gives on the patient's own diary."""
+        if self.diary_sha is None:
+            return None
+        i = int(i)
+        result = MonitorResult(
+            found.status,
+            late.after,
+            found.events,
+            found.not_checked,
+            found.checked,
+            found.missing_data,
+            late,
+            soon,
+            self.histories[i],
+        )
+        inputs = (str(self.ctx.tpath), str(self.ctx.ppath), str(self.ctx.dpath))
+        return Logged(result, self.ids[i], self.ctx.sha, self.diary_sha, inputs)
 
 
 READ_AS_NUMBERS = "a text column the per-patient reader reads as numbers"

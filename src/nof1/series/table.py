@@ -113,6 +113,13 @@ def patient_rows(header: list[str], records, place: Place) -> list[tuple[int, di
     return rows
 
 
+def patient_trial_id(template: dict, patient: str) -> str | None:
+    """A patient's ``[trial] id`` in the table form: the template's, a slash, the pseudonym
+    (None when the template has no id)."""
+    trial_id = template.get("trial", {}).get("id")
+    return f"{trial_id}/{patient}" if isinstance(trial_id, str) else None
+
+
 def patient_protocol(
     template: dict, tpath: Path, sha: str, row: dict[str, str], where: str
 ) -> Protocol:
@@ -121,7 +128,7 @@ def patient_protocol(
     trial, design = raw.setdefault("trial", {}), raw.setdefault("design", {})
     trial["patient"] = row["patient"]
     if isinstance(trial.get("id"), str):
-        trial["id"] = f"{trial['id']}/{row['patient']}"
+        trial["id"] = patient_trial_id(template, row["patient"])
     try:
         trial["start"] = _dt.date.fromisoformat(row["start"])
     except ValueError:

@@ -11,6 +11,9 @@ This module owns the security model of the web page (see docs/web.md):
 - every response forbids framing, sniffing, referrers and caching, and its Content-Security-Policy
   lets the page load only from the app itself;
 - the session key is random for each process, so nothing survives a restart.
+
+These checks hold for the clinic workspace (``/workspace``, ``/api/trials``) as for every other
+page: its forms carry the CSRF token, its API calls pass the Host, Origin and token checks.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import hmac
 import io
 import secrets
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask, Request, Response, jsonify, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
 from .. import __version__
-from ..errors import Nof1Error
+from ..errors import Nof1Error, WorkspaceError
 from .csp import CSP
 from .series_zip import ZipRefused
 
@@ -66,6 +70,7 @@ def create_app(
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     served_hosts: Iterable[str] = LOOPBACK_HOSTS,
+    workspace: str | Path | None = None,
 ) -> Flask:
     """Build the web app.
 
@@ -81,11 +86,17 @@ def create_app(
     served_hosts
         The Host header values the app answers: ``host:port`` matches exactly, a bare host name
         matches any port. Anything else is refused (DNS rebinding).
+    workspace
+        A clinic workspace folder (:class:`nof1.safety.workspace.Workspace`, created with mode
+        700 when missing) whose trials the pages under ``/workspace`` and the API under
+        ``/api/trials`` keep between visits; None: the server keeps nothing.
 
     Returns
     -------
     flask.Flask
     """
+    from ..safety.workspace import Workspace
+
     app = Flask(__name__)
     app.request_class = _InMemoryRequest
     app.config.update(
@@ -98,6 +109,7 @@ def create_app(
         NOF1_HOSTS=tuple(h.lower() for h in served_hosts),
         NOF1_MAX_UPLOAD=max_upload_bytes,
         NOF1_VERSION=__version__,
+        NOF1_WORKSPACE=None if workspace is None else Workspace.open(workspace),
     )
     app.jinja_env.globals["csrf_token"] = csrf_token
     _share_report_templates(app)
@@ -106,14 +118,19 @@ def create_app(
     app.before_request(_check_csrf)
     app.after_request(_headers)
     app.register_error_handler(Nof1Error, _bad_input)
+    app.register_error_handler(WorkspaceError, _workspace_refused)
     app.register_error_handler(ZipRefused, _zip_refused)
     app.register_error_handler(HTTPException, _http_error)
 
     from .api import api
     from .pages import pages
+    from .workspace_api import trials_api
+    from .workspace_pages import workspace_pages
 
     app.register_blueprint(api)
     app.register_blueprint(pages)
+    app.register_blueprint(trials_api)
+    app.register_blueprint(workspace_pages)
     return app
 
 
@@ -228,6 +245,12 @@ def _headers(response: BaseResponse) -> BaseResponse:
 
 def _bad_input(exc: Nof1Error) -> Response:
     return refuse(400, str(exc))
+
+
+def _workspace_refused(exc: WorkspaceError) -> Response:
+    from .workspace_pages import ERROR_STATUS
+
+    return refuse(ERROR_STATUS.get(exc.kind, 400), str(exc))
 
 
 def _zip_refused(exc: ZipRefused) -> Response:

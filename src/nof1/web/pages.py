@@ -308,7 +308,7 @@ def _result_page(
         "result.html",
         status=status_view(checked),
         monitor=checked,
-        values=_event_values(checked),
+        cells=_event_cells(checked),
         analysis=analysis,
         analysis_error=analysis_error,
         hidden=hidden,
@@ -331,10 +331,12 @@ def status_view(checked: MonitorResult) -> dict[str, str]:
     return {"kind": STATUS_KINDS[checked.status], "word": word, "line": line}
 
 
-def _event_values(checked: MonitorResult) -> list[str]:
-    from ..safety.render import format_values
+def _event_cells(checked: MonitorResult) -> list[dict[str, str]]:
+    """Per episode, in the library's words: the diary values that made it fire and its last day
+    (``going on`` while it lasts at the as-of date)."""
+    from ..safety.render import format_values, until
 
-    return [format_values(e) for e in checked.events]
+    return [{"values": format_values(e), "until": until(e)} for e in checked.events]
 
 
 @pages.post("/trial/report")

@@ -8,6 +8,7 @@ address the clients will type.
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import Nof1Error
@@ -54,14 +55,20 @@ def make_server(
     port: int = 8765,
     token: str | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    workspace: str | Path | None = None,
 ) -> BaseWSGIServer:
     """A threaded server for the app, bound but not yet serving (call ``serve_forever``).
+
+    ``workspace`` is a clinic workspace folder to keep trials in (created with mode 700 when
+    missing; see :func:`nof1.web.app.create_app`), or None.
 
     Raises
     ------
     ServeError
         A host other than this machine without a token, a wildcard address, a token shorter
         than 16 characters (easy to guess), or an upload limit below 1 byte.
+    WorkspaceError
+        A workspace that is a file or a symbolic link, or cannot be created.
     """
     from werkzeug.serving import make_server as werkzeug_server
 
@@ -80,10 +87,14 @@ def make_server(
         )
     if max_upload_bytes < 1:
         raise ServeError("--max-upload-mb must be greater than 0")
+    if workspace is not None:
+        from ..safety.workspace import Workspace
+
+        Workspace.open(workspace)  # refused before the port is taken
     server = werkzeug_server(bare, port, _not_ready, threaded=True)
     bound = server.server_port
     served = {f"{_host_entry(bare)}:{bound}"}
     if is_loopback(bare):
         served |= {f"{name}:{bound}" for name in LOOPBACK_HOSTS}
-    server.app = create_app(token, max_upload_bytes, served)
+    server.app = create_app(token, max_upload_bytes, served, workspace)
     return server
