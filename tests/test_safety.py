@@ -721,3 +721,45 @@ def test_a_log_that_lends_nothing_makes_the_status_at_least_review():
     result = monitor(p, make_diary(p, {1: 2, 2: 2}), history=History(refused="line 3: changed"))
     assert result.status == "review" and result.exit_code == 3
     assert "NOT honoured" in result.render_text()
+
+
+def test_a_changed_episode_the_diary_then_drops_is_still_carried():
+    # decided continue, then corrected (counts again), then gone from a stale export: it is
+    # carried on, since the decision was made on another version of it
+    p = make_protocol([flare(for_days=2)], cycles=2, period=5)
+    first = monitor(p, make_diary(p, {1: 9, 2: 9, 3: 2}))
+    (event,) = first.events
+    history = _decided(first, event)
+    changed = monitor(p, make_diary(p, {1: 10, 2: 9, 3: 2}), history=history)
+    assert changed.status == "stop" and changed.events[0].changed is not None
+    from dataclasses import replace as _replace
+
+    later = _replace(history, listed=tuple(e.to_dict() for e in changed.events))
+    stale = monitor(p, make_diary(p, {1: 3, 2: 3, 3: 2}), history=later)
+    assert stale.status == "stop" and stale.events[0].gone
+
+
+def test_a_decision_on_an_episode_going_on_restarts_only_if_the_diary_still_has_it_going_on():
+    # pain 9 on days 1-3, blank to the as-of date (day 6): going on; decided continue through
+    # day 6. The later rows show it ended on day 4 (pain 4) and a new flare on days 5-7: a
+    # restart at day 6 would swallow it
+    p = make_protocol([flare(for_days=3)], cycles=2, period=5)
+    diary = make_diary(p, {1: 9, 2: 9, 3: 9, 6: ""})
+    first = monitor(p, diary, as_of=day(6))
+    (event,) = first.events
+    assert event.end is None
+    history = _decided(first, event)
+    later = monitor(p, make_diary(p, {1: 9, 2: 9, 3: 9, 4: 4, 5: 9, 6: 9, 7: 9}), history=history)
+    assert later.status == "stop"
+    assert [(e.date, e.decision is not None) for e in later.events] == [
+        (day(3), True),
+        (day(7), False),
+    ]
+    # the flare went on through day 6 with pain the clinician never saw (days 4-6): the decision
+    # no longer holds, and the rule starts afresh after day 6 (days 7 and 8: not yet 3 days)
+    going = make_diary(p, {1: 9, 2: 9, 3: 9, 4: 9, 5: 9, 6: 9, 7: 9, 8: 9})
+    again = monitor(p, going, history=history)
+    assert again.status == "stop"
+    assert [(e.date, e.end, e.changed is not None) for e in again.events] == [
+        (day(3), day(6), True)
+    ]

@@ -209,3 +209,15 @@ def test_a_decision_without_a_run_is_recorded_as_before(client, tmp_path):
     upload(client, sae_diary(tmp_path, ["2026-02-02", "2026-03-10"]), "2026-03-15")
     recorded = decide(client, f"{SAE}@2026-02-02", run="")
     assert recorded.status_code == 200 and recorded.get_json()["through"] == "2026-03-15"
+
+
+def test_the_report_says_what_the_trial_page_says(client):
+    """A second review's case: the workspace report ran without the trial's log, so a
+    clinician's stop on a review episode read REVIEW in the report and STOP on the page."""
+    create(client)
+    upload(client, DIARY.read_bytes(), "2026-03-23")  # REVIEW: the dose above plan
+    decide(client, DOSE, "stop", "Dr B", "the dose was not kept")
+    page = client.get(f"/workspace/{TRIAL}").get_data(as_text=True)
+    assert status_word(page) == "STOP"
+    report = client.get(f"/workspace/{TRIAL}/report").get_data(as_text=True)
+    assert "the trial was stopped by Dr B" in report

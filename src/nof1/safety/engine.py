@@ -109,6 +109,8 @@ class RuleHits:
         One entry per episode, by patient then date: its patient and its first column.
     event
         ``event(k)``: the :class:`~nof1.safety.result.Event` of episode ``k``.
+    met
+        (patients, columns): the days the rule is met.
     """
 
     hit: np.ndarray
@@ -116,6 +118,7 @@ class RuleHits:
     rows: np.ndarray
     cols: np.ndarray
     event: Callable[[int], Event]
+    met: np.ndarray
 
 
 def rule_hits(rule: StopRule, grid: Grid, restarts: np.ndarray | None = None) -> RuleHits:
@@ -129,16 +132,23 @@ def rule_hits(rule: StopRule, grid: Grid, restarts: np.ndarray | None = None) ->
         The patients' days.
     restarts
         (patients, k) columns after which the rule starts afresh (the ``through`` dates of the
-        ``continue`` decisions on its episodes, as columns of each patient's row; -1 pads). None:
-        no restart.
+        ``continue`` decisions on an episode going on at ``through``, as columns of each
+        patient's row; -1 pads). A restart applies only where the diary as it now stands still
+        has the rule met on that day: an episode the diary now shows ended before it needs none,
+        and a restart there would swallow the start of a later, separate run. None: no restart.
     """
+    evaluate = {"missing": _missing, "harm": _harm}.get(rule.kind, _threshold)
+    plain = evaluate(rule, grid, None)
     if restarts is None or restarts.shape[1] == 0:
-        restarts = None
-    if rule.kind == "missing":
-        return _missing(rule, grid, restarts)
-    if rule.kind == "harm":
-        return _harm(rule, grid, restarts)
-    return _threshold(rule, grid, restarts)
+        return plain
+    width = grid.shape[1]
+    going = np.zeros(restarts.shape, dtype=bool)
+    inside = (restarts >= 0) & (restarts < width)
+    rows = np.nonzero(inside)[0]
+    going[inside] = plain.met[rows, restarts[inside]]
+    if not going.any():
+        return plain
+    return evaluate(rule, grid, np.where(going, restarts, -1))
 
 
 def _segments(restarts: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
@@ -293,10 +303,10 @@ def _threshold(rule, grid: Grid, restarts) -> RuleHits:
             rule.kind,
             description,
             end,
-            digest=digest(seen),
+            digest=digest([rule.action, description, seen]),
         )
 
-    return RuleHits(_first_hits(n, rows, cols), reason, rows, cols, event)
+    return RuleHits(_first_hits(n, rows, cols), reason, rows, cols, event, met)
 
 
 def _missing(rule, grid: Grid, restarts) -> RuleHits:
@@ -324,10 +334,10 @@ def _missing(rule, grid: Grid, restarts) -> RuleHits:
             rule.kind,
             rule.describe(),
             end,
-            digest=digest(seen),
+            digest=digest([rule.action, rule.describe(), seen]),
         )
 
-    return RuleHits(_first_hits(grid.shape[0], rows, cols), reason, rows, cols, event)
+    return RuleHits(_first_hits(grid.shape[0], rows, cols), reason, rows, cols, event, met)
 
 
 def _harm(rule, grid: Grid, restarts) -> RuleHits:
@@ -396,10 +406,10 @@ def _harm(rule, grid: Grid, restarts) -> RuleHits:
             rule.kind,
             harm_description(rule, p, c),
             end,
-            digest=digest(seen),
+            digest=digest([rule.action, rule.describe(), seen]),
         )
 
-    return RuleHits(_first_hits(n, rows, cols), reason, rows, cols, event)
+    return RuleHits(_first_hits(n, rows, cols), reason, rows, cols, event, met)
 
 
 # -- every rule, and the status word ------------------------------------------------------------
@@ -500,8 +510,11 @@ def _gone(events: list[Event], history: History | None, as_of) -> list[Event]:
         if "id" not in doc or doc["id"] in here:
             continue
         decision = history.decision_of(doc["id"])
-        if decision is not None and decision.decision == "continue":
-            continue  # looked at, and no longer in the diary: nothing to carry
+        holds = decision is not None and decision.episode_digest in (None, doc.get("digest"))
+        if holds and decision.decision == "continue":
+            continue  # looked at as listed, and no longer in the diary: nothing to carry
+        if not holds:
+            decision = None  # made on another version of the episode: it counts
         event = Event.from_dict(doc)
         why = LATER if event.date > as_of else GONE
         description = event.description if event.gone else event.description + why

@@ -205,7 +205,13 @@ def status_line(result: MonitorResult) -> str:
     elif not reviews:
         names = ", ".join(repr(r) for r in result.missing_data)
         named = f"{gap} ({names}, see below)" if gaps else ""
-        line = "REVIEW: " + "; ".join(x for x in (named, typo) if x)
+        history = result.history
+        untrusted = (
+            "the monitor log lends no decisions (see below)"
+            if history is not None and history.refused
+            else ""
+        )
+        line = "REVIEW: " + "; ".join(x for x in (named, typo, untrusted) if x)
         line += "; the clinician should look before the trial goes on"
     else:
         first = reviews[0]

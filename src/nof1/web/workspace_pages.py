@@ -175,7 +175,8 @@ def report(trial_id: str) -> Any:
     try:
         protocol = folder.protocol()
         diary = read_diary(folder.kept(state.diary), protocol)  # the diary the status is of
-        analysis = analyze(protocol, diary, as_of=state.as_of)
+        history = state.result.history  # what the status was given: the report says the same
+        analysis = analyze(protocol, diary, as_of=state.as_of, history=history)
     except Nof1Error as exc:
         return _trial_page(folder, f"no report yet: {exc}", 400)
     response = Response(render_html(analysis, audience=audience))
