@@ -143,11 +143,13 @@ EXACT = sps.PermutationMethod(n_resamples=np.inf)  # SciPy: full enumeration, mi
 
 
 def brute_force_signed_rank(d):
-    """(P(W+ <= w), P(W+ >= w)) by listing all 2^n sign patterns of the midranked |d|."""
+    """(P(W+ <= w), P(W+ >= w)) by listing all 2^n sign patterns of the midranked |d| (zeros
+    ranked with the others and never positive: Pratt's method)."""
+    d = np.asarray(d, dtype=float)
     ranks = sps.rankdata(np.abs(d))
     w = ranks[d > 0].sum()
     stats = [
-        sum(r for r, s in zip(ranks, signs, strict=True) if s)
+        sum(r for r, s, x in zip(ranks, signs, d, strict=True) if s and x != 0)
         for signs in product([0, 1], repeat=len(d))
     ]
     stats = np.array(stats)
@@ -166,25 +168,25 @@ def brute_force_rank_sum(t, c):
 
 @pytest.mark.parametrize("better", ["lower", "higher"])
 def test_wilcoxon_matches_scipy_permutation(better):
-    # SciPy wilcoxon(method=PermutationMethod(n_resamples=inf)): the exact sign-flip
-    # distribution of the midranks, zeros dropped beforehand (zero_method="wilcox")
+    # SciPy wilcoxon(zero_method="pratt", method=PermutationMethod(n_resamples=inf)): the exact
+    # sign-flip distribution of the midranks, zeros ranked with the others and without a sign
     rng = np.random.default_rng(7)
     alt = "less" if better == "lower" else "greater"
     cases = [rng.normal(0.5, 1, size=k) for k in range(2, 11)]
     cases += [rng.integers(-3, 4, size=k).astype(float) for k in range(2, 11)]  # integer ties
     cases += [np.array([1.0, 2.0, -2.0, 0.0, 4.0]), np.array([1.0, 1.0, 1.0, -3.0])]
     for d in cases:
-        nz = d[d != 0]
-        if nz.size < 2:
+        if np.count_nonzero(d) < 1:
             continue
         r = wilcoxon_exact(d, better)
-        assert r.p_two_sided == pytest.approx(sps.wilcoxon(nz, method=EXACT).pvalue, abs=1e-12)
+        pratt = {"method": EXACT, "zero_method": "pratt"}
+        assert r.p_two_sided == pytest.approx(sps.wilcoxon(d, **pratt).pvalue, abs=1e-12)
         assert r.p_improvement == pytest.approx(
-            sps.wilcoxon(nz, method=EXACT, alternative=alt).pvalue, abs=1e-12
+            sps.wilcoxon(d, alternative=alt, **pratt).pvalue, abs=1e-12
         )
-        le, ge = brute_force_signed_rank(nz)
+        le, ge = brute_force_signed_rank(d)
         assert r.p_improvement == pytest.approx(le if better == "lower" else ge, abs=1e-12)
-        assert r.statistic == pytest.approx(np.sum(sps.rankdata(np.abs(nz))[nz > 0]))
+        assert r.statistic == pytest.approx(np.sum(sps.rankdata(np.abs(d))[d > 0]))
     # all 4 differences negative, lower is better: exact one-sided p = 2^-4
     assert wilcoxon_exact([-1, -2, -3, -4], "lower").p_improvement == pytest.approx(1 / 16)
 
@@ -212,7 +214,11 @@ def test_wilcoxon_float_ties_and_zeros():
     # the Hodges-Lehmann estimate is an average of the values themselves: equal to rounding
     assert fuzzy.estimate == pytest.approx(exact.estimate, abs=1e-15)
     assert replace(fuzzy, estimate=exact.estimate) == exact
-    assert wilcoxon_exact([0.1 + 0.2 - 0.3, -1.0, -2.0], "lower").n == 2
+    # a zero up to rounding is a zero: ranked, no sign (Pratt), as the exact 0
+    fuzzy_zero = wilcoxon_exact([0.1 + 0.2 - 0.3, -1.0, -2.0], "lower")
+    assert fuzzy_zero.n == 3 and "1 zero difference" in fuzzy_zero.note
+    zero = wilcoxon_exact([0.0, -1.0, -2.0], "lower")
+    assert (fuzzy_zero.p_two_sided, fuzzy_zero.statistic) == (zero.p_two_sided, zero.statistic)
     # above 100 differences: normal approximation, said in the note
     big = wilcoxon_exact(np.random.default_rng(1).normal(size=101), "lower")
     assert "normal approximation" in big.note and 0 < big.p_improvement < 1
@@ -220,7 +226,7 @@ def test_wilcoxon_float_ties_and_zeros():
 
 def test_wilcoxon_notes_and_reasons():
     r = wilcoxon_exact([0.0, 1.0, -1.0, 2.0], "lower")
-    assert "zero difference" in r.note and "tied" in r.note and r.n == 3
+    assert "zero difference" in r.note and "Pratt" in r.note and "tied" in r.note and r.n == 4
     r = wilcoxon_exact([0.0, np.nan], "lower")
     assert r.reason is not None and math.isnan(r.p_two_sided)
     assert wilcoxon_exact([-0.5], "lower").p_improvement == 0.5  # 1 of 2 sign flips

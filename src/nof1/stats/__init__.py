@@ -30,12 +30,7 @@ from nof1.stats.randomization import (
     randomization_pvalues,
     randomization_test,
 )
-from nof1.stats.rank import (
-    hodges_lehmann_shift,
-    hodges_lehmann_signed,
-    mann_whitney_exact,
-    wilcoxon_exact,
-)
+from nof1.stats.rank import hodges_lehmann_shift, mann_whitney_exact
 from nof1.stats.results import (
     AR1Calibrated,
     AR1Fit,
@@ -44,6 +39,7 @@ from nof1.stats.results import (
     RandomizationTest,
     RankTest,
 )
+from nof1.stats.signed_rank import hodges_lehmann_signed, signed_rank_pvalues, wilcoxon_exact
 
 __all__ = [
     "AR1Arrays",
@@ -74,6 +70,7 @@ __all__ = [
     "probability_of_harm",
     "randomization_pvalues",
     "randomization_test",
+    "signed_rank_pvalues",
     "welch_t",
     "wilcoxon_exact",
 ]
