@@ -4,7 +4,7 @@ midranks, exact conditional null), so the p-value and the interval never disagre
 from __future__ import annotations
 
 from fractions import Fraction
-from itertools import product
+from itertools import pairwise, product
 
 import numpy as np
 import pytest
@@ -18,7 +18,13 @@ COIN = [
     ([-1, -1, 1, -1.5], 2, 0.5, 0.25, 0.9375),
     ([1, 2, -2, 0, 4], 10.5, 0.5, 0.875, 0.25),
     ([-2, -1, 0, -3, -1, -2, 0, -1], 0, 0.03125, 0.015625, 1),
-    ([-1.5, -0.5, -0.5, 0, -2, 1, -1, -0.5, -1.5, -2.5, 0.5, -1], 10.5, 0.03125, 0.015625, 0.9921875),
+    (
+        [-1.5, -0.5, -0.5, 0, -2, 1, -1, -0.5, -1.5, -2.5, 0.5, -1],
+        10.5,
+        0.03125,
+        0.015625,
+        0.9921875,
+    ),
     ([3, -1, 2, 2, 0, 1, -2, 3, 1, 1], 43.5, 0.125, 0.96875, 0.0625),
     (
         [-0.25, -0.75, -0.25, -1, 0.25, -0.5, 0, -0.75, -1.25, -0.5, -0.25, 0, -1, -0.75],
@@ -61,7 +67,7 @@ def _brute_interval(d: list[Fraction], size: Fraction) -> tuple[Fraction, Fracti
     average and the middle of every gap between two, each tested by :func:`_exact_p`."""
     walsh = sorted({(x + y) / 2 for i, x in enumerate(d) for y in d[i:]})
     kept = [w for w in walsh if _exact_p([x - w for x in d]) > size]
-    for lo, hi in zip(walsh, walsh[1:], strict=False):
+    for lo, hi in pairwise(walsh):
         if _exact_p([x - (lo + hi) / 2 for x in d]) > size:
             kept += [lo, hi]  # the p-value is constant inside a gap: its closure is kept
     return min(kept), max(kept)
