@@ -174,14 +174,14 @@ def test_results_and_json_record_the_level_at_alpha_010():
     # scipy.stats.t directly: mean +- t_{0.95, k-1} sd / sqrt(k), the 90% interval
     half = stats.t.ppf(0.95, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
     np.testing.assert_allclose(y.paired_t.ci, (d.mean() - half, d.mean() + half), atol=1e-12)
-    for r in (y.paired_t, y.wilcoxon, y.ar1, y.ar1.calibrated, y.bayes):
+    for r in (y.paired_t, y.wilcoxon, y.ar1, y.ar1_ml, y.bayes):
         assert r.level == pytest.approx(0.90) and r.ci95 == r.ci
     doc = result.to_dict()["outcomes"]["y"]
-    for name in ("paired_t", "wilcoxon", "ar1", "bayes"):
-        keys = list(doc[name])
-        assert keys[keys.index("ci95") + 1] == "level" and doc[name]["level"] == 0.9, name
-    assert doc["ar1"]["calibrated"]["level"] == 0.9
-    np.testing.assert_allclose(doc["paired_t"]["ci95"], (d.mean() - half, d.mean() + half))
+    # a 90% interval is `ci` with its `level`; no key named 95 holds it
+    for name in ("paired_t", "wilcoxon", "ar1", "ar1_ml", "bayes"):
+        assert "ci95" not in doc[name] and doc[name]["level"] == 0.9, name
+        assert doc[name]["ci"] == pytest.approx(list(getattr(y, name).ci)), name
+    np.testing.assert_allclose(doc["paired_t"]["ci"], (d.mean() - half, d.mean() + half))
 
 
 def test_json_randomization_describes_the_design_and_the_data():
@@ -243,3 +243,35 @@ def test_an_outcome_without_a_cycle_test_still_shows_harm():
     assert y.direction == "not estimable" and y.paired_t.reason is not None
     assert "4.00 points higher" in y.verdict
     assert "Harm signal on y" in result.benefit_harm
+
+
+# R 4.2.2 on the example's days (tests/reference/example_ar1.R): arima(y, c(1, 0, 0), xreg =
+# treatment, method = "ML") and nlme::gls(y ~ x, corCAR1(form = ~ day), method = "REML")
+EXAMPLE_AR1_R = {
+    "pain": {
+        "ml": (-1.29620077, 0.27099380, 0.29056323),
+        "reml": (-1.29269331, 0.28329663, 0.31864542),
+    },
+    "fatigue": {
+        "ml": (0.27629698, 0.41206874, 0.52439456),
+        "reml": (0.28476177, 0.43914227, 0.55713589),
+    },
+}
+
+
+@pytest.mark.parametrize("outcome", ["pain", "fatigue"])
+def test_example_ar1_is_remls_and_ar1_ml_is_r_arima(example_protocol, outcome):
+    from nof1 import example_paths, read_diary
+
+    result = analyze(example_protocol, read_diary(example_paths()[1], example_protocol))
+    doc = result.to_dict()["outcomes"][outcome]
+    ml, reml = doc["ar1_ml"], doc["ar1"]
+    b1, se, phi = EXAMPLE_AR1_R[outcome]["ml"]  # R arima
+    assert ml["method"] == "ar1-ml-wald"
+    assert ml["estimate"] == pytest.approx(b1, abs=2e-6)
+    assert ml["se"] == pytest.approx(se, abs=2e-6) and ml["phi"] == pytest.approx(phi, abs=2e-6)
+    b1, se, phi = EXAMPLE_AR1_R[outcome]["reml"]  # R nlme::gls, REML
+    assert reml["method"] == "ar1-reml-t" and set(reml) >= {"df", "t", "ci", "ci95", "level"}
+    assert reml["estimate"] == pytest.approx(b1, abs=2e-6)
+    assert reml["se"] == pytest.approx(se, abs=2e-6) and reml["phi"] == pytest.approx(phi, abs=2e-6)
+    assert reml["ci95"] == reml["ci"] and reml["n_obs"] == ml["n_obs"]

@@ -314,10 +314,10 @@ def test_holm_matches_statsmodels():
 def test_to_dict_and_frame():
     r = paired_t([-1.0, -2.0, -0.5], "lower")
     d = r.to_dict()
-    assert isinstance(d["ci95"], list) and d["reason"] is None
+    assert isinstance(d["ci"], list) and d["ci95"] == d["ci"] and d["reason"] is None
     json.dumps(d, allow_nan=False)
     frame = r.to_frame()
-    assert frame.loc[0, "method"] == "paired-t" and "ci95_low" in frame
+    assert frame.loc[0, "method"] == "paired-t" and "ci_low" in frame
     assert "<table>" in r._repr_html_()
 
 
@@ -429,14 +429,17 @@ def test_rank_interval_records_nominal_and_achieved_level():
     assert wilcoxon_exact([0.0, 0.0], "lower", alpha=0.10).level == pytest.approx(0.90)
 
 
-def test_ci95_is_the_old_name_of_ci_and_stays_the_json_key():
+def test_json_interval_is_ci_and_ci95_only_at_level_095():
+    # SPEC 5 (AR(1) keys): a result with an interval carries ci and level; ci95 appears only
+    # when the level is 0.95, and then equals ci
     r = paired_t([-1.0, -2.0, -0.5], "lower", alpha=0.10)
-    assert r.ci95 == r.ci
-    assert "old name" in type(r).ci95.__doc__ and "95" not in type(r).ci95.__doc__
+    assert r.ci95 == r.ci  # the old Python name stays readable
+    assert "old name" in type(r).ci95.__doc__
     d = r.to_dict()
-    keys = list(d)
-    assert "ci" not in d and keys[keys.index("ci95") + 1] == "level"
-    assert d["level"] == pytest.approx(0.90) and d["ci95"] == list(r.ci)
+    assert "ci95" not in d and d["ci"] == list(r.ci) and d["level"] == pytest.approx(0.90)
+    at95 = paired_t([-1.0, -2.0, -0.5], "lower").to_dict()
+    keys = list(at95)
+    assert keys[keys.index("ci") + 1] == "ci95" and at95["ci95"] == at95["ci"]
     with pytest.raises(AttributeError):
         r.ci95 = (0.0, 1.0)  # read-only
 

@@ -27,6 +27,7 @@ from ..stats import (
     wilcoxon_exact,
 )
 from ..stats.results import (
+    AR1Calibrated,
     AR1Fit,
     BayesResult,
     PairedTest,
@@ -36,7 +37,7 @@ from ..stats.results import (
 )
 from ..trial.reference import Reference
 from .adherence import AdherenceCheck, adherence_check
-from .methods import METHODS, NAP, method_rows
+from .methods import AR1_ML, METHODS, NAP, method_rows
 from .periods import PeriodLayout, headline_effect, period_means
 from .sensitivity import Sensitivity, sensitivity
 
@@ -84,7 +85,13 @@ class OutcomeResult:
     paired_t: PairedTest
     wilcoxon: RankTest
     randomization: RandomizationTest
-    ar1: AR1Fit
+    ar1: AR1Calibrated
+    """The AR(1) daily model's test: REML phi, t reference with Satterthwaite df (the one the
+    text, the report and JSON ``ar1`` show)."""
+    ar1_ml: AR1Fit
+    """The same model by exact maximum likelihood with a Wald test, as R's ``arima`` fits it
+    (JSON ``ar1_ml`` only; anti-conservative on short trials). Its Ljung-Box p is the residual
+    check of the sensitivity table."""
     bayes: BayesResult
     nap: float
     nap_reason: str | None
@@ -121,8 +128,12 @@ class OutcomeResult:
             else:  # every method object says its name (nof1.analysis.methods), as reports do
                 out[key] = result.to_dict()
                 out[key]["method"] = names[key]
-        if out["ar1"] is not None and out["ar1"]["calibrated"] is not None:
-            out["ar1"]["calibrated"]["method"] = names["ar1_calibrated"]
+        ml = self.ar1_ml
+        if ml.reason is not None:
+            out["ar1_ml"] = None
+            out["ar1_ml_reason"] = ml.reason
+        else:
+            out["ar1_ml"] = {**ml.to_dict(), "method": AR1_ML}
         out["nap"] = jsonable(self.nap)
         if self.nap_reason:
             out["nap_reason"] = self.nap_reason
@@ -148,8 +159,8 @@ class OutcomeResult:
     @property
     def method_names(self) -> dict[str, str]:
         """The name of each method by where its result sits (``paired_t``, ``wilcoxon``,
-        ``randomization``, ``ar1_calibrated``, ``ar1``, ``bayes``, ``nap``): the one name the
-        tidy table, the JSON, the text and the HTML report use (:mod:`nof1.analysis.methods`)."""
+        ``randomization``, ``ar1``, ``bayes``, ``nap``): the one name the tidy table, the JSON,
+        the text and the HTML report use (:mod:`nof1.analysis.methods`)."""
         return {row.slot: row.name for row in method_rows(self)} | {"nap": NAP}
 
     def to_frame(self) -> pd.DataFrame:
@@ -157,10 +168,11 @@ class OutcomeResult:
 
         Methods by their one name (:func:`nof1.analysis.methods.method_rows`): ``paired-t``
         (``welch-t`` under the ``random`` scheme), ``wilcoxon`` (``mann-whitney``),
-        ``randomization``, ``ar1-reml-t`` (the calibrated AR(1) test), ``ar1-ml-wald`` (its
-        maximum likelihood fit), ``bayes``. ``estimate``, ``ci_low`` and ``ci_high`` are effects
-        in the outcome's units (treatment minus control; the Bayesian posterior mean, the
-        randomization test's observed effect); ``level`` is the level the row's interval
+        ``randomization``, ``ar1-reml-t`` (the AR(1) daily model's calibrated test), ``bayes``
+        (the maximum likelihood AR(1) fit, ``ar1_ml``, is in the JSON only). ``estimate``,
+        ``ci_low`` and ``ci_high`` are effects in the outcome's units (treatment minus
+        control; the Bayesian posterior mean, the randomization test's observed effect);
+        ``level`` is the level the row's interval
         actually has (the rank test's ``ci_level``, below 1 - alpha with few cycles; NaN
         without an interval). The last row, method ``nap``, holds the non-overlap of all pairs
         in its own column ``nap`` (a probability from 0 to 1, NaN in the other rows), never in
@@ -268,7 +280,7 @@ def analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResu
     in_cycles = arrays["phase"] == "cycle"
     y = np.where(arrays["washout"], np.nan, values)[in_cycles]
     x = arrays["treatment"][in_cycles].astype(float)
-    ar1 = fit_ar1(y, x, trend=protocol.analysis.trend, alpha=alpha)
+    ar1_ml = fit_ar1(y, x, trend=protocol.analysis.trend, alpha=alpha)
 
     if paired:
         bayes = bayes_cycle(
@@ -284,7 +296,7 @@ def analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResu
     nap_reason = None if t_days.size and c_days.size else "an arm has no post-washout day with data"
     nap_value = nap(t_days, c_days, outcome.better) if nap_reason is None else math.nan
     checks = sensitivity(
-        protocol, schedule, values, outcome, effect, diffs, treat, paired, (y, x), ar1
+        protocol, schedule, values, outcome, effect, diffs, treat, paired, (y, x), ar1_ml
     )
     cycles_used = int(used.size) if paired else int(np.isfinite(means).sum() // 2)
     return OutcomeResult(
@@ -300,7 +312,8 @@ def analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResu
         paired_t=t_test,
         wilcoxon=rank,
         randomization=rand,
-        ar1=ar1,
+        ar1=ar1_ml.calibrated,
+        ar1_ml=ar1_ml,
         bayes=bayes,
         nap=nap_value,
         nap_reason=nap_reason,
