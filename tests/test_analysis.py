@@ -206,8 +206,8 @@ def test_the_randomization_object_and_its_json_mean_the_same():
     assert "cannot go below two-sided p 0.125: only 4 of 6 cycles count" in result.primary.verdict
 
 
-def test_secondary_outcome_needs_holm_to_be_called_improved():
-    # y (primary) flat; z, w improved by about one point, each nominally p < 0.05
+def _three_outcomes(primary_effect: float, seed: int = 3):
+    """4 cycles (CT CT CT CT) of y (primary), z and w (secondary, improved by about a point)."""
     extra = "".join(
         f'[[outcomes]]\nname = "{n}"\nmin = 0\nmax = 40\nbetter = "lower"\nmcid = 1\n'
         for n in ("z", "w")
@@ -216,23 +216,50 @@ def test_secondary_outcome_needs_holm_to_be_called_improved():
         "mcid = 1\n", "mcid = 1\nprimary = true\n", 1
     )
     protocol = Protocol.loads(text)
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     rows = []
     for i in range(56):
         day = dt.date(2026, 3, 2) + dt.timedelta(days=i)
         on = (i // 7) % 2 == 1  # sequence CT CT CT CT: treatment second
-        y = 10 + rng.integers(-2, 3)
+        y = 10 - (primary_effect if on else 0) + rng.integers(-2, 3)
         z = 10 - (1 if on else 0) + rng.integers(-1, 2) * 0.25
         w = 10 - (1 if on else 0) + rng.integers(-1, 2) * 0.5
         rows.append(f"{day},{y},{z},{w}\n")
-    result = analyze(protocol, read_diary_text("date,y,z,w\n" + "".join(rows), protocol))
+    return analyze(protocol, read_diary_text("date,y,z,w\n" + "".join(rows), protocol))
+
+
+def test_secondary_outcome_needs_holm_to_be_called_improved():
+    # y (primary) improved by 3 points, so the secondaries are tested; z, w improved by about
+    # one point, each nominally p < 0.05: called improved only when their Holm p is too
+    result = _three_outcomes(primary_effect=3)
+    assert result.primary.direction == "better"
     for name in ("z", "w"):
         r = result.outcomes[name]
+        assert not r.gated and r.to_dict()["gated"] is False
         if r.paired_t.p_two_sided < 0.05 <= r.holm_p:
             assert r.direction == "unclear" and "not after the Holm adjustment" in r.verdict
         elif r.holm_p < 0.05:
             assert r.direction == "better"
     assert "(secondary)" in result.benefit_harm
+
+
+def test_secondaries_are_exploratory_when_the_primary_shows_no_effect():
+    # SPEC 5 (several outcomes): y (primary) flat; z and w improved by a point with p < 0.05
+    # each (and Holm p < 0.05 too), yet untested: exploratory, never better or worse
+    result = _three_outcomes(primary_effect=0)
+    assert result.primary.direction == "unclear"
+    for name in ("z", "w"):
+        r = result.outcomes[name]
+        assert r.paired_t.p_two_sided < 0.05 and r.holm_p < 0.05  # would read better ungated
+        assert r.gated and r.direction == "exploratory"
+        assert "exploratory (the primary outcome did not show an effect)" in r.verdict.lower()
+        assert "improved it" not in r.verdict and "Holm-adjusted" not in r.verdict
+        doc = r.to_dict()
+        assert doc["gated"] is True and doc["holm_p"] == pytest.approx(r.holm_p)
+        assert doc["direction"] == "exploratory"
+    assert "z (secondary): exploratory" in result.benefit_harm
+    assert "better" not in result.benefit_harm and "worse" not in result.benefit_harm
+    assert result.outcomes["y"].to_dict()["gated"] is False
 
 
 def test_an_outcome_without_a_cycle_test_still_shows_harm():

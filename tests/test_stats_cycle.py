@@ -13,6 +13,7 @@ from scipy import stats as sps
 
 from nof1.stats import (
     cycle_differences,
+    gate_secondaries,
     holm,
     mann_whitney_exact,
     nap,
@@ -482,3 +483,15 @@ def test_the_harm_rule_and_the_analysis_give_the_same_cycle_differences():
     for name, outcome in result.outcomes.items():
         harm = period_differences(grid, grid.values(name, None))[0]
         np.testing.assert_array_equal(harm, outcome.cycle_differences)
+
+
+def test_gate_secondaries_opens_only_when_the_primary_shows_an_effect():
+    # by hand: Holm among the secondaries (statsmodels agrees above); the gate is p < alpha
+    adjusted, gated = gate_secondaries(0.01, [0.03, 0.02], 0.05)
+    np.testing.assert_allclose(adjusted, [0.04, 0.04])
+    assert not gated
+    assert gate_secondaries(0.05, [0.001], 0.05)[1]  # at alpha exactly the interval touches 0
+    assert gate_secondaries(float("nan"), [0.001], 0.05)[1]  # a primary without a test
+    adjusted, gated = gate_secondaries(0.2, [0.001], 0.05)
+    assert gated and adjusted[0] == 0.001  # one secondary: Holm leaves it as it is
+    assert gate_secondaries(0.01, [], 0.05)[0].size == 0

@@ -96,12 +96,18 @@ class OutcomeResult:
     nap: float
     nap_reason: str | None
     holm_p: float
+    """A secondary outcome's paired-t p, Holm-adjusted among the secondary outcomes (NaN for
+    the primary, which is judged alone)."""
     sensitivity: Sensitivity
     verdict: str = ""
     direction: str = "unclear"
     clinical: str = "uncertain"
     adherence: AdherenceCheck | None = None
     """Per-protocol and as-treated re-estimates (a diary with an arm column only)."""
+    gated: bool = False
+    """True for a secondary outcome that was not tested because the primary outcome did not
+    show an effect at alpha (:func:`nof1.stats.gate_secondaries`): its verdict is
+    ``exploratory``, never better or worse. Always False for the primary."""
 
     def method(self, name: str):
         """The result of a method by its name in :data:`METHODS` (``paired_t`` also accepted)."""
@@ -140,6 +146,7 @@ class OutcomeResult:
         out["holm_p"] = jsonable(self.holm_p)
         if self.primary:
             out["holm_p_reason"] = "primary outcome: judged alone, not adjusted"
+        out["gated"] = self.gated
         out["sensitivity"] = self.sensitivity.to_dict()
         if self.adherence is not None:
             out.update(self.adherence.to_dict())
@@ -255,8 +262,8 @@ def analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResu
     """Every method of docs/methods.md on one outcome, before the verdict and the Holm adjustment.
 
     ``reference`` is the design's reference set (:func:`nof1.trial.reference.reference_set`);
-    :func:`nof1.analysis.analyze.analyze` adds ``holm_p``, ``clinical``, ``verdict`` and
-    ``direction`` across outcomes.
+    :func:`nof1.analysis.analyze.analyze` adds ``holm_p``, ``gated``, ``clinical``, ``verdict``
+    and ``direction`` across outcomes.
     """
     schedule = diary.schedule
     paired = protocol.design.paired

@@ -1,7 +1,8 @@
 """The decision on each outcome and its plain words for the clinician.
 
 This module owns the verdict rule (direction from the 1 - alpha interval of the cycle-level
-t-test, Holm for secondary outcomes; clinical importance against the MCID; whether the
+t-test; secondary outcomes gated on the primary and Holm-adjusted among themselves; clinical
+importance against the MCID; whether the
 randomization test can reach alpha, asked of :mod:`nof1.trial.reference`) and the sentences
 that say it, per outcome and as one benefit/harm line. Every number comes from
 :mod:`nof1.analysis.analyze`; numbers become text with :mod:`nof1.format`. The terminal summary
@@ -130,10 +131,11 @@ def verdict(r: OutcomeResult, protocol: Protocol, interim: bool = False) -> tupl
     -------
     text, direction
         ``direction`` is ``better`` (the interval of the paired t, Welch t under the ``random``
-        scheme, excludes 0 on the side of improvement; for a secondary outcome the Holm-adjusted
-        p must also be below alpha), ``worse``
-        (likewise on the side of worsening), ``unclear`` or ``not estimable``. The words name the
-        test the direction rests on.
+        scheme, excludes 0 on the side of improvement; for a secondary outcome the primary must
+        have shown an effect and the Holm-adjusted p must also be below alpha), ``worse``
+        (likewise on the side of worsening), ``unclear``, ``exploratory`` (a secondary outcome
+        not tested because the primary outcome did not show an effect: ``r.gated``) or ``not
+        estimable``. The words name the test the direction rests on.
     """
     alpha = protocol.analysis.alpha
     level = f"{100 * (1 - alpha):.0f}%"
@@ -161,7 +163,14 @@ def verdict(r: OutcomeResult, protocol: Protocol, interim: bool = False) -> tupl
         direction = _side(lo, hi, r.better)
         matters = reach(r, level)
         test = "paired t over the cycle differences" if paired else "Welch t over the periods"
-        if not r.primary and direction != "unclear" and not r.holm_p < alpha:
+        if r.gated:
+            lines.append(
+                "Exploratory (the primary outcome did not show an effect): a secondary outcome "
+                "is tested only after the primary, so it reads neither better nor worse "
+                f"({test}, unadjusted {p_is(t.p_two_sided)})."
+            )
+            direction = "exploratory"
+        elif not r.primary and direction != "unclear" and not r.holm_p < alpha:
             lines.append(
                 f"Nominally {'improved' if direction == 'better' else 'worse'} "
                 f"({test}, {p_is(t.p_two_sided)}; {matters}), but not after the Holm adjustment "
@@ -220,7 +229,7 @@ def verdict(r: OutcomeResult, protocol: Protocol, interim: bool = False) -> tupl
     ]
     if failed:
         lines.append("Not estimated: " + "; ".join(failed) + ".")
-    if not r.primary and math.isfinite(r.holm_p) and t.reason is None:
+    if not r.primary and not r.gated and math.isfinite(r.holm_p) and t.reason is None:
         lines.append(f"Secondary outcome: Holm-adjusted {p_is(r.holm_p)}.")
     lines.extend(f"Check: {w}." for w in r.sensitivity.warnings)
     return " ".join(lines), direction

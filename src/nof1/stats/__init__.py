@@ -18,6 +18,7 @@ from nof1.stats.bayes import (
 from nof1.stats.cycle import (
     PairedTArrays,
     cycle_differences,
+    gate_secondaries,
     holm,
     nap,
     paired_t,
@@ -59,6 +60,7 @@ __all__ = [
     "bayes_cycle",
     "cycle_differences",
     "fit_ar1",
+    "gate_secondaries",
     "hodges_lehmann_shift",
     "hodges_lehmann_signed",
     "holm",

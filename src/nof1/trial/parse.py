@@ -205,7 +205,8 @@ def _parse_outcomes(raw: Any, chk: Checker) -> tuple[Outcome, ...]:
     elif n_primary == 0 and len(outcomes) > 1:
         chk.add(
             "no outcome has primary = true; with several outcomes mark exactly one as primary "
-            "(it is judged alone, the others get Holm-adjusted p-values)"
+            "(it is judged first; the others are tested only when it shows an effect, with "
+            "Holm-adjusted p-values)"
         )
     elif n_primary == 0 and outcomes:
         only = outcomes[0]
