@@ -174,14 +174,14 @@ def test_results_and_json_record_the_level_at_alpha_010():
     # scipy.stats.t directly: mean +- t_{0.95, k-1} sd / sqrt(k), the 90% interval
     half = stats.t.ppf(0.95, d.size - 1) * d.std(ddof=1) / math.sqrt(d.size)
     np.testing.assert_allclose(y.paired_t.ci, (d.mean() - half, d.mean() + half), atol=1e-12)
-    for r in (y.paired_t, y.wilcoxon, y.ar1, y.ar1.calibrated, y.bayes):
+    for r in (y.paired_t, y.wilcoxon, y.ar1, y.ar1_ml, y.bayes):
         assert r.level == pytest.approx(0.90) and r.ci95 == r.ci
     doc = result.to_dict()["outcomes"]["y"]
-    for name in ("paired_t", "wilcoxon", "ar1", "bayes"):
-        keys = list(doc[name])
-        assert keys[keys.index("ci95") + 1] == "level" and doc[name]["level"] == 0.9, name
-    assert doc["ar1"]["calibrated"]["level"] == 0.9
-    np.testing.assert_allclose(doc["paired_t"]["ci95"], (d.mean() - half, d.mean() + half))
+    # a 90% interval is `ci` with its `level`; no key named 95 holds it
+    for name in ("paired_t", "wilcoxon", "ar1", "ar1_ml", "bayes"):
+        assert "ci95" not in doc[name] and doc[name]["level"] == 0.9, name
+        assert doc[name]["ci"] == pytest.approx(list(getattr(y, name).ci)), name
+    np.testing.assert_allclose(doc["paired_t"]["ci"], (d.mean() - half, d.mean() + half))
 
 
 def test_json_randomization_describes_the_design_and_the_data():
@@ -206,8 +206,8 @@ def test_the_randomization_object_and_its_json_mean_the_same():
     assert "cannot go below two-sided p 0.125: only 4 of 6 cycles count" in result.primary.verdict
 
 
-def test_secondary_outcome_needs_holm_to_be_called_improved():
-    # y (primary) flat; z, w improved by about one point, each nominally p < 0.05
+def _three_outcomes(primary_effect: float, seed: int = 3):
+    """4 cycles (CT CT CT CT) of y (primary), z and w (secondary, improved by about a point)."""
     extra = "".join(
         f'[[outcomes]]\nname = "{n}"\nmin = 0\nmax = 40\nbetter = "lower"\nmcid = 1\n'
         for n in ("z", "w")
@@ -216,23 +216,50 @@ def test_secondary_outcome_needs_holm_to_be_called_improved():
         "mcid = 1\n", "mcid = 1\nprimary = true\n", 1
     )
     protocol = Protocol.loads(text)
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     rows = []
     for i in range(56):
         day = dt.date(2026, 3, 2) + dt.timedelta(days=i)
         on = (i // 7) % 2 == 1  # sequence CT CT CT CT: treatment second
-        y = 10 + rng.integers(-2, 3)
+        y = 10 - (primary_effect if on else 0) + rng.integers(-2, 3)
         z = 10 - (1 if on else 0) + rng.integers(-1, 2) * 0.25
         w = 10 - (1 if on else 0) + rng.integers(-1, 2) * 0.5
         rows.append(f"{day},{y},{z},{w}\n")
-    result = analyze(protocol, read_diary_text("date,y,z,w\n" + "".join(rows), protocol))
+    return analyze(protocol, read_diary_text("date,y,z,w\n" + "".join(rows), protocol))
+
+
+def test_secondary_outcome_needs_holm_to_be_called_improved():
+    # y (primary) improved by 3 points, so the secondaries are tested; z, w improved by about
+    # one point, each nominally p < 0.05: called improved only when their Holm p is too
+    result = _three_outcomes(primary_effect=3)
+    assert result.primary.direction == "better"
     for name in ("z", "w"):
         r = result.outcomes[name]
+        assert not r.gated and r.to_dict()["gated"] is False
         if r.paired_t.p_two_sided < 0.05 <= r.holm_p:
             assert r.direction == "unclear" and "not after the Holm adjustment" in r.verdict
         elif r.holm_p < 0.05:
             assert r.direction == "better"
     assert "(secondary)" in result.benefit_harm
+
+
+def test_secondaries_are_exploratory_when_the_primary_shows_no_effect():
+    # SPEC 5 (several outcomes): y (primary) flat; z and w improved by a point with p < 0.05
+    # each (and Holm p < 0.05 too), yet untested: exploratory, never better or worse
+    result = _three_outcomes(primary_effect=0)
+    assert result.primary.direction == "unclear"
+    for name in ("z", "w"):
+        r = result.outcomes[name]
+        assert r.paired_t.p_two_sided < 0.05 and r.holm_p < 0.05  # would read better ungated
+        assert r.gated and r.direction == "exploratory"
+        assert "exploratory (the primary outcome did not show an effect)" in r.verdict.lower()
+        assert "improved it" not in r.verdict and "Holm-adjusted" not in r.verdict
+        doc = r.to_dict()
+        assert doc["gated"] is True and doc["holm_p"] == pytest.approx(r.holm_p)
+        assert doc["direction"] == "exploratory"
+    assert "z (secondary): exploratory" in result.benefit_harm
+    assert "better" not in result.benefit_harm and "worse" not in result.benefit_harm
+    assert result.outcomes["y"].to_dict()["gated"] is False
 
 
 def test_an_outcome_without_a_cycle_test_still_shows_harm():
@@ -243,3 +270,35 @@ def test_an_outcome_without_a_cycle_test_still_shows_harm():
     assert y.direction == "not estimable" and y.paired_t.reason is not None
     assert "4.00 points higher" in y.verdict
     assert "Harm signal on y" in result.benefit_harm
+
+
+# R 4.2.2 on the example's days (tests/reference/example_ar1.R): arima(y, c(1, 0, 0), xreg =
+# treatment, method = "ML") and nlme::gls(y ~ x, corCAR1(form = ~ day), method = "REML")
+EXAMPLE_AR1_R = {
+    "pain": {
+        "ml": (-1.29620077, 0.27099380, 0.29056323),
+        "reml": (-1.29269331, 0.28329663, 0.31864542),
+    },
+    "fatigue": {
+        "ml": (0.27629698, 0.41206874, 0.52439456),
+        "reml": (0.28476177, 0.43914227, 0.55713589),
+    },
+}
+
+
+@pytest.mark.parametrize("outcome", ["pain", "fatigue"])
+def test_example_ar1_is_remls_and_ar1_ml_is_r_arima(example_protocol, outcome):
+    from nof1 import example_paths, read_diary
+
+    result = analyze(example_protocol, read_diary(example_paths()[1], example_protocol))
+    doc = result.to_dict()["outcomes"][outcome]
+    ml, reml = doc["ar1_ml"], doc["ar1"]
+    b1, se, phi = EXAMPLE_AR1_R[outcome]["ml"]  # R arima
+    assert ml["method"] == "ar1-ml-wald"
+    assert ml["estimate"] == pytest.approx(b1, abs=2e-6)
+    assert ml["se"] == pytest.approx(se, abs=2e-6) and ml["phi"] == pytest.approx(phi, abs=2e-6)
+    b1, se, phi = EXAMPLE_AR1_R[outcome]["reml"]  # R nlme::gls, REML
+    assert reml["method"] == "ar1-reml-t" and set(reml) >= {"df", "t", "ci", "ci95", "level"}
+    assert reml["estimate"] == pytest.approx(b1, abs=2e-6)
+    assert reml["se"] == pytest.approx(se, abs=2e-6) and reml["phi"] == pytest.approx(phi, abs=2e-6)
+    assert reml["ci95"] == reml["ci"] and reml["n_obs"] == ml["n_obs"]

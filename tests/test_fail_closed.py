@@ -325,11 +325,12 @@ def test_10_none_is_no_adverse_event(tmp_path):
 
 
 def test_11_a_worse_verdict_says_whether_it_reaches_the_mcid(tmp_path):
-    # fatigue on treatment 0.8, 0.85, 0.9, 0.85 above control: precise, and below its MCID of 1
+    # fatigue on treatment 0.8, 0.85, 0.9, 0.85 above control: precise, and below its MCID of 1;
+    # pain (primary) improves, so the secondary fatigue is tested (the gate opens)
     steps = {1: 0.8, 2: 0.85, 3: 0.9, 4: 0.85}
     diary = built_diary(
         tmp_path / "diary.csv",
-        pain=lambda arm, cycle, i: 5 + i % 2,
+        pain=lambda arm, cycle, i: 5 + i % 2 - (1.5 + 0.1 * cycle if arm == "treatment" else 0),
         fatigue=lambda arm, cycle, i: 5 + (steps[cycle] if arm == "treatment" else 0),
     )
     report = tmp_path / "report.html"

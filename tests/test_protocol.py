@@ -117,6 +117,33 @@ def test_example_save_then_load_round_trips(tmp_path, example_protocol):
     assert again.schedule().fingerprint == example_protocol.schedule().fingerprint
 
 
+@pytest.mark.parametrize(
+    ("period_days", "washout_days", "expected"),
+    [(14, 3, 6), (7, 2, 3), (7, 3, 2), (10, 0, 5), (2, 1, 1)],
+)
+def test_min_days_per_period_defaults_to_half_the_counted_days(period_days, washout_days, expected):
+    # SPEC 5: half the post-washout days of a period, rounded up (by hand: ceil((P - W) / 2))
+    doc = protocol_dict(design={"period_days": period_days, "washout_days": washout_days})
+    protocol = Protocol.loads(protocol_toml(doc))
+    assert protocol.analysis.min_days_per_period == expected
+    assert not protocol.analysis.min_days_explicit
+    # a value in the protocol wins, even 1 (the old default)
+    doc["analysis"] = {"min_days_per_period": 1}
+    assert Protocol.loads(protocol_toml(doc)).analysis.min_days_per_period == 1
+
+
+def test_default_min_days_follows_the_design_through_to_dict():
+    # to_dict leaves a default out, so a variant with other periods gets its own default (what
+    # nof1 design does), while an explicit value is kept
+    protocol = Protocol.loads(protocol_toml(protocol_dict()))
+    doc = protocol.to_dict()
+    assert "min_days_per_period" not in doc["analysis"]
+    doc["design"]["period_days"] = 14
+    assert Protocol.from_dict(doc).analysis.min_days_per_period == 6
+    explicit = Protocol.loads(protocol_toml(protocol_dict(analysis={"min_days_per_period": 4})))
+    assert explicit.to_dict()["analysis"]["min_days_per_period"] == 4
+
+
 # -- refusals: each names its key -------------------------------------------------------------
 
 BASE_TEXT = protocol_toml(protocol_dict())

@@ -13,6 +13,7 @@ from scipy import stats as sps
 
 from nof1.stats import (
     cycle_differences,
+    gate_secondaries,
     holm,
     mann_whitney_exact,
     nap,
@@ -143,11 +144,13 @@ EXACT = sps.PermutationMethod(n_resamples=np.inf)  # SciPy: full enumeration, mi
 
 
 def brute_force_signed_rank(d):
-    """(P(W+ <= w), P(W+ >= w)) by listing all 2^n sign patterns of the midranked |d|."""
+    """(P(W+ <= w), P(W+ >= w)) by listing all 2^n sign patterns of the midranked |d| (zeros
+    ranked with the others and never positive: Pratt's method)."""
+    d = np.asarray(d, dtype=float)
     ranks = sps.rankdata(np.abs(d))
     w = ranks[d > 0].sum()
     stats = [
-        sum(r for r, s in zip(ranks, signs, strict=True) if s)
+        sum(r for r, s, x in zip(ranks, signs, d, strict=True) if s and x != 0)
         for signs in product([0, 1], repeat=len(d))
     ]
     stats = np.array(stats)
@@ -166,25 +169,25 @@ def brute_force_rank_sum(t, c):
 
 @pytest.mark.parametrize("better", ["lower", "higher"])
 def test_wilcoxon_matches_scipy_permutation(better):
-    # SciPy wilcoxon(method=PermutationMethod(n_resamples=inf)): the exact sign-flip
-    # distribution of the midranks, zeros dropped beforehand (zero_method="wilcox")
+    # SciPy wilcoxon(zero_method="pratt", method=PermutationMethod(n_resamples=inf)): the exact
+    # sign-flip distribution of the midranks, zeros ranked with the others and without a sign
     rng = np.random.default_rng(7)
     alt = "less" if better == "lower" else "greater"
     cases = [rng.normal(0.5, 1, size=k) for k in range(2, 11)]
     cases += [rng.integers(-3, 4, size=k).astype(float) for k in range(2, 11)]  # integer ties
     cases += [np.array([1.0, 2.0, -2.0, 0.0, 4.0]), np.array([1.0, 1.0, 1.0, -3.0])]
     for d in cases:
-        nz = d[d != 0]
-        if nz.size < 2:
+        if np.count_nonzero(d) < 1:
             continue
         r = wilcoxon_exact(d, better)
-        assert r.p_two_sided == pytest.approx(sps.wilcoxon(nz, method=EXACT).pvalue, abs=1e-12)
+        pratt = {"method": EXACT, "zero_method": "pratt"}
+        assert r.p_two_sided == pytest.approx(sps.wilcoxon(d, **pratt).pvalue, abs=1e-12)
         assert r.p_improvement == pytest.approx(
-            sps.wilcoxon(nz, method=EXACT, alternative=alt).pvalue, abs=1e-12
+            sps.wilcoxon(d, alternative=alt, **pratt).pvalue, abs=1e-12
         )
-        le, ge = brute_force_signed_rank(nz)
+        le, ge = brute_force_signed_rank(d)
         assert r.p_improvement == pytest.approx(le if better == "lower" else ge, abs=1e-12)
-        assert r.statistic == pytest.approx(np.sum(sps.rankdata(np.abs(nz))[nz > 0]))
+        assert r.statistic == pytest.approx(np.sum(sps.rankdata(np.abs(d))[d > 0]))
     # all 4 differences negative, lower is better: exact one-sided p = 2^-4
     assert wilcoxon_exact([-1, -2, -3, -4], "lower").p_improvement == pytest.approx(1 / 16)
 
@@ -212,7 +215,11 @@ def test_wilcoxon_float_ties_and_zeros():
     # the Hodges-Lehmann estimate is an average of the values themselves: equal to rounding
     assert fuzzy.estimate == pytest.approx(exact.estimate, abs=1e-15)
     assert replace(fuzzy, estimate=exact.estimate) == exact
-    assert wilcoxon_exact([0.1 + 0.2 - 0.3, -1.0, -2.0], "lower").n == 2
+    # a zero up to rounding is a zero: ranked, no sign (Pratt), as the exact 0
+    fuzzy_zero = wilcoxon_exact([0.1 + 0.2 - 0.3, -1.0, -2.0], "lower")
+    assert fuzzy_zero.n == 3 and "1 zero difference" in fuzzy_zero.note
+    zero = wilcoxon_exact([0.0, -1.0, -2.0], "lower")
+    assert (fuzzy_zero.p_two_sided, fuzzy_zero.statistic) == (zero.p_two_sided, zero.statistic)
     # above 100 differences: normal approximation, said in the note
     big = wilcoxon_exact(np.random.default_rng(1).normal(size=101), "lower")
     assert "normal approximation" in big.note and 0 < big.p_improvement < 1
@@ -220,7 +227,7 @@ def test_wilcoxon_float_ties_and_zeros():
 
 def test_wilcoxon_notes_and_reasons():
     r = wilcoxon_exact([0.0, 1.0, -1.0, 2.0], "lower")
-    assert "zero difference" in r.note and "tied" in r.note and r.n == 3
+    assert "zero difference" in r.note and "Pratt" in r.note and "tied" in r.note and r.n == 4
     r = wilcoxon_exact([0.0, np.nan], "lower")
     assert r.reason is not None and math.isnan(r.p_two_sided)
     assert wilcoxon_exact([-0.5], "lower").p_improvement == 0.5  # 1 of 2 sign flips
@@ -308,10 +315,10 @@ def test_holm_matches_statsmodels():
 def test_to_dict_and_frame():
     r = paired_t([-1.0, -2.0, -0.5], "lower")
     d = r.to_dict()
-    assert isinstance(d["ci95"], list) and d["reason"] is None
+    assert isinstance(d["ci"], list) and d["ci95"] == d["ci"] and d["reason"] is None
     json.dumps(d, allow_nan=False)
     frame = r.to_frame()
-    assert frame.loc[0, "method"] == "paired-t" and "ci95_low" in frame
+    assert frame.loc[0, "method"] == "paired-t" and "ci_low" in frame
     assert "<table>" in r._repr_html_()
 
 
@@ -423,14 +430,17 @@ def test_rank_interval_records_nominal_and_achieved_level():
     assert wilcoxon_exact([0.0, 0.0], "lower", alpha=0.10).level == pytest.approx(0.90)
 
 
-def test_ci95_is_the_old_name_of_ci_and_stays_the_json_key():
+def test_json_interval_is_ci_and_ci95_only_at_level_095():
+    # SPEC 5 (AR(1) keys): a result with an interval carries ci and level; ci95 appears only
+    # when the level is 0.95, and then equals ci
     r = paired_t([-1.0, -2.0, -0.5], "lower", alpha=0.10)
-    assert r.ci95 == r.ci
-    assert "old name" in type(r).ci95.__doc__ and "95" not in type(r).ci95.__doc__
+    assert r.ci95 == r.ci  # the old Python name stays readable
+    assert "old name" in type(r).ci95.__doc__
     d = r.to_dict()
-    keys = list(d)
-    assert "ci" not in d and keys[keys.index("ci95") + 1] == "level"
-    assert d["level"] == pytest.approx(0.90) and d["ci95"] == list(r.ci)
+    assert "ci95" not in d and d["ci"] == list(r.ci) and d["level"] == pytest.approx(0.90)
+    at95 = paired_t([-1.0, -2.0, -0.5], "lower").to_dict()
+    keys = list(at95)
+    assert keys[keys.index("ci") + 1] == "ci95" and at95["ci95"] == at95["ci"]
     with pytest.raises(AttributeError):
         r.ci95 = (0.0, 1.0)  # read-only
 
@@ -473,3 +483,15 @@ def test_the_harm_rule_and_the_analysis_give_the_same_cycle_differences():
     for name, outcome in result.outcomes.items():
         harm = period_differences(grid, grid.values(name, None))[0]
         np.testing.assert_array_equal(harm, outcome.cycle_differences)
+
+
+def test_gate_secondaries_opens_only_when_the_primary_shows_an_effect():
+    # by hand: Holm among the secondaries (statsmodels agrees above); the gate is p < alpha
+    adjusted, gated = gate_secondaries(0.01, [0.03, 0.02], 0.05)
+    np.testing.assert_allclose(adjusted, [0.04, 0.04])
+    assert not gated
+    assert gate_secondaries(0.05, [0.001], 0.05)[1]  # at alpha exactly the interval touches 0
+    assert gate_secondaries(float("nan"), [0.001], 0.05)[1]  # a primary without a test
+    adjusted, gated = gate_secondaries(0.2, [0.001], 0.05)
+    assert gated and adjusted[0] == 0.001  # one secondary: Holm leaves it as it is
+    assert gate_secondaries(0.01, [], 0.05)[0].size == 0

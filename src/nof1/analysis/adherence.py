@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..stats import paired_t, welch_t
-from ..stats.results import PairedTest, jsonable
+from ..stats.results import PairedTest, interval_keys, jsonable
 from .periods import PeriodLayout, headline_effect, period_means
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class AdherenceCheck:
             r = getattr(self, name)
             out[name] = {
                 "effect": jsonable(r.estimate),
-                "ci95": jsonable(r.ci),
+                **interval_keys(r.ci, r.level),
                 "level": r.level,
                 "p_two_sided": jsonable(r.p_two_sided),
                 "method": r.method,

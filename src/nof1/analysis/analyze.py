@@ -2,9 +2,10 @@
 
 This module owns the orchestration and its result ``Analysis``: for each outcome it runs
 :func:`nof1.analysis.outcome.analyze_outcome` (period means and cycle differences, every method of
-:mod:`nof1.stats`, sensitivity and assumption checks), adjusts the secondary outcomes (Holm), words
-a verdict (:mod:`nof1.analysis.verdict`), accounts for every diary row and replays the stop rules.
-A method that cannot run gives a result with a ``reason``; the rest of the analysis goes on. The
+:mod:`nof1.stats`, sensitivity and assumption checks), gates the secondary outcomes on the primary
+and adjusts them (Holm; :func:`nof1.stats.gate_secondaries`), words a verdict
+(:mod:`nof1.analysis.verdict`), accounts for every diary row and replays the stop rules. A
+method that cannot run gives a result with a ``reason``; the rest of the analysis goes on. The
 per-outcome results ``OutcomeResult`` and ``PeriodSummary`` live in :mod:`nof1.analysis.outcome`
 and stay importable from here.
 """
@@ -20,7 +21,7 @@ import numpy as np
 
 from .. import __version__
 from ..format import Summary
-from ..stats import holm
+from ..stats import gate_secondaries
 from ..trial.reference import reference_set
 from .adherence import disagreement, entry_accounting
 from .methods import METHODS  # re-exported: the changelog sends the flat module's names here
@@ -352,15 +353,21 @@ def analyze(
 
     reference = reference_set(diary.schedule)  # one rule: nof1.trial.reference
     results = {o.name: analyze_outcome(protocol, diary, o, reference) for o in protocol.outcomes}
+    primary = next(o.name for o in protocol.outcomes if o.primary)
     secondary = [o.name for o in protocol.outcomes if not o.primary]
-    adjusted = holm([results[n].paired_t.p_two_sided for n in secondary]) if secondary else []
+    # the primary gates the secondaries (nof1.stats.gate_secondaries: the one multiplicity rule)
+    adjusted, gated = gate_secondaries(
+        results[primary].paired_t.p_two_sided,
+        [results[n].paired_t.p_two_sided for n in secondary],
+        protocol.analysis.alpha,
+    )
     last = diary.last_entry_date  # a blank template row is not an entry
     interim = is_interim(diary)
     final = {}
     for o in protocol.outcomes:
         r = results[o.name]
         holm_p = adjusted[secondary.index(o.name)] if o.name in secondary else math.nan
-        r = _replace(r, holm_p=float(holm_p))
+        r = _replace(r, holm_p=float(holm_p), gated=gated and not o.primary)
         r = _replace(r, clinical=clinical(r))
         words, direction = verdict(r, protocol, interim)
         words += disagreement(r.paired_t, r.adherence, protocol.analysis.alpha)

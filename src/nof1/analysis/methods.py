@@ -21,13 +21,14 @@ __all__ = ["AR1_ML", "AR1_REML", "METHODS", "NAP", "MethodRow", "method_rows"]
 METHODS = ("paired-t", "wilcoxon", "randomization", "ar1", "bayes")
 """The methods run on every outcome, by the names ``nof1 power --method`` takes; an outcome's
 attribute and JSON key is the name with ``_`` for ``-`` (``paired_t``). ``ar1`` is the AR(1)
-daily model: its calibrated test is the row :data:`AR1_REML` of the method table, its maximum
-likelihood fit the row :data:`AR1_ML`."""
+daily model's calibrated test, the row :data:`AR1_REML` of the method table; its maximum
+likelihood fit (:data:`AR1_ML`) is the outcome's ``ar1_ml``, in the JSON only."""
 
 AR1_REML = "ar1-reml-t"
 """The calibrated test of the AR(1) daily model (REML phi, t reference, Satterthwaite df)."""
 AR1_ML = "ar1-ml-wald"
-"""The maximum likelihood fit of the AR(1) daily model with a normal (Wald) reference."""
+"""The maximum likelihood fit of the AR(1) daily model with a normal (Wald) reference (the
+``method`` label of JSON ``ar1_ml``; no row of the method table)."""
 NAP = "nap"
 """The non-overlap of all pairs (a probability from 0 to 1, not an effect)."""
 
@@ -40,7 +41,7 @@ class MethodRow:
     ----------
     slot
         Where the result sits on the outcome: ``paired_t``, ``wilcoxon``, ``randomization``,
-        ``ar1_calibrated`` (``outcome.ar1.calibrated``), ``ar1`` or ``bayes``.
+        ``ar1`` (the calibrated test) or ``bayes``.
     name
         The method's one name: the ``method`` column of ``to_frame``, the label of the text and
         HTML tables and the ``method`` label in the JSON. ``paired-t`` and ``wilcoxon`` are
@@ -80,8 +81,8 @@ def _row(slot: str, name: str, result: Any, estimate: str) -> MethodRow:
 def method_rows(outcome: OutcomeResult) -> tuple[MethodRow, ...]:
     """The method table of one outcome, in the order every report shows it.
 
-    The calibrated AR(1) test comes before the maximum likelihood fit (it is the one to read);
-    NAP, which is not an effect, has no row here (its name is :data:`NAP`).
+    The AR(1) row is the calibrated test; the maximum likelihood fit has no row (JSON
+    ``ar1_ml`` only). NAP, which is not an effect, has no row here (its name is :data:`NAP`).
 
     Parameters
     ----------
@@ -91,8 +92,7 @@ def method_rows(outcome: OutcomeResult) -> tuple[MethodRow, ...]:
     Returns
     -------
     tuple of MethodRow
-        ``paired-t``, ``wilcoxon``, ``randomization``, ``ar1-reml-t``, ``ar1-ml-wald``,
-        ``bayes``.
+        ``paired-t``, ``wilcoxon``, ``randomization``, ``ar1-reml-t``, ``bayes``.
 
     Examples
     --------
@@ -100,14 +100,13 @@ def method_rows(outcome: OutcomeResult) -> tuple[MethodRow, ...]:
     >>> protocol = Protocol.load(example_paths()[0])
     >>> result = analyze(protocol, read_diary(example_paths()[1], protocol))
     >>> [row.name for row in method_rows(result.primary)]
-    ['paired-t', 'wilcoxon', 'randomization', 'ar1-reml-t', 'ar1-ml-wald', 'bayes']
+    ['paired-t', 'wilcoxon', 'randomization', 'ar1-reml-t', 'bayes']
     """
     t, w = outcome.paired_t, outcome.wilcoxon
     return (
         _row("paired_t", t.method, t, "estimate"),
         _row("wilcoxon", w.method, w, "estimate"),
         _row("randomization", "randomization", outcome.randomization, "observed"),
-        _row("ar1_calibrated", AR1_REML, outcome.ar1.calibrated, "estimate"),
-        _row("ar1", AR1_ML, outcome.ar1, "estimate"),
+        _row("ar1", AR1_REML, outcome.ar1, "estimate"),
         _row("bayes", "bayes", outcome.bayes, "mean"),
     )

@@ -27,6 +27,7 @@ from ..stats import (
     wilcoxon_exact,
 )
 from ..stats.results import (
+    AR1Calibrated,
     AR1Fit,
     BayesResult,
     PairedTest,
@@ -36,7 +37,7 @@ from ..stats.results import (
 )
 from ..trial.reference import Reference
 from .adherence import AdherenceCheck, adherence_check
-from .methods import METHODS, NAP, method_rows
+from .methods import AR1_ML, METHODS, NAP, method_rows
 from .periods import PeriodLayout, headline_effect, period_means
 from .sensitivity import Sensitivity, sensitivity
 
@@ -84,17 +85,29 @@ class OutcomeResult:
     paired_t: PairedTest
     wilcoxon: RankTest
     randomization: RandomizationTest
-    ar1: AR1Fit
+    ar1: AR1Calibrated
+    """The AR(1) daily model's test: REML phi, t reference with Satterthwaite df (the one the
+    text, the report and JSON ``ar1`` show)."""
+    ar1_ml: AR1Fit
+    """The same model by exact maximum likelihood with a Wald test, as R's ``arima`` fits it
+    (JSON ``ar1_ml`` only; anti-conservative on short trials). Its Ljung-Box p is the residual
+    check of the sensitivity table."""
     bayes: BayesResult
     nap: float
     nap_reason: str | None
     holm_p: float
+    """A secondary outcome's paired-t p, Holm-adjusted among the secondary outcomes (NaN for
+    the primary, which is judged alone)."""
     sensitivity: Sensitivity
     verdict: str = ""
     direction: str = "unclear"
     clinical: str = "uncertain"
     adherence: AdherenceCheck | None = None
     """Per-protocol and as-treated re-estimates (a diary with an arm column only)."""
+    gated: bool = False
+    """True for a secondary outcome that was not tested because the primary outcome did not
+    show an effect at alpha (:func:`nof1.stats.gate_secondaries`): its verdict is
+    ``exploratory``, never better or worse. Always False for the primary."""
 
     def method(self, name: str):
         """The result of a method by its name in :data:`METHODS` (``paired_t`` also accepted)."""
@@ -121,14 +134,19 @@ class OutcomeResult:
             else:  # every method object says its name (nof1.analysis.methods), as reports do
                 out[key] = result.to_dict()
                 out[key]["method"] = names[key]
-        if out["ar1"] is not None and out["ar1"]["calibrated"] is not None:
-            out["ar1"]["calibrated"]["method"] = names["ar1_calibrated"]
+        ml = self.ar1_ml
+        if ml.reason is not None:
+            out["ar1_ml"] = None
+            out["ar1_ml_reason"] = ml.reason
+        else:
+            out["ar1_ml"] = {**ml.to_dict(), "method": AR1_ML}
         out["nap"] = jsonable(self.nap)
         if self.nap_reason:
             out["nap_reason"] = self.nap_reason
         out["holm_p"] = jsonable(self.holm_p)
         if self.primary:
             out["holm_p_reason"] = "primary outcome: judged alone, not adjusted"
+        out["gated"] = self.gated
         out["sensitivity"] = self.sensitivity.to_dict()
         if self.adherence is not None:
             out.update(self.adherence.to_dict())
@@ -148,8 +166,8 @@ class OutcomeResult:
     @property
     def method_names(self) -> dict[str, str]:
         """The name of each method by where its result sits (``paired_t``, ``wilcoxon``,
-        ``randomization``, ``ar1_calibrated``, ``ar1``, ``bayes``, ``nap``): the one name the
-        tidy table, the JSON, the text and the HTML report use (:mod:`nof1.analysis.methods`)."""
+        ``randomization``, ``ar1``, ``bayes``, ``nap``): the one name the tidy table, the JSON,
+        the text and the HTML report use (:mod:`nof1.analysis.methods`)."""
         return {row.slot: row.name for row in method_rows(self)} | {"nap": NAP}
 
     def to_frame(self) -> pd.DataFrame:
@@ -157,10 +175,11 @@ class OutcomeResult:
 
         Methods by their one name (:func:`nof1.analysis.methods.method_rows`): ``paired-t``
         (``welch-t`` under the ``random`` scheme), ``wilcoxon`` (``mann-whitney``),
-        ``randomization``, ``ar1-reml-t`` (the calibrated AR(1) test), ``ar1-ml-wald`` (its
-        maximum likelihood fit), ``bayes``. ``estimate``, ``ci_low`` and ``ci_high`` are effects
-        in the outcome's units (treatment minus control; the Bayesian posterior mean, the
-        randomization test's observed effect); ``level`` is the level the row's interval
+        ``randomization``, ``ar1-reml-t`` (the AR(1) daily model's calibrated test), ``bayes``
+        (the maximum likelihood AR(1) fit, ``ar1_ml``, is in the JSON only). ``estimate``,
+        ``ci_low`` and ``ci_high`` are effects in the outcome's units (treatment minus
+        control; the Bayesian posterior mean, the randomization test's observed effect);
+        ``level`` is the level the row's interval
         actually has (the rank test's ``ci_level``, below 1 - alpha with few cycles; NaN
         without an interval). The last row, method ``nap``, holds the non-overlap of all pairs
         in its own column ``nap`` (a probability from 0 to 1, NaN in the other rows), never in
@@ -243,8 +262,8 @@ def analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResu
     """Every method of docs/methods.md on one outcome, before the verdict and the Holm adjustment.
 
     ``reference`` is the design's reference set (:func:`nof1.trial.reference.reference_set`);
-    :func:`nof1.analysis.analyze.analyze` adds ``holm_p``, ``clinical``, ``verdict`` and
-    ``direction`` across outcomes.
+    :func:`nof1.analysis.analyze.analyze` adds ``holm_p``, ``gated``, ``clinical``, ``verdict``
+    and ``direction`` across outcomes.
     """
     schedule = diary.schedule
     paired = protocol.design.paired
@@ -268,7 +287,7 @@ def analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResu
     in_cycles = arrays["phase"] == "cycle"
     y = np.where(arrays["washout"], np.nan, values)[in_cycles]
     x = arrays["treatment"][in_cycles].astype(float)
-    ar1 = fit_ar1(y, x, trend=protocol.analysis.trend, alpha=alpha)
+    ar1_ml = fit_ar1(y, x, trend=protocol.analysis.trend, alpha=alpha)
 
     if paired:
         bayes = bayes_cycle(
@@ -284,7 +303,7 @@ def analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResu
     nap_reason = None if t_days.size and c_days.size else "an arm has no post-washout day with data"
     nap_value = nap(t_days, c_days, outcome.better) if nap_reason is None else math.nan
     checks = sensitivity(
-        protocol, schedule, values, outcome, effect, diffs, treat, paired, (y, x), ar1
+        protocol, schedule, values, outcome, effect, diffs, treat, paired, (y, x), ar1_ml
     )
     cycles_used = int(used.size) if paired else int(np.isfinite(means).sum() // 2)
     return OutcomeResult(
@@ -300,7 +319,8 @@ def analyze_outcome(protocol, diary, outcome: Outcome, reference) -> OutcomeResu
         paired_t=t_test,
         wilcoxon=rank,
         randomization=rand,
-        ar1=ar1,
+        ar1=ar1_ml.calibrated,
+        ar1_ml=ar1_ml,
         bayes=bayes,
         nap=nap_value,
         nap_reason=nap_reason,

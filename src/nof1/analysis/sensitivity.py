@@ -49,14 +49,18 @@ def _order_effect(diffs: np.ndarray, treat: np.ndarray) -> float:
 def sensitivity(protocol, schedule, values, outcome, effect, diffs, treat, paired, days_x, ar1):
     """Re-estimate one outcome's effect under other assumptions and say which ones matter.
 
+    ``ar1`` is the AR(1) daily model's maximum likelihood fit (``outcome.ar1_ml``): its
+    calibrated test (``ar1.calibrated``, the AR(1) effect every report shows) is compared with
+    the calibrated test of the model with a linear trend, and its residuals are checked.
+
     Returns
     -------
     Sensitivity
-        The effect with no washout and with washout + 2 days, the AR(1) effect with a linear
-        trend and the trend per day, the Ljung-Box p of the AR(1) residuals, the period-order
-        effect, and a warning for each shift larger than half the MCID (or a sign change larger
-        than a quarter of it), residual autocorrelation at p < 0.05, or an order effect above
-        half the MCID.
+        The effect with no washout and with washout + 2 days, the calibrated AR(1) effect with a
+        linear trend and the trend per day (maximum likelihood), the Ljung-Box p of the AR(1)
+        residuals, the period-order effect, and a warning for each shift larger than half the
+        MCID (or a sign change larger than a quarter of it), residual autocorrelation at
+        p < 0.05, or an order effect above half the MCID.
     """
     design = protocol.design
     min_days = protocol.analysis.min_days_per_period
@@ -67,7 +71,8 @@ def sensitivity(protocol, schedule, values, outcome, effect, diffs, treat, paire
         means, _ = period_means(values, layout, min(min_days, design.period_days - washout))
         effects.append(headline_effect(means, treat, paired)[0])
     cycle_y, cycle_x = days_x
-    trend_fit = fit_ar1(cycle_y, cycle_x, trend=True, calibrated=False)
+    trend_fit = fit_ar1(cycle_y, cycle_x, trend=True)
+    base, trended = ar1.calibrated.estimate, trend_fit.calibrated.estimate
     order = _order_effect(diffs, treat) if paired else math.nan
     warnings = []
     half = outcome.mcid / 2
@@ -80,15 +85,11 @@ def sensitivity(protocol, schedule, values, outcome, effect, diffs, treat, paire
                     f"with {label} the effect is {other:+.2f} (vs {effect:+.2f}): carryover or "
                     "withdrawal may shape the estimate"
                 )
-    if (
-        np.isfinite(trend_fit.trend_coef)
-        and np.isfinite(trend_fit.estimate)
-        and np.isfinite(ar1.estimate)
-    ):
-        if abs(trend_fit.estimate - ar1.estimate) > half:
+    if np.isfinite(trend_fit.trend_coef) and np.isfinite(trended) and np.isfinite(base):
+        if abs(trended - base) > half:
             warnings.append(
-                f"allowing a linear time trend moves the AR(1) effect from {ar1.estimate:+.2f} "
-                f"to {trend_fit.estimate:+.2f}: the outcome drifts over the trial"
+                f"allowing a linear time trend moves the AR(1) effect from {base:+.2f} "
+                f"to {trended:+.2f}: the outcome drifts over the trial"
             )
     if np.isfinite(ar1.ljung_box_p) and ar1.ljung_box_p < 0.05:
         warnings.append(
@@ -102,7 +103,7 @@ def sensitivity(protocol, schedule, values, outcome, effect, diffs, treat, paire
     return Sensitivity(
         effects[0],
         effects[1],
-        trend_fit.estimate,
+        trended,
         trend_fit.trend_coef,
         ar1.ljung_box_p,
         order,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..format import fmt_p, fmt_prob
 from .adherence import diary_lines, outcome_lines
-from .methods import AR1_ML, AR1_REML, NAP, method_rows
+from .methods import AR1_REML, NAP, method_rows
 
 if TYPE_CHECKING:
     from .analyze import Analysis
@@ -142,9 +142,9 @@ def safety_lines(analysis: Analysis) -> list[str]:
 
 
 AR1_ROWS_NOTE = (
-    f"AR(1) daily model: '{AR1_REML}' is the calibrated test (REML, t reference with "
-    f"Satterthwaite df; it keeps its level on short trials); '{AR1_ML}' is the maximum "
-    "likelihood fit with a normal (Wald) reference, as R's arima, anti-conservative on short "
-    "trials. Wilcoxon: Hodges-Lehmann estimate with its exact interval (its confidence in "
+    f"AR(1) daily model: '{AR1_REML}' is its calibrated test (REML, t reference with "
+    "Satterthwaite df); it keeps its level on short trials unless periods shift level at "
+    "random, where the paired t holds (the maximum likelihood fit, as R's arima, is in --json "
+    "as ar1_ml). Wilcoxon: Hodges-Lehmann estimate with its exact interval (its confidence in "
     "brackets when the design cannot reach the nominal level)."
 )

@@ -1,11 +1,12 @@
 """The decision on each outcome and its plain words for the clinician.
 
-This module owns the verdict rule (direction from the 1 - alpha interval, Holm for secondary
-outcomes; clinical importance against the MCID; whether the randomization test can reach alpha,
-asked of :mod:`nof1.trial.reference`) and the sentences that say it, per outcome and as one
-benefit/harm line. Every number comes from :mod:`nof1.analysis.analyze`; numbers become text with
-:mod:`nof1.format`. The terminal summary that shows these words with the method table is
-:func:`nof1.analysis.summary.render_text`.
+This module owns the verdict rule (direction from the 1 - alpha interval of the cycle-level
+t-test; secondary outcomes gated on the primary and Holm-adjusted among themselves; clinical
+importance against the MCID; whether the
+randomization test can reach alpha, asked of :mod:`nof1.trial.reference`) and the sentences
+that say it, per outcome and as one benefit/harm line. Every number comes from
+:mod:`nof1.analysis.analyze`; numbers become text with :mod:`nof1.format`. The terminal summary
+that shows these words with the method table is :func:`nof1.analysis.summary.render_text`.
 """
 
 from __future__ import annotations
@@ -129,9 +130,12 @@ def verdict(r: OutcomeResult, protocol: Protocol, interim: bool = False) -> tupl
     Returns
     -------
     text, direction
-        ``direction`` is ``better`` (the interval excludes 0 on the side of improvement; for a
-        secondary outcome the Holm-adjusted p must also be below alpha), ``worse`` (likewise on
-        the side of worsening), ``unclear`` or ``not estimable``.
+        ``direction`` is ``better`` (the interval of the paired t, Welch t under the ``random``
+        scheme, excludes 0 on the side of improvement; for a secondary outcome the primary must
+        have shown an effect and the Holm-adjusted p must also be below alpha), ``worse``
+        (likewise on the side of worsening), ``unclear``, ``exploratory`` (a secondary outcome
+        not tested because the primary outcome did not show an effect: ``r.gated``) or ``not
+        estimable``. The words name the test the direction rests on.
     """
     alpha = protocol.analysis.alpha
     level = f"{100 * (1 - alpha):.0f}%"
@@ -158,20 +162,29 @@ def verdict(r: OutcomeResult, protocol: Protocol, interim: bool = False) -> tupl
         lines[0] += f"; {level} CI {lo:+.2f} to {hi:+.2f})."
         direction = _side(lo, hi, r.better)
         matters = reach(r, level)
-        if not r.primary and direction != "unclear" and not r.holm_p < alpha:
+        test = "paired t over the cycle differences" if paired else "Welch t over the periods"
+        if r.gated:
+            lines.append(
+                "Exploratory (the primary outcome did not show an effect): a secondary outcome "
+                "is tested only after the primary, so it reads neither better nor worse "
+                f"({test}, unadjusted {p_is(t.p_two_sided)})."
+            )
+            direction = "exploratory"
+        elif not r.primary and direction != "unclear" and not r.holm_p < alpha:
             lines.append(
                 f"Nominally {'improved' if direction == 'better' else 'worse'} "
-                f"({p_is(t.p_two_sided)}; {matters}), but not after the Holm adjustment for "
-                f"several outcomes ({p_is(r.holm_p)}): treat as unclear."
+                f"({test}, {p_is(t.p_two_sided)}; {matters}), but not after the Holm adjustment "
+                f"for several outcomes ({p_is(r.holm_p)}): treat as unclear."
             )
             direction = "unclear"
         else:
+            p = f"{test}, {p_is(t.p_two_sided)}"
             lines.append(
                 {
-                    "better": f"The treatment improved it ({p_is(t.p_two_sided)}); {matters}.",
-                    "worse": f"The treatment made it worse ({p_is(t.p_two_sided)}); {matters}.",
+                    "better": f"The treatment improved it ({p}); {matters}.",
+                    "worse": f"The treatment made it worse ({p}); {matters}.",
                     "unclear": "The data cannot tell an improvement from no change or a "
-                    f"worsening ({p_is(t.p_two_sided)}); {matters}.",
+                    f"worsening ({p}); {matters}.",
                 }[direction]
             )
     else:
@@ -201,11 +214,12 @@ def verdict(r: OutcomeResult, protocol: Protocol, interim: bool = False) -> tupl
         limit = _randomization_limit(r, protocol, interim)
         if limit:
             lines.append(limit)
-    cal = r.ar1.calibrated
+    cal = r.ar1
     if t.reason is not None and cal.reason is None:
         lo, hi = cal.ci
         lines.append(
-            f"AR(1) daily model (REML, t with {cal.df:.0f} df): {cal.estimate:+.2f} ({level} CI "
+            f"AR(1) daily model (REML, t with {cal.df:.0f} df; it assumes no shifts between "
+            f"periods beyond the treatment's): {cal.estimate:+.2f} ({level} CI "
             f"{lo:+.2f} to {hi:+.2f}, {p_is(cal.p_two_sided)}); NAP {r.nap:.2f}."
         )
     failed = [
@@ -215,7 +229,7 @@ def verdict(r: OutcomeResult, protocol: Protocol, interim: bool = False) -> tupl
     ]
     if failed:
         lines.append("Not estimated: " + "; ".join(failed) + ".")
-    if not r.primary and math.isfinite(r.holm_p) and t.reason is None:
+    if not r.primary and not r.gated and math.isfinite(r.holm_p) and t.reason is None:
         lines.append(f"Secondary outcome: Holm-adjusted {p_is(r.holm_p)}.")
     lines.extend(f"Check: {w}." for w in r.sensitivity.warnings)
     return " ".join(lines), direction

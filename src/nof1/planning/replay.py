@@ -93,21 +93,24 @@ def _rank_pattern_p(keys: np.ndarray, one: Any) -> np.ndarray:
 
 
 def _wilcoxon_p(diffs: np.ndarray, better: str) -> np.ndarray:
-    """Two-sided exact Wilcoxon p of each row, as :func:`nof1.stats.wilcoxon_exact` gives it.
+    """Two-sided exact signed-rank p of each row, as :func:`nof1.stats.wilcoxon_exact` gives it.
 
-    The test depends on the differences only through their signed ranks, so it is computed once
-    per distinct pattern of signed ranks (at most 2^k of them without ties) and looked up.
+    The test depends on the differences only through their signs and their midranks among all
+    the counted differences, zeros included (Pratt's method), so it is computed once per distinct
+    pattern of signed midranks (at most 2^k of them without ties) and looked up. In a pattern a
+    zero is 0 and a cycle that does not count is +inf (left out); ranking the pattern's absolute
+    values again gives the same midranks, so the test of the pattern is the test of the row.
     """
     from scipy.stats import rankdata
 
-    from ..stats import wilcoxon_exact
+    from ..stats import signed_rank_pvalues
 
-    d = np.where(np.isfinite(diffs) & (diffs != 0), diffs, np.nan)
-    ranks = rankdata(np.abs(d), axis=-1, nan_policy="omit")
-    signed = np.sort(np.where(np.isfinite(ranks), np.sign(d) * ranks, 0.0), axis=-1)
+    ranks = rankdata(np.abs(diffs), axis=-1, nan_policy="omit")
+    signed = np.where(np.isfinite(diffs), np.sign(diffs) * ranks, np.inf)
+    signed = np.sort(signed, axis=-1)
 
     def wilcoxon(row: np.ndarray) -> float:
-        return wilcoxon_exact(row[row != 0], better).p_two_sided
+        return signed_rank_pvalues(row[np.isfinite(row)], better)[1]
 
     return _rank_pattern_p(signed, wilcoxon)
 

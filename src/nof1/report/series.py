@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..series.counts import count_text
-from ..series.render import heterogeneity_words, pooled_words, responder_words
+from ..series.render import gate_words, heterogeneity_words, pooled_words, responder_words
 from .html import render, svg_figure
 
 if TYPE_CHECKING:
@@ -40,7 +40,9 @@ def _outcome(result: SeriesResult, o: SeriesOutcome, i: int) -> dict:
     return {
         "outcome": o,
         "pooled": pooled_words(o),
-        "words": [s for s in (heterogeneity_words(o), responder_words(o)) if s],
+        "words": [
+            s for s in (gate_words(result, o), heterogeneity_words(o), responder_words(o)) if s
+        ],
         "forest": svg_figure(lambda: plot_forest(result, o.name), f"forest{i}", caption, "forest"),
         "pct": round(100 * o.level),
         "combinations": count_text(o.combinations),

@@ -1,7 +1,7 @@
 """Words and text for a series analysis: the plain-words sentences and the terminal output.
 
-The sentences (:func:`heterogeneity_words`, :func:`pooled_words`, :func:`responder_words`) are
-shared by the text output and the HTML report, so both say the same thing.
+The sentences (:func:`heterogeneity_words`, :func:`pooled_words`, :func:`responder_words`,
+:func:`gate_words`) are shared by the text output and the HTML report, so both say the same thing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from .counts import count_text
 if TYPE_CHECKING:
     from .results import SeriesOutcome, SeriesResult
 
-__all__ = ["heterogeneity_words", "pooled_words", "render_text", "responder_words"]
+__all__ = ["gate_words", "heterogeneity_words", "pooled_words", "render_text", "responder_words"]
 
 
 def _num(x: float, signed: bool = True) -> str:
@@ -39,6 +39,24 @@ def pooled_words(o: SeriesOutcome) -> str:
         f"On average {o.name} was {abs(two.estimate):.2f} points {direction} on treatment than on "
         f"control ({pct}% CI {_ci(two.ci)}, p {fmt_p(two.p_two_sided)}; "
         f"{two.k} patients with a standard error)."
+    )
+
+
+def gate_words(result: SeriesResult, o: SeriesOutcome) -> str:
+    """For a secondary outcome, whether it was tested: the single-patient rule
+    (:attr:`SeriesResult.secondary_gate`), so a secondary outcome is never read as better or
+    worse unless the primary outcome showed an effect. Empty for the primary."""
+    if o.primary:
+        return ""
+    holm_p, gated = result.secondary_gate
+    if gated:
+        return (
+            "Exploratory (the primary outcome did not show an effect): a secondary outcome is "
+            "tested only after the primary, so read it neither as better nor as worse."
+        )
+    return (
+        "Secondary outcome, tested because the primary outcome showed an effect: Holm-adjusted "
+        f"p {fmt_p(holm_p[o.name])} among the secondary outcomes."
     )
 
 
@@ -72,12 +90,13 @@ def responder_words(o: SeriesOutcome) -> str:
     )
 
 
-def _outcome_text(o: SeriesOutcome) -> list[str]:
+def _outcome_text(result: SeriesResult, o: SeriesOutcome) -> list[str]:
     two, one, rand = o.two_stage, o.one_stage, o.randomization
     pct = round(100 * o.level)
     flag = "primary" if o.primary else "secondary"
     lines = [f"{o.name} ({flag}; {o.better} is better; MCID {o.mcid:g})", ""]
-    for sentence in (pooled_words(o), heterogeneity_words(o), responder_words(o)):
+    words = (pooled_words(o), gate_words(result, o), heterogeneity_words(o), responder_words(o))
+    for sentence in words:
         if sentence:
             lines.append("  " + sentence)
     lines.append("")
@@ -133,5 +152,5 @@ def render_text(result: SeriesResult) -> str:
     if result.excluded:
         lines.append("")
     for o in result.outcomes.values():
-        lines.extend(_outcome_text(o))
+        lines.extend(_outcome_text(result, o))
     return "\n".join(lines).rstrip() + "\n"

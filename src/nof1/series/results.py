@@ -219,6 +219,23 @@ class SeriesResult:
         """The primary outcome's results."""
         return next(o for o in self.outcomes.values() if o.primary)
 
+    @property
+    def secondary_gate(self) -> tuple[dict[str, float], bool]:
+        """The single-patient rule for several outcomes (:func:`nof1.stats.gate_secondaries`)
+        on the pooled two-stage p-values: each secondary outcome's Holm-adjusted p (among the
+        secondaries) and whether they are gated, i.e. not tested because the primary's pooled
+        effect is not significant at alpha (1 - the level of its intervals)."""
+        from ..stats import gate_secondaries
+
+        names = [name for name, o in self.outcomes.items() if not o.primary]
+        primary = self.primary
+        adjusted, gated = gate_secondaries(
+            primary.two_stage.p_two_sided,
+            [self.outcomes[n].two_stage.p_two_sided for n in names],
+            1.0 - primary.level,
+        )
+        return dict(zip(names, adjusted.tolist(), strict=True)), gated
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document of ``nof1 series --json``."""
         return {

@@ -18,6 +18,7 @@ from nof1.stats.bayes import (
 from nof1.stats.cycle import (
     PairedTArrays,
     cycle_differences,
+    gate_secondaries,
     holm,
     nap,
     paired_t,
@@ -30,12 +31,7 @@ from nof1.stats.randomization import (
     randomization_pvalues,
     randomization_test,
 )
-from nof1.stats.rank import (
-    hodges_lehmann_shift,
-    hodges_lehmann_signed,
-    mann_whitney_exact,
-    wilcoxon_exact,
-)
+from nof1.stats.rank import hodges_lehmann_shift, mann_whitney_exact
 from nof1.stats.results import (
     AR1Calibrated,
     AR1Fit,
@@ -44,6 +40,7 @@ from nof1.stats.results import (
     RandomizationTest,
     RankTest,
 )
+from nof1.stats.signed_rank import hodges_lehmann_signed, signed_rank_pvalues, wilcoxon_exact
 
 __all__ = [
     "AR1Arrays",
@@ -63,6 +60,7 @@ __all__ = [
     "bayes_cycle",
     "cycle_differences",
     "fit_ar1",
+    "gate_secondaries",
     "hodges_lehmann_shift",
     "hodges_lehmann_signed",
     "holm",
@@ -74,6 +72,7 @@ __all__ = [
     "probability_of_harm",
     "randomization_pvalues",
     "randomization_test",
+    "signed_rank_pvalues",
     "welch_t",
     "wilcoxon_exact",
 ]

@@ -519,7 +519,7 @@ def fit_ar1(
         note=note,
         calibrated=_calibrated_one(series, grid, alpha)
         if calibrated
-        else AR1Calibrated(level=level, reason="not computed (calibrated=False)"),
+        else AR1Calibrated(level=level, n_obs=n_obs, reason="not computed (calibrated=False)"),
     )
 
 
@@ -532,9 +532,10 @@ def _calibrated_one(series: _Series, grid: np.ndarray, alpha: float) -> AR1Calib
 
     phi = _argmax_one(restricted, grid)
     r = reml_test(np.array([phi]), series.pieces, n, alpha)
+    n_obs = int(n[0])
     if not r.ok[0]:
         reason = NOT_PD.replace("maximum likelihood", "REML")
-        return AR1Calibrated(phi=phi, level=1.0 - alpha, reason=reason)
+        return AR1Calibrated(phi=phi, level=1.0 - alpha, n_obs=n_obs, reason=reason)
     est, half = float(r.estimate[0]), float(r.half_width[0])
     return AR1Calibrated(
         estimate=est,
@@ -545,6 +546,7 @@ def _calibrated_one(series: _Series, grid: np.ndarray, alpha: float) -> AR1Calib
         p_two_sided=float(r.p_two_sided[0]),
         phi=phi,
         level=1.0 - alpha,
+        n_obs=n_obs,
     )
 
 

@@ -12,6 +12,7 @@ means "not counted". A test that cannot run returns its result with NaN and a ``
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = [
     "check_better",
     "cycle_differences",
     "finite_values",
+    "gate_secondaries",
     "holm",
     "nap",
     "paired_t",
@@ -334,3 +336,39 @@ def holm(pvalues: npt.ArrayLike) -> np.ndarray:
     adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[idx][order]))
     out[idx[order]] = adj
     return out
+
+
+def gate_secondaries(
+    primary_p: float, secondary_p: npt.ArrayLike, alpha: float
+) -> tuple[np.ndarray, bool]:
+    """The multiplicity rule for several outcomes: the primary gates the secondaries.
+
+    Parameters
+    ----------
+    primary_p
+        The primary outcome's two-sided p (NaN when its test could not run).
+    secondary_p
+        The secondary outcomes' two-sided p-values, 1-D (NaN: could not run).
+    alpha
+        The trial's alpha.
+
+    Returns
+    -------
+    holm_p, gated
+        The secondaries' Holm-adjusted p-values (:func:`holm`, among themselves), and whether
+        they are gated: True unless the primary shows an effect at alpha (``primary_p < alpha``,
+        the interval of the verdict excluding 0). Gated secondaries are not tested: no verdict
+        may call them better or worse, whatever their p.
+
+    Notes
+    -----
+    A fixed-sequence (gatekeeping) procedure: the primary is tested first at alpha; only when it
+    rejects are the secondaries tested, Holm-adjusted among themselves at alpha. When no outcome
+    has an effect, an outcome can read better or worse only if the primary does, so the chance
+    of any such reading is at most alpha; when the primary has an effect, Holm keeps the chance
+    of a false reading among the secondaries at or below alpha (Holm 1979; Bretz, Hothorn &
+    Westfall, *Multiple Comparisons Using R*, 2010, section 5.1).
+    """
+    adjusted = holm(secondary_p)
+    gated = not (math.isfinite(primary_p) and primary_p < alpha)
+    return adjusted, gated

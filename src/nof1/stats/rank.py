@@ -1,8 +1,9 @@
-"""Exact rank tests of cycle differences and period means, with Hodges-Lehmann intervals.
+"""Exact rank tests of period means, with Hodges-Lehmann intervals, and the rank machinery.
 
-Wilcoxon's signed-rank test for paired cycles and the Mann-Whitney test for the ``random``
-scheme's period means, both with exact null distributions of the midranks (computed in integer
-arithmetic), and the Hodges-Lehmann estimates with their exact intervals. Conventions as in
+The Mann-Whitney test for the ``random`` scheme's period means, with the exact null distribution
+of the midranks (computed in integer arithmetic) and the Hodges-Lehmann shift with its exact
+interval; and the midranks and null distributions that the signed-rank test of cycle differences
+(:mod:`nof1.stats.signed_rank`) builds on. Conventions as in
 :mod:`nof1.stats.cycle`: the effect is treatment minus control, ``better`` is ``"lower"`` or
 ``"higher"``, NaN means "not counted", and a test that cannot run says why in ``reason``.
 """
@@ -18,12 +19,7 @@ from scipy import stats as sps
 from nof1.stats.cycle import check_better, finite_values
 from nof1.stats.results import RankTest
 
-__all__ = [
-    "hodges_lehmann_shift",
-    "hodges_lehmann_signed",
-    "mann_whitney_exact",
-    "wilcoxon_exact",
-]
+__all__ = ["hodges_lehmann_shift", "mann_whitney_exact"]
 
 
 TIE_RTOL = 1e-9
@@ -133,62 +129,22 @@ HLResult = tuple[float, tuple[float, float], float, "str | None"]
 """(estimate, (low, high), confidence level of the interval, note or None)."""
 
 
+def _interval_note(level: float, alpha: float, what: str) -> str | None:
+    """The note of an interval whose confidence falls short of 1 - alpha, else None."""
+    if level >= 1.0 - alpha - 1e-12:
+        return None
+    return (
+        f"with {what} no exact interval reaches {100 * (1 - alpha):g}% confidence: the "
+        f"interval shown is the widest, with {100 * level:.1f}%"
+    )
+
+
 def _interval(averages: np.ndarray, q: int, level: float, alpha: float, what: str) -> HLResult:
     """Hodges-Lehmann estimate, the interval from the q-th smallest to the q-th largest of
     the sorted ``averages``, its level, and a note when the level falls short."""
     m = averages.size
-    note = None
-    if level < 1.0 - alpha - 1e-12:
-        note = (
-            f"with {what} no exact interval reaches {100 * (1 - alpha):g}% confidence: the "
-            f"interval shown is the widest, with {100 * level:.1f}%"
-        )
     bounds = (float(averages[q - 1]), float(averages[m - q]))
-    return float(np.median(averages)), bounds, level, note
-
-
-def hodges_lehmann_signed(diffs: npt.ArrayLike, alpha: float = 0.05) -> HLResult:
-    """Hodges-Lehmann estimate of the centre of the cycle differences, with its exact interval.
-
-    Parameters
-    ----------
-    diffs
-        Cycle differences; NaN = not counted. Zeros count (they are data, not ties at 0).
-    alpha
-        The interval aims at confidence ``1 - alpha``.
-
-    Returns
-    -------
-    tuple
-        ``(estimate, (low, high), level, note)``: the median of the n(n+1)/2 Walsh averages
-        (d_i + d_j)/2, i <= j; the q-th smallest and q-th largest of them with q from the exact
-        null distribution of W+ for ranks 1..n (:func:`_order_statistic`; normal approximation
-        above 100 differences); the confidence the interval has; a note when it falls short of
-        ``1 - alpha`` (4 cycles: at most 87.5%).
-
-    Notes
-    -----
-    The interval is the set of shifts mu for which the signed-rank test of d - mu does not
-    reject, so it has exactly the stated confidence for continuous data (Hodges & Lehmann
-    1963, Ann Math Stat 34:598-611; Hollander, Wolfe & Chicken, *Nonparametric Statistical
-    Methods*, 3rd ed., section 3.3). Same as R ``wilcox.test(d, conf.int = TRUE, exact =
-    TRUE)``, which however drops zeros and, with zeros or ties, switches to a normal
-    approximation; here ties use the same order statistics (the confidence then holds
-    approximately).
-    """
-    d = finite_values(diffs)
-    n = d.size
-    if n == 0:
-        return math.nan, (math.nan, math.nan), math.nan, None
-    i, j = np.triu_indices(n)
-    walsh = np.sort((d[i] + d[j]) / 2.0)
-    if n <= MAX_EXACT_SIGNED:
-        q, level = _order_statistic(_signed_rank_null(2 * np.arange(1, n + 1))[::2], alpha)
-    else:
-        q, level = _normal_order_statistic(
-            walsh.size, math.sqrt(n * (n + 1) * (2 * n + 1) / 24), alpha
-        )
-    return _interval(walsh, q, level, alpha, f"{n} cycle differences")
+    return float(np.median(averages)), bounds, level, _interval_note(level, alpha, what)
 
 
 def hodges_lehmann_shift(
@@ -214,89 +170,6 @@ def hodges_lehmann_shift(
         sd = math.sqrt(n1 * b.size * (n + 1) / 12.0)
         q, level = _normal_order_statistic(diffs.size, sd, alpha)
     return _interval(diffs, q, level, alpha, f"{a.size} treatment and {b.size} control periods")
-
-
-def wilcoxon_exact(diffs: npt.ArrayLike, better: str, alpha: float = 0.05) -> RankTest:
-    """Exact Wilcoxon signed-rank test of cycle differences, with midranks for ties.
-
-    Parameters
-    ----------
-    diffs
-        Cycle differences (treatment minus control); NaN = not counted.
-    better
-        ``"lower"`` or ``"higher"``.
-    alpha
-        The interval ``ci`` aims at confidence ``level = 1 - alpha``.
-
-    Returns
-    -------
-    RankTest
-        ``statistic`` is W+ (sum of the midranks of |d| over the positive differences); ``n``
-        the number of non-zero differences. ``estimate``, ``ci`` and ``ci_level``: the
-        Hodges-Lehmann estimate and its exact interval (:func:`hodges_lehmann_signed`). ``note``
-        says when zeros were dropped, ties were present or the interval falls short of
-        ``1 - alpha``.
-
-    Notes
-    -----
-    Zero differences are dropped (Wilcoxon's method, SciPy ``zero_method="wilcox"``). The
-    absolute non-zero differences get midranks (values within 1e-9 of the largest |d| count as
-    tied). The null distribution of W+ is exact for these midranks: all 2^n sign flips equally
-    likely, computed as the coefficients of prod_i (1 + x^(2 r_i)) in integer arithmetic.
-    p_improvement = P(W+ <= w) when lower is better, P(W+ >= w) when higher is better;
-    p_two_sided = min(1, 2 min(P(W+ <= w), P(W+ >= w))). Same as
-    ``scipy.stats.wilcoxon(d, method=PermutationMethod(n_resamples=np.inf))``. With n non-zero
-    differences the smallest one-sided p is 2^-n; ties make it larger. Above 100 non-zero
-    differences SciPy's normal approximation (with tie correction) is used instead and the
-    ``note`` says so. Wilcoxon (1945), Biometrics Bulletin 1:80-83.
-
-    Examples
-    --------
-    >>> r = wilcoxon_exact([-1, -1, 1, -1.5], "lower")
-    >>> r.statistic, r.p_improvement
-    (2.0, 0.25)
-    """
-    check_better(better)
-    d = finite_values(diffs)
-    scale = float(np.max(np.abs(d), initial=0.0))
-    nonzero = d[np.abs(d) > TIE_RTOL * scale]
-    n = int(nonzero.size)
-    notes = []
-    if n < d.size:
-        notes.append(f"{d.size - n} zero difference(s) dropped (Wilcoxon's method)")
-    twice = _midranks2(np.abs(nonzero))
-    if n and _has_ties(twice):
-        notes.append("tied absolute differences: midranks, exact null distribution of the midranks")
-    if n < 1:
-        return RankTest(
-            level=1.0 - alpha,
-            n=0,
-            method="wilcoxon",
-            note="; ".join(notes) or None,
-            reason="no non-zero cycle differences; the signed-rank test needs 1",
-        )
-    w2 = int(twice[nonzero > 0].sum())
-    if n > MAX_EXACT_SIGNED:
-        notes.append(f"{n} differences: normal approximation (SciPy) instead of the exact test")
-        alt = "less" if better == "lower" else "greater"
-        one = sps.wilcoxon(nonzero, method="asymptotic", alternative=alt, correction=False)
-        two = sps.wilcoxon(nonzero, method="asymptotic", correction=False)
-        p_imp, p_two = float(one.pvalue), float(two.pvalue)
-    else:
-        p_imp, p_two = _one_and_two(*_shares(_signed_rank_null(twice), w2), better)
-    est, ci, achieved, short = hodges_lehmann_signed(d, alpha)
-    return RankTest(
-        statistic=w2 / 2.0,
-        estimate=est,
-        ci=ci,
-        level=1.0 - alpha,
-        ci_level=achieved,
-        p_two_sided=p_two,
-        p_improvement=p_imp,
-        n=n,
-        method="wilcoxon",
-        note="; ".join(notes + [short] * bool(short)) or None,
-    )
 
 
 def mann_whitney_exact(

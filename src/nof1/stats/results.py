@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "JSON_KEYS",
     "AR1Calibrated",
     "AR1Fit",
     "BayesResult",
@@ -31,6 +30,7 @@ __all__ = [
     "PairedTest",
     "RandomizationTest",
     "RankTest",
+    "interval_keys",
     "jsonable",
 ]
 
@@ -67,13 +67,31 @@ def jsonable(value: Any) -> Any:
     raise TypeError(f"cannot convert {type(value).__name__} to JSON")
 
 
-JSON_KEYS = {"ci": "ci95"}
-"""Field names whose JSON key differs: the interval ``ci`` is ``ci95`` in JSON (a documented key
-from when every interval was at 95%; the ``level`` key next to it says its real level)."""
+def interval_keys(ci: tuple[float, float], level: float) -> dict[str, Any]:
+    """The JSON keys of an interval: ``ci`` always, and ``ci95`` (the same interval) only when
+    its ``level`` is 0.95, so that no key named 95 ever holds an interval at another level.
+
+    Parameters
+    ----------
+    ci
+        ``(low, high)``.
+    level
+        The level the interval was asked for.
+
+    Returns
+    -------
+    dict
+        ``{"ci": [low, high]}``, with ``"ci95": [low, high]`` after it at level 0.95.
+    """
+    out: dict[str, Any] = {"ci": jsonable(ci)}
+    if abs(level - 0.95) < 1e-12:
+        out["ci95"] = list(out["ci"])
+    return out
 
 
 class IntervalAlias:
-    """Mixin of the results with an interval: the read-only ``ci95``, the old name of ``ci``."""
+    """Mixin of the results with an interval: the read-only ``ci95``, the old name of ``ci`` (in
+    Python it stays readable whatever the level; in JSON ``ci95`` appears only at level 0.95)."""
 
     ci: tuple[float, float]
 
@@ -94,13 +112,18 @@ class _Result:
     def to_dict(self) -> dict[str, Any]:
         """Return the result as a JSON-able dict (NaN -> None, tuples -> lists).
 
-        The interval ``ci`` keeps its documented JSON key ``ci95`` (whatever its ``level``).
+        An interval ``ci`` is the key ``ci``, followed by ``ci95`` (the same interval) only when
+        the result's ``level`` is 0.95 (:func:`interval_keys`).
         """
-        return {
-            JSON_KEYS.get(f.name, f.name): jsonable(getattr(self, f.name))
-            for f in fields(self)
-            if not f.name.startswith("_") and f.name not in self._skip_in_dict
-        }
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name.startswith("_") or f.name in self._skip_in_dict:
+                continue
+            if f.name == "ci":
+                out.update(interval_keys(self.ci, self.level))  # type: ignore[attr-defined]
+            else:
+                out[f.name] = jsonable(getattr(self, f.name))
+        return out
 
     def to_frame(self) -> Any:
         """Return the result as a one-row tidy :class:`pandas.DataFrame`.
@@ -141,8 +164,8 @@ class PairedTest(IntervalAlias, _Result):
     estimate
         Mean cycle difference (paired) or difference of arm means (Welch).
     ci
-        ``(low, high)`` confidence interval at ``level`` (JSON key ``ci95``; also readable as
-        ``ci95``, its old name).
+        ``(low, high)`` confidence interval at ``level`` (JSON ``ci``, and ``ci95`` at level 0.95;
+        also readable as ``ci95``, its old name).
     level
         Confidence level the interval was asked for, ``1 - alpha`` (0.95 by default).
     t, df
@@ -189,8 +212,8 @@ class RankTest(IntervalAlias, _Result):
         treatment and control period means (Mann-Whitney).
     ci
         Exact confidence interval for the effect: order statistics of those averages or
-        differences, chosen from the exact null distribution of the statistic (JSON key
-        ``ci95``; also readable as ``ci95``, its old name).
+        differences, chosen from the exact null distribution of the statistic (JSON ``ci``,
+        and ``ci95`` at level 0.95; also readable as ``ci95``, its old name).
     level
         The nominal level: the confidence the interval was asked for, ``1 - alpha``.
     ci_level
@@ -288,19 +311,25 @@ class RandomizationTest(_Result):
 class AR1Calibrated(IntervalAlias, _Result):
     """The calibrated test of the AR(1) daily model: REML phi, t reference, Satterthwaite df.
 
+    It is the AR(1) test of an analysis (``outcome.ar1``, JSON ``ar1``, method ``ar1-reml-t``);
+    it keeps its level on short trials where the maximum likelihood Wald test does not, unless
+    periods shift level at random (docs/methods.md).
+
     Attributes
     ----------
     method
         What was done, in words.
     estimate, se, ci, t, df, p_two_sided
         Treatment coefficient b1 by GLS at the REML phi, its standard error (innovation
-        variance RSS / (n - p)), t interval at ``level`` (JSON key ``ci95``; also readable as
-        ``ci95``, its old name), t statistic, Satterthwaite degrees of freedom and two-sided p.
+        variance RSS / (n - p)), t interval at ``level`` (JSON ``ci``, and ``ci95`` at level
+        0.95; also readable as ``ci95``, its old name), t statistic, Satterthwaite degrees of
+        freedom and two-sided p.
     phi
         The REML estimate of the AR(1) coefficient.
     level
-        Confidence level the interval was asked for, ``1 - alpha`` (after ``phi``, where it
-        has always been in the JSON).
+        Confidence level the interval was asked for, ``1 - alpha``.
+    n_obs
+        Number of days with an observed outcome.
     reason
         Why the test could not be computed, else None.
     """
@@ -314,21 +343,25 @@ class AR1Calibrated(IntervalAlias, _Result):
     p_two_sided: float = math.nan
     phi: float = math.nan
     level: float = 0.95
+    n_obs: int = 0
     reason: str | None = None
-    _method: str = field(default="ar1-reml", init=False, repr=False)
+    _method: str = field(default="ar1-reml-t", init=False, repr=False)
 
 
 @dataclass(frozen=True)
 class AR1Fit(IntervalAlias, _Result):
     """Regression with AR(1) errors fitted by exact Gaussian maximum likelihood.
 
+    In an analysis it is ``outcome.ar1_ml`` (JSON ``ar1_ml``, method ``ar1-ml-wald``), shown in
+    no report: the AR(1) test an analysis reports is :attr:`calibrated` (``outcome.ar1``).
+
     Attributes
     ----------
     estimate, se, ci, z, p_two_sided
         Treatment coefficient b1, its Hessian-based standard error, Wald interval at ``level``
-        (JSON key ``ci95``; also readable as ``ci95``, its old name), z statistic and two-sided
-        normal p-value (exact Gaussian ML, as R's ``arima``; anti-conservative on short series:
-        read ``calibrated``).
+        (JSON ``ci``, and ``ci95`` at level 0.95; also readable as ``ci95``, its old name), z
+        statistic and two-sided normal p-value (exact Gaussian ML, as R's ``arima``;
+        anti-conservative on short series: read ``calibrated``).
     level
         Confidence level the interval was asked for, ``1 - alpha`` (0.95 by default).
     phi, phi_se
@@ -348,7 +381,8 @@ class AR1Fit(IntervalAlias, _Result):
     reason
         Why the model could not be fitted, else None.
     calibrated
-        :class:`AR1Calibrated`, the test that keeps its level on short series.
+        :class:`AR1Calibrated`, the test that keeps its level on short series (not part of
+        ``to_dict``: it is a result of its own).
     """
 
     estimate: float = math.nan
@@ -369,24 +403,17 @@ class AR1Fit(IntervalAlias, _Result):
     note: str | None = None
     reason: str | None = None
     calibrated: AR1Calibrated = field(default_factory=lambda: AR1Calibrated())
-    _method: str = field(default="ar1", init=False, repr=False)
+    _method: str = field(default="ar1-ml-wald", init=False, repr=False)
     _skip_in_dict: tuple[str, ...] = field(default=("calibrated",), init=False, repr=False)
 
     def __post_init__(self) -> None:
         # a model that could not be fitted has no calibrated test either, for the same reason
         if self.reason is not None and self.calibrated.reason is None:
             object.__setattr__(
-                self, "calibrated", AR1Calibrated(level=self.level, reason=self.reason)
+                self,
+                "calibrated",
+                AR1Calibrated(level=self.level, n_obs=self.n_obs, reason=self.reason),
             )
-
-    def to_dict(self) -> dict[str, Any]:
-        """The ML fit's fields, and ``calibrated`` as a nested dict (None with its reason)."""
-        out = super().to_dict()
-        cal = self.calibrated
-        out["calibrated"] = cal.to_dict() if cal.reason is None else None
-        if cal.reason is not None:
-            out["calibrated_reason"] = cal.reason
-        return out
 
 
 @dataclass(frozen=True)
@@ -399,8 +426,8 @@ class BayesResult(IntervalAlias, _Result):
         Posterior location of mu: for a Student t posterior its median (its mean when
         ``df > 1``); under the sceptical prior the posterior mean.
     ci
-        Equal-tailed credible interval at ``level`` (JSON key ``ci95``; also readable as
-        ``ci95``, its old name).
+        Equal-tailed credible interval at ``level`` (JSON ``ci``, and ``ci95`` at level 0.95;
+        also readable as ``ci95``, its old name).
     level
         Credible level the interval was asked for (0.95 by default; ``1 - alpha`` in an
         analysis).

@@ -24,6 +24,7 @@ __all__ = [
     "Prior",
     "StopRule",
     "Trial",
+    "default_min_days",
 ]
 
 SCHEMES = ("alternating", "counterbalanced", "randomized-pairs", "random")
@@ -132,8 +133,34 @@ class AnalysisPlan:
 
     alpha: float = 0.05
     min_days_per_period: int = 1
+    """Post-washout days with a value for a period to count. When the protocol leaves the key
+    out, the parser sets it to :func:`default_min_days` of the design (half the post-washout
+    days of a period, rounded up) and ``min_days_explicit`` is False."""
     trend: bool = False
     prior: Prior = field(default_factory=Prior)
+    min_days_explicit: bool = True
+    """Whether the protocol set ``min_days_per_period`` (False: the design's default, which a
+    variant of the design with other periods recomputes; :meth:`Protocol.to_dict` then leaves
+    the key out)."""
+
+
+def default_min_days(period_days: int, washout_days: int) -> int:
+    """The default ``min_days_per_period``: half the post-washout days of a period, rounded up.
+
+    A period mean from one or two days would otherwise count as much as a full period's (14-day
+    periods with a 3-day washout: 11 post-washout days, so 6).
+
+    Parameters
+    ----------
+    period_days, washout_days
+        The design's period length and washout, in days.
+
+    Returns
+    -------
+    int
+        ``ceil((period_days - washout_days) / 2)``, at least 1.
+    """
+    return max(1, -(-(period_days - washout_days) // 2))
 
 
 @dataclass(frozen=True)

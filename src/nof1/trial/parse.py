@@ -29,6 +29,7 @@ from .model import (
     Prior,
     StopRule,
     Trial,
+    default_min_days,
 )
 from .stop_rules import RuleScope, parse_rules
 
@@ -204,7 +205,8 @@ def _parse_outcomes(raw: Any, chk: Checker) -> tuple[Outcome, ...]:
     elif n_primary == 0 and len(outcomes) > 1:
         chk.add(
             "no outcome has primary = true; with several outcomes mark exactly one as primary "
-            "(it is judged alone, the others get Holm-adjusted p-values)"
+            "(it is judged first; the others are tested only when it shows an effect, with "
+            "Holm-adjusted p-values)"
         )
     elif n_primary == 0 and outcomes:
         only = outcomes[0]
@@ -223,8 +225,10 @@ def _parse_analysis(raw: Mapping[str, Any], chk: Checker, design: Design | None)
             f"{limits.MAX_ALPHA:g} (usually 0.05)"
         )
         alpha = None
-    min_days = chk.integer(raw, "min_days_per_period", "analysis", 1, default=1)
-    if min_days is not None and design is not None:
+    explicit = "min_days_per_period" in raw
+    default = 1 if design is None else default_min_days(design.period_days, design.washout_days)
+    min_days = chk.integer(raw, "min_days_per_period", "analysis", 1, default=default)
+    if explicit and min_days is not None and design is not None:
         counted = design.period_days - design.washout_days
         if min_days > counted:
             chk.add(
@@ -242,7 +246,7 @@ def _parse_analysis(raw: Mapping[str, Any], chk: Checker, design: Design | None)
             chk.add("analysis.prior must be a table ([analysis.prior])")
         else:
             prior = _parse_prior(raw_prior, chk) or prior
-    return AnalysisPlan(alpha or 0.05, min_days or 1, trend, prior)
+    return AnalysisPlan(alpha or 0.05, min_days or default, trend, prior, explicit)
 
 
 def _parse_prior(raw: Mapping[str, Any], chk: Checker) -> Prior | None:

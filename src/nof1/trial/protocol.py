@@ -204,11 +204,10 @@ class Protocol:
         }
         for outcome, aggregate in self.reading.outcome_aggregate:
             next(o for o in out["outcomes"] if o["name"] == outcome)["aggregate"] = aggregate
-        analysis = {
-            "alpha": self.analysis.alpha,
-            "min_days_per_period": self.analysis.min_days_per_period,
-            "trend": self.analysis.trend,
-        }
+        analysis: dict[str, Any] = {"alpha": self.analysis.alpha}
+        if self.analysis.min_days_explicit:  # else the design's default, recomputed on load
+            analysis["min_days_per_period"] = self.analysis.min_days_per_period
+        analysis["trend"] = self.analysis.trend
         if self.analysis.prior.kind != "reference":
             analysis["prior"] = _drop_none(_as_dict(self.analysis.prior))
         out["analysis"] = analysis
