@@ -33,6 +33,7 @@ import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,6 +98,39 @@ def trial_id_problem(trial_id: str) -> str | None:
     )
 
 
+def private_folder(path: Path, refuse: Callable[[str, str], Exception]) -> Path:
+    """``path`` as a folder only its owner may open (mode 700), created when missing.
+
+    Parameters
+    ----------
+    path
+        The folder.
+    refuse
+        ``refuse(kind, detail)`` gives the error to raise: ``kind`` is ``"link"`` (a symbolic
+        link), ``"file"`` (it exists and is not a folder) or ``"create"`` (it cannot be created;
+        ``detail`` says why).
+
+    Returns
+    -------
+    Path
+        ``path``, a folder.
+    """
+    if path.is_symlink():
+        raise refuse("link", "")
+    if path.exists() and not path.is_dir():
+        raise refuse("file", "")
+    if not path.exists():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=0o700)
+            os.chmod(path, 0o700)  # whatever the umask
+        except FileExistsError:
+            return private_folder(path, refuse)  # made at the same moment: check it again
+        except OSError as exc:
+            raise refuse("create", str(exc.strerror or exc)) from None
+    return path
+
+
 @dataclass(frozen=True)
 class Workspace:
     """A workspace folder: one folder per trial."""
@@ -113,27 +147,19 @@ class Workspace:
             ``path`` is a symbolic link, or exists and is not a folder, or cannot be created.
         """
         path = Path(os.path.abspath(path))
-        if path.is_symlink():
-            raise WorkspaceError(
-                f"{path}: the workspace may not be a symbolic link; name the folder itself"
+
+        def refuse(kind: str, detail: str) -> WorkspaceError:
+            return WorkspaceError(
+                {
+                    "link": f"{path}: the workspace may not be a symbolic link; name the folder "
+                    "itself",
+                    "file": f"{path}: this is a file, not a folder; name a folder for the "
+                    "workspace (it is created if missing)",
+                    "create": f"{path}: cannot create the workspace: {detail}",
+                }[kind]
             )
-        if path.exists() and not path.is_dir():
-            raise WorkspaceError(
-                f"{path}: this is a file, not a folder; name a folder for the workspace (it is "
-                "created if missing)"
-            )
-        if not path.exists():
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.mkdir(mode=0o700)
-                os.chmod(path, 0o700)  # whatever the umask
-            except FileExistsError:
-                return cls.open(path)  # made at the same moment: check it again
-            except OSError as exc:
-                raise WorkspaceError(
-                    f"{path}: cannot create the workspace: {exc.strerror or exc}"
-                ) from None
-        return cls(path)
+
+        return cls(private_folder(path, refuse))
 
     def trial(self, trial_id: str) -> TrialFolder:
         """The trial ``trial_id``.

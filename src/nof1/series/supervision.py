@@ -58,18 +58,16 @@ def open_log_dir(log_dir: str | Path) -> Path:
     SeriesError
         The path is a file or a link, or the folder cannot be created.
     """
-    folder = Path(log_dir)
-    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-        raise SeriesError(
+    from ..safety.workspace import private_folder
+
+    def refuse(kind: str, detail: str) -> SeriesError:
+        if kind == "create":
+            return SeriesError(f"{log_dir}: cannot create the folder of monitor logs: {detail}")
+        return SeriesError(
             f"{log_dir}: the folder of monitor logs must be a folder (not a file or a link)"
         )
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SeriesError(
-            f"{log_dir}: cannot create the folder of monitor logs: {exc.strerror or exc}"
-        ) from None
-    return folder
+
+    return private_folder(Path(log_dir), refuse)
 
 
 def read_histories(
