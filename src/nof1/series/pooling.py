@@ -54,8 +54,20 @@ HEADLINE_LABEL = "two-stage random effects on moderated variances (REML, Hartung
 def shares(mu: npt.ArrayLike, sd: npt.ArrayLike, mcid: float, better: str) -> np.ndarray:
     """P(an effect is an improvement of at least the MCID) under N(mu, sd^2), elementwise.
 
-    The responder share for the population's (mu, tau); 0 or 1 when ``sd`` is 0. The normal
-    CDF is ``scipy.special.ndtr``, as in ``scipy.stats.norm.cdf``.
+    Parameters
+    ----------
+    mu, sd
+        Means and standard deviations (broadcast together): the population's (mu, tau) for the
+        responder share.
+    mcid, better
+        The outcome's MCID and direction (``"lower"`` or ``"higher"`` is better).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``Phi((-MCID - mu) / sd)`` (lower is better) or ``Phi((mu - MCID) / sd)``; 0 or 1 where
+        ``sd`` is 0; NaN where an input is not finite. The normal CDF is
+        ``scipy.special.ndtr``, as in ``scipy.stats.norm.cdf``.
     """
     from scipy.special import ndtr
 
@@ -72,10 +84,22 @@ def improvement_probability(
 ) -> np.ndarray:
     """Each patient's probability of an improvement of at least the MCID.
 
-    ``P(theta >= MCID improvement)`` for ``theta = estimate + se * T``, ``T`` Student's t on
-    ``df`` degrees of freedom (the normal where ``df`` is infinite): the moderated variances are
-    estimates on ``df`` degrees of freedom, and the t keeps their uncertainty in the tails.
-    ``scipy.special.stdtr`` is ``scipy.stats.t.cdf``.
+    Parameters
+    ----------
+    estimate, se
+        Each patient's shrunken effect and its SE.
+    df
+        Degrees of freedom of the patient's moderated variance (infinite: the normal).
+    mcid, better
+        The outcome's MCID and direction.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``P(theta is an improvement of at least the MCID)`` for ``theta = estimate + se T``,
+        ``T`` Student's t on ``df`` degrees of freedom: the moderated variances are estimates,
+        and the t keeps their uncertainty in the tails. NaN without a positive SE.
+        ``scipy.special.stdtr`` is ``scipy.stats.t.cdf``.
     """
     from scipy.special import ndtr, stdtr
 
@@ -261,7 +285,19 @@ class Headline(IntervalAlias):
 
 
 def headline_of(moderated: ModeratedTwoStage) -> Headline:
-    """The headline: the moderated two-stage model's pooled effect (docs/series.md says why)."""
+    """The headline: the moderated two-stage model's pooled effect.
+
+    Parameters
+    ----------
+    moderated
+        From :func:`moderated_two_stage`.
+
+    Returns
+    -------
+    Headline
+        Chosen by simulation (``bench/calibrate_series.py``, docs/series.md "Choosing the
+        headline"): it keeps its level where the standard two-stage model does not.
+    """
     m = moderated.meta
     return Headline(
         estimate=m.estimate,

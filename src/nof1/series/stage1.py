@@ -306,7 +306,20 @@ def one_stage_stats(table: DayTable, stage: VectorStage1) -> ArmStats:
 
 
 def arm_stats_of(stage: VectorStage1, arms: np.ndarray, n_periods: np.ndarray) -> ArmStats:
-    """:func:`one_stage_stats` from the stage-1 arrays and the patients' arms and periods."""
+    """:func:`one_stage_stats` from the stage-1 arrays and the patients' arms and periods.
+
+    Parameters
+    ----------
+    stage
+        Stage 1 of one outcome.
+    arms, n_periods
+        (patients, periods) True on treatment, and each patient's number of periods.
+
+    Returns
+    -------
+    ArmStats
+        Over the counted period means of the patients with an effect, numbered in order.
+    """
     valid = np.arange(stage.means.shape[1])[None, :] < np.asarray(n_periods)[:, None]
     mask = np.isfinite(stage.means) & valid & np.isfinite(stage.effect)[:, None]
     has = mask.any(axis=1)

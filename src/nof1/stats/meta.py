@@ -297,9 +297,19 @@ def random_effects(y: npt.ArrayLike, se: npt.ArrayLike, level: float = 0.95) -> 
 def generalized_q(y: npt.ArrayLike, v: npt.ArrayLike, tau2: float) -> float:
     """The generalized Q statistic ``sum w (y - mu_w)^2``, ``w = 1 / (v + tau2)``.
 
-    At ``tau2`` equal to the true between-patient variance it follows a chi-square distribution
-    on ``k - 1`` degrees of freedom when the variances ``v`` are known; at ``tau2 = 0`` it is
-    Cochran's Q. It decreases as ``tau2`` grows.
+    Parameters
+    ----------
+    y, v
+        Effects and their sampling variances.
+    tau2
+        A between-patient variance.
+
+    Returns
+    -------
+    float
+        At ``tau2`` equal to the true between-patient variance it follows a chi-square
+        distribution on ``k - 1`` degrees of freedom when the variances ``v`` are known; at
+        ``tau2 = 0`` it is Cochran's Q. It decreases as ``tau2`` grows.
     """
     y = np.asarray(y, dtype=float)
     w = 1.0 / (np.asarray(v, dtype=float) + tau2)
