@@ -253,3 +253,13 @@ def test_the_standard_two_stage_model_is_still_metafors():
         [p.effect for p in full.patients if p.se > 0], [p.se for p in full.patients if p.se > 0]
     )
     assert full.two_stage.estimate == direct.estimate
+
+
+def test_pool_means_refuses_what_it_cannot_read():
+    means = np.ones((2, 4))
+    with pytest.raises(ValueError, match="one shape"):
+        pool_means(means, np.ones((2, 2), dtype=bool), mcid=1.0)
+    with pytest.raises(ValueError, match="better"):
+        pool_means(means, np.ones((2, 4), dtype=bool), mcid=1.0, better="up")
+    with pytest.raises(ValueError, match="patient names"):
+        pool_means(means, np.ones((2, 4), dtype=bool), mcid=1.0, patients=["A"])
