@@ -220,11 +220,17 @@ def _pool(outcome, level: float, rows: list[Stage1], one: MixedModel, randomize)
 
     pooled = [r for r in have if math.isfinite(r.se) and r.se > 0]
     two = random_effects([r.effect for r in pooled], [r.se for r in pooled], level=level)
-    standard = {
-        r.patient: (float(two.shrunken[i]), float(two.shrunken_se[i]))
-        for i, r in enumerate(pooled)
+    standard = (
+        dict(
+            zip(
+                (r.patient for r in pooled),
+                zip(two.shrunken.tolist(), two.shrunken_se.tolist(), strict=True),
+                strict=True,
+            )
+        )
         if two.reason is None
-    }
+        else {}
+    )
     q_ok, q_why = (
         q_reliability([r.variance_df for r in pooled], [r.se for r in pooled], 1.0 - level)
         if two.reason is None
@@ -247,7 +253,13 @@ def _pool(outcome, level: float, rows: list[Stage1], one: MixedModel, randomize)
     own = one.own_effects if one.reason is None else nan
 
     patients = []
-    for j, r in enumerate(have):
+    columns = zip(
+        have,
+        *(np.asarray(a, dtype=float).tolist() for a in (shrunken, shrunken_se, own, p_mcid)),
+        *(np.asarray(a, dtype=float).tolist() for a in (se_mod, df_mod)),
+        strict=True,
+    )
+    for r, s_mod, s_mod_se, own_j, p_j, se_j, df_j in columns:
         in_standard = r.patient in standard
         s, s_se = standard.get(r.patient, (math.nan, math.nan))
         estimates = ("two_stage_moderated",) + ("two_stage",) * in_standard
@@ -258,13 +270,13 @@ def _pool(outcome, level: float, rows: list[Stage1], one: MixedModel, randomize)
                 cycles_used=r.cycles_used,
                 effect=r.effect,
                 se=r.se,
-                shrunken=float(shrunken[j]),
-                shrunken_se=float(shrunken_se[j]),
-                one_stage_effect=float(own[j]),
-                p_mcid_improvement=float(p_mcid[j]),
+                shrunken=s_mod,
+                shrunken_se=s_mod_se,
+                one_stage_effect=own_j,
+                p_mcid_improvement=p_j,
                 note=_note(r),
-                se_moderated=float(se_mod[j]),
-                df_moderated=float(df_mod[j]),
+                se_moderated=se_j,
+                df_moderated=df_j,
                 two_stage_shrunken=s,
                 two_stage_shrunken_se=s_se,
                 estimates=(*estimates, "one_stage", "randomization"),

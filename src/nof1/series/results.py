@@ -89,13 +89,35 @@ class PatientEffect:
     def to_dict(self) -> dict[str, Any]:
         """The documented keys (patient, cycles_used, effect, se, shrunken, shrunken_se,
         one_stage_effect, p_mcid_improvement), then the moderated and standard two-stage
-        values, the estimates, scheme and note."""
-        keys = (
-            "patient", "cycles_used", "effect", "se", "shrunken", "shrunken_se",
-            "one_stage_effect", "p_mcid_improvement", "se_moderated", "df_moderated",
-            "two_stage_shrunken", "two_stage_shrunken_se", "estimates", "scheme", "note",
-        )  # fmt: skip
-        return {k: jsonable(getattr(self, k)) for k in keys}
+        values, the estimates, scheme and note.
+
+        The values are what :func:`~nof1.stats.results.jsonable` makes of them (NaN and
+        infinities as None), written out field by field: a series of 100,000 patients has
+        200,000 of these per outcome pair, and the generic conversion took seconds.
+        """
+        return {
+            "patient": self.patient,
+            "cycles_used": int(self.cycles_used),
+            "effect": _number(self.effect),
+            "se": _number(self.se),
+            "shrunken": _number(self.shrunken),
+            "shrunken_se": _number(self.shrunken_se),
+            "one_stage_effect": _number(self.one_stage_effect),
+            "p_mcid_improvement": _number(self.p_mcid_improvement),
+            "se_moderated": _number(self.se_moderated),
+            "df_moderated": _number(self.df_moderated),
+            "two_stage_shrunken": _number(self.two_stage_shrunken),
+            "two_stage_shrunken_se": _number(self.two_stage_shrunken_se),
+            "estimates": list(self.estimates),
+            "scheme": self.scheme,
+            "note": self.note,
+        }
+
+
+def _number(x: float) -> float | None:
+    """A float for JSON: None for NaN and infinities (as :func:`jsonable`)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 @dataclass(frozen=True, eq=False)

@@ -273,26 +273,36 @@ def stage1_of_means(
 
 def stage1_rows(table: DayTable, stage: VectorStage1) -> list[Stage1]:
     """The :class:`Stage1` row of every patient (in table order), for the pooling."""
+    # Python numbers from each array at once (``tolist``): per-element float() of numpy
+    # scalars costs seconds at 100,000 patients
+    columns = zip(
+        table.n_periods.tolist(),
+        np.asarray(table.paired).tolist(),
+        stage.effect.tolist(),
+        stage.se.tolist(),
+        stage.cycles_used.tolist(),
+        stage.variance.tolist(),
+        stage.variance_df.tolist(),
+        stage.factor.tolist(),
+        strict=True,
+    )
     rows = []
-    for i, patient in enumerate(table.patients):
-        p = int(table.n_periods[i])
-        effect = float(stage.effect[i])
-        paired = bool(table.paired[i])
+    for i, (p, paired, effect, se, used, variance, df, factor) in enumerate(columns):
         reason = None if math.isfinite(effect) else (NO_CYCLE if paired else NO_ARM)
         rows.append(
             Stage1(
-                patient,
+                table.patients[i],
                 table.schemes[i],
-                paired,
+                bool(paired),
                 stage.means[i, :p],
                 table.arms[i, :p],
                 effect,
-                float(stage.se[i]),
-                int(stage.cycles_used[i]),
+                se,
+                int(used),
                 reason,
-                float(stage.variance[i]),
-                int(stage.variance_df[i]),
-                float(stage.factor[i]),
+                variance,
+                int(df),
+                factor,
             )
         )
     return rows
