@@ -94,7 +94,9 @@ def test_stage1_matches_the_single_trial_analysis(form1, form1_result):
         t = single.paired_t
         se = (t.ci[1] - t.estimate) / sps.t.ppf(0.975, t.df)
         if math.isnan(se):  # B's cycle differences happen to be all equal: SE 0, not pooled
-            assert p.se == 0 and "SE 0" in p.note and math.isnan(p.shrunken)
+            # by the standard two-stage model; the headline gives it a moderated variance
+            assert p.se == 0 and "SE 0" in p.note and math.isnan(p.two_stage_shrunken)
+            assert p.se_moderated > 0 and "two_stage" not in p.estimates
         else:
             assert p.se == pytest.approx(se, rel=1e-9)
         assert p.cycles_used == single.cycles_used
@@ -185,21 +187,21 @@ def test_two_stage_pools_the_stage1_effects(form1_result):
     pooled = [p for p in o.patients if p.se > 0]
     direct = random_effects([p.effect for p in pooled], [p.se for p in pooled])
     assert o.two_stage.estimate == pytest.approx(direct.estimate, abs=1e-12)
-    assert [p.shrunken for p in pooled] == pytest.approx(list(direct.shrunken), abs=1e-12)
+    assert [p.two_stage_shrunken for p in pooled] == pytest.approx(list(direct.shrunken), abs=1e-12)
 
 
 def test_responder_share_by_hand(form1_result):
-    # SciPy normal: P(true effect <= -mcid) with true effects ~ N(mu, tau^2)
+    # SciPy normal: P(true effect <= -mcid) with true effects ~ N(mu, tau^2) of the headline
+    # model; each patient's probability SciPy's t on her moderated variance's df
     o = form1_result.primary
-    mu, tau = o.two_stage.estimate, o.two_stage.tau
+    mu, tau = o.moderated.meta.estimate, o.moderated.meta.tau
     expected = sps.norm.cdf((-1.0 - mu) / tau) if tau > 0 else float(mu <= -1.0)
     assert o.share_mcid_improvement == pytest.approx(expected, abs=1e-12)
+    assert o.responders.ci[0] <= o.share_mcid_improvement <= o.responders.ci[1]
     for p in o.patients:
-        if p.se == 0:
-            continue
-        assert p.p_mcid_improvement == pytest.approx(
-            sps.norm.cdf((-1.0 - p.shrunken) / p.shrunken_se), abs=1e-12
-        )
+        z = (-1.0 - p.shrunken) / p.shrunken_se
+        want = sps.norm.cdf(z) if math.isinf(p.df_moderated) else sps.t.cdf(z, p.df_moderated)
+        assert p.p_mcid_improvement == pytest.approx(want, abs=1e-12)
 
 
 def test_randomization_is_exact_over_every_combination(form1):
@@ -379,9 +381,9 @@ def test_example_series_pooling_agrees_with_r(example_result):
     assert two.tau2 == pytest.approx(meta[("", "tau2")], abs=1e-9)
     assert two.prediction == pytest.approx((meta[("", "pi_low")], meta[("", "pi_high")]))
     for p in o.patients:
-        if math.isfinite(p.shrunken):
-            assert p.shrunken == pytest.approx(meta[(p.patient, "blup")], abs=1e-9)
-            assert p.shrunken_se == pytest.approx(meta[(p.patient, "blup_se")], abs=1e-9)
+        if math.isfinite(p.two_stage_shrunken):
+            assert p.two_stage_shrunken == pytest.approx(meta[(p.patient, "blup")], abs=1e-9)
+            assert p.two_stage_shrunken_se == pytest.approx(meta[(p.patient, "blup_se")], abs=1e-9)
         assert p.one_stage_effect == pytest.approx(mixed[(p.patient, "own_effect")], abs=1e-5)
     assert one.estimate == pytest.approx(mixed[("", "estimate")], abs=1e-6)
     assert one.se == pytest.approx(mixed[("", "se")], abs=1e-6)

@@ -22,11 +22,11 @@ def series():
 
 def test_secondaries_are_tested_when_the_primary_pools_an_effect(series):
     primary, fatigue = series.primary, series.outcomes["fatigue"]
-    assert primary.two_stage.p_two_sided < 0.05  # the example's pooled pain effect
+    assert primary.headline.p_two_sided < 0.05  # the example's pooled pain effect
     holm_p, gated = series.secondary_gate
     assert not gated
-    # one secondary: Holm leaves its two-stage p as it is (statsmodels agrees: test_stats_cycle)
-    assert holm_p["fatigue"] == pytest.approx(holm([fatigue.two_stage.p_two_sided])[0])
+    # one secondary: Holm leaves its headline p as it is (statsmodels agrees: test_stats_cycle)
+    assert holm_p["fatigue"] == pytest.approx(holm([fatigue.headline.p_two_sided])[0])
     words = gate_words(series, fatigue)
     assert "Holm-adjusted" in words and "Exploratory" not in words
     assert gate_words(series, primary) == ""
@@ -35,7 +35,7 @@ def test_secondaries_are_tested_when_the_primary_pools_an_effect(series):
 
 def test_secondaries_are_exploratory_when_the_primary_pools_none(series):
     primary = series.primary
-    flat = replace(primary, two_stage=replace(primary.two_stage, p_two_sided=0.4))
+    flat = replace(primary, headline=replace(primary.headline, p_two_sided=0.4))
     gated_series = replace(series, outcomes={**series.outcomes, primary.name: flat})
     assert gated_series.secondary_gate[1]
     words = gate_words(gated_series, gated_series.outcomes["fatigue"])

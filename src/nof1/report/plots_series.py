@@ -1,4 +1,4 @@
-"""The forest plot of a series: each patient's raw and shrunken effect, the pooled estimate.
+"""The forest plot of a series: each patient's raw and shrunken effect, the headline estimate.
 
 matplotlib is imported inside the function; the figure is a :class:`matplotlib.figure.Figure`
 (no pyplot state). The plot draws what the result holds and computes nothing but the interval
@@ -20,7 +20,8 @@ __all__ = ["plot_forest"]
 
 def plot_forest(result: SeriesResult, outcome: str | None = None, ax=None):
     """Forest plot: raw effect +- z SE (open squares), shrunken effect +- z SE (filled dots),
-    the pooled two-stage estimate with its CI (diamond) and prediction interval (line), 0, and
+    the headline pooled estimate with its CI (diamond) and the headline model's prediction
+    interval (line), 0, and
     the MCID on the side of improvement (dashed) and of worsening (dotted), both in the legend.
 
     Every interval is at the outcome's ``level`` (``1 - alpha`` of the series): z is the normal
@@ -60,17 +61,18 @@ def plot_forest(result: SeriesResult, outcome: str | None = None, ax=None):
             lo, hi = p.shrunken - z * p.shrunken_se, p.shrunken + z * p.shrunken_se
             ax.plot([lo, hi], [y - 0.15] * 2, color=COLORS["treatment"], lw=1.6)
             ax.plot(p.shrunken, y - 0.15, "o", color=COLORS["treatment"], ms=5, zorder=3)
-    two = o.two_stage
+    head = o.headline
     labels = [p.patient for p in patients]
-    if not two.reason:
-        lo, hi = two.ci
+    if not head.reason:
+        lo, hi = head.ci
         ax.fill(
-            [lo, two.estimate, hi, two.estimate],
+            [lo, head.estimate, hi, head.estimate],
             [0, 0.3, 0, -0.3],
             color=COLORS["treatment"],
             zorder=3,
         )
-        ax.plot(two.prediction, [0, 0], color=COLORS["treatment"], lw=1, ls=(0, (4, 2)))
+        pi = o.moderated.meta.prediction
+        ax.plot(pi, [0, 0], color=COLORS["treatment"], lw=1, ls=(0, (4, 2)))
     ax.axvline(0, color="#555555", lw=0.8)
     sign = -1.0 if o.better == "lower" else 1.0
     side = {-1.0: "−", 1.0: "+"}

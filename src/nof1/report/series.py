@@ -3,8 +3,9 @@
 It renders a :class:`~nof1.series.SeriesResult` (and, when given, the series triage) in the
 style of the single-patient report: the same page shell and CSS, plots as inline SVG, no script,
 nothing fetched. Per outcome: the plain-words summary (average effect, how much it varies, the
-share of responders), the forest plot, the pooled figures of both models, the randomization test
-and a table per patient. It renders; it never computes.
+share of responders, from the headline), the forest plot, the pooled figures of every model,
+the randomization test of no effect in any patient and a table per patient. It renders; it never
+computes.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..series.counts import count_text
-from ..series.render import gate_words, heterogeneity_words, pooled_words, responder_words
+from ..series.render import (
+    RANDOMIZATION_NULL,
+    gate_words,
+    heterogeneity_words,
+    pooled_words,
+    responder_words,
+)
 from .html import render, svg_figure
 
 if TYPE_CHECKING:
@@ -32,11 +39,13 @@ def _outcome(result: SeriesResult, o: SeriesOutcome, i: int) -> dict:
 
     z = f"{NormalDist().inv_cdf((1 + o.level) / 2):.3g}"  # the forest plot's quantile: 1.96 at 95%
     caption = (
-        f"Each patient's own-trial effect (open square, \u00b1 {z} SE) and shrunken effect (dot, "
-        f"\u00b1 {z} SE, borrowing strength from the others); the diamond is the pooled estimate "
-        "with its confidence interval, the dashed line the prediction interval for a new "
-        f"patient; the green dashed line marks an improvement of the MCID ({o.mcid:g})."
+        f"Each patient's own-trial effect (open square, \u00b1 {z} of her own SE) and shrunken "
+        f"effect (dot, \u00b1 {z} SE, borrowing strength from the others, her variance "
+        "included); the diamond is the headline pooled estimate with its confidence interval, "
+        "the dashed line the prediction interval for a new patient; the green dashed line "
+        f"marks an improvement of the MCID ({o.mcid:g})."
     )
+    r = o.responders
     return {
         "outcome": o,
         "pooled": pooled_words(o),
@@ -46,6 +55,8 @@ def _outcome(result: SeriesResult, o: SeriesOutcome, i: int) -> dict:
         "forest": svg_figure(lambda: plot_forest(result, o.name), f"forest{i}", caption, "forest"),
         "pct": round(100 * o.level),
         "combinations": count_text(o.combinations),
+        "null": RANDOMIZATION_NULL,
+        "share_ci": f"{100 * r.ci[0]:.0f}% to {100 * r.ci[1]:.0f}%",
     }
 
 

@@ -3,8 +3,10 @@
 Stage 1 (:mod:`nof1.series.stage1`) reduces every patient's diary to period means (the
 definitions of the single-trial analysis: washout days dropped, ``min_days_per_period``), the
 headline effect and its standard error, as array operations over all patients. Pooling is a set
-of pure functions of those numbers (:mod:`nof1.stats.meta`, :mod:`nof1.stats.mixed`,
-:func:`nof1.stats.randomization.combined_randomization_test`). :func:`analyze_series` runs both
+of pure functions of those numbers (:mod:`nof1.series.pooling` for the headline, the moderated
+variances and the responders; :mod:`nof1.stats.meta`, :mod:`nof1.stats.mixed`,
+:func:`nof1.stats.randomization.combined_randomization_test`). :func:`pool_means` pools period
+means given directly. :func:`analyze_series` runs both
 on a loaded series; :func:`nof1.series.engine.analyze_path` builds the stage-1 table
 column-wise (or on a Dask cluster) and pools it with the same :func:`pool_table`.
 """
@@ -15,20 +17,31 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from ..stats.meta import random_effects
-from ..stats.mixed import ArmStats, mixed_model
+from ..stats.mixed import ArmStats, MixedModel, mixed_model
 from ..stats.randomization import allocation_statistics, combined_randomization_test
 from ..stats.results import RandomizationTest
 from ..trial.reference import EXACT_LIMIT, MONTE_CARLO_DRAWS
 from ..trial.reference import reference_allocations as reference_set
 from .load import Series
+from .pooling import (
+    headline_of,
+    improvement_probability,
+    moderated_two_stage,
+    q_reliability,
+    responder_share,
+    shares,
+)
 from .results import PatientEffect, SeriesOutcome, SeriesResult
 from .stage1 import (
     DayTable,
     Stage1,
     VectorStage1,
+    arm_stats_of,
     one_stage_stats,
+    stage1_of_means,
     stage1_rows,
     table_of_trials,
     vector_stage1,
@@ -40,6 +53,7 @@ __all__ = [
     "analyze_series",
     "assemble",
     "combined_test",
+    "pool_means",
     "pool_outcome",
     "pool_table",
     "trial_references",
@@ -51,25 +65,6 @@ __all__ = [
 PATIENT_DRAWS = 100_000_000
 
 Progress = Callable[[int, int], None] | None
-
-
-def _share(mu: float, tau: float, mcid: float, better: str) -> float:
-    """P(an effect is an improvement of at least the MCID) under N(mu, tau^2): the share of
-    responders (mu, tau of the population) or one patient's probability (shrunken, its SE)."""
-    return float(_shares(np.array([mu]), np.array([tau]), mcid, better)[0])
-
-
-def _shares(mu: np.ndarray, tau: np.ndarray, mcid: float, better: str) -> np.ndarray:
-    """:func:`_share` of many (mu, tau) pairs at once (the normal CDF is ``scipy.special.ndtr``,
-    as in ``scipy.stats.norm.cdf``)."""
-    from scipy.special import ndtr
-
-    mu, tau = np.asarray(mu, dtype=float), np.asarray(tau, dtype=float)
-    # improvement of at least mcid: effect <= -mcid (lower is better) or >= mcid (higher)
-    z = (-mcid - mu) if better == "lower" else (mu - mcid)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(tau == 0, (z >= 0).astype(float), ndtr(z / tau))
-    return np.where(np.isfinite(mu) & np.isfinite(tau), out, np.nan)
 
 
 def trial_references(trials: list[SeriesTrial]):
@@ -180,7 +175,7 @@ def pool_outcome(
         :func:`~nof1.series.stage1.stage1_rows` of every patient, in series order.
     stats
         The one-stage model's :func:`~nof1.series.stage1.one_stage_stats` over the patients with
-        a counted period, in the order of ``rows``.
+        an effect, in the order of ``rows``.
     randomize
         ``randomize(indices)`` gives the randomization test of the sharp null over the rows with
         an effect and the number of combinations (:func:`combined_test`).
@@ -190,41 +185,84 @@ def pool_outcome(
     SeriesOutcome
     """
     outcome = protocol.outcome(name)
-    level = 1.0 - protocol.analysis.alpha
+    return _pool(
+        (name, outcome.label, outcome.better, outcome.mcid, outcome.primary),
+        1.0 - protocol.analysis.alpha,
+        rows,
+        mixed_model(stats, level=1.0 - protocol.analysis.alpha),
+        randomize,
+    )
+
+
+def _note(r: Stage1) -> str | None:
+    """Why a patient with an effect is not in the standard two-stage model."""
+    if not math.isfinite(r.se):
+        what = "one usable cycle" if r.paired else "fewer than 2 counted periods on an arm"
+        return (
+            f"{what}: no standard error of its own, so not in the standard two-stage model; "
+            "in the headline with the borrowed (prior) variance"
+        )
+    if r.se == 0:
+        return (
+            "all cycle differences equal (SE 0): not in the standard two-stage model; in the "
+            "headline with a moderated variance"
+        )
+    return None
+
+
+def _pool(outcome, level: float, rows: list[Stage1], one: MixedModel, randomize) -> SeriesOutcome:
+    """Every pooled estimate of one outcome; ``outcome`` is (name, label, better, mcid,
+    primary)."""
+    name, label, better, mcid, primary = outcome
     used = [i for i, r in enumerate(rows) if r.reason is None]
-    with_effect = [(None, rows[i]) for i in used]
+    have = [rows[i] for i in used]
     excluded = tuple((r.patient, r.reason) for r in rows if r.reason is not None)
 
-    pooled = [r for _, r in with_effect if math.isfinite(r.se) and r.se > 0]
+    pooled = [r for r in have if math.isfinite(r.se) and r.se > 0]
     two = random_effects([r.effect for r in pooled], [r.se for r in pooled], level=level)
-    shrunk = {
-        r.patient: (float(two.shrunken[i]), float(two.shrunken_se[i]))
-        for i, r in enumerate(pooled)
+    standard = (
+        dict(
+            zip(
+                (r.patient for r in pooled),
+                zip(two.shrunken.tolist(), two.shrunken_se.tolist(), strict=True),
+                strict=True,
+            )
+        )
         if two.reason is None
-    }
-
-    one = mixed_model(stats, level=level)
-    order = [r.patient for r in rows if np.isfinite(r.means).any()]
-    own = dict(zip(order, one.own_effects, strict=False)) if one.reason is None else {}
+        else {}
+    )
+    q_ok, q_why = (
+        q_reliability([r.variance_df for r in pooled], [r.se for r in pooled], 1.0 - level)
+        if two.reason is None
+        else (True, None)
+    )
+    mod = moderated_two_stage(
+        [r.effect for r in have],
+        [r.variance for r in have],
+        [r.variance_df for r in have],
+        [r.factor for r in have],
+        level=level,
+    )
+    nan = np.full(len(have), math.nan)
+    ok = mod.meta.reason is None
+    shrunken = mod.meta.shrunken if ok else nan
+    shrunken_se = mod.meta.shrunken_se if ok else nan
+    se_mod = mod.se if ok else nan
+    df_mod = mod.df if ok else nan
+    p_mcid = improvement_probability(shrunken, shrunken_se, df_mod, mcid, better)
+    own = one.own_effects if one.reason is None else nan
 
     patients = []
-    pairs = [shrunk.get(r.patient, (math.nan, math.nan)) for _, r in with_effect]
-    p_mcid = _shares(
-        np.array([a for a, _ in pairs]), np.array([b for _, b in pairs]), outcome.mcid,
-        outcome.better,
-    )  # fmt: skip
-    for j, (_, r) in enumerate(with_effect):
-        note = None
-        if not math.isfinite(r.se):
-            note = (
-                "one usable cycle: no standard error, so in the one-stage model only"
-                if r.paired
-                else "fewer than 2 counted periods on an arm: no standard error, so in the "
-                "one-stage model only"
-            )
-        elif r.se == 0:
-            note = "all cycle differences equal (SE 0): in the one-stage model only"
-        s, s_se = pairs[j]
+    columns = zip(
+        have,
+        *(np.asarray(a, dtype=float).tolist() for a in (shrunken, shrunken_se, own, p_mcid)),
+        *(np.asarray(a, dtype=float).tolist() for a in (se_mod, df_mod)),
+        strict=True,
+    )
+    for r, s_mod, s_mod_se, own_j, p_j, se_j, df_j in columns:
+        in_standard = r.patient in standard
+        s, s_se = standard.get(r.patient, (math.nan, math.nan))
+        estimates = ("two_stage_moderated",) + ("two_stage",) * in_standard
         patients.append(
             PatientEffect(
                 patient=r.patient,
@@ -232,34 +270,135 @@ def pool_outcome(
                 cycles_used=r.cycles_used,
                 effect=r.effect,
                 se=r.se,
-                shrunken=s,
-                shrunken_se=s_se,
-                one_stage_effect=float(own.get(r.patient, math.nan)),
-                p_mcid_improvement=float(p_mcid[j]),
-                note=note,
+                shrunken=s_mod,
+                shrunken_se=s_mod_se,
+                one_stage_effect=own_j,
+                p_mcid_improvement=p_j,
+                note=_note(r),
+                se_moderated=se_j,
+                df_moderated=df_j,
+                two_stage_shrunken=s,
+                two_stage_shrunken_se=s_se,
+                estimates=(*estimates, "one_stage", "randomization"),
             )
         )
-    if with_effect:
+    if have:
         rand, combinations = randomize(used)
     else:
         rand, combinations = RandomizationTest(reason="no patient has an effect"), 0
+    one_share = float(shares([one.estimate], [one.tau], mcid, better)[0])
     return SeriesOutcome(
         name=name,
-        label=outcome.label,
-        better=outcome.better,
-        mcid=outcome.mcid,
-        primary=outcome.primary,
+        label=label,
+        better=better,
+        mcid=mcid,
+        primary=primary,
         patients=tuple(patients),
         excluded=excluded,
+        headline=headline_of(mod),
+        moderated=mod,
         two_stage=two,
+        q_reliable=q_ok,
+        q_reason=q_why,
         one_stage=one,
-        share_mcid_improvement=_share(two.estimate, two.tau, outcome.mcid, outcome.better),
-        share_mcid_improvement_one_stage=_share(
-            one.estimate, one.tau, outcome.mcid, outcome.better
-        ),
+        responders=responder_share(mod, mcid, better, share_one_stage=one_share),
         randomization=rand,
         combinations=combinations,
         level=level,
+    )
+
+
+def pool_means(
+    means: npt.ArrayLike,
+    treatment: npt.ArrayLike,
+    *,
+    mcid: float,
+    better: str = "lower",
+    paired: bool | npt.ArrayLike = True,
+    level: float = 0.95,
+    name: str = "outcome",
+    patients: list[str] | None = None,
+    one_stage: bool = True,
+) -> SeriesOutcome:
+    """Pool a series given as period means: stage 1 and every estimate but the randomization
+    test (which needs each trial's reference set of allocations).
+
+    The same computation as :func:`analyze_series` after its period means
+    (:func:`~nof1.series.stage1.stage1_of_means`, then the pooling of :func:`pool_outcome`),
+    for period means made elsewhere, or simulated.
+
+    Parameters
+    ----------
+    means
+        (patients, periods) period means in time order; NaN where a period does not count or a
+        patient has fewer periods. Paired schemes: periods ``2c`` and ``2c + 1`` form cycle c.
+    treatment
+        (patients, periods) True where a period is on treatment.
+    mcid, better
+        The outcome's MCID and direction (``"lower"`` or ``"higher"``).
+    paired
+        False (for every patient, or per patient) for the ``random`` scheme.
+    level
+        Confidence level of every interval.
+    name, patients
+        The outcome's and the patients' names (default ``P1``, ``P2``, ...).
+    one_stage
+        False leaves the one-stage mixed model out (its ``reason`` says so): it is the slow
+        part, which a simulation of the other estimates can skip.
+
+    Returns
+    -------
+    SeriesOutcome
+        With ``randomization.reason`` set and 0 combinations.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> means = np.array([[4.0, 6.0, 5.5, 6.5], [5.0, 5.5, 6.0, 5.0], [3.0, 5.0, 4.0, 5.5]])
+    >>> arms = np.array([[1, 0, 1, 0], [0, 1, 1, 0], [1, 0, 0, 1]], dtype=bool)
+    >>> out = pool_means(means, arms, mcid=1.0)
+    >>> out.headline.method, round(out.headline.estimate, 3)
+    ('two_stage_moderated', -0.333)
+    """
+    means = np.asarray(means, dtype=float)
+    arms = np.asarray(treatment, dtype=bool)
+    if means.ndim != 2 or means.shape != arms.shape:
+        raise ValueError(
+            f"means and treatment must be 2-d of one shape: {means.shape}, {arms.shape}"
+        )
+    if better not in ("lower", "higher"):
+        raise ValueError(f"better must be 'lower' or 'higher', got {better!r}")
+    n, width = means.shape
+    if width % 2:
+        means = np.pad(means, ((0, 0), (0, 1)), constant_values=np.nan)
+        arms = np.pad(arms, ((0, 0), (0, 1)))
+        width += 1
+    names = list(patients) if patients is not None else [f"P{i + 1}" for i in range(n)]
+    if len(names) != n:
+        raise ValueError(f"{len(names)} patient names for {n} rows of means")
+    pair = np.broadcast_to(np.asarray(paired, dtype=bool), (n,))
+    n_periods = np.full(n, width)
+    stage = stage1_of_means(means, arms, n_periods, pair)
+    table = DayTable(
+        patients=names,
+        code=np.empty(0, dtype=np.int64),
+        period=np.empty(0, dtype=np.int64),
+        values={},
+        arms=arms,
+        n_periods=n_periods,
+        paired=pair,
+        min_days=np.ones(n, dtype=np.int64),
+        schemes=["paired" if p else "random" for p in pair],
+    )
+    rows = stage1_rows(table, stage)
+    if one_stage:
+        one = mixed_model(arm_stats_of(stage, arms, n_periods), level=level)
+    else:
+        one = MixedModel(level=level, reason="not fitted (one_stage=False)")
+    none = RandomizationTest(reason="not computed: pool_means has no allocations")
+    primary = True
+    return _pool(
+        (name, name, better, float(mcid), primary), level, rows, one, lambda used: (none, 0)
     )
 
 

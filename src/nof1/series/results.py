@@ -1,8 +1,9 @@
 """Result objects of a series analysis: frozen dataclasses of numbers.
 
 :class:`SeriesResult` holds one :class:`SeriesOutcome` per outcome, each with the per-patient
-effects (:class:`PatientEffect`), the two-stage meta-analysis, the one-stage mixed model, the
-responder shares and the randomization test of the sharp null. ``to_dict()`` gives the JSON of
+effects (:class:`PatientEffect`), the headline, the two-stage meta-analyses (on moderated
+variances, and the standard one), the one-stage mixed model, the responder share and the
+randomization test of no effect in any patient. ``to_dict()`` gives the JSON of
 ``nof1 series --json``; ``to_frame()`` one row per patient; ``_repr_html_`` a table for Jupyter.
 """
 
@@ -19,6 +20,7 @@ from ..stats.meta import MetaAnalysis
 from ..stats.mixed import MixedModel
 from ..stats.results import RandomizationTest, jsonable
 from .counts import JSON_DIGITS, count_text
+from .pooling import Headline, ModeratedTwoStage, Responders
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,16 +46,25 @@ class PatientEffect:
         Stage 1: the single-trial headline effect (treatment minus control) and its standard
         error (SD of the cycle differences over sqrt(k); two-sample for ``random``); se is NaN
         with one usable cycle.
+    se_moderated, df_moderated
+        The SE from the moderated (borrowed) within-patient variance and that variance's
+        degrees of freedom (infinite when every patient gets the pooled variance).
     shrunken, shrunken_se
-        Empirical-Bayes effect from the two-stage model and its SE (NaN when the patient is not
-        in the two-stage model).
+        Empirical-Bayes effect and its SE from the headline model (the two-stage model on
+        moderated variances): metafor ``blup()`` with ``se_moderated``.
+    two_stage_shrunken, two_stage_shrunken_se
+        The same from the standard two-stage model (SEs taken as known; NaN when the patient
+        is not in it).
     one_stage_effect
         The mixed model's prediction of the patient's own effect (fixed plus random).
     p_mcid_improvement
-        Probability of an improvement of at least the MCID under the shrunken estimate
-        (normal with mean ``shrunken`` and SD ``shrunken_se``).
+        Probability of an improvement of at least the MCID: ``shrunken + shrunken_se T``, T
+        Student's t on ``df_moderated`` degrees of freedom.
+    estimates
+        The estimates the patient's data enter (``two_stage_moderated``, ``two_stage``,
+        ``one_stage``, ``randomization``).
     note
-        Why the patient is left out of the two-stage model, else None.
+        Why the patient is left out of the standard two-stage model, else None.
     """
 
     patient: str
@@ -66,15 +77,44 @@ class PatientEffect:
     one_stage_effect: float = math.nan
     p_mcid_improvement: float = math.nan
     note: str | None = None
+    se_moderated: float = math.nan
+    df_moderated: float = math.nan
+    two_stage_shrunken: float = math.nan
+    two_stage_shrunken_se: float = math.nan
+    estimates: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The documented keys (patient, cycles_used, effect, se, shrunken, shrunken_se,
-        one_stage_effect, p_mcid_improvement), then scheme and note."""
-        keys = (
-            "patient", "cycles_used", "effect", "se", "shrunken", "shrunken_se",
-            "one_stage_effect", "p_mcid_improvement", "scheme", "note",
-        )  # fmt: skip
-        return {k: jsonable(getattr(self, k)) for k in keys}
+        one_stage_effect, p_mcid_improvement), then the moderated and standard two-stage
+        values, the estimates, scheme and note.
+
+        The values are what :func:`~nof1.stats.results.jsonable` makes of them (NaN and
+        infinities as None), written out field by field: a series of 100,000 patients has
+        200,000 of these per outcome pair, and the generic conversion took seconds.
+        """
+        return {
+            "patient": self.patient,
+            "cycles_used": int(self.cycles_used),
+            "effect": _number(self.effect),
+            "se": _number(self.se),
+            "shrunken": _number(self.shrunken),
+            "shrunken_se": _number(self.shrunken_se),
+            "one_stage_effect": _number(self.one_stage_effect),
+            "p_mcid_improvement": _number(self.p_mcid_improvement),
+            "se_moderated": _number(self.se_moderated),
+            "df_moderated": _number(self.df_moderated),
+            "two_stage_shrunken": _number(self.two_stage_shrunken),
+            "two_stage_shrunken_se": _number(self.two_stage_shrunken_se),
+            "estimates": list(self.estimates),
+            "scheme": self.scheme,
+            "note": self.note,
+        }
+
+
+def _number(x: float) -> float | None:
+    """A float for JSON: None for NaN and infinities (as :func:`jsonable`)."""
+    x = float(x)
+    return x if math.isfinite(x) else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,16 +128,23 @@ class SeriesOutcome:
     patients
         One :class:`PatientEffect` per patient with an effect, in series order.
     excluded
-        ``(patient, reason)`` for patients without a usable cycle on this outcome.
+        ``(patient, reason)`` for patients without a usable cycle on this outcome; they enter
+        no estimate of it.
+    headline
+        The pooled estimate the words use (:class:`~nof1.series.pooling.Headline`).
+    moderated
+        The two-stage meta-analysis on moderated variances, of every patient with an effect
+        (the headline model).
     two_stage
-        The random-effects meta-analysis of the patients with an effect and a positive SE.
+        The standard random-effects meta-analysis (SEs taken as known) of the patients with an
+        effect and a positive SE: what metafor gives.
+    q_reliable, q_reason
+        Whether Cochran's Q and I^2 of ``two_stage`` can be read, and why not
+        (:func:`~nof1.series.pooling.q_reliability`).
     one_stage
-        The mixed model on the period means of every patient with a counted period.
-    share_mcid_improvement
-        Estimated share of patients whose true effect is an improvement of at least the MCID:
-        from the two-stage mean and tau (normal distribution of true effects).
-    share_mcid_improvement_one_stage
-        The same from the one-stage fixed effect and the SD of the random treatment effect.
+        The mixed model on the period means of every patient with an effect.
+    responders
+        The share of patients who gain at least the MCID, with its interval.
     randomization
         Test of the sharp null (no effect in any patient): statistic the mean of the patients'
         headline effects, reference set every combination of their allocations.
@@ -114,19 +161,34 @@ class SeriesOutcome:
     primary: bool
     patients: tuple[PatientEffect, ...]
     excluded: tuple[tuple[str, str], ...]
+    headline: Headline
+    moderated: ModeratedTwoStage
     two_stage: MetaAnalysis
+    q_reliable: bool
+    q_reason: str | None
     one_stage: MixedModel
-    share_mcid_improvement: float
-    share_mcid_improvement_one_stage: float
+    responders: Responders
     randomization: RandomizationTest
     combinations: int
     level: float = 0.95
+
+    @property
+    def share_mcid_improvement(self) -> float:
+        """The responder share's point estimate (``responders.share``)."""
+        return self.responders.share
+
+    @property
+    def share_mcid_improvement_one_stage(self) -> float:
+        """The one-stage model's point share (``responders.share_one_stage``)."""
+        return self.responders.share_one_stage
 
     def to_dict(self) -> dict[str, Any]:
         """JSON of one outcome (the documented keys of docs/json.md)."""
         two, one, rand = self.two_stage, self.one_stage, self.randomization
         return {
             "patients": [p.to_dict() for p in self.patients],
+            "headline": self.headline.to_dict(),
+            "two_stage_moderated": self.moderated.to_dict(),
             "two_stage": {
                 **{
                     k: jsonable(getattr(two, k))
@@ -137,6 +199,8 @@ class SeriesOutcome:
                 "df": jsonable(two.df),
                 "tau": jsonable(two.tau),
                 "patients": two.k,
+                "heterogeneity_reliable": self.q_reliable,
+                "heterogeneity_note": self.q_reason,
                 "reason": two.reason,
             },
             "one_stage": {
@@ -153,11 +217,9 @@ class SeriesOutcome:
                 "patients": one.n_patients,
                 "reason": one.reason,
             },
-            "responders": {
-                "share_mcid_improvement": jsonable(self.share_mcid_improvement),
-                "share_mcid_improvement_one_stage": jsonable(self.share_mcid_improvement_one_stage),
-            },
+            "responders": self.responders.to_dict(),
             "randomization": {
+                "null_hypothesis": _randomization_null(),
                 "p_two_sided": jsonable(rand.p_two_sided),
                 "combinations": (
                     self.combinations
@@ -172,7 +234,7 @@ class SeriesOutcome:
                 "min_p": jsonable(rand.min_p),
                 "reason": rand.reason,
             },
-            "excluded": [{"patient": p, "reason": r} for p, r in self.excluded],
+            "excluded": [{"patient": p, "reason": r, "estimates": []} for p, r in self.excluded],
             "label": self.label,
             "primary": self.primary,
             "better": self.better,
@@ -222,7 +284,7 @@ class SeriesResult:
     @property
     def secondary_gate(self) -> tuple[dict[str, float], bool]:
         """The single-patient rule for several outcomes (:func:`nof1.stats.gate_secondaries`)
-        on the pooled two-stage p-values: each secondary outcome's Holm-adjusted p (among the
+        on the headline p-values: each secondary outcome's Holm-adjusted p (among the
         secondaries) and whether they are gated, i.e. not tested because the primary's pooled
         effect is not significant at alpha (1 - the level of its intervals)."""
         from ..stats import gate_secondaries
@@ -230,8 +292,8 @@ class SeriesResult:
         names = [name for name, o in self.outcomes.items() if not o.primary]
         primary = self.primary
         adjusted, gated = gate_secondaries(
-            primary.two_stage.p_two_sided,
-            [self.outcomes[n].two_stage.p_two_sided for n in names],
+            primary.headline.p_two_sided,
+            [self.outcomes[n].headline.p_two_sided for n in names],
             1.0 - primary.level,
         )
         return dict(zip(names, adjusted.tolist(), strict=True)), gated
@@ -244,7 +306,9 @@ class SeriesResult:
                 "id": self.id,
                 "trials": self.trials,
                 "patients_analysed": self.patients_analysed,
-                "excluded": [{"patient": p, "reason": r} for p, r in self.excluded],
+                "excluded": [
+                    {"patient": p, "reason": r, "estimates": []} for p, r in self.excluded
+                ],
                 "treatment": self.treatment,
                 "control": self.control,
                 "reading": None if self.reading is None else self.reading.to_dict(),
@@ -281,7 +345,7 @@ class SeriesResult:
 
     def _repr_html_(self) -> str:
         o = self.primary
-        two, one = o.two_stage, o.one_stage
+        top, one = o.headline, o.one_stage
 
         def num(x: float) -> str:
             return "" if x is None or not math.isfinite(x) else f"{x:.3g}"
@@ -307,13 +371,21 @@ class SeriesResult:
             + "</tr>"
             for p in o.patients
         )
+        mod = o.moderated.meta
         summary = (
-            f"two-stage {num(two.estimate)} [{num(two.ci[0])}, {num(two.ci[1])}], "
-            f"tau^2 {num(two.tau2)}, I^2 {num(two.i2)}%; one-stage {num(one.estimate)} "
-            f"[{num(one.ci[0])}, {num(one.ci[1])}]"
+            f"headline (moderated two-stage) {num(top.estimate)} [{num(top.ci[0])}, "
+            f"{num(top.ci[1])}], tau^2 {num(mod.tau2)}, I^2 {num(mod.i2)}%; one-stage "
+            f"{num(one.estimate)} [{num(one.ci[0])}, {num(one.ci[1])}]"
         )
         return (
             f"<p><b>{html.escape(self.id)}</b>: {html.escape(o.name)}, {len(o.patients)} patients"
             f"<br>{html.escape(summary)}</p>"
             f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
         )
+
+
+def _randomization_null() -> str:
+    """What the series' randomization test tests, in the words' own terms."""
+    from .render import RANDOMIZATION_NULL
+
+    return RANDOMIZATION_NULL

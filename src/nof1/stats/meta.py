@@ -27,7 +27,14 @@ import numpy.typing as npt
 
 from nof1.stats.results import IntervalAlias, jsonable
 
-__all__ = ["MetaAnalysis", "empirical_bayes", "random_effects", "reml_tau2"]
+__all__ = [
+    "MetaAnalysis",
+    "empirical_bayes",
+    "generalized_q",
+    "q_profile",
+    "random_effects",
+    "reml_tau2",
+]
 
 
 def _score_info(y: np.ndarray, v: np.ndarray, tau2: float) -> tuple[float, float]:
@@ -285,3 +292,97 @@ def random_effects(y: npt.ArrayLike, se: npt.ArrayLike, level: float = 0.95) -> 
         shrunken_se=shrunken_se,
         level=level,
     )
+
+
+def generalized_q(y: npt.ArrayLike, v: npt.ArrayLike, tau2: float) -> float:
+    """The generalized Q statistic ``sum w (y - mu_w)^2``, ``w = 1 / (v + tau2)``.
+
+    Parameters
+    ----------
+    y, v
+        Effects and their sampling variances.
+    tau2
+        A between-patient variance.
+
+    Returns
+    -------
+    float
+        At ``tau2`` equal to the true between-patient variance it follows a chi-square
+        distribution on ``k - 1`` degrees of freedom when the variances ``v`` are known; at
+        ``tau2 = 0`` it is Cochran's Q. It decreases as ``tau2`` grows.
+    """
+    y = np.asarray(y, dtype=float)
+    w = 1.0 / (np.asarray(v, dtype=float) + tau2)
+    mu = (w * y).sum() / w.sum()
+    return float((w * (y - mu) ** 2).sum())
+
+
+def q_profile(
+    y: npt.ArrayLike, v: npt.ArrayLike, level: float = 0.95, df2: float = math.inf
+) -> tuple[float, float]:
+    """Q-profile confidence interval for the between-patient variance tau^2.
+
+    Parameters
+    ----------
+    y, v
+        Effects and their sampling variances (finite, ``v > 0``), at least 2.
+    level
+        Confidence level.
+    df2
+        Degrees of freedom of the variances ``v``: infinite (known variances) compares Q with
+        chi-square quantiles on ``k - 1`` df, as metafor's ``confint()`` does; finite compares
+        ``Q / (k - 1)`` with the F distribution on ``(k - 1, df2)`` df, for variances estimated
+        on ``df2`` degrees of freedom (wider).
+
+    Returns
+    -------
+    (low, high)
+        The bounds; a bound is 0 where ``Q(0)`` is already below its quantile (both 0: the data
+        vary less than chance alone would make them).
+
+    Notes
+    -----
+    The bounds solve ``Q(tau2) = q_{(1 + level) / 2}`` (low) and ``Q(tau2) = q_{(1 - level) /
+    2}`` (high) for the generalized Q of :func:`generalized_q`, which decreases in ``tau2``;
+    each root is bracketed and found by Brent's method.
+
+    References
+    ----------
+    Viechtbauer W (2007). Confidence intervals for the amount of heterogeneity in
+    meta-analysis. Stat Med 26:37-52.
+    """
+    from scipy import stats as sps
+    from scipy.optimize import brentq
+
+    y = np.asarray(y, dtype=float)
+    v = np.asarray(v, dtype=float)
+    k = y.size
+    if k < 2:
+        return (math.nan, math.nan)
+    upper_p, lower_p = 0.5 + level / 2.0, 0.5 - level / 2.0
+    if math.isinf(df2):
+        targets = [float(sps.chi2.ppf(q, k - 1)) for q in (upper_p, lower_p)]
+    else:
+        targets = [(k - 1) * float(sps.f.ppf(q, k - 1, df2)) for q in (upper_p, lower_p)]
+    spread = max(float(np.var(y)), float(v.mean()), 1e-12)
+    bounds = []
+    for target in targets:
+        if generalized_q(y, v, 0.0) <= target:
+            bounds.append(0.0)
+            continue
+        high = spread
+        while generalized_q(y, v, high) > target:
+            high *= 2.0
+        bounds.append(
+            float(
+                brentq(
+                    lambda t2, target=target: generalized_q(y, v, t2) - target,
+                    0.0,
+                    high,
+                    xtol=1e-14 * max(1.0, high),
+                    rtol=4 * np.finfo(float).eps,
+                    maxiter=500,
+                )
+            )
+        )
+    return bounds[0], bounds[1]
